@@ -1,0 +1,58 @@
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+from ninja.security import HttpBearer
+
+from hygiene.models import SourceToken, UserToken
+from hygiene.models.sources import hash_token
+
+# Writing last_used_at on every call would make every API read a write; once a minute is enough.
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass
+class Principal:
+    """Who is calling: a source (through one of its tokens) or a person."""
+
+    source_token: SourceToken | None = None
+    user_token: UserToken | None = None
+
+    @property
+    def source(self):
+        return self.source_token.source if self.source_token else None
+
+    @property
+    def user(self):
+        return self.user_token.user if self.user_token else None
+
+
+def _touch(token) -> None:
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > _TOUCH_EVERY:
+        type(token).objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+
+
+def authenticate_token(raw: str) -> Principal | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    digest = hash_token(raw)
+    now = timezone.now()
+    if raw.startswith(SourceToken.PREFIX):
+        token = SourceToken.objects.select_related("source").filter(token_hash=digest).first()
+        if token and token.is_usable(now) and token.source.is_active:
+            _touch(token)
+            return Principal(source_token=token)
+    elif raw.startswith(UserToken.PREFIX):
+        token = UserToken.objects.select_related("user").filter(token_hash=digest).first()
+        if token and token.is_usable(now) and token.user.is_active:
+            _touch(token)
+            return Principal(user_token=token)
+    return None
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request, token):
+        return authenticate_token(token)

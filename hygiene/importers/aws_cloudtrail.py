@@ -1,0 +1,332 @@
+"""AWS CloudTrail events about secret rotation and access key revocation -> RotationEvents.
+
+Accepts:
+
+* CloudTrail log files, ``{"Records": [...]}`` (streamed), also gzip-compressed as delivered
+  to S3;
+* EventBridge events (``detail-type`` "AWS Service Event via CloudTrail" / "AWS API Call via
+  CloudTrail", ``detail`` = the CloudTrail record): one object, an array or JSON lines;
+* bare CloudTrail records (an array or JSON lines), and ``aws cloudtrail lookup-events``
+  output (``{"Events": [{"CloudTrailEvent": "<record as a JSON string>"}]}``).
+
+Recognised events (everything else is skipped silently; a log file holds many):
+
+=========================================  =========================
+Secrets Manager RotationSucceeded          rotated
+Secrets Manager RotationFailed/Abandoned   rotation_failed
+Secrets Manager RotationStarted            rotation_started
+Secrets Manager RotateSecret               rotation_started (rotation_failed on errorCode)
+Secrets Manager PutSecretValue             rotated
+Secrets Manager UpdateSecret (new value)   rotated
+IAM UpdateAccessKey status Inactive        revoked (Active: skipped)
+IAM DeleteAccessKey                        revoked
+IAM CreateAccessKey                        created
+=========================================  =========================
+
+A failed API call (``errorCode`` set) did not happen: skipped, except RotateSecret.
+
+Only named, non-secret fields are read. ``responseElements.accessKey.secretAccessKey`` (the
+new key's secret in a CreateAccessKey response) and secret values are never read.
+See docs/formats/aws-cloudtrail.md.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import zlib
+from collections.abc import Iterator
+from typing import IO, Any
+
+from .base import (
+    ImportFormatError,
+    Item,
+    Reference,
+    RotationEvent,
+    expect_dict,
+    first_char,
+    get_str,
+    iter_json_array,
+    iter_json_lines,
+    load_json,
+    parse_datetime,
+    type_name,
+)
+from .prowler import depth_limited
+
+SECRETS_MANAGER = "secretsmanager.amazonaws.com"
+IAM = "iam.amazonaws.com"
+SECRETS_ACTIONS = {
+    "RotationSucceeded": "rotated",
+    "RotationFailed": "rotation_failed",
+    "RotationAbandoned": "rotation_failed",
+    "RotationStarted": "rotation_started",
+    "RotateSecret": "rotation_started",
+    "PutSecretValue": "rotated",
+    "UpdateSecret": "rotated",
+}
+IAM_EVENTS = {"UpdateAccessKey", "DeleteAccessKey", "CreateAccessKey"}
+ENVELOPE_TYPES = {"AWS Service Event via CloudTrail", "AWS API Call via CloudTrail"}
+
+_RECORDS_START = re.compile(rb'^\s*\{\s*"Records"\s*:')
+_SECRET_ARN = re.compile(r"^arn:[\w-]+:secretsmanager:[\w-]*:\d*\w*:secret:(.+)$")
+_ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
+
+
+def console_url(region: str, event_id: str) -> str:
+    """CloudTrail console link to one event (Event history > event details)."""
+    if not region or not event_id:
+        return ""
+    if region.startswith("cn-"):
+        host = f"console.amazonaws.cn/cloudtrail/home?region={region}"
+    elif region.startswith("us-gov-"):
+        host = f"console.amazonaws-us-gov.com/cloudtrail/home?region={region}"
+    else:
+        host = f"{region}.console.aws.amazon.com/cloudtrail/home?region={region}"
+    return f"https://{host}#/events/{event_id}"
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def _sub(obj: dict, key: str, where: str) -> dict:
+    value = obj.get(key)
+    if value is None or value == "":
+        return {}
+    return expect_dict(value, f"{where}.{key}")
+
+
+# --- reading the container ------------------------------------------------------------------
+
+
+def _gunzip(stream: IO[bytes]) -> IO[bytes]:
+    return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+
+
+def _items(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
+    if not isinstance(stream, io.BufferedReader):
+        stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+    if stream.peek(2)[:2] == b"\x1f\x8b":
+        stream = _gunzip(stream)
+    stream, char = first_char(stream)
+    head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
+    if char == "[":
+        yield from iter_json_array(depth_limited(stream), "item", "events")
+    elif char == "{":
+        if _RECORDS_START.match(head.lstrip(b"\xef\xbb\xbf")):
+            yield from iter_json_array(depth_limited(stream), "Records.item", "records")
+            return
+        first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
+        if first_line.endswith(b"}"):
+            yield from iter_json_lines(stream)
+            return
+        doc = expect_dict(load_json(stream), "$")
+        if "Records" in doc:
+            records = doc["Records"]
+            if not isinstance(records, list):
+                raise ImportFormatError(
+                    f"expected an array, found {type_name(records)}", "$.Records"
+                )
+            for i, obj in enumerate(records):
+                yield f"$.Records[{i}]", obj
+        elif "Events" in doc:
+            events = doc["Events"]
+            if not isinstance(events, list):
+                raise ImportFormatError(f"expected an array, found {type_name(events)}", "$.Events")
+            for i, obj in enumerate(events):
+                yield f"$.Events[{i}]", obj
+        else:
+            yield "$", doc
+    else:
+        raise ImportFormatError(
+            "expected CloudTrail or EventBridge JSON (an object or an array)", "byte 0"
+        )
+
+
+def _record(obj: Any, where: str) -> tuple[dict, str, str, str]:
+    """(CloudTrail record, its location, envelope region, envelope id)."""
+    obj = expect_dict(obj, where, "a CloudTrail record or EventBridge event")
+    if "detail" in obj and ("detail-type" in obj or "source" in obj):
+        detail_type = get_str(obj, "detail-type", where)
+        if detail_type and detail_type not in ENVELOPE_TYPES:
+            return {}, where, "", ""  # another EventBridge event: not CloudTrail, skip
+        record = expect_dict(obj["detail"], f"{where}.detail")
+        return record, f"{where}.detail", get_str(obj, "region", where), get_str(obj, "id", where)
+    if "CloudTrailEvent" in obj:  # lookup-events
+        raw = obj["CloudTrailEvent"]
+        if not isinstance(raw, str):
+            raise ImportFormatError("expected a JSON string", f"{where}.CloudTrailEvent")
+        try:
+            record = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError):
+            raise ImportFormatError("malformed JSON string", f"{where}.CloudTrailEvent") from None
+        return expect_dict(record, f"{where}.CloudTrailEvent"), f"{where}.CloudTrailEvent", "", ""
+    if "eventName" in obj or "eventSource" in obj:
+        return obj, where, "", ""
+    raise ImportFormatError(
+        "not a CloudTrail record or EventBridge event (no eventName or detail)", where
+    )
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def parse(stream: IO[bytes]) -> Iterator[Item]:
+    try:
+        for where, obj in _items(stream):
+            record, rwhere, env_region, env_id = _record(obj, where)
+            if record:
+                event = _event(record, rwhere, env_region, env_id)
+                if event is not None:
+                    yield event
+    except (OSError, EOFError, zlib.error):
+        raise ImportFormatError("corrupt or truncated gzip data") from None
+
+
+def _event(record: dict, where: str, env_region: str, env_id: str) -> RotationEvent | None:
+    source = get_str(record, "eventSource", where)
+    name = get_str(record, "eventName", where)
+    if source == SECRETS_MANAGER and name in SECRETS_ACTIONS:
+        builder = _secrets_manager
+    elif source == IAM and name in IAM_EVENTS:
+        builder = _iam
+    else:
+        return None
+    region = get_str(record, "awsRegion", where) or env_region
+    event_id = get_str(record, "eventID", where) or env_id
+    identity = _sub(record, "userIdentity", where)
+    iwhere = f"{where}.userIdentity"
+    actor = (
+        get_str(identity, "arn", iwhere)
+        or get_str(identity, "invokedBy", iwhere)
+        or get_str(identity, "userName", iwhere)
+    )
+    error = get_str(record, "errorCode", where)
+    built = builder(record, where, name, region, identity, bool(error))
+    if built is None:
+        return None
+    action, refs, detail = built
+    if not refs:
+        return None
+    return RotationEvent(
+        action=action,
+        references=refs,
+        occurred_at=parse_datetime(record.get("eventTime"), f"{where}.eventTime"),
+        actor=actor,
+        event_name=name,
+        event_id=event_id,
+        evidence_url=console_url(region, event_id),
+        detail=detail + (f" (error {error})" if error else ""),
+    )
+
+
+def _secret_refs(ids: list[str]) -> list[Reference]:
+    refs: list[Reference] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(kind: str, value: str) -> None:
+        if value and (kind, value) not in seen:
+            seen.add((kind, value))
+            refs.append(Reference(kind, value))
+
+    for value in ids:
+        match = _SECRET_ARN.match(value)
+        if match:
+            add("arn", value)
+            full = match.group(1)
+            # Secrets Manager appends "-" and 6 random characters to the name in the ARN.
+            add("other", re.sub(r"-[A-Za-z0-9]{6}$", "", full))
+        else:
+            add("other", value)
+    return refs
+
+
+def _secrets_manager(
+    record: dict, where: str, name: str, region: str, identity: dict, failed: bool
+) -> tuple[str, list[Reference], str] | None:
+    request = _sub(record, "requestParameters", where)
+    response = _sub(record, "responseElements", where)
+    extra = _sub(record, "additionalEventData", where)
+    service = _sub(record, "serviceEventDetails", where)
+    if failed and name != "RotateSecret":
+        return None
+    if name == "UpdateSecret" and not ({"secretString", "secretBinary"} & set(request)):
+        return None  # a description / KMS key change, no new value
+    ids = [
+        get_str(extra, "SecretId", f"{where}.additionalEventData"),
+        get_str(extra, "secretId", f"{where}.additionalEventData"),
+        get_str(service, "secretId", f"{where}.serviceEventDetails"),
+        get_str(service, "SecretId", f"{where}.serviceEventDetails"),
+        get_str(request, "secretId", f"{where}.requestParameters"),
+        get_str(response, "arn", f"{where}.responseElements"),
+        get_str(response, "aRN", f"{where}.responseElements"),
+        get_str(response, "ARN", f"{where}.responseElements"),
+        get_str(response, "name", f"{where}.responseElements"),
+    ]
+    refs = _secret_refs([i for i in ids if i])
+    action = "rotation_failed" if failed else SECRETS_ACTIONS[name]
+    label = next((r.value for r in refs if r.kind == "arn"), refs[0].value if refs else "")
+    return action, refs, f"Secrets Manager {name} for {label}"
+
+
+def _iam(
+    record: dict, where: str, name: str, region: str, identity: dict, failed: bool
+) -> tuple[str, list[Reference], str] | None:
+    if failed:
+        return None
+    request = _sub(record, "requestParameters", where)
+    response = _sub(record, "responseElements", where)
+    rwhere = f"{where}.requestParameters"
+    if name == "UpdateAccessKey":
+        status = get_str(request, "status", rwhere).lower()
+        if status != "inactive":
+            return None  # reactivation: not a revocation (see docs)
+        action = "revoked"
+    elif name == "DeleteAccessKey":
+        action = "revoked"
+    else:
+        action = "created"
+    key_id = get_str(request, "accessKeyId", rwhere)
+    user_name = get_str(request, "userName", rwhere)
+    if name == "CreateAccessKey":
+        # Only these two named fields of the response; never its secretAccessKey.
+        new_key = _sub(response, "accessKey", f"{where}.responseElements")
+        awhere = f"{where}.responseElements.accessKey"
+        key_id = key_id or get_str(new_key, "accessKeyId", awhere)
+        user_name = user_name or get_str(new_key, "userName", awhere)
+    refs: list[Reference] = []
+    if key_id and _ACCESS_KEY_ID.match(key_id):
+        refs.append(Reference("aws-access-key-id", key_id))
+    user_arn = _user_arn(record, where, region, identity, user_name)
+    if user_arn:
+        refs.append(Reference("arn", user_arn))
+    if user_name:
+        refs.append(Reference("other", user_name))
+    verb = {"revoked": "deactivated" if name == "UpdateAccessKey" else "deleted"}.get(
+        action, "created"
+    )
+    who = f" of user {user_name}" if user_name else ""
+    key = f" {key_id}" if key_id and _ACCESS_KEY_ID.match(key_id) else ""
+    return action, refs, f"IAM access key{key}{who} {verb}"
+
+
+def _user_arn(record: dict, where: str, region: str, identity: dict, user_name: str) -> str:
+    """The key owner's ARN: the caller's when no userName is given (IAM acts on the caller),
+    else built from the account id, assuming the default path "/" (CloudTrail does not give
+    the user's path)."""
+    iwhere = f"{where}.userIdentity"
+    if not user_name:
+        if get_str(identity, "type", iwhere) == "IAMUser":
+            return get_str(identity, "arn", iwhere)
+        return ""
+    account = get_str(record, "recipientAccountId", where) or get_str(identity, "accountId", iwhere)
+    if not re.fullmatch(r"\d{12}", account):
+        return ""
+    return f"arn:{_partition(region)}:iam::{account}:user/{user_name}"

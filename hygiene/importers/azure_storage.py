@@ -1,0 +1,330 @@
+"""Azure storage accounts: ``az storage account list`` / ``show`` JSON.
+
+Accepts one account object, an array of them (streamed), an ARM REST list response
+(``{"value": [...]}``) and the ARM shape with the settings under ``properties``. Keys are
+matched case-insensitively, so PowerShell's ``Get-AzStorageAccount | ConvertTo-Json``
+(``KeyCreationTime``, ``SasPolicy``...) reads too.
+
+Rules (posture Observations, resource = the account's resource id; ``passed=True`` when fine):
+
+* ``storage_key_rotation`` (key-rotation, medium): key1 or key2 is older than the account's
+  key expiration policy (``keyPolicy.keyExpirationPeriodInDays``) or, without a policy,
+  ``max_key_age_days``. A null creation time (keys never rotated since before Azure tracked
+  it) counts as too old.
+* ``storage_key_expiration_policy`` (key-policy, medium): no key expiration policy, or one
+  longer than ``max_key_age_days``.
+* ``storage_sas_expiration_policy`` (sas-policy, medium): no SAS expiration policy, or a
+  ``sasExpirationPeriod`` ("D.HH:MM:SS") longer than 7 days.
+* ``storage_shared_key_access`` (shared-key-access, high): ``allowSharedKeyAccess`` true or
+  null (null means allowed). An account SAS can only be revoked by rotating the key.
+
+A rule is evaluated only when its field is in the object: ``az`` prints every property (null
+when unset), so a missing field means the output was filtered (``--query``), not "unset".
+
+Also yields one RotationEvent per account when both key creation times are known:
+``rotated`` with ``occurred_at`` = the older of the two, i.e. both account keys were created at
+or after that time, so any key (and any SAS signed with it) leaked before it is dead.
+
+``now`` defaults to the current time (the output carries no timestamp of its own).
+See docs/formats/azure-storage-accounts.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+
+from .base import (
+    ImportFormatError,
+    Item,
+    Observation,
+    Reference,
+    RotationEvent,
+    expect_dict,
+    first_char,
+    iter_json_array,
+    load_json,
+    parse_datetime,
+    type_name,
+)
+from .prowler import depth_limited
+
+MAX_SAS_PERIOD = timedelta(days=7)
+_PERIOD = re.compile(r"^(?:(\d{1,5})\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?$")
+_ID = re.compile(r"^/subscriptions/([^/]+)/", re.I)
+
+REMEDIATION = {
+    "rotation": (
+        "Rotate the account keys (az storage account keys renew --key primary, then "
+        "secondary), after moving clients to the new key or, better, to Entra ID."
+    ),
+    "key_policy": (
+        "Set a key expiration policy (az storage account update "
+        "--key-exp-days 90) so that overdue keys are reported."
+    ),
+    "sas_policy": (
+        "Set a SAS expiration policy of 7 days or less (az storage account update "
+        "--sas-exp 7.00:00:00) and prefer user delegation SAS."
+    ),
+    "shared_key": (
+        "Disallow shared key authorization (az storage account update "
+        "--allow-shared-key-access false): an account SAS can only be revoked by rotating "
+        "the key it was signed with."
+    ),
+}
+
+
+def parse_period(value: Any, where: str) -> timedelta:
+    """A .NET TimeSpan as Azure prints it: "D.HH:MM:SS" or "HH:MM:SS"."""
+    if not isinstance(value, str):
+        raise ImportFormatError(f"expected a period string, found {type_name(value)}", where)
+    match = _PERIOD.match(value.strip())
+    if not match:
+        raise ImportFormatError("not a period of the form D.HH:MM:SS", where)
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise ImportFormatError("not a period of the form D.HH:MM:SS", where)
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+class _Fields:
+    """Case-insensitive view of an object; ``properties`` (ARM shape) merged in."""
+
+    def __init__(self, obj: dict, where: str):
+        self.where = where
+        self.map: dict[str, tuple[str, Any]] = {}
+        props = obj.get("properties")
+        if isinstance(props, dict):
+            for key, value in props.items():
+                self.map[str(key).lower()] = (f"{where}.properties.{key}", value)
+        for key, value in obj.items():
+            self.map.setdefault(str(key).lower(), (f"{where}.{key}", value))
+
+    def has(self, key: str) -> bool:
+        return key.lower() in self.map
+
+    def get(self, key: str) -> Any:
+        return self.map.get(key.lower(), ("", None))[1]
+
+    def path(self, key: str) -> str:
+        return self.map.get(key.lower(), (f"{self.where}.{key}", None))[0]
+
+    def text(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            return ""
+        if isinstance(value, dict | list | bool):
+            raise ImportFormatError(
+                f"'{key}' should be a string, found {type_name(value)}", self.path(key)
+            )
+        return str(value)
+
+    def sub(self, key: str) -> _Fields | None:
+        value = self.get(key)
+        if value is None:
+            return None
+        return _Fields(expect_dict(value, self.path(key)), self.path(key))
+
+
+def _accounts(stream: IO[bytes]) -> Iterator[tuple[str, dict]]:
+    stream, char = first_char(stream)
+    if char == "[":
+        for where, obj in iter_json_array(depth_limited(stream), "item", "storage accounts"):
+            yield where, expect_dict(obj, where, "a storage account object")
+        return
+    if char != "{":
+        raise ImportFormatError("expected az CLI JSON (an object or an array)", "byte 0")
+    doc = load_json(stream)
+    doc = expect_dict(doc, "$")
+    value = doc.get("value")
+    if isinstance(value, list) and not _looks_like_account(doc):
+        for i, obj in enumerate(value):
+            yield f"$.value[{i}]", expect_dict(obj, f"$.value[{i}]", "a storage account object")
+        return
+    yield "$", doc
+
+
+_ACCOUNT_KEYS = {
+    "keycreationtime",
+    "keypolicy",
+    "saspolicy",
+    "allowsharedkeyaccess",
+    "primaryendpoints",
+    "storageaccountname",
+}
+_STORAGE_ID = re.compile(r"/providers/microsoft\.storage/storageaccounts/[^/]+/?$", re.I)
+
+
+def _looks_like_account(obj: dict) -> bool:
+    """A storage account: storage-specific settings, or a storage account id/type."""
+    props = obj.get("properties")
+    keys = {str(k).lower() for k in obj}
+    if isinstance(props, dict):
+        keys |= {str(k).lower() for k in props}
+    if keys & _ACCOUNT_KEYS:
+        return True
+    ident, kind = obj.get("id"), obj.get("type")
+    return (isinstance(ident, str) and bool(_STORAGE_ID.search(ident))) or (
+        isinstance(kind, str) and kind.lower() == "microsoft.storage/storageaccounts"
+    )
+
+
+def parse(
+    stream: IO[bytes], *, now: datetime | None = None, max_key_age_days: int = 90
+) -> Iterator[Item]:
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    max_age = timedelta(days=max_key_age_days)
+    for where, obj in _accounts(stream):
+        if not _looks_like_account(obj):
+            raise ImportFormatError(
+                "not a storage account (no storage account id, keyCreationTime, keyPolicy, "
+                "sasPolicy or allowSharedKeyAccess)",
+                where,
+            )
+        yield from _account_items(_Fields(obj, where), now, max_age)
+
+
+def _account_items(acc: _Fields, now: datetime, max_age: timedelta) -> Iterator[Item]:
+    account_id = acc.text("id")
+    name = acc.text("name") or acc.text("storageAccountName")
+    if not name and account_id:
+        name = account_id.rstrip("/").rsplit("/", 1)[-1]
+    resource = account_id or name
+    subscription = _ID.match(account_id)
+    refs = []
+    if name:
+        refs.append(Reference("storage-account", name))
+    if account_id:
+        refs.append(Reference("other", account_id))
+    base = {
+        "category": "posture",
+        "resource": resource,
+        "account": subscription.group(1) if subscription else "",
+        "region": acc.text("location") or acc.text("primaryLocation"),
+    }
+
+    def obs(rule: str, secret_type: str, severity: str, title: str, fix: str, ok: bool):
+        return Observation(
+            rule=rule,
+            secret_type=secret_type,
+            severity=severity,
+            title=title,
+            description=REMEDIATION[fix],
+            passed=ok,
+            references=list(refs),
+            tool_ids={"name": name} if name else {},
+            **base,
+        )
+
+    # Key expiration policy.
+    policy_days: int | None = None
+    if acc.has("keyPolicy"):
+        policy = acc.sub("keyPolicy")
+        if policy is not None and policy.get("keyExpirationPeriodInDays") is not None:
+            raw = policy.get("keyExpirationPeriodInDays")
+            if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+                raise ImportFormatError(
+                    "'keyExpirationPeriodInDays' should be a number",
+                    policy.path("keyExpirationPeriodInDays"),
+                )
+            try:
+                policy_days = int(raw)
+            except ValueError:
+                raise ImportFormatError(
+                    "'keyExpirationPeriodInDays' should be a whole number",
+                    policy.path("keyExpirationPeriodInDays"),
+                ) from None
+        ok = policy_days is not None and policy_days <= max_age.days
+        yield obs(
+            "storage_key_expiration_policy",
+            "key-policy",
+            "medium",
+            "No key expiration policy"
+            if policy_days is None
+            else f"Key expiration policy longer than {max_age.days} days",
+            "key_policy",
+            ok,
+        )
+
+    # Key age.
+    if acc.has("keyCreationTime"):
+        times = acc.sub("keyCreationTime")
+        limit = timedelta(days=policy_days) if policy_days else max_age
+        created: dict[str, datetime | None] = {}
+        for key in ("key1", "key2"):
+            value = times.get(key) if times else None
+            where = times.path(key) if times else acc.path("keyCreationTime")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, str | int | float)
+            ):
+                raise ImportFormatError(f"expected a date, found {type_name(value)}", where)
+            created[key] = parse_datetime(value, where) if value is not None else None
+        old = [k for k, t in created.items() if t is None or now - t > limit]
+        yield obs(
+            "storage_key_rotation",
+            "key-rotation",
+            "medium",
+            f"Account key(s) {', '.join(old)} not rotated in {limit.days} days"
+            if old
+            else "Account keys rotated",
+            "rotation",
+            not old,
+        )
+        if all(created.values()) and refs:
+            oldest = min(t for t in created.values() if t)
+            yield RotationEvent(
+                action="rotated",
+                references=list(refs),
+                occurred_at=oldest,
+                event_name="KeyCreationTime",
+                event_id=f"azure-storage-keys:{resource}:{oldest.isoformat()}",
+                detail=f"both keys of storage account {name} created at or after "
+                f"{oldest.isoformat()}",
+            )
+
+    # SAS expiration policy.
+    if acc.has("sasPolicy"):
+        sas = acc.sub("sasPolicy")
+        period = None
+        if sas is not None and sas.get("sasExpirationPeriod") is not None:
+            period = parse_period(sas.get("sasExpirationPeriod"), sas.path("sasExpirationPeriod"))
+        ok = period is not None and period <= MAX_SAS_PERIOD
+        yield obs(
+            "storage_sas_expiration_policy",
+            "sas-policy",
+            "medium",
+            "No SAS expiration policy"
+            if period is None
+            else (
+                "SAS expiration policy of 7 days or less"
+                if ok
+                else "SAS expiration policy longer than 7 days"
+            ),
+            "sas_policy",
+            ok,
+        )
+
+    # Shared key authorization.
+    if acc.has("allowSharedKeyAccess"):
+        allowed = acc.get("allowSharedKeyAccess")
+        if allowed is not None and not isinstance(allowed, bool):
+            if isinstance(allowed, str) and allowed.strip().lower() in ("true", "false"):
+                allowed = allowed.strip().lower() == "true"
+            else:
+                raise ImportFormatError(
+                    "'allowSharedKeyAccess' should be true, false or null",
+                    acc.path("allowSharedKeyAccess"),
+                )
+        yield obs(
+            "storage_shared_key_access",
+            "shared-key-access",
+            "high",
+            "Shared key authorization allowed",
+            "shared_key",
+            allowed is False,
+        )

@@ -1,0 +1,286 @@
+"""The contract every importer keeps.
+
+An importer is a pure function of the report's bytes: ``parse(stream) -> Iterator[Item]``.
+It never touches the database. It yields ``Observation`` (a secret or posture finding) or
+``RotationEvent`` (a rotator/auditor event proving a step) items. The raw secret value travels
+in ``Observation.secret_value`` only in memory; the pipeline fingerprints and redacts it and then
+drops it. Bad input raises ``ImportFormatError`` with a message that says what is wrong and
+where (line, byte or JSON path) and never quotes the input (it may hold a secret).
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import ijson
+
+
+class ImportFormatError(ValueError):
+    """The report can't be read. ``location`` says where: "line 12", "$[3].File", "byte 512"."""
+
+    def __init__(self, message: str, location: str = ""):
+        self.message = message
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+@dataclass(slots=True)
+class Reference:
+    """A non-secret identifier of a credential: AWS access key id, ARN, account id, Vault path,
+    storage account. Used to match rotator events and audits to a leaked secret."""
+
+    kind: str  # aws-access-key-id | arn | aws-account | vault-path | storage-account | url | other
+    value: str
+
+
+@dataclass(slots=True)
+class Observation:
+    rule: str  # the tool's own rule / detector / check id
+    secret_type: str  # a hygiene.taxonomy.SecretType value
+    category: str = "secret"  # "secret" (a leaked value) | "posture" (a hygiene problem)
+    # Exactly one of these identifies a leaked secret: the raw value (memory only!) or its
+    # SHA-1 hex digest when the tool gives only that (detect-secrets' hashed_secret).
+    secret_value: str | None = None
+    secret_sha1: str | None = None
+    redacted: str = ""  # the tool's own redacted form, used when we have no value to redact
+    repo: str = ""  # repository (URL or owner/name) or other container (bucket, host)
+    path: str = ""
+    line: int | None = None
+    commit: str = ""
+    url: str = ""  # link to the place (blob URL, alert URL, console URL)
+    author: str = ""  # "Name <email>" or login
+    committed_at: datetime | None = None
+    validity: str = "unknown"  # valid | invalid | unknown (the tool's verification)
+    severity: str | None = None  # taxonomy Severity value, None = derive from type
+    title: str = ""  # short human label (posture: the check title)
+    description: str = ""  # non-secret text only (posture: remediation); NEVER the match/line
+    resource: str = ""  # cloud resource id/ARN (posture)
+    account: str = ""  # cloud account / subscription
+    region: str = ""
+    passed: bool = False  # auditors: a PASS result, which resolves earlier findings
+    # The tool's own triage: "false_positive", "used_in_tests", "wont_fix", "revoked",
+    # "accepted_risk" (dismissed) or "resolved"; "" = open.
+    tool_resolution: str = ""
+    references: list[Reference] = field(default_factory=list)
+    tool_ids: dict[str, str] = field(default_factory=dict)  # tool's own ids (alert number...)
+
+
+@dataclass(slots=True)
+class RotationEvent:
+    action: str  # rotated | revoked | rotation_failed | rotation_started | created | verified
+    references: list[Reference]
+    occurred_at: datetime | None
+    actor: str = ""
+    event_name: str = ""  # e.g. "RotationSucceeded", "UpdateAccessKey"
+    event_id: str = ""  # the tool's id of the event (dedup)
+    evidence_url: str = ""
+    detail: str = ""  # non-secret summary
+
+
+Item = Observation | RotationEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    key: str
+    label: str
+    kind: str  # scanner | auditor | rotator
+    module: str  # hygiene.importers.<module> with a parse(stream) function
+    description: str = ""
+
+
+# --- helpers for importers --------------------------------------------------------------
+
+
+def parse_datetime(value: Any, where: str = "") -> datetime | None:
+    """ISO 8601 (with Z), RFC 3339, epoch seconds/ms; None for empty. Aware UTC."""
+    if value in (None, "", "N/A", "n/a", "no_information", "not_supported"):
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 1e11 else value
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    text = str(value).strip()
+    try:
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        # gitleaks v7 and git log dates: "2021-08-25 17:26:13 +0100 CET" etc.
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        for fmt in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z", "%a %b %d %H:%M:%S %Y %z"):
+            try:
+                parsed = datetime.strptime(" ".join(text.split()[:3]), fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            raise ImportFormatError("not a date/time", where) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts bytes read so JSON errors can say where they happened without quoting input."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        return n
+
+
+def _check_text_start(stream: IO[bytes]) -> tuple[IO[bytes], bytes]:
+    """Peek at the first bytes: empty and binary input get their own clear errors."""
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)
+    head = buffered.peek(4096)[:4096]
+    if not head.strip():
+        raise ImportFormatError("the report is empty")
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        raise ImportFormatError("the report is UTF-16; save it as UTF-8", "byte 0")
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise ImportFormatError("the report is binary, not text", f"byte {nul}")
+    return buffered, head
+
+
+def first_char(stream: IO[bytes]) -> tuple[IO[bytes], str]:
+    """The stream (rewrapped) and its first non-space character, after empty/binary checks."""
+    buffered, head = _check_text_start(stream)
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return buffered, chr(stripped[0]) if stripped else ""
+
+
+def iter_json_array(stream: IO[bytes], prefix: str = "item", what: str = "findings"):
+    """Stream the objects of a JSON array (or of the array at ``prefix``) as (path, object).
+
+    Raises ImportFormatError with the byte offset for malformed/truncated JSON, and when the
+    document is not shaped as expected."""
+    counting = _CountingReader(stream)
+    reader = io.BufferedReader(counting, 65536)
+    base = "$" if prefix == "item" else "$." + prefix.removesuffix(".item")
+    index = -1
+    try:
+        for index, obj in enumerate(ijson.items(reader, prefix, use_float=True)):
+            yield f"{base}[{index}]", obj
+    except ijson.JSONError as exc:
+        raise ImportFormatError(
+            "malformed or truncated JSON" + _json_reason(exc),
+            f"near byte {counting.count}" + (f" (after {base}[{index}])" if index >= 0 else ""),
+        ) from None
+    except RecursionError:
+        raise ImportFormatError("JSON nested too deeply", f"near byte {counting.count}") from None
+
+
+def _json_reason(exc: Exception) -> str:
+    # yajl's messages quote the input around the error; keep only the first clause.
+    text = str(exc).split("\n", 1)[0]
+    text = text.split(":", 1)[0] if "parse error" in text else text
+    return f" ({text[:60]})" if text and len(text) < 200 and '"' not in text else ""
+
+
+def load_json(stream: IO[bytes], max_depth: int = 64) -> Any:
+    """Load a whole (small) JSON document, with the same errors as iter_json_array."""
+    data = stream.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFormatError("not UTF-8 text", f"byte {exc.start}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(
+            f"malformed JSON: {exc.msg}", f"line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise ImportFormatError("JSON nested too deeply") from None
+    _check_depth(doc, max_depth)
+    return doc
+
+
+def _check_depth(doc: Any, max_depth: int) -> None:
+    stack = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise ImportFormatError(f"JSON nested deeper than {max_depth} levels")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def iter_json_lines(stream: IO[bytes], max_depth: int = 64) -> Iterator[tuple[str, Any]]:
+    """JSON lines: yields ("line N", object) for each non-blank line."""
+    for lineno, raw in enumerate(stream, start=1):
+        if not raw.strip():
+            continue
+        where = f"line {lineno}"
+        try:
+            text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise ImportFormatError("not UTF-8 text", f"{where} byte {exc.start}") from None
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ImportFormatError(f"malformed JSON: {exc.msg}", f"{where}:{exc.colno}") from None
+        except RecursionError:
+            raise ImportFormatError("JSON nested too deeply", where) from None
+        _check_depth(obj, max_depth)
+        yield where, obj
+
+
+def expect_dict(obj: Any, where: str, what: str = "an object") -> dict:
+    if not isinstance(obj, dict):
+        raise ImportFormatError(f"expected {what}, found {type_name(obj)}", where)
+    return obj
+
+
+def get_str(obj: dict, key: str, where: str, *, required: bool = False, default: str = "") -> str:
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            raise ImportFormatError(f"missing required field '{key}'", where)
+        return default
+    if isinstance(value, bool | dict | list):
+        raise ImportFormatError(f"'{key}' should be a string, found {type_name(value)}", where)
+    return str(value)
+
+
+def get_int(obj: dict, key: str, where: str, *, required: bool = False) -> int | None:
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            raise ImportFormatError(f"missing required field '{key}'", where)
+        return None
+    if isinstance(value, bool):
+        raise ImportFormatError(f"'{key}' should be a number, found a boolean", where)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ImportFormatError(f"'{key}' should be a whole number", f"{where}.{key}") from None
+
+
+def type_name(value: Any) -> str:
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)

@@ -1,0 +1,113 @@
+"""detect-secrets baselines (``.secrets.baseline``, also ``detect-secrets scan`` output).
+
+1.x: ``{"version", "plugins_used", "filters_used", "results": {filename: [{"type", "filename",
+"hashed_secret", "is_verified", "line_number", "is_secret"?}]}, "generated_at"}``.
+0.x: the same ``results`` mapping, but items carry no ``filename`` (the key is the file).
+
+detect-secrets never writes the value: ``hashed_secret`` (SHA-1 of the value) goes to
+``secret_sha1``. ``is_secret: false`` (audited as not a secret) → ``tool_resolution``
+"false_positive"; ``is_verified: true`` → validity "valid". There is no repository or commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import IO
+
+from hygiene.taxonomy import SecretType
+
+from .base import ImportFormatError, Item, Observation, first_char, load_json, type_name
+from .gitleaks import flag, guarded, number, peek, secret_type_for, sniff, text
+
+SECRET_TYPES: dict[str, SecretType] = {
+    "aws access key": SecretType.AWS_ACCESS_KEY,
+    "azure storage account access key": SecretType.AZURE_STORAGE_KEY,
+    "base64 high entropy string": SecretType.GENERIC_SECRET,
+    "hex high entropy string": SecretType.GENERIC_SECRET,
+    "secret keyword": SecretType.GENERIC_SECRET,
+    "basic auth credentials": SecretType.GENERIC_PASSWORD,
+    "json web token": SecretType.JWT,
+    "private key": SecretType.PRIVATE_KEY,
+    "slack token": SecretType.SLACK_TOKEN,
+    "stripe access key": SecretType.STRIPE_KEY,
+    "github token": SecretType.GITHUB_TOKEN,
+    "gitlab token": SecretType.GITLAB_TOKEN,
+    "discord bot token": SecretType.SLACK_TOKEN,
+    "telegram bot token": SecretType.SLACK_TOKEN,
+    "artifactory credentials": SecretType.API_KEY,
+    "cloudant credentials": SecretType.DATABASE_CREDENTIAL,
+    "ibm cloud iam key": SecretType.API_KEY,
+    "ibm cos hmac credentials": SecretType.API_KEY,
+    "mailchimp access key": SecretType.API_KEY,
+    "npm tokens": SecretType.API_KEY,
+    "sendgrid api key": SecretType.API_KEY,
+    "softlayer credentials": SecretType.API_KEY,
+    "square oauth secret": SecretType.API_KEY,
+    "twilio api key": SecretType.API_KEY,
+    "openai token": SecretType.API_KEY,
+    "pypi upload token": SecretType.API_KEY,
+}
+
+_SHA1 = re.compile(r"[0-9a-fA-F]{40}")
+
+
+@guarded
+def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
+    stream, ch = first_char(stream)
+    head = peek(stream)
+    if ch != "{":
+        hint = sniff(head)
+        raise ImportFormatError(
+            hint or "expected a detect-secrets baseline (a JSON object with 'results')", "$"
+        )
+    doc = load_json(stream)
+    if not isinstance(doc, dict):
+        raise ImportFormatError(f"expected a JSON object, found {type_name(doc)}", "$")
+    if "results" not in doc:
+        hint = sniff(head)
+        raise ImportFormatError(
+            hint if hint and "detect-secrets" not in hint
+            else "not a detect-secrets baseline: no 'results'",
+            "$",
+        )
+    results = doc["results"]
+    if not isinstance(results, dict):
+        raise ImportFormatError(
+            f"'results' should be an object (file → findings), found {type_name(results)}",
+            "$.results",
+        )
+    for file_no, (filename, items) in enumerate(results.items()):
+        file_loc = f"$.results[file {file_no}]"
+        where[0] = file_loc
+        if not isinstance(items, list):
+            raise ImportFormatError(
+                f"expected an array of findings, found {type_name(items)}", file_loc
+            )
+        for index, item in enumerate(items):
+            loc = f"{file_loc}[{index}]"
+            where[0] = loc
+            yield finding(item, loc, filename)
+
+
+def finding(item: object, where: str, filename: str) -> Observation:
+    if not isinstance(item, dict):
+        raise ImportFormatError(f"expected a finding object, found {type_name(item)}", where)
+    rule = text(item, "type", where)
+    if not rule:
+        raise ImportFormatError("missing required field 'type'", where)
+    hashed = text(item, "hashed_secret", where)
+    if not hashed:
+        raise ImportFormatError("missing required field 'hashed_secret'", where)
+    if not _SHA1.fullmatch(hashed):
+        raise ImportFormatError("'hashed_secret' is not a SHA-1 hex digest", f"{where}.hashed_secret")
+    is_secret = flag(item, "is_secret", where)
+    return Observation(
+        rule=rule,
+        secret_type=secret_type_for(SECRET_TYPES, rule, None),
+        secret_sha1=hashed.lower(),
+        path=text(item, "filename", where) or text({"filename": filename}, "filename", where),
+        line=number(item, "line_number", where),
+        validity="valid" if flag(item, "is_verified", where) else "unknown",
+        tool_resolution="false_positive" if is_secret is False else "",
+    )

@@ -1,0 +1,272 @@
+"""GitHub secret scanning alerts.
+
+Accepts (1) the REST "list secret scanning alerts" response for a repository, organization or
+enterprise (a JSON array of alerts, streamed) and (2) one decoded ``secret_scanning_alert``
+(or ``secret_scanning_alert_location``) webhook delivery, or one bare alert object.
+``parse_webhook(payload)`` handles a delivery the web hook endpoint has already decoded and
+returns ``(action, Observation)``.
+
+The alert's ``secret`` is the raw value (GitHub returns it unless the caller asked
+``hide_secret=true``); it goes to ``secret_value`` only. Webhook deliveries never carry it.
+See docs/formats/github-secret-scanning.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO
+
+from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
+
+from .base import ImportFormatError, Item, Observation, first_char, load_json
+from .leakline import (
+    clean,
+    dict_at,
+    object_at,
+    stream_json,
+    text_at,
+    whole_number,
+)
+
+# GitHub's secret_type ids (provider patterns and generic patterns) → our taxonomy. Types not
+# listed fall back to the value's shape, then to the names; see _secret_type.
+SECRET_TYPES: dict[str, SecretType] = {
+    "aws_access_key_id": SecretType.AWS_ACCESS_KEY,
+    "aws_secret_access_key": SecretType.AWS_SECRET_KEY,
+    "aws_session_token": SecretType.AWS_SESSION_TOKEN,
+    "aws_temporary_access_key_id": SecretType.AWS_SESSION_TOKEN,
+    "github_personal_access_token": SecretType.GITHUB_TOKEN,
+    "github_oauth_access_token": SecretType.GITHUB_TOKEN,
+    "github_refresh_token": SecretType.GITHUB_TOKEN,
+    "github_app_installation_access_token": SecretType.GITHUB_TOKEN,
+    "github_ssh_private_key": SecretType.PRIVATE_KEY,
+    "gitlab_access_token": SecretType.GITLAB_TOKEN,
+    "azure_storage_account_key": SecretType.AZURE_STORAGE_KEY,
+    "azure_storage_account_key_identifiable": SecretType.AZURE_STORAGE_KEY,
+    "azure_sas_token": SecretType.AZURE_SAS,
+    "azure_active_directory_application_secret": SecretType.AZURE_CREDENTIAL,
+    "azure_active_directory_user_credential": SecretType.AZURE_CREDENTIAL,
+    "azure_entra_id_client_secret": SecretType.AZURE_CREDENTIAL,
+    "google_api_key": SecretType.GCP_KEY,
+    "google_cloud_private_key_id": SecretType.GCP_KEY,
+    "google_cloud_service_account_credentials": SecretType.GCP_KEY,
+    "google_oauth_client_secret": SecretType.GCP_KEY,
+    "google_oauth_access_token": SecretType.GCP_KEY,
+    "google_oauth_refresh_token": SecretType.GCP_KEY,
+    "slack_api_token": SecretType.SLACK_TOKEN,
+    "slack_incoming_webhook_url": SecretType.CHAT_WEBHOOK,
+    "slack_workflow_webhook_url": SecretType.CHAT_WEBHOOK,
+    "discord_bot_token": SecretType.SLACK_TOKEN,
+    "microsoft_teams_incoming_webhook": SecretType.CHAT_WEBHOOK,
+    "stripe_api_key": SecretType.STRIPE_KEY,
+    "stripe_legacy_api_key": SecretType.STRIPE_KEY,
+    "stripe_live_restricted_key": SecretType.STRIPE_KEY,
+    "stripe_test_restricted_key": SecretType.STRIPE_KEY,
+    "stripe_test_secret_key": SecretType.STRIPE_KEY,
+    "rsa_private_key": SecretType.PRIVATE_KEY,
+    "ec_private_key": SecretType.PRIVATE_KEY,
+    "pgp_private_key": SecretType.PRIVATE_KEY,
+    "openssh_private_key": SecretType.PRIVATE_KEY,
+    "putty_private_key": SecretType.PRIVATE_KEY,
+    "mongodb_connection_string": SecretType.DATABASE_CREDENTIAL,
+    "mysql_connection_string": SecretType.DATABASE_CREDENTIAL,
+    "postgres_connection_string": SecretType.DATABASE_CREDENTIAL,
+    "http_basic_authentication_header": SecretType.GENERIC_PASSWORD,
+    "http_bearer_authentication_header": SecretType.API_KEY,
+    "password": SecretType.GENERIC_PASSWORD,
+    "json_web_token": SecretType.JWT,
+}
+
+VALIDITY = {"active": "valid", "inactive": "invalid", "unknown": "unknown"}
+# The alert's resolution → our tool_resolution. pattern_edited / pattern_deleted close the
+# alert because the custom pattern changed, not because someone triaged it.
+RESOLUTIONS = {
+    "false_positive": "false_positive",
+    "used_in_tests": "used_in_tests",
+    "wont_fix": "wont_fix",
+    "revoked": "revoked",
+    "pattern_edited": "resolved",
+    "pattern_deleted": "resolved",
+}
+
+
+def parse(stream: IO[bytes]) -> Iterator[Item]:
+    stream, char = first_char(stream)
+    if char == "[":
+        yield from _alerts(stream)
+    elif char == "{":
+        doc = load_json(stream)
+        doc = object_at(doc, "$")
+        if "action" in doc and "alert" in doc:
+            yield parse_webhook(doc)[1]
+        elif "number" in doc and "secret_type" in doc:
+            yield alert_observation(doc, "$")
+        else:
+            raise ImportFormatError(
+                "not a GitHub secret scanning report: expected the list-alerts array, "
+                "one alert or a secret_scanning_alert webhook delivery",
+                "$",
+            )
+    else:
+        raise ImportFormatError(
+            "not a GitHub secret scanning report: expected a JSON array of alerts"
+        )
+
+
+def _alerts(stream: IO[bytes]) -> Iterator[Observation]:
+    for index, (_kind, _prefix, value) in enumerate(stream_json(stream, {"item"})):
+        where = f"$[{index}]"
+        alert = object_at(value, where, "an alert object")
+        if "secret_type" not in alert or "number" not in alert:
+            raise ImportFormatError(
+                "not a GitHub secret scanning alert: 'number' and 'secret_type' are required",
+                where,
+            )
+        yield alert_observation(alert, where)
+
+
+def parse_webhook(payload: dict) -> tuple[str, Observation]:
+    """One decoded ``secret_scanning_alert`` webhook delivery → (action, Observation).
+
+    Actions seen: created, reopened, resolved, revoked, validated, publicly_leaked, assigned,
+    unassigned (any other non-empty action is passed through). A
+    ``secret_scanning_alert_location`` delivery (action "created" with a ``location``) gives
+    the new location. Deliveries never include the secret value.
+    """
+    if not isinstance(payload, dict):
+        raise ImportFormatError("not a secret_scanning_alert delivery: expected an object", "$")
+    action = payload.get("action")
+    if not isinstance(action, str) or not action.strip():
+        raise ImportFormatError("not a secret_scanning_alert delivery: no 'action'", "$.action")
+    alert = payload.get("alert")
+    if not isinstance(alert, dict):
+        raise ImportFormatError(
+            "not a secret_scanning_alert delivery: no 'alert' object", "$.alert"
+        )
+    if "secret_type" not in alert or "number" not in alert:
+        raise ImportFormatError(
+            "not a secret_scanning_alert delivery: the alert has no 'number'/'secret_type'",
+            "$.alert",
+        )
+    repository = dict_at(payload, "repository", "$")
+    location = None
+    if isinstance(payload.get("location"), dict):
+        location = dict_at(payload["location"], "details", "$.location")
+    observation = alert_observation(
+        alert, "$.alert", repository=repository, location=location, action=action
+    )
+    return action, observation
+
+
+def alert_observation(
+    alert: dict,
+    where: str,
+    *,
+    repository: dict | None = None,
+    location: dict | None = None,
+    action: str = "",
+) -> Observation:
+    """One alert object (REST or webhook ``alert``) → Observation."""
+    number = whole_number(alert.get("number"), f"{where}.number")
+    if number is None:
+        raise ImportFormatError("missing required field", f"{where}.number")
+    secret_type_id = text_at(alert, "secret_type", where, required=True)
+    display = text_at(alert, "secret_type_display_name", where)
+    secret = alert.get("secret")
+    if secret is not None and not isinstance(secret, str):
+        raise ImportFormatError("should be a string", f"{where}.secret")
+    secret = secret or None
+
+    repo_obj = repository if repository else dict_at(alert, "repository", where)
+    repo_where = "$.repository" if repository else f"{where}.repository"
+    repo = text_at(repo_obj, "full_name", repo_where)
+    html_url = text_at(alert, "html_url", where)
+    if not html_url:
+        repo_html = text_at(repo_obj, "html_url", repo_where)
+        if repo_html:
+            html_url = f"{repo_html}/security/secret-scanning/{number}"
+
+    state = text_at(alert, "state", where)
+    resolution = text_at(alert, "resolution", where)
+    tool_resolution = _resolution(state, resolution, action)
+
+    validity_raw = text_at(alert, "validity", where)
+    validity = VALIDITY.get(validity_raw, "unknown")
+
+    loc_where = "$.location.details" if location is not None else f"{where}.first_location_detected"
+    loc = location if location is not None else dict_at(alert, "first_location_detected", where)
+    path = text_at(loc, "path", loc_where).lstrip("/")
+    line = whole_number(loc.get("start_line"), f"{loc_where}.start_line")
+    commit = text_at(loc, "commit_sha", loc_where)
+    url = html_url
+    if not path:
+        # Issue, pull request, wiki, discussion locations: link to where it was posted.
+        for key, value in loc.items():
+            if key.endswith("_url") and isinstance(value, str) and value:
+                url = url or value
+                break
+
+    notes = []
+    if alert.get("publicly_leaked") is True or action == "publicly_leaked":
+        notes.append("The secret was also found in public.")
+    if alert.get("multi_repo") is True:
+        notes.append("Found in more than one repository.")
+    if alert.get("push_protection_bypassed") is True:
+        notes.append("Push protection was bypassed.")
+    if alert.get("has_more_locations") is True:
+        notes.append("GitHub lists more locations for this alert.")
+
+    tool_ids = {"number": str(number)}
+    if html_url:
+        tool_ids["html_url"] = html_url
+    api_url = text_at(alert, "url", where)
+    if api_url:
+        tool_ids["url"] = api_url
+    blob = text_at(loc, "blob_sha", loc_where)
+    if blob:
+        tool_ids["blob_sha"] = blob
+
+    return Observation(
+        rule=secret_type_id,
+        secret_type=_secret_type(secret_type_id, display, secret),
+        secret_value=secret,
+        repo=clean(repo, secret),
+        path=clean(path, secret),
+        line=line,
+        commit=clean(commit, secret),
+        url=clean(url, secret),
+        validity=validity,
+        title=display or secret_type_id,
+        description=" ".join(notes),
+        tool_resolution=tool_resolution,
+        tool_ids={k: v for k, v in tool_ids.items() if clean(v, secret)},
+    )
+
+
+def _resolution(state: str, resolution: str, action: str) -> str:
+    if resolution in RESOLUTIONS:
+        return RESOLUTIONS[resolution]
+    if state == "resolved" or action == "resolved":
+        return "resolved"
+    if action == "revoked":
+        return "revoked"
+    return ""
+
+
+def _secret_type(secret_type_id: str, display: str, secret: str | None) -> str:
+    exact = SECRET_TYPES.get(secret_type_id.lower())
+    if exact is not None:
+        return exact.value
+    by_value = guess_secret_type_from_value(secret)
+    if by_value is not None:
+        return by_value.value
+    guessed = guess_secret_type(secret_type_id.replace("_", " "), display)
+    if guessed is SecretType.GENERIC_SECRET and _looks_like_provider_credential(secret_type_id):
+        # GitHub's partner patterns are provider API credentials ("adafruit_io_key").
+        return SecretType.API_KEY.value
+    return guessed.value
+
+
+def _looks_like_provider_credential(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.endswith(("_key", "_token", "_api_key", "_secret", "_key_id"))

@@ -1,0 +1,201 @@
+"""GitLab secret detection: gl-secret-detection-report.json (security report schema v14/v15).
+
+``vulnerabilities[]`` is streamed. Each vulnerability becomes an Observation: the rule is the
+``gitleaks_rule_id`` identifier (or the first identifier, or the name); the raw secret is
+``raw_source_code_extract`` (GitLab's secrets analyzer writes the matched secret there) and is
+only ever kept in ``secret_value``; ``location.file/start_line/commit`` give the place.
+A report whose ``scan.type`` is not ``secret_detection`` (SAST, dependency scanning...) is
+refused. When the stream is seekable, a first pass checks syntax, shape and ``scan.type`` before
+anything is yielded. See docs/formats/gitlab-secret-detection.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import IO, Any
+
+from hygiene.taxonomy import (
+    SecretType,
+    guess_secret_type,
+    guess_secret_type_from_value,
+    map_severity,
+)
+
+from .base import ImportFormatError, Item, Observation, first_char
+from .leakline import (
+    clean,
+    dict_at,
+    list_at,
+    object_at,
+    rewindable,
+    stream_json,
+    text_at,
+    to_datetime,
+    whole_number,
+)
+
+# Rule ids of GitLab's secrets analyzer (gitleaks-based, v7 names and v8 ids) → taxonomy.
+# Keys are normalised: lower case, "_" and spaces as "-".
+RULES: dict[str, SecretType] = {
+    "aws": SecretType.AWS_ACCESS_KEY,
+    "aws-access-token": SecretType.AWS_ACCESS_KEY,
+    "aws-access-key": SecretType.AWS_ACCESS_KEY,
+    "aws-secret-key": SecretType.AWS_SECRET_KEY,
+    "aws-secret-access-key": SecretType.AWS_SECRET_KEY,
+    "pkcs8-private-key": SecretType.PRIVATE_KEY,
+    "pkcs8-key": SecretType.PRIVATE_KEY,
+    "rsa-private-key": SecretType.PRIVATE_KEY,
+    "ssh-private-key": SecretType.PRIVATE_KEY,
+    "pgp-private-key": SecretType.PRIVATE_KEY,
+    "private-key": SecretType.PRIVATE_KEY,
+    "github-personal-access-token": SecretType.GITHUB_TOKEN,
+    "github-pat": SecretType.GITHUB_TOKEN,
+    "github-oauth-access-token": SecretType.GITHUB_TOKEN,
+    "github-app-token": SecretType.GITHUB_TOKEN,
+    "gitlab-personal-access-token": SecretType.GITLAB_TOKEN,
+    "gitlab-pat": SecretType.GITLAB_TOKEN,
+    "gitlab-runner-registration-token": SecretType.GITLAB_TOKEN,
+    "gitlab-pipeline-trigger-token": SecretType.GITLAB_TOKEN,
+    "gitlab-deploy-token": SecretType.GITLAB_TOKEN,
+    "slack-token": SecretType.SLACK_TOKEN,
+    "slack-webhook": SecretType.CHAT_WEBHOOK,
+    "slack-webhook-url": SecretType.CHAT_WEBHOOK,
+    "stripe": SecretType.STRIPE_KEY,
+    "stripe-access-token": SecretType.STRIPE_KEY,
+    "stripe-live-secret-key": SecretType.STRIPE_KEY,
+    "password-in-url": SecretType.DATABASE_CREDENTIAL,
+    "gcp-api-key": SecretType.GCP_KEY,
+    "google-api-key": SecretType.GCP_KEY,
+    "google-gcp-service-account": SecretType.GCP_KEY,
+    "azure-storage-account-key": SecretType.AZURE_STORAGE_KEY,
+    "generic-api-key": SecretType.API_KEY,
+    "jwt": SecretType.JWT,
+}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_]+", "-", name.strip().lower())
+
+
+def parse(stream: IO[bytes]) -> Iterator[Item]:
+    stream, char = first_char(stream)
+    if char != "{":
+        raise ImportFormatError(
+            "not a GitLab secret detection report: expected a JSON object with 'vulnerabilities'"
+        )
+    start = rewindable(stream)
+    if start is not None:
+        for _ in _items(stream_json(stream, {"scan.type"}, _WATCH)):
+            pass
+        stream.seek(start)
+    yield from _items(stream_json(stream, {"scan.type", "vulnerabilities.item"}, _WATCH))
+
+
+_WATCH = {"", "vulnerabilities", "scan"}
+
+
+def _items(parts: Iterator[tuple[str, str, Any]]) -> Iterator[Observation]:
+    has_vulnerabilities = False
+    index = 0
+    for kind, prefix, value in parts:
+        if kind == "begin":
+            if prefix == "" and value != "an object":
+                raise ImportFormatError(f"expected an object, found {value}", "$")
+            if prefix == "vulnerabilities":
+                if value != "an array":
+                    raise ImportFormatError(
+                        f"should be an array, found {value}", "$.vulnerabilities"
+                    )
+                has_vulnerabilities = True
+            if prefix == "scan" and value != "an object":
+                raise ImportFormatError(f"should be an object, found {value}", "$.scan")
+            continue
+        if prefix == "scan.type":
+            if value != "secret_detection":
+                raise ImportFormatError(
+                    "not a secret detection report (scan.type should be secret_detection)",
+                    "$.scan.type",
+                )
+            continue
+        yield vulnerability(value, f"$.vulnerabilities[{index}]")
+        index += 1
+    if not has_vulnerabilities:
+        raise ImportFormatError(
+            "not a GitLab secret detection report: no 'vulnerabilities' array", "$"
+        )
+
+
+def vulnerability(value: Any, where: str) -> Observation:
+    vuln = object_at(value, where, "a vulnerability object")
+    secret = vuln.get("raw_source_code_extract")
+    if secret is not None and not isinstance(secret, str):
+        raise ImportFormatError("should be a string", f"{where}.raw_source_code_extract")
+    secret = secret.strip() if secret else None
+    secret = secret or None
+
+    identifiers = list_at(vuln, "identifiers", where)
+    rule = ""
+    first_value = ""
+    ids: dict[str, str] = {}
+    for i, ident in enumerate(identifiers):
+        ident_where = f"{where}.identifiers[{i}]"
+        ident = object_at(ident, ident_where)
+        kind = text_at(ident, "type", ident_where)
+        ident_value = text_at(ident, "value", ident_where)
+        if not first_value:
+            first_value = ident_value
+        if kind == "gitleaks_rule_id" and ident_value and not rule:
+            rule = ident_value
+    name = text_at(vuln, "name", where)
+    message = text_at(vuln, "message", where)  # v2-v13 reports
+    rule = rule or first_value or name or message
+    if not rule:
+        raise ImportFormatError("no rule: give 'identifiers' or 'name'", where)
+
+    vuln_id = text_at(vuln, "id", where)
+    if vuln_id:
+        ids["id"] = vuln_id
+    cve = text_at(vuln, "cve", where)
+    if cve:
+        ids["cve"] = cve
+
+    location = dict_at(vuln, "location", where)
+    loc_where = f"{where}.location"
+    commit = dict_at(location, "commit", loc_where)
+    commit_where = f"{loc_where}.commit"
+    sha = text_at(commit, "sha", commit_where)
+    if set(sha) <= {"0"}:
+        sha = ""  # the analyzer's placeholder when it scanned a work tree, not history
+    author = text_at(commit, "author", commit_where)
+    committed_at = to_datetime(commit.get("date"), f"{commit_where}.date", strict=False)
+
+    severity = map_severity(text_at(vuln, "severity", where) or None)
+    title = name or message or rule
+    description = text_at(vuln, "description", where)
+
+    return Observation(
+        rule=rule,
+        secret_type=_secret_type(rule, name, secret),
+        secret_value=secret,
+        path=clean(text_at(location, "file", loc_where), secret),
+        line=whole_number(location.get("start_line"), f"{loc_where}.start_line"),
+        commit=clean(sha, secret),
+        author=clean(author, secret),
+        committed_at=committed_at,
+        severity=severity,
+        title=clean(title, secret) or rule,
+        description=clean(description, secret) if description != title else "",
+        tool_ids={k: v for k, v in ids.items() if clean(v, secret)},
+    )
+
+
+def _secret_type(rule: str, name: str, secret: str | None) -> str:
+    for candidate in (rule, name):
+        exact = RULES.get(_norm(candidate)) if candidate else None
+        if exact is not None:
+            return exact.value
+    by_value = guess_secret_type_from_value(secret)
+    if by_value is not None:
+        return by_value.value
+    return guess_secret_type(rule, name).value

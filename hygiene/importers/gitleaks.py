@@ -1,0 +1,561 @@
+"""Gitleaks reports: JSON (v8 keys and v7 keys, with or without ``--redact``) and CSV.
+
+v8 JSON  ``[{"RuleID", "Description", "Secret", "Match", "File", "StartLine", "Commit", "Link",
+           "Author", "Email", "Date", "Message", "Fingerprint", ...}]``
+v7 JSON  ``[{"rule", "offender", "line", "file", "lineNumber", "commit", "repo", "repoURL",
+           "leakURL", "author", "email", "date", "commitMessage", ...}]``
+CSV      v8's ``--report-format csv`` (RuleID,Commit,File,SymlinkFile,Secret,Match,StartLine,...).
+
+``Secret``/``offender`` go to ``secret_value`` only. ``Match``, ``Line``/``line`` and commit
+messages are never read. ``--redact`` reports (``REDACTED`` or v8.19+'s partial ``abcd...``)
+give no value: the tool's form goes to ``redacted`` when it shows at most 4 leading characters.
+
+The first part of this module also holds small helpers the other scanner importers
+(trufflehog, detect_secrets, ggshield) share; they are candidates for base.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+from array import array
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from itertools import accumulate
+from typing import IO, Any, BinaryIO
+
+from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
+
+from .base import (
+    ImportFormatError,
+    Item,
+    Observation,
+    Reference,
+    first_char,
+    iter_json_array,
+    parse_datetime,
+    type_name,
+)
+
+# --- shared helpers (used by the other scanner importers too) ----------------------------
+
+MAX_DEPTH = 64
+_UNREADABLE = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    UnicodeError,
+    RecursionError,
+    OverflowError,
+    csv.Error,
+)
+
+
+def guarded(inner: Callable[[IO[bytes], list[str]], Iterator[Item]]):
+    """Wrap a parser so that nothing but ImportFormatError escapes it.
+
+    ``inner(stream, where)`` keeps ``where[0]`` up to date with the location it is reading;
+    any unexpected exception becomes an ImportFormatError at that location. The original
+    exception is dropped (its message could quote the input)."""
+
+    @functools.wraps(inner)
+    def parse(stream: BinaryIO) -> Iterator[Item]:
+        where = ["start of the report"]
+        try:
+            yield from inner(stream, where)
+        except ImportFormatError:
+            raise
+        except _UNREADABLE as exc:
+            raise ImportFormatError(
+                f"unreadable value ({type(exc).__name__})", where[0]
+            ) from None
+
+    return parse
+
+
+class DepthGuard(io.RawIOBase):
+    """A pass-through reader that rejects JSON nested deeper than ``max_depth``.
+
+    ijson's item builder needs memory quadratic in the nesting depth (100,000 ``[`` take
+    tens of GB), so streamed JSON goes through this first. It tracks strings and escapes
+    across chunks with C-level bytes operations only (about 0.2 s per 70 MB)."""
+
+    _ESCAPE = re.compile(rb"\\.", re.S)
+    _KEEP_ONLY = bytes(sorted(set(range(256)) - set(b'"[]{}')))
+    _SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+    def __init__(self, stream: IO[bytes], max_depth: int = MAX_DEPTH):
+        self.stream = stream
+        self.max_depth = max_depth
+        self.depth = 0
+        self.pos = 0
+        self.in_string = False
+        self.escape = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        if n:
+            self._scan(data)
+        self.pos += n
+        return n
+
+    def _scan(self, data: bytes) -> None:
+        if self.escape:  # the previous chunk ended inside an escape: skip the escaped byte
+            data = data[1:]
+            self.escape = False
+        if b"\\" in data:
+            data = self._ESCAPE.sub(b"", data)
+            if data.endswith(b"\\"):
+                self.escape = True
+                data = data[:-1]
+        s = data.translate(None, self._KEEP_ONLY)
+        if self.in_string:
+            s = b'"' + s
+        # Dropping two adjacent quotes keeps the open/close parity of the others.
+        s = s.replace(b'""', b"")
+        if b'"' in s:
+            parts = s.split(b'"')
+            self.in_string = len(parts) % 2 == 0
+            s = b"".join(parts[0::2])
+        else:
+            self.in_string = False
+        if not s:
+            return
+        signs = array("b", s.translate(self._SIGNS))
+        if self.depth + s.count(b"[") + s.count(b"{") > self.max_depth:
+            deepest = max(accumulate(signs, initial=self.depth))
+            if deepest > self.max_depth:
+                raise ImportFormatError(
+                    f"JSON nested deeper than {self.max_depth} levels", f"near byte {self.pos}"
+                )
+        self.depth += sum(signs)
+
+
+def iter_json_array_guarded(
+    stream: IO[bytes], prefix: str = "item", what: str = "findings"
+) -> Iterator[tuple[str, Any]]:
+    return iter_json_array(DepthGuard(stream), prefix, what)
+
+
+def sniff(head: bytes) -> str:
+    """A hint naming the format a misrouted report probably is ("" when unsure)."""
+    h = head[:65536]
+    if b'"runs"' in h and (b"sarif" in h.lower() or b'"version"' in h):
+        return "this looks like SARIF; use format sarif"
+    if b'"SourceMetadata"' in h or b'"DetectorName"' in h:
+        return "this looks like TruffleHog output; use format trufflehog"
+    if b'"plugins_used"' in h or (b'"results"' in h and b'"hashed_secret"' in h):
+        return "this looks like a detect-secrets baseline; use format detect-secrets"
+    if b'"entities_with_incidents"' in h or b'"secrets_engine_version"' in h:
+        return "this looks like ggshield output; use format ggshield"
+    if b'"RuleID"' in h or b'"offender"' in h:
+        return "this looks like a gitleaks report; use format gitleaks"
+    if b'"vulnerabilities"' in h and b'"scan"' in h:
+        return "this looks like a GitLab security report; use format gitlab-secret-detection"
+    return ""
+
+
+def peek(stream: IO[bytes], size: int = 65536) -> bytes:
+    if isinstance(stream, io.BufferedReader):
+        return stream.peek(size)[:size]
+    return b""
+
+
+def text(obj: dict, key: str, where: str) -> str:
+    """A string field ("" when absent or null). Numbers are accepted as text; booleans,
+    objects and arrays are not. Lone surrogates (json.loads lets them through) are refused."""
+    value = obj.get(key)
+    if value.__class__ is str:
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ImportFormatError(f"'{key}' is not valid Unicode", f"{where}.{key}") from None
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool | dict | list):
+        raise ImportFormatError(
+            f"'{key}' should be a string, found {type_name(value)}", f"{where}.{key}"
+        )
+    return str(value)
+
+
+def number(obj: dict, key: str, where: str) -> int | None:
+    """A whole number (also from a numeric string); None when absent, null or ""."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if value.__class__ is int:
+        return value
+    if isinstance(value, bool | dict | list):
+        raise ImportFormatError(
+            f"'{key}' should be a number, found {type_name(value)}", f"{where}.{key}"
+        )
+    try:
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError
+            return int(value)
+        text_value = str(value).strip()
+        if len(text_value) > 18:
+            raise ValueError
+        return int(text_value)
+    except (ValueError, OverflowError):
+        raise ImportFormatError(f"'{key}' should be a whole number", f"{where}.{key}") from None
+
+
+def flag(obj: dict, key: str, where: str) -> bool | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ImportFormatError(f"'{key}' should be true or false", f"{where}.{key}")
+
+
+def mapping(obj: dict, key: str, where: str) -> dict:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ImportFormatError(
+            f"'{key}' should be an object, found {type_name(value)}", f"{where}.{key}"
+        )
+    return value
+
+
+def listing(obj: dict, key: str, where: str) -> list:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ImportFormatError(
+            f"'{key}' should be an array, found {type_name(value)}", f"{where}.{key}"
+        )
+    return value
+
+
+_EXTRA_DATE_FORMATS = (
+    "%a %b %d %H:%M:%S %Y %z",  # git log default: "Mon Jul 5 12:54:43 2021 +0530"
+    "%m-%d-%Y",  # gitleaks' own test data: "10-19-2003"
+    "%Y-%m-%d %H:%M:%S %z",
+    "%Y-%m-%d",
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _to_datetime_text(value: str) -> datetime | None:
+    try:
+        return parse_datetime(value)
+    except ImportFormatError:
+        pass
+    except (ValueError, OverflowError, OSError):
+        return None
+    cleaned = " ".join(value.split())
+    for fmt in _EXTRA_DATE_FORMATS:
+        for candidate in (cleaned, " ".join(cleaned.split()[:6])):
+            try:
+                parsed = datetime.strptime(candidate, fmt)
+            except ValueError:
+                continue
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            return parsed.astimezone(UTC)
+    return None
+
+
+def to_datetime(obj: dict, key: str, where: str) -> datetime | None:
+    """A date/time field as aware UTC; None when absent. Unparseable → ImportFormatError."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool | dict | list):
+        raise ImportFormatError(
+            f"'{key}' should be a date/time, found {type_name(value)}", f"{where}.{key}"
+        )
+    if isinstance(value, int | float):
+        try:
+            return parse_datetime(value)
+        except (ValueError, OverflowError, OSError):
+            raise ImportFormatError(f"'{key}' is out of range", f"{where}.{key}") from None
+    parsed = _to_datetime_text(str(value).strip())
+    if parsed is None and str(value).strip() not in ("", "N/A", "n/a"):
+        raise ImportFormatError(f"'{key}' is not a date/time", f"{where}.{key}")
+    return parsed
+
+
+def person(name: str, email: str) -> str:
+    """"Name <email>", or whichever part there is. An email that already reads
+    "Name <email>" (TruffleHog) is kept as it is."""
+    name, email = name.strip(), email.strip()
+    if "<" in email:
+        return email
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email
+
+
+_MASKS = ("*", "REDACTED", "...", "\u2026", "\u2022", "xxxx", "XXXX")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+def safe_redacted(redacted: str, secret: str | None = None) -> str:
+    """The tool's redacted form, or "" if it would show the secret: it must contain a mask
+    ("*", "REDACTED", "...") within its first 5 characters (after a URL scheme, which is no
+    part of a secret) and must not contain the secret itself."""
+    if not redacted:
+        return ""
+    if secret and (secret in redacted or redacted in secret):
+        return ""
+    body = _SCHEME.sub("", redacted, count=1)
+    positions = [i for i in (body.find(m) for m in _MASKS) if i >= 0]
+    if not positions or min(positions) > 4:
+        return ""
+    return redacted
+
+
+_AWS_KEY_ID = re.compile(r"(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}")
+
+
+def aws_key_id_reference(value: str | None) -> Reference | None:
+    """AWS documents access key ids as identifiers, not secrets; rotation events name them."""
+    if value and _AWS_KEY_ID.fullmatch(value.strip()):
+        return Reference("aws-access-key-id", value.strip())
+    return None
+
+
+_SCRUBBED_FIELDS = (
+    "rule",
+    "title",
+    "description",
+    "repo",
+    "path",
+    "commit",
+    "url",
+    "author",
+    "resource",
+    "account",
+    "region",
+)
+
+
+def scrub(obs: Observation) -> Observation:
+    """Last line of defence: the raw value must not travel in any other field."""
+    secret = obs.secret_value
+    if not secret or len(secret) < 8:
+        return obs
+    if obs.redacted and (secret in obs.redacted):
+        obs.redacted = ""
+    for name in _SCRUBBED_FIELDS:
+        value = getattr(obs, name)
+        if value and secret in value:
+            setattr(obs, name, value.replace(secret, "[REDACTED]"))
+    if obs.tool_ids:
+        for key, value in list(obs.tool_ids.items()):
+            if secret in value:
+                obs.tool_ids[key] = value.replace(secret, "[REDACTED]")
+    if obs.references:
+        obs.references = [
+            r
+            for r in obs.references
+            if r.kind == "aws-access-key-id" or secret not in r.value
+        ]
+    return obs
+
+
+def secret_type_for(
+    table: dict[str, SecretType], rule: str, value: str | None, *names: str
+) -> str:
+    """Tool table (by lower-cased rule) → well-known value prefixes → rule/description words."""
+    exact = table.get(rule.lower())
+    if exact is not None:
+        return exact.value
+    by_value = guess_secret_type_from_value(value)
+    if by_value is not None:
+        return by_value.value
+    return _guess_by_names(rule, *names)
+
+
+@functools.lru_cache(maxsize=1024)
+def _guess_by_names(*names: str) -> str:
+    return guess_secret_type(*names).value
+
+
+# --- gitleaks -----------------------------------------------------------------------------
+
+# gitleaks v8 rule ids and v7 rule names whose words mislead the generic guess.
+SECRET_TYPES: dict[str, SecretType] = {
+    "aws-access-token": SecretType.AWS_ACCESS_KEY,
+    "aws access key": SecretType.AWS_ACCESS_KEY,
+    "aws-secret-key": SecretType.AWS_SECRET_KEY,
+    "aws secret key": SecretType.AWS_SECRET_KEY,
+    "aws-mws-key": SecretType.API_KEY,
+    "aws manager id": SecretType.AWS_ACCESS_KEY,
+    "private-key": SecretType.PRIVATE_KEY,
+    "asymmetric private key": SecretType.PRIVATE_KEY,
+    "pkcs8": SecretType.PRIVATE_KEY,
+    "rsa-pk": SecretType.PRIVATE_KEY,
+    "github-pat": SecretType.GITHUB_TOKEN,
+    "github-fine-grained-pat": SecretType.GITHUB_TOKEN,
+    "github-oauth": SecretType.GITHUB_TOKEN,
+    "github-app-token": SecretType.GITHUB_TOKEN,
+    "github-refresh-token": SecretType.GITHUB_TOKEN,
+    "gitlab-pat": SecretType.GITLAB_TOKEN,
+    "gitlab-ptt": SecretType.GITLAB_TOKEN,
+    "gitlab-rrt": SecretType.GITLAB_TOKEN,
+    "slack-webhook-url": SecretType.CHAT_WEBHOOK,
+    "slack webhook": SecretType.CHAT_WEBHOOK,
+    "discord-webhook": SecretType.CHAT_WEBHOOK,
+    "microsoft-teams-webhook": SecretType.CHAT_WEBHOOK,
+    "gcp-api-key": SecretType.GCP_KEY,
+    "gcp-service-account": SecretType.GCP_KEY,
+    "google (gcp) service-account": SecretType.GCP_KEY,
+    "azure-ad-client-secret": SecretType.AZURE_CREDENTIAL,
+    "jwt": SecretType.JWT,
+    "jwt-base64": SecretType.JWT,
+    "generic-api-key": SecretType.API_KEY,
+    "generic credential": SecretType.GENERIC_PASSWORD,
+    "stripe-access-token": SecretType.STRIPE_KEY,
+}
+
+_LINK_REPO = re.compile(r"^(https?://[^/?#]+/.+?)(?:/-)?/(?:blob|tree|commit|src)/")
+CSV_REQUIRED = ("RuleID", "File", "Secret", "StartLine")
+
+
+@guarded
+def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
+    stream, ch = first_char(stream)
+    head = peek(stream)
+    if ch == "[":
+        for loc, obj in iter_json_array_guarded(stream):
+            where[0] = loc
+            yield finding(obj, loc)
+    elif ch == "{":
+        hint = sniff(head)
+        raise ImportFormatError(
+            hint or "expected a JSON array of gitleaks findings, found an object", "$"
+        )
+    elif head.strip() == b"null":  # an empty Go slice marshalled as null
+        return
+    else:
+        yield from _parse_csv(stream, where)
+
+
+def finding(obj: Any, where: str) -> Observation:
+    if not isinstance(obj, dict):
+        raise ImportFormatError(f"expected a finding object, found {type_name(obj)}", where)
+    if "RuleID" in obj:
+        return _v8(obj, where)
+    if "rule" in obj or "offender" in obj:
+        return _v7(obj, where)
+    hint = "this looks like TruffleHog output; use format trufflehog" if "SourceMetadata" in obj else ""
+    raise ImportFormatError(hint or "not a gitleaks finding (no 'RuleID' or 'rule')", where)
+
+
+def _value_and_redacted(secret: str) -> tuple[str | None, str]:
+    """gitleaks --redact writes "REDACTED" (v7, v8) or "abcd..." (v8.19+ --redact=N)."""
+    if not secret:
+        return None, ""
+    if "REDACTED" in secret or secret.endswith("..."):
+        return None, safe_redacted(secret)
+    return secret, ""
+
+
+def _v8(obj: dict, where: str) -> Observation:
+    rule = text(obj, "RuleID", where)
+    if not rule:
+        raise ImportFormatError("missing required field 'RuleID'", where)
+    description = text(obj, "Description", where)
+    value, redacted = _value_and_redacted(text(obj, "Secret", where))
+    link = text(obj, "Link", where)
+    repo_match = _LINK_REPO.match(link) if link else None
+    fingerprint = text(obj, "Fingerprint", where)
+    obs = Observation(
+        rule=rule,
+        secret_type=secret_type_for(SECRET_TYPES, rule, value, description),
+        secret_value=value,
+        redacted=redacted,
+        repo=repo_match.group(1) if repo_match else "",
+        path=text(obj, "File", where) or text(obj, "SymlinkFile", where),
+        line=number(obj, "StartLine", where),
+        commit=text(obj, "Commit", where),
+        url=link,
+        author=person(text(obj, "Author", where), text(obj, "Email", where)),
+        committed_at=to_datetime(obj, "Date", where),
+        title=description,
+        tool_ids={"fingerprint": fingerprint} if fingerprint else {},
+    )
+    ref = aws_key_id_reference(value)
+    if ref:
+        obs.references.append(ref)
+    return scrub(obs)
+
+
+def _v7(obj: dict, where: str) -> Observation:
+    rule = text(obj, "rule", where)
+    if not rule:
+        raise ImportFormatError("missing required field 'rule'", where)
+    value, redacted = _value_and_redacted(text(obj, "offender", where))
+    repo_url = text(obj, "repoURL", where)
+    repo_name = text(obj, "repo", where)
+    obs = Observation(
+        rule=rule,
+        secret_type=secret_type_for(SECRET_TYPES, rule, value, text(obj, "tags", where)),
+        secret_value=value,
+        redacted=redacted,
+        repo=repo_url or (repo_name if repo_name not in (".", "./") else ""),
+        path=text(obj, "file", where),
+        line=number(obj, "lineNumber", where),
+        commit=text(obj, "commit", where),
+        url=text(obj, "leakURL", where),
+        author=person(text(obj, "author", where), text(obj, "email", where)),
+        committed_at=to_datetime(obj, "date", where),
+    )
+    ref = aws_key_id_reference(value)
+    if ref:
+        obs.references.append(ref)
+    return scrub(obs)
+
+
+def _parse_csv(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
+    wrapper = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(wrapper)
+    where[0] = "line 1"
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise ImportFormatError("the report is empty")
+        header = [h.strip() for h in header]
+        missing = [c for c in CSV_REQUIRED if c not in header]
+        if missing:
+            raise ImportFormatError(
+                "CSV with wrong headers: missing column(s) " + ", ".join(missing)
+                + " (expected a gitleaks JSON array or CSV report)",
+                "line 1",
+            )
+        width = len(header)
+        for row in reader:
+            loc = f"line {reader.line_num}"
+            where[0] = loc
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != width:
+                raise ImportFormatError(
+                    f"row has {len(row)} columns, the header has {width}", loc
+                )
+            obj = dict(zip(header, row, strict=True))
+            yield _v8(obj, loc)
+    except UnicodeDecodeError:
+        raise ImportFormatError("not UTF-8 text", where[0]) from None
+    except csv.Error:
+        raise ImportFormatError("malformed CSV", where[0]) from None

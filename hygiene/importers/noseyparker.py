@@ -1,0 +1,234 @@
+"""Nosey Parker: ``noseyparker report --format jsonl`` (one finding per line), and also the
+``--format json`` array (streamed).
+
+One Observation per match. The secret value is the match's capture groups: ``groups`` (base64,
+Nosey Parker 0.17+; several groups are joined with ":"), else ``match_content`` (0.16 and
+earlier), else the finding's ``groups`` / ``match_content``, and only as a last resort
+``snippet.matching`` (the whole regex match, which can include a little context). The snippet's
+``before``/``after`` context is never used. Provenance gives the place: a ``git_repo`` entry's
+``repo_path``, ``first_commit`` (or ``commit_provenance`` in 0.16) commit id, author, commit time
+and ``blob_path``; a ``file`` entry's ``path``; an ``extended`` entry's ``path``.
+See docs/formats/noseyparker.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from typing import IO, Any
+
+from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
+
+from .base import ImportFormatError, Item, Observation, first_char, iter_json_lines
+from .leakline import (
+    clean,
+    dict_at,
+    epoch_with_offset,
+    list_at,
+    object_at,
+    stream_json,
+    text_at,
+    whole_number,
+)
+
+# Nosey Parker rule names whose type the keyword guess would get wrong or too vague.
+RULES: dict[str, SecretType] = {
+    "aws api key": SecretType.AWS_ACCESS_KEY,
+    "aws api credentials": SecretType.AWS_SECRET_KEY,
+    "aws secret access key": SecretType.AWS_SECRET_KEY,
+    "aws session token": SecretType.AWS_SESSION_TOKEN,
+    "azure connection string": SecretType.AZURE_STORAGE_KEY,
+    "azure app configuration connection string": SecretType.AZURE_CREDENTIAL,
+    "pem-encoded private key": SecretType.PRIVATE_KEY,
+    "base64-pem-encoded private key": SecretType.PRIVATE_KEY,
+    "json web token (base64url-encoded)": SecretType.JWT,
+    "slack webhook": SecretType.CHAT_WEBHOOK,
+    "microsoft teams webhook": SecretType.CHAT_WEBHOOK,
+    "discord webhook url": SecretType.CHAT_WEBHOOK,
+    "google api key": SecretType.GCP_KEY,
+    "google oauth client secret": SecretType.GCP_KEY,
+    "gcp service account credentials": SecretType.GCP_KEY,
+    "generic api key": SecretType.API_KEY,
+    "generic secret": SecretType.GENERIC_SECRET,
+}
+
+STATUS = {"reject": "false_positive"}
+
+
+def parse(stream: IO[bytes]) -> Iterator[Item]:
+    stream, char = first_char(stream)
+    if char == "[":
+        for index, (_kind, _prefix, value) in enumerate(stream_json(stream, {"item"})):
+            yield from finding_observations(value, f"$[{index}]")
+    elif char == "{":
+        for where, obj in iter_json_lines(stream):
+            yield from finding_observations(obj, where)
+    else:
+        raise ImportFormatError(
+            "not a Nosey Parker report: expected JSON lines (report --format jsonl) or a JSON "
+            "array (--format json)"
+        )
+
+
+def finding_observations(value: Any, where: str) -> Iterator[Observation]:
+    finding = object_at(value, where, "a finding object")
+    record_type = finding.get("type")
+    if record_type is not None and record_type != "finding":
+        return  # other record kinds are not findings
+    if "rule_name" not in finding or "matches" not in finding:
+        raise ImportFormatError(
+            "not a Nosey Parker finding: 'rule_name' and 'matches' are required", where
+        )
+    rule_name = text_at(finding, "rule_name", where, required=True)
+    rule_text_id = text_at(finding, "rule_text_id", where)
+    finding_id = text_at(finding, "finding_id", where)
+    finding_secret = _groups(finding, where) or _match_content(finding, where)
+    statuses = list_at(finding, "statuses", where)
+    finding_status = text_at(finding, "status", where) or next(
+        (s for s in statuses if isinstance(s, str)), ""
+    )
+
+    matches = list_at(finding, "matches", where)
+    for index, raw_match in enumerate(matches):
+        match_where = f"{where}.matches[{index}]"
+        match = object_at(raw_match, match_where, "a match object")
+        yield _observation(
+            match,
+            match_where,
+            rule_name=text_at(match, "rule_name", match_where) or rule_name,
+            rule_text_id=text_at(match, "rule_text_id", match_where) or rule_text_id,
+            finding_id=finding_id,
+            finding_secret=finding_secret,
+            finding_status=finding_status,
+        )
+
+
+def _observation(
+    match: dict,
+    where: str,
+    *,
+    rule_name: str,
+    rule_text_id: str,
+    finding_id: str,
+    finding_secret: str,
+    finding_status: str,
+) -> Observation:
+    snippet = dict_at(match, "snippet", where)
+    secret = (
+        _groups(match, where)
+        or _match_content(match, where)
+        or finding_secret
+        or text_at(snippet, "matching", f"{where}.snippet")
+    ) or None
+
+    repo = path = file_path = commit = author = ""
+    committed_at = None
+    for i, prov in enumerate(list_at(match, "provenance", where)):
+        prov_where = f"{where}.provenance[{i}]"
+        prov = object_at(prov, prov_where)
+        kind = text_at(prov, "kind", prov_where)
+        if kind == "file":
+            file_path = file_path or text_at(prov, "path", prov_where)
+        elif kind == "git_repo":
+            repo = repo or _repo_name(text_at(prov, "repo_path", prov_where))
+            commit_prov = prov.get("first_commit") or prov.get("commit_provenance")
+            if commit_prov is None or commit:
+                continue
+            commit_where = prov_where + (
+                ".first_commit" if "first_commit" in prov else ".commit_provenance"
+            )
+            commit_prov = object_at(commit_prov, commit_where)
+            meta = dict_at(commit_prov, "commit_metadata", commit_where)
+            meta_where = f"{commit_where}.commit_metadata"
+            commit = text_at(meta, "commit_id", meta_where)
+            name = text_at(meta, "author_name", meta_where)
+            email = text_at(meta, "author_email", meta_where)
+            author = f"{name} <{email}>" if name and email else name or email
+            committed_at = epoch_with_offset(
+                meta.get("committer_timestamp") or meta.get("author_timestamp")
+            )
+            path = path or text_at(commit_prov, "blob_path", commit_where)
+        elif kind == "extended":
+            payload = prov.get("payload")
+            if isinstance(payload, dict):
+                file_path = file_path or text_at(payload, "path", f"{prov_where}.payload")
+                repo = repo or text_at(payload, "repo", f"{prov_where}.payload")
+            elif isinstance(payload, str):
+                file_path = file_path or payload
+            file_path = file_path or text_at(prov, "path", prov_where)
+    path = _tidy_path(path or file_path)
+
+    location = dict_at(match, "location", where)
+    span = dict_at(location, "source_span", f"{where}.location")
+    start = dict_at(span, "start", f"{where}.location.source_span")
+    line = whole_number(start.get("line"), f"{where}.location.source_span.start.line")
+
+    ids = {
+        "finding_id": finding_id,
+        "rule_text_id": rule_text_id,
+        "blob_id": text_at(match, "blob_id", where),
+        "structural_id": text_at(match, "structural_id", where),
+    }
+    status = text_at(match, "status", where) or finding_status
+
+    return Observation(
+        rule=rule_name,
+        secret_type=_secret_type(rule_name, rule_text_id, secret),
+        secret_value=secret,
+        repo=clean(repo, secret),
+        path=clean(path, secret),
+        line=line,
+        commit=clean(commit, secret),
+        author=clean(author, secret),
+        committed_at=committed_at,
+        title=rule_name,
+        tool_resolution=STATUS.get(status, ""),
+        tool_ids={k: v for k, v in ids.items() if v and clean(v, secret)},
+    )
+
+
+def _groups(obj: dict, where: str) -> str:
+    groups = list_at(obj, "groups", where)
+    values = []
+    for i, group in enumerate(groups):
+        if not isinstance(group, str):
+            raise ImportFormatError("should be a string (base64)", f"{where}.groups[{i}]")
+        values.append(_decode_group(group))
+    return ":".join(v for v in values if v)
+
+
+def _decode_group(text: str) -> str:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return text  # older reports wrote capture groups as text
+    return raw.decode("utf-8", errors="replace")
+
+
+def _match_content(obj: dict, where: str) -> str:
+    return text_at(obj, "match_content", where)
+
+
+def _repo_name(repo_path: str) -> str:
+    trimmed = repo_path.rstrip("/\\")
+    for suffix in ("/.git", "\\.git"):
+        if trimmed.endswith(suffix) and len(trimmed) > len(suffix) + 1:
+            return trimmed[: -len(suffix)]
+    return trimmed
+
+
+def _tidy_path(path: str) -> str:
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
+def _secret_type(rule_name: str, rule_text_id: str, secret: str | None) -> str:
+    exact = RULES.get(rule_name.strip().lower())
+    if exact is not None:
+        return exact.value
+    by_value = guess_secret_type_from_value(secret)
+    if by_value is not None:
+        return by_value.value
+    return guess_secret_type(rule_name, rule_text_id).value

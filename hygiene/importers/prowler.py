@@ -1,0 +1,444 @@
+"""Prowler reports: OCSF JSON (``-M json-ocsf``), the ``;``-separated CSV, and v3 JSON.
+
+Every FAIL result becomes a posture Observation, every PASS an Observation with
+``passed=True`` (it resolves earlier findings of the same rule and resource), MANUAL and INFO
+results are skipped. The check id is the rule; the secret-hygiene checks get a posture type
+(key rotation, unused credentials, root keys, MFA...), everything else is ``posture-other``.
+Only non-secret text is kept: the check title and the remediation text, never the
+status_extended message (for the "find secrets" checks it names where a secret was found).
+See docs/formats/prowler.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from typing import IO, Any
+
+from ..taxonomy import map_severity
+from .base import (
+    ImportFormatError,
+    Item,
+    Observation,
+    Reference,
+    expect_dict,
+    first_char,
+    get_str,
+    iter_json_array,
+    iter_json_lines,
+    load_json,
+    type_name,
+)
+
+# Exact check ids -> posture type. AWS, Azure and GCP checks about credentials.
+CHECK_TYPES: dict[str, str] = {
+    # access key / credential rotation
+    "iam_rotate_access_key_90_days": "key-rotation",
+    "iam_user_two_active_access_keys": "key-rotation",
+    "kms_cmk_rotation_enabled": "key-rotation",
+    "storage_key_rotation_90_days": "key-rotation",
+    "keyvault_key_rotation_enabled": "key-rotation",
+    "iam_sa_user_managed_key_rotate_90_days": "key-rotation",
+    "apikeys_key_rotated_in_90_days": "key-rotation",
+    "kms_key_rotation_enabled": "key-rotation",
+    "acm_certificates_expiration_check": "key-rotation",
+    # unused credentials
+    "iam_user_accesskey_unused": "unused-credential",
+    "iam_user_console_access_unused": "unused-credential",
+    "iam_user_no_setup_initial_access_key": "unused-credential",
+    "iam_disable_90_days_credentials": "unused-credential",
+    "iam_disable_45_days_credentials": "unused-credential",
+    "iam_disable_30_days_credentials": "unused-credential",
+    "iam_sa_user_managed_key_unused": "unused-credential",
+    "secretsmanager_secret_unused": "unused-credential",
+    # root account credentials
+    "iam_no_root_access_key": "root-credential",
+    "iam_avoid_root_usage": "root-credential",
+    # MFA
+    "iam_root_mfa_enabled": "missing-mfa",
+    "iam_root_hardware_mfa_enabled": "missing-mfa",
+    "iam_user_mfa_enabled_console_access": "missing-mfa",
+    "iam_user_hardware_mfa_enabled": "missing-mfa",
+    "iam_administrator_access_with_mfa": "missing-mfa",
+    # secret rotation
+    "secretsmanager_automatic_rotation_enabled": "secret-rotation",
+    "secretsmanager_secret_rotated_periodically": "secret-rotation",
+    # shared keys / local auth
+    "storage_account_key_access_disabled": "shared-key-access",
+    "cosmosdb_account_use_aad_and_rbac": "shared-key-access",
+    # expiration policies
+    "keyvault_rbac_secret_expiration_set": "key-policy",
+    "keyvault_non_rbac_secret_expiration_set": "key-policy",
+    "keyvault_rbac_key_expiration_set": "key-policy",
+    "keyvault_key_expiration_set_in_non_rbac": "key-policy",
+    "keyvault_key_expiration_set_for_rbac_keyvault": "key-policy",
+    "keyvault_key_expiration_set_for_non_rbac_keyvault": "key-policy",
+    "keyvault_secret_expiration_set_for_rbac_keyvault": "key-policy",
+    "keyvault_secret_expiration_set_for_non_rbac_keyvault": "key-policy",
+    "iam_password_policy_expires_passwords_within_90_days_or_less": "key-policy",
+}
+
+# Checks that look for plaintext secrets in configuration (Lambda variables, user data,
+# stack outputs, task definitions...): no posture type fits exactly, they stay posture-other
+# but are recognised (``is_secret_exposure_check``) and listed in the docs.
+SECRET_EXPOSURE_CHECKS = frozenset(
+    {
+        "awslambda_function_no_secrets_in_variables",
+        "awslambda_function_no_secrets_in_code",
+        "ec2_instance_secrets_user_data",
+        "ec2_launch_template_no_secrets",
+        "autoscaling_find_secrets_ec2_launch_configuration",
+        "cloudformation_stack_outputs_find_secrets",
+        "ecs_task_definitions_no_environment_secrets",
+        "ssm_document_secrets",
+        "codebuild_project_no_secrets_in_variables",
+        "cloudwatch_log_group_no_secrets_in_logs",
+        "glue_etl_jobs_no_secrets_in_arguments",
+        "stepfunctions_statemachine_no_secrets_in_definition",
+    }
+)
+
+# Fallback for checks not in the table (new Prowler versions add checks): first match wins.
+_HEURISTICS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"mfa"), "missing-mfa"),
+    (re.compile(r"root.*(access_key|key)"), "root-credential"),
+    (re.compile(r"secret.*rotat|rotat.*secret"), "secret-rotation"),
+    (re.compile(r"rotat"), "key-rotation"),
+    (re.compile(r"(key|credential|access).*unused|unused.*(key|credential)"), "unused-credential"),
+    (re.compile(r"(^|_)sas(_|$)"), "sas-policy"),
+    (re.compile(r"shared_key|key_access_disabled"), "shared-key-access"),
+    (re.compile(r"(key|secret).*expiration"), "key-policy"),
+]
+
+
+def check_type(check_id: str) -> str:
+    """Posture type of a Prowler check id."""
+    cid = check_id.strip().lower()
+    if cid in CHECK_TYPES:
+        return CHECK_TYPES[cid]
+    for pattern, secret_type in _HEURISTICS:
+        if pattern.search(cid):
+            return secret_type
+    return "posture-other"
+
+
+def is_secret_exposure_check(check_id: str) -> bool:
+    return check_id.strip().lower() in SECRET_EXPOSURE_CHECKS
+
+
+_AZURE_STORAGE = re.compile(r"/providers/microsoft\.storage/storageaccounts/([^/]+)", re.I)
+_AWS_ACCOUNT = re.compile(r"^\d{12}$")
+
+
+def _references(resource: str, account: str, provider: str) -> list[Reference]:
+    refs: list[Reference] = []
+    if resource.startswith("arn:"):
+        refs.append(Reference("arn", resource))
+    storage = _AZURE_STORAGE.search(resource)
+    if storage:
+        refs.append(Reference("storage-account", storage.group(1)))
+        refs.append(Reference("other", resource))
+    if account and (provider == "aws" or (not provider and _AWS_ACCOUNT.match(account))):
+        refs.append(Reference("aws-account", account))
+    return refs
+
+
+def _status(value: str, where: str) -> str | None:
+    """'fail' / 'pass' / None (skip). Unknown statuses are a format error."""
+    v = value.strip().upper()
+    if v == "FAIL":
+        return "fail"
+    if v == "PASS":
+        return "pass"
+    if v in ("MANUAL", "INFO", "INFORMATIONAL", "MUTED"):
+        return None
+    if not v:
+        raise ImportFormatError("missing status", where)
+    raise ImportFormatError("unknown status (expected PASS, FAIL, MANUAL or INFO)", where)
+
+
+def _observation(
+    *,
+    check_id: str,
+    status: str,
+    resource: str,
+    account: str,
+    region: str,
+    severity: str,
+    title: str,
+    remediation: str,
+    provider: str,
+    finding_uid: str,
+    muted: bool,
+) -> Observation:
+    tool_ids = {"finding_uid": finding_uid} if finding_uid else {}
+    return Observation(
+        rule=check_id,
+        secret_type=check_type(check_id),
+        category="posture",
+        severity=map_severity(severity) if severity else None,
+        title=title,
+        description=remediation,
+        resource=resource,
+        account=account,
+        region=region,
+        passed=status == "pass",
+        tool_resolution="accepted_risk" if muted and status == "fail" else "",
+        references=_references(resource, account, provider.lower()),
+        tool_ids=tool_ids,
+    )
+
+
+# --- nesting guard for streamed JSON -----------------------------------------------------
+# ijson's memory grows with the square of the nesting depth (100 000 nested arrays need tens
+# of GB), and iter_json_array has no depth limit, so streamed input passes through this
+# reader first. (It belongs in base.py; shared with azure_storage and aws_cloudtrail.)
+
+MAX_STREAM_DEPTH = 128
+_STRUCTURAL = re.compile(rb'[\[\]{}"\\]')
+
+
+class DepthLimitedReader(io.RawIOBase):
+    """Passes bytes through, tracking JSON nesting; too deep raises ImportFormatError."""
+
+    def __init__(self, stream: IO[bytes], max_depth: int = MAX_STREAM_DEPTH):
+        self.stream = stream
+        self.max_depth = max_depth
+        self.depth = 0
+        self.in_string = False
+        self.skip = -1  # absolute offset of an escaped character
+        self.offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(len(buffer))
+        n = len(data)
+        self._scan(data)
+        buffer[:n] = data
+        self.offset += n
+        return n
+
+    def _scan(self, data: bytes) -> None:
+        base = self.offset
+        for match in _STRUCTURAL.finditer(data):
+            pos = base + match.start()
+            if pos == self.skip:
+                continue
+            char = match.group()
+            if self.in_string:
+                if char == b"\\":
+                    self.skip = pos + 1
+                elif char == b'"':
+                    self.in_string = False
+            elif char == b'"':
+                self.in_string = True
+            elif char in (b"[", b"{"):
+                self.depth += 1
+                if self.depth > self.max_depth:
+                    raise ImportFormatError(
+                        f"JSON nested deeper than {self.max_depth} levels", f"near byte {pos}"
+                    )
+            elif char in (b"]", b"}"):
+                self.depth -= 1
+
+
+def depth_limited(stream: IO[bytes], max_depth: int = MAX_STREAM_DEPTH) -> IO[bytes]:
+    return io.BufferedReader(DepthLimitedReader(stream, max_depth), 65536)
+
+
+# --- JSON (OCSF and v3) ------------------------------------------------------------------
+
+
+def _sub(obj: dict, key: str, where: str) -> dict:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    return expect_dict(value, f"{where}.{key}")
+
+
+def _ocsf_items(obj: dict, where: str) -> Iterator[Observation]:
+    metadata = _sub(obj, "metadata", where)
+    check_id = get_str(metadata, "event_code", f"{where}.metadata", required=True)
+    status = _status(get_str(obj, "status_code", where), f"{where}.status_code")
+    if status is None:
+        return
+    info = _sub(obj, "finding_info", where)
+    cloud = _sub(obj, "cloud", where)
+    account_obj = _sub(cloud, "account", f"{where}.cloud")
+    account = get_str(account_obj, "uid", f"{where}.cloud.account")
+    provider = get_str(cloud, "provider", f"{where}.cloud")
+    remediation = _sub(obj, "remediation", where)
+    unmapped = _sub(obj, "unmapped", where)
+    muted = get_str(obj, "status", where).lower() == "suppressed" or unmapped.get("muted") is True
+    common = {
+        "check_id": check_id,
+        "status": status,
+        "account": account,
+        "severity": get_str(obj, "severity", where),
+        "title": get_str(info, "title", f"{where}.finding_info"),
+        "remediation": get_str(remediation, "desc", f"{where}.remediation"),
+        "provider": provider,
+        "finding_uid": get_str(info, "uid", f"{where}.finding_info"),
+        "muted": muted,
+    }
+    resources = obj.get("resources")
+    if resources is None:
+        resources = []
+    if not isinstance(resources, list):
+        raise ImportFormatError(
+            f"expected an array, found {type_name(resources)}", f"{where}.resources"
+        )
+    cloud_region = get_str(cloud, "region", f"{where}.cloud")
+    if not resources:
+        yield _observation(resource=account, region=cloud_region, **common)
+        return
+    for i, res in enumerate(resources):
+        rwhere = f"{where}.resources[{i}]"
+        res = expect_dict(res, rwhere)
+        resource = get_str(res, "uid", rwhere) or get_str(res, "name", rwhere) or account
+        region = get_str(res, "region", rwhere) or cloud_region
+        yield _observation(resource=resource, region=region, **common)
+
+
+def _v3_items(obj: dict, where: str) -> Iterator[Observation]:
+    """Prowler 3 ``-M json``: flat objects with CheckID, Status, ResourceArn..."""
+    check_id = get_str(obj, "CheckID", where, required=True)
+    status = _status(get_str(obj, "Status", where), f"{where}.Status")
+    if status is None:
+        return
+    remediation = _sub(_sub(obj, "Remediation", where), "Recommendation", f"{where}.Remediation")
+    account = get_str(obj, "AccountId", where) or get_str(obj, "Subscription", where)
+    resource = get_str(obj, "ResourceArn", where) or get_str(obj, "ResourceId", where) or account
+    yield _observation(
+        check_id=check_id,
+        status=status,
+        resource=resource,
+        account=account,
+        region=get_str(obj, "Region", where),
+        severity=get_str(obj, "Severity", where),
+        title=get_str(obj, "CheckTitle", where),
+        remediation=get_str(remediation, "Text", f"{where}.Remediation.Recommendation"),
+        provider=get_str(obj, "Provider", where),
+        finding_uid=get_str(obj, "FindingUniqueId", where),
+        muted=False,
+    )
+
+
+def _json_item(obj: Any, where: str) -> Iterator[Observation]:
+    obj = expect_dict(obj, where, "a Prowler finding object")
+    if "metadata" in obj or "status_code" in obj or "finding_info" in obj:
+        yield from _ocsf_items(obj, where)
+    elif "CheckID" in obj:
+        yield from _v3_items(obj, where)
+    elif "SchemaVersion" in obj and "ProductArn" in obj:
+        raise ImportFormatError(
+            "this is Prowler's ASFF (Security Hub) output; export OCSF JSON or CSV", where
+        )
+    else:
+        raise ImportFormatError("not a Prowler finding (no metadata.event_code or CheckID)", where)
+
+
+def _parse_json_object(stream: IO[bytes], head: bytes) -> Iterator[Observation]:
+    first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
+    if first_line.endswith(b"}"):  # JSON lines, one finding per line
+        for where, obj in iter_json_lines(stream):
+            yield from _json_item(obj, where)
+        return
+    doc = load_json(stream)  # a single pretty-printed finding
+    yield from _json_item(doc, "$")
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+_REQUIRED_COLUMNS = {
+    "CHECK_ID": ("CHECK_ID",),
+    "STATUS": ("STATUS",),
+    "RESOURCE_UID": ("RESOURCE_UID", "RESOURCE_ARN", "RESOURCE_ID"),
+}
+
+
+def _pick(row: dict[str, str], *names: str) -> str:
+    for name in names:
+        value = (row.get(name) or "").strip()
+        if value:
+            return value
+    return ""
+
+
+def _parse_csv(stream: IO[bytes]) -> Iterator[Observation]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, delimiter=";")
+    try:
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ImportFormatError("the report is empty") from None
+        if len(header) == 1 and header[0].count(",") >= 2:
+            raise ImportFormatError(
+                "expected Prowler's ';'-separated CSV, found a ','-separated header", "line 1"
+            )
+        columns = [h.strip().upper() for h in header]
+        missing = [
+            name
+            for name, aliases in _REQUIRED_COLUMNS.items()
+            if not any(alias in columns for alias in aliases)
+        ]
+        if missing:
+            raise ImportFormatError(
+                "not a Prowler CSV: missing column(s) " + ", ".join(missing), "line 1"
+            )
+        for values in reader:
+            where = f"line {reader.line_num}"
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) != len(columns):
+                raise ImportFormatError(
+                    f"row has {len(values)} fields, the header has {len(columns)}", where
+                )
+            row = dict(zip(columns, values, strict=True))
+            status = _status(row["STATUS"], f"{where}, column STATUS")
+            check_id = row["CHECK_ID"].strip()
+            if not check_id:
+                raise ImportFormatError("missing CHECK_ID", where)
+            if status is None:
+                continue
+            account = _pick(row, "ACCOUNT_UID", "ACCOUNT_ID", "SUBSCRIPTION_ID")
+            yield _observation(
+                check_id=check_id,
+                status=status,
+                resource=_pick(row, "RESOURCE_UID", "RESOURCE_ARN", "RESOURCE_ID") or account,
+                account=account,
+                region=_pick(row, "REGION", "LOCATION"),
+                severity=_pick(row, "SEVERITY"),
+                title=_pick(row, "CHECK_TITLE"),
+                remediation=_pick(row, "REMEDIATION_RECOMMENDATION_TEXT"),
+                provider=_pick(row, "PROVIDER"),
+                finding_uid=_pick(row, "FINDING_UID", "FINDING_UNIQUE_ID"),
+                muted=_pick(row, "MUTED").lower() == "true",
+            )
+    except UnicodeDecodeError:
+        raise ImportFormatError("not UTF-8 text", f"line {reader.line_num + 1}") from None
+    except csv.Error as exc:
+        reason = "a field is too large" if "field larger" in str(exc) else "malformed CSV"
+        raise ImportFormatError(reason, f"line {reader.line_num}") from None
+    finally:
+        text.detach()  # leave the caller's stream open
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+def parse(stream: IO[bytes]) -> Iterator[Item]:
+    stream, char = first_char(stream)
+    if char == "[":
+        for where, obj in iter_json_array(depth_limited(stream), "item", "findings"):
+            yield from _json_item(obj, where)
+    elif char == "{":
+        head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
+        yield from _parse_json_object(stream, head)
+    else:
+        yield from _parse_csv(stream)

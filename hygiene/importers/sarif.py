@@ -1,0 +1,467 @@
+"""SARIF 2.1.0 logs from secret scanners (gitleaks, Nosey Parker, ggshield, and any other tool).
+
+Streams ``runs[].results[]``; each run's ``tool`` (driver and extension rules) is read when it
+comes before the results, as every known writer does. One Observation per result location
+(``locations[]``; a result without locations gives one Observation without a place). Results of
+kind ``pass``/``notApplicable`` are skipped.
+
+Where the secret is, per tool (``runs[].tool.driver.name``):
+
+- gitleaks v8: ``region.snippet.text`` is the secret (``REDACTED`` with ``--redact``: then it is
+  kept as ``redacted``); ``partialFingerprints`` carry commitSha, author, email, date.
+  gitleaks v7: ``properties.offender`` is the secret, the snippet is the whole line (ignored).
+- Nosey Parker: ``region.snippet.text`` is the regex match (used as the value); the
+  ``logicalLocations[0].properties.first_commit`` gives commit, author and blob path.
+- ggshield: no value (``partialFingerprints["secret/v1"]`` is kept as a tool id);
+  ``hostedViewerUri`` is the incident URL; ``properties.incidentDetails.validity``.
+- any other tool: ``properties.secret``/``raw``/``offender`` when present; otherwise the
+  snippet only if it is a single token (no spaces) of 8+ characters, which is how scanners that
+  report the match itself write it. Multi-word snippets (source lines: Semgrep) are not values.
+
+``message.text`` is never stored: several tools interpolate the match into it. The rule's short
+description or name gives the title. See docs/formats/sarif.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+from urllib.parse import unquote, urlparse
+
+from hygiene.taxonomy import (
+    SecretType,
+    guess_secret_type,
+    guess_secret_type_from_value,
+    map_severity,
+)
+
+from .base import ImportFormatError, Item, Observation, first_char, type_name
+from .leakline import (
+    MIN_SECRET_LEN,
+    clean,
+    dict_at,
+    epoch_with_offset,
+    list_at,
+    object_at,
+    redaction_ok,
+    rewindable,
+    stream_json,
+    text_at,
+    to_datetime,
+    whole_number,
+)
+
+# gitleaks v8 rule ids (also used by other gitleaks-based tools) → taxonomy; normalised keys.
+RULES: dict[str, SecretType] = {
+    "aws-access-token": SecretType.AWS_ACCESS_KEY,
+    "aws-access-key": SecretType.AWS_ACCESS_KEY,
+    "aws-secret-key": SecretType.AWS_SECRET_KEY,
+    "github-pat": SecretType.GITHUB_TOKEN,
+    "github-fine-grained-pat": SecretType.GITHUB_TOKEN,
+    "github-oauth": SecretType.GITHUB_TOKEN,
+    "github-app-token": SecretType.GITHUB_TOKEN,
+    "github-refresh-token": SecretType.GITHUB_TOKEN,
+    "gitlab-pat": SecretType.GITLAB_TOKEN,
+    "gitlab-ptt": SecretType.GITLAB_TOKEN,
+    "gitlab-rrt": SecretType.GITLAB_TOKEN,
+    "slack-bot-token": SecretType.SLACK_TOKEN,
+    "slack-user-token": SecretType.SLACK_TOKEN,
+    "slack-app-token": SecretType.SLACK_TOKEN,
+    "slack-webhook-url": SecretType.CHAT_WEBHOOK,
+    "discord-api-token": SecretType.SLACK_TOKEN,
+    "stripe-access-token": SecretType.STRIPE_KEY,
+    "private-key": SecretType.PRIVATE_KEY,
+    "gcp-api-key": SecretType.GCP_KEY,
+    "gcp-service-account": SecretType.GCP_KEY,
+    "azure-ad-client-secret": SecretType.AZURE_CREDENTIAL,
+    "jwt": SecretType.JWT,
+    "jwt-base64": SecretType.JWT,
+    "generic-api-key": SecretType.API_KEY,
+    "pypi-upload-token": SecretType.API_KEY,
+    "npm-access-token": SecretType.API_KEY,
+}
+
+VALIDITY = {
+    "valid": "valid",
+    "active": "valid",
+    "verified": "valid",
+    "invalid": "invalid",
+    "inactive": "invalid",
+    "revoked": "invalid",
+}
+
+_SECRET_PROPERTIES = ("secret", "Secret", "raw", "Raw", "offender", "Offender")
+
+
+@dataclass
+class _Run:
+    index: int
+    tool: str = ""
+    rules: dict[str, dict] = field(default_factory=dict)
+    rule_list: list[dict] = field(default_factory=list)
+    repo: str = ""
+    revision: str = ""
+    results: int = 0
+
+
+def parse(stream: IO[bytes]) -> Iterator[Item]:
+    stream, char = first_char(stream)
+    if char != "{":
+        raise ImportFormatError("not a SARIF log: expected a JSON object with 'version' and 'runs'")
+    start = rewindable(stream)
+    if start is not None:
+        for _ in _walk(stream_json(stream, {"version"}, {"", "runs"})):
+            pass
+        stream.seek(start)
+    targets = {
+        "version",
+        "runs.item.tool",
+        "runs.item.results.item",
+        "runs.item.versionControlProvenance",
+    }
+    watch = {"", "runs", "runs.item", "runs.item.results"}
+    yield from _walk(stream_json(stream, targets, watch))
+
+
+def _walk(parts: Iterator[tuple[str, str, Any]]) -> Iterator[Observation]:
+    version_seen = False
+    has_runs = False
+    run = _Run(index=-1)
+    for kind, prefix, value in parts:
+        if kind == "begin":
+            if prefix == "" and value != "an object":
+                raise ImportFormatError(f"not a SARIF log: expected an object, found {value}", "$")
+            if prefix == "runs":
+                if value != "an array":
+                    raise ImportFormatError(f"should be an array, found {value}", "$.runs")
+                has_runs = True
+            elif prefix == "runs.item":
+                if value != "an object":
+                    raise ImportFormatError(
+                        f"should be an object, found {value}", f"$.runs[{run.index + 1}]"
+                    )
+                run = _Run(index=run.index + 1)
+            elif prefix == "runs.item.results" and value != "an array":
+                raise ImportFormatError(
+                    f"should be an array, found {value}", f"$.runs[{run.index}].results"
+                )
+            continue
+        if prefix == "version":
+            if value != "2.1.0":
+                raise ImportFormatError(
+                    "not a SARIF 2.1.0 log: 'version' should be \"2.1.0\"", "$.version"
+                )
+            version_seen = True
+        elif prefix == "runs.item.tool":
+            _read_tool(run, value, f"$.runs[{run.index}].tool")
+        elif prefix == "runs.item.versionControlProvenance":
+            _read_provenance(run, value, f"$.runs[{run.index}].versionControlProvenance")
+        else:
+            where = f"$.runs[{run.index}].results[{run.results}]"
+            run.results += 1
+            yield from result_observations(value, where, run)
+    if not version_seen:
+        raise ImportFormatError(
+            "not a SARIF log: missing 'version' (should be \"2.1.0\")", "$.version"
+        )
+    if not has_runs:
+        raise ImportFormatError("not a SARIF log: no 'runs' array", "$.runs")
+
+
+def _read_tool(run: _Run, value: Any, where: str) -> None:
+    tool = object_at(value, where)
+    driver = dict_at(tool, "driver", where)
+    run.tool = text_at(driver, "name", f"{where}.driver")
+    components = [(driver, f"{where}.driver")]
+    for i, ext in enumerate(list_at(tool, "extensions", where)):
+        components.append((object_at(ext, f"{where}.extensions[{i}]"), f"{where}.extensions[{i}]"))
+    for number, (component, comp_where) in enumerate(components):
+        for i, rule in enumerate(list_at(component, "rules", comp_where)):
+            rule_where = f"{comp_where}.rules[{i}]"
+            rule = object_at(rule, rule_where)
+            info = {
+                "id": text_at(rule, "id", rule_where),
+                "name": text_at(rule, "name", rule_where),
+                "short": _message_text(rule, "shortDescription", rule_where),
+                "full": _message_text(rule, "fullDescription", rule_where),
+                "properties": dict_at(rule, "properties", rule_where),
+                "level": text_at(
+                    dict_at(rule, "defaultConfiguration", rule_where),
+                    "level",
+                    f"{rule_where}.defaultConfiguration",
+                ),
+            }
+            if number == 0:
+                run.rule_list.append(info)
+            if info["id"]:
+                run.rules.setdefault(info["id"], info)
+
+
+def _read_provenance(run: _Run, value: Any, where: str) -> None:
+    if not isinstance(value, list):
+        raise ImportFormatError(f"should be an array, found {type_name(value)}", where)
+    if value:
+        first = object_at(value[0], f"{where}[0]")
+        run.repo = text_at(first, "repositoryUri", f"{where}[0]")
+        run.revision = text_at(first, "revisionId", f"{where}[0]")
+
+
+def _message_text(obj: dict, key: str, where: str) -> str:
+    message = dict_at(obj, key, where)
+    return text_at(message, "text", f"{where}.{key}")
+
+
+def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observation]:
+    result = object_at(value, where, "a result object")
+    kind = text_at(result, "kind", where)
+    if kind in ("pass", "notApplicable"):
+        return
+    rule_ref = dict_at(result, "rule", where)
+    rule_index = whole_number(result.get("ruleIndex"), f"{where}.ruleIndex", minimum=None)
+    if rule_index is None:
+        rule_index = whole_number(rule_ref.get("index"), f"{where}.rule.index", minimum=None)
+    rule_id = text_at(result, "ruleId", where) or text_at(rule_ref, "id", f"{where}.rule")
+    info: dict = {}
+    if rule_id:
+        info = run.rules.get(rule_id) or run.rules.get(rule_id.split("/")[0]) or {}
+    if not info and rule_index is not None and 0 <= rule_index < len(run.rule_list):
+        info = run.rule_list[rule_index]
+    rule_id = rule_id or info.get("id", "") or run.tool or "sarif"
+
+    tool = run.tool.strip().lower().replace(" ", "")
+    properties = dict_at(result, "properties", where)
+    fingerprints = dict_at(result, "partialFingerprints", where)
+    fp_where = f"{where}.partialFingerprints"
+
+    severity = _severity(result, where, info)
+    validity = _validity(properties, where)
+    resolution = _resolution(result, where)
+
+    base_ids: dict[str, str] = {}
+    for key in fingerprints:
+        if key in ("commitSha", "email", "author", "date", "commitMessage"):
+            continue
+        text = text_at(fingerprints, key, fp_where)
+        if text:
+            base_ids[str(key)[:100]] = text
+    for key, text in dict_at(result, "fingerprints", where).items():
+        if isinstance(text, str) and text:
+            base_ids[f"fingerprint:{str(key)[:90]}"] = text
+    for key in ("guid", "correlationGuid"):
+        text = text_at(result, key, where)
+        if text:
+            base_ids[key] = text
+
+    url = text_at(result, "hostedViewerUri", where)
+    commit = text_at(fingerprints, "commitSha", fp_where) or text_at(properties, "commit", where)
+    if set(commit) <= {"0"}:
+        commit = ""  # gitleaks writes zeros when it scanned files, not history
+    author_name = text_at(fingerprints, "author", fp_where) or text_at(properties, "author", where)
+    email = text_at(fingerprints, "email", fp_where) or text_at(properties, "email", where)
+    date = fingerprints.get("date") or properties.get("date")
+    committed_at = _lenient_date(date)
+    repo = text_at(properties, "repo", where) or run.repo
+
+    title = _title(tool, rule_id, info)
+    description = info.get("full", "") if info.get("full", "") != title else ""
+
+    locations = list_at(result, "locations", where) or [None]
+    seen: set[tuple] = set()
+    for i, raw_location in enumerate(locations):
+        loc_where = f"{where}.locations[{i}]"
+        place = _place(raw_location, loc_where)
+        key = (place["uri"], place["line"], place["repo"], place["path"])
+        if key in seen:
+            continue
+        seen.add(key)
+        secret, redacted = _secret(tool, properties, place["snippet"], where)
+        path = place["path"] or place["uri"]
+        obs_author = place["author"] or (
+            f"{author_name} <{email}>" if author_name and email else author_name or email
+        )
+        ids = dict(base_ids)
+        if place["blob"]:
+            ids["blob_id"] = place["blob"]
+        yield Observation(
+            rule=rule_id,
+            secret_type=_secret_type(rule_id, info, secret),
+            secret_value=secret,
+            redacted=redacted,
+            repo=clean(place["repo"] or repo, secret),
+            path=clean(path, secret),
+            line=place["line"],
+            commit=clean(place["commit"] or commit or run.revision, secret),
+            url=clean(url, secret),
+            author=clean(obs_author, secret),
+            committed_at=place["committed_at"] or committed_at,
+            validity=validity,
+            severity=severity,
+            title=title,
+            description=clean(description, secret),
+            tool_resolution=resolution,
+            tool_ids={k: v for k, v in ids.items() if clean(v, secret)},
+        )
+
+
+def _place(raw: Any, where: str) -> dict:
+    place: dict[str, Any] = {
+        "uri": "",
+        "line": None,
+        "snippet": "",
+        "repo": "",
+        "path": "",
+        "commit": "",
+        "author": "",
+        "committed_at": None,
+        "blob": "",
+    }
+    if raw is None:
+        return place
+    location = object_at(raw, where)
+    physical = dict_at(location, "physicalLocation", where)
+    phys_where = f"{where}.physicalLocation"
+    artifact = dict_at(physical, "artifactLocation", phys_where)
+    place["uri"] = _uri_path(text_at(artifact, "uri", f"{phys_where}.artifactLocation"))
+    region = dict_at(physical, "region", phys_where)
+    region_where = f"{phys_where}.region"
+    place["line"] = whole_number(region.get("startLine"), f"{region_where}.startLine")
+    snippet = dict_at(region, "snippet", region_where)
+    place["snippet"] = text_at(snippet, "text", f"{region_where}.snippet")
+    # Nosey Parker: the blob and its first commit ride on the logical location.
+    for j, logical in enumerate(list_at(location, "logicalLocations", where)):
+        log_where = f"{where}.logicalLocations[{j}]"
+        logical = object_at(logical, log_where)
+        if text_at(logical, "kind", log_where) == "blob":
+            place["blob"] = text_at(logical, "name", log_where)
+        props = dict_at(logical, "properties", log_where)
+        first_commit = props.get("first_commit")
+        if isinstance(first_commit, dict):
+            fc_where = f"{log_where}.properties.first_commit"
+            meta = dict_at(first_commit, "commit_metadata", fc_where)
+            meta_where = f"{fc_where}.commit_metadata"
+            place["repo"] = place["uri"]
+            place["path"] = text_at(first_commit, "blob_path", fc_where)
+            place["commit"] = text_at(meta, "commit_id", meta_where)
+            name = text_at(meta, "author_name", meta_where)
+            email = text_at(meta, "author_email", meta_where)
+            place["author"] = f"{name} <{email}>" if name and email else name or email
+            place["committed_at"] = epoch_with_offset(
+                meta.get("committer_timestamp") or meta.get("author_timestamp")
+            )
+    return place
+
+
+def _uri_path(uri: str) -> str:
+    if uri.startswith("file:"):
+        parsed = urlparse(uri)
+        return unquote(parsed.path)
+    if "%" in uri and "://" not in uri:
+        return unquote(uri)
+    return uri
+
+
+def _secret(tool: str, properties: dict, snippet: str, where: str) -> tuple[str | None, str]:
+    """(secret_value, redacted) for one location."""
+    for key in _SECRET_PROPERTIES:
+        value = properties.get(key)
+        if isinstance(value, str) and value:
+            return _value_or_redacted(value)
+    if not snippet:
+        return None, ""
+    if tool.startswith("gitleaks") or "noseyparker" in tool:
+        return _value_or_redacted(snippet)
+    if tool.startswith("ggshield") or tool.startswith("semgrep"):
+        return None, ""
+    candidate = snippet.strip()
+    if guess_secret_type_from_value(candidate) is not None or (
+        len(candidate) >= MIN_SECRET_LEN and not re.search(r"\s", candidate)
+    ):
+        return _value_or_redacted(candidate)
+    return None, ""
+
+
+def _value_or_redacted(value: str) -> tuple[str | None, str]:
+    stripped = value.strip()
+    if re.fullmatch(r"(?i)\[?redacted\]?", stripped) or redaction_ok(stripped):
+        return None, stripped
+    return value, ""
+
+
+def _title(tool: str, rule_id: str, info: dict) -> str:
+    if "noseyparker" in tool:
+        return rule_id  # its shortDescription is the rule's regular expression
+    return info.get("short") or info.get("name") or rule_id
+
+
+def _severity(result: dict, where: str, info: dict) -> str | None:
+    props = info.get("properties") or {}
+    score = props.get("security-severity")
+    if isinstance(score, str):
+        try:
+            score = float(score)
+        except ValueError:
+            score = None
+    if isinstance(score, int | float) and not isinstance(score, bool) and score == score:
+        if score >= 9:
+            return "critical"
+        if score >= 7:
+            return "high"
+        if score >= 4:
+            return "medium"
+        if score > 0:
+            return "low"
+        return "info"
+    level = text_at(result, "level", where) or info.get("level", "")
+    return map_severity(level) if level else None
+
+
+def _validity(properties: dict, where: str) -> str:
+    for key in ("validity", "Validity"):
+        value = properties.get(key)
+        if isinstance(value, str):
+            return VALIDITY.get(value.strip().lower(), "unknown")
+    for key in ("verified", "Verified"):
+        if properties.get(key) is True:
+            return "valid"
+    details = properties.get("incidentDetails")
+    if isinstance(details, dict) and isinstance(details.get("validity"), str):
+        return VALIDITY.get(details["validity"].strip().lower(), "unknown")
+    return "unknown"
+
+
+def _resolution(result: dict, where: str) -> str:
+    for i, raw in enumerate(list_at(result, "suppressions", where)):
+        suppression = object_at(raw, f"{where}.suppressions[{i}]")
+        status = text_at(suppression, "status", f"{where}.suppressions[{i}]")
+        if status in ("", "accepted"):
+            return "accepted_risk"
+    if text_at(result, "baselineState", where) == "absent":
+        return "resolved"
+    return ""
+
+
+def _lenient_date(value: Any):
+    if value is None or value == "":
+        return None
+    parsed = to_datetime(value, "", strict=False)
+    if parsed is None and isinstance(value, str):
+        match = re.fullmatch(r"(\d{1,2})-(\d{1,2})-(\d{4})", value.strip())  # gitleaks test data
+        if match:
+            month, day, year = (int(g) for g in match.groups())
+            parsed = to_datetime(f"{year:04d}-{month:02d}-{day:02d}T00:00:00Z", "", strict=False)
+    return parsed
+
+
+def _secret_type(rule_id: str, info: dict, secret: str | None) -> str:
+    for candidate in (rule_id, info.get("name", "")):
+        if candidate:
+            exact = RULES.get(re.sub(r"[\s_]+", "-", candidate.strip().lower()))
+            if exact is not None:
+                return exact.value
+    by_value = guess_secret_type_from_value(secret)
+    if by_value is not None:
+        return by_value.value
+    names = [rule_id, info.get("name", ""), info.get("short", "")]
+    return guess_secret_type(*names).value

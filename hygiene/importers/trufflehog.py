@@ -1,0 +1,281 @@
+"""TruffleHog v3 ``--json`` output: one finding object per line (also a JSON array of them).
+
+A finding: ``{"SourceMetadata": {"Data": {"<Git|Github|Gitlab|Filesystem|S3|Docker|...>":
+{repository, file, line, commit, email, timestamp, link, ...}}}, "DetectorType", "DetectorName",
+"DecoderName", "Verified", "VerificationError", "Raw", "RawV2", "Redacted", "ExtraData",
+"StructuredData"}``.
+
+``Raw`` (else ``RawV2``) goes to ``secret_value`` only; ``RawV2`` (for AWS: key id + secret) is
+never stored elsewhere. Releases before ``DecoderName`` existed marshalled ``Raw`` as a Go
+``[]byte``, i.e. base64; see ``_decode_old_raw`` for when it is decoded. Log records mixed into
+the stream (``{"level": ..., "msg": ...}``) are skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator
+from typing import IO, Any
+
+from hygiene.taxonomy import SecretType
+
+from .base import (
+    ImportFormatError,
+    Item,
+    Observation,
+    Reference,
+    first_char,
+    iter_json_lines,
+    type_name,
+)
+from .gitleaks import (
+    aws_key_id_reference,
+    flag,
+    guarded,
+    iter_json_array_guarded,
+    mapping,
+    number,
+    person,
+    safe_redacted,
+    scrub,
+    secret_type_for,
+    sniff,
+    text,
+    peek,
+    to_datetime,
+)
+
+SECRET_TYPES: dict[str, SecretType] = {
+    "aws": SecretType.AWS_ACCESS_KEY,
+    "awssessionkey": SecretType.AWS_SESSION_TOKEN,
+    "github": SecretType.GITHUB_TOKEN,
+    "github_old": SecretType.GITHUB_TOKEN,
+    "githubapp": SecretType.GITHUB_TOKEN,
+    "githuboauth2": SecretType.GITHUB_TOKEN,
+    "gitlab": SecretType.GITLAB_TOKEN,
+    "gitlabv2": SecretType.GITLAB_TOKEN,
+    "slack": SecretType.SLACK_TOKEN,
+    "slackwebhook": SecretType.CHAT_WEBHOOK,
+    "discordwebhook": SecretType.CHAT_WEBHOOK,
+    "microsoftteamswebhook": SecretType.CHAT_WEBHOOK,
+    "privatekey": SecretType.PRIVATE_KEY,
+    "uri": SecretType.GENERIC_PASSWORD,  # URLs with user:password@
+    "ftp": SecretType.GENERIC_PASSWORD,
+    "ldap": SecretType.GENERIC_PASSWORD,
+    "postgres": SecretType.DATABASE_CREDENTIAL,
+    "mongodb": SecretType.DATABASE_CREDENTIAL,
+    "jdbc": SecretType.DATABASE_CREDENTIAL,
+    "redis": SecretType.DATABASE_CREDENTIAL,
+    "sqlserver": SecretType.DATABASE_CREDENTIAL,
+    "azure": SecretType.AZURE_CREDENTIAL,
+    "azurestorage": SecretType.AZURE_STORAGE_KEY,
+    "azuresastoken": SecretType.AZURE_SAS,
+    "azure_entra": SecretType.AZURE_CREDENTIAL,
+    "gcp": SecretType.GCP_KEY,
+    "gcpapplicationdefaultcredentials": SecretType.GCP_KEY,
+    "stripe": SecretType.STRIPE_KEY,
+    "jwt": SecretType.JWT,
+}
+
+# ExtraData keys that name (not reveal) the credential → Reference kind. Everything else in
+# ExtraData (messages, rotation guides, scopes...) is left out.
+_EXTRA_REFERENCES = {
+    "arn": "arn",
+    "account": "aws-account",
+    "account_id": "aws-account",
+    "user_id": "other",
+    "resource_type": "other",
+    "username": "other",
+    "user": "other",
+    "login": "other",
+    "email": "other",
+    "key_id": "other",
+    "client_id": "other",
+    "application_id": "other",
+    "tenant_id": "other",
+    "organization": "other",
+    "project": "other",
+    "project_id": "other",
+    "workspace": "other",
+    "team": "other",
+    "bucket": "other",
+    "host": "url",
+    "hostname": "url",
+    "url": "url",
+    "endpoint": "url",
+    "domain": "url",
+}
+_LOG_KEYS = ("level", "msg")
+_V2_KEYS = ("stringsFound", "printDiff", "commitHash")
+_B64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_AWS_ACCOUNT = re.compile(r"\d{12}")
+
+
+@guarded
+def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
+    stream, ch = first_char(stream)
+    head = peek(stream)
+    try:
+        yield from _records(stream, ch, where)
+    except ImportFormatError as exc:
+        hint = sniff(head) if exc.location.startswith(("line 1:", "$[0]", "near byte")) else ""
+        if hint and "trufflehog" not in hint:
+            raise ImportFormatError(hint, exc.location) from None
+        raise
+
+
+def _records(stream: IO[bytes], ch: str, where: list[str]) -> Iterator[Item]:
+    if ch == "[":
+        records = iter_json_array_guarded(stream)
+    elif ch == "{":
+        records = iter_json_lines(stream)
+    else:
+        raise ImportFormatError(
+            "expected TruffleHog JSON lines (--json) or a JSON array of findings", "line 1"
+        )
+    for loc, obj in records:
+        where[0] = loc
+        if not isinstance(obj, dict):
+            raise ImportFormatError(f"expected a finding object, found {type_name(obj)}", loc)
+        if "SourceMetadata" not in obj and "DetectorName" not in obj and "DetectorType" not in obj:
+            if any(k in obj for k in _LOG_KEYS):
+                continue  # a TruffleHog log record, not a finding
+            if any(k in obj for k in _V2_KEYS):
+                raise ImportFormatError("TruffleHog v2 output is not supported; use v3", loc)
+            hint = sniff(b" ".join(f'"{k}"'.encode() for k in list(obj)[:50] if isinstance(k, str)))
+            raise ImportFormatError(hint or "not a TruffleHog finding (no SourceMetadata)", loc)
+        yield finding(obj, loc)
+
+
+def finding(obj: dict[str, Any], where: str) -> Observation:
+    detector = text(obj, "DetectorName", where)
+    detector_type = text(obj, "DetectorType", where)
+    rule = detector or detector_type
+    if not rule:
+        raise ImportFormatError("missing required field 'DetectorName'", where)
+    redacted_form = text(obj, "Redacted", where)
+    raw = text(obj, "Raw", where)
+    if raw:
+        raw = _decode_old_raw(obj, raw, redacted_form)
+    value = raw or text(obj, "RawV2", where) or None
+    source_name, source = _source(obj, where)
+
+    obs = Observation(
+        rule=rule,
+        secret_type=secret_type_for(SECRET_TYPES, rule, value, text(obj, "DetectorDescription", where)),
+        secret_value=value,
+        redacted=safe_redacted(redacted_form, value),
+        validity=_validity(obj, where),
+    )
+    if source:
+        loc = f"{where}.SourceMetadata.Data"
+        bucket = text(source, "bucket", loc)
+        obs.repo = (
+            text(source, "repository", loc)
+            or text(source, "repo", loc)
+            or (_bucket_url(source_name, bucket) if bucket else "")
+            or text(source, "image", loc)
+            or text(source, "hostname", loc)
+        )
+        obs.path = text(source, "file", loc) or text(source, "filename", loc) or text(
+            source, "path", loc
+        )
+        obs.line = number(source, "line", loc)
+        obs.commit = text(source, "commit", loc)
+        obs.url = text(source, "link", loc)
+        obs.author = person(text(source, "username", loc), text(source, "email", loc))
+        obs.committed_at = to_datetime(source, "timestamp", loc)
+
+    ids = {}
+    for key, name in (
+        ("DetectorType", "detector_type"),
+        ("DecoderName", "decoder"),
+        ("SourceType", "source_type"),
+        ("SourceID", "source_id"),
+        ("SourceName", "source_name"),
+    ):
+        v = text(obj, key, where)
+        if v:
+            ids[name] = v
+    if source_name:
+        ids["source"] = source_name
+    obs.tool_ids = ids
+
+    ref = aws_key_id_reference(value)
+    if ref:
+        obs.references.append(ref)
+    obs.references.extend(_references(mapping(obj, "ExtraData", where), value, obj))
+    return scrub(obs)
+
+
+def _source(obj: dict, where: str) -> tuple[str, dict]:
+    meta = mapping(obj, "SourceMetadata", where)
+    data = mapping(meta, "Data", f"{where}.SourceMetadata")
+    for name, source in data.items():
+        if source is None:
+            continue
+        if not isinstance(source, dict):
+            raise ImportFormatError(
+                f"source metadata should be an object, found {type_name(source)}",
+                f"{where}.SourceMetadata.Data",
+            )
+        return (name if isinstance(name, str) and name.isidentifier() else ""), source
+    return "", {}
+
+
+def _bucket_url(source_name: str, bucket: str) -> str:
+    scheme = {"S3": "s3", "GCS": "gs"}.get(source_name)
+    return f"{scheme}://{bucket}" if scheme else bucket
+
+
+def _validity(obj: dict, where: str) -> str:
+    if flag(obj, "Verified", where):
+        return "valid"
+    # Verified=false covers both "the check failed" and "there is no check" (and
+    # VerificationError means the check could not run): TruffleHog never says "invalid".
+    return "unknown"
+
+
+def _references(extra: dict, value: str | None, obj: dict) -> list[Reference]:
+    raw_v2 = obj.get("RawV2") if isinstance(obj.get("RawV2"), str) else ""
+    refs = []
+    for key, v in extra.items():
+        kind = _EXTRA_REFERENCES.get(key.lower()) if isinstance(key, str) else None
+        if kind is None or not isinstance(v, str) or not v.strip() or len(v) > 512:
+            continue
+        v = v.strip()
+        if (value and (value in v or v in value)) or (raw_v2 and v in raw_v2):
+            continue
+        if kind == "aws-account" and not _AWS_ACCOUNT.fullmatch(v):
+            kind = "other"
+        if kind == "arn" and not v.startswith("arn:"):
+            kind = "other"
+        if kind == "url" and "://" not in v:
+            kind = "other"
+        refs.append(Reference(kind, v if kind != "other" else f"{key.lower()}={v}"))
+    return refs
+
+
+def _decode_old_raw(obj: dict, raw: str, redacted: str) -> str:
+    """Undo the base64 of releases that printed ``Raw`` as Go ``[]byte``.
+
+    Decoded only when all hold: the record has no ``DecoderName`` key (every release that
+    prints ``DecoderName`` prints ``Raw`` as text); ``Raw`` is canonical padded base64; it
+    decodes to UTF-8 with only printable characters (and newlines/tabs); and, when there is
+    a ``Redacted`` form, the decoded text starts with Redacted's unmasked head while the raw
+    text does not (Redacted is computed from the decoded value)."""
+    if "DecoderName" in obj or len(raw) % 4 or not _B64.fullmatch(raw):
+        return raw
+    try:
+        decoded = base64.b64decode(raw, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return raw
+    if not decoded or not all(c.isprintable() or c in "\r\n\t" for c in decoded):
+        return raw
+    if redacted:
+        head = re.split(r"\*|\.\.\.|REDACTED", redacted, maxsplit=1)[0][:8]
+        if head and (raw.startswith(head) or not decoded.startswith(head)):
+            return raw
+    return decoded

@@ -1,0 +1,160 @@
+"""HashiCorp Vault audit device log (file/socket/syslog device: one JSON entry per line).
+
+Only ``type: "response"`` entries count: a request entry alone does not prove the operation
+happened. A response with an ``error`` is a failure: ``rotation_failed`` for the rotate
+endpoints, skipped otherwise. Yields RotationEvents:
+
+* lease revocation, ``sys/leases/revoke/<lease id>``, ``sys/leases/revoke-prefix/<prefix>``,
+  ``sys/leases/revoke-force/<prefix>`` (and the old ``sys/revoke*`` paths) -> ``revoked``
+  with Reference("vault-path", lease id or prefix). A plain ``sys/leases/revoke`` carries the
+  lease id only in the (HMAC'd) body, so it has nothing to match and is skipped;
+* ``<mount>/rotate-root``, ``<mount>/config/rotate-root``, ``<mount>/rotate-role/<name>``,
+  ``database/rotate-root/<connection>``, ``transit/keys/<name>/rotate`` -> ``rotated``
+  with Reference("vault-path", request path);
+* a write (create/update/patch) of a KV v2 secret, ``<mount>/data/<path>`` -> ``rotated``
+  (a new version) with Reference("vault-path", "<mount>/<path>") and the raw request path;
+  a write to a KV v1 mount -> ``rotated`` with Reference("vault-path", path). Which mounts are
+  KV: ``request.mount_type`` when the log has it (Vault 1.13+), otherwise the mounts named in
+  ``kv_mounts`` (default "secret" and "kv").
+
+Paths in a namespace are prefixed with the namespace path ("team-a/secret/app"). Values in the
+log are HMAC'd; request.data and response.data are never read.
+See docs/formats/vault-audit.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+from .base import (
+    ImportFormatError,
+    Item,
+    Reference,
+    RotationEvent,
+    expect_dict,
+    first_char,
+    get_str,
+    iter_json_lines,
+    parse_datetime,
+)
+
+DEFAULT_KV_MOUNTS = ("secret", "kv")
+WRITE_OPERATIONS = {"create", "update", "patch"}
+_REVOKE = re.compile(r"^sys/(?:leases/)?(revoke|revoke-prefix|revoke-force)/(.+)$")
+_ROTATE = re.compile(r"(?:^|/)(rotate-root|rotate-role|rotate)(?:/|$)")
+_KV_V2_VERBS = {"data", "metadata", "delete", "undelete", "destroy", "config", "subkeys"}
+_SYSTEM_MOUNTS = {"sys", "auth", "identity", "cubbyhole"}
+
+
+def _sub(obj: dict, key: str, where: str) -> dict:
+    value = obj.get(key)
+    if value is None or value == "":
+        return {}
+    return expect_dict(value, f"{where}.{key}")
+
+
+def parse(stream: IO[bytes], *, kv_mounts: Iterable[str] | None = None) -> Iterator[Item]:
+    mounts = {m.strip("/") for m in (kv_mounts if kv_mounts is not None else DEFAULT_KV_MOUNTS)}
+    stream, char = first_char(stream)
+    if char != "{":
+        raise ImportFormatError("expected Vault audit JSON lines (one object per line)", "line 1")
+    for where, entry in iter_json_lines(stream):
+        event = _entry(entry, where, mounts)
+        if event is not None:
+            yield event
+
+
+def _entry(entry: Any, where: str, mounts: set[str]) -> RotationEvent | None:
+    entry = expect_dict(entry, where, "a Vault audit entry")
+    kind = entry.get("type")
+    if kind not in ("request", "response"):
+        raise ImportFormatError(
+            "not a Vault audit entry (type should be request or response)", where
+        )
+    if kind != "response":
+        return None
+    request = _sub(entry, "request", where)
+    rwhere = f"{where}.request"
+    path = get_str(request, "path", rwhere).lstrip("/")
+    operation = get_str(request, "operation", rwhere).lower()
+    if not path or operation in ("read", "list", "help", ""):
+        return None
+    error = entry.get("error")
+    failed = bool(error) if not isinstance(error, str) else bool(error.strip())
+    namespace = get_str(_sub(request, "namespace", rwhere), "path", f"{rwhere}.namespace")
+    ns = namespace.strip("/") + "/" if namespace.strip("/") else ""
+
+    classified = _classify(path, request, rwhere, mounts, failed)
+    if classified is None:
+        return None
+    action, name, values = classified
+    refs = [Reference("vault-path", ns + v) for v in dict.fromkeys(values)]
+    auth = _sub(entry, "auth", where)
+    awhere = f"{where}.auth"
+    metadata = _sub(auth, "metadata", awhere)
+    actor = get_str(auth, "display_name", awhere) or get_str(
+        metadata, "username", f"{awhere}.metadata"
+    )
+    return RotationEvent(
+        action=action,
+        references=refs,
+        occurred_at=parse_datetime(entry.get("time"), f"{where}.time"),
+        actor=actor,
+        event_name=name,
+        event_id=get_str(request, "id", rwhere),
+        detail=f"Vault {operation} {ns}{path}" + (" failed" if failed else ""),
+    )
+
+
+def _classify(
+    path: str, request: dict, rwhere: str, mounts: set[str], failed: bool
+) -> tuple[str, str, list[str]] | None:
+    revoke = _REVOKE.match(path)
+    if revoke:
+        return None if failed else ("revoked", revoke.group(1), [revoke.group(2).rstrip("/")])
+    first = path.split("/", 1)[0]
+    if first == "sys":
+        return None
+    operation = get_str(request, "operation", rwhere).lower()
+    mount_type = get_str(request, "mount_type", rwhere).lower()
+    mount_point = get_str(request, "mount_point", rwhere).strip("/")
+    is_kv = mount_type in ("kv", "generic") if mount_type else None
+
+    rotate = _ROTATE.search(path)
+    if rotate and not is_kv and not _kv_v2_data(path, mount_point):
+        return ("rotation_failed" if failed else "rotated", rotate.group(1), [path])
+    if failed or operation not in WRITE_OPERATIONS or first in _SYSTEM_MOUNTS:
+        return None
+
+    if is_kv is False:
+        return None  # the log says this mount is not a KV engine
+    v2 = _kv_v2_data(path, mount_point)
+    if v2 is not None:
+        mount, secret = v2
+        return ("rotated", "kv-v2-write", [f"{mount}/{secret}", path])
+    mount = mount_point or first
+    if is_kv is None and mount not in mounts:
+        return None
+    rest = path[len(mount) :].strip("/") if path.startswith(mount + "/") else ""
+    if rest and rest.split("/", 1)[0] not in _KV_V2_VERBS:
+        return ("rotated", "kv-v1-write", [path])  # KV v1: the value at this path was replaced
+    return None
+
+
+def _kv_v2_data(path: str, mount_point: str) -> tuple[str, str] | None:
+    """(mount, secret path) of a KV v2 ``<mount>/data/<path>``, or None."""
+    if mount_point and path.startswith(mount_point + "/"):
+        rest = path[len(mount_point) + 1 :]
+        if rest.startswith("data/") and rest[5:].strip("/"):
+            return mount_point, rest[5:].strip("/")
+        return None
+    parts = path.split("/")
+    for i in range(1, len(parts) - 1):
+        if parts[i] == "data":
+            secret = "/".join(parts[i + 1 :]).strip("/")
+            if secret:
+                return "/".join(parts[:i]), secret
+            return None
+    return None

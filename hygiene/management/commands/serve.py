@@ -1,0 +1,30 @@
+import threading
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from hygiene import jobs
+
+
+class Command(BaseCommand):
+    help = (
+        "Embedded mode: the web app plus the timer sweep in one process (jobs run in-process "
+        "when REDIS_URL is unset). Ctrl-C stops everything."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", default="8000")
+        parser.add_argument("--sweep-every", type=int, default=30, help="seconds")
+
+    def handle(self, *args, host, port, sweep_every, **options):
+        stop = threading.Event()
+        sweeper = threading.Thread(
+            target=jobs.sweep_loop, kwargs={"stop": stop, "every": sweep_every}, daemon=True
+        )
+        sweeper.start()
+        self.stdout.write(f"Leakline on http://{host}:{port}/ (timer sweep every {sweep_every}s)")
+        try:
+            call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True)
+        finally:
+            stop.set()

@@ -1,0 +1,25 @@
+from .findings import Finding, FindingCategory, FindingStatus, Resolution, Validity
+from .secrets import EventReference, ReferenceKind, RotationEvent, Secret, SecretReference
+from .sources import ImportRun, ImportStatus, Source, SourceKind, SourceToken, UserToken
+from .teams import OwnershipRule, Team
+
+__all__ = [
+    "EventReference",
+    "Finding",
+    "FindingCategory",
+    "FindingStatus",
+    "ImportRun",
+    "ImportStatus",
+    "OwnershipRule",
+    "ReferenceKind",
+    "Resolution",
+    "RotationEvent",
+    "Secret",
+    "SecretReference",
+    "Source",
+    "SourceKind",
+    "SourceToken",
+    "Team",
+    "UserToken",
+    "Validity",
+]

@@ -1,0 +1,156 @@
+from django.conf import settings
+from django.db import models
+
+from hygiene.taxonomy import SecretType, Severity
+
+
+class FindingCategory(models.TextChoices):
+    SECRET = "secret", "Leaked secret"
+    POSTURE = "posture", "Posture"
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    TRIAGED = "triaged", "Triaged"
+    RESOLVED = "resolved", "Resolved"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+OPEN_STATUSES = (FindingStatus.OPEN, FindingStatus.TRIAGED)
+
+
+class Resolution(models.TextChoices):
+    # Dismissals (a reason and a comment are required).
+    FALSE_POSITIVE = "false_positive", "False positive"
+    USED_IN_TESTS = "used_in_tests", "Used in tests"
+    ACCEPTED_RISK = "accepted_risk", "Accepted risk"
+    REVOKED = "revoked", "Revoked"
+    WONT_FIX = "wont_fix", "Won't fix"
+    # Resolutions.
+    FIXED = "fixed", "Fixed"
+    PASSED = "passed", "Passed a later audit"
+    NO_LONGER_SEEN = "no_longer_seen", "No longer reported"
+
+
+DISMISSAL_REASONS = [
+    Resolution.FALSE_POSITIVE,
+    Resolution.USED_IN_TESTS,
+    Resolution.ACCEPTED_RISK,
+    Resolution.REVOKED,
+    Resolution.WONT_FIX,
+]
+
+
+class Validity(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    VALID = "valid", "Valid"
+    INVALID = "invalid", "Invalid"
+    REVOKED = "revoked", "Revoked"
+
+
+class Finding(models.Model):
+    """One place a source saw a secret (or, for auditors, one posture problem on a resource).
+    Unique per (source, location_key): the key digests the secret's fingerprint and the place
+    (repo, path, line, commit) or, for posture, the check and resource."""
+
+    secret = models.ForeignKey(
+        "hygiene.Secret", null=True, blank=True, on_delete=models.CASCADE, related_name="findings"
+    )
+    source = models.ForeignKey("hygiene.Source", on_delete=models.CASCADE, related_name="findings")
+    location_key = models.CharField(max_length=64)
+    category = models.CharField(
+        max_length=10, choices=FindingCategory.choices, default=FindingCategory.SECRET
+    )
+    rule = models.CharField(max_length=200)
+    secret_type = models.CharField(max_length=40, choices=SecretType.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    status = models.CharField(
+        max_length=10, choices=FindingStatus.choices, default=FindingStatus.OPEN
+    )
+    resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
+    resolution_comment = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # A dismissal proposed by an engineer, or needing a second lead (two-person rule).
+    proposed_resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
+    proposed_comment = models.TextField(blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    proposed_at = models.DateTimeField(null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_findings",
+    )
+    team = models.ForeignKey(
+        "hygiene.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="findings"
+    )
+    # Where.
+    repo = models.CharField(max_length=300, blank=True)
+    path = models.CharField(max_length=1000, blank=True)
+    line = models.IntegerField(null=True, blank=True)
+    commit = models.CharField(max_length=64, blank=True)
+    url = models.URLField(max_length=1000, blank=True)
+    author = models.CharField(max_length=300, blank=True)
+    committed_at = models.DateTimeField(null=True, blank=True)
+    # Posture.
+    title = models.CharField(max_length=300, blank=True)
+    description = models.TextField(blank=True)
+    resource = models.CharField(max_length=500, blank=True)
+    account = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=50, blank=True)
+    validity = models.CharField(max_length=10, choices=Validity.choices, default=Validity.UNKNOWN)
+    tool_ids = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    # Set when a full scan of this source no longer reports it (never deleted).
+    missing_since = models.DateTimeField(null=True, blank=True)
+    last_run = models.ForeignKey(
+        "hygiene.ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        permissions = [
+            ("triage_finding", "Can assign, change status and dismiss findings"),
+            ("propose_dismissal", "Can propose a dismissal for a lead to confirm"),
+            ("comment_finding", "Can comment on findings"),
+            ("export_findings", "Can export findings"),
+            ("view_metrics", "Can view hygiene metrics"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "location_key"], name="finding_once"),
+            models.CheckConstraint(
+                condition=models.Q(category="posture") | models.Q(secret__isnull=False),
+                name="finding_secret_has_secret",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-first_seen_at", "-id"], name="finding_status_new"),
+            models.Index(fields=["-first_seen_at", "-id"], name="finding_new"),
+            models.Index(fields=["severity", "status", "-first_seen_at"], name="finding_sev"),
+            models.Index(fields=["team", "status"], name="finding_team"),
+            models.Index(fields=["source", "last_run"], name="finding_source_run"),
+            models.Index(fields=["secret_type", "status"], name="finding_type"),
+        ]
+
+    def __str__(self):
+        where = self.resource or ":".join(p for p in (self.repo, self.path) if p)
+        return f"{self.rule} at {where}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def location_display(self) -> str:
+        if self.category == FindingCategory.POSTURE:
+            return self.resource
+        where = self.path + (f":{self.line}" if self.line else "")
+        return f"{self.repo} {where}".strip()

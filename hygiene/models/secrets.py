@@ -1,0 +1,128 @@
+from django.conf import settings
+from django.db import models
+
+from hygiene.taxonomy import SecretType, Severity
+
+
+class Secret(models.Model):
+    """One leaked credential, whatever found it. Identified by an HMAC fingerprint of the value
+    (see hygiene.fingerprints); the value itself is never stored, only a redacted preview."""
+
+    fingerprint = models.CharField(max_length=64, unique=True)
+    secret_type = models.CharField(max_length=40, choices=SecretType.choices, db_index=True)
+    preview = models.CharField(max_length=80, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    validity = models.CharField(max_length=10, default="unknown")  # unknown|valid|invalid|revoked
+    # Derived while the value was in memory: SAS scope/permissions/expiry, storage account...
+    analysis = models.JSONField(default=dict, blank=True)
+    team = models.ForeignKey(
+        "hygiene.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="secrets"
+    )
+    # How many distinct repositories/services it was seen in; ≥ 2 means reused.
+    place_count = models.PositiveIntegerField(default=1)
+    reused = models.BooleanField(default=False)
+    finding_count = models.PositiveIntegerField(default=0)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    # Earliest evidence of exposure: the oldest commit time or report time.
+    exposed_since = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-last_seen_at", "-id"], name="secret_recent"),
+            models.Index(fields=["severity", "-last_seen_at"], name="secret_sev_recent"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_secret_type_display()} {self.preview}"
+
+
+class ReferenceKind(models.TextChoices):
+    AWS_ACCESS_KEY_ID = "aws-access-key-id", "AWS access key id"
+    ARN = "arn", "ARN"
+    AWS_ACCOUNT = "aws-account", "AWS account"
+    VAULT_PATH = "vault-path", "Vault path"
+    STORAGE_ACCOUNT = "storage-account", "Storage account"
+    URL = "url", "URL"
+    OTHER = "other", "Other identifier"
+
+
+class Reference(models.Model):
+    """A non-secret identifier of a credential (an AWS key id, a secret's ARN, a Vault path).
+    Matched by ``value_hash`` (HMAC of the normalised value) so that identifiers that were
+    themselves the leaked value (an AWS key id) are matched without being stored."""
+
+    kind = models.CharField(max_length=24, choices=ReferenceKind.choices)
+    display = models.CharField(max_length=300)
+    value_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class SecretReference(Reference):
+    secret = models.ForeignKey(Secret, on_delete=models.CASCADE, related_name="references")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["value_hash"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["secret", "kind", "value_hash"], name="secretreference_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind}: {self.display}"
+
+
+class RotationEvent(models.Model):
+    """A rotator's (or auditor's) event: a rotation, revocation or failure of a credential.
+    Applied to the open incident of the secret it references; kept when it matches nothing,
+    so a reference added later can claim it."""
+
+    source = models.ForeignKey("hygiene.Source", on_delete=models.CASCADE, related_name="events")
+    import_run = models.ForeignKey(
+        "hygiene.ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=24)  # rotated|revoked|rotation_failed|...
+    event_name = models.CharField(max_length=80, blank=True)
+    event_id = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    actor = models.CharField(max_length=300, blank=True)
+    evidence_url = models.URLField(max_length=1000, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    secret = models.ForeignKey(
+        Secret, null=True, blank=True, on_delete=models.SET_NULL, related_name="rotation_events"
+    )
+    applied_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "event_id", "action"],
+                condition=~models.Q(event_id=""),
+                name="rotationevent_once",
+            )
+        ]
+        indexes = [models.Index(fields=["secret", "-occurred_at"])]
+
+    def __str__(self):
+        return f"{self.event_name or self.action} at {self.occurred_at}"
+
+
+class EventReference(Reference):
+    event = models.ForeignKey(RotationEvent, on_delete=models.CASCADE, related_name="references")
+
+    class Meta:
+        indexes = [models.Index(fields=["value_hash"])]
+
+    def __str__(self):
+        return f"{self.kind}: {self.display}"

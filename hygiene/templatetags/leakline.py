@@ -1,0 +1,36 @@
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag
+def severity(value):
+    return format_html('<span class="badge sev-{}">{}</span>', value, str(value).title())
+
+
+@register.simple_tag
+def status_badge(value, label=None):
+    return format_html('<span class="badge st-{}">{}</span>', value, label or str(value).title())
+
+
+@register.simple_tag
+def timer(step, now=None):
+    """A live countdown for an open step; the final state for a done or skipped one."""
+    state = step.state(now)
+    if step.is_done:
+        label = {"done_on_time": "done on time", "done_late": "done late"}.get(state, state)
+        return format_html(
+            '<span class="timer state-{}" data-state="{}">{}</span>', state, state, label
+        )
+    frozen = step.incident.paused_at
+    return format_html(
+        '<span class="timer state-{}" data-state="{}" data-due="{}" data-due-soon="{}"{}>{}</span>',
+        state,
+        state,
+        step.due_at.isoformat(),
+        step.due_soon_at.isoformat(),
+        format_html(' data-frozen="{}"', frozen.isoformat()) if frozen else "",
+        timezone.localtime(step.due_at).strftime("due %Y-%m-%d %H:%M"),
+    )

@@ -1,0 +1,68 @@
+// Leakline page behaviour. No inline scripts anywhere (the CSP forbids them).
+(function () {
+  "use strict";
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  // "3d 04:05:06" until (or "overdue 00:12:03" past) a deadline.
+  function formatRemaining(ms) {
+    var overdue = ms < 0;
+    var s = Math.floor(Math.abs(ms) / 1000);
+    var d = Math.floor(s / 86400); s -= d * 86400;
+    var h = Math.floor(s / 3600); s -= h * 3600;
+    var m = Math.floor(s / 60); s -= m * 60;
+    var text = (d ? d + "d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
+    return overdue ? "overdue " + text : text + " left";
+  }
+
+  // Live countdowns: <span class="timer" data-due="ISO" data-due-soon="ISO" data-frozen="ISO?">
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll(".timer[data-due]").forEach(function (el) {
+      var frozen = el.dataset.frozen ? Date.parse(el.dataset.frozen) : null;
+      var at = frozen || now;
+      var due = Date.parse(el.dataset.due);
+      var soon = el.dataset.dueSoon ? Date.parse(el.dataset.dueSoon) : due;
+      el.textContent = formatRemaining(due - at) + (frozen ? " (paused)" : "");
+      var state = at >= due ? "overdue" : at >= soon ? "due_soon" : "on_track";
+      el.classList.remove("state-on_track", "state-due_soon", "state-overdue");
+      el.classList.add("state-" + state);
+      el.dataset.state = state;
+    });
+  }
+
+  // Charts: <div class="chart" data-figure="id-of-json-script">
+  function drawCharts(root) {
+    if (!window.Plotly) return;
+    (root || document).querySelectorAll(".chart[data-figure]").forEach(function (el) {
+      var src = document.getElementById(el.dataset.figure);
+      if (!src) return;
+      var fig = JSON.parse(src.textContent);
+      window.Plotly.react(el, fig.data, fig.layout || {}, { displaylogo: false, responsive: true });
+      el.dataset.drawn = String(Date.now());
+    });
+  }
+
+  // Select-all checkboxes: <input type="checkbox" data-select-all="name">
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.matches && t.matches("input[data-select-all]")) {
+      document.querySelectorAll('input[type=checkbox][name="' + t.dataset.selectAll + '"]')
+        .forEach(function (box) { box.checked = t.checked; });
+    }
+  });
+
+  // Forms with data-confirm ask first.
+  document.addEventListener("submit", function (e) {
+    var msg = e.target.dataset && e.target.dataset.confirm;
+    if (msg && !window.confirm(msg)) e.preventDefault();
+  }, true);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    tick();
+    setInterval(tick, 1000);
+    drawCharts();
+  });
+  document.addEventListener("htmx:afterSwap", function (e) { tick(); drawCharts(e.target); });
+  window.Leakline = { tick: tick, drawCharts: drawCharts, formatRemaining: formatRemaining };
+})();

@@ -1,0 +1,145 @@
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.conftest import PASSWORD
+
+# Pages anyone may open; everything else needs a login (pages) or a token (the API).
+PUBLIC = {
+    "login",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "healthz",
+    "logout",
+}
+
+
+def _walk(patterns, prefix=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from _walk(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), p.name
+
+
+def _concrete(route: str) -> str:
+    # Fill route converters and regex groups with plausible values.
+    import re
+
+    route = re.sub(r"<int:\w+>", "1", route)
+    route = re.sub(r"<slug:\w+>|<str:\w+>|<path:\w+>|<\w+>", "x", route)
+    route = re.sub(r"\(\?P<\w+>[^)]*\)", "1", route)
+    route = route.replace("^", "").replace("$", "").replace("\\Z", "").replace("\\", "")
+    return "/" + route
+
+
+def all_routes():
+    return sorted(set(_walk(get_resolver().url_patterns)))
+
+
+@pytest.mark.django_db
+def test_every_page_refuses_anonymous_visitors(client):
+    checked = 0
+    for route, name in all_routes():
+        if name in PUBLIC or route.startswith("admin/") or route.startswith("static/"):
+            continue
+        url = _concrete(route)
+        response = client.get(url)
+        if route in ("api/v1/docs", "api/v1/openapi.json"):
+            assert response.status_code == 302, url
+        elif route.startswith("api/"):
+            assert response.status_code in (401, 404, 405), f"{url} answered {response.status_code}"
+            if response.status_code == 401:
+                assert response["Content-Type"].startswith("application/json")
+        else:
+            assert response.status_code == 302, f"{url} answered {response.status_code}"
+            assert response["Location"].startswith("/accounts/login/"), url
+        checked += 1
+    assert checked >= 10
+
+
+@pytest.mark.django_db
+def test_admin_refuses_anonymous_visitors(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_login_page_and_health_are_public(client):
+    assert client.get("/accounts/login/").status_code == 200
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["database"] == "ok"
+    assert health.json()["queue"] == "ok"  # REDIS_URL is set in the suite
+
+
+@pytest.mark.django_db
+def test_health_reports_an_unreachable_queue(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.RQ_QUEUES = {"default": {"URL": settings.REDIS_URL}}
+    import django_rq.queues
+
+    django_rq.queues.get_redis_connection.cache_clear() if hasattr(
+        django_rq.queues.get_redis_connection, "cache_clear"
+    ) else None
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "ok", "queue": "unavailable"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("who", "heading"),
+    [("lead", "Triage"), ("engineer", "My steps"), ("manager", "Hygiene at a glance")],
+)
+def test_each_role_lands_on_its_own_dashboard(client, request, who, heading):
+    user = request.getfixturevalue(who)
+    assert client.login(username=user.username, password=PASSWORD)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert f"<h1>{heading}</h1>" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_wrong_password_is_refused(client, lead):
+    response = client.post("/accounts/login/", {"username": "lena", "password": "nope"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_password_reset_sends_a_working_link(client, lead, mailoutbox):
+    response = client.post("/accounts/password_reset/", {"email": lead.email})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1
+    body = mailoutbox[0].body
+    link = next(line for line in body.splitlines() if "/accounts/reset/" in line)
+    path = link.split("testserver", 1)[1]
+    response = client.get(path, follow=True)
+    assert response.status_code == 200
+    form_url = response.redirect_chain[-1][0]
+    new = "An0ther-l0ng-passphrase"
+    response = client.post(form_url, {"new_password1": new, "new_password2": new})
+    assert response.status_code == 302
+    assert client.login(username="lena", password="An0ther-l0ng-passphrase")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("who", "path", "allowed"),
+    [
+        ("manager", "/metrics/", True),
+        ("engineer", "/metrics/", False),
+        ("outsider", "/metrics/", False),
+        ("lead", "/sources/", True),
+        ("manager", "/sources/", True),
+        ("engineer", "/sources/", False),
+        ("outsider", "/incidents/", False),
+    ],
+)
+def test_roles_limit_pages(client, request, who, path, allowed):
+    user = request.getfixturevalue(who)
+    client.force_login(user)
+    assert (client.get(path).status_code == 200) is allowed

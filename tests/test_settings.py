@@ -1,0 +1,75 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from hygiene.env import env_bool, env_int, env_secret
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bad_boolean_fails_loudly(monkeypatch):
+    monkeypatch.setenv("DEBUG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="DEBUG must be a boolean"):
+        env_bool("DEBUG")
+
+
+def test_bad_number_fails_loudly(monkeypatch):
+    monkeypatch.setenv("EMAIL_PORT", "twenty-five")
+    with pytest.raises(ImproperlyConfigured, match="EMAIL_PORT must be a whole number"):
+        env_int("EMAIL_PORT", 25)
+
+
+def test_secret_from_file(monkeypatch, tmp_path):
+    path = tmp_path / "key"
+    path.write_text("from-a-file\n")
+    monkeypatch.setenv("SECRET_KEY_FILE", str(path))
+    assert env_secret("SECRET_KEY") == "from-a-file"
+    monkeypatch.setenv("SECRET_KEY_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY_FILE: cannot read"):
+        env_secret("SECRET_KEY")
+
+
+def _manage(*args, **env):
+    drop = ("DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    base = {k: v for k, v in os.environ.items() if k not in drop}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "a-long-random-production-secret-key-" + "x9Q2" * 10,
+    "LEAKLINE_FINGERPRINT_KEY": "production-fingerprint-key",
+    "ALLOWED_HOSTS": "leakline.example.com",
+}
+
+
+def test_deploy_check_is_clean_in_production_settings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {**PRODUCTION, "SECRET_KEY": ""}
+    result = _manage("check", **env)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_pages_send_security_headers(client, db):
+    response = client.get("/accounts/login/")
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
