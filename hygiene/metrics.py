@@ -15,3 +15,7 @@ def headline() -> dict:
         open=Count("id", filter=~Q(status=IncidentStatus.CLOSED)), total=Count("id")
     )
     return {"findings": findings, "incidents": incidents}
+
+
+def manager_dashboard(user) -> dict:
+    return {"headline": headline()}

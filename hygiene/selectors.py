@@ -21,3 +21,25 @@ def secrets_visible_to(user) -> QuerySet[Secret]:
     return qs.filter(
         Q(team__members=user) | Q(findings__team__members=user) | Q(findings__assignee=user)
     ).distinct()
+
+
+def lead_dashboard(user) -> dict:
+    """What needs triage and what is overdue."""
+    from django.utils import timezone
+
+    from hygiene.models import FindingStatus
+    from incidents.selectors import open_steps
+
+    now = timezone.now()
+    findings = findings_visible_to(user)
+    return {
+        "now": now,
+        "untriaged": findings.filter(status=FindingStatus.OPEN).count(),
+        "new_critical": findings.filter(status=FindingStatus.OPEN, severity="critical")
+        .select_related("secret", "source")
+        .order_by("-first_seen_at", "-id")[:10],
+        "overdue_steps": open_steps()
+        .filter(due_at__lte=now)
+        .select_related("incident", "assignee")
+        .order_by("due_at")[:10],
+    }

@@ -18,3 +18,9 @@ def steps_for_user(user) -> QuerySet[Step]:
         .distinct()
         .order_by("due_at")
     )
+
+
+def engineer_dashboard(user) -> dict:
+    from django.utils import timezone
+
+    return {"now": timezone.now(), "my_steps": steps_for_user(user)[:20]}

@@ -67,7 +67,8 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
     if "results" not in doc:
         hint = sniff(head)
         raise ImportFormatError(
-            hint if hint and "detect-secrets" not in hint
+            hint
+            if hint and "detect-secrets" not in hint
             else "not a detect-secrets baseline: no 'results'",
             "$",
         )
@@ -100,7 +101,9 @@ def finding(item: object, where: str, filename: str) -> Observation:
     if not hashed:
         raise ImportFormatError("missing required field 'hashed_secret'", where)
     if not _SHA1.fullmatch(hashed):
-        raise ImportFormatError("'hashed_secret' is not a SHA-1 hex digest", f"{where}.hashed_secret")
+        raise ImportFormatError(
+            "'hashed_secret' is not a SHA-1 hex digest", f"{where}.hashed_secret"
+        )
     is_secret = flag(item, "is_secret", where)
     return Observation(
         rule=rule,

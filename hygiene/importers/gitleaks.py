@@ -70,9 +70,7 @@ def guarded(inner: Callable[[IO[bytes], list[str]], Iterator[Item]]):
         except ImportFormatError:
             raise
         except _UNREADABLE as exc:
-            raise ImportFormatError(
-                f"unreadable value ({type(exc).__name__})", where[0]
-            ) from None
+            raise ImportFormatError(f"unreadable value ({type(exc).__name__})", where[0]) from None
 
     return parse
 
@@ -295,7 +293,7 @@ def to_datetime(obj: dict, key: str, where: str) -> datetime | None:
 
 
 def person(name: str, email: str) -> str:
-    """"Name <email>", or whichever part there is. An email that already reads
+    """ "Name <email>", or whichever part there is. An email that already reads
     "Name <email>" (TruffleHog) is kept as it is."""
     name, email = name.strip(), email.strip()
     if "<" in email:
@@ -366,16 +364,12 @@ def scrub(obs: Observation) -> Observation:
                 obs.tool_ids[key] = value.replace(secret, "[REDACTED]")
     if obs.references:
         obs.references = [
-            r
-            for r in obs.references
-            if r.kind == "aws-access-key-id" or secret not in r.value
+            r for r in obs.references if r.kind == "aws-access-key-id" or secret not in r.value
         ]
     return obs
 
 
-def secret_type_for(
-    table: dict[str, SecretType], rule: str, value: str | None, *names: str
-) -> str:
+def secret_type_for(table: dict[str, SecretType], rule: str, value: str | None, *names: str) -> str:
     """Tool table (by lower-cased rule) → well-known value prefixes → rule/description words."""
     exact = table.get(rule.lower())
     if exact is not None:
@@ -458,7 +452,11 @@ def finding(obj: Any, where: str) -> Observation:
         return _v8(obj, where)
     if "rule" in obj or "offender" in obj:
         return _v7(obj, where)
-    hint = "this looks like TruffleHog output; use format trufflehog" if "SourceMetadata" in obj else ""
+    hint = (
+        "this looks like TruffleHog output; use format trufflehog"
+        if "SourceMetadata" in obj
+        else ""
+    )
     raise ImportFormatError(hint or "not a gitleaks finding (no 'RuleID' or 'rule')", where)
 
 
@@ -539,7 +537,8 @@ def _parse_csv(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
         missing = [c for c in CSV_REQUIRED if c not in header]
         if missing:
             raise ImportFormatError(
-                "CSV with wrong headers: missing column(s) " + ", ".join(missing)
+                "CSV with wrong headers: missing column(s) "
+                + ", ".join(missing)
                 + " (expected a gitleaks JSON array or CSV report)",
                 "line 1",
             )
@@ -550,9 +549,7 @@ def _parse_csv(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != width:
-                raise ImportFormatError(
-                    f"row has {len(row)} columns, the header has {width}", loc
-                )
+                raise ImportFormatError(f"row has {len(row)} columns, the header has {width}", loc)
             obj = dict(zip(header, row, strict=True))
             yield _v8(obj, loc)
     except UnicodeDecodeError:

@@ -37,13 +37,13 @@ from .gitleaks import (
     iter_json_array_guarded,
     mapping,
     number,
+    peek,
     person,
     safe_redacted,
     scrub,
     secret_type_for,
     sniff,
     text,
-    peek,
     to_datetime,
 )
 
@@ -164,7 +164,9 @@ def finding(obj: dict[str, Any], where: str) -> Observation:
 
     obs = Observation(
         rule=rule,
-        secret_type=secret_type_for(SECRET_TYPES, rule, value, text(obj, "DetectorDescription", where)),
+        secret_type=secret_type_for(
+            SECRET_TYPES, rule, value, text(obj, "DetectorDescription", where)
+        ),
         secret_value=value,
         redacted=safe_redacted(redacted_form, value),
         validity=_validity(obj, where),
@@ -179,8 +181,8 @@ def finding(obj: dict[str, Any], where: str) -> Observation:
             or text(source, "image", loc)
             or text(source, "hostname", loc)
         )
-        obs.path = text(source, "file", loc) or text(source, "filename", loc) or text(
-            source, "path", loc
+        obs.path = (
+            text(source, "file", loc) or text(source, "filename", loc) or text(source, "path", loc)
         )
         obs.line = number(source, "line", loc)
         obs.commit = text(source, "commit", loc)

@@ -1,0 +1,342 @@
+"""GitGuardian ``ggshield secret scan ... --json`` output (schema: doc/schemas/secret.json).
+
+``{"id", "type", "entities_with_incidents": [...], "scans": [{"id": <commit sha>, "type":
+"commit", "extra_info": {"author", "email", "date"}, "entities_with_incidents": [{"filename",
+"mode", "incidents": [{"policy", "type", "validity", "ignore_sha", "total_occurrences",
+"incident_url", "known_secret", "ignore_reason"?, "incident_details"?, "occurrences": [{"match",
+"type", "line_start", "line_end", "index_start", "index_end", "pre_line_start"?,
+"post_line_start"?}]}]}]}], ...}``
+
+One Observation per occurrence of the incident's secret part. ``match`` is the matched value
+of one part of the secret (not the line). Without ``--show-secrets`` ggshield censors it (first
+and last sixth kept, the rest ``*``): then it is not a value; it is kept as ``redacted`` only
+when it shows at most 4 leading characters. With ``--show-secrets`` the secret part goes to
+``secret_value``; identifier parts (client_id, host, username...) become references.
+``ignore_sha`` (SHA-256 over the uncensored matches) is kept in ``tool_ids`` and identifies the
+secret across ggshield runs. Non-secret policies (older "Filenames"/"File extensions" breaks)
+become posture observations.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import IO, Any
+
+from hygiene.taxonomy import SecretType, map_severity
+
+from .base import ImportFormatError, Item, Observation, Reference, first_char, load_json, type_name
+from .gitleaks import (
+    aws_key_id_reference,
+    flag,
+    guarded,
+    listing,
+    mapping,
+    number,
+    peek,
+    person,
+    safe_redacted,
+    scrub,
+    secret_type_for,
+    sniff,
+    text,
+    to_datetime,
+)
+
+SECRET_TYPES: dict[str, SecretType] = {
+    "aws keys": SecretType.AWS_SECRET_KEY,
+    "django secret key": SecretType.GENERIC_SECRET,
+    "generic high entropy secret": SecretType.GENERIC_SECRET,
+    "generic password": SecretType.GENERIC_PASSWORD,
+    "generic database assignment": SecretType.DATABASE_CREDENTIAL,
+    "github token": SecretType.GITHUB_TOKEN,
+    "github personal access token": SecretType.GITHUB_TOKEN,
+    "github app keys": SecretType.GITHUB_TOKEN,
+    "gitlab token": SecretType.GITLAB_TOKEN,
+    "slack bot token": SecretType.SLACK_TOKEN,
+    "slack user token": SecretType.SLACK_TOKEN,
+    "slack webhook url": SecretType.CHAT_WEBHOOK,
+    "json web token": SecretType.JWT,
+    "google api key": SecretType.GCP_KEY,
+    "stripe keys": SecretType.STRIPE_KEY,
+}
+
+# Occurrence types that name a part of a multi-part secret which is not itself secret.
+ID_TYPES = frozenset(
+    {
+        "client_id",
+        "username",
+        "user",
+        "login",
+        "host",
+        "hostname",
+        "port",
+        "database",
+        "db",
+        "scheme",
+        "protocol",
+        "domain",
+        "url",
+        "endpoint",
+        "tenant",
+        "tenant_id",
+        "account",
+        "account_id",
+        "email",
+        "app_id",
+        "application_id",
+        "key_id",
+        "access_key_id",
+        "region",
+        "bucket",
+        "organization",
+        "project_id",
+        "subdomain",
+    }
+)
+SCAN_TYPES = frozenset(
+    {
+        "archive_scan",
+        "docset",
+        "commit-range",
+        "path_scan",
+        "pre-commit",
+        "scan_docker_archive",
+        "pre-push",
+        "pre-receive",
+        "commit",
+        "ci",
+    }
+)
+_IGNORE_REASONS = {
+    "test_credential": "used_in_tests",
+    "false_positive": "false_positive",
+    "low_risk": "accepted_risk",
+    "invalid": "resolved",
+}
+_LOCAL_IGNORES = {
+    "ignored_match": "accepted_risk",
+    "ignored_detector": "accepted_risk",
+    "ignored_path": "accepted_risk",
+    "backend_excluded": "accepted_risk",
+}
+_INCIDENT_ID = re.compile(r"/incidents/(\d+)")
+
+
+@guarded
+def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
+    stream, ch = first_char(stream)
+    head = peek(stream)
+    if ch != "{":
+        raise ImportFormatError(
+            sniff(head) or "expected ggshield's JSON object (ggshield secret scan --json)", "$"
+        )
+    doc = load_json(stream)
+    if not isinstance(doc, dict):
+        raise ImportFormatError(f"expected a JSON object, found {type_name(doc)}", "$")
+    known = ("entities_with_incidents", "scans", "total_incidents", "secrets_engine_version")
+    if not any(k in doc for k in known) and doc.get("type") not in SCAN_TYPES:
+        hint = sniff(head)
+        raise ImportFormatError(
+            hint if hint and "ggshield" not in hint else "not a ggshield secret scan report",
+            "$",
+        )
+    yield from _scan(doc, "$", where, "", "", None)
+
+
+def _scan(
+    scan: dict,
+    loc: str,
+    where: list[str],
+    commit: str,
+    author: str,
+    committed_at: datetime | None,
+) -> Iterator[Item]:
+    where[0] = loc
+    if text(scan, "type", loc) == "commit":
+        commit = text(scan, "id", loc) or commit
+    extra = mapping(scan, "extra_info", loc)
+    if extra:
+        eloc = f"{loc}.extra_info"
+        author = person(text(extra, "author", eloc), text(extra, "email", eloc)) or author
+        committed_at = to_datetime(extra, "date", eloc) or committed_at
+    key = "entities_with_incidents" if "entities_with_incidents" in scan else "results"
+    for i, entity in enumerate(listing(scan, key, loc)):
+        eloc = f"{loc}.{key}[{i}]"
+        where[0] = eloc
+        if not isinstance(entity, dict):
+            raise ImportFormatError(f"expected an object, found {type_name(entity)}", eloc)
+        path = text(entity, "filename", eloc)
+        mode = text(entity, "mode", eloc).upper()
+        for j, incident in enumerate(listing(entity, "incidents", eloc)):
+            iloc = f"{eloc}.incidents[{j}]"
+            where[0] = iloc
+            if not isinstance(incident, dict):
+                raise ImportFormatError(f"expected an object, found {type_name(incident)}", iloc)
+            context = {
+                "path": path,
+                "commit": commit,
+                "author": author,
+                "committed_at": committed_at,
+            }
+            yield from _incident(incident, iloc, mode, context, where)
+    for j, sub in enumerate(listing(scan, "scans", loc)):
+        sloc = f"{loc}.scans[{j}]"
+        if not isinstance(sub, dict):
+            raise ImportFormatError(f"expected a scan object, found {type_name(sub)}", sloc)
+        yield from _scan(sub, sloc, where, commit, author, committed_at)
+
+
+def _incident(
+    inc: dict, loc: str, mode: str, context: dict[str, Any], where: list[str]
+) -> Iterator[Observation]:
+    rule = text(inc, "type", loc) or text(inc, "break_type", loc) or text(inc, "detector", loc)
+    if not rule:
+        raise ImportFormatError("missing required field 'type'", loc)
+    policy = text(inc, "policy", loc)
+    details = mapping(inc, "incident_details", loc)
+    dloc = f"{loc}.incident_details"
+    url = text(inc, "incident_url", loc) or text(details, "gitguardian_url", dloc)
+
+    tool_ids = {}
+    ignore_sha = text(inc, "ignore_sha", loc)
+    if ignore_sha:
+        tool_ids["ignore_sha"] = ignore_sha
+    if policy:
+        tool_ids["policy"] = policy
+    incident_id = text(details, "id", dloc)
+    if not incident_id and url:
+        m = _INCIDENT_ID.search(url)
+        incident_id = m.group(1) if m else ""
+    if incident_id:
+        tool_ids["incident_id"] = incident_id
+    detector = mapping(details, "detector", dloc)
+    if detector:
+        name = text(detector, "name", f"{dloc}.detector")
+        if name:
+            tool_ids["detector"] = name
+    if flag(inc, "known_secret", loc):
+        tool_ids["known_secret"] = "true"  # noqa: S105 (a flag, not a password)
+
+    validity = text(inc, "validity", loc) or text(details, "validity", dloc)
+    severity = map_severity(text(inc, "severity", loc) or text(details, "severity", dloc) or None)
+    resolution = _resolution(inc, loc, details, dloc)
+
+    base = {
+        "rule": rule,
+        "path": context["path"],
+        "commit": context["commit"],
+        "author": context["author"],
+        "committed_at": context["committed_at"],
+        "url": url,
+        "validity": {"valid": "valid", "invalid": "invalid"}.get(validity.lower(), "unknown"),
+        "severity": severity,
+        "tool_resolution": resolution,
+    }
+
+    occurrences = []
+    for k, occ in enumerate(listing(inc, "occurrences", loc)):
+        oloc = f"{loc}.occurrences[{k}]"
+        where[0] = oloc
+        if not isinstance(occ, dict):
+            raise ImportFormatError(f"expected an object, found {type_name(occ)}", oloc)
+        occurrences.append(
+            (
+                oloc,
+                occ,
+                text(occ, "match", oloc),
+                (text(occ, "type", oloc) or text(occ, "match_type", oloc)).lower(),
+            )
+        )
+
+    if policy and policy.lower() != "secrets detection":
+        # Sensitive file names/extensions: a hygiene problem, not a leaked value.
+        yield Observation(
+            **base,
+            secret_type=SecretType.POSTURE_OTHER.value,
+            category="posture",
+            title=f"{policy}: {rule}",
+            line=None,
+            tool_ids=tool_ids,
+        )
+        return
+
+    main = [o for o in occurrences if o[3] not in ID_TYPES] or occurrences
+    if main:
+        main = [o for o in main if o[3] == main[0][3]]
+    references: list[Reference] = []
+    for _oloc, _occ, match, mtype in occurrences:
+        if mtype in ID_TYPES and match and not censored(match):
+            ref = aws_key_id_reference(match)
+            references.append(
+                ref
+                or Reference(
+                    "url" if "://" in match else "other",
+                    match if "://" in match else f"{mtype}={match}",
+                )
+            )
+
+    if not main:
+        yield scrub(
+            Observation(
+                **base,
+                secret_type=secret_type_for(SECRET_TYPES, rule, None),
+                tool_ids=tool_ids,
+                references=references,
+            )
+        )
+        return
+    for oloc, occ, match, mtype in main:
+        hidden = censored(match)
+        value = None if hidden or not match else match
+        line = number(occ, "post_line_start", oloc)
+        if line is None and mode in ("FILE", ""):
+            line = number(occ, "line_start", oloc)
+        else:
+            number(occ, "line_start", oloc)  # still type-checked
+        ids = dict(tool_ids)
+        if mtype:
+            ids["match_type"] = mtype
+        obs = Observation(
+            **base,
+            secret_type=secret_type_for(SECRET_TYPES, rule, value, mtype),
+            secret_value=value,
+            redacted=safe_redacted(match) if hidden else "",
+            line=line,
+            tool_ids=ids,
+            references=[r for r in references if not value or value not in r.value],
+        )
+        yield scrub(obs)
+
+
+def censored(match: str) -> bool:
+    """ggshield's censor keeps the first and last ceil(n/6) characters (at most 60) and turns
+    every other character but ``+``, ``-`` and whitespace into ``*``."""
+    n = len(match)
+    if n == 0:
+        return False
+    if n <= 3:
+        return set(match[: max(n - 1, 1)]) == {"*"}
+    keep = min(math.ceil(n / 6), 60)
+    middle = match[keep : n - keep]
+    return "*" in middle and not middle.strip("*+- \t\r\n")
+
+
+def _resolution(inc: dict, loc: str, details: dict, dloc: str) -> str:
+    status = text(details, "status", dloc).upper()
+    if status == "IGNORED":
+        return _IGNORE_REASONS.get(text(details, "ignore_reason", dloc).lower(), "accepted_risk")
+    if status == "RESOLVED":
+        return "revoked" if flag(details, "secret_revoked", dloc) else "resolved"
+    reason: Any = inc.get("ignore_reason")
+    if isinstance(reason, dict):
+        reason = reason.get("kind") or reason.get("type")
+    if isinstance(reason, str):
+        return _LOCAL_IGNORES.get(reason.lower(), "")
+    if reason is not None:
+        raise ImportFormatError(
+            "'ignore_reason' should be a string or an object", f"{loc}.ignore_reason"
+        )
+    return ""

@@ -1,0 +1,283 @@
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hygiene.importers import get_parser
+from hygiene.importers.aws_iam import parse
+from hygiene.importers.base import ImportFormatError, Observation, Reference, RotationEvent
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+IAM = FIXTURES / "aws-iam-credential-report"
+SAMPLE_ACCT = "278368863034"
+ACCT = "210987654321"
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def load(name: str, **kwargs) -> list:
+    with (IAM / name).open("rb") as fh:
+        return list(parse(fh, **kwargs))
+
+
+def parse_bytes(data: bytes, **kwargs) -> list:
+    return list(parse(io.BytesIO(data), **kwargs))
+
+
+def observations(items):
+    return {(i.rule, i.resource): i for i in items if isinstance(i, Observation)}
+
+
+def failing(items):
+    return sorted(
+        (i.rule, i.resource.rsplit(":", 1)[-1])
+        for i in items
+        if isinstance(i, Observation) and not i.passed
+    )
+
+
+def events(items):
+    return [i for i in items if isinstance(i, RotationEvent)]
+
+
+def test_registered():
+    assert get_parser("aws-iam-credential-report") is parse
+
+
+# --- the published sample ----------------------------------------------------------------
+
+
+def test_sample_default_now_is_latest_timestamp():
+    # Latest timestamp in the report: jake's key used 2023-01-03T10:27.
+    items = load("credential_report.csv")
+    assert failing(items) == [
+        ("iam_access_key_1_rotation", "user/cloudgoat"),  # 2022-05-27, > 90 days
+        ("iam_access_key_1_rotation", "user/jake"),  # 2022-05-18
+        ("iam_console_mfa", "root"),  # root always has a console password
+        ("iam_console_mfa", "user/jake"),
+        ("iam_console_mfa", "user/test_account"),
+    ]
+    # test_key_account's key (2022-12-19) is never used but only 15 days old then.
+    obs = observations(items)
+    assert obs[("iam_access_key_1_unused", f"arn:aws:iam::{SAMPLE_ACCT}:user/test_key_account")]
+    assert obs[
+        ("iam_access_key_1_unused", f"arn:aws:iam::{SAMPLE_ACCT}:user/test_key_account")
+    ].passed
+
+
+def test_sample_with_explicit_now():
+    items = load("credential_report.csv", now=datetime(2023, 6, 1, tzinfo=UTC))
+    assert failing(items) == [
+        ("iam_access_key_1_rotation", "user/cloudgoat"),
+        ("iam_access_key_1_rotation", "user/jake"),
+        ("iam_access_key_1_rotation", "user/test_key_account"),
+        ("iam_access_key_1_unused", "user/cloudgoat"),  # last used 2022-12-21
+        ("iam_access_key_1_unused", "user/jake"),  # last used 2023-01-03: 149 days
+        ("iam_access_key_1_unused", "user/test_key_account"),  # never used, 164 days old
+        ("iam_console_mfa", "root"),
+        ("iam_console_mfa", "user/jake"),
+        ("iam_console_mfa", "user/test_account"),
+    ]
+
+
+def test_sample_observation_fields():
+    items = load("credential_report.csv")
+    obs = observations(items)
+    root = obs[("iam_console_mfa", f"arn:aws:iam::{SAMPLE_ACCT}:root")]
+    assert root.secret_type == "missing-mfa"
+    assert root.severity == "critical"
+    assert root.category == "posture"
+    assert root.account == SAMPLE_ACCT
+    assert root.references == [
+        Reference("arn", f"arn:aws:iam::{SAMPLE_ACCT}:root"),
+        Reference("aws-account", SAMPLE_ACCT),
+    ]
+    assert root.tool_ids == {"user": "<root_account>"}
+    assert root.secret_value is None and root.secret_sha1 is None
+    jake = obs[("iam_console_mfa", f"arn:aws:iam::{SAMPLE_ACCT}:user/jake")]
+    assert jake.severity == "high"
+    assert jake.description
+    rot = obs[("iam_access_key_1_rotation", f"arn:aws:iam::{SAMPLE_ACCT}:user/jake")]
+    assert rot.secret_type == "key-rotation"
+    assert rot.severity == "medium"
+    root_key = obs[("iam_root_access_key", f"arn:aws:iam::{SAMPLE_ACCT}:root")]
+    assert root_key.passed  # the sample's root has no access key
+    assert root_key.secret_type == "root-credential"
+    # per user: 2 slots x (rotation + unused) + mfa, + root key rule for root
+    assert len([i for i in items if isinstance(i, Observation)]) == 5 * 5 + 1
+
+
+def test_sample_rotation_events():
+    evs = events(load("credential_report.csv"))
+    assert [(e.action, e.references[0].value.rsplit(":", 1)[-1], e.occurred_at) for e in evs] == [
+        ("rotated", "user/cloudgoat", datetime(2022, 5, 27, 10, 25, 44, tzinfo=UTC)),
+        ("rotated", "user/jake", datetime(2022, 5, 18, 9, 51, 58, tzinfo=UTC)),
+        ("rotated", "user/test_key_account", datetime(2022, 12, 19, 9, 22, 23, tzinfo=UTC)),
+    ]
+    assert all(e.event_name == "CredentialReport" for e in evs)
+    assert all(e.references == [Reference("arn", e.references[0].value)] for e in evs)
+    assert evs[0].event_id == (
+        f"credential-report:arn:aws:iam::{SAMPLE_ACCT}:user/cloudgoat:key1:active:"
+        "2022-05-27T10:25:44+00:00"
+    )
+
+
+# --- generated report -----------------------------------------------------------------------
+
+
+def test_generated_findings():
+    items = load("generated_credential_report.csv", now=NOW)
+    assert failing(items) == [
+        ("iam_access_key_1_rotation", "root"),
+        ("iam_access_key_1_rotation", "user/deploy-bot"),  # 300 days
+        ("iam_access_key_1_rotation", "user/old-ci"),  # 121 days
+        ("iam_access_key_1_unused", "user/old-ci"),  # never used, 121 days old
+        ("iam_access_key_1_unused", "user/team/stale-app"),  # last used 200 days ago
+        ("iam_console_mfa", "root"),
+        ("iam_console_mfa", "user/bob"),
+        ("iam_root_access_key", "root"),
+    ]
+    obs = observations(items)
+    root_key = obs[("iam_root_access_key", f"arn:aws:iam::{ACCT}:root")]
+    assert (root_key.severity, root_key.secret_type, root_key.passed) == (
+        "critical",
+        "root-credential",
+        False,
+    )
+    # new-svc's key is 10 days old and unused: within the grace period
+    assert obs[("iam_access_key_1_unused", f"arn:aws:iam::{ACCT}:user/new-svc")].passed
+    # alice: console with MFA, two fresh keys in use
+    alice = [o for (rule, res), o in obs.items() if res.endswith("user/alice")]
+    assert len(alice) == 5 and all(o.passed for o in alice)
+
+
+def test_generated_events():
+    evs = events(load("generated_credential_report.csv", now=NOW))
+    summary = [(e.action, e.references[0].value.rsplit("/", 1)[-1], e.detail) for e in evs]
+    assert ("revoked", "deploy-bot", "access key 2 of deploy-bot (created "
+            "2022-01-10T09:01:00+00:00) is inactive") in summary
+    revoked = [e for e in evs if e.action == "revoked"]
+    assert len(revoked) == 1
+    assert revoked[0].occurred_at is None
+    rotated = [e for e in evs if e.action == "rotated"]
+    assert len(rotated) == 7  # one per active key: root, deploy-bot, old-ci, new-svc,
+    # stale-app, alice x2
+    alice2 = [e for e in rotated if e.event_id.endswith("key2:active:2024-05-25T00:00:00+00:00")]
+    assert alice2[0].occurred_at == datetime(2024, 5, 25, tzinfo=UTC)
+    assert alice2[0].references == [Reference("arn", f"arn:aws:iam::{ACCT}:user/alice")]
+
+
+@pytest.mark.parametrize(
+    ("max_key_age_days", "unused_days", "expected_rotation", "expected_unused"),
+    [
+        (90, 90, {"root", "deploy-bot", "old-ci"}, {"old-ci", "stale-app"}),
+        (30, 90, {"root", "deploy-bot", "old-ci", "stale-app", "alice"}, {"old-ci", "stale-app"}),
+        (400, 5, {"root"}, {"old-ci", "new-svc", "stale-app", "root"}),
+        (3000, 365, set(), set()),
+    ],
+)
+def test_thresholds(max_key_age_days, unused_days, expected_rotation, expected_unused):
+    items = load(
+        "generated_credential_report.csv",
+        now=NOW,
+        max_key_age_days=max_key_age_days,
+        unused_days=unused_days,
+    )
+    fails = [(rule, res.rsplit("/", 1)[-1].replace(f"{ACCT}:", "")) for rule, res in failing(items)]
+    rotation = {who.rsplit(":", 1)[-1] for rule, who in fails if rule.endswith("rotation")}
+    unused = {who.rsplit(":", 1)[-1] for rule, who in fails if rule.endswith("unused")}
+    assert rotation == expected_rotation
+    assert unused == expected_unused
+
+
+def test_threshold_boundaries():
+    header = (IAM / "generated_credential_report.csv").read_text().splitlines()[0]
+    row = (
+        f"svc,arn:aws:iam::{ACCT}:user/svc,2024-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,"
+        "true,2024-03-03T00:00:00+00:00,2024-03-03T00:00:00+00:00,us-east-1,s3,"
+        "false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+    )
+    data = f"{header}\n{row}\n".encode()
+    # 2024-03-03 + 90 days = 2024-06-01: exactly 90 days is not "older than 90"
+    # but is "unused for >= 90 days".
+    obs = observations(parse_bytes(data, now=NOW))
+    arn = f"arn:aws:iam::{ACCT}:user/svc"
+    assert obs[("iam_access_key_1_rotation", arn)].passed
+    assert not obs[("iam_access_key_1_unused", arn)].passed
+    obs = observations(parse_bytes(data, now=datetime(2024, 6, 2, tzinfo=UTC)))
+    assert not obs[("iam_access_key_1_rotation", arn)].passed
+
+
+def test_naive_now_is_utc():
+    a = load("generated_credential_report.csv", now=datetime(2024, 6, 1))
+    b = load("generated_credential_report.csv", now=NOW)
+    assert failing(a) == failing(b)
+
+
+def test_parse_stream_defaults_callable():
+    assert len(load("generated_credential_report.csv")) > 0
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def expect_error(data: bytes) -> ImportFormatError:
+    with pytest.raises(ImportFormatError) as info:
+        parse_bytes(data, now=NOW)
+    return info.value
+
+
+def sample_lines():
+    return (IAM / "credential_report.csv").read_text().splitlines()
+
+
+def test_empty_and_binary():
+    assert "empty" in expect_error(b"").message
+    assert "binary" in expect_error(b"PK\x03\x04\x00\x00").message
+
+
+def test_wrong_headers():
+    err = expect_error(b"user,arn,created\nbob,arn:aws:iam::1:user/bob,x\n")
+    assert err.location == "line 1"
+    assert "mfa_active" in err.message and "access_key_1_active" in err.message
+
+
+def test_wrong_format_other_tools():
+    prowler_csv = (FIXTURES / "prowler" / "example_output_aws.csv").read_bytes()
+    assert expect_error(prowler_csv).location == "line 1"
+    json_report = (FIXTURES / "prowler" / "example_output_aws.ocsf.json").read_bytes()
+    assert "JSON" in expect_error(json_report).message
+
+
+def test_truncated():
+    data = (IAM / "credential_report.csv").read_bytes()
+    err = expect_error(data[:700])
+    assert err.location == "line 3"
+    assert "fields" in err.message
+
+
+def test_bad_values_have_locations_and_no_content():
+    lines = sample_lines()
+    bad_date = lines[2].replace("2022-05-27T10:25:44+00:00", "yesterday-ish")
+    err = expect_error("\n".join([lines[0], lines[1], bad_date]).encode())
+    assert err.location == "line 3, column access_key_1_last_rotated"
+    assert "yesterday" not in str(err)
+    bad_bool = lines[2].replace(",false,true,", ",false,maybe,", 1)
+    err = expect_error("\n".join([lines[0], bad_bool]).encode())
+    assert err.location == "line 2, column access_key_1_active"
+    bad_arn = lines[2].replace("arn:aws:iam::278368863034:user/cloudgoat", "cloudgoat")
+    assert expect_error("\n".join([lines[0], bad_arn]).encode()).location == "line 2, column arn"
+
+
+def test_header_only_and_blank_lines():
+    lines = sample_lines()
+    assert parse_bytes((lines[0] + "\n").encode(), now=NOW) == []
+    items = parse_bytes(("\n".join([lines[0], "", lines[1], ""]) + "\n").encode(), now=NOW)
+    assert len([i for i in items if isinstance(i, Observation)]) == 6
+
+
+def test_bom_and_crlf():
+    data = (IAM / "credential_report.csv").read_bytes().replace(b"\n", b"\r\n")
+    assert len(parse_bytes(b"\xef\xbb\xbf" + data, now=NOW)) == len(
+        load("credential_report.csv", now=NOW)
+    )

@@ -1,0 +1,333 @@
+"""GitHub secret scanning: REST list-alerts array, single alert, webhook deliveries."""
+
+import copy
+import dataclasses
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from hygiene.importers import get_parser
+from hygiene.importers.base import ImportFormatError, Observation
+from hygiene.importers.github import parse, parse_webhook
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+HERE = FIXTURES / "github-secret-scanning"
+ALERTS = HERE / "github_secrets_detection_report_many_vul.json"
+REOPENED = HERE / "reopened.payload.json"
+SECRETS = [
+    "aio_XXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    "AKIAIOSFODNN7EXAMPLE",
+    "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+]
+
+
+def run(data: bytes | str) -> list:
+    if isinstance(data, str):
+        data = data.encode()
+    return list(parse(io.BytesIO(data)))
+
+
+def texts_of(obs: Observation, skip=("secret_value", "secret_type", "category")):
+    """Every string an Observation carries outside secret_value (with its field name)."""
+    for f in dataclasses.fields(obs):
+        if f.name in skip:
+            continue
+        value = getattr(obs, f.name)
+        if isinstance(value, str):
+            yield f.name, value
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield f"{f.name}.{k}", f"{k} {v}"
+        elif isinstance(value, list):
+            for ref in value:
+                yield f.name, f"{ref.kind} {ref.value}"
+
+
+def assert_secret_only_in_value(items, secrets=(), rule_names=()):
+    for obs in items:
+        candidates = [s for s in (obs.secret_value, *secrets) if s]
+        for name, text in texts_of(obs):
+            if name in ("rule", "title") and text in rule_names:
+                continue
+            for secret in candidates:
+                assert secret not in text, f"secret leaked into {name}"
+
+
+def test_rest_alerts_sample_content():
+    items = list(parse(ALERTS.open("rb")))
+    assert [type(o) for o in items] == [Observation] * 3
+    first, second, third = items
+    assert (first.rule, first.secret_type) == ("adafruit_io_key", "api-key")
+    assert (second.rule, second.secret_type) == ("aws_access_key_id", "aws-access-key")
+    assert (third.rule, third.secret_type) == ("github_personal_access_token", "github-token")
+    assert [o.secret_value for o in items] == SECRETS
+    assert [o.validity for o in items] == ["valid", "valid", "invalid"]
+    assert [o.tool_resolution for o in items] == ["false_positive", "", "revoked"]
+    assert all(o.repo == "octocat/Hello-World" for o in items)
+    assert [(o.path, o.line) for o in items] == [
+        ("example/secrets.txt", 1),
+        ("config/aws-credentials.env", 5),
+        ("scripts/deploy.sh", 12),
+    ]
+    assert first.commit == "f14d7debf9775f957cf4f1e8176da0786431f72b"
+    assert first.tool_ids["number"] == "2"
+    assert first.tool_ids["html_url"] == (
+        "https://github.com/owner/private-repo/security/secret-scanning/2"
+    )
+    assert first.url == first.tool_ids["html_url"]
+    assert first.title == "Adafruit IO Key"
+    assert first.severity is None  # GitHub gives no severity
+    assert "public" in second.description
+    assert first.redacted == ""
+    assert_secret_only_in_value(items, SECRETS)
+
+
+def test_registry_points_here():
+    items = list(get_parser("github-secret-scanning")(ALERTS.open("rb")))
+    assert len(items) == 3
+
+
+@pytest.mark.parametrize(
+    ("state", "resolution", "expected"),
+    [
+        ("open", None, ""),
+        ("resolved", "false_positive", "false_positive"),
+        ("resolved", "used_in_tests", "used_in_tests"),
+        ("resolved", "wont_fix", "wont_fix"),
+        ("resolved", "revoked", "revoked"),
+        ("resolved", "pattern_edited", "resolved"),
+        ("resolved", "pattern_deleted", "resolved"),
+        ("resolved", None, "resolved"),
+    ],
+)
+def test_resolution_mapping(state, resolution, expected):
+    alerts = json.loads(ALERTS.read_text())
+    alerts[0]["state"] = state
+    alerts[0]["resolution"] = resolution
+    assert run(json.dumps(alerts))[0].tool_resolution == expected
+
+
+@pytest.mark.parametrize(
+    ("validity", "expected"),
+    [("active", "valid"), ("inactive", "invalid"), ("unknown", "unknown"), (None, "unknown")],
+)
+def test_validity_mapping(validity, expected):
+    alerts = json.loads(ALERTS.read_text())
+    alerts[1]["validity"] = validity
+    assert run(json.dumps(alerts))[1].validity == expected
+
+
+def test_single_alert_object():
+    alert = json.loads(ALERTS.read_text())[2]
+    (obs,) = run(json.dumps(alert))
+    assert obs.tool_ids["number"] == "4"
+    assert obs.secret_value == SECRETS[2]
+
+
+def test_hidden_secret_has_no_value():
+    alerts = json.loads(ALERTS.read_text())
+    for alert in alerts:
+        del alert["secret"]
+    items = run(json.dumps(alerts))
+    assert all(o.secret_value is None for o in items)
+    assert items[1].secret_type == "aws-access-key"  # exact table, not the value
+
+
+def test_non_commit_location_uses_alert_url():
+    alerts = json.loads(ALERTS.read_text())
+    alerts[0]["first_location_detected"] = {
+        "issue_title_url": "https://api.github.com/repos/octocat/Hello-World/issues/1347"
+    }
+    obs = run(json.dumps(alerts))[0]
+    assert obs.path == ""
+    assert obs.url == "https://github.com/owner/private-repo/security/secret-scanning/2"
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+
+def delivery(action: str, **alert_fields) -> dict:
+    payload = json.loads(REOPENED.read_text())
+    payload["action"] = action
+    payload["alert"].update(alert_fields)
+    return payload
+
+
+def test_webhook_reopened_sample():
+    action, obs = parse_webhook(json.loads(REOPENED.read_text()))
+    assert action == "reopened"
+    assert obs.rule == "adafruit_io_key"
+    assert obs.secret_type == "api-key"
+    assert obs.repo == "Codertocat/Hello-World"
+    assert obs.url == "https://github.com/Codertocat/Hello-World/security/secret-scanning/191"
+    assert obs.tool_ids["number"] == "191"
+    assert obs.tool_resolution == ""
+    assert obs.secret_value is None
+
+
+@pytest.mark.parametrize(
+    ("action", "fields", "resolution", "validity"),
+    [
+        ("created", {"state": "open"}, "", "unknown"),
+        ("reopened", {"state": "open"}, "", "unknown"),
+        ("resolved", {"state": "resolved", "resolution": "wont_fix"}, "wont_fix", "unknown"),
+        ("resolved", {"state": "resolved", "resolution": "used_in_tests"}, "used_in_tests",
+         "unknown"),
+        ("resolved", {}, "resolved", "unknown"),
+        ("revoked", {}, "revoked", "unknown"),
+        ("validated", {"validity": "active"}, "", "valid"),
+        ("validated", {"validity": "inactive"}, "", "invalid"),
+        ("publicly_leaked", {"publicly_leaked": True}, "", "unknown"),
+        ("assigned", {}, "", "unknown"),
+    ],
+)
+def test_webhook_actions(action, fields, resolution, validity):
+    got_action, obs = parse_webhook(delivery(action, **fields))
+    assert got_action == action
+    assert obs.tool_resolution == resolution
+    assert obs.validity == validity
+    if action == "publicly_leaked":
+        assert "public" in obs.description
+
+
+def test_webhook_location_delivery():
+    payload = delivery("created")
+    payload["location"] = {
+        "type": "commit",
+        "details": {
+            "path": "/src/app.env",
+            "start_line": 7,
+            "commit_sha": "0123456789abcdef0123456789abcdef01234567",
+            "blob_sha": "89abcdef0123456789abcdef0123456789abcdef",
+        },
+    }
+    _, obs = parse_webhook(payload)
+    assert (obs.path, obs.line) == ("src/app.env", 7)
+    assert obs.commit == "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_parse_accepts_one_delivery():
+    (obs,) = run(REOPENED.read_text())
+    assert obs.tool_ids["number"] == "191"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"action": "created"},
+        {"action": "created", "alert": "nope"},
+        {"action": "", "alert": {"number": 1, "secret_type": "x"}},
+        {"action": 3, "alert": {"number": 1, "secret_type": "x"}},
+        # a code scanning delivery
+        {"action": "created", "alert": {"number": 1, "rule": {"id": "js/xss"}}},
+        [],
+    ],
+)
+def test_webhook_rejects_other_payloads(payload):
+    with pytest.raises(ImportFormatError):
+        parse_webhook(payload)
+
+
+def test_webhook_bad_field_types():
+    with pytest.raises(ImportFormatError) as info:
+        parse_webhook(delivery("created", number="abc"))
+    assert "$.alert.number" in str(info.value)
+    with pytest.raises(ImportFormatError) as info:
+        parse_webhook(delivery("created", secret_type=["x"]))
+    assert "$.alert.secret_type" in str(info.value)
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def other_tool_samples():
+    return [
+        FIXTURES / "gitlab-secret-detection" / "gitlab_secret_detection_report_1_vuln_v15.json",
+        FIXTURES / "noseyparker" / "noseyparker_many_vul.jsonl",
+        FIXTURES / "sarif" / "sarif_simple.sarif",
+        FIXTURES / "leakline" / "findings_and_events.json",
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"   \n\t ",
+        b"\x00\x01\x02\xff" * 20,
+        b"\xff\xfe[\x00]\x00",
+        b"hello",
+        b"42",
+        b'"x"',
+        b"{}",
+        b'{"foo": 1}',
+        b"[1, 2]",
+        b'[{"foo": 1}]',
+        b"[" * 100000,
+        b"[" * 100000 + b"]" * 100000,
+        b'{"a":' * 50000,
+    ],
+)
+def test_bad_input(data):
+    with pytest.raises(ImportFormatError):
+        run(data)
+
+
+def test_truncated_json_says_where_and_hides_secret():
+    data = ALERTS.read_bytes()
+    cut = data.index(b"AKIAIOSFODNN7EXAMPLE") + 8
+    with pytest.raises(ImportFormatError) as info:
+        run(data[:cut])
+    assert "byte" in str(info.value)
+    assert "AKIAIOSF" not in str(info.value)
+
+
+@pytest.mark.parametrize("path", other_tool_samples(), ids=lambda p: p.name)
+def test_other_tools_reports_are_refused(path):
+    with pytest.raises(ImportFormatError):
+        run(path.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "where"),
+    [
+        ("number", "two", "$[1].number"),
+        ("number", True, "$[1].number"),
+        ("number", 1.5, "$[1].number"),
+        ("secret_type", 5.0, None),
+        ("secret_type", {"a": 1}, "$[1].secret_type"),
+        ("secret", 12, "$[1].secret"),
+        ("state", ["open"], "$[1].state"),
+        ("first_location_detected", "x", "$[1].first_location_detected"),
+        ("repository", [], "$[1].repository"),
+    ],
+)
+def test_wrong_field_types(field, value, where):
+    alerts = json.loads(ALERTS.read_text())
+    alerts[1][field] = value
+    if where is None:  # a number is accepted as text
+        run(json.dumps(alerts))
+        return
+    with pytest.raises(ImportFormatError) as info:
+        run(json.dumps(alerts))
+    assert where in str(info.value)
+    for secret in SECRETS:
+        assert secret not in str(info.value)
+
+
+def test_wrong_nested_types():
+    alerts = json.loads(ALERTS.read_text())
+    bad = copy.deepcopy(alerts)
+    bad[0]["first_location_detected"]["start_line"] = "one"
+    with pytest.raises(ImportFormatError) as info:
+        run(json.dumps(bad))
+    assert "$[0].first_location_detected.start_line" in str(info.value)
+
+
+def test_dates_are_not_required():
+    obs = run(ALERTS.read_text())[0]
+    assert obs.committed_at is None or isinstance(obs.committed_at, datetime)

@@ -1,0 +1,396 @@
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from hygiene.importers import get_parser
+from hygiene.importers.base import ImportFormatError, Observation, Reference
+from hygiene.importers.prowler import check_type, is_secret_exposure_check, parse
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+PROWLER = FIXTURES / "prowler"
+ACCT = "123456789012"
+STORAGE_ID = (
+    "/subscriptions/8b1c2d3e-0000-4a7c-9940-4d9779fbce91/resourceGroups/data-rg/providers/"
+    "Microsoft.Storage/storageAccounts/leaklinedata"
+)
+
+
+def load(name: str) -> list:
+    with (PROWLER / name).open("rb") as fh:
+        return list(parse(fh))
+
+
+def parse_bytes(data: bytes) -> list:
+    return list(parse(io.BytesIO(data)))
+
+
+def by_rule_resource(items):
+    return {(i.rule, i.resource): i for i in items}
+
+
+def test_registered():
+    assert get_parser("prowler") is parse
+
+
+# --- the published samples ----------------------------------------------------------------
+
+
+def test_sample_aws_ocsf():
+    items = load("example_output_aws.ocsf.json")
+    # 5 results: 2 FAIL, 3 MANUAL (skipped)
+    assert [i.rule for i in items] == [
+        "accessanalyzer_enabled",
+        "account_maintain_different_contact_details_to_security_billing_and_operations",
+    ]
+    first, second = items
+    assert all(isinstance(i, Observation) for i in items)
+    assert all(i.category == "posture" and not i.passed for i in items)
+    assert all(i.secret_value is None and i.secret_sha1 is None for i in items)
+    assert first.secret_type == "posture-other"
+    assert first.severity == "low"
+    assert second.severity == "medium"
+    assert first.resource == "<resource_uid>"
+    assert first.account == "<account_uid>"
+    assert first.region == "<region>"
+    assert first.title == "Check if IAM Access Analyzer is enabled"
+    assert first.description.startswith("Enable IAM Access Analyzer for all accounts")
+    assert first.tool_ids == {"finding_uid": "<finding_uid>"}
+    assert second.resource == "arn:aws:iam::<account_uid>:root"
+    assert Reference("arn", "arn:aws:iam::<account_uid>:root") in second.references
+    assert Reference("aws-account", "<account_uid>") in second.references
+
+
+def test_sample_azure_ocsf():
+    items = load("example_output_azure.ocsf.json")
+    assert len(items) == 5
+    assert [i.severity for i in items] == ["low", "medium", "medium", "medium", "high"]
+    assert all(i.account == "<subscription_uid>" for i in items)
+    assert all(i.region == "global" for i in items)
+    assert items[0].resource == "AppInsights"
+    # Azure subscriptions are not AWS accounts
+    assert all(r.kind != "aws-account" for i in items for r in i.references)
+    assert items[3].tool_ids["finding_uid"].startswith("prowler-azure-defender_container")
+
+
+def test_sample_csv_matches_ocsf():
+    items = load("example_output_aws.csv")
+    assert [(i.rule, i.severity, i.passed) for i in items] == [
+        ("accessanalyzer_enabled", "low", False),
+        (
+            "account_maintain_different_contact_details_to_security_billing_and_operations",
+            "medium",
+            False,
+        ),
+    ]
+    assert items[0].title == "Check if IAM Access Analyzer is enabled"
+    assert items[0].description.startswith("Enable IAM Access Analyzer")
+    assert items[0].account == "<account_uid>"
+    assert items[0].region == "<region>"
+    assert items[0].tool_ids == {"finding_uid": "<finding_uid>"}
+
+
+# --- generated secret-hygiene reports ---------------------------------------------------------
+
+
+def test_generated_ocsf_types_and_passes():
+    items = load("generated_secret_hygiene.ocsf.json")
+    assert len(items) == 14  # 15 results, one MANUAL skipped
+    got = by_rule_resource(items)
+    user = f"arn:aws:iam::{ACCT}:user/"
+    expected = {
+        ("iam_rotate_access_key_90_days", user + "deploy-bot"): ("key-rotation", "medium", False),
+        ("iam_rotate_access_key_90_days", user + "alice"): ("key-rotation", "medium", True),
+        ("iam_user_accesskey_unused", user + "old-ci"): ("unused-credential", "medium", False),
+        ("iam_no_root_access_key", f"arn:aws:iam::{ACCT}:root"): (
+            "root-credential",
+            "critical",
+            False,
+        ),
+        ("iam_root_mfa_enabled", f"arn:aws:iam::{ACCT}:root"): ("missing-mfa", "critical", True),
+        ("iam_user_mfa_enabled_console_access", user + "bob"): ("missing-mfa", "high", False),
+        (
+            "secretsmanager_automatic_rotation_enabled",
+            f"arn:aws:secretsmanager:eu-west-1:{ACCT}:secret:prod/db-AbC123",
+        ): ("secret-rotation", "medium", False),
+        (
+            "awslambda_function_no_secrets_in_variables",
+            f"arn:aws:lambda:eu-west-1:{ACCT}:function:billing-export",
+        ): ("posture-other", "critical", False),
+        ("storage_account_key_access_disabled", STORAGE_ID): (
+            "shared-key-access",
+            "medium",
+            False,
+        ),
+        ("storage_key_rotation_90_days", STORAGE_ID): ("key-rotation", "medium", False),
+        ("iam_user_two_active_access_keys", user + "deploy-bot"): (
+            "key-rotation",
+            "medium",
+            False,
+        ),
+    }
+    for key, (secret_type, severity, passed) in expected.items():
+        obs = got[key]
+        assert (obs.secret_type, obs.severity, obs.passed) == (secret_type, severity, passed), key
+    assert "account_maintain_current_contact_details" not in {i.rule for i in items}
+
+
+def test_generated_ocsf_references_and_fields():
+    got = by_rule_resource(load("generated_secret_hygiene.ocsf.json"))
+    rot = got[("iam_rotate_access_key_90_days", f"arn:aws:iam::{ACCT}:user/deploy-bot")]
+    assert rot.references == [
+        Reference("arn", f"arn:aws:iam::{ACCT}:user/deploy-bot"),
+        Reference("aws-account", ACCT),
+    ]
+    assert rot.region == "us-east-1"
+    assert rot.account == ACCT
+    assert rot.title == "Ensure access keys are rotated every 90 days or less"
+    assert "access_key_X_last_rotated" in rot.description
+    assert rot.tool_ids["finding_uid"].startswith("prowler-aws-iam_rotate_access_key_90_days")
+    storage = got[("storage_account_key_access_disabled", STORAGE_ID)]
+    assert storage.references == [
+        Reference("storage-account", "leaklinedata"),
+        Reference("other", STORAGE_ID),
+    ]
+    assert storage.account == "8b1c2d3e-0000-4a7c-9940-4d9779fbce91"
+    assert storage.region == "westeurope"
+
+
+def test_muted_fail_is_accepted_risk():
+    got = by_rule_resource(load("generated_secret_hygiene.ocsf.json"))
+    muted = got[("iam_user_two_active_access_keys", f"arn:aws:iam::{ACCT}:user/deploy-bot")]
+    assert muted.tool_resolution == "accepted_risk"
+    others = [o for k, o in got.items() if k[0] != "iam_user_two_active_access_keys"]
+    assert all(o.tool_resolution == "" for o in others)
+
+
+def test_generated_csv_equals_ocsf_for_aws():
+    csv_items = load("generated_secret_hygiene.csv")
+    ocsf_items = [
+        i for i in load("generated_secret_hygiene.ocsf.json") if not i.resource.startswith("/")
+    ]
+    assert len(csv_items) == 11
+
+    def key(i):
+        return (
+            i.rule,
+            i.resource,
+            i.secret_type,
+            i.severity,
+            i.passed,
+            i.account,
+            i.region,
+            i.title,
+            i.description,
+            i.tool_resolution,
+            tuple((r.kind, r.value) for r in i.references),
+        )
+
+    assert [key(i) for i in csv_items] == [key(i) for i in ocsf_items]
+
+
+def test_status_extended_never_copied():
+    # status_extended of the "find secrets" checks names where a secret is: not kept.
+    for item in load("generated_secret_hygiene.ocsf.json"):
+        assert ": FAIL for" not in item.description + item.title
+        assert ": PASS for" not in item.description + item.title
+
+
+# --- check type table -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("check", "secret_type"),
+    [
+        ("iam_rotate_access_key_90_days", "key-rotation"),
+        ("iam_user_accesskey_unused", "unused-credential"),
+        ("iam_no_root_access_key", "root-credential"),
+        ("iam_root_mfa_enabled", "missing-mfa"),
+        ("iam_user_mfa_enabled_console_access", "missing-mfa"),
+        ("secretsmanager_automatic_rotation_enabled", "secret-rotation"),
+        ("secretsmanager_secret_rotated_periodically", "secret-rotation"),
+        ("storage_key_rotation_90_days", "key-rotation"),
+        ("storage_account_key_access_disabled", "shared-key-access"),
+        ("iam_user_two_active_access_keys", "key-rotation"),
+        ("kms_cmk_rotation_enabled", "key-rotation"),
+        ("keyvault_key_rotation_enabled", "key-rotation"),
+        ("keyvault_rbac_secret_expiration_set", "key-policy"),
+        ("iam_sa_user_managed_key_rotate_90_days", "key-rotation"),
+        ("apikeys_key_rotated_in_90_days", "key-rotation"),
+        ("awslambda_function_no_secrets_in_variables", "posture-other"),
+        ("accessanalyzer_enabled", "posture-other"),
+        # heuristics for checks not in the table
+        ("entra_privileged_user_has_mfa", "missing-mfa"),
+        ("some_service_secret_rotation_check", "secret-rotation"),
+        ("newservice_key_rotation_enabled", "key-rotation"),
+        ("IAM_ROTATE_ACCESS_KEY_90_DAYS", "key-rotation"),
+    ],
+)
+def test_check_type(check, secret_type):
+    assert check_type(check) == secret_type
+
+
+def test_secret_exposure_checks_recognised():
+    for check in (
+        "awslambda_function_no_secrets_in_variables",
+        "ec2_instance_secrets_user_data",
+        "cloudformation_stack_outputs_find_secrets",
+        "ecs_task_definitions_no_environment_secrets",
+    ):
+        assert is_secret_exposure_check(check)
+    assert not is_secret_exposure_check("iam_root_mfa_enabled")
+
+
+# --- other shapes ----------------------------------------------------------------------------
+
+
+def _finding(**over):
+    base = json.loads((PROWLER / "generated_secret_hygiene.ocsf.json").read_text())[0]
+    base.update(over)
+    return base
+
+
+def test_single_object_and_json_lines():
+    one = json.dumps(_finding(), indent=2).encode()
+    items = parse_bytes(one)
+    assert [(i.rule, i.passed) for i in items] == [("iam_rotate_access_key_90_days", False)]
+    lines = (json.dumps(_finding()) + "\n" + json.dumps(_finding(status_code="PASS"))).encode()
+    assert [i.passed for i in parse_bytes(lines)] == [False, True]
+
+
+def test_info_status_skipped_and_empty_array():
+    assert parse_bytes(json.dumps([_finding(status_code="INFO")]).encode()) == []
+    assert parse_bytes(b"[]") == []
+
+
+def test_no_resources_falls_back_to_account():
+    items = parse_bytes(json.dumps([_finding(resources=[])]).encode())
+    assert items[0].resource == ACCT
+
+
+def test_prowler_v3_json():
+    v3 = [
+        {
+            "AssessmentStartTime": "2023-05-01T10:00:00",
+            "FindingUniqueId": "prowler-aws-iam_no_root_access_key-123456789012-us-east-1-root",
+            "Provider": "aws",
+            "CheckID": "iam_no_root_access_key",
+            "CheckTitle": "Ensure no root account access key exists",
+            "Status": "FAIL",
+            "StatusExtended": "Root account has access keys.",
+            "Severity": "critical",
+            "ResourceId": "<root_account>",
+            "ResourceArn": f"arn:aws:iam::{ACCT}:root",
+            "Region": "us-east-1",
+            "AccountId": ACCT,
+            "Remediation": {"Recommendation": {"Text": "Delete root access keys.", "Url": ""}},
+        }
+    ]
+    (item,) = parse_bytes(json.dumps(v3).encode())
+    assert item.rule == "iam_no_root_access_key"
+    assert item.secret_type == "root-credential"
+    assert item.severity == "critical"
+    assert item.resource == f"arn:aws:iam::{ACCT}:root"
+    assert item.description == "Delete root access keys."
+    assert item.tool_ids == {
+        "finding_uid": "prowler-aws-iam_no_root_access_key-123456789012-us-east-1-root"
+    }
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def expect_error(data: bytes) -> ImportFormatError:
+    with pytest.raises(ImportFormatError) as info:
+        parse_bytes(data)
+    return info.value
+
+
+def test_empty_and_blank():
+    assert "empty" in expect_error(b"").message
+    assert "empty" in expect_error(b" \n\t").message
+
+
+def test_binary():
+    err = expect_error(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    assert "binary" in err.message
+    assert err.location.startswith("byte")
+
+
+def test_truncated_json():
+    data = (PROWLER / "example_output_aws.ocsf.json").read_bytes()
+    err = expect_error(data[: len(data) // 2])
+    assert "truncated" in err.message
+    assert err.location.startswith("near byte")
+
+
+def test_csv_wrong_headers_names_missing_columns():
+    err = expect_error(b"CHECK;STATE;RESOURCE\nx;FAIL;y\n")
+    assert err.location == "line 1"
+    assert "CHECK_ID" in err.message and "STATUS" in err.message
+    assert "RESOURCE_UID" in err.message
+
+
+def test_csv_comma_separated_is_explained():
+    err = expect_error(b"CHECK_ID,STATUS,RESOURCE_UID\nx,FAIL,y\n")
+    assert "';'-separated" in err.message
+
+
+def test_csv_row_length_and_unknown_status():
+    err = expect_error(b"CHECK_ID;STATUS;RESOURCE_UID\nx;FAIL\n")
+    assert err.location == "line 2"
+    err = expect_error(b"CHECK_ID;STATUS;RESOURCE_UID\nx;BROKEN;y\n")
+    assert err.location == "line 2, column STATUS"
+    assert "BROKEN" not in str(err)
+
+
+def test_truncated_csv():
+    data = (PROWLER / "example_output_aws.csv").read_bytes()
+    err = expect_error(data[:3000])
+    assert err.location.startswith("line ")
+
+
+def test_wrong_format_other_tools():
+    gitleaks = json.dumps([{"RuleID": "aws-access-token", "Secret": "AKIAIOSFODNN7EXAMPLE"}])
+    err = expect_error(gitleaks.encode())
+    assert err.location == "$[0]"
+    assert "AKIA" not in str(err)
+    iam_csv = (FIXTURES / "aws-iam-credential-report" / "credential_report.csv").read_bytes()
+    assert "','-separated" in expect_error(iam_csv).message
+    vault = (FIXTURES / "vault-audit" / "vault_audit_kv_read_excerpt.jsonl").read_bytes()
+    assert expect_error(vault).location == "line 1"
+
+
+def test_asff_is_explained():
+    err = expect_error(json.dumps([{"SchemaVersion": "2018-10-08", "ProductArn": "x"}]).encode())
+    assert "ASFF" in err.message
+
+
+def test_wrong_shapes():
+    assert expect_error(b"[1, 2]").location == "$[0]"
+    assert expect_error(json.dumps([_finding(resources={"uid": "x"})]).encode()).location == (
+        "$[0].resources"
+    )
+    bad_meta = _finding(metadata={"event_code": ["x"]})
+    assert expect_error(json.dumps([bad_meta]).encode()).location == "$[0].metadata"
+    no_status = _finding()
+    del no_status["status_code"]
+    err = expect_error(json.dumps([no_status]).encode())
+    assert err.location == "$[0].status_code"
+
+
+def test_deep_nesting():
+    deep = b'[{"metadata": {"event_code": "x"}, "unmapped": ' + b"[" * 50000 + b"]" * 50000
+    err = expect_error(deep + b"}]")
+    assert "nested" in err.message
+    err = expect_error(b"[" * 50000 + b"]" * 50000)
+    assert isinstance(err, ImportFormatError)
+
+
+def test_escaped_brackets_in_strings_do_not_count_as_nesting():
+    finding = _finding()
+    finding["remediation"]["desc"] = '\\"[[[[{{{{' * 500
+    (item,) = parse_bytes(json.dumps([finding]).encode())
+    assert item.description == '\\"[[[[{{{{' * 500
+
