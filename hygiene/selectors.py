@@ -1,26 +1,41 @@
 """Reads shared by views, the API and charts."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from hygiene.models import Finding, Secret
-from hygiene.roles import sees_everything
+from hygiene.roles import role_of, sees_everything
+
+
+def team_ids_of(user) -> list[int]:
+    cached = getattr(user, "_leakline_team_ids", None)
+    if cached is None:
+        cached = list(user.teams.values_list("id", flat=True)) if user.is_authenticated else []
+        user._leakline_team_ids = cached
+    return cached
 
 
 def findings_visible_to(user) -> QuerySet[Finding]:
-    """Leads and managers see every finding; engineers their teams' and their own."""
+    """Leads and managers see every finding; engineers their teams' and their own; anyone
+    without a role nothing."""
     qs = Finding.objects.all()
     if sees_everything(user):
         return qs
-    return qs.filter(Q(team__members=user) | Q(assignee=user))
+    if role_of(user) is None:
+        return qs.none()
+    return qs.filter(Q(team_id__in=team_ids_of(user)) | Q(assignee_id=user.pk))
 
 
 def secrets_visible_to(user) -> QuerySet[Secret]:
     qs = Secret.objects.all()
     if sees_everything(user):
         return qs
-    return qs.filter(
-        Q(team__members=user) | Q(findings__team__members=user) | Q(findings__assignee=user)
-    ).distinct()
+    if role_of(user) is None:
+        return qs.none()
+    teams = team_ids_of(user)
+    mine = Finding.objects.filter(secret_id=OuterRef("pk")).filter(
+        Q(team_id__in=teams) | Q(assignee_id=user.pk)
+    )
+    return qs.filter(Q(team_id__in=teams) | Exists(mine))
 
 
 def lead_dashboard(user) -> dict:
@@ -34,7 +49,10 @@ def lead_dashboard(user) -> dict:
     findings = findings_visible_to(user)
     return {
         "now": now,
-        "untriaged": findings.filter(status=FindingStatus.OPEN).count(),
+        "untriaged": findings.filter(status=FindingStatus.OPEN)[:10001].count(),
+        "pending_dismissals": findings.exclude(proposed_resolution="")
+        .filter(status__in=["open", "triaged"])[:1001]
+        .count(),
         "new_critical": findings.filter(status=FindingStatus.OPEN, severity="critical")
         .select_related("secret", "source")
         .order_by("-first_seen_at", "-id")[:10],

@@ -1,6 +1,12 @@
-from django.db.models import Q, QuerySet
+"""Reads of incidents and steps shared by pages, the API and dashboards."""
 
-from incidents.models import Step
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from hygiene.roles import role_of, sees_everything
+from incidents.models import Incident, IncidentStatus, Step
+
+OPEN_STEP = Q(completed_at__isnull=True, skipped_at__isnull=True)
 
 
 def open_steps() -> QuerySet[Step]:
@@ -9,18 +15,66 @@ def open_steps() -> QuerySet[Step]:
     ).exclude(incident__status="closed")
 
 
+def incidents_visible_to(user) -> QuerySet[Incident]:
+    """Leads and managers see every incident; engineers their teams' and the ones they own,
+    take part in or have a step in; anyone else none."""
+    qs = Incident.objects.all()
+    if sees_everything(user):
+        return qs
+    if role_of(user) != "engineer":
+        return qs.none()
+    mine = Step.objects.filter(incident=OuterRef("pk"), assignee=user)
+    member = Incident.participants.through.objects.filter(incident=OuterRef("pk"), user=user)
+    return qs.filter(
+        Q(team__members=user) | Q(owner=user) | Exists(member) | Exists(mine)
+    ).distinct()
+
+
+def incidents_filtered(user, *, status="", severity="", owner=None, team=None, overdue=False):
+    """The incidents list: visible to ``user``, narrowed by the filters given. ``status`` may
+    also be "active" (anything not closed); ``owner`` a user id or "me" is resolved by callers."""
+    qs = incidents_visible_to(user)
+    if status == "active":
+        qs = qs.exclude(status=IncidentStatus.CLOSED)
+    elif status:
+        qs = qs.filter(status=status)
+    if severity:
+        qs = qs.filter(severity=severity)
+    if owner is not None:
+        qs = qs.filter(owner_id=owner)
+    if team is not None:
+        qs = qs.filter(team_id=team)
+    if overdue:
+        late = Step.objects.filter(OPEN_STEP, incident=OuterRef("pk"), due_at__lte=timezone.now())
+        qs = qs.filter(Exists(late), paused_at__isnull=True).exclude(status=IncidentStatus.CLOSED)
+    return qs
+
+
 def steps_for_user(user) -> QuerySet[Step]:
     """My work: open steps assigned to me, or unassigned steps of my teams' incidents."""
+    team_member = Incident.objects.filter(pk=OuterRef("incident_id"), team__members=user)
     return (
-        open_steps()
-        .filter(Q(assignee=user) | Q(assignee__isnull=True, incident__team__members=user))
-        .select_related("incident")
-        .distinct()
-        .order_by("due_at")
+        Step.objects.filter(OPEN_STEP)
+        .exclude(incident__status=IncidentStatus.CLOSED)
+        .filter(Q(assignee=user) | Q(assignee__isnull=True) & Exists(team_member))
+        .select_related("incident", "assignee")
+        .order_by("due_at", "pk")
     )
 
 
-def engineer_dashboard(user) -> dict:
-    from django.utils import timezone
+def incident_timeline(incident: Incident, limit: int = 200):
+    return incident.timeline.select_related("actor").order_by("-created_at", "-id")[:limit]
 
-    return {"now": timezone.now(), "my_steps": steps_for_user(user)[:20]}
+
+def engineer_dashboard(user) -> dict:
+    now = timezone.now()
+    steps = list(steps_for_user(user)[:20])
+    return {
+        "now": now,
+        "my_steps": steps,
+        "overdue_count": sum(1 for s in steps if s.state(now) == "overdue"),
+        "my_incidents": incidents_visible_to(user)
+        .exclude(status=IncidentStatus.CLOSED)
+        .select_related("team", "owner")
+        .order_by("-opened_at")[:10],
+    }

@@ -1,54 +1,398 @@
+"""Incident, My work and playbook pages. Every action is a POST that calls one service and,
+for htmx, answers with the re-rendered incident partial (errors included, 4xx status)."""
+
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from hygiene.roles import permission_required, sees_everything
-from incidents.models import Incident, Playbook
-from incidents.selectors import steps_for_user
+from hygiene.models import Team
+from hygiene.roles import permission_required
+from hygiene.selectors import secrets_visible_to
+from incidents import forms, services
+from incidents.models import FollowUp, Incident, IncidentStatus, Playbook, Step
+from incidents.selectors import (
+    incident_timeline,
+    incidents_filtered,
+    incidents_visible_to,
+    steps_for_user,
+)
+from incidents.services import IncidentError, can_manage, can_work, exposure_window
+
+User = get_user_model()
+PAGE_SIZE = 50
 
 
-def incidents_visible_to(user):
-    qs = Incident.objects.all()
-    if sees_everything(user):
-        return qs
-    from django.db.models import Q
+def _is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
 
-    return qs.filter(
-        Q(team__members=user) | Q(owner=user) | Q(participants=user) | Q(steps__assignee=user)
-    ).distinct()
+
+def _visible_incident(user, pk: int) -> Incident:
+    incident = get_object_or_404(Incident, pk=pk)
+    if not incidents_visible_to(user).filter(pk=pk).exists():
+        raise PermissionDenied
+    return incident
+
+
+# --- list and My work --------------------------------------------------------------------
+
+
+def _int_or_none(value):
+    return int(value) if value and str(value).isdigit() else None
 
 
 @permission_required("incidents.view_incident")
 def incident_list(request):
-    qs = incidents_visible_to(request.user).select_related("owner", "team").order_by("-opened_at")
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "incidents/incident_list.html", {"page": page})
-
-
-@permission_required("incidents.view_incident")
-def incident_detail(request, pk: int):
-    incident = get_object_or_404(incidents_visible_to(request.user), pk=pk)
+    g = request.GET
+    status = g.get("status", "")
+    if status not in ("", "active", *IncidentStatus.values):
+        status = ""
+    severity = g.get("severity", "") if g.get("severity", "") in services.SEVERITIES else ""
+    owner = request.user.pk if g.get("owner") == "me" else _int_or_none(g.get("owner"))
+    team = _int_or_none(g.get("team"))
+    overdue = g.get("overdue") == "1"
+    qs = (
+        incidents_filtered(
+            request.user, status=status, severity=severity, owner=owner, team=team, overdue=overdue
+        )
+        .select_related("owner", "team")
+        .order_by("-opened_at", "-id")
+    )
+    page = Paginator(qs, PAGE_SIZE).get_page(g.get("page"))
+    kept = {k: g.get(k) for k in ("status", "severity", "owner", "team", "overdue") if g.get(k)}
     return render(
         request,
-        "incidents/incident_detail.html",
+        "incidents/incident_list.html",
         {
-            "incident": incident,
-            "steps": incident.steps.select_related("assignee", "completed_by"),
-            "timeline": incident.timeline.select_related("actor").order_by("-created_at")[:200],
+            "page": page,
+            "filters": kept,
+            "query": urlencode(kept),
+            "statuses": IncidentStatus.choices,
+            "severities": services.SEVERITIES,
+            "owners": forms.assignable_users()[:200],
+            "teams": Team.objects.order_by("name")[:200],
             "now": timezone.now(),
         },
     )
 
 
+@permission_required("incidents.view_step")
 def my_work(request):
-    return render(
-        request,
-        "incidents/my_work.html",
-        {"steps": steps_for_user(request.user)[:200], "now": timezone.now()},
+    page = Paginator(steps_for_user(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "incidents/my_work.html", {"page": page, "now": timezone.now()})
+
+
+# --- the incident page -------------------------------------------------------------------
+
+
+def _incident_context(request, incident: Incident, error: str = "") -> dict:
+    user = request.user
+    steps = list(
+        incident.steps.select_related(
+            "assignee", "completed_by", "evidence_event", "evidence_event__source"
+        ).order_by("position")
     )
+    for s in steps:
+        s.incident = incident
+    done = {s.position for s in steps if s.is_done}
+    for s in steps:
+        s.blocked_by = [p for p in (s.depends_on or []) if p not in done]
+    manage = can_manage(user)
+    work = can_work(user, incident)
+    return {
+        "incident": incident,
+        "steps": steps,
+        "timeline": incident_timeline(incident),
+        "secrets": incident.secrets.all()[:50],
+        "participants": incident.participants.all()[:50],
+        "follow_ups": incident.follow_ups.select_related("owner")[:50],
+        "exposure": exposure_window(incident),
+        "now": timezone.now(),
+        "can_manage": manage,
+        "can_work": work,
+        "is_open": incident.status != IncidentStatus.CLOSED,
+        "error": error,
+        "owner_form": forms.OwnerForm(initial={"owner": incident.owner_id}) if manage else None,
+        "assignable": list(forms.assignable_users()[:200]) if manage else [],
+        "severities": services.SEVERITIES,
+        "follow_up_formset": forms.FollowUpFormSet(prefix="fu") if manage else None,
+    }
+
+
+def _render_incident(request, incident: Incident, *, error: str = "", status: int = 200):
+    incident.refresh_from_db()
+    context = _incident_context(request, incident, error)
+    template = "incidents/_incident.html" if _is_htmx(request) else "incidents/incident_detail.html"
+    return render(request, template, context, status=status)
+
+
+@permission_required("incidents.view_incident")
+def incident_detail(request, pk: int):
+    incident = _visible_incident(request.user, pk)
+    return _render_incident(request, incident)
+
+
+def incident_action(view):
+    """POST-only, needs a role that can see incidents and this incident visible; IncidentError
+    becomes a 400 with its message; success re-renders (htmx) or redirects."""
+
+    @wraps(view)
+    @require_POST
+    @permission_required("incidents.view_incident")
+    def wrapped(request, pk: int, *args, **kwargs):
+        incident = _visible_incident(request.user, pk)
+        try:
+            view(request, incident, *args, **kwargs)
+        except IncidentError as e:
+            return _render_incident(request, incident, error=str(e), status=400)
+        if _is_htmx(request):
+            return _render_incident(request, incident)
+        return redirect("incident_detail", incident.pk)
+
+    return wrapped
+
+
+def _form(form_class, request, **kwargs):
+    form = form_class(request.POST, **kwargs)
+    if not form.is_valid():
+        messages = [
+            f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in form.errors.items()
+        ]
+        raise IncidentError("; ".join(messages))
+    return form.cleaned_data
+
+
+def _step_of(incident: Incident, step_pk: int) -> Step:
+    step = get_object_or_404(Step, pk=step_pk, incident=incident)
+    step.incident = incident
+    return step
+
+
+@incident_action
+def step_complete(request, incident, step_pk):
+    data = _form(forms.CompleteForm, request)
+    services.step_complete(
+        step=_step_of(incident, step_pk), by=request.user, note=data["note"], url=data["url"]
+    )
+
+
+@incident_action
+def step_skip(request, incident, step_pk):
+    data = _form(forms.ReasonForm, request)
+    services.step_skip(step=_step_of(incident, step_pk), by=request.user, reason=data["reason"])
+
+
+@incident_action
+def step_reopen(request, incident, step_pk):
+    services.step_reopen(step=_step_of(incident, step_pk), by=request.user)
+
+
+@incident_action
+def step_assign(request, incident, step_pk):
+    if not can_manage(request.user):
+        raise PermissionDenied
+    data = _form(forms.AssigneeForm, request)
+    services.step_assign(
+        step=_step_of(incident, step_pk), by=request.user, assignee=data["assignee"]
+    )
+
+
+@incident_action
+def incident_pause(request, incident):
+    data = _form(forms.ReasonForm, request)
+    services.incident_pause(incident=incident, by=request.user, reason=data["reason"])
+
+
+@incident_action
+def incident_resume(request, incident):
+    services.incident_resume(incident=incident, by=request.user)
+
+
+@incident_action
+def incident_severity(request, incident):
+    if not can_manage(request.user):
+        raise PermissionDenied
+    data = _form(forms.SeverityForm, request)
+    services.incident_change_severity(incident=incident, by=request.user, severity=data["severity"])
+
+
+@incident_action
+def incident_owner(request, incident):
+    if not can_manage(request.user):
+        raise PermissionDenied
+    data = _form(forms.OwnerForm, request)
+    services.incident_assign(incident=incident, by=request.user, owner=data["owner"])
+
+
+@incident_action
+def incident_participant(request, incident):
+    if not can_manage(request.user):
+        raise PermissionDenied
+    data = _form(forms.ParticipantForm, request)
+    services.incident_add_participant(incident=incident, by=request.user, user=data["user"])
+
+
+@incident_action
+def incident_close(request, incident):
+    data = _form(forms.SummaryForm, request)
+    services.incident_close(incident=incident, by=request.user, summary=data["summary"])
+
+
+@incident_action
+def incident_comment(request, incident):
+    data = _form(forms.CommentForm, request)
+    services.incident_comment(incident=incident, by=request.user, text=data["text"])
+
+
+@incident_action
+def incident_review(request, incident):
+    if not can_manage(request.user):
+        raise PermissionDenied
+    data = _form(forms.ReviewForm, request)
+    formset = forms.FollowUpFormSet(request.POST, prefix="fu")
+    if not formset.is_valid():
+        errors = [
+            f"follow-up {i + 1}: {' '.join(msgs)}"
+            for i, f in enumerate(formset.forms)
+            for msgs in f.errors.values()
+        ] or [" ".join(formset.non_form_errors())]
+        raise IncidentError("; ".join(errors))
+    follow_ups = [
+        (f.cleaned_data["title"], f.cleaned_data.get("owner"), f.cleaned_data["due_at"])
+        for f in formset.forms
+        if f.cleaned_data.get("title")
+    ]
+    services.incident_review(
+        incident=incident,
+        by=request.user,
+        what_happened=data["what_happened"],
+        lessons=data["lessons"],
+        follow_ups=follow_ups,
+    )
+
+
+@require_POST
+@permission_required("incidents.view_incident")
+def follow_up_done(request, pk: int):
+    follow_up = get_object_or_404(FollowUp.objects.select_related("incident"), pk=pk)
+    incident = _visible_incident(request.user, follow_up.incident_id)
+    try:
+        services.follow_up_done(follow_up=follow_up, by=request.user)
+    except IncidentError as e:
+        return _render_incident(request, incident, error=str(e), status=400)
+    if _is_htmx(request):
+        return _render_incident(request, incident)
+    return redirect("incident_detail", incident.pk)
+
+
+@require_POST
+@permission_required("incidents.manage_incident")
+def incident_open(request):
+    """Open one incident for the posted ``secret_ids`` (triage and secret pages call this)."""
+    form = forms.OpenIncidentForm(request.POST)
+    error, status = "", 400
+    if not form.is_valid():
+        error = "Pick at least one secret (secret_ids)."
+    else:
+        ids = form.cleaned_data["secret_ids"]
+        secrets = list(secrets_visible_to(request.user).filter(pk__in=ids))
+        if len(secrets) != len(set(ids)):
+            error, status = "Some of these secrets don't exist or aren't yours to see.", 404
+        else:
+            try:
+                incident = services.incident_open(
+                    secrets=secrets,
+                    opened_by=request.user,
+                    severity=form.cleaned_data["severity"] or None,
+                )
+            except IncidentError as e:
+                error, status = str(e), 409
+    if error:
+        return render(request, "incidents/error.html", {"error": error}, status=status)
+    if _is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = reverse("incident_detail", args=[incident.pk])
+        return response
+    return redirect("incident_detail", incident.pk)
+
+
+# --- playbooks ---------------------------------------------------------------------------
 
 
 @permission_required("incidents.view_playbook")
 def playbook_list(request):
-    playbooks = Playbook.objects.filter(is_current=True).prefetch_related("steps")
-    return render(request, "incidents/playbook_list.html", {"playbooks": playbooks})
+    playbooks = Playbook.objects.filter(is_current=True).prefetch_related("steps").order_by("name")
+    return render(
+        request,
+        "incidents/playbook_list.html",
+        {
+            "playbooks": playbooks,
+            "can_edit": request.user.has_perm("incidents.manage_playbook"),
+        },
+    )
+
+
+@permission_required("incidents.view_playbook")
+def playbook_detail(request, pk: int):
+    playbook = get_object_or_404(Playbook.objects.prefetch_related("steps"), pk=pk)
+    versions = Playbook.objects.filter(slug=playbook.slug).order_by("-version")[:50]
+    return render(
+        request,
+        "incidents/playbook_detail.html",
+        {
+            "playbook": playbook,
+            "versions": versions,
+            "can_edit": request.user.has_perm("incidents.manage_playbook") and playbook.is_current,
+        },
+    )
+
+
+@permission_required("incidents.manage_playbook")
+def playbook_edit(request, slug: str):
+    playbook = get_object_or_404(Playbook, slug=slug, is_current=True)
+    error = ""
+    if request.method == "POST":
+        form = forms.PlaybookForm(request.POST)
+        formset = forms.PlaybookStepFormSet(request.POST, prefix="steps")
+        if form.is_valid() and formset.is_valid():
+            steps = [
+                {k: v for k, v in f.cleaned_data.items() if k != "DELETE"}
+                for f in formset.forms
+                if f.cleaned_data and not f.cleaned_data.get("DELETE")
+            ]
+            try:
+                new = services.playbook_save_version(
+                    playbook=playbook,
+                    by=request.user,
+                    name=form.cleaned_data["name"],
+                    description=form.cleaned_data["description"],
+                    steps=steps,
+                )
+            except IncidentError as e:
+                error = str(e)
+            else:
+                return redirect("playbook_detail", new.pk)
+        else:
+            error = "Please correct the errors below."
+        status = 400
+    else:
+        form = forms.PlaybookForm(
+            initial={"name": playbook.name, "description": playbook.description}
+        )
+        formset = forms.PlaybookStepFormSet(
+            initial=forms.playbook_step_initial(playbook), prefix="steps"
+        )
+        status = 200
+    return render(
+        request,
+        "incidents/playbook_edit.html",
+        {"playbook": playbook, "form": form, "formset": formset, "error": error},
+        status=status,
+    )

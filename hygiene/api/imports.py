@@ -1,3 +1,140 @@
-from ninja import Router
+"""POST /api/v1/imports — a source posts a report as the tool wrote it (or multipart `file`).
+The report is parsed and staged within the request (the raw bytes go no further), then the
+reconcile runs as an rq job; poll GET /api/v1/imports/{id}."""
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema, Status
+
+from hygiene.models import ImportRun
+from hygiene.services.imports import ImportFailed, ImportRejected, import_report
 
 router = Router()
+
+
+class ImportRunOut(Schema):
+    id: int
+    url: str
+    source: str
+    format: str
+    status: str
+    duplicate: bool = False
+    via: str
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+    reopened: int
+    resolved: int
+    missing: int
+    dismissed: int
+    events: int
+    error: str
+    error_location: str
+    created_at: str
+    finished_at: str | None
+    parse_ms: int | None
+    reconcile_ms: int | None
+
+
+class ErrorOut(Schema):
+    detail: str
+    location: str = ""
+    import_id: int | None = None
+
+
+def run_out(run: ImportRun) -> dict:
+    return {
+        "id": run.pk,
+        "url": f"/api/v1/imports/{run.pk}",
+        "source": run.source.slug,
+        "format": run.format,
+        "status": run.status,
+        "duplicate": getattr(run, "duplicate", False),
+        "via": run.via,
+        **{
+            name: getattr(run, name)
+            for name in (
+                "received",
+                "created",
+                "updated",
+                "unchanged",
+                "reopened",
+                "resolved",
+                "missing",
+                "dismissed",
+                "events",
+                "error",
+                "error_location",
+                "parse_ms",
+                "reconcile_ms",
+            )
+        },
+        "created_at": run.created_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+def error(status: int, detail: str, location: str = "", import_id: int | None = None):
+    body = {"detail": detail}
+    if location:
+        body["location"] = location
+    if import_id:
+        body["import_id"] = import_id
+    return JsonResponse(body, status=status)
+
+
+@router.post(
+    "",
+    response={202: ImportRunOut, 400: ErrorOut, 403: ErrorOut, 413: ErrorOut, 415: ErrorOut},
+    summary="Import a report",
+)
+def create_import(
+    request, format: str | None = None, source: str | None = None, full_scan: bool | None = None
+):
+    principal = request.auth
+    token = principal.source_token
+    if token is None:
+        return error(403, "imports need a source token (this is a personal token)")
+    if source and source != token.source.slug:
+        return error(403, f"this token belongs to source '{token.source.slug}', not '{source}'")
+    length = request.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > settings.LEAKLINE_MAX_REPORT_BYTES + 65536:
+        return error(413, f"the report is larger than {settings.LEAKLINE_MAX_REPORT_BYTES} bytes")
+    content_type = request.content_type or ""
+    if content_type.startswith("multipart/form-data"):
+        upload = request.FILES.get("file")
+        if upload is None:
+            return error(400, "multipart requests need the report in a field named 'file'")
+        stream = upload
+    else:
+        stream = request
+    try:
+        run = import_report(
+            source=token.source,
+            format_key=format,
+            stream=stream,
+            via="api",
+            token=token,
+            full_scan=full_scan,
+            background=True,
+        )
+    except ImportRejected as exc:
+        return error(exc.status, exc.message)
+    except ImportFailed as exc:
+        return error(400, exc.error.message, exc.error.location, exc.run.pk)
+    return Status(202, run_out(run))
+
+
+@router.get("/{run_id}", response=ImportRunOut, summary="An import's status and counts")
+def get_import(request, run_id: int):
+    principal = request.auth
+    runs = ImportRun.objects.select_related("source")
+    if principal.source_token:
+        runs = runs.filter(source=principal.source_token.source)
+    else:
+        from hygiene.api.permissions import require_user
+
+        require_user(request, "hygiene.view_importrun")
+    return run_out(get_object_or_404(runs, pk=run_id))

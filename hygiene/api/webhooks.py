@@ -1,3 +1,69 @@
+"""GitHub secret scanning webhooks: POST /api/v1/webhooks/github/{source}. Authenticated by the
+X-Hub-Signature-256 HMAC with the source's webhook secret (not a bearer token)."""
+
+import hashlib
+import hmac
+import json
+
+from django.http import JsonResponse
 from ninja import Router
 
+from hygiene.importers import ImportFormatError
+from hygiene.models import Source
+from hygiene.services.imports import import_items
+
 router = Router()
+MAX_DELIVERY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+
+
+def _error(status: int, detail: str) -> JsonResponse:
+    return JsonResponse({"detail": detail}, status=status)
+
+
+def signature_ok(secret: str, body: bytes, header: str) -> bool:
+    if not secret or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+
+
+@router.post("/github/{source_slug}", auth=None, summary="GitHub secret_scanning_alert webhook")
+def github_webhook(request, source_slug: str):
+    source = Source.objects.filter(slug=source_slug, is_active=True).first()
+    if source is None:
+        return _error(404, "no such source")
+    if not source.webhook_secret:
+        return _error(403, "this source has no webhook secret configured")
+    length = request.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > MAX_DELIVERY_BYTES:
+        return _error(413, "delivery too large")
+    body = request.body
+    if not signature_ok(
+        source.webhook_secret, body, request.headers.get("X-Hub-Signature-256", "")
+    ):
+        return _error(401, "missing or invalid X-Hub-Signature-256")
+    event = request.headers.get("X-GitHub-Event", "")
+    if event == "ping":
+        return JsonResponse({"ok": True, "event": "ping"})
+    if event != "secret_scanning_alert":
+        return JsonResponse({"ok": True, "ignored": event or "unknown event"}, status=202)
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return _error(400, "the delivery is not valid JSON")
+    from hygiene.importers.github import parse_webhook
+
+    try:
+        action, observation = parse_webhook(payload)
+    except ImportFormatError as exc:
+        return JsonResponse({"detail": exc.message, "location": exc.location}, status=400)
+    if action == "reopened":
+        observation.tool_resolution = "reopened"
+    run = import_items(
+        source=source,
+        items=[observation],
+        via="webhook",
+        format_key="github-secret-scanning",
+        digest=hashlib.sha256(body).hexdigest(),
+    )
+    return JsonResponse({"ok": True, "action": action, "import_id": run.pk}, status=202)

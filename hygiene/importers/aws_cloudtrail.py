@@ -51,10 +51,9 @@ from .base import (
     iter_json_array,
     iter_json_lines,
     load_json,
-    parse_datetime,
     type_name,
 )
-from .prowler import depth_limited
+from .prowler import depth_limited, safe_datetime
 
 SECRETS_MANAGER = "secretsmanager.amazonaws.com"
 IAM = "iam.amazonaws.com"
@@ -70,7 +69,7 @@ SECRETS_ACTIONS = {
 IAM_EVENTS = {"UpdateAccessKey", "DeleteAccessKey", "CreateAccessKey"}
 ENVELOPE_TYPES = {"AWS Service Event via CloudTrail", "AWS API Call via CloudTrail"}
 
-_RECORDS_START = re.compile(rb'^\s*\{\s*"Records"\s*:')
+_RECORDS_START = re.compile(rb'^\s*\{\s*"Records"\s*:\s*(\[)?')
 _SECRET_ARN = re.compile(r"^arn:[\w-]+:secretsmanager:[\w-]*:\d*\w*:secret:(.+)$")
 _ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
 
@@ -120,34 +119,39 @@ def _items(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
     if char == "[":
         yield from iter_json_array(depth_limited(stream), "item", "events")
     elif char == "{":
-        if _RECORDS_START.match(head.lstrip(b"\xef\xbb\xbf")):
+        start = _RECORDS_START.match(head.lstrip(b"\xef\xbb\xbf"))
+        if start:
+            if not start.group(1):
+                raise ImportFormatError("expected an array", "$.Records")
             yield from iter_json_array(depth_limited(stream), "Records.item", "records")
             return
         first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
         if first_line.endswith(b"}"):
-            yield from iter_json_lines(stream)
+            for where, obj in iter_json_lines(stream):
+                yield from _expand(obj, where)
             return
-        doc = expect_dict(load_json(stream), "$")
-        if "Records" in doc:
-            records = doc["Records"]
-            if not isinstance(records, list):
-                raise ImportFormatError(
-                    f"expected an array, found {type_name(records)}", "$.Records"
-                )
-            for i, obj in enumerate(records):
-                yield f"$.Records[{i}]", obj
-        elif "Events" in doc:
-            events = doc["Events"]
-            if not isinstance(events, list):
-                raise ImportFormatError(f"expected an array, found {type_name(events)}", "$.Events")
-            for i, obj in enumerate(events):
-                yield f"$.Events[{i}]", obj
-        else:
-            yield "$", doc
+        yield from _expand(load_json(stream), "$")
     else:
         raise ImportFormatError(
             "expected CloudTrail or EventBridge JSON (an object or an array)", "byte 0"
         )
+
+
+def _expand(doc: Any, where: str) -> Iterator[tuple[str, Any]]:
+    """A log file or lookup-events document gives its records; anything else is one item."""
+    if isinstance(doc, dict):
+        for key in ("Records", "Events"):
+            if key in doc and ("eventName" not in doc and "detail" not in doc):
+                items = doc[key]
+                base = "$" if where == "$" else where + " $"
+                if not isinstance(items, list):
+                    raise ImportFormatError(
+                        f"expected an array, found {type_name(items)}", f"{base}.{key}"
+                    )
+                for i, obj in enumerate(items):
+                    yield f"{base}.{key}[{i}]", obj
+                return
+    yield where, doc
 
 
 def _record(obj: Any, where: str) -> tuple[dict, str, str, str]:
@@ -218,7 +222,7 @@ def _event(record: dict, where: str, env_region: str, env_id: str) -> RotationEv
     return RotationEvent(
         action=action,
         references=refs,
-        occurred_at=parse_datetime(record.get("eventTime"), f"{where}.eventTime"),
+        occurred_at=safe_datetime(record.get("eventTime"), f"{where}.eventTime"),
         actor=actor,
         event_name=name,
         event_id=event_id,

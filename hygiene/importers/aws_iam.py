@@ -41,8 +41,8 @@ from .base import (
     Reference,
     RotationEvent,
     first_char,
-    parse_datetime,
 )
+from .prowler import safe_datetime
 
 ROOT_USER = "<root_account>"
 EMPTY = {"", "n/a", "no_information", "not_supported"}
@@ -98,7 +98,7 @@ def _date(row: dict[str, str], column: str, where: str) -> datetime | None:
     value = row.get(column, "").strip()
     if value.lower() in EMPTY:
         return None
-    return parse_datetime(value, f"{where}, column {column}")
+    return safe_datetime(value, f"{where}, column {column}")
 
 
 def _account_of(arn: str) -> str:

@@ -46,10 +46,9 @@ from .base import (
     first_char,
     iter_json_array,
     load_json,
-    parse_datetime,
     type_name,
 )
-from .prowler import depth_limited
+from .prowler import depth_limited, safe_datetime
 
 MAX_SAS_PERIOD = timedelta(days=7)
 _PERIOD = re.compile(r"^(?:(\d{1,5})\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?$")
@@ -234,11 +233,13 @@ def _account_items(acc: _Fields, now: datetime, max_age: timedelta) -> Iterator[
                 )
             try:
                 policy_days = int(raw)
-            except ValueError:
+            except (ValueError, OverflowError):
+                policy_days = -1
+            if not 0 < policy_days <= 100_000:
                 raise ImportFormatError(
-                    "'keyExpirationPeriodInDays' should be a whole number",
+                    "'keyExpirationPeriodInDays' should be a whole number of days (1 or more)",
                     policy.path("keyExpirationPeriodInDays"),
-                ) from None
+                )
         ok = policy_days is not None and policy_days <= max_age.days
         yield obs(
             "storage_key_expiration_policy",
@@ -263,7 +264,7 @@ def _account_items(acc: _Fields, now: datetime, max_age: timedelta) -> Iterator[
                 isinstance(value, bool) or not isinstance(value, str | int | float)
             ):
                 raise ImportFormatError(f"expected a date, found {type_name(value)}", where)
-            created[key] = parse_datetime(value, where) if value is not None else None
+            created[key] = safe_datetime(value, where) if value is not None else None
         old = [k for k, t in created.items() if t is None or now - t > limit]
         yield obs(
             "storage_key_rotation",

@@ -102,9 +102,16 @@ def parse_datetime(value: Any, where: str = "") -> datetime | None:
     """ISO 8601 (with Z), RFC 3339, epoch seconds/ms; None for empty. Aware UTC."""
     if value in (None, "", "N/A", "n/a", "no_information", "not_supported"):
         return None
+    if isinstance(value, bool):
+        raise ImportFormatError("not a date/time (a boolean)", where)
     if isinstance(value, int | float):
-        seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            seconds = value / 1000 if value > 1e11 else value
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            raise ImportFormatError("timestamp out of range", where) from None
+    if isinstance(value, dict | list):
+        raise ImportFormatError(f"not a date/time ({type_name(value)})", where)
     text = str(value).strip()
     try:
         if text.endswith("Z"):
@@ -125,12 +132,20 @@ def parse_datetime(value: Any, where: str = "") -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+MAX_JSON_DEPTH = 2048
+_SLICE = 4096
+
+
 class _CountingReader(io.RawIOBase):
-    """Counts bytes read so JSON errors can say where they happened without quoting input."""
+    """Counts bytes read so JSON errors can say where they happened without quoting input, and
+    bounds nesting depth cheaply: ijson's cost grows with the square of the depth, so a document
+    of 100,000 '[' would exhaust memory. Counting brackets per 4 KiB slice (C-speed
+    bytes.count; strings are ignored, so this over-estimates) rejects such input early."""
 
     def __init__(self, stream: IO[bytes]):
         self.stream = stream
         self.count = 0
+        self.depth = 0
 
     def readable(self) -> bool:
         return True
@@ -138,6 +153,15 @@ class _CountingReader(io.RawIOBase):
     def readinto(self, buffer) -> int:
         data = self.stream.read(len(buffer))
         n = len(data)
+        for start in range(0, n, _SLICE):
+            piece = data[start : start + _SLICE]
+            opens = piece.count(b"[") + piece.count(b"{")
+            if self.depth + opens > MAX_JSON_DEPTH:
+                raise ImportFormatError(
+                    f"JSON nested deeper than {MAX_JSON_DEPTH} levels",
+                    f"near byte {self.count + start}",
+                )
+            self.depth = max(0, self.depth + opens - piece.count(b"]") - piece.count(b"}"))
         buffer[:n] = data
         self.count += n
         return n
@@ -270,7 +294,7 @@ def get_int(obj: dict, key: str, where: str, *, required: bool = False) -> int |
         raise ImportFormatError(f"'{key}' should be a number, found a boolean", where)
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ImportFormatError(f"'{key}' should be a whole number", f"{where}.{key}") from None
 
 

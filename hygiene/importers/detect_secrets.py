@@ -17,8 +17,8 @@ from typing import IO
 
 from hygiene.taxonomy import SecretType
 
-from .base import ImportFormatError, Item, Observation, first_char, load_json, type_name
-from .gitleaks import flag, guarded, number, peek, secret_type_for, sniff, text
+from .base import ImportFormatError, Item, Observation, first_char, type_name
+from .gitleaks import flag, guarded, load_document, number, peek, secret_type_for, sniff, text
 
 SECRET_TYPES: dict[str, SecretType] = {
     "aws access key": SecretType.AWS_ACCESS_KEY,
@@ -61,7 +61,7 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
         raise ImportFormatError(
             hint or "expected a detect-secrets baseline (a JSON object with 'results')", "$"
         )
-    doc = load_json(stream)
+    doc = load_document(stream)
     if not isinstance(doc, dict):
         raise ImportFormatError(f"expected a JSON object, found {type_name(doc)}", "$")
     if "results" not in doc:

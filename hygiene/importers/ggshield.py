@@ -27,12 +27,13 @@ from typing import IO, Any
 
 from hygiene.taxonomy import SecretType, map_severity
 
-from .base import ImportFormatError, Item, Observation, Reference, first_char, load_json, type_name
+from .base import ImportFormatError, Item, Observation, Reference, first_char, type_name
 from .gitleaks import (
     aws_key_id_reference,
     flag,
     guarded,
     listing,
+    load_document,
     mapping,
     number,
     peek,
@@ -133,7 +134,7 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
         raise ImportFormatError(
             sniff(head) or "expected ggshield's JSON object (ggshield secret scan --json)", "$"
         )
-    doc = load_json(stream)
+    doc = load_document(stream)
     if not isinstance(doc, dict):
         raise ImportFormatError(f"expected a JSON object, found {type_name(doc)}", "$")
     known = ("entities_with_incidents", "scans", "total_incidents", "secrets_engine_version")

@@ -19,11 +19,12 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import operator
 import re
 from array import array
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from itertools import accumulate
+from itertools import accumulate, repeat
 from typing import IO, Any, BinaryIO
 
 from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
@@ -35,6 +36,7 @@ from .base import (
     Reference,
     first_char,
     iter_json_array,
+    load_json,
     parse_datetime,
     type_name,
 )
@@ -59,16 +61,19 @@ def guarded(inner: Callable[[IO[bytes], list[str]], Iterator[Item]]):
     """Wrap a parser so that nothing but ImportFormatError escapes it.
 
     ``inner(stream, where)`` keeps ``where[0]`` up to date with the location it is reading;
-    any unexpected exception becomes an ImportFormatError at that location. The original
+    any unexpected exception becomes an ImportFormatError at that location, and so does an
+    ImportFormatError without a location (base's "the report is empty"). The original
     exception is dropped (its message could quote the input)."""
 
     @functools.wraps(inner)
     def parse(stream: BinaryIO) -> Iterator[Item]:
-        where = ["start of the report"]
+        where = ["byte 0"]
         try:
             yield from inner(stream, where)
-        except ImportFormatError:
-            raise
+        except ImportFormatError as exc:
+            if exc.location:
+                raise
+            raise ImportFormatError(exc.message, where[0]) from None
         except _UNREADABLE as exc:
             raise ImportFormatError(f"unreadable value ({type(exc).__name__})", where[0]) from None
 
@@ -144,6 +149,16 @@ def iter_json_array_guarded(
     return iter_json_array(DepthGuard(stream), prefix, what)
 
 
+def load_document(stream: IO[bytes]) -> Any:
+    """base.load_json, plus json's plain ValueError (numbers of 4,300+ digits) reported."""
+    try:
+        return load_json(stream, max_depth=MAX_DEPTH)
+    except ImportFormatError:
+        raise
+    except ValueError:
+        raise ImportFormatError("a number in the JSON is too long", "$") from None
+
+
 def sniff(head: bytes) -> str:
     """A hint naming the format a misrouted report probably is ("" when unsure)."""
     h = head[:65536]
@@ -188,28 +203,34 @@ def text(obj: dict, key: str, where: str) -> str:
     return str(value)
 
 
+MAX_NUMBER = 2**31 - 1  # line numbers and the like: what a database integer holds
+
+
 def number(obj: dict, key: str, where: str) -> int | None:
-    """A whole number (also from a numeric string); None when absent, null or ""."""
+    """A whole number 0..2**31-1 (also from a numeric string); None when absent, null or ""."""
     value = obj.get(key)
     if value is None or value == "":
         return None
-    if value.__class__ is int:
-        return value
-    if isinstance(value, bool | dict | list):
-        raise ImportFormatError(
-            f"'{key}' should be a number, found {type_name(value)}", f"{where}.{key}"
-        )
-    try:
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ValueError
-            return int(value)
-        text_value = str(value).strip()
-        if len(text_value) > 18:
-            raise ValueError
-        return int(text_value)
-    except (ValueError, OverflowError):
-        raise ImportFormatError(f"'{key}' should be a whole number", f"{where}.{key}") from None
+    if value.__class__ is not int:
+        if isinstance(value, bool | dict | list):
+            raise ImportFormatError(
+                f"'{key}' should be a number, found {type_name(value)}", f"{where}.{key}"
+            )
+        try:
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise ValueError
+                value = int(value)
+            else:
+                text_value = str(value).strip()
+                if len(text_value) > 18:
+                    raise ValueError
+                value = int(text_value)
+        except (ValueError, OverflowError):
+            raise ImportFormatError(f"'{key}' should be a whole number", f"{where}.{key}") from None
+    if not 0 <= value <= MAX_NUMBER:
+        raise ImportFormatError(f"'{key}' is out of range", f"{where}.{key}")
+    return value
 
 
 def flag(obj: dict, key: str, where: str) -> bool | None:
@@ -251,14 +272,19 @@ _EXTRA_DATE_FORMATS = (
 )
 
 
+_UNPARSEABLE = datetime.min.replace(tzinfo=UTC)
+
+
 @functools.lru_cache(maxsize=4096)
 def _to_datetime_text(value: str) -> datetime | None:
+    """None for "no date" spellings, _UNPARSEABLE when no known format fits."""
+    value = value.strip()
     try:
         return parse_datetime(value)
     except ImportFormatError:
         pass
     except (ValueError, OverflowError, OSError):
-        return None
+        return _UNPARSEABLE
     cleaned = " ".join(value.split())
     for fmt in _EXTRA_DATE_FORMATS:
         for candidate in (cleaned, " ".join(cleaned.split()[:6])):
@@ -269,25 +295,28 @@ def _to_datetime_text(value: str) -> datetime | None:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=UTC)
             return parsed.astimezone(UTC)
-    return None
+    return _UNPARSEABLE
 
 
 def to_datetime(obj: dict, key: str, where: str) -> datetime | None:
     """A date/time field as aware UTC; None when absent. Unparseable → ImportFormatError."""
     value = obj.get(key)
-    if value is None or value == "":
+    if value.__class__ is str:
+        parsed = _to_datetime_text(value) if value else None
+    elif value is None:
         return None
-    if isinstance(value, bool | dict | list):
+    elif isinstance(value, bool | dict | list):
         raise ImportFormatError(
             f"'{key}' should be a date/time, found {type_name(value)}", f"{where}.{key}"
         )
-    if isinstance(value, int | float):
+    elif isinstance(value, int | float):
         try:
             return parse_datetime(value)
         except (ValueError, OverflowError, OSError):
             raise ImportFormatError(f"'{key}' is out of range", f"{where}.{key}") from None
-    parsed = _to_datetime_text(str(value).strip())
-    if parsed is None and str(value).strip() not in ("", "N/A", "n/a"):
+    else:
+        parsed = _to_datetime_text(str(value))
+    if parsed is _UNPARSEABLE:
         raise ImportFormatError(f"'{key}' is not a date/time", f"{where}.{key}")
     return parsed
 
@@ -347,17 +376,22 @@ _SCRUBBED_FIELDS = (
 )
 
 
+_scrubbed_values = operator.attrgetter(*_SCRUBBED_FIELDS)
+
+
 def scrub(obs: Observation) -> Observation:
     """Last line of defence: the raw value must not travel in any other field."""
     secret = obs.secret_value
     if not secret or len(secret) < 8:
         return obs
-    if obs.redacted and (secret in obs.redacted):
+    joined = "\x00".join(_scrubbed_values(obs))
+    if secret in joined:
+        for name in _SCRUBBED_FIELDS:
+            value = getattr(obs, name)
+            if secret in value:
+                setattr(obs, name, value.replace(secret, "[REDACTED]"))
+    if obs.redacted and secret in obs.redacted:
         obs.redacted = ""
-    for name in _SCRUBBED_FIELDS:
-        value = getattr(obs, name)
-        if value and secret in value:
-            setattr(obs, name, value.replace(secret, "[REDACTED]"))
     if obs.tool_ids:
         for key, value in list(obs.tool_ids.items()):
             if secret in value:
@@ -373,11 +407,14 @@ def secret_type_for(table: dict[str, SecretType], rule: str, value: str | None, 
     """Tool table (by lower-cased rule) → well-known value prefixes → rule/description words."""
     exact = table.get(rule.lower())
     if exact is not None:
-        return exact.value
+        return _TYPE_VALUES[exact]
     by_value = guess_secret_type_from_value(value)
     if by_value is not None:
         return by_value.value
     return _guess_by_names(rule, *names)
+
+
+_TYPE_VALUES = {member: str(member.value) for member in SecretType}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -469,34 +506,65 @@ def _value_and_redacted(secret: str) -> tuple[str | None, str]:
     return secret, ""
 
 
+_V8_TEXT = (
+    "RuleID",
+    "Description",
+    "Secret",
+    "Link",
+    "Fingerprint",
+    "File",
+    "SymlinkFile",
+    "Commit",
+    "Author",
+    "Email",
+)
+_PLAIN = {str}
+
+
 def _v8(obj: dict, where: str) -> Observation:
-    rule = text(obj, "RuleID", where)
+    values = tuple(map(obj.get, _V8_TEXT, repeat("")))
+    if set(map(type, values)) == _PLAIN:  # fast path: all strings (or absent)
+        rule, description, secret, link, fingerprint, file, symlink, commit, author, email = values
+    else:
+        rule, description, secret, link, fingerprint, file, symlink, commit, author, email = (
+            text(obj, key, where) for key in _V8_TEXT
+        )
     if not rule:
         raise ImportFormatError("missing required field 'RuleID'", where)
-    description = text(obj, "Description", where)
-    value, redacted = _value_and_redacted(text(obj, "Secret", where))
-    link = text(obj, "Link", where)
-    repo_match = _LINK_REPO.match(link) if link else None
-    fingerprint = text(obj, "Fingerprint", where)
+    if secret and "REDACTED" not in secret and not secret.endswith("..."):
+        value, redacted = secret, ""
+    else:
+        value, redacted = _value_and_redacted(secret)
+    line = obj.get("StartLine")
+    if line.__class__ is not int or not 0 <= line <= MAX_NUMBER:
+        line = number(obj, "StartLine", where)
     obs = Observation(
         rule=rule,
         secret_type=secret_type_for(SECRET_TYPES, rule, value, description),
         secret_value=value,
         redacted=redacted,
-        repo=repo_match.group(1) if repo_match else "",
-        path=text(obj, "File", where) or text(obj, "SymlinkFile", where),
-        line=number(obj, "StartLine", where),
-        commit=text(obj, "Commit", where),
+        repo=_repo_from_link(link) if link else "",
+        path=file or symlink,
+        line=line,
+        commit=commit,
         url=link,
-        author=person(text(obj, "Author", where), text(obj, "Email", where)),
+        author=f"{author} <{email}>"
+        if author and email and "<" not in email
+        else person(author, email),
         committed_at=to_datetime(obj, "Date", where),
         title=description,
         tool_ids={"fingerprint": fingerprint} if fingerprint else {},
     )
-    ref = aws_key_id_reference(value)
-    if ref:
-        obs.references.append(ref)
+    if value and value[0] == "A":
+        ref = aws_key_id_reference(value)
+        if ref:
+            obs.references.append(ref)
     return scrub(obs)
+
+
+def _repo_from_link(link: str) -> str:
+    m = _LINK_REPO.match(link)
+    return m.group(1) if m else ""
 
 
 def _v7(obj: dict, where: str) -> Observation:

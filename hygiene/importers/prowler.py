@@ -15,6 +15,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import IO, Any
 
 from ..taxonomy import map_severity
@@ -29,6 +30,7 @@ from .base import (
     iter_json_array,
     iter_json_lines,
     load_json,
+    parse_datetime,
     type_name,
 )
 
@@ -248,6 +250,17 @@ class DepthLimitedReader(io.RawIOBase):
 
 def depth_limited(stream: IO[bytes], max_depth: int = MAX_STREAM_DEPTH) -> IO[bytes]:
     return io.BufferedReader(DepthLimitedReader(stream, max_depth), 65536)
+
+
+def safe_datetime(value: Any, where: str) -> datetime | None:
+    """base.parse_datetime, with out-of-range values (epoch 1e14, year 9999 minus an offset)
+    reported as ImportFormatError instead of ValueError/OverflowError. (Belongs in base.py.)"""
+    try:
+        return parse_datetime(value, where)
+    except ImportFormatError:
+        raise
+    except (ValueError, OverflowError, OSError):
+        raise ImportFormatError("date/time out of range", where) from None
 
 
 # --- JSON (OCSF and v3) ------------------------------------------------------------------

@@ -110,11 +110,6 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
     stream, char = first_char(stream)
     if char != "{":
         raise ImportFormatError("not a SARIF log: expected a JSON object with 'version' and 'runs'")
-    start = rewindable(stream)
-    if start is not None:
-        for _ in _walk(stream_json(stream, {"version"}, {"", "runs"})):
-            pass
-        stream.seek(start)
     targets = {
         "version",
         "runs.item.tool",
@@ -122,10 +117,24 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
         "runs.item.versionControlProvenance",
     }
     watch = {"", "runs", "runs.item", "runs.item.results"}
-    yield from _walk(stream_json(stream, targets, watch))
+    known: list[_Run] | None = None
+    start = rewindable(stream)
+    if start is not None:
+        # First pass: syntax, version and each run's tool and provenance (small), so that
+        # nothing is yielded from a broken log and results may come before their tool.
+        known = []
+        first_pass = targets - {"runs.item.results.item"}
+        for _ in _walk(stream_json(stream, first_pass, watch), known):
+            pass
+        stream.seek(start)
+    yield from _walk(stream_json(stream, targets, watch), None, known)
 
 
-def _walk(parts: Iterator[tuple[str, str, Any]]) -> Iterator[Observation]:
+def _walk(
+    parts: Iterator[tuple[str, str, Any]],
+    collect: list[_Run] | None = None,
+    known: list[_Run] | None = None,
+) -> Iterator[Observation]:
     version_seen = False
     has_runs = False
     run = _Run(index=-1)
@@ -142,7 +151,14 @@ def _walk(parts: Iterator[tuple[str, str, Any]]) -> Iterator[Observation]:
                     raise ImportFormatError(
                         f"should be an object, found {value}", f"$.runs[{run.index + 1}]"
                     )
-                run = _Run(index=run.index + 1)
+                index = run.index + 1
+                if known is not None and index < len(known):
+                    run = known[index]
+                    run.results = 0
+                else:
+                    run = _Run(index=index)
+                if collect is not None:
+                    collect.append(run)
             elif prefix == "runs.item.results" and value != "an array":
                 raise ImportFormatError(
                     f"should be an array, found {value}", f"$.runs[{run.index}].results"
@@ -155,9 +171,11 @@ def _walk(parts: Iterator[tuple[str, str, Any]]) -> Iterator[Observation]:
                 )
             version_seen = True
         elif prefix == "runs.item.tool":
-            _read_tool(run, value, f"$.runs[{run.index}].tool")
+            if known is None:
+                _read_tool(run, value, f"$.runs[{run.index}].tool")
         elif prefix == "runs.item.versionControlProvenance":
-            _read_provenance(run, value, f"$.runs[{run.index}].versionControlProvenance")
+            if known is None:
+                _read_provenance(run, value, f"$.runs[{run.index}].versionControlProvenance")
         else:
             where = f"$.runs[{run.index}].results[{run.results}]"
             run.results += 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Iterator
 from typing import IO, Any
@@ -27,7 +28,6 @@ from .base import (
     Observation,
     Reference,
     first_char,
-    iter_json_lines,
     type_name,
 )
 from .gitleaks import (
@@ -130,7 +130,7 @@ def _records(stream: IO[bytes], ch: str, where: list[str]) -> Iterator[Item]:
     if ch == "[":
         records = iter_json_array_guarded(stream)
     elif ch == "{":
-        records = iter_json_lines(stream)
+        records = _json_lines(stream, where)
     else:
         raise ImportFormatError(
             "expected TruffleHog JSON lines (--json) or a JSON array of findings", "line 1"
@@ -144,9 +144,32 @@ def _records(stream: IO[bytes], ch: str, where: list[str]) -> Iterator[Item]:
                 continue  # a TruffleHog log record, not a finding
             if any(k in obj for k in _V2_KEYS):
                 raise ImportFormatError("TruffleHog v2 output is not supported; use v3", loc)
-            hint = sniff(b" ".join(f'"{k}"'.encode() for k in list(obj)[:50] if isinstance(k, str)))
+            hint = sniff(json.dumps(obj)[:65536].encode())
             raise ImportFormatError(hint or "not a TruffleHog finding (no SourceMetadata)", loc)
         yield finding(obj, loc)
+
+
+def _json_lines(stream: IO[bytes], where: list[str]) -> Iterator[tuple[str, Any]]:
+    """Like base.iter_json_lines, but every error (also json's ValueError for 4,300+ digit
+    numbers) names its line."""
+    for lineno, raw in enumerate(stream, start=1):
+        if not raw.strip():
+            continue
+        loc = f"line {lineno}"
+        where[0] = loc
+        try:
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise ImportFormatError("not UTF-8 text", f"{loc} byte {exc.start}") from None
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ImportFormatError(f"malformed JSON: {exc.msg}", f"{loc}:{exc.colno}") from None
+        except RecursionError:
+            raise ImportFormatError("JSON nested too deeply", loc) from None
+        except ValueError:
+            raise ImportFormatError("a number in the JSON is too long", loc) from None
+        yield loc, obj
 
 
 def finding(obj: dict[str, Any], where: str) -> Observation:

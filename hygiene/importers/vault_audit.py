@@ -37,8 +37,8 @@ from .base import (
     first_char,
     get_str,
     iter_json_lines,
-    parse_datetime,
 )
+from .prowler import safe_datetime
 
 DEFAULT_KV_MOUNTS = ("secret", "kv")
 WRITE_OPERATIONS = {"create", "update", "patch"}
@@ -100,7 +100,7 @@ def _entry(entry: Any, where: str, mounts: set[str]) -> RotationEvent | None:
     return RotationEvent(
         action=action,
         references=refs,
-        occurred_at=parse_datetime(entry.get("time"), f"{where}.time"),
+        occurred_at=safe_datetime(entry.get("time"), f"{where}.time"),
         actor=actor,
         event_name=name,
         event_id=get_str(request, "id", rwhere),

@@ -1,6 +1,7 @@
 from .findings import Finding, FindingCategory, FindingStatus, Resolution, Validity
 from .secrets import EventReference, ReferenceKind, RotationEvent, Secret, SecretReference
 from .sources import ImportRun, ImportStatus, Source, SourceKind, SourceToken, UserToken
+from .staging import StagedFinding, StagedReference
 from .teams import OwnershipRule, Team
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "Secret",
     "SecretReference",
     "Source",
+    "StagedFinding",
+    "StagedReference",
     "SourceKind",
     "SourceToken",
     "Team",

@@ -138,6 +138,12 @@ class Finding(models.Model):
             models.Index(fields=["team", "status"], name="finding_team"),
             models.Index(fields=["source", "last_run"], name="finding_source_run"),
             models.Index(fields=["secret_type", "status"], name="finding_type"),
+            # Triage filters and sorts (hygiene.filters): last-seen order, one repository, the
+            # grouped view's per-secret probe, severity order without a status filter.
+            models.Index(fields=["-last_seen_at", "-id"], name="finding_last_seen"),
+            models.Index(fields=["repo", "-first_seen_at", "-id"], name="finding_repo"),
+            models.Index(fields=["secret", "status"], name="finding_secret_status"),
+            models.Index(fields=["severity", "-first_seen_at", "-id"], name="finding_sev_new"),
         ]
 
     def __str__(self):

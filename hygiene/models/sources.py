@@ -138,6 +138,8 @@ class ImportRun(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     reopened = models.PositiveIntegerField(default=0)
     resolved = models.PositiveIntegerField(default=0)
+    missing = models.PositiveIntegerField(default=0)  # no longer reported by this full scan
+    dismissed = models.PositiveIntegerField(default=0)  # dismissed by the tool's own triage
     events = models.PositiveIntegerField(default=0)
     error = models.CharField(max_length=500, blank=True)
     error_location = models.CharField(max_length=200, blank=True)

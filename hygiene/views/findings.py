@@ -1,42 +1,399 @@
-from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+"""Findings triage pages: the filtered list, the grouped-by-secret view, bulk actions (htmx),
+the secret page and the CSV export. Views parse input, call one service and render."""
 
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from hygiene import roles
+from hygiene.filters import (
+    AGE_LABELS,
+    SORTS,
+    BadCursor,
+    capped_count,
+    export_csv,
+    page_findings,
+    page_secret_groups,
+    parse_filter,
+    secret_groups,
+)
+from hygiene.forms import DISMISSAL_CHOICES, CommentForm, ReferenceForm
+from hygiene.models import (
+    Finding,
+    FindingCategory,
+    FindingStatus,
+    ReferenceKind,
+    Source,
+    Team,
+)
+from hygiene.models.findings import Validity
+from hygiene.roles import permission_required
 from hygiene.selectors import findings_visible_to, secrets_visible_to
+from hygiene.services import triage
+from hygiene.taxonomy import SecretType, Severity
 
-PAGE_SIZE = 50
+ACTIONS = {
+    # action: (permission, verb for the message)
+    "assign": ("hygiene.triage_finding", "assigned"),
+    "status": ("hygiene.triage_finding", "updated"),
+    "dismiss": ("hygiene.triage_finding", "dismissed"),
+    "propose": ("hygiene.propose_dismissal", "proposed for dismissal"),
+    "confirm": ("hygiene.triage_finding", "dismissed"),
+    "reject": ("hygiene.triage_finding", "kept open"),
+    "undo": ("hygiene.triage_finding", "reopened"),
+    "incident": ("incidents.manage_incident", ""),
+}
 
 
+def _is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _error(request, status: int, message: str) -> HttpResponse:
+    """A 4xx with a clear message; htmx requests get it as a fragment in the flash area."""
+    if _is_htmx(request):
+        response = render(
+            request,
+            "hygiene/partials/flash.html",
+            {"flash": message, "flash_level": "error"},
+            status=status,
+        )
+        response["HX-Retarget"] = "#flash"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _filter_choices() -> dict:
+    return {
+        "statuses": FindingStatus.choices,
+        "severities": Severity.choices,
+        "secret_types": SecretType.choices,
+        "categories": FindingCategory.choices,
+        "validities": Validity.choices,
+        "ages": list(AGE_LABELS.items()),
+        "sorts": list(SORTS.items()),
+        "sources": Source.objects.order_by("name").values("slug", "name")[:200],
+        "teams": Team.objects.order_by("name").only("pk", "slug", "name")[:200],
+        "dismissal_reasons": DISMISSAL_CHOICES,
+    }
+
+
+def _assignable_users():
+    User = get_user_model()
+    return (
+        User.objects.filter(is_active=True, groups__name__in=[roles.LEAD, roles.ENGINEER])
+        .distinct()
+        .order_by("username")
+        .only("pk", "username", "first_name", "last_name")[:300]
+    )
+
+
+def _results_context(request, ff, cursor):
+    qs = ff.apply(findings_visible_to(request.user)).select_related(
+        "secret", "source", "team", "assignee"
+    )
+    page = page_findings(qs, sort=ff.sort, cursor=cursor)
+    count, exact = capped_count(qs)
+    return {
+        "ff": ff,
+        "page": page,
+        "count": count,
+        "count_exact": exact,
+        "cursor": cursor or "",
+        "qs": ff.querystring(),
+    }
+
+
+@require_GET
+@permission_required("hygiene.view_finding")
 def finding_list(request):
-    qs = findings_visible_to(request.user).select_related("secret", "source", "team")
-    status = request.GET.get("status", "")
-    if status:
-        qs = qs.filter(status=status)
-    qs = qs.order_by("-first_seen_at", "-id")
-    page = Paginator(qs, PAGE_SIZE, allow_empty_first_page=True).get_page(request.GET.get("page"))
-    return render(request, "hygiene/finding_list.html", {"page": page, "status": status})
+    ff = parse_filter(request.GET, user=request.user)
+    cursor = request.GET.get("cursor") or None
+    try:
+        context = _results_context(request, ff, cursor)
+    except BadCursor as exc:
+        return _error(request, 400, str(exc))
+    if _is_htmx(request) and request.headers.get("HX-Target") == "results":
+        return render(request, "hygiene/partials/finding_results.html", context)
+    context.update(_filter_choices())
+    context["users"] = (
+        _assignable_users() if request.user.has_perm("hygiene.triage_finding") else []
+    )
+    return render(request, "hygiene/finding_list.html", context)
 
 
-def secret_groups(request):
-    qs = secrets_visible_to(request.user).select_related("team").order_by("-last_seen_at", "-id")
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "hygiene/secret_groups.html", {"page": page})
+@require_GET
+@permission_required("hygiene.view_finding")
+def secret_group_list(request):
+    ff = parse_filter(request.GET, user=request.user)
+    cursor = request.GET.get("cursor") or None
+    groups = secret_groups(ff.apply(findings_visible_to(request.user)))
+    try:
+        page = page_secret_groups(groups, cursor=cursor)
+    except BadCursor as exc:
+        return _error(request, 400, str(exc))
+    count, exact = capped_count(groups)
+    context = {
+        "ff": ff,
+        "page": page,
+        "count": count,
+        "count_exact": exact,
+        "cursor": cursor or "",
+        "qs": ff.querystring(),
+        "grouped": True,
+    }
+    if _is_htmx(request) and request.headers.get("HX-Target") == "results":
+        return render(request, "hygiene/partials/group_results.html", context)
+    context.update(_filter_choices())
+    context["users"] = (
+        _assignable_users() if request.user.has_perm("hygiene.triage_finding") else []
+    )
+    return render(request, "hygiene/secret_groups.html", context)
 
 
+def _int_list(values) -> list[int]:
+    out = []
+    for v in values:
+        try:
+            out.append(int(v))
+        except (TypeError, ValueError):
+            raise ValidationError("The selection holds an invalid id.") from None
+    return out
+
+
+def _selection(request, ff):
+    """The findings a bulk action applies to: ticked rows, ticked secrets (grouped view), or
+    everything matching the filter — always within what the user may see."""
+    visible = findings_visible_to(request.user)
+    if request.POST.get("select_all") == "1":
+        return ff.apply(visible)
+    ids = _int_list(request.POST.getlist("ids"))
+    secret_ids = _int_list(request.POST.getlist("secret_ids"))
+    if not ids and not secret_ids:
+        raise ValidationError("Select at least one finding first.")
+    if len(ids) > 1000 or len(secret_ids) > 1000:
+        raise ValidationError("Too many rows ticked; use “select all matching” instead.")
+    if ids:
+        return visible.filter(pk__in=ids)
+    return ff.apply(visible).filter(secret_id__in=secret_ids)
+
+
+def _run_action(request, action, findings_qs):
+    user, post = request.user, request.POST
+    if action == "assign":
+        assignee = team = None
+        if post.get("assignee"):
+            assignee = get_object_or_404(
+                get_user_model(), pk=_int_list([post["assignee"]])[0], is_active=True
+            )
+        if post.get("team"):
+            team = get_object_or_404(Team, slug=post["team"])
+        return triage.findings_assign(
+            findings_qs=findings_qs, by=user, assignee=assignee, team=team
+        )
+    if action == "status":
+        return triage.findings_set_status(
+            findings_qs=findings_qs,
+            by=user,
+            status=post.get("status", ""),
+            comment=post.get("comment", ""),
+        )
+    if action == "dismiss":
+        return triage.findings_dismiss(
+            findings_qs=findings_qs,
+            by=user,
+            reason=post.get("reason", ""),
+            comment=post.get("comment", ""),
+        )
+    if action == "propose":
+        return triage.findings_propose_dismissal(
+            findings_qs=findings_qs,
+            by=user,
+            reason=post.get("reason", ""),
+            comment=post.get("comment", ""),
+        )
+    if action == "confirm":
+        return triage.findings_confirm_dismissal(findings_qs=findings_qs, by=user)
+    if action == "reject":
+        return triage.findings_reject_dismissal(
+            findings_qs=findings_qs, by=user, comment=post.get("comment", "")
+        )
+    if action == "undo":
+        return triage.findings_undo_dismissal(findings_qs=findings_qs, by=user)
+    raise ValidationError("Unknown action.")
+
+
+@require_POST
+@permission_required("hygiene.view_finding")
+def finding_bulk(request):
+    action = request.POST.get("action", "")
+    if action not in ACTIONS:
+        return _error(request, 400, "Unknown action.")
+    perm, verb = ACTIONS[action]
+    if not request.user.has_perm(perm):
+        return _error(request, 403, "Your role does not allow this action.")
+    ff = parse_filter(QueryDict(request.POST.get("filter", "")), user=request.user)
+    grouped = request.POST.get("view") == "grouped"
+    try:
+        findings_qs = _selection(request, ff)
+        if action == "incident":
+            return _open_incident(request, findings_qs)
+        result = _run_action(request, action, findings_qs)
+    except PermissionDenied as exc:
+        return _error(request, 403, str(exc) or "Your role does not allow this action.")
+    except ValidationError as exc:
+        return _error(request, 400, " ".join(exc.messages))
+    flash = result.summary(verb)
+    if not _is_htmx(request):
+        messages.success(request, flash)
+        url = reverse("secret_groups" if grouped else "finding_list")
+        return redirect(f"{url}?{ff.querystring()}")
+    cursor = request.POST.get("cursor") or None
+    try:
+        if grouped:
+            groups = secret_groups(ff.apply(findings_visible_to(request.user)))
+            page = page_secret_groups(groups, cursor=cursor)
+            count, exact = capped_count(groups)
+            context = {
+                "ff": ff,
+                "page": page,
+                "count": count,
+                "count_exact": exact,
+                "cursor": cursor or "",
+                "qs": ff.querystring(),
+                "grouped": True,
+            }
+            template = "hygiene/partials/group_results.html"
+        else:
+            context = _results_context(request, ff, cursor)
+            template = "hygiene/partials/finding_results.html"
+    except BadCursor:
+        return _error(request, 400, "That page link is broken; start from the first page.")
+    context.update(flash=flash, flash_level="success", changed_ids=set(result.ids))
+    return render(request, template, context)
+
+
+def _open_incident(request, findings_qs):
+    try:
+        incident = triage.findings_open_incident(findings_qs=findings_qs, by=request.user)
+    except ImportError:
+        return _error(
+            request, 503, "Incidents can't be opened yet (the incidents service is not installed)."
+        )
+    except Exception as exc:  # IncidentError comes from another domain; show its message
+        from incidents import services as incident_services
+
+        if isinstance(exc, getattr(incident_services, "IncidentError", ())):
+            return _error(request, 400, str(exc))
+        raise
+    url = reverse("incident_detail", args=[incident.pk])
+    if _is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@require_GET
+@permission_required("hygiene.export_findings")
+def finding_export(request):
+    ff = parse_filter(request.GET, user=request.user)
+    qs = ff.apply(findings_visible_to(request.user))
+    return export_csv(qs)
+
+
+@require_POST
+@permission_required("hygiene.comment_finding")
+def finding_comment(request, pk: int):
+    finding = get_object_or_404(findings_visible_to(request.user), pk=pk)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _error(request, 400, "Write a comment (at most 2000 characters).")
+    triage.finding_comment(finding=finding, by=request.user, body=form.cleaned_data["body"])
+    if finding.secret_id:
+        return _secret_timeline_or_redirect(request, finding.secret)
+    return HttpResponse("Comment added.")
+
+
+# --- the secret page ----------------------------------------------------------------------
+
+
+def _secret_context(request, secret):
+    findings = findings_visible_to(request.user).filter(secret=secret)
+    from incidents.models import TimelineEvent
+
+    return {
+        "secret": secret,
+        "findings": findings.select_related("source", "team", "assignee").order_by(
+            "-last_seen_at", "-id"
+        )[:200],
+        "finding_count": findings.count(),
+        "references": secret.references.select_related("added_by").order_by("kind", "id")[:100],
+        "incidents": secret.incidents.order_by("-opened_at")[:10],
+        "timeline": TimelineEvent.objects.filter(secret=secret)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:100],
+        "reference_kinds": ReferenceKind.choices,
+        "dismissal_reasons": DISMISSAL_CHOICES,
+        "pending": findings.exclude(proposed_resolution="")
+        .filter(status__in=[FindingStatus.OPEN, FindingStatus.TRIAGED])
+        .select_related("proposed_by")[:50],
+    }
+
+
+@require_GET
+@permission_required("hygiene.view_secret")
 def secret_detail(request, pk: int):
     secret = get_object_or_404(secrets_visible_to(request.user), pk=pk)
-    findings = (
-        findings_visible_to(request.user)
-        .filter(secret=secret)
-        .select_related("source", "team")
-        .order_by("-last_seen_at")[:200]
-    )
-    return render(
-        request,
-        "hygiene/secret_detail.html",
-        {
-            "secret": secret,
-            "findings": findings,
-            "references": secret.references.all()[:100],
-            "timeline": secret.timeline.select_related("actor").order_by("-created_at")[:100],
-        },
-    )
+    return render(request, "hygiene/secret_detail.html", _secret_context(request, secret))
+
+
+def _secret_timeline_or_redirect(request, secret):
+    if _is_htmx(request):
+        return render(
+            request, "hygiene/partials/secret_timeline.html", _secret_context(request, secret)
+        )
+    return redirect("secret_detail", pk=secret.pk)
+
+
+@require_POST
+@permission_required("hygiene.comment_finding")
+def secret_comment(request, pk: int):
+    secret = get_object_or_404(secrets_visible_to(request.user), pk=pk)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _error(request, 400, "Write a comment (at most 2000 characters).")
+    triage.secret_comment(secret=secret, by=request.user, body=form.cleaned_data["body"])
+    return _secret_timeline_or_redirect(request, secret)
+
+
+@require_POST
+@permission_required("hygiene.triage_finding")
+def secret_reference_add(request, pk: int):
+    secret = get_object_or_404(secrets_visible_to(request.user), pk=pk)
+    form = ReferenceForm(request.POST)
+    if not form.is_valid():
+        return _error(request, 400, "Choose a kind and enter the identifier.")
+    try:
+        triage.secret_reference_add(
+            secret=secret,
+            by=request.user,
+            kind=form.cleaned_data["kind"],
+            value=form.cleaned_data["value"],
+        )
+    except ValidationError as exc:
+        return _error(request, 400, " ".join(exc.messages))
+    if _is_htmx(request):
+        return render(
+            request, "hygiene/partials/secret_references.html", _secret_context(request, secret)
+        )
+    return redirect("secret_detail", pk=secret.pk)
+
+
+__all__ = ["Finding", "HttpResponseBadRequest", "Q"]

@@ -1,24 +1,187 @@
-from django.shortcuts import get_object_or_404, render
+"""Sources: list and create, tokens (shown once), webhook secret (shown once), import history,
+upload a report by hand. Raw tokens are rendered in the response that made them and nowhere
+else (not in the session, not in messages)."""
 
-from hygiene.models import Source
+from datetime import datetime, time
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from hygiene.forms import SourceForm, TokenForm, UploadForm
+from hygiene.models import ImportRun, Source, SourceKind, SourceToken, Team
 from hygiene.roles import permission_required
+from hygiene.services import sources as services
+from hygiene.views.findings import _error, _is_htmx
 
 
+@require_GET
 @permission_required("hygiene.view_source")
 def source_list(request):
-    sources = Source.objects.select_related("default_team").order_by("name")
-    return render(request, "hygiene/source_list.html", {"sources": sources})
+    return render(request, "hygiene/source_list.html", _list_context())
 
 
+def _list_context(form=None):
+    last = ImportRun.objects.filter(source=OuterRef("pk")).order_by("-created_at")
+    sources = (
+        Source.objects.select_related("default_team")
+        .annotate(
+            last_import_at=Subquery(last.values("created_at")[:1]),
+            last_import_status=Subquery(last.values("status")[:1]),
+            last_import_error=Subquery(last.values("error")[:1]),
+        )
+        .order_by("name")[:500]
+    )
+    return {
+        "sources": sources,
+        "form": form or SourceForm(),
+        "kinds": SourceKind.choices,
+        "teams": Team.objects.order_by("name")[:200],
+    }
+
+
+@require_POST
+@permission_required("hygiene.manage_sources")
+def source_create(request):
+    form = SourceForm(request.POST)
+    if not form.is_valid():
+        return render(request, "hygiene/source_list.html", _list_context(form), status=400)
+    try:
+        source = services.source_create(by=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return render(request, "hygiene/source_list.html", _list_context(form), status=400)
+    messages.success(request, f"Source {source.slug} created. Create a token for it below.")
+    return redirect("source_detail", slug=source.slug)
+
+
+def _detail_context(source, **extra):
+    return {
+        "source": source,
+        "tokens": source.tokens.select_related("created_by")[:50],
+        "imports": source.imports.select_related("token", "created_by")[:50],
+        "token_form": TokenForm(),
+        "upload_form": UploadForm(initial={"format": source.default_format}),
+        **extra,
+    }
+
+
+@require_GET
 @permission_required("hygiene.view_source")
 def source_detail(request, slug: str):
     source = get_object_or_404(Source, slug=slug)
-    return render(
-        request,
-        "hygiene/source_detail.html",
-        {
-            "source": source,
-            "tokens": source.tokens.all()[:50],
-            "imports": source.imports.select_related("token", "created_by")[:50],
-        },
+    return render(request, "hygiene/source_detail.html", _detail_context(source))
+
+
+def _shown_once(request, source, **extra):
+    """Render the page (or the tokens panel) with a secret that will never be shown again."""
+    template = (
+        "hygiene/partials/source_tokens.html" if _is_htmx(request) else "hygiene/source_detail.html"
     )
+    response = render(request, template, _detail_context(source, **extra))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@never_cache
+@require_POST
+@permission_required("hygiene.manage_sources")
+def token_create(request, slug: str):
+    source = get_object_or_404(Source, slug=slug)
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return _error(request, 400, " ".join(m for ms in form.errors.values() for m in ms))
+    expires = form.cleaned_data.get("expires_on")
+    expires_at = (
+        timezone.make_aware(datetime.combine(expires, time.max.replace(microsecond=0)))
+        if expires
+        else None
+    )
+    try:
+        token, raw = services.source_token_create(
+            source=source, by=request.user, name=form.cleaned_data["name"], expires_at=expires_at
+        )
+    except ValidationError as exc:
+        return _error(request, 400, " ".join(exc.messages))
+    return _shown_once(request, source, new_token=token, new_token_raw=raw)
+
+
+@require_POST
+@permission_required("hygiene.manage_sources")
+def token_revoke(request, slug: str, pk: int):
+    source = get_object_or_404(Source, slug=slug)
+    token = get_object_or_404(SourceToken, pk=pk, source=source)
+    services.source_token_revoke(token=token, by=request.user)
+    if _is_htmx(request):
+        return render(request, "hygiene/partials/source_tokens.html", _detail_context(source))
+    messages.success(request, f"Token {token.prefix}… revoked.")
+    return redirect("source_detail", slug=slug)
+
+
+@never_cache
+@require_POST
+@permission_required("hygiene.manage_sources")
+def token_rotate(request, slug: str, pk: int):
+    source = get_object_or_404(Source, slug=slug)
+    token = get_object_or_404(SourceToken, pk=pk, source=source)
+    try:
+        new, raw = services.source_token_rotate(token=token, by=request.user)
+    except ValidationError as exc:
+        return _error(request, 400, " ".join(exc.messages))
+    return _shown_once(request, source, new_token=new, new_token_raw=raw, rotated=token)
+
+
+@never_cache
+@require_POST
+@permission_required("hygiene.manage_sources")
+def webhook_secret_rotate(request, slug: str):
+    source = get_object_or_404(Source, slug=slug)
+    raw = services.source_webhook_secret_rotate(source=source, by=request.user)
+    return _shown_once(request, source, new_webhook_secret=raw)
+
+
+@require_POST
+@permission_required("hygiene.manage_sources")
+def source_upload(request, slug: str):
+    source = get_object_or_404(Source, slug=slug)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _error(request, 400, " ".join(m for ms in form.errors.values() for m in ms))
+    try:
+        from hygiene.importers import ImportFormatError
+        from hygiene.services.imports import ImportRejected, import_report
+    except ImportError:
+        return _error(request, 503, "Uploads aren't available yet (the import service is missing).")
+    upload = form.cleaned_data["file"]
+    try:
+        run = import_report(
+            source=source,
+            format_key=form.cleaned_data["format"].strip(),
+            stream=upload,
+            via="upload",
+            user=request.user,
+            full_scan=form.cleaned_data["full_scan"],
+        )
+    except ImportRejected as exc:
+        return _error(request, getattr(exc, "status", 400), getattr(exc, "message", str(exc)))
+    except Exception as exc:  # ImportFailed: a failed run is recorded; say what was wrong
+        from hygiene.services import imports
+
+        failed = getattr(imports, "ImportFailed", None)
+        if failed is None or not isinstance(exc, failed):
+            raise
+        return _error(request, 400, f"Import #{exc.run.pk} failed: {exc.error}")
+    except ImportFormatError as exc:
+        return _error(request, 400, f"The report could not be read: {exc}")
+    except PermissionDenied:
+        return _error(request, 403, "Your role does not allow this action.")
+    messages.success(
+        request,
+        f"Import #{run.pk}: {run.status} — {run.received} received, {run.created} new, "
+        f"{run.updated} updated, {run.unchanged} unchanged.",
+    )
+    return redirect("source_detail", slug=slug)

@@ -154,8 +154,11 @@ def test_generated_findings():
 def test_generated_events():
     evs = events(load("generated_credential_report.csv", now=NOW))
     summary = [(e.action, e.references[0].value.rsplit("/", 1)[-1], e.detail) for e in evs]
-    assert ("revoked", "deploy-bot", "access key 2 of deploy-bot (created "
-            "2022-01-10T09:01:00+00:00) is inactive") in summary
+    assert (
+        "revoked",
+        "deploy-bot",
+        "access key 2 of deploy-bot (created 2022-01-10T09:01:00+00:00) is inactive",
+    ) in summary
     revoked = [e for e in evs if e.action == "revoked"]
     assert len(revoked) == 1
     assert revoked[0].occurred_at is None

@@ -393,4 +393,3 @@ def test_escaped_brackets_in_strings_do_not_count_as_nesting():
     finding["remediation"]["desc"] = '\\"[[[[{{{{' * 500
     (item,) = parse_bytes(json.dumps([finding]).encode())
     assert item.description == '\\"[[[[{{{{' * 500
-

@@ -1,0 +1,246 @@
+"""Plotly figures (plain figure dicts: data + layout), built server-side from the metrics
+selectors' results and drawn by static/js/app.js from <script type="application/json"> blocks.
+Dicts rather than graph_objects: the same JSON, without the validation cost on every page."""
+
+from hygiene.metrics import DURATION_BINS
+
+BLUE, ORANGE, GREEN, RED, GREY, PURPLE = (
+    "#0f5cc0",
+    "#d2561a",
+    "#2c7a3f",
+    "#b3141f",
+    "#8a97a6",
+    "#5b3aa6",
+)
+KIND_COLOURS = {"revoke": RED, "rotate": ORANGE, "notify": PURPLE, "remediate": GREEN}
+
+
+def human(seconds) -> str:
+    """A duration for people: 45 min, 3.5 h, 12.0 d."""
+    if seconds is None:
+        return "-"
+    if abs(seconds) < 3600:
+        return f"{seconds / 60:.0f} min"
+    if abs(seconds) < 86400 * 2:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def percent(share) -> str:
+    return "-" if share is None else f"{100 * share:.1f} %"
+
+
+def _layout(title: str, **extra) -> dict:
+    return {
+        "title": {"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
+        "margin": {"l": 50, "r": 10, "t": 56, "b": 60},
+        "height": 320,
+        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        "font": {"family": "system-ui, sans-serif", "size": 12},
+        "paper_bgcolor": "#fff",
+        "plot_bgcolor": "#fff",
+        "modebar": {"bgcolor": "rgba(255,255,255,0.8)", "color": GREY, "activecolor": BLUE},
+        **extra,
+    }
+
+
+def _hours(seconds):
+    return None if seconds is None else round(seconds / 3600, 2)
+
+
+def time_to_percentiles(result: dict) -> dict:
+    kinds = [k["kind"] for k in result["kinds"]]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": name,
+                "x": kinds,
+                "y": [_hours(k[key]) for k in result["kinds"]],
+                "marker": {"color": colour},
+                "hovertemplate": "%{x}: %{y} h<extra>" + name + "</extra>",
+            }
+            for key, name, colour in (("p50", "p50", BLUE), ("p90", "p90", ORANGE))
+        ],
+        "layout": _layout(
+            "Time from detection (hours)", barmode="group", yaxis={"title": {"text": "hours"}}
+        ),
+    }
+
+
+def time_to_distribution(result: dict) -> dict:
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": k["kind"],
+                "x": result["bins"],
+                "y": k["histogram"],
+                "marker": {"color": KIND_COLOURS.get(k["kind"], GREY)},
+            }
+            for k in result["kinds"]
+        ],
+        "layout": _layout("Distribution of times (incidents)", barmode="group"),
+    }
+
+
+def exposure_distribution(result: dict) -> dict:
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": "revoked",
+                "x": [label for label, _ in DURATION_BINS],
+                "y": result["histogram"],
+                "marker": {"color": RED},
+            }
+        ],
+        "layout": _layout("Exposure window: first exposure to revocation"),
+    }
+
+
+def sla_attainment(result: dict) -> dict:
+    actions = [a["action"] for a in result["actions"]]
+
+    def share(a, key):
+        decided = a["on_time"] + a["late"] + a["overdue"]
+        return round(100 * a[key] / decided, 1) if decided else 0
+
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": name,
+                "y": actions,
+                "x": [share(a, key) for a in result["actions"]],
+                "marker": {"color": colour},
+                "hovertemplate": "%{y}: %{x}%<extra>" + name + "</extra>",
+            }
+            for key, name, colour in (
+                ("on_time", "on time", GREEN),
+                ("late", "late", ORANGE),
+                ("overdue", "overdue now", RED),
+            )
+        ],
+        "layout": _layout(
+            "SLA attainment per step (% of steps done or due)",
+            barmode="stack",
+            xaxis={"range": [0, 100], "ticksuffix": "%"},
+            yaxis={"autorange": "reversed"},
+        ),
+    }
+
+
+def survival_curve(result: dict) -> dict:
+    x, y = [0], [1.0]
+    for p in result["points"]:
+        x.append(p["hours"])
+        y.append(p["survival"])
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "line": {"shape": "hv", "color": BLUE},
+                "name": "not yet remediated",
+                "x": x,
+                "y": y,
+            }
+        ],
+        "layout": _layout(
+            "Share of incidents not yet remediated (Kaplan-Meier)",
+            xaxis={"title": {"text": "hours since opened"}},
+            yaxis={"range": [0, 1.02], "tickformat": ".0%"},
+        ),
+    }
+
+
+def backlog_ages(result: dict) -> dict:
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": name,
+                "x": result["buckets"],
+                "y": result[key],
+                "marker": {"color": colour},
+            }
+            for key, name, colour in (
+                ("findings", "open findings", BLUE),
+                ("incidents", "open incidents", RED),
+            )
+        ],
+        "layout": _layout("Backlog by age", barmode="group"),
+    }
+
+
+def trend_lines(result: dict, *, prefix: str, title: str) -> dict:
+    weeks = [w["week"] for w in result["weeks"]]
+    closed = "remediated" if prefix == "incidents" else "closed"
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": label,
+                "x": weeks,
+                "y": [w[f"{prefix}_{key}"] for w in result["weeks"]],
+                "line": {"color": colour},
+            }
+            for key, label, colour in (("opened", "opened", RED), (closed, closed, GREEN))
+        ],
+        "layout": _layout(title, xaxis={"type": "date"}),
+    }
+
+
+def findings_by_source(result: dict) -> dict:
+    sources = sorted({r["source"] for r in result["rows"]})
+    types = sorted({r["secret_type"] for r in result["rows"]})
+    counts = {(r["source"], r["secret_type"]): r["findings"] for r in result["rows"]}
+    return {
+        "data": [
+            {"type": "bar", "name": t, "x": sources, "y": [counts.get((s, t), 0) for s in sources]}
+            for t in types
+        ],
+        "layout": _layout("Findings per source and secret type", barmode="stack"),
+    }
+
+
+def noise_by_source(result: dict) -> dict:
+    rows = result["sources"]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": "false-positive share",
+                "x": [r["source"] for r in rows],
+                "y": [round(100 * (r["fp_share"] or 0), 1) for r in rows],
+                "marker": {"color": GREY},
+            }
+        ],
+        "layout": _layout(
+            "Noise: share of closed findings dismissed as false positive",
+            yaxis={"range": [0, 100], "ticksuffix": "%"},
+        ),
+    }
+
+
+def reused_by_type(result: dict) -> dict:
+    rows = result["rows"]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": name,
+                "x": [r["secret_type"] for r in rows],
+                "y": [r[key] if key == "reused" else r["secrets"] - r["reused"] for r in rows],
+                "marker": {"color": colour},
+            }
+            for key, name, colour in (
+                ("reused", "reused", ORANGE),
+                ("single", "single place", BLUE),
+            )
+        ],
+        "layout": _layout("Secrets seen in two or more places", barmode="stack"),
+    }

@@ -1,0 +1,458 @@
+"""The findings filter: its whole state lives in the URL (shareable, bookmarkable), is parsed
+and validated here into a queryset, and is paged with keyset cursors (no OFFSET: page 2,000 costs
+what page 1 costs). Unknown values are ignored with a visible note; a broken cursor is a 400."""
+
+import base64
+import binascii
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import QueryDict, StreamingHttpResponse
+from django.utils import timezone
+
+from hygiene.models import Finding, FindingCategory, FindingStatus, Secret, Source, Team
+from hygiene.models.findings import Validity
+from hygiene.taxonomy import SecretType, Severity
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000  # counts above this show as "10,000+": exact counts of a million rows cost
+SEVERITY_ORDER = [s.value for s in Severity]  # critical first
+
+AGES = {
+    "24h": ("newer", timedelta(hours=24)),
+    "7d": ("newer", timedelta(days=7)),
+    "30d": ("newer", timedelta(days=30)),
+    "older-30d": ("older", timedelta(days=30)),
+    "older-90d": ("older", timedelta(days=90)),
+}
+AGE_LABELS = {
+    "24h": "new in the last 24 hours",
+    "7d": "new in the last 7 days",
+    "30d": "new in the last 30 days",
+    "older-30d": "older than 30 days",
+    "older-90d": "older than 90 days",
+}
+SORTS = {
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "severity": "Severity",
+    "last_seen": "Last seen",
+}
+# sort -> (field, descending)
+_KEYSET = {
+    "newest": ("first_seen_at", True),
+    "oldest": ("first_seen_at", False),
+    "last_seen": ("last_seen_at", True),
+}
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass
+class FindingFilter:
+    status: list[str] = field(default_factory=list)
+    severity: list[str] = field(default_factory=list)
+    secret_type: list[str] = field(default_factory=list)
+    category: str = ""
+    source: list[str] = field(default_factory=list)  # slugs
+    team: list[str] = field(default_factory=list)  # slugs, or "none" for unowned
+    repo: str = ""
+    validity: list[str] = field(default_factory=list)
+    reused: bool | None = None
+    age: str = ""
+    first_from: date | None = None
+    first_to: date | None = None
+    last_from: date | None = None
+    last_to: date | None = None
+    assignee: str = ""  # "" | me | none
+    pending: bool = False  # dismissals waiting for a lead
+    q: str = ""
+    sort: str = "newest"
+    notes: list[str] = field(default_factory=list)
+
+    # -- the URL ---------------------------------------------------------------------------
+
+    def params(self) -> list[tuple[str, str]]:
+        """Canonical query parameters (no cursor): for links, forms and the bulk selection."""
+        out: list[tuple[str, str]] = []
+        for key, values in (
+            ("status", self.status),
+            ("severity", self.severity),
+            ("type", self.secret_type),
+            ("source", self.source),
+            ("team", self.team),
+            ("validity", self.validity),
+        ):
+            out.extend((key, v) for v in values)
+        for key, value in (
+            ("category", self.category),
+            ("repo", self.repo),
+            ("age", self.age),
+            ("assignee", self.assignee),
+            ("q", self.q),
+        ):
+            if value:
+                out.append((key, value))
+        if self.reused is not None:
+            out.append(("reused", "1" if self.reused else "0"))
+        if self.pending:
+            out.append(("pending", "1"))
+        for key in ("first_from", "first_to", "last_from", "last_to"):
+            value = getattr(self, key)
+            if value:
+                out.append((key, value.isoformat()))
+        if self.sort != "newest":
+            out.append(("sort", self.sort))
+        return out
+
+    def querystring(self, **extra) -> str:
+        params = [(k, v) for k, v in self.params() if k not in extra]
+        params.extend((k, v) for k, v in extra.items() if v not in (None, ""))
+        return urlencode(params)
+
+    @property
+    def is_empty(self) -> bool:
+        return not [p for p in self.params() if p[0] != "sort"]
+
+    # -- the queryset ----------------------------------------------------------------------
+
+    def apply(self, qs: QuerySet[Finding]) -> QuerySet[Finding]:
+        if self.status:
+            qs = qs.filter(status__in=self.status)
+        if self.severity:
+            qs = qs.filter(severity__in=self.severity)
+        if self.secret_type:
+            qs = qs.filter(secret_type__in=self.secret_type)
+        if self.category:
+            qs = qs.filter(category=self.category)
+        if self.source:
+            qs = qs.filter(source__slug__in=self.source)
+        if self.team:
+            slugs = [t for t in self.team if t != "none"]
+            q = Q(team__slug__in=slugs) if slugs else Q(pk__in=[])
+            if "none" in self.team:
+                q |= Q(team__isnull=True)
+            qs = qs.filter(q)
+        if self.repo:
+            qs = qs.filter(repo=self.repo)
+        if self.validity:
+            qs = qs.filter(validity__in=self.validity)
+        if self.reused is not None:
+            qs = qs.filter(secret__reused=self.reused)
+        now = timezone.now()
+        if self.age:
+            direction, delta = AGES[self.age]
+            if direction == "newer":
+                qs = qs.filter(first_seen_at__gte=now - delta)
+            else:
+                qs = qs.filter(first_seen_at__lt=now - delta)
+        for key, column in (("first", "first_seen_at"), ("last", "last_seen_at")):
+            start, end = getattr(self, f"{key}_from"), getattr(self, f"{key}_to")
+            if start:
+                qs = qs.filter(**{f"{column}__gte": _day_start(start)})
+            if end:
+                qs = qs.filter(**{f"{column}__lt": _day_start(end + timedelta(days=1))})
+        if self.assignee == "none":
+            qs = qs.filter(assignee__isnull=True)
+        elif self.assignee == "me" and self._user is not None:
+            qs = qs.filter(assignee_id=self._user.pk)
+        if self.pending:
+            qs = qs.exclude(proposed_resolution="").filter(status__in=["open", "triaged"])
+        if self.q:
+            qs = qs.filter(
+                Q(repo__icontains=self.q) | Q(path__icontains=self.q) | Q(rule__icontains=self.q)
+            )
+        return qs
+
+    _user = None
+
+
+def _day_start(d: date) -> datetime:
+    return timezone.make_aware(datetime.combine(d, time.min))
+
+
+def _values(data: QueryDict, key: str) -> list[str]:
+    out: list[str] = []
+    for raw in data.getlist(key):
+        out.extend(v.strip() for v in raw.split(",") if v.strip())
+    return list(dict.fromkeys(out))
+
+
+def _choices(data, key, allowed, label, notes) -> list[str]:
+    values = _values(data, key)
+    good = [v for v in values if v in allowed]
+    for bad in values:
+        if bad not in allowed:
+            notes.append(f"Ignored unknown {label} “{bad[:40]}”.")
+    return good
+
+
+def _date(data, key, label, notes) -> date | None:
+    raw = (data.get(key) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        notes.append(f"Ignored {label} “{raw[:20]}”: use YYYY-MM-DD.")
+        return None
+
+
+def parse_filter(data: QueryDict, *, user=None) -> FindingFilter:
+    notes: list[str] = []
+    ff = FindingFilter(notes=notes)
+    ff._user = user
+    ff.status = _choices(data, "status", FindingStatus.values, "status", notes)
+    ff.severity = _choices(data, "severity", Severity.values, "severity", notes)
+    ff.secret_type = _choices(data, "type", SecretType.values, "secret type", notes)
+    category = (data.get("category") or "").strip()
+    if category and category not in FindingCategory.values:
+        notes.append(f"Ignored unknown category “{category[:40]}”.")
+    elif category:
+        ff.category = category
+    sources = _values(data, "source")
+    if sources:
+        known = set(Source.objects.filter(slug__in=sources).values_list("slug", flat=True))
+        ff.source = [s for s in sources if s in known]
+        notes.extend(f"Ignored unknown source “{s[:40]}”." for s in sources if s not in known)
+    teams = _values(data, "team")
+    if teams:
+        known = set(Team.objects.filter(slug__in=teams).values_list("slug", flat=True)) | {"none"}
+        ff.team = [t for t in teams if t in known]
+        notes.extend(f"Ignored unknown team “{t[:40]}”." for t in teams if t not in known)
+    ff.repo = (data.get("repo") or "").strip()[:300]
+    ff.validity = _choices(data, "validity", Validity.values, "validity", notes)
+    reused = (data.get("reused") or "").strip().lower()
+    if reused in ("1", "true", "yes"):
+        ff.reused = True
+    elif reused in ("0", "false", "no"):
+        ff.reused = False
+    elif reused:
+        notes.append(f"Ignored reused “{reused[:10]}”: use 1 or 0.")
+    age = (data.get("age") or "").strip()
+    if age and age not in AGES:
+        notes.append(f"Ignored unknown age “{age[:20]}”.")
+    elif age:
+        ff.age = age
+    ff.first_from = _date(data, "first_from", "first seen from", notes)
+    ff.first_to = _date(data, "first_to", "first seen until", notes)
+    ff.last_from = _date(data, "last_from", "last seen from", notes)
+    ff.last_to = _date(data, "last_to", "last seen until", notes)
+    assignee = (data.get("assignee") or "").strip()
+    if assignee and assignee not in ("me", "none"):
+        notes.append(f"Ignored assignee “{assignee[:20]}”: use me or none.")
+    elif assignee:
+        ff.assignee = assignee
+    ff.pending = (data.get("pending") or "") in ("1", "true", "yes")
+    ff.q = " ".join((data.get("q") or "").split())[:200]
+    sort = (data.get("sort") or "newest").strip()
+    if sort not in SORTS:
+        notes.append(f"Ignored unknown sort “{sort[:20]}”.")
+        sort = "newest"
+    ff.sort = sort
+    return ff
+
+
+# --- keyset pagination ----------------------------------------------------------------------
+
+
+def encode_cursor(payload: list) -> str:
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> list:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise BadCursor("That page link is broken; start again from the first page.") from exc
+    if not isinstance(payload, list) or not payload or payload[0] != sort:
+        raise BadCursor("That page link belongs to another sort order; start from the first page.")
+    try:
+        if sort == "severity":
+            _, sev, ts, pk = payload
+            if sev not in SEVERITY_ORDER:
+                raise ValueError(sev)
+            return [sev, datetime.fromisoformat(ts), int(pk)]
+        _, ts, pk = payload
+        return [datetime.fromisoformat(ts), int(pk)]
+    except (ValueError, TypeError) as exc:
+        raise BadCursor("That page link is broken; start again from the first page.") from exc
+
+
+@dataclass
+class Page:
+    items: list
+    next_cursor: str | None
+    size: int = PAGE_SIZE
+
+
+def _after(column: str, desc: bool, value, pk) -> Q:
+    op = "lt" if desc else "gt"
+    ope = "lte" if desc else "gte"
+    # The redundant bound lets PostgreSQL start its index range scan at the cursor.
+    return Q(**{f"{column}__{ope}": value}) & (
+        Q(**{f"{column}__{op}": value}) | Q(**{column: value, f"pk__{op}": pk})
+    )
+
+
+def page_findings(
+    qs: QuerySet[Finding], *, sort: str, cursor: str | None = None, size: int = PAGE_SIZE
+) -> Page:
+    """One page of ``qs`` in ``sort`` order after ``cursor`` (raises BadCursor)."""
+    after = decode_cursor(cursor, sort) if cursor else None
+    if sort == "severity":
+        return _page_by_severity(qs, after, size)
+    column, desc = _KEYSET[sort]
+    if after:
+        qs = qs.filter(_after(column, desc, after[0], after[1]))
+    prefix = "-" if desc else ""
+    items = list(qs.order_by(f"{prefix}{column}", f"{prefix}pk")[: size + 1])
+    next_cursor = None
+    if len(items) > size:
+        items = items[:size]
+        last = items[-1]
+        next_cursor = encode_cursor([sort, getattr(last, column).isoformat(), last.pk])
+    return Page(items=items, next_cursor=next_cursor, size=size)
+
+
+def _page_by_severity(qs, after, size) -> Page:
+    """Severity order as one index range per severity (critical first, newest first within):
+    an ORDER BY over a CASE expression would sort every matching row."""
+    items: list = []
+    start = SEVERITY_ORDER.index(after[0]) if after else 0
+    for i, sev in enumerate(SEVERITY_ORDER[start:], start=start):
+        part = qs.filter(severity=sev)
+        if after and i == start:
+            part = part.filter(_after("first_seen_at", True, after[1], after[2]))
+        items.extend(part.order_by("-first_seen_at", "-pk")[: size + 1 - len(items)])
+        if len(items) > size:
+            break
+    next_cursor = None
+    if len(items) > size:
+        items = items[:size]
+        last = items[-1]
+        next_cursor = encode_cursor(
+            ["severity", last.severity, last.first_seen_at.isoformat(), last.pk]
+        )
+    return Page(items=items, next_cursor=next_cursor, size=size)
+
+
+def capped_count(qs: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """(count, exact): counting stops past ``cap``."""
+    n = qs.order_by()[: cap + 1].count()
+    return min(n, cap), n <= cap
+
+
+# --- grouped by secret ----------------------------------------------------------------------
+
+
+def secret_groups(findings: QuerySet[Finding]) -> QuerySet[Secret]:
+    """One row per leaked secret that has a finding in ``findings`` (already filtered and
+    scoped), with how many of those findings it has. Walks secrets newest-seen first and probes
+    their findings by index, instead of grouping every matching finding."""
+    matching = findings.filter(secret_id=OuterRef("pk"))
+    occurrences = matching.order_by().values("secret_id").annotate(n=Count("pk")).values("n")[:1]
+    return (
+        Secret.objects.filter(Exists(matching))
+        .annotate(occurrences=Coalesce(Subquery(occurrences, output_field=IntegerField()), 0))
+        .select_related("team")
+    )
+
+
+def page_secret_groups(
+    groups: QuerySet[Secret], *, cursor: str | None = None, size: int = PAGE_SIZE
+) -> Page:
+    after = decode_cursor(cursor, "groups") if cursor else None
+    if after:
+        groups = groups.filter(_after("last_seen_at", True, after[0], after[1]))
+    items = list(groups.order_by("-last_seen_at", "-pk")[: size + 1])
+    next_cursor = None
+    if len(items) > size:
+        items = items[:size]
+        last = items[-1]
+        next_cursor = encode_cursor(["groups", last.last_seen_at.isoformat(), last.pk])
+    return Page(items=items, next_cursor=next_cursor, size=size)
+
+
+# --- CSV export -----------------------------------------------------------------------------
+
+CSV_COLUMNS = [
+    ("id", "pk"),
+    ("severity", "severity"),
+    ("status", "status"),
+    ("category", "category"),
+    ("secret_type", "secret_type"),
+    ("rule", "rule"),
+    ("repo", "repo"),
+    ("path", "path"),
+    ("line", "line"),
+    ("commit", "commit"),
+    ("resource", "resource"),
+    ("source", "source__slug"),
+    ("team", "team__slug"),
+    ("assignee", "assignee__username"),
+    ("validity", "validity"),
+    ("secret_id", "secret_id"),
+    ("secret_preview", "secret__preview"),
+    ("first_seen_at", "first_seen_at"),
+    ("last_seen_at", "last_seen_at"),
+    ("resolution", "resolution"),
+    ("url", "url"),
+]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    # Spreadsheets run cells that start like a formula; defuse them.
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+def csv_rows(qs: QuerySet[Finding]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow([name for name, _ in CSV_COLUMNS])
+    fields = [f for _, f in CSV_COLUMNS]
+    for row in qs.order_by("-first_seen_at", "-pk").values_list(*fields).iterator(chunk_size=2000):
+        yield writer.writerow([_cell(v) for v in row])
+
+
+def export_csv(qs: QuerySet[Finding], filename: str = "findings.csv") -> StreamingHttpResponse:
+    response = StreamingHttpResponse(csv_rows(qs), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+__all__ = [
+    "AGE_LABELS",
+    "SORTS",
+    "BadCursor",
+    "FindingFilter",
+    "Page",
+    "capped_count",
+    "export_csv",
+    "page_findings",
+    "page_secret_groups",
+    "parse_filter",
+    "secret_groups",
+]

@@ -1,0 +1,91 @@
+"""Identity without storage: HMAC fingerprints and redacted previews.
+
+fingerprint = HMAC-SHA256(LEAKLINE_FINGERPRINT_KEY, "secret:v1:" + sha1(value)). Going through
+SHA-1 is what lets detect-secrets (which reports only SHA-1 of the value) match the same secret
+that gitleaks or TruffleHog report with the value. The raw value is never returned or stored.
+"""
+
+import hashlib
+import hmac
+import re
+from functools import lru_cache
+
+from django.conf import settings
+
+
+@lru_cache(maxsize=1)
+def _key(raw: str) -> bytes:
+    return raw.encode()
+
+
+def _hmac(message: str) -> str:
+    return hmac.new(_key(settings.FINGERPRINT_KEY), message.encode(), hashlib.sha256).hexdigest()
+
+
+def canonical(value: str) -> str:
+    """Tools differ in surrounding whitespace (a PEM block's final newline); nothing else."""
+    return value.strip()
+
+
+def sha1_of(value: str) -> str:
+    return hashlib.sha1(canonical(value).encode(), usedforsecurity=False).hexdigest()
+
+
+def fingerprint_from_sha1(sha1_hex: str) -> str:
+    return _hmac("secret:v1:" + sha1_hex.strip().lower())
+
+
+def fingerprint(value: str) -> str:
+    return fingerprint_from_sha1(sha1_of(value))
+
+
+def fingerprint_of_place(*parts: object) -> str:
+    """For a finding whose tool gave neither value nor hash (gitleaks --redact): the secret is
+    identified by the place it was found, so it is its own secret."""
+    return _hmac("place:v1:" + "\x1f".join("" if p is None else str(p) for p in parts))
+
+
+def location_key(*parts: object) -> str:
+    """A finding's identity within its source: not secret, but digested to a fixed width."""
+    joined = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def normalise_reference(kind: str, value: str) -> str:
+    value = value.strip()
+    if kind == "vault-path":
+        value = value.strip("/")
+    elif kind in ("aws-access-key-id", "aws-account"):
+        value = value.upper()
+    elif kind == "storage-account":
+        value = value.lower()
+    return value
+
+
+def reference_hash(kind: str, value: str) -> str:
+    return _hmac(f"ref:v1:{kind}:{normalise_reference(kind, value)}")
+
+
+_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
+
+
+def redact(value: str) -> str:
+    """A preview that helps a person recognise a credential without revealing it: a known
+    prefix and the last two characters of long values, nothing of short ones."""
+    value = canonical(value)
+    pem = _PEM.search(value)
+    if pem:
+        # Not the header itself: a scanner may report just the header as the "secret".
+        return f"{pem.group(1).strip()} (PEM) …"
+    n = len(value)
+    if n >= 24:
+        return f"{value[:4]}…{value[-2:]}"
+    if n >= 12:
+        return f"{value[:3]}…"
+    return "…" if n else ""
+
+
+def redact_identifier(value: str) -> str:
+    """For identifiers that were themselves the leaked value (an AWS key id)."""
+    value = value.strip()
+    return f"{value[:4]}…{value[-4:]}" if len(value) >= 16 else "…"

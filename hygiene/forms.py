@@ -1,0 +1,66 @@
+"""Input forms of the triage, ownership and source pages (validation only; services act)."""
+
+from django import forms
+from django.utils import timezone
+
+from hygiene.models import ReferenceKind, SourceKind, Team
+from hygiene.models.findings import DISMISSAL_REASONS, Resolution
+
+DISMISSAL_CHOICES = [(r.value, Resolution(r).label) for r in DISMISSAL_REASONS]
+MAX_UPLOAD = 50 * 1024 * 1024
+
+
+class OwnershipRuleForm(forms.Form):
+    team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"))
+    repo_pattern = forms.CharField(max_length=300, required=False, label="Repository pattern")
+    path_pattern = forms.CharField(max_length=300, required=False, label="Path pattern")
+    resource_pattern = forms.CharField(max_length=300, required=False, label="Resource pattern")
+
+    def clean(self):
+        data = super().clean()
+        if not any(
+            (data.get(k) or "").strip()
+            for k in ("repo_pattern", "path_pattern", "resource_pattern")
+        ):
+            raise forms.ValidationError("Give at least one pattern.")
+        return data
+
+
+class SourceForm(forms.Form):
+    slug = forms.SlugField(max_length=64)
+    name = forms.CharField(max_length=120)
+    kind = forms.ChoiceField(choices=SourceKind.choices)
+    default_format = forms.CharField(max_length=40, required=False)
+    default_team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"), required=False)
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False)
+    expires_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_expires_on(self):
+        value = self.cleaned_data.get("expires_on")
+        if value and value <= timezone.localdate():
+            raise forms.ValidationError("The expiry must be a future date.")
+        return value
+
+
+class ReferenceForm(forms.Form):
+    kind = forms.ChoiceField(choices=ReferenceKind.choices)
+    value = forms.CharField(max_length=1000)
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(max_length=2000)
+
+
+class UploadForm(forms.Form):
+    format = forms.CharField(max_length=40)
+    file = forms.FileField()
+    full_scan = forms.BooleanField(required=False)
+
+    def clean_file(self):
+        f = self.cleaned_data["file"]
+        if f.size > MAX_UPLOAD:
+            raise forms.ValidationError("The report is larger than 50 MB.")
+        return f

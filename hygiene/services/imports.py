@@ -1,0 +1,300 @@
+"""The one import path behind the API, the CLI, uploads and webhooks.
+
+1. receive: spool the bytes (never stored), hash them for idempotency, enforce the size limit;
+2. stage (in the caller's process): parse with the format's importer, fingerprint/redact/analyse
+   each value while it is in memory, write staged rows in bulk — all in one transaction, so bad
+   input leaves nothing but a failed ImportRun;
+3. reconcile (an rq job for the API, inline for the CLI): set-based SQL folds the staged rows
+   into secrets and findings, then rotation events and incident policy are applied.
+The raw report is gone when step 2 returns: it never waits in Redis, the database or a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+import traceback
+from typing import IO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from hygiene.importers import FORMATS, ImportFormatError, get_parser
+from hygiene.models import ImportRun, ImportStatus, RotationEvent
+from hygiene.services.reconcile import Reconciler
+from hygiene.services.staging import Stager
+
+log = logging.getLogger(__name__)
+_SPOOL_IN_MEMORY = 8 * 1024 * 1024
+
+
+class ImportRejected(Exception):
+    """The request itself is unacceptable (HTTP status says why); nothing is recorded."""
+
+    def __init__(self, status: int, message: str):
+        self.status = status
+        self.message = message
+        super().__init__(message)
+
+
+class ImportFailed(Exception):
+    """The report was received but can't be read; a failed ImportRun records it."""
+
+    def __init__(self, run: ImportRun, error: ImportFormatError):
+        self.run = run
+        self.error = error
+        super().__init__(str(error))
+
+
+def check_format(format_key: str | None, source) -> str:
+    key = (format_key or source.default_format or "").strip()
+    if not key:
+        raise ImportRejected(400, "say which format the report is in (?format=KEY)")
+    if key not in FORMATS:
+        known = ", ".join(sorted(FORMATS))
+        raise ImportRejected(415, f"unknown format '{key[:40]}'; known formats: {known}")
+    return key
+
+
+def spool(stream: IO[bytes], limit: int | None = None) -> tuple[IO[bytes], str, int]:
+    """Copy the report into an anonymous temporary file (memory first; on disk it has no name
+    and vanishes when closed), hashing as it goes."""
+    limit = limit or settings.LEAKLINE_MAX_REPORT_BYTES
+    out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY, dir=_spool_dir())  # noqa: SIM115
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(1024 * 1024):
+        size += len(chunk)
+        if size > limit:
+            out.close()
+            raise ImportRejected(413, f"the report is larger than the limit of {limit} bytes")
+        digest.update(chunk)
+        out.write(chunk)
+    out.seek(0)
+    return out, digest.hexdigest(), size
+
+
+def _spool_dir() -> str | None:
+    return settings.LEAKLINE_SPOOL_DIR or None
+
+
+def import_report(
+    *,
+    source,
+    format_key: str | None,
+    stream: IO[bytes],
+    via: str,
+    token=None,
+    user=None,
+    full_scan: bool | None = None,
+    background: bool = False,
+) -> ImportRun:
+    """Import one report. Returns the run (an earlier run for a report already imported, with
+    ``run.duplicate = True``). Raises ImportRejected (nothing recorded) or ImportFailed (a failed
+    run recorded). With ``background`` the reconcile step is queued (status stays "queued")."""
+    key = check_format(format_key, source)
+    body, digest, size = spool(stream)
+    with body:
+        existing = _existing_run(source, digest)
+        if existing:
+            return existing
+        try:
+            run = ImportRun.objects.create(
+                source=source,
+                format=key,
+                via=via,
+                token=token,
+                created_by=user,
+                payload_sha256=digest,
+                payload_bytes=size,
+                full_scan=source.full_scan if full_scan is None else full_scan,
+                status=ImportStatus.RUNNING,
+                started_at=timezone.now(),
+            )
+        except IntegrityError:  # the same report, sent twice at once
+            return _existing_run(source, digest)
+        stage(run, get_parser(key), body)
+    _reconcile_later_or_now(run, background)
+    return run
+
+
+def import_items(*, source, items: list, via: str, format_key: str, digest: str) -> ImportRun:
+    """For webhooks: already-parsed items (one alert) through the same stage and reconcile."""
+    existing = _existing_run(source, digest)
+    if existing:
+        return existing
+    run = ImportRun.objects.create(
+        source=source,
+        format=format_key,
+        via=via,
+        payload_sha256=digest,
+        full_scan=False,
+        status=ImportStatus.RUNNING,
+        started_at=timezone.now(),
+    )
+    stage(run, lambda _stream: iter(items), None)
+    _reconcile_later_or_now(run, background=True)
+    return run
+
+
+def _existing_run(source, digest: str) -> ImportRun | None:
+    run = (
+        ImportRun.objects.filter(source=source, payload_sha256=digest)
+        .exclude(status=ImportStatus.FAILED)
+        .first()
+    )
+    if run:
+        run.duplicate = True
+    return run
+
+
+def stage(run: ImportRun, parse, body) -> None:
+    started = time.monotonic()
+    try:
+        with transaction.atomic():
+            counts = Stager(run, run.started_at).add_all(parse(body))
+    except ImportFormatError as exc:
+        _fail(run, exc.message, exc.location)
+        raise ImportFailed(run, exc) from None
+    except Exception as exc:
+        # An importer bug must not leak input into logs: log where, not the message.
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        log.error(
+            "import #%s: %s at %s:%s", run.pk, type(exc).__name__, frame.filename, frame.lineno
+        )
+        error = ImportFormatError("the report could not be read (unexpected structure)")
+        _fail(run, error.message, "")
+        raise ImportFailed(run, error) from None
+    run.received = counts.received
+    run.events = counts.events
+    run.parse_ms = int((time.monotonic() - started) * 1000)
+    run.status = ImportStatus.QUEUED
+    run.save(update_fields=["received", "events", "parse_ms", "status"])
+
+
+def _fail(run: ImportRun, message: str, location: str) -> None:
+    run.status = ImportStatus.FAILED
+    run.error = message[:500]
+    run.error_location = location[:200]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "error_location", "finished_at"])
+
+
+def _reconcile_later_or_now(run: ImportRun, background: bool) -> None:
+    if background:
+        from hygiene.jobs import enqueue
+
+        enqueue("hygiene.services.imports.reconcile_job", run.pk, queue="imports")
+    else:
+        reconcile(run)
+
+
+def reconcile_job(run_id: int) -> dict:
+    """rq job: takes the run's id, never the report."""
+    run = ImportRun.objects.select_related("source").get(pk=run_id)
+    if run.status != ImportStatus.QUEUED:
+        return {"status": run.status}
+    reconcile(run)
+    return {"status": run.status, "created": run.created}
+
+
+def reconcile(run: ImportRun) -> ImportRun:
+    started = time.monotonic()
+    claimed = ImportRun.objects.filter(pk=run.pk, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING
+    )
+    if not claimed:
+        run.refresh_from_db()
+        return run
+    reconciler = Reconciler(run, run.started_at)
+    try:
+        with transaction.atomic():
+            counts = reconciler.run_all()
+            _after_reconcile(run, counts)
+            reconciler.cleanup()
+            run.created, run.updated, run.unchanged = (
+                counts.created,
+                counts.updated,
+                counts.unchanged,
+            )
+            run.reopened, run.resolved = counts.reopened, counts.resolved
+            run.missing, run.dismissed = counts.missing, counts.dismissed
+            run.status = ImportStatus.SUCCEEDED
+            run.finished_at = timezone.now()
+            run.reconcile_ms = int((time.monotonic() - started) * 1000)
+            run.save()
+    except Exception as exc:
+        log.exception("import #%s: reconcile failed", run.pk)
+        with transaction.atomic():
+            reconciler.cleanup()
+            _fail(run, f"reconcile failed ({type(exc).__name__}); nothing was changed", "")
+        raise
+    return run
+
+
+def _after_reconcile(run: ImportRun, counts) -> None:
+    """Timeline for regressions, rotation events, incident policy — in the same transaction."""
+    from incidents.models import TimelineEvent
+
+    label = f"{run.format} import #{run.pk}"
+    TimelineEvent.objects.bulk_create(
+        [
+            TimelineEvent(
+                finding_id=finding_id,
+                secret_id=secret_id,
+                kind="finding.reopened",
+                actor_label=label,
+                message="Reopened: reported again after it was resolved",
+            )
+            for finding_id, secret_id in counts.reopened_ids
+        ]
+    )
+    apply_events()
+    try:
+        from incidents.services import incidents_auto_open
+    except ImportError:
+        return
+    if counts.secret_ids:
+        incidents_auto_open(secret_ids=counts.secret_ids, actor_label=label)
+        apply_events()
+
+
+def apply_events() -> int:
+    """Match unmatched rotation events to secrets through their references (one UPDATE), then
+    apply each matched, unapplied event to its secret's open incident. Events that match nothing
+    stay listed, and are claimed as soon as a matching reference appears."""
+    from django.db import connection
+
+    match = """
+        SELECT sr.secret_id FROM hygiene_eventreference er
+        JOIN hygiene_secretreference sr ON sr.value_hash = er.value_hash
+        WHERE er.event_id = hygiene_rotationevent.id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE hygiene_rotationevent SET secret_id = ({match} ORDER BY sr.id LIMIT 1)
+            WHERE secret_id IS NULL AND applied_at IS NULL AND EXISTS ({match})
+            """
+        )
+    try:
+        from incidents.services import rotation_event_apply
+    except ImportError:
+        return 0
+    pending = (
+        RotationEvent.objects.filter(
+            secret__isnull=False,
+            applied_at__isnull=True,
+            secret__incidentsecret__active=True,
+        )
+        .select_related("secret", "source")
+        .order_by("occurred_at", "id")
+    )
+    applied = 0
+    for event in pending[:1000]:
+        rotation_event_apply(event=event)
+        applied += 1
+    return applied

@@ -1,0 +1,376 @@
+"""Fold one run's staged rows into the inventory, set-based: a fixed number of SQL statements
+per import, whatever its size (never one query per finding). Runs in one transaction.
+
+Semantics (see docs/ARCHITECTURE.md): one Secret per fingerprint across all sources; one Finding
+per (source, location_key); a resolved finding seen again reopens; a dismissed one stays
+dismissed; a full scan marks what it no longer reports as missing (posture findings resolve);
+an auditor's PASS resolves the same check on the same resource.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection
+
+from hygiene.models import OwnershipRule
+
+SEVERITY_RANK_SQL = (
+    "CASE {col} WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 "
+    "WHEN 'low' THEN 1 ELSE 0 END"
+)
+SEVERITY_FROM_RANK_SQL = (
+    "CASE {col} WHEN 4 THEN 'critical' WHEN 3 THEN 'high' WHEN 2 THEN 'medium' "
+    "WHEN 1 THEN 'low' ELSE 'info' END"
+)
+DISMISSALS = ("false_positive", "used_in_tests", "accepted_risk", "revoked", "wont_fix")
+
+
+def _rank(col: str) -> str:
+    return SEVERITY_RANK_SQL.format(col=col)
+
+
+@dataclass
+class ReconcileCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    reopened: int = 0
+    resolved: int = 0
+    missing: int = 0
+    dismissed: int = 0
+    secret_ids: list[int] = field(default_factory=list)
+    reopened_ids: list[tuple[int, int | None]] = field(default_factory=list)
+
+
+class Reconciler:
+    def __init__(self, run, now: datetime):
+        self.run = run
+        self.now = now
+        self.pg = connection.vendor == "postgresql"
+        self.p = {
+            "run": run.pk,
+            "source": run.source_id,
+            "now": connection.ops.adapt_datetimefield_value(now),
+        }
+
+    def sql(self, statement: str, params: dict | None = None) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, {**self.p, **(params or {})})
+            return cursor.rowcount
+
+    def rows(self, statement: str, params: dict | None = None) -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, {**self.p, **(params or {})})
+            return cursor.fetchall()
+
+    @property
+    def least(self) -> str:
+        return "LEAST" if self.pg else "MIN"
+
+    @property
+    def empty_json(self) -> str:
+        return "'{}'::jsonb" if self.pg else "'{}'"
+
+    def run_all(self) -> ReconcileCounts:
+        counts = ReconcileCounts()
+        self.upsert_secrets()
+        counts.reopened_ids = self.reopen_resolved()
+        counts.reopened = len(counts.reopened_ids)
+        counts.resolved += self.resolve_passed()
+        counts.created, counts.updated, counts.unchanged = self.upsert_findings()
+        counts.dismissed = self.apply_tool_dismissals()
+        self.drop_unused_new_secrets()
+        self.assign_teams()
+        if self.run.full_scan:
+            counts.missing, resolved = self.mark_missing()
+            counts.resolved += resolved
+        self.insert_references()
+        counts.secret_ids = self.refresh_secret_stats()
+        self.first_seen_timeline()
+        return counts
+
+    # -- secrets -------------------------------------------------------------------------
+
+    def upsert_secrets(self) -> None:
+        self.sql(
+            f"""
+            INSERT INTO hygiene_secret (fingerprint, secret_type, preview, severity, validity,
+                analysis, place_count, reused, finding_count, first_seen_at, last_seen_at,
+                exposed_since, created_at, updated_at)
+            SELECT s.fingerprint, s.secret_type, s.preview,
+                   {SEVERITY_FROM_RANK_SQL.format(col="agg.sev")},
+                   CASE agg.val WHEN 2 THEN 'valid' WHEN 1 THEN 'invalid' ELSE 'unknown' END,
+                   s.analysis, 1, FALSE, 0, %(now)s, %(now)s,
+                   COALESCE(agg.committed, %(now)s), %(now)s, %(now)s
+            FROM (
+                SELECT fingerprint, MIN(id) AS first_id, MAX({_rank("severity")}) AS sev,
+                       MAX(CASE validity WHEN 'valid' THEN 2 WHEN 'invalid' THEN 1 ELSE 0 END)
+                           AS val,
+                       MIN(committed_at) AS committed
+                FROM hygiene_stagedfinding
+                WHERE run_id = %(run)s AND category = 'secret'
+                GROUP BY fingerprint
+            ) agg JOIN hygiene_stagedfinding s ON s.id = agg.first_id
+            WHERE TRUE
+            ON CONFLICT (fingerprint) DO UPDATE SET
+                last_seen_at = excluded.last_seen_at,
+                severity = CASE
+                    WHEN {_rank("excluded.severity")} > {_rank("hygiene_secret.severity")}
+                    THEN excluded.severity ELSE hygiene_secret.severity END,
+                validity = CASE
+                    WHEN hygiene_secret.validity = 'revoked' THEN 'revoked'
+                    WHEN excluded.validity = 'unknown' THEN hygiene_secret.validity
+                    ELSE excluded.validity END,
+                exposed_since = {self.least}(hygiene_secret.exposed_since, excluded.exposed_since),
+                preview = CASE WHEN hygiene_secret.preview = '' THEN excluded.preview
+                    ELSE hygiene_secret.preview END,
+                secret_type = CASE
+                    WHEN hygiene_secret.secret_type IN ('generic-secret', 'generic-password',
+                        'api-key') THEN excluded.secret_type
+                    ELSE hygiene_secret.secret_type END,
+                analysis = CASE WHEN hygiene_secret.analysis = {self.empty_json}
+                    THEN excluded.analysis ELSE hygiene_secret.analysis END,
+                updated_at = excluded.updated_at
+            """
+        )
+
+    # -- findings ------------------------------------------------------------------------
+
+    def reopen_resolved(self) -> list[tuple[int, int | None]]:
+        """A resolved finding reported again is a regression: it reopens (dismissed ones stay)."""
+        return self.rows(
+            """
+            UPDATE hygiene_finding SET status = 'open', resolution = '', resolved_at = NULL,
+                resolved_by_id = NULL, missing_since = NULL, updated_at = %(now)s
+            WHERE source_id = %(source)s
+              AND (status = 'resolved' OR (status = 'dismissed' AND location_key IN (
+                  SELECT location_key FROM hygiene_stagedfinding
+                  WHERE run_id = %(run)s AND tool_resolution = 'reopened')))
+              AND location_key IN (SELECT location_key FROM hygiene_stagedfinding
+                                   WHERE run_id = %(run)s AND passed = FALSE
+                                     AND tool_resolution IN ('', 'reopened'))
+            RETURNING id, secret_id
+            """
+        )
+
+    def resolve_passed(self) -> int:
+        return self.sql(
+            """
+            UPDATE hygiene_finding SET status = 'resolved', resolution = 'passed',
+                resolved_at = %(now)s, updated_at = %(now)s
+            WHERE source_id = %(source)s AND category = 'posture'
+              AND status IN ('open', 'triaged')
+              AND location_key IN (SELECT location_key FROM hygiene_stagedfinding
+                                   WHERE run_id = %(run)s AND passed = TRUE)
+            """
+        )
+
+    def upsert_findings(self) -> tuple[int, int, int]:
+        staged = """
+            SELECT * FROM hygiene_stagedfinding WHERE id IN (
+                SELECT MIN(id) FROM hygiene_stagedfinding
+                WHERE run_id = %(run)s AND passed = FALSE GROUP BY location_key)
+        """
+        (total, existing, changed) = self.rows(
+            f"""
+            SELECT COUNT(*), COUNT(f.id),
+                   COUNT(CASE WHEN f.id IS NOT NULL AND (
+                       f.severity <> s.severity OR f.missing_since IS NOT NULL
+                       OR (s.validity <> 'unknown' AND f.validity <> s.validity)) THEN 1 END)
+            FROM ({staged}) s
+            LEFT JOIN hygiene_finding f
+              ON f.source_id = %(source)s AND f.location_key = s.location_key
+            """
+        )[0]
+        dismissals = ", ".join(f"'{d}'" for d in DISMISSALS)
+        self.sql(
+            f"""
+            INSERT INTO hygiene_finding (secret_id, source_id, location_key, category, rule,
+                secret_type, severity, status, resolution, resolution_comment, resolved_at,
+                proposed_resolution, proposed_comment, repo, path, line, "commit", url, author,
+                committed_at, title, description, resource, account, region, validity, tool_ids,
+                first_seen_at, last_seen_at, missing_since, last_run_id, created_at, updated_at)
+            SELECT sec.id, %(source)s, s.location_key, s.category, s.rule, s.secret_type,
+                s.severity,
+                CASE WHEN s.tool_resolution IN ({dismissals}) THEN 'dismissed'
+                     WHEN s.tool_resolution = 'resolved' THEN 'resolved' ELSE 'open' END,
+                CASE WHEN s.tool_resolution = 'resolved' THEN 'fixed'
+                     WHEN s.tool_resolution IN ({dismissals}) THEN s.tool_resolution
+                     ELSE '' END,
+                CASE WHEN s.tool_resolution IN ({dismissals}, 'resolved')
+                     THEN 'Resolved in the reporting tool' ELSE '' END,
+                CASE WHEN s.tool_resolution IN ({dismissals}, 'resolved') THEN %(now)s END,
+                '', '', s.repo, s.path, s.line, s."commit", s.url, s.author, s.committed_at,
+                s.title, s.description, s.resource, s.account, s.region, s.validity, s.tool_ids,
+                %(now)s, %(now)s, NULL, %(run)s, %(now)s, %(now)s
+            FROM ({staged}) s
+            LEFT JOIN hygiene_secret sec
+              ON s.category = 'secret' AND sec.fingerprint = s.fingerprint
+            WHERE TRUE
+            ON CONFLICT (source_id, location_key) DO UPDATE SET
+                last_seen_at = excluded.last_seen_at,
+                last_run_id = excluded.last_run_id,
+                missing_since = NULL,
+                severity = excluded.severity,
+                validity = CASE WHEN excluded.validity = 'unknown' THEN hygiene_finding.validity
+                    ELSE excluded.validity END,
+                url = CASE WHEN excluded.url <> '' THEN excluded.url ELSE hygiene_finding.url END,
+                title = excluded.title,
+                description = excluded.description,
+                updated_at = CASE WHEN hygiene_finding.severity <> excluded.severity
+                    OR hygiene_finding.missing_since IS NOT NULL
+                    THEN excluded.updated_at ELSE hygiene_finding.updated_at END
+            """
+        )
+        return total - existing, changed, existing - changed
+
+    def apply_tool_dismissals(self) -> int:
+        """The tool's own triage (GitHub resolved as used_in_tests, detect-secrets audited
+        false positive) applies to open findings it reports."""
+        dismissals = ", ".join(f"'{d}'" for d in DISMISSALS)
+        return self.sql(
+            f"""
+            UPDATE hygiene_finding SET
+                status = CASE WHEN s.tool_resolution = 'resolved' THEN 'resolved'
+                    ELSE 'dismissed' END,
+                resolution = CASE WHEN s.tool_resolution = 'resolved' THEN 'fixed'
+                    ELSE s.tool_resolution END,
+                resolution_comment = 'Resolved in the reporting tool',
+                resolved_at = %(now)s, updated_at = %(now)s
+            FROM hygiene_stagedfinding s
+            WHERE s.run_id = %(run)s AND s.passed = FALSE
+              AND s.tool_resolution IN ({dismissals}, 'resolved')
+              AND hygiene_finding.source_id = %(source)s
+              AND hygiene_finding.location_key = s.location_key
+              AND hygiene_finding.status IN ('open', 'triaged')
+              AND hygiene_finding.first_seen_at <> %(now)s
+            """
+        )
+
+    def drop_unused_new_secrets(self) -> None:
+        """A value-less report of a finding we already know (a GitHub webhook for an alert
+        imported with its value) stays attached to the known secret: drop the stand-in."""
+        self.sql(
+            """
+            DELETE FROM hygiene_secret WHERE first_seen_at = %(now)s
+              AND fingerprint IN (SELECT fingerprint FROM hygiene_stagedfinding
+                                  WHERE run_id = %(run)s AND category = 'secret')
+              AND NOT EXISTS (SELECT 1 FROM hygiene_finding f WHERE f.secret_id = hygiene_secret.id)
+            """
+        )
+
+    def assign_teams(self) -> None:
+        """Ownership rules, in order, each one UPDATE over this run's new unowned findings."""
+        new = "last_run_id = %(run)s AND first_seen_at = %(now)s AND team_id IS NULL"
+        for rule in OwnershipRule.objects.filter(enabled=True).order_by("position", "id"):
+            conditions, params = [], {"team": rule.team_id}
+            for column, pattern in (
+                ("repo", rule.repo_pattern),
+                ("path", rule.path_pattern),
+                ("resource", rule.resource_pattern),
+            ):
+                if pattern:
+                    conditions.append(f"{column} LIKE %({column}_p)s ESCAPE '\\'")
+                    params[f"{column}_p"] = glob_to_like(pattern)
+            if conditions:
+                self.sql(
+                    f"UPDATE hygiene_finding SET team_id = %(team)s "
+                    f"WHERE {new} AND {' AND '.join(conditions)}",
+                    params,
+                )
+        team = self.run.source.default_team_id
+        if team:
+            self.sql(f"UPDATE hygiene_finding SET team_id = %(team)s WHERE {new}", {"team": team})
+
+    def mark_missing(self) -> tuple[int, int]:
+        missing = self.sql(
+            """
+            UPDATE hygiene_finding SET missing_since = %(now)s
+            WHERE source_id = %(source)s AND category = 'secret' AND missing_since IS NULL
+              AND (last_run_id IS NULL OR last_run_id <> %(run)s)
+            """
+        )
+        resolved = self.sql(
+            """
+            UPDATE hygiene_finding SET missing_since = %(now)s, status = 'resolved',
+                resolution = 'no_longer_seen', resolved_at = %(now)s, updated_at = %(now)s
+            WHERE source_id = %(source)s AND category = 'posture'
+              AND status IN ('open', 'triaged')
+              AND (last_run_id IS NULL OR last_run_id <> %(run)s)
+            """
+        )
+        return missing, resolved
+
+    # -- references and statistics ---------------------------------------------------------
+
+    def insert_references(self) -> None:
+        self.sql(
+            """
+            INSERT INTO hygiene_secretreference (secret_id, kind, display, value_hash,
+                created_at, added_by_id)
+            SELECT sec.id, r.kind, MIN(r.display), r.value_hash, %(now)s, NULL
+            FROM hygiene_stagedreference r
+            JOIN hygiene_secret sec ON sec.fingerprint = r.fingerprint
+            WHERE r.run_id = %(run)s
+            GROUP BY sec.id, r.kind, r.value_hash
+            ON CONFLICT (secret_id, kind, value_hash) DO NOTHING
+            """
+        )
+
+    def refresh_secret_stats(self) -> list[int]:
+        touched = """
+            SELECT sec.id FROM hygiene_secret sec WHERE sec.fingerprint IN (
+                SELECT fingerprint FROM hygiene_stagedfinding
+                WHERE run_id = %(run)s AND category = 'secret')
+        """
+        place = "CASE WHEN f.repo <> '' THEN f.repo ELSE 'source:' || f.source_id END"
+        self.sql(
+            f"""
+            UPDATE hygiene_secret SET finding_count = agg.n, place_count = agg.places,
+                reused = agg.places >= 2, team_id = COALESCE(hygiene_secret.team_id, agg.team)
+            FROM (SELECT f.secret_id, COUNT(*) AS n, COUNT(DISTINCT {place}) AS places,
+                         MIN(f.team_id) AS team
+                  FROM hygiene_finding f WHERE f.secret_id IN ({touched})
+                  GROUP BY f.secret_id) agg
+            WHERE hygiene_secret.id = agg.secret_id
+            """
+        )
+        return [row[0] for row in self.rows(touched)]
+
+    def first_seen_timeline(self) -> None:
+        label = f"{self.run.format} import #{self.run.pk}"
+        data = json.dumps({"import_run": self.run.pk})
+        self.sql(
+            """
+            INSERT INTO incidents_timelineevent (secret_id, kind, actor_label, message, data,
+                created_at)
+            SELECT sec.id, 'secret.first_seen', %(label)s, %(message)s, %(data)s, %(now)s
+            FROM hygiene_secret sec
+            WHERE sec.first_seen_at = %(now)s AND sec.fingerprint IN (
+                SELECT fingerprint FROM hygiene_stagedfinding
+                WHERE run_id = %(run)s AND category = 'secret')
+            """,
+            {"label": label, "message": f"First seen by {self.run.source.name}", "data": data},
+        )
+
+    def cleanup(self) -> None:
+        self.sql("DELETE FROM hygiene_stagedfinding WHERE run_id = %(run)s")
+        self.sql("DELETE FROM hygiene_stagedreference WHERE run_id = %(run)s")
+
+
+def glob_to_like(pattern: str) -> str:
+    """Ownership patterns are globs (* any run, ? one character); LIKE needs % and _."""
+    out = []
+    for ch in pattern:
+        if ch in "%_\\":
+            out.append("\\" + ch)
+        elif ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        else:
+            out.append(ch)
+    return "".join(out)

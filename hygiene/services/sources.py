@@ -1,0 +1,118 @@
+"""Sources, their tokens and webhook secrets. Raw tokens and webhook secrets are returned once,
+to be shown once; only hashes (tokens) are kept."""
+
+import re
+import secrets as pysecrets
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from hygiene.models import Source, SourceKind, SourceToken, Team
+from incidents.models import TimelineEvent
+
+
+def _require(user, perm: str = "hygiene.manage_sources") -> None:
+    if not user.has_perm(perm):
+        raise PermissionDenied(f"your role does not allow this ({perm})")
+
+
+def _log(by, kind: str, message: str, source: Source) -> None:
+    TimelineEvent.objects.create(
+        kind=kind, actor=by, message=message, data={"source": source.pk, "slug": source.slug}
+    )
+
+
+@transaction.atomic
+def source_create(
+    *,
+    by,
+    slug: str,
+    name: str,
+    kind: str,
+    default_format: str = "",
+    default_team: Team | None = None,
+    full_scan: bool = True,
+) -> Source:
+    _require(by)
+    slug, name = (slug or "").strip().lower(), (name or "").strip()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", slug):
+        raise ValidationError("The slug takes lowercase letters, digits, - and _ (64 at most).")
+    if not name:
+        raise ValidationError("Give the source a name.")
+    if kind not in SourceKind.values:
+        raise ValidationError("Kind must be scanner, auditor or rotator.")
+    if Source.objects.filter(slug=slug).exists():
+        raise ValidationError(f"A source called {slug!r} exists already.")
+    source = Source.objects.create(
+        slug=slug,
+        name=name[:120],
+        kind=kind,
+        default_format=(default_format or "").strip()[:40],
+        default_team=default_team,
+        full_scan=full_scan,
+    )
+    _log(by, "source.created", f"Source {slug} created", source)
+    return source
+
+
+@transaction.atomic
+def source_token_create(
+    *, source: Source, by, name: str, expires_at: datetime | None = None
+) -> tuple[SourceToken, str]:
+    _require(by)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError("The expiry must be in the future.")
+    raw, prefix, digest = SourceToken.generate()
+    token = SourceToken.objects.create(
+        source=source,
+        name=(name or "").strip()[:100],
+        prefix=prefix,
+        token_hash=digest,
+        expires_at=expires_at,
+        created_by=by,
+    )
+    _log(by, "source.token_created", f"Token {prefix}… created for {source.slug}", source)
+    return token, raw
+
+
+@transaction.atomic
+def source_token_revoke(*, token: SourceToken, by) -> SourceToken:
+    _require(by)
+    updated = SourceToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    token.refresh_from_db()
+    if updated:
+        _log(by, "source.token_revoked", f"Token {token.prefix}… revoked", token.source)
+    return token
+
+
+@transaction.atomic
+def source_token_rotate(
+    *, token: SourceToken, by, expires_at: datetime | None = None
+) -> tuple[SourceToken, str]:
+    """A new token with the same name (and expiry unless given); the old one is revoked."""
+    _require(by)
+    if token.revoked_at:
+        raise ValidationError("That token is revoked already; create a new one instead.")
+    new, raw = source_token_create(
+        source=token.source, by=by, name=token.name, expires_at=expires_at or _future(token)
+    )
+    source_token_revoke(token=token, by=by)
+    return new, raw
+
+
+def _future(token: SourceToken):
+    return token.expires_at if token.expires_at and token.expires_at > timezone.now() else None
+
+
+@transaction.atomic
+def source_webhook_secret_rotate(*, source: Source, by) -> str:
+    _require(by)
+    raw = pysecrets.token_urlsafe(32)
+    Source.objects.filter(pk=source.pk).update(webhook_secret=raw)
+    source.webhook_secret = raw
+    _log(by, "source.webhook_secret_rotated", f"Webhook secret of {source.slug} rotated", source)
+    return raw

@@ -1,0 +1,281 @@
+"""Turn parsed items into staged rows: fingerprint, redact and analyse while the raw value is in
+memory, then write in bulk (COPY on PostgreSQL). The raw value goes no further than this module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection
+
+from hygiene.fingerprints import (
+    fingerprint,
+    fingerprint_from_sha1,
+    fingerprint_of_place,
+    location_key,
+    redact,
+    redact_identifier,
+    reference_hash,
+)
+from hygiene.importers import Observation, RotationEvent
+from hygiene.models import EventReference
+from hygiene.models import RotationEvent as RotationEventRow
+from hygiene.secretinfo import analyse, raise_severity
+from hygiene.taxonomy import DEFAULT_SEVERITY, SEVERITY_RANK, SecretType, Severity
+
+BATCH = 5000
+_GENERIC = {SecretType.GENERIC_SECRET, SecretType.GENERIC_PASSWORD, SecretType.API_KEY}
+_BUMP = {"low": "medium", "medium": "high", "high": "critical", "critical": "critical"}
+_VALIDITY = {"valid", "invalid", "unknown", "revoked"}
+_RESOLUTIONS = {
+    "false_positive",
+    "used_in_tests",
+    "accepted_risk",
+    "revoked",
+    "wont_fix",
+    "resolved",
+    "reopened",  # a webhook says the tool reopened it: undo the tool's earlier dismissal
+}
+
+FINDING_COLUMNS = [
+    "run_id",
+    "location_key",
+    "fingerprint",
+    "category",
+    "rule",
+    "secret_type",
+    "severity",
+    "validity",
+    "preview",
+    "analysis",
+    "repo",
+    "path",
+    "line",
+    "commit",
+    "url",
+    "author",
+    "committed_at",
+    "title",
+    "description",
+    "resource",
+    "account",
+    "region",
+    "tool_ids",
+    "tool_resolution",
+    "passed",
+]
+REFERENCE_COLUMNS = ["run_id", "fingerprint", "kind", "display", "value_hash"]
+
+
+def _clip(value: str | None, n: int) -> str:
+    return (value or "")[:n]
+
+
+def _display(kind: str, value: str) -> str:
+    # An AWS key id is an identifier, but often it is also the very value a scanner reported:
+    # show it the way we show secrets.
+    return redact_identifier(value) if kind == "aws-access-key-id" else _clip(value, 300)
+
+
+def _repo(value: str) -> str:
+    value = (value or "").strip()
+    return value[:-4] if value.endswith(".git") else value.rstrip("/")
+
+
+@dataclass
+class StageCounts:
+    received: int = 0
+    findings: int = 0
+    passed: int = 0
+    events: int = 0
+    event_ids: list[int] = field(default_factory=list)
+
+
+class Stager:
+    """Collects rows for one run and flushes them in batches."""
+
+    def __init__(self, run, now: datetime):
+        self.run = run
+        self.now = now
+        self.findings: list[tuple] = []
+        self.references: list[tuple] = []
+        self.events: list[RotationEvent] = []
+        self.counts = StageCounts()
+        self.pg = connection.vendor == "postgresql"
+
+    def add_all(self, items: Iterable) -> StageCounts:
+        for item in items:
+            self.add(item)
+        self.flush()
+        return self.counts
+
+    def add(self, item) -> None:
+        self.counts.received += 1
+        if isinstance(item, RotationEvent):
+            self.events.append(item)
+            self.counts.events += 1
+        elif isinstance(item, Observation):
+            self._add_observation(item)
+        if len(self.findings) >= BATCH or len(self.events) >= BATCH:
+            self.flush()
+
+    def _add_observation(self, obs: Observation) -> None:
+        run = self.run
+        facts: dict = {}
+        preview = ""
+        secret_type = obs.secret_type or SecretType.GENERIC_SECRET
+        refs = [(r.kind, r.value, _display(r.kind, r.value)) for r in obs.references if r.value]
+        floor = None
+        if obs.category == "posture":
+            fp = ""
+            key = location_key("posture", obs.rule, obs.resource, obs.account, obs.region)
+            severity = obs.severity or Severity.MEDIUM
+        else:
+            if obs.secret_value:
+                fp = fingerprint(obs.secret_value)
+                preview = redact(obs.secret_value)
+                analysis = analyse(obs.secret_value, now=self.now)
+                facts = analysis.facts
+                floor = analysis.severity
+                refs.extend(analysis.references)
+                if analysis.secret_type and (
+                    secret_type in _GENERIC or analysis.secret_type == SecretType.AZURE_SAS
+                ):
+                    secret_type = analysis.secret_type
+            elif obs.secret_sha1:
+                fp = fingerprint_from_sha1(obs.secret_sha1)
+            else:
+                fp = fingerprint_of_place(
+                    run.source_id, obs.rule, obs.repo, obs.path, obs.line, obs.commit
+                )
+            if not preview and obs.redacted and len(obs.redacted) <= 80:
+                preview = obs.redacted
+            alert = (obs.tool_ids or {}).get("number")
+            if alert and run.format == "github-secret-scanning":
+                # One GitHub alert is one finding, whether it came from the REST list (with the
+                # value) or a webhook delivery (without it).
+                key = location_key("github-alert", _repo(obs.repo), alert)
+            else:
+                key = location_key(fp, _repo(obs.repo), obs.path, obs.line or "", obs.commit)
+            if floor and secret_type == SecretType.AZURE_SAS:
+                # What a SAS grants (scope, rights, expiry) is its severity, whatever the rule.
+                severity = floor
+            else:
+                severity = obs.severity or DEFAULT_SEVERITY.get(secret_type, Severity.MEDIUM)
+                severity = raise_severity(severity, floor)
+            if obs.validity == "valid":
+                severity = _BUMP.get(severity, severity)
+            for kind, value, display in refs:
+                self.references.append(
+                    (run.pk, fp, kind, _clip(display, 300), reference_hash(kind, value))
+                )
+        if severity not in SEVERITY_RANK:
+            severity = Severity.MEDIUM
+        if obs.passed:
+            self.counts.passed += 1
+        else:
+            self.counts.findings += 1
+        resolution = obs.tool_resolution if obs.tool_resolution in _RESOLUTIONS else ""
+        self.findings.append(
+            (
+                run.pk,
+                key,
+                fp,
+                "posture" if obs.category == "posture" else "secret",
+                _clip(obs.rule, 200) or "unknown",
+                _clip(secret_type, 40),
+                severity,
+                obs.validity if obs.validity in _VALIDITY else "unknown",
+                _clip(preview, 80),
+                json.dumps(facts),
+                _clip(_repo(obs.repo), 300),
+                _clip(obs.path, 1000),
+                obs.line if obs.line is None or -(2**31) < obs.line < 2**31 else None,
+                _clip(obs.commit, 64),
+                _clip(obs.url, 1000),
+                _clip(obs.author, 300),
+                obs.committed_at,
+                _clip(obs.title, 300),
+                obs.description or "",
+                _clip(obs.resource, 500),
+                _clip(obs.account, 100),
+                _clip(obs.region, 50),
+                json.dumps({str(k): str(v)[:300] for k, v in (obs.tool_ids or {}).items()}),
+                resolution,
+                bool(obs.passed),
+            )
+        )
+
+    def flush(self) -> None:
+        if self.findings:
+            self._write("hygiene_stagedfinding", FINDING_COLUMNS, self.findings)
+            self.findings = []
+        if self.references:
+            self._write("hygiene_stagedreference", REFERENCE_COLUMNS, self.references)
+            self.references = []
+        if self.events:
+            self._write_events(self.events)
+            self.events = []
+
+    def _write(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+        if self.pg:
+            with connection.cursor() as cursor:
+                raw = cursor.cursor  # psycopg 3 cursor, inside Django's transaction
+                with raw.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        prepared = [tuple(adapt(v) if isinstance(v, datetime) else v for v in row) for row in rows]
+        marks = ", ".join(["%s"] * len(columns))
+        with connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({marks})", prepared)
+
+    def _write_events(self, events: list[RotationEvent]) -> None:
+        # A log file read twice (or overlapping exports) repeats events: keep each once.
+        ids = {e.event_id for e in events if e.event_id}
+        seen = set(
+            RotationEventRow.objects.filter(
+                source_id=self.run.source_id, event_id__in=ids
+            ).values_list("event_id", "action")
+        )
+        unique = []
+        for e in events:
+            key = (_clip(e.event_id, 200), _clip(e.action, 24))
+            if e.event_id and key in seen:
+                continue
+            seen.add(key)
+            unique.append(e)
+        events = unique
+        rows = [
+            RotationEventRow(
+                source_id=self.run.source_id,
+                import_run=self.run,
+                action=_clip(e.action, 24),
+                event_name=_clip(e.event_name, 80),
+                event_id=_clip(e.event_id, 200),
+                occurred_at=e.occurred_at,
+                actor=_clip(e.actor, 300),
+                evidence_url=_clip(e.evidence_url, 1000),
+                detail=_clip(e.detail, 500),
+            )
+            for e in events
+        ]
+        created = RotationEventRow.objects.bulk_create(rows)
+        refs = [
+            EventReference(
+                event=row,
+                kind=r.kind,
+                display=_display(r.kind, r.value),
+                value_hash=reference_hash(r.kind, r.value),
+            )
+            for row, event in zip(created, events, strict=True)
+            for r in event.references
+            if r.value
+        ]
+        EventReference.objects.bulk_create(refs)
+        self.counts.event_ids.extend(row.pk for row in created)

@@ -1,0 +1,109 @@
+"""An engineer follows a critical AWS key incident to the end in Chromium; a lead closes it."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from incidents.models import Incident
+from incidents.services import incident_open
+from tests.incidents.conftest import make_finding, make_secret
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def step_item(page, position):
+    return page.get_by_test_id(f"step-{position}")
+
+
+def complete(page, position, *, note="", url=""):
+    item = step_item(page, position)
+    if note:
+        item.locator("textarea[name=note]").fill(note)
+    if url:
+        item.locator("input[name=url]").fill(url)
+    item.get_by_role("button", name="Mark done").click()
+    expect(page.get_by_test_id(f"evidence-{position}")).to_contain_text("Done")
+
+
+def test_engineer_follows_a_critical_aws_key_incident_to_the_end(
+    page, login, screenshot, live_server, lead, engineer, team, source
+):
+    secret = make_secret(team=team, severity="critical", validity="valid")
+    make_finding(secret, source)
+    incident = incident_open(secrets=[secret], opened_by=lead, owner=engineer)
+
+    login(engineer)
+    expect(page.locator("h1")).to_have_text("My steps")
+    page.get_by_role("link", name=incident.reference).first.click()
+    expect(page.locator("h1")).to_contain_text(incident.reference)
+
+    # The revoke deadline counts down live (critical: 1 h).
+    timer = step_item(page, 1).locator(".timer")
+    expect(timer).to_have_text(re.compile(r"^00:59:\d\d left$"))
+    first = timer.inner_text()
+    expect(timer).not_to_have_text(first)
+    expect(timer).to_have_attribute("data-state", "on_track")
+    screenshot("incident-critical-aws-open")
+
+    # Deleting the old key waits for the new one.
+    expect(page.get_by_test_id("blocked-4")).to_contain_text("Waits on step 2")
+    expect(step_item(page, 4).get_by_role("button", name="Mark done")).to_be_disabled()
+
+    complete(page, 1, note="Deactivated AKIA…0001 with update-access-key at 09:12")
+    expect(page.get_by_test_id("incident")).to_have_attribute("data-status", "contained")
+    expect(page.get_by_test_id("evidence-1")).to_contain_text("Deactivated AKIA…0001")
+    expect(step_item(page, 1).locator(".timer")).to_have_text("done on time")
+
+    complete(page, 2, url="https://ci.example.com/payments/pipelines/4242")
+    expect(page.get_by_test_id("evidence-2").get_by_role("link")).to_have_attribute(
+        "href", "https://ci.example.com/payments/pipelines/4242"
+    )
+
+    # An error is shown, not swallowed: skipping needs a reason (the browser enforces it
+    # first), then a real one.
+    purge = step_item(page, 6)
+    purge.locator("input[name=reason]").fill("Repository is private and was never mirrored")
+    purge.get_by_role("button", name="Skip").click()
+    expect(page.get_by_test_id("evidence-6")).to_contain_text("Skipped", timeout=5000)
+    expect(page.get_by_test_id("evidence-6")).to_contain_text("never mirrored")
+
+    complete(page, 3, note="CloudTrail: only our CI's calls from exposed-since to revocation")
+    complete(page, 4, note="Deleted the old key")
+    complete(page, 5, note="Told the payments owner and security@")
+    complete(page, 7, note="GetCallerIdentity with the old key: InvalidClientTokenId")
+    expect(page.get_by_test_id("incident")).to_have_attribute("data-status", "remediated")
+    # An engineer can't close; the button isn't there.
+    expect(page.get_by_role("button", name="Close incident")).to_have_count(0)
+    expect(page.get_by_test_id("timeline")).to_contain_text("Status contained → remediated")
+    screenshot("incident-critical-aws-remediated")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("input[name=username]")).to_be_visible()
+
+    login(lead)
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    page.locator("textarea[name=summary]").fill(
+        "Key deactivated within 10 minutes, replaced via CI; no foreign use in CloudTrail."
+    )
+    page.get_by_role("button", name="Close incident").click()
+    expect(page.get_by_test_id("incident")).to_have_attribute("data-status", "closed")
+    expect(page.get_by_test_id("summary")).to_contain_text("Key deactivated within 10 minutes")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Incident closed")
+    screenshot("incident-critical-aws-closed")
+
+    incident = Incident.objects.get(pk=incident.pk)
+    assert incident.status == "closed"
+    assert incident.steps.get(position=6).skipped_reason.startswith("Repository is private")
+    assert incident.steps.get(position=2).evidence_url.endswith("/4242")
+
+
+def test_an_action_error_is_shown_in_place(page, login, lead, team):
+    incident = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
+    page = login(lead)
+    page.goto(page.url + f"incidents/{incident.pk}/")
+    step_item(page, 1).get_by_role("button", name="Mark done").click()  # no evidence
+    expect(page.get_by_test_id("error")).to_have_text(
+        "Add evidence: a note or a link to what you did."
+    )
+    expect(page.locator("h1")).to_contain_text(incident.reference)

@@ -1,0 +1,301 @@
+import copy
+import gzip
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hygiene.importers import get_parser
+from hygiene.importers.aws_cloudtrail import console_url, parse
+from hygiene.importers.base import ImportFormatError, Reference, RotationEvent
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+CT = FIXTURES / "aws-cloudtrail"
+C = "111122223333"
+DB_SECRET = f"arn:aws:secretsmanager:eu-west-1:{C}:secret:prod/db/password-Ab12Cd"
+API_SECRET = f"arn:aws:secretsmanager:eu-west-1:{C}:secret:prod/api-key-Zz99Yy"
+NEW_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
+
+
+def load(name: str) -> list[RotationEvent]:
+    with (CT / name).open("rb") as fh:
+        return list(parse(fh))
+
+
+def parse_bytes(data: bytes) -> list[RotationEvent]:
+    return list(parse(io.BytesIO(data)))
+
+
+def records() -> list[dict]:
+    return json.loads((CT / "generated_cloudtrail_log.json").read_text())["Records"]
+
+
+def test_registered():
+    assert get_parser("aws-cloudtrail") is parse
+
+
+# --- the published sample ----------------------------------------------------------------
+
+
+def test_sample_eventbridge_rotation_succeeded():
+    (event,) = load("RotationSucceeded_eventbridge_excerpt.json")
+    arn = "arn:aws:secretsmanager:us-west-2:accountid:secret:Appuser-pyodbc-WoDpmU"
+    assert event.action == "rotated"
+    assert event.event_name == "RotationSucceeded"
+    assert event.references == [Reference("arn", arn), Reference("other", "Appuser-pyodbc")]
+    assert event.occurred_at == datetime(2021, 8, 13, 19, 17, 16, tzinfo=UTC)
+    assert event.actor == "secretsmanager.amazonaws.com"
+    assert event.event_id == "638c6d2d-e098-4100-a3e0-a4b7b87e5b92"
+    assert event.evidence_url == (
+        "https://us-west-2.console.aws.amazon.com/cloudtrail/home?region=us-west-2"
+        "#/events/638c6d2d-e098-4100-a3e0-a4b7b87e5b92"
+    )
+    assert "RotationSucceeded" in event.detail
+
+
+# --- generated log file -------------------------------------------------------------------
+
+
+EXPECTED = [
+    # (eventName, action, first reference)
+    ("CreateAccessKey", "created", Reference("aws-access-key-id", "AKIAEXAMPLENEWKEY001")),
+    ("UpdateAccessKey", "revoked", Reference("aws-access-key-id", "AKIAEXAMPLEOLDKEY001")),
+    ("DeleteAccessKey", "revoked", Reference("aws-access-key-id", "AKIAEXAMPLEOLDKEY001")),
+    ("DeleteAccessKey", "revoked", Reference("aws-access-key-id", "AKIAEXAMPLEADMINKEY0")),
+    ("RotateSecret", "rotation_started", Reference("other", "prod/db/password")),
+    ("RotationStarted", "rotation_started", Reference("arn", DB_SECRET)),
+    ("RotationSucceeded", "rotated", Reference("arn", DB_SECRET)),
+    ("RotationFailed", "rotation_failed", Reference("arn", API_SECRET)),
+    ("PutSecretValue", "rotated", Reference("arn", API_SECRET)),
+    (
+        "RotationAbandoned",
+        "rotation_failed",
+        Reference("arn", f"arn:aws:secretsmanager:eu-west-1:{C}:secret:legacy/token-QwErTy"),
+    ),
+    ("RotateSecret", "rotation_failed", Reference("other", "legacy/token")),
+    ("UpdateSecret", "rotated", Reference("other", "legacy/token")),
+]
+
+
+def test_log_file_events():
+    events = load("generated_cloudtrail_log.json")
+    assert [(e.event_name, e.action, e.references[0]) for e in events] == EXPECTED
+    # skipped: UpdateAccessKey Active (3), DeleteAccessKey with AccessDenied (5),
+    # GetSecretValue (10), ConsoleLogin (13), UpdateSecret without a new value (16)
+    ids = [e.event_id[:8] for e in events]
+    assert ids == [f"e{n:07d}" for n in (1, 2, 4, 6, 7, 8, 9, 11, 12, 14, 15, 17)]
+
+
+def test_gzip_log_file_same_as_plain():
+    assert load("generated_cloudtrail_log.json.gz") == load("generated_cloudtrail_log.json")
+
+
+def test_iam_references_and_actor():
+    events = load("generated_cloudtrail_log.json")
+    create, deactivate, delete, delete_own = events[:4]
+    user_arn = f"arn:aws:iam::{C}:user/deploy-bot"
+    assert create.references == [
+        Reference("aws-access-key-id", "AKIAEXAMPLENEWKEY001"),
+        Reference("arn", user_arn),
+        Reference("other", "deploy-bot"),
+    ]
+    assert create.actor == f"arn:aws:iam::{C}:user/admin"
+    assert create.occurred_at == datetime(2024, 6, 1, 9, tzinfo=UTC)
+    assert create.detail == "IAM access key AKIAEXAMPLENEWKEY001 of user deploy-bot created"
+    assert deactivate.references[1:] == [
+        Reference("arn", user_arn),
+        Reference("other", "deploy-bot"),
+    ]
+    assert deactivate.detail.endswith("deactivated")
+    assert delete.actor == f"arn:aws:sts::{C}:assumed-role/SecOps/ops"
+    assert delete.detail.endswith("deleted")
+    # no userName: IAM acted on the caller's own key
+    assert delete_own.references == [
+        Reference("aws-access-key-id", "AKIAEXAMPLEADMINKEY0"),
+        Reference("arn", f"arn:aws:iam::{C}:user/admin"),
+    ]
+    assert create.evidence_url == console_url("us-east-1", create.event_id)
+
+
+def test_secrets_manager_references():
+    events = load("generated_cloudtrail_log.json")
+    rotate = events[4]
+    assert rotate.references == [
+        Reference("other", "prod/db/password"),
+        Reference("arn", DB_SECRET),
+    ]
+    assert rotate.actor == f"arn:aws:sts::{C}:assumed-role/SecOps/ops"
+    failed = events[10]
+    assert failed.detail.endswith("(error AccessDeniedException)")
+    abandoned = events[9]
+    assert abandoned.references[1] == Reference("other", "legacy/token")
+    assert all(e.evidence_url.startswith("https://") for e in events)
+
+
+def test_secret_access_key_never_lands_anywhere():
+    for event in load("generated_cloudtrail_log.json"):
+        assert NEW_SECRET_KEY not in repr(event)
+        assert "HIDDEN_DUE_TO_SECURITY_REASONS" not in repr(event)
+    # even when the access key id field is missing and the secret is the only value
+    rec = copy.deepcopy(records()[0])
+    rec["responseElements"]["accessKey"] = {"secretAccessKey": NEW_SECRET_KEY}
+    rec["requestParameters"] = {"userName": "deploy-bot"}
+    events = parse_bytes(json.dumps({"Records": [rec]}).encode())
+    assert NEW_SECRET_KEY not in repr(events)
+    assert events[0].references == [
+        Reference("arn", f"arn:aws:iam::{C}:user/deploy-bot"),
+        Reference("other", "deploy-bot"),
+    ]
+
+
+def test_eventbridge_json_lines_and_array():
+    events = load("generated_eventbridge.jsonl")
+    # 4 envelopes: RotationSucceeded, UpdateAccessKey, GetSecretValue (skipped), EC2 (skipped)
+    assert [(e.event_name, e.action) for e in events] == [
+        ("RotationSucceeded", "rotated"),
+        ("UpdateAccessKey", "revoked"),
+    ]
+    lines = (CT / "generated_eventbridge.jsonl").read_text().splitlines()
+    as_array = ("[" + ",".join(lines) + "]").encode()
+    assert parse_bytes(as_array) == events
+    pretty = json.dumps(json.loads(lines[0]), indent=4).encode()
+    assert parse_bytes(pretty) == events[:1]
+
+
+def test_lookup_events_output():
+    (event,) = load("generated_lookup_events.json")
+    assert event.event_name == "DeleteAccessKey"
+    assert event.action == "revoked"
+    assert event.references[0] == Reference("aws-access-key-id", "AKIAEXAMPLEOLDKEY001")
+
+
+def test_bare_records_array_and_records_not_first():
+    recs = records()
+    assert len(parse_bytes(json.dumps(recs).encode())) == 12
+    doc = json.dumps({"Other": 1, "Records": recs}, indent=2).encode()
+    assert len(parse_bytes(doc)) == 12
+
+
+def test_update_access_key_active_is_skipped():
+    rec = records()[2]
+    assert rec["requestParameters"]["status"] == "Active"
+    assert parse_bytes(json.dumps({"Records": [rec]}).encode()) == []
+
+
+def test_envelope_region_and_id_fallback():
+    env = json.loads((CT / "RotationSucceeded_eventbridge_excerpt.json").read_text())
+    del env["detail"]["eventID"]
+    del env["detail"]["awsRegion"]
+    (event,) = parse_bytes(json.dumps(env).encode())
+    assert event.event_id == "dd5fd657-7361-f5d2-0c0f-0fe27390611b"
+    assert event.evidence_url.startswith("https://us-west-2.console.aws.amazon.com/")
+
+
+@pytest.mark.parametrize(
+    ("region", "prefix"),
+    [
+        ("eu-west-1", "https://eu-west-1.console.aws.amazon.com/cloudtrail/home?region=eu-west-1"),
+        ("cn-north-1", "https://console.amazonaws.cn/cloudtrail/home?region=cn-north-1"),
+        (
+            "us-gov-west-1",
+            "https://console.amazonaws-us-gov.com/cloudtrail/home?region=us-gov-west-1",
+        ),
+    ],
+)
+def test_console_url(region, prefix):
+    assert console_url(region, "abc") == prefix + "#/events/abc"
+    assert console_url("", "abc") == ""
+
+
+def test_partition_in_built_user_arn():
+    rec = copy.deepcopy(records()[1])
+    rec["awsRegion"] = "cn-north-1"
+    (event,) = parse_bytes(json.dumps({"Records": [rec]}).encode())
+    assert Reference("arn", f"arn:aws-cn:iam::{C}:user/deploy-bot") in event.references
+
+
+def test_empty_records():
+    assert parse_bytes(b'{"Records": []}') == []
+    assert parse_bytes(b'{"Events": []}') == []
+
+
+def test_one_line_log_file_and_lookup_events():
+    one_line = json.dumps({"Other": 1, "Records": records()}).encode()
+    assert len(parse_bytes(one_line)) == 12
+    lookup = json.loads((CT / "generated_lookup_events.json").read_text())
+    assert len(parse_bytes(json.dumps(lookup).encode())) == 1
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def expect_error(data: bytes) -> ImportFormatError:
+    with pytest.raises(ImportFormatError) as info:
+        parse_bytes(data)
+    return info.value
+
+
+def test_empty_binary_text():
+    assert "empty" in expect_error(b"").message
+    assert "binary" in expect_error(b"\x00\x00\x00").message
+    assert expect_error(b"eventName,eventTime\n").location == "byte 0"
+
+
+def test_truncated():
+    data = (CT / "generated_cloudtrail_log.json").read_bytes()
+    err = expect_error(data[:5000])
+    assert "truncated" in err.message
+    assert err.location.startswith("near byte")
+    assert "$.Records[" in err.location
+
+
+def test_truncated_gzip():
+    data = (CT / "generated_cloudtrail_log.json.gz").read_bytes()
+    err = expect_error(data[: len(data) // 2])
+    assert "gzip" in err.message
+    err = expect_error(gzip.compress(b'{"Records": [{"eventName": '))
+    assert "truncated" in err.message
+
+
+def test_wrong_format_other_tools():
+    vault = (FIXTURES / "vault-audit" / "vault_audit_kv_read_excerpt.jsonl").read_bytes()
+    err = expect_error(vault)
+    assert err.location == "line 1"
+    assert "not a CloudTrail record" in err.message
+    prowler = (FIXTURES / "prowler" / "example_output_aws.ocsf.json").read_bytes()
+    assert expect_error(prowler).location == "$[0]"
+    azure = FIXTURES / "azure-storage-accounts" / "az_storage_account_show_sasPolicy.json"
+    assert expect_error(azure.read_bytes()).location == "$"
+
+
+def test_wrong_shapes():
+    assert expect_error(b'{"Records": [1]}').location == "$.Records[0]"
+    assert expect_error(b'{"Records": {"a": 1}}').location == "$.Records"
+    rec = records()[1]
+    rec["requestParameters"] = "status=Inactive"
+    err = expect_error(json.dumps({"Records": [rec]}).encode())
+    assert err.location == "$.Records[0].requestParameters"
+    rec = records()[8]
+    rec["eventTime"] = "last tuesday"
+    err = expect_error(json.dumps({"Records": [rec]}).encode())
+    assert err.location == "$.Records[0].eventTime"
+    assert "tuesday" not in str(err)
+    env = json.loads((CT / "RotationSucceeded_eventbridge_excerpt.json").read_text())
+    env["detail"] = ["x"]
+    assert expect_error(json.dumps(env).encode()).location == "line 1.detail"
+    assert expect_error(json.dumps(env, indent=2).encode()).location == "$.detail"
+    bad_lookup = {"Events": [{"CloudTrailEvent": "{not json"}]}
+    err = expect_error(json.dumps(bad_lookup).encode())
+    assert err.location == "line 1 $.Events[0].CloudTrailEvent"
+    err = expect_error(json.dumps(bad_lookup, indent=1).encode())
+    assert err.location == "$.Events[0].CloudTrailEvent"
+    assert expect_error(b'{"Events": 3}').location == "line 1 $.Events"
+
+
+def test_deep_nesting():
+    deep = b'{"Records": [{"eventName": "x", "a": ' + b"[" * 50000 + b"]" * 50000 + b"}]}"
+    assert "nested" in expect_error(deep).message
+    deep_lines = b'{"eventName": "x", "a": ' + b"[" * 50000 + b"]" * 50000 + b"}\n"
+    assert "nested" in expect_error(deep_lines).message

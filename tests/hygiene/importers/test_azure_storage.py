@@ -1,0 +1,314 @@
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hygiene.importers import get_parser
+from hygiene.importers.azure_storage import parse, parse_period
+from hygiene.importers.base import ImportFormatError, Observation, Reference, RotationEvent
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+AZ = FIXTURES / "azure-storage-accounts"
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+SUB = "8b1c2d3e-0000-4a7c-9940-4d9779fbce91"
+SAMPLE_ID = (
+    "/subscriptions/1cb67706-f0c0-4a7c-9940-4d9779fbce91/resourceGroups/readit-app-rg/"
+    "providers/Microsoft.Storage/storageAccounts/bkrreaditfuncstorage"
+)
+
+
+def account_id(name: str, rg: str = "data-rg") -> str:
+    return (
+        f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Storage/"
+        f"storageAccounts/{name}"
+    )
+
+
+def load(name: str, **kwargs) -> list:
+    kwargs.setdefault("now", NOW)
+    with (AZ / name).open("rb") as fh:
+        return list(parse(fh, **kwargs))
+
+
+def parse_obj(obj, **kwargs) -> list:
+    kwargs.setdefault("now", NOW)
+    return list(parse(io.BytesIO(json.dumps(obj).encode()), **kwargs))
+
+
+def results(items):
+    """{(account name, rule): passed}"""
+    return {
+        (i.resource.rsplit("/", 1)[-1], i.rule): i.passed
+        for i in items
+        if isinstance(i, Observation)
+    }
+
+
+def test_registered():
+    assert get_parser("azure-storage-accounts") is parse
+
+
+# --- the published samples ----------------------------------------------------------------
+
+
+def test_sample_key_creation_time():
+    items = load("az_storage_account_show_keyCreationTime_excerpt.json")
+    obs = [i for i in items if isinstance(i, Observation)]
+    assert [(o.rule, o.secret_type, o.severity, o.passed) for o in obs] == [
+        ("storage_key_expiration_policy", "key-policy", "medium", False),  # keyPolicy null
+        ("storage_key_rotation", "key-rotation", "medium", False),  # keys from 2022
+    ]
+    # sasPolicy and allowSharedKeyAccess are not in the excerpt: not evaluated
+    for o in obs:
+        assert o.category == "posture"
+        assert o.resource == SAMPLE_ID
+        assert o.account == "1cb67706-f0c0-4a7c-9940-4d9779fbce91"
+        assert o.region == "eastasia"
+        assert o.references == [
+            Reference("storage-account", "bkrreaditfuncstorage"),
+            Reference("other", SAMPLE_ID),
+        ]
+        assert o.tool_ids == {"name": "bkrreaditfuncstorage"}
+    assert obs[1].title == "Account key(s) key1, key2 not rotated in 90 days"
+    (event,) = [i for i in items if isinstance(i, RotationEvent)]
+    assert event.action == "rotated"
+    assert event.occurred_at == datetime(2022, 3, 6, 17, 33, 57, 403844, tzinfo=UTC)
+    assert event.event_name == "KeyCreationTime"
+    assert event.references == obs[0].references
+
+
+def test_sample_key_creation_time_fresh_when_now_is_close():
+    items = load(
+        "az_storage_account_show_keyCreationTime_excerpt.json",
+        now=datetime(2022, 4, 1, tzinfo=UTC),
+    )
+    assert results(items)[("bkrreaditfuncstorage", "storage_key_rotation")] is True
+
+
+def test_sample_sas_policy_pascal_case():
+    # The docs' sample: just {"SasPolicy": {...}}, "1.12:05:06" = 1.5 days <= 7 days
+    (obs,) = load("az_storage_account_show_sasPolicy.json")
+    assert obs.rule == "storage_sas_expiration_policy"
+    assert obs.secret_type == "sas-policy"
+    assert obs.passed is True
+    assert obs.resource == ""  # the sample names no account
+    assert obs.references == []
+
+
+# --- generated list ---------------------------------------------------------------------
+
+
+def test_generated_list():
+    items = load("generated_az_storage_account_list.json")
+    got = results(items)
+    assert got == {
+        ("leaklinegood", "storage_key_expiration_policy"): True,
+        ("leaklinegood", "storage_key_rotation"): True,
+        ("leaklinegood", "storage_sas_expiration_policy"): True,
+        ("leaklinegood", "storage_shared_key_access"): True,
+        ("leaklinedata", "storage_key_expiration_policy"): False,
+        ("leaklinedata", "storage_key_rotation"): False,
+        ("leaklinedata", "storage_sas_expiration_policy"): False,
+        ("leaklinedata", "storage_shared_key_access"): False,  # null means allowed
+        ("legacyblobs", "storage_key_expiration_policy"): False,  # 365 > 90
+        ("legacyblobs", "storage_key_rotation"): False,  # null creation times
+        ("legacyblobs", "storage_sas_expiration_policy"): False,  # 30 days
+        ("legacyblobs", "storage_shared_key_access"): False,
+        ("halfrotated", "storage_key_expiration_policy"): True,
+        ("halfrotated", "storage_key_rotation"): False,  # key2 from 2023-12-01
+        ("halfrotated", "storage_sas_expiration_policy"): True,  # exactly 7 days
+        ("halfrotated", "storage_shared_key_access"): True,
+    }
+    obs = {(i.resource, i.rule): i for i in items if isinstance(i, Observation)}
+    shared = obs[(account_id("leaklinedata"), "storage_shared_key_access")]
+    assert (shared.secret_type, shared.severity) == ("shared-key-access", "high")
+    assert shared.region == "westeurope"
+    assert shared.account == SUB
+    half = obs[(account_id("halfrotated", "app-rg"), "storage_key_rotation")]
+    assert half.title == "Account key(s) key2 not rotated in 90 days"
+    legacy = obs[(account_id("legacyblobs"), "storage_key_rotation")]
+    # the key policy (365 days) is the limit when set
+    assert legacy.title == "Account key(s) key1, key2 not rotated in 365 days"
+
+
+def test_generated_events():
+    events = [
+        i for i in load("generated_az_storage_account_list.json") if isinstance(i, RotationEvent)
+    ]
+    assert [(e.references[0].value, e.occurred_at) for e in events] == [
+        ("leaklinegood", datetime(2024, 5, 1, 8, tzinfo=UTC)),
+        ("leaklinedata", datetime(2021, 3, 1, 10, tzinfo=UTC)),
+        ("halfrotated", datetime(2023, 12, 1, tzinfo=UTC)),  # the older of the two
+    ]
+    assert {e.action for e in events} == {"rotated"}
+    # legacyblobs has no key creation times: no event
+
+
+def test_key_policy_is_the_age_limit():
+    good = json.loads((AZ / "generated_az_storage_account_list.json").read_text())[0]
+    # leaklinegood: policy 60 days, key1 from 2024-05-01
+    assert (
+        results(parse_obj(good, now=datetime(2024, 6, 30, 7, tzinfo=UTC)))[
+            ("leaklinegood", "storage_key_rotation")
+        ]
+        is True
+    )
+    assert (
+        results(parse_obj(good, now=datetime(2024, 7, 1, 9, tzinfo=UTC)))[
+            ("leaklinegood", "storage_key_rotation")
+        ]
+        is False
+    )
+    good["keyPolicy"] = None
+    assert (
+        results(parse_obj(good, now=datetime(2024, 7, 1, 9, tzinfo=UTC)))[
+            ("leaklinegood", "storage_key_rotation")
+        ]
+        is True
+    )  # 90 days without a policy
+    assert (
+        results(parse_obj(good, now=datetime(2024, 7, 1, 9, tzinfo=UTC), max_key_age_days=30))[
+            ("leaklinegood", "storage_key_rotation")
+        ]
+        is False
+    )
+
+
+def test_arm_rest_list_response():
+    items = load("generated_arm_list_response.json")
+    assert {rule: ok for (_, rule), ok in results(items).items()} == {
+        "storage_key_expiration_policy": True,
+        "storage_key_rotation": True,
+        "storage_sas_expiration_policy": True,
+        "storage_shared_key_access": True,
+    }
+    assert items[0].region == "westeurope"
+    assert items[0].references[0] == Reference("storage-account", "armaccount")
+
+
+def test_powershell_shape():
+    ps = {
+        "StorageAccountName": "psaccount",
+        "Id": account_id("psaccount"),
+        "Location": "uksouth",
+        "KeyCreationTime": {"Key1": "2024-05-30T00:00:00Z", "Key2": "2024-05-30T00:00:00Z"},
+        "KeyPolicy": {"KeyExpirationPeriodInDays": 30},
+        "SasPolicy": {"SasExpirationPeriod": "14.00:00:00", "ExpirationAction": "Block"},
+        "AllowSharedKeyAccess": False,
+    }
+    got = results(parse_obj(ps))
+    assert got == {
+        ("psaccount", "storage_key_expiration_policy"): True,
+        ("psaccount", "storage_key_rotation"): True,
+        ("psaccount", "storage_sas_expiration_policy"): False,
+        ("psaccount", "storage_shared_key_access"): True,
+    }
+
+
+def test_single_object_shared_key_variants():
+    base = {"id": account_id("acc"), "name": "acc"}
+    for value, ok in [(True, False), (None, False), (False, True), ("false", True)]:
+        (obs,) = parse_obj({**base, "allowSharedKeyAccess": value})
+        assert obs.passed is ok, value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1.12:05:06", timedelta(days=1, hours=12, minutes=5, seconds=6)),
+        ("7.00:00:00", timedelta(days=7)),
+        ("00:30:00", timedelta(minutes=30)),
+        ("365.00:00:00", timedelta(days=365)),
+    ],
+)
+def test_parse_period(text, expected):
+    assert parse_period(text, "$") == expected
+
+
+@pytest.mark.parametrize("text", ["7 days", "1.25:00:00", "P7D", "", "1.12:60:00"])
+def test_parse_period_rejects(text):
+    with pytest.raises(ImportFormatError) as info:
+        parse_period(text, "$.sasPolicy.sasExpirationPeriod")
+    assert info.value.location == "$.sasPolicy.sasExpirationPeriod"
+
+
+def test_sas_just_over_seven_days_fails():
+    (obs,) = parse_obj({"name": "a", "sasPolicy": {"sasExpirationPeriod": "7.00:00:01"}})
+    assert obs.passed is False
+    (obs,) = parse_obj({"name": "a", "sasPolicy": None})
+    assert obs.passed is False
+    assert obs.title == "No SAS expiration policy"
+
+
+def test_empty_array():
+    assert parse_obj([]) == []
+
+
+def test_default_now_is_current_time():
+    fresh = datetime.now(UTC).isoformat()
+    obj = {"name": "a", "keyCreationTime": {"key1": fresh, "key2": fresh}}
+    assert (
+        results(list(parse(io.BytesIO(json.dumps(obj).encode()))))[("a", "storage_key_rotation")]
+        is True
+    )
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def expect_error(data: bytes) -> ImportFormatError:
+    with pytest.raises(ImportFormatError) as info:
+        list(parse(io.BytesIO(data), now=NOW))
+    return info.value
+
+
+def test_empty_binary_not_json():
+    assert "empty" in expect_error(b"").message
+    assert "binary" in expect_error(b"\x1f\x8b\x08\x00\x00\x00").message
+    assert expect_error(b"name,id\n").location == "byte 0"
+
+
+def test_truncated():
+    data = (AZ / "generated_az_storage_account_list.json").read_bytes()
+    err = expect_error(data[:3000])
+    assert "truncated" in err.message
+    assert err.location.startswith("near byte")
+    data = (AZ / "az_storage_account_show_keyCreationTime_excerpt.json").read_bytes()
+    assert expect_error(data[:200]).location.startswith("line ")
+
+
+def test_wrong_format_other_tools():
+    eventbridge = FIXTURES / "aws-cloudtrail" / "RotationSucceeded_eventbridge_excerpt.json"
+    err = expect_error(eventbridge.read_bytes())
+    assert err.location == "$"
+    assert "not a storage account" in err.message
+    prowler = (FIXTURES / "prowler" / "example_output_aws.ocsf.json").read_bytes()
+    assert expect_error(prowler).location == "$[0]"
+
+
+def test_wrong_shapes_have_locations():
+    assert expect_error(b"[1]").location == "$[0]"
+    assert expect_error(b'{"name": "a", "keyPolicy": []}').location == "$.keyPolicy"
+    err = expect_error(b'{"name": "a", "keyPolicy": {"keyExpirationPeriodInDays": "ninety"}}')
+    assert err.location == "$.keyPolicy.keyExpirationPeriodInDays"
+    assert "ninety" not in str(err)
+    err = expect_error(b'{"name": "a", "keyCreationTime": {"key1": "soon", "key2": null}}')
+    assert err.location == "$.keyCreationTime.key1"
+    err = expect_error(b'{"name": "a", "keyCreationTime": {"key1": [1], "key2": null}}')
+    assert err.location == "$.keyCreationTime.key1"
+    err = expect_error(b'{"name": "a", "sasPolicy": {"sasExpirationPeriod": "forever"}}')
+    assert err.location == "$.sasPolicy.sasExpirationPeriod"
+    assert "forever" not in str(err)
+    err = expect_error(b'{"name": "a", "allowSharedKeyAccess": "sometimes"}')
+    assert err.location == "$.allowSharedKeyAccess"
+    err = expect_error(b'{"name": ["a"], "keyPolicy": null}')
+    assert err.location == "$.name"
+
+
+def test_deep_nesting():
+    deep = b'[{"name": "a", "tags": ' + b"[" * 50000 + b"]" * 50000 + b"}]"
+    assert "nested" in expect_error(deep).message
+    deep_obj = b'{"name": "a", "tags": ' + b"[" * 50000 + b"]" * 50000 + b"}"
+    assert "nested" in expect_error(deep_obj).message

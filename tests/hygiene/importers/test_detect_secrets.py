@@ -1,0 +1,173 @@
+"""detect-secrets importer: 1.x and 0.x baselines, audit flags, bad input."""
+
+import copy
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from hygiene.importers.base import ImportFormatError, Observation
+from hygiene.importers.detect_secrets import parse
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+DIR = FIXTURES / "detect-secrets"
+SAMPLE = json.loads((DIR / "many_findings.json").read_bytes())
+
+
+def run(data: bytes | dict) -> list[Observation]:
+    if isinstance(data, dict):
+        data = json.dumps(data).encode()
+    return list(parse(io.BytesIO(data)))
+
+
+def assert_no_leak(items: list[Observation], secrets: list[str]) -> None:
+    for obs in items:
+        assert obs.secret_value is None
+        texts = [
+            getattr(obs, f.name)
+            for f in dataclasses.fields(obs)
+            if f.name != "secret_sha1" and isinstance(getattr(obs, f.name), str)
+        ]
+        texts += list(obs.tool_ids.values()) + [r.value for r in obs.references]
+        for value in texts:
+            for secret in secrets:
+                assert secret not in value
+
+
+def test_baseline_1x():
+    items = run((DIR / "many_findings.json").read_bytes())
+    assert len(items) == 4
+    assert [(o.path, o.line, o.secret_sha1) for o in items] == [
+        ("modules_images", 151, "bd564db5d5cc358eb0e3523d3e03041739f230d5"),
+        ("modules_images", 156, "535850f35566365fddf9eb01a0d36962c0ffed8c"),
+        (
+            "example/pkg/docker_registry_watcher/docker_config.go",
+            109,
+            "0f7a136b462b257b9996c246e2e50cbd629e7928",
+        ),
+        (
+            "example/pkg/docker_registry_watcher/docker_registry_watcher.go",
+            112,
+            "b732fb611fd46a38e8667f9972e0cde777fbe37f",
+        ),
+    ]
+    for obs in items:
+        assert obs.rule == "Secret Keyword"
+        assert obs.secret_type == "generic-secret"
+        assert obs.secret_value is None
+        assert obs.redacted == ""
+        assert obs.validity == "unknown"
+        assert (obs.repo, obs.commit, obs.author, obs.committed_at) == ("", "", "", None)
+        assert obs.severity is None
+    # is_secret: true (audited as real) stays open; is_secret: false is a false positive
+    assert [o.tool_resolution for o in items] == ["", "", "", "false_positive"]
+    assert_no_leak(items, [])
+
+
+def test_old_format_without_filename_in_items():
+    doc = copy.deepcopy(SAMPLE)
+    for findings in doc["results"].values():
+        for item in findings:
+            del item["filename"]
+    doc["version"] = "0.14.3"
+    items = run(doc)
+    assert [o.path for o in items] == [o.path for o in run(SAMPLE)]
+    assert [o.secret_sha1 for o in items] == [o.secret_sha1 for o in run(SAMPLE)]
+
+
+def test_verified_types_and_case():
+    doc = {
+        "results": {
+            "config/aws.py": [
+                {
+                    "type": "AWS Access Key",
+                    "hashed_secret": "25910F981E85CA04BAF359199DD0BD4A3AE738B6",
+                    "is_verified": True,
+                    "line_number": 3,
+                },
+                {"type": "Private Key", "hashed_secret": "0" * 40, "line_number": "9"},
+                {"type": "JSON Web Token", "hashed_secret": "1" * 40},
+                {"type": "Some Slack webhook detector", "hashed_secret": "2" * 40},
+            ]
+        }
+    }
+    aws, key, jwt, hook = run(doc)
+    assert aws.secret_type == "aws-access-key"
+    assert aws.validity == "valid"
+    assert aws.secret_sha1 == "25910f981e85ca04baf359199dd0bd4a3ae738b6"
+    assert (key.secret_type, key.line) == ("private-key", 9)
+    assert (jwt.secret_type, jwt.line) == ("jwt", None)
+    assert hook.secret_type == "chat-webhook"
+    assert run({"results": {}}) == []
+
+
+SECRETS = ["bd564db5d5cc358eb0e3523d3e03041739f230d5"]
+
+
+def _bad(data: bytes | dict) -> ImportFormatError:
+    with pytest.raises(ImportFormatError) as info:
+        run(data)
+    err = info.value
+    assert err.location, "the error must say where"
+    assert err.location in str(err)
+    for secret in SECRETS:
+        assert secret not in str(err)
+    return err
+
+
+def _item(**changes) -> dict:
+    doc = copy.deepcopy(SAMPLE)
+    doc["results"]["modules_images"][0].update(changes)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", "empty"),
+        (b"\n  \n", "empty"),
+        (b"\x00\x00\x01\x02", "binary"),
+        (b"[" * 100_000, "expected a detect-secrets baseline"),
+        (b'{"results": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested"),
+        (b'{"results": ' + b"[" * 100 + b"]" * 100 + b"}", "nested deeper"),
+        (b"[]", "expected a detect-secrets baseline"),
+        (b'{"version": "1.0"}', "no 'results'"),
+        (b'{"results": []}', "'results' should be an object"),
+        (b'{"results": {"a": {}}}', "expected an array of findings"),
+        (b'{"results": {"a": [1]}}', "expected a finding object"),
+        (b'{"results": {"a": [{"hashed_secret": "' + b"0" * 40 + b'"}]}}', "'type'"),
+        (_item(hashed_secret=None), "'hashed_secret'"),
+        (_item(hashed_secret="not-a-sha1"), "SHA-1"),
+        (_item(hashed_secret=["x"]), "hashed_secret"),
+        (_item(line_number="one"), "line_number"),
+        (_item(line_number={"a": 1}), "line_number"),
+        (_item(is_secret="maybe"), "is_secret"),
+        (_item(is_verified=[True]), "is_verified"),
+        (_item(type=None), "'type'"),
+        (b'{"results": {"a": [' + b"1" * 5000 + b"]}}", "too long"),
+    ],
+)
+def test_bad_input(data, expected):
+    assert expected in str(_bad(data))
+
+
+def test_truncated():
+    data = (DIR / "many_findings.json").read_bytes()
+    err = _bad(data[: len(data) // 2])
+    assert "line" in err.location
+
+
+@pytest.mark.parametrize(
+    ("folder", "name", "hint"),
+    [
+        ("gitleaks", "gitleaks8_many.json", "use format gitleaks"),
+        ("gitleaks", "sarif_simple.sarif", "use format sarif"),
+        ("trufflehog", "README_example_output.jsonl", "use format trufflehog"),
+        ("ggshield", "many_findings.json", "use format ggshield"),
+        ("gitleaks", "csv_simple.csv", "expected a detect-secrets baseline"),
+    ],
+)
+def test_wrong_format(folder, name, hint):
+    assert hint in str(_bad((FIXTURES / folder / name).read_bytes()))

@@ -1,0 +1,342 @@
+"""ggshield importer: commit-range and path scans, censored and shown secrets, bad input."""
+
+import copy
+import dataclasses
+import io
+import json
+import math
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hygiene.importers.base import ImportFormatError, Observation
+from hygiene.importers.ggshield import censored, parse
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+DIR = FIXTURES / "ggshield"
+CENSORED = "&dtzi36g3***************-*****+**********ljel3*ji5"
+IGNORE_SHA = "06b15f1d8c0095386c7bbc4f423f5ec30b41b22b1565a836e55b978202ba569b"
+
+
+def load(name: str) -> bytes:
+    return (DIR / name).read_bytes()
+
+
+def run(data: bytes | dict) -> list[Observation]:
+    if isinstance(data, dict):
+        data = json.dumps(data).encode()
+    return list(parse(io.BytesIO(data)))
+
+
+def censor(text: str) -> str:
+    """ggshield's censoring, for building realistic inputs."""
+    n = len(text)
+    keep = min(math.ceil(n / 6), 60)
+    middle = re.sub(r"[^+\-\s]", "*", text[keep : n - keep])
+    return text[:keep] + middle + text[n - keep :]
+
+
+def assert_no_leak(items: list[Observation], secrets: list[str]) -> None:
+    for obs in items:
+        texts = [
+            (f.name, getattr(obs, f.name))
+            for f in dataclasses.fields(obs)
+            if f.name != "secret_value" and isinstance(getattr(obs, f.name), str)
+        ]
+        texts += [(f"tool_ids[{k}]", v) for k, v in obs.tool_ids.items()]
+        texts += [
+            (f"references {r.kind}", r.value)
+            for r in obs.references
+            if not (r.kind == "aws-access-key-id" and r.value == obs.secret_value)
+        ]
+        for name, value in texts:
+            for secret in secrets:
+                assert secret not in value, f"{name} holds secret material"
+
+
+def test_one_finding():
+    (obs,) = run(load("one_finding.json"))
+    assert obs.rule == "Django Secret Key"
+    assert obs.secret_type == "generic-secret"
+    assert obs.category == "secret"
+    assert obs.secret_value is None  # censored: not the value
+    assert obs.redacted == ""  # the censored form shows 9 leading characters
+    assert obs.path == "wapf/settings.py"
+    assert obs.line is None  # a MODIFY patch without post_line_start
+    assert obs.commit == "8f388be3452f8d9f20ed788c94ebc11faa8ae7b6"
+    assert obs.author == "iamnihal <infosec.nihal@gmail.com>"
+    assert obs.committed_at == datetime(2021, 7, 5, 7, 24, 43, tzinfo=UTC)
+    assert obs.validity == "unknown"  # no_checker
+    assert obs.severity is None
+    assert obs.tool_resolution == ""
+    assert obs.tool_ids == {
+        "ignore_sha": IGNORE_SHA,
+        "policy": "Secrets detection",
+        "match_type": "apikey",
+    }
+    assert obs.repo == ""
+    assert_no_leak([obs], [CENSORED])
+
+
+def test_many_findings():
+    items = run(load("many_findings.json"))
+    assert len(items) == 2
+    new, modified = items
+    assert new.commit == "03a2bf6cba491559f8b760a2c9bf8dd9f53916a0"
+    assert new.line == 23  # post_line_start
+    assert new.committed_at == datetime(2021, 3, 13, 12, 12, tzinfo=UTC)
+    assert new.author == "iamnihal <nihalcyberdude@gmail.com>"
+    assert modified.commit == "8f388be3452f8d9f20ed788c94ebc11faa8ae7b6"
+    assert modified.line is None
+    assert {o.tool_ids["ignore_sha"] for o in items} == {IGNORE_SHA}
+    assert all(o.secret_value is None and o.path == "wapf/settings.py" for o in items)
+    assert_no_leak(items, [CENSORED])
+
+
+def _incident(**changes) -> dict:
+    doc = json.loads(load("one_finding.json"))
+    doc["scans"][0]["entities_with_incidents"][0]["incidents"][0].update(changes)
+    return doc
+
+
+AWS_ID = "AKIAIOSFODNN7EXAMPLE"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def test_show_secrets_multi_part():
+    occurrences = [
+        {"match": AWS_ID, "type": "client_id", "line_start": 4, "line_end": 4,
+         "index_start": 0, "index_end": 20, "post_line_start": 4, "post_line_end": 4},
+        {"match": AWS_SECRET, "type": "client_secret", "line_start": 5, "line_end": 5,
+         "index_start": 0, "index_end": 40, "post_line_start": 5, "post_line_end": 5},
+    ]  # fmt: skip
+    doc = _incident(
+        type="AWS Keys",
+        occurrences=occurrences,
+        validity="valid",
+        known_secret=True,
+        incident_url="https://dashboard.gitguardian.com/workspace/1/incidents/3899",
+        total_occurrences=1,
+    )
+    (obs,) = run(doc)
+    assert obs.secret_value == AWS_SECRET
+    assert obs.secret_type == "aws-secret-key"
+    assert obs.line == 5
+    assert obs.validity == "valid"
+    assert obs.url == "https://dashboard.gitguardian.com/workspace/1/incidents/3899"
+    assert obs.tool_ids["incident_id"] == "3899"
+    assert obs.tool_ids["known_secret"] == "true"
+    assert obs.tool_ids["match_type"] == "client_secret"
+    assert [(r.kind, r.value) for r in obs.references] == [("aws-access-key-id", AWS_ID)]
+    assert_no_leak([obs], [AWS_SECRET])
+
+
+def test_censored_multi_part_keeps_no_value():
+    doc = _incident(
+        type="AWS Keys",
+        occurrences=[
+            {"match": censor(AWS_ID), "type": "client_id", "line_start": 4},
+            {"match": censor(AWS_SECRET), "type": "client_secret", "line_start": 5},
+        ],
+    )
+    (obs,) = run(doc)
+    assert obs.secret_value is None
+    assert obs.references == []
+    assert obs.redacted == ""
+
+
+def test_short_censored_match_is_kept_as_redacted():
+    short = censor("abcdefghijkl")
+    assert short == "ab********kl"
+    (obs,) = run(_incident(occurrences=[{"match": short, "type": "apikey"}]))
+    assert (obs.secret_value, obs.redacted) == (None, "ab********kl")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (CENSORED, True),
+        (censor("a-b+c d" * 5), True),
+        ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", False),
+        ("**c", True),
+        ("", False),
+        ("pass*word", False),
+    ],
+)
+def test_censored(text, expected):
+    assert censored(text) is expected
+
+
+def test_incident_details_and_ignores():
+    api = {
+        "id": 3759,
+        "status": "IGNORED",
+        "ignore_reason": "test_credential",
+        "severity": "high",
+        "validity": "valid",
+        "gitguardian_url": "https://dashboard.gitguardian.com/workspace/1/incidents/3899",
+        "detector": {"name": "slack_bot_token"},
+        "secret_revoked": False,
+    }
+    (obs,) = run(_incident(incident_details=api, validity=None))
+    assert obs.tool_resolution == "used_in_tests"
+    assert obs.severity == "high"
+    assert obs.validity == "valid"
+    assert obs.url == api["gitguardian_url"]
+    assert obs.tool_ids["incident_id"] == "3759"
+    assert obs.tool_ids["detector"] == "slack_bot_token"
+    (obs,) = run(_incident(incident_details={**api, "status": "RESOLVED", "secret_revoked": True}))
+    assert obs.tool_resolution == "revoked"
+    (obs,) = run(_incident(ignore_reason="ignored_match"))
+    assert obs.tool_resolution == "accepted_risk"
+    (obs,) = run(_incident(ignore_reason={"kind": "known_secret"}))
+    assert obs.tool_resolution == ""
+    (obs,) = run(_incident(validity="invalid"))
+    assert obs.validity == "invalid"
+
+
+def test_path_scan_and_posture_policies():
+    doc = {
+        "id": "/src",
+        "type": "path_scan",
+        "total_incidents": 2,
+        "total_occurrences": 2,
+        "entities_with_incidents": [
+            {
+                "mode": "FILE",
+                "filename": "/src/settings.py",
+                "incidents": [
+                    {
+                        "policy": "Secrets detection",
+                        "type": "Slack Bot Token",
+                        "validity": "failed_to_check",
+                        "ignore_sha": "ab" * 32,
+                        "total_occurrences": 1,
+                        "occurrences": [
+                            {"match": "xoxb-1234567890-abcdefghijklmnop", "type": "apikey",
+                             "line_start": 12, "line_end": 12}
+                        ],
+                    },
+                    {
+                        "policy": "Filenames",
+                        "type": "Filename",
+                        "ignore_sha": "cd" * 32,
+                        "total_occurrences": 1,
+                        "occurrences": [{"match": "id_rsa", "type": "filename"}],
+                    },
+                ],
+                "total_incidents": 2,
+                "total_occurrences": 2,
+            }
+        ],
+    }  # fmt: skip
+    secret, posture = run(doc)
+    assert secret.secret_value == "xoxb-1234567890-abcdefghijklmnop"
+    assert secret.secret_type == "slack-token"
+    assert (secret.path, secret.line, secret.commit, secret.author) == (
+        "/src/settings.py",
+        12,
+        "",
+        "",
+    )
+    assert secret.validity == "unknown"
+    assert posture.category == "posture"
+    assert posture.secret_type == "posture-other"
+    assert posture.secret_value is None
+    assert posture.rule == "Filename"
+    assert posture.title == "Filenames: Filename"
+    assert_no_leak([secret, posture], ["xoxb-1234567890-abcdefghijklmnop"])
+
+
+def test_no_incidents():
+    doc = json.loads(load("many_findings.json"))
+    doc["scans"] = doc["scans"][2:]
+    assert run(doc) == []
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+SECRETS = [CENSORED, AWS_SECRET]
+
+
+def _bad(data: bytes | dict) -> ImportFormatError:
+    with pytest.raises(ImportFormatError) as info:
+        run(data)
+    err = info.value
+    assert err.location, "the error must say where"
+    assert err.location in str(err)
+    for secret in SECRETS:
+        assert secret not in str(err)
+    return err
+
+
+def _occurrence(**changes) -> dict:
+    doc = json.loads(load("one_finding.json"))
+    doc["scans"][0]["entities_with_incidents"][0]["incidents"][0]["occurrences"][0].update(changes)
+    return doc
+
+
+def _scan(**changes) -> dict:
+    doc = json.loads(load("one_finding.json"))
+    doc["scans"][0].update(changes)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", "empty"),
+        (b"\t\n ", "empty"),
+        (b"\x00\x01\x02\x03", "binary"),
+        (b"[" * 100_000, "expected ggshield's JSON object"),
+        (b'{"scans": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested"),
+        (b"[]", "expected ggshield's JSON object"),
+        (b'{"a": 1}', "not a ggshield secret scan report"),
+        (b'{"type": "path_scan", "id": "x", "entities_with_incidents": {}}', "array"),
+        (b'{"type": "path_scan", "id": "x", "entities_with_incidents": [1]}', "expected an"),
+        (b'{"type": "path_scan", "id": "x", "scans": ["x"]}', "expected a scan object"),
+        (_scan(extra_info=["x"]), "extra_info"),
+        (_scan(extra_info={"date": "the day before"}), "date"),
+        (_scan(extra_info={"author": {"n": 1}}), "author"),
+        (_incident(occurrences={"a": 1}), "occurrences"),
+        (_incident(occurrences=[1]), "expected an object"),
+        (_incident(type=None, break_type=None), "'type'"),
+        (_incident(validity=["valid"]), "validity"),
+        (_incident(known_secret="perhaps"), "known_secret"),
+        (_incident(ignore_reason=3), "ignore_reason"),
+        (_incident(incident_details=[]), "incident_details"),
+        (_occurrence(match=["x"]), "match"),
+        (_occurrence(post_line_start="x"), "post_line_start"),
+        (_occurrence(line_start=True), "line_start"),
+    ],
+)
+def test_bad_input(data, expected):
+    assert expected in str(_bad(data))
+
+
+def test_truncated():
+    data = load("many_findings.json")
+    assert "line" in _bad(data[: len(data) // 2]).location
+
+
+@pytest.mark.parametrize(
+    ("folder", "name", "hint"),
+    [
+        ("ggshield", "secret.json", "not a ggshield secret scan report"),
+        ("gitleaks", "gitleaks8_many.json", "use format gitleaks"),
+        ("gitleaks", "sarif_simple.sarif", "use format sarif"),
+        ("trufflehog", "README_example_output.jsonl", "use format trufflehog"),
+        ("detect-secrets", "many_findings.json", "use format detect-secrets"),
+    ],
+)
+def test_wrong_format(folder, name, hint):
+    assert hint in str(_bad((FIXTURES / folder / name).read_bytes()))
+
+
+def test_sample_is_not_mutated():
+    doc = json.loads(load("many_findings.json"))
+    before = copy.deepcopy(doc)
+    run(doc)
+    assert doc == before

@@ -1,0 +1,389 @@
+"""gitleaks importer: v8/v7 JSON, --redact reports, CSV, and bad input."""
+
+import dataclasses
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hygiene.importers.base import ImportFormatError, Observation
+from hygiene.importers.gitleaks import DepthGuard, parse, safe_redacted
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+DIR = FIXTURES / "gitleaks"
+
+
+def load(name: str) -> bytes:
+    return (DIR / name).read_bytes()
+
+
+def run(data: bytes) -> list[Observation]:
+    return list(parse(io.BytesIO(data)))
+
+
+def assert_no_leak(items: list[Observation], secrets: list[str]) -> None:
+    """No field but secret_value may contain a secret (or a line/match around it)."""
+    secrets = [s for s in secrets if s]
+    for obs in items:
+        texts = []
+        for f in dataclasses.fields(obs):
+            value = getattr(obs, f.name)
+            if f.name != "secret_value" and isinstance(value, str):
+                texts.append((f.name, value))
+        texts += [(f"tool_ids[{k}]", v) for k, v in obs.tool_ids.items()]
+        texts += [(f"tool_ids key {k}", k) for k in obs.tool_ids]
+        # An AWS access key id is an identifier (AWS says so): the one reference kind allowed
+        # to repeat it, so that rotation events can be matched to the leak.
+        texts += [
+            (f"references {r.kind}", r.value)
+            for r in obs.references
+            if not (r.kind == "aws-access-key-id" and r.value == obs.secret_value)
+        ]
+        for name, value in texts:
+            for secret in secrets:
+                assert secret not in value, f"{name} holds secret material"
+
+
+def sample_secrets(name: str) -> list[str]:
+    """Every secret-bearing string of a JSON sample: values, matches, lines, messages."""
+    out = []
+    for item in json.loads(load(name)):
+        for key in ("Secret", "Match", "offender", "line", "Message", "commitMessage"):
+            if item.get(key) and item[key] != "REDACTED":
+                out.append(item[key])
+    return out
+
+
+# --- v8 ---------------------------------------------------------------------------------
+
+
+def test_v8_many():
+    items = run(load("gitleaks8_many.json"))
+    assert len(items) == 4
+    first, second, rsa, generic = items
+    assert first.rule == "aws-access-token"
+    assert first.secret_type == "aws-access-key"
+    assert first.secret_value == "secretAWSsecret"
+    assert first.secret_sha1 is None
+    assert first.redacted == ""
+    assert first.path == "/conf/aws.tf"
+    assert first.line == 2
+    assert first.commit == "74d53286c550630f80847d37f68aa3065554ac813544072ccd1278da71fafe31"
+    assert first.author == "Firstname Lastname <first.last@gmail.com>"
+    assert first.committed_at == datetime(2021, 10, 14, 17, 5, 15, tzinfo=UTC)
+    assert first.validity == "unknown"
+    assert first.severity is None
+    assert first.title == "AWS"
+    assert first.repo == ""
+    assert first.category == "secret"
+    assert second.commit.startswith("9619c91b")
+    assert rsa.rule == "RSA-PK"
+    assert rsa.secret_type == "private-key"
+    assert rsa.secret_value == "-----BEGIN RSA PRIVATE KEY-----"
+    assert (rsa.path, rsa.line, rsa.commit, rsa.author, rsa.committed_at) == (
+        "conf/rsa.pk",
+        57,
+        "",
+        "",
+        None,
+    )
+    assert generic.rule == "generic-api-key"
+    assert generic.secret_type == "api-key"
+    assert generic.secret_value == "dfjksdjfs3294dfjlsdaf213"
+    assert generic.line == 21
+    assert generic.author == "John Doe <john.doe@example.com>"
+    assert generic.committed_at == datetime(2016, 9, 16, 18, 17, 59, tzinfo=UTC)
+    assert all(isinstance(o.secret_type, str) and type(o.secret_type) is str for o in items)
+    assert_no_leak(items, sample_secrets("gitleaks8_many.json"))
+
+
+def test_v8_simple():
+    (obs,) = run(load("json_simple.json"))
+    assert obs.rule == "test-rule"
+    assert obs.secret_type == "generic-secret"
+    assert obs.secret_value == "a secret"
+    assert (obs.path, obs.line, obs.commit) == ("auth.py", 1, "0000000000000000")
+    assert obs.author == "John Doe <johndoe@gmail.com>"
+    # gitleaks' own test data writes the date as MM-DD-YYYY
+    assert obs.committed_at == datetime(2003, 10, 19, tzinfo=UTC)
+    assert obs.tool_ids == {}
+    assert_no_leak([obs], sample_secrets("json_simple.json"))
+
+
+def test_v8_link_fingerprint_and_repo():
+    finding = json.loads(load("json_simple.json"))[0]
+    finding.update(
+        Link="https://github.com/acme/api/blob/0000000000000000/auth.py#L1",
+        Fingerprint="0000000000000000:auth.py:test-rule:1",
+        Secret="AKIAIOSFODNN7EXAMPLE",
+        RuleID="aws-access-token",
+    )
+    (obs,) = run(json.dumps([finding]).encode())
+    assert obs.url == "https://github.com/acme/api/blob/0000000000000000/auth.py#L1"
+    assert obs.repo == "https://github.com/acme/api"
+    assert obs.tool_ids == {"fingerprint": "0000000000000000:auth.py:test-rule:1"}
+    assert obs.secret_type == "aws-access-key"
+    assert [(r.kind, r.value) for r in obs.references] == [
+        ("aws-access-key-id", "AKIAIOSFODNN7EXAMPLE")
+    ]
+
+
+def test_gitlab_link_repo():
+    finding = json.loads(load("json_simple.json"))[0]
+    finding["Link"] = "https://gitlab.example.com/group/sub/proj/-/blob/abc/auth.py#L1"
+    (obs,) = run(json.dumps([finding]).encode())
+    assert obs.repo == "https://gitlab.example.com/group/sub/proj"
+
+
+def test_secret_in_other_fields_is_scrubbed():
+    finding = json.loads(load("json_simple.json"))[0]
+    finding.update(Secret="s3cr3t-value-123", Description="found s3cr3t-value-123 here")
+    (obs,) = run(json.dumps([finding]).encode())
+    assert obs.secret_value == "s3cr3t-value-123"
+    assert_no_leak([obs], ["s3cr3t-value-123"])
+
+
+def test_empty_reports():
+    assert run(b"[]") == []
+    assert run(b"  [ ]\n") == []
+    assert run(b"null\n") == []
+
+
+# --- v7 -----------------------------------------------------------------------------------
+
+
+def test_v7():
+    items = run(load("version_7.5.0.json"))
+    assert len(items) == 8
+    aws = items[0]
+    assert aws.rule == "AWS Access Key"
+    assert aws.secret_type == "aws-access-key"
+    assert aws.secret_value == "AKIAIOSFODNN7EXAMPLE"
+    assert aws.path == (
+        "dojo/unittests/scans/gitlab_secret_detection_report/gitlab_secret_detection_report_1_vuln.json"
+    )
+    assert aws.line == 13
+    assert aws.commit == "6d127980966808f7413935678e079dcd7fedf9c2"
+    assert aws.repo == ""  # "." is a local scan, not a repository
+    assert aws.author == "Bhurinat Wangsutthitham <nate.bwangsut@gmail.com>"
+    assert aws.committed_at == datetime(2021, 7, 15, 15, 0, 32, tzinfo=UTC)
+    assert [(r.kind, r.value) for r in aws.references] == [
+        ("aws-access-key-id", "AKIAIOSFODNN7EXAMPLE")
+    ]
+    key = items[2]
+    assert key.rule == "Asymmetric Private Key"
+    assert key.secret_type == "private-key"
+    assert key.secret_value == "-----BEGIN OPENSSH PRIVATE KEY-----"
+    assert key.committed_at == datetime(2021, 7, 27, 16, 19, 31, tzinfo=UTC)
+    assert [o.line for o in items] == [13, 13, 13, 44, 37, 13, 44, 37]
+    assert {o.rule for o in items} == {"AWS Access Key", "Asymmetric Private Key"}
+    assert_no_leak(items, sample_secrets("version_7.5.0.json"))
+
+
+def test_v7_repo_url():
+    finding = json.loads(load("version_7.5.0.json"))[0]
+    finding.update(repoURL="https://github.com/DefectDojo/django-DefectDojo", leakURL="https://x/l")
+    (obs,) = run(json.dumps([finding]).encode())
+    assert obs.repo == "https://github.com/DefectDojo/django-DefectDojo"
+    assert obs.url == "https://x/l"
+
+
+# --- redact mode ----------------------------------------------------------------------------
+
+
+def test_v7_redacted():
+    items = run(load("redacted_data_many.json"))
+    assert len(items) == 6
+    for obs in items:
+        assert obs.secret_value is None
+        assert obs.secret_sha1 is None
+        assert obs.redacted == "REDACTED"
+        assert obs.secret_type == "aws-access-key"
+        assert obs.references == []
+    first = items[0]
+    assert first.path == "overlays/server/config/server-config.yml"
+    assert first.line == 224
+    assert first.commit == "b13740279fb0145e4dce1d5bae6dfcc08a7767bb"
+    assert first.author == "Some User <someuser@gmail.com>"
+    assert first.committed_at == datetime(2021, 4, 19, 19, 42, 5, tzinfo=UTC)
+    assert [o.line for o in items] == [224, 2221, 1025, 1089, 1121, 1339]
+    assert_no_leak(items, [*sample_secrets("redacted_data_many.json"), "unique_id", "access-key ="])
+
+
+def test_v8_redacted_full_and_partial():
+    findings = json.loads(load("gitleaks8_many.json"))
+    findings[0]["Secret"] = findings[0]["Match"] = "REDACTED"  # --redact
+    findings[1]["Secret"] = "secr..."  # --redact=80: 3 characters shown
+    findings[3]["Secret"] = "dfjksdjfs32..."  # --redact=50: too much shown to keep
+    items = run(json.dumps(findings).encode())
+    assert (items[0].secret_value, items[0].redacted) == (None, "REDACTED")
+    assert (items[1].secret_value, items[1].redacted) == (None, "secr...")
+    assert (items[3].secret_value, items[3].redacted) == (None, "")
+    assert items[2].secret_value == "-----BEGIN RSA PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize(
+    ("redacted", "secret", "kept"),
+    [
+        ("REDACTED", None, True),
+        ("abcd...", None, True),
+        ("abcde...", None, False),
+        ("AKIAYVP4CIPPERUVIFXG", "AKIAYVP4CIPPERUVIFXG", False),
+        ("https://*****:*****@host/x", "https://u:p@host/x", True),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl", None, False),
+        ("ghp_****", None, True),
+        ("", None, False),
+    ],
+)
+def test_safe_redacted(redacted, secret, kept):
+    assert safe_redacted(redacted, secret) == (redacted if kept else "")
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+
+def test_csv_simple():
+    (obs,) = run(load("csv_simple.csv"))
+    assert obs.rule == "test-rule"
+    assert obs.secret_value == "a secret"
+    assert (obs.path, obs.line, obs.commit) == ("auth.py", 1, "0000000000000000")
+    assert obs.author == "John Doe <johndoe@gmail.com>"
+    assert obs.committed_at == datetime(2003, 10, 19, tzinfo=UTC)
+    assert obs.tool_ids == {"fingerprint": "fingerprint"}
+    assert_no_leak([obs], ["a secret", "line containing secret", "opps"])
+
+
+def test_csv_redacted_and_header_only():
+    data = load("csv_simple.csv").replace(b"a secret,line containing secret", b"REDACTED,REDACTED")
+    (obs,) = run(data)
+    assert (obs.secret_value, obs.redacted) == (None, "REDACTED")
+    header = load("csv_simple.csv").split(b"\n")[0] + b"\n"
+    assert run(header) == []
+
+
+def test_csv_quoted_multiline_message():
+    data = load("csv_simple.csv").replace(b",opps,", b',"multi\nline, message",')
+    (obs,) = run(data)
+    assert obs.line == 1
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+SECRETS = ["secretAWSsecret", "dfjksdjfs3294dfjlsdaf213", "a secret", "AKIAIOSFODNN7EXAMPLE"]
+
+
+def _bad(data: bytes) -> ImportFormatError:
+    with pytest.raises(ImportFormatError) as info:
+        run(data)
+    err = info.value
+    assert err.location, "the error must say where"
+    assert err.location in str(err)
+    for secret in SECRETS:
+        assert secret not in str(err)
+    return err
+
+
+def _one(**changes) -> bytes:
+    finding = json.loads(load("gitleaks8_many.json"))[3]
+    finding.update(changes)
+    return json.dumps([finding]).encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", "empty"),
+        (b"  \n\t \r\n", "empty"),
+        (b"\x00\x01\x02\xff\xfe binary", "binary"),
+        (b"\xff\xfe[\x00]\x00", "UTF-16"),
+        (b"[" * 100_000, "nested deeper"),
+        (b'[{"RuleID": "r", "File": ' + b"[" * 100_000, "nested deeper"),
+        (b"[1, 2]", "expected a finding object"),
+        (b'["x"]', "expected a finding object"),
+        (b'[{"foo": 1}]', "not a gitleaks finding"),
+        (b'{"foo": 1}', "expected a JSON array"),
+        (b'[{"RuleID": "r"} junk', "malformed"),
+        (_one(StartLine="twelve"), "StartLine"),
+        (_one(StartLine=[1]), "StartLine"),
+        (_one(StartLine=1.5), "StartLine"),
+        (_one(StartLine=-3), "out of range"),
+        (_one(StartLine=2**40), "out of range"),
+        (_one(RuleID=["x"]), "RuleID"),
+        (_one(RuleID=""), "RuleID"),
+        (_one(File={"a": 1}), "File"),
+        (_one(Secret=True), "Secret"),
+        (_one(Date="yesterday-ish"), "Date"),
+        (_one(Date={"y": 2020}), "Date"),
+        (_one(Date=1e30), "Date"),
+        (b"hello world\n", "CSV with wrong headers"),
+        (b"RuleID,Secret\nr,s\n", "CSV with wrong headers: missing column(s) File, StartLine"),
+        (b"RuleID,File,Secret,StartLine\nr,f,s\n", "columns"),
+        (b"RuleID,File,Secret,StartLine\nr,f,s,x\n", "StartLine"),
+        (b"RuleID,File,Secret,StartLine\nr,\xff\xfe,s,1\n", "UTF-8"),
+    ],
+)
+def test_bad_input(data, expected):
+    assert expected in str(_bad(data))
+
+
+def test_truncated():
+    data = load("gitleaks8_many.json")
+    err = _bad(data[: len(data) // 2])
+    assert "near byte" in err.location
+
+
+@pytest.mark.parametrize(
+    ("folder", "name", "hint"),
+    [
+        ("gitleaks", "sarif_simple.sarif", "this looks like SARIF; use format sarif"),
+        ("trufflehog", "README_example_output.jsonl", "use format trufflehog"),
+        ("detect-secrets", "many_findings.json", "use format detect-secrets"),
+        ("ggshield", "many_findings.json", "use format ggshield"),
+    ],
+)
+def test_wrong_format(folder, name, hint):
+    err = _bad((FIXTURES / folder / name).read_bytes())
+    assert hint in str(err)
+
+
+def test_trufflehog_array_is_refused():
+    lines = (FIXTURES / "trufflehog" / "v3_git.json").read_bytes().splitlines()
+    err = _bad(b"[" + b",".join(lines) + b"]")
+    assert err.location == "$[0]"
+    assert "trufflehog" in str(err)
+    assert "AKIAYVP4CIPPERUVIFXG" not in str(err)
+
+
+# --- the depth guard and the 100k budget ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 65536])
+def test_depth_guard_tracks_strings_and_escapes_across_chunks(chunk):
+    nested = json.dumps([{"a": '[[[{{{\\"]]]', "b": ["\\\\", ["x"]], "c": "\\"}] * 3)
+    guard = DepthGuard(io.BytesIO(nested.encode()), max_depth=4)
+    while guard.read(chunk):
+        pass
+    assert guard.depth == 0
+    deep = DepthGuard(io.BytesIO(b'["\\"[[[[[[", ' + b"[" * 10), max_depth=8)
+    with pytest.raises(ImportFormatError, match="nested deeper than 8"):
+        while deep.read(chunk):
+            pass
+
+
+def test_large_report_streams(tmp_path):
+    finding = json.loads(load("gitleaks8_many.json"))[3]
+    path = tmp_path / "big.json"
+    with path.open("w") as f:
+        f.write("[")
+        for i in range(20_000):
+            f.write(("," if i else "") + json.dumps({**finding, "StartLine": i}))
+        f.write("]")
+    with path.open("rb") as f:
+        count = 0
+        last = None
+        for count, last in enumerate(parse(f), start=1):  # noqa: B007
+            pass
+    assert count == 20_000
+    assert last.line == 19_999

@@ -1,0 +1,255 @@
+"""Nosey Parker report --format jsonl (0.16 and 0.17+), and --format json."""
+
+import base64
+import dataclasses
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hygiene.importers import get_parser
+from hygiene.importers.base import ImportFormatError, Observation
+from hygiene.importers.noseyparker import parse
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+HERE = FIXTURES / "noseyparker"
+SAMPLE = HERE / "noseyparker_many_vul.jsonl"
+NEW_JSONL = HERE / "generated_report_v0_20.jsonl"
+NEW_JSON = HERE / "generated_report_v0_20.json"
+RULE_NAMES = {
+    "Generic API Key",
+    "Generic Username and Password (unquoted)",
+    "Generic Password (double quoted)",
+    "GitHub Personal Access Token",
+    "AWS API Credentials",
+}
+GHP = "ghp_R4nd0mF4k3T0k3nV4lu3F0rT3st1ngAbCd"
+
+
+def run(data: bytes | str) -> list:
+    if isinstance(data, str):
+        data = data.encode()
+    return list(parse(io.BytesIO(data)))
+
+
+def texts_of(obs: Observation, skip=("secret_value", "secret_type", "category")):
+    for f in dataclasses.fields(obs):
+        if f.name in skip:
+            continue
+        value = getattr(obs, f.name)
+        if isinstance(value, str):
+            yield f.name, value
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield f"{f.name}.{k}", f"{k} {v}"
+        elif isinstance(value, list):
+            for ref in value:
+                yield f.name, f"{ref.kind} {ref.value}"
+
+
+def assert_secret_only_in_value(items, secrets=()):
+    for obs in items:
+        candidates = [s for s in (obs.secret_value, *secrets) if s]
+        for name, text in texts_of(obs):
+            if name in ("rule", "title") and text in RULE_NAMES:
+                continue  # the tool's rule name is constant text, not the input's
+            for secret in candidates:
+                assert secret not in text, f"secret leaked into {name}"
+
+
+def test_sample_one_observation_per_match():
+    items = list(parse(SAMPLE.open("rb")))
+    assert len(items) == 6  # 1 + 1 + 1 + 2 + 1 matches
+    assert [o.rule for o in items] == [
+        "Generic API Key",
+        "Generic Username and Password (unquoted)",
+        "Generic Username and Password (unquoted)",
+        "Generic Password (double quoted)",
+        "Generic Password (double quoted)",
+        "Generic API Key",
+    ]
+    assert [o.secret_type for o in items] == [
+        "api-key",
+        "generic-password",
+        "generic-password",
+        "generic-password",
+        "generic-password",
+        "api-key",
+    ]
+    assert [o.secret_value for o in items] == [
+        "32ui1ffdasfhu239b4df2ac6609a9919",
+        "secret",
+        "secret",
+        "Password",
+        "Password",
+        "32ui1ffdasfhu239b4df2ac6609a9919",
+    ]
+    first = items[0]
+    assert (first.path, first.line) == ("app/schema/config.py", 16)
+    assert first.commit == "0ee84b84c29924b210e3576fe9d1e8632948bedc"
+    assert first.author == "Princess Leia <leia@test.com>"
+    assert first.committed_at == datetime.fromtimestamp(1685495256, tz=UTC)
+    assert first.repo == "./.git"
+    assert first.tool_ids["blob_id"] == "0ee84b84c29924b210e3576fe9d1e8632948bedc"
+    assert items[3].path == "references/Microsoft.json"
+    assert items[3].line == 161
+    assert items[5].commit == "0ef84b84c29924b210e3576f69d1e8632948bedc"
+    assert all(o.validity == "unknown" and o.severity is None for o in items)
+    assert_secret_only_in_value(items)
+
+
+def test_snippet_context_is_never_kept():
+    items = list(parse(SAMPLE.open("rb")))
+    for obs in items:
+        for _name, text in texts_of(obs):
+            assert "testwebsite" not in text
+            assert "API_KEY =" not in text
+
+
+@pytest.mark.parametrize("path", [NEW_JSONL, NEW_JSON], ids=lambda p: p.name)
+def test_new_format_groups_are_base64(path):
+    items = list(get_parser("noseyparker")(path.open("rb")))
+    assert len(items) == 3
+    git, file_match, aws = items
+    assert git.secret_value == GHP
+    assert git.secret_type == "github-token"
+    assert git.rule == "GitHub Personal Access Token"
+    assert git.repo == "/src/payments"
+    assert (git.path, git.line) == ("scripts/release.sh", 7)
+    assert git.commit == "3c9a1e7d5b2f4a6c8e0d1b3f5a7c9e1d3b5f7a9c"
+    assert git.author == "Mina Park <mina@example.com>"
+    assert git.committed_at == datetime.fromtimestamp(1709827200, tz=UTC)
+    assert git.tool_ids == {
+        "finding_id": "d551329ba5578559646aa49467be47e9d496578d",
+        "rule_text_id": "np.github.1",
+        "blob_id": "bef17e1f92978931020b423cfcfb6f1e7381d559",
+        "structural_id": "155cdfa3e16d6abc09ecb8a2f659c2f84f7b91fc",
+    }
+    assert git.tool_resolution == ""
+    assert file_match.path == "/src/payments/docs/setup.md"
+    assert file_match.tool_resolution == "false_positive"  # status "reject"
+    assert aws.secret_type == "aws-secret-key"
+    assert aws.secret_value == ("AKIAZ7EXAMPLEKEY1234:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    assert aws.path == "s3://ops-backups/env/prod.env"
+    assert_secret_only_in_value(items, [GHP, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"])
+
+
+def test_snippet_matching_is_the_last_resort():
+    finding = json.loads(NEW_JSONL.read_text().splitlines()[0])
+    for match in finding["matches"]:
+        del match["groups"]
+    del finding["groups"]
+    items = run(json.dumps(finding))
+    assert items[0].secret_value == GHP  # snippet.matching
+
+
+def test_text_groups_from_older_versions():
+    finding = json.loads(NEW_JSONL.read_text().splitlines()[0])
+    finding["matches"][0]["groups"] = ["not base64!"]
+    assert run(json.dumps(finding))[0].secret_value == "not base64!"
+
+
+def test_binary_group_is_decoded_safely():
+    finding = json.loads(NEW_JSONL.read_text().splitlines()[0])
+    finding["matches"][0]["groups"] = [base64.b64encode(b"\xff\xfe\x00abc").decode()]
+    value = run(json.dumps(finding))[0].secret_value
+    assert value.endswith("abc")
+    value.encode("utf-8")
+
+
+def test_non_finding_records_are_skipped():
+    assert run('{"type": "summary", "count": 3}\n') == []
+
+
+def test_blank_lines_are_ignored():
+    data = SAMPLE.read_bytes().replace(b"\n", b"\n\n")
+    assert len(run(data)) == 6
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\n\n  \n",
+        b"\x00\x00\x00binary",
+        b"\xff\xfe{\x00",
+        b"{}",
+        b'{"rule_name": "x"}',
+        b'{"rule_name": "x", "matches": {}}',
+        b'{"rule_name": "x", "matches": [1]}',
+        b"[1]",
+        b"not json",
+        b'{"rule_name": "x", "matches": []}\n{bad',
+        b"[" * 100000,
+        b"{" + b'"a":[' * 50000,
+        b'{"rule_name": "x", "matches": [], "a": ' + b"[" * 100000 + b"]" * 100000 + b"}",
+    ],
+)
+def test_bad_input(data):
+    with pytest.raises(ImportFormatError):
+        run(data)
+
+
+def test_error_names_the_line_and_hides_secret():
+    lines = SAMPLE.read_text().splitlines()
+    lines[2] = lines[2][:120]  # truncated third line, after the secret
+    with pytest.raises(ImportFormatError) as info:
+        run("\n".join(lines))
+    assert "line 3" in str(info.value)
+    assert "32ui1ffdasfhu239b4df2ac6609a9919" not in str(info.value)
+
+
+def test_invalid_utf8_line():
+    data = SAMPLE.read_bytes().splitlines()
+    data[1] = data[1].replace(b"Princess", b"Prin\xffcess")
+    with pytest.raises(ImportFormatError) as info:
+        run(b"\n".join(data))
+    assert "line 2" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        FIXTURES / "github-secret-scanning" / "github_secrets_detection_report_many_vul.json",
+        FIXTURES / "gitlab-secret-detection" / "gitlab_secret_detection_report_1_vuln_v15.json",
+        FIXTURES / "sarif" / "sarif_simple.sarif",
+        FIXTURES / "leakline" / "findings_and_events.json",
+    ],
+    ids=lambda p: p.name,
+)
+def test_other_tools_reports_are_refused(path):
+    with pytest.raises(ImportFormatError):
+        run(path.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "where"),
+    [
+        (lambda f: f.update(rule_name=["x"]), "line 1.rule_name"),
+        (lambda f: f["matches"][0].update(provenance="x"), "line 1.matches[0].provenance"),
+        (lambda f: f["matches"][0].update(provenance=["x"]), "line 1.matches[0].provenance[0]"),
+        (
+            lambda f: f["matches"][0]["location"]["source_span"]["start"].update(line="x"),
+            "line 1.matches[0].location.source_span.start.line",
+        ),
+        (lambda f: f["matches"][0].update(groups="abc"), "line 1.matches[0].groups"),
+        (lambda f: f["matches"][0].update(groups=[1]), "line 1.matches[0].groups[0]"),
+        (lambda f: f["matches"][0].update(snippet=[]), "line 1.matches[0].snippet"),
+        (
+            lambda f: f["matches"][0]["provenance"][0]["first_commit"].update(commit_metadata=1),
+            "line 1.matches[0].provenance[0].first_commit.commit_metadata",
+        ),
+    ],
+)
+def test_wrong_field_types(mutate, where):
+    finding = json.loads(NEW_JSONL.read_text().splitlines()[0])
+    mutate(finding)
+    with pytest.raises(ImportFormatError) as info:
+        run(json.dumps(finding))
+    assert where in str(info.value)
+    assert GHP not in str(info.value)

@@ -1,0 +1,331 @@
+"""SARIF 2.1.0 from gitleaks, Nosey Parker, ggshield, Semgrep and unknown tools."""
+
+import dataclasses
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hygiene.importers import get_parser
+from hygiene.importers.base import ImportFormatError, Observation
+from hygiene.importers.sarif import parse
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+HERE = FIXTURES / "sarif"
+SIMPLE = HERE / "sarif_simple.sarif"
+GITLEAKS = HERE / "generated_gitleaks_v8.sarif"
+REDACTED = HERE / "generated_gitleaks_redacted.sarif"
+NOSEYPARKER = HERE / "generated_noseyparker.sarif"
+GGSHIELD = HERE / "generated_ggshield.sarif"
+SEMGREP = HERE / "generated_semgrep.sarif"
+STRIPE = "sk_live_51HfakeFAKEfakeFAKEfake0000"
+
+
+def run(data: bytes | str) -> list:
+    if isinstance(data, str):
+        data = data.encode()
+    return list(parse(io.BytesIO(data)))
+
+
+def texts_of(obs: Observation, skip=("secret_value", "secret_type", "category")):
+    for f in dataclasses.fields(obs):
+        if f.name in skip:
+            continue
+        value = getattr(obs, f.name)
+        if isinstance(value, str):
+            yield f.name, value
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield f"{f.name}.{k}", f"{k} {v}"
+        elif isinstance(value, list):
+            for ref in value:
+                yield f.name, f"{ref.kind} {ref.value}"
+
+
+def assert_secret_only_in_value(items, secrets=()):
+    for obs in items:
+        candidates = [s for s in (obs.secret_value, *secrets) if s]
+        for name, text in texts_of(obs):
+            for secret in candidates:
+                assert secret not in text, f"secret leaked into {name}"
+
+
+def test_gitleaks_sample():
+    (obs,) = list(get_parser("sarif")(SIMPLE.open("rb")))
+    assert obs.rule == "test-rule"
+    assert obs.secret_type == "generic-secret"
+    assert obs.secret_value == "a secret"  # region.snippet.text is gitleaks' Secret
+    assert (obs.path, obs.line) == ("auth.py", 1)
+    assert obs.commit == ""  # zeros: gitleaks scanned files, not history
+    assert obs.author == "John Doe <johndoe@gmail.com>"
+    assert obs.committed_at == datetime(2003, 10, 19, tzinfo=UTC)
+    assert obs.severity is None
+    assert obs.title == "test-rule"
+    assert "has detected secret" not in obs.description  # message text is never kept
+    assert_secret_only_in_value([obs])
+
+
+def test_gitleaks_v8_generated():
+    items = run(GITLEAKS.read_bytes())
+    assert [(o.rule, o.secret_type) for o in items] == [
+        ("aws-access-token", "aws-access-key"),
+        ("generic-api-key", "api-key"),
+    ]
+    aws, generic = items
+    assert aws.secret_value == "AKIAQ3EGRXTF5EXAMPLE"
+    assert aws.commit == "8b1f0e2d4c6a8e0f2b4d6f8a0c2e4a6c8e0f2b4d"
+    assert aws.committed_at == datetime(2024, 1, 15, 10, 4, 11, tzinfo=UTC)
+    assert aws.title.startswith("Identified a pattern that may indicate AWS credentials")
+    assert (generic.path, generic.line) == ("app/settings.py", 22)
+    assert_secret_only_in_value(items)
+
+
+def test_gitleaks_redacted_report_keeps_redacted_form_only():
+    (obs,) = run(REDACTED.read_bytes())
+    assert obs.secret_value is None
+    assert obs.redacted == "REDACTED"
+    assert obs.secret_type == "github-token"
+    assert obs.commit == "" and obs.author == "" and obs.committed_at is None
+
+
+def test_gitleaks_v7_offender_property():
+    doc = json.loads(SIMPLE.read_text())
+    result = doc["runs"][0]["results"][0]
+    result["properties"]["offender"] = "AKIAIOSFODNN7EXAMPLE"
+    result["locations"][0]["physicalLocation"]["region"]["snippet"]["text"] = (
+        "aws_key = AKIAIOSFODNN7EXAMPLE"
+    )
+    (obs,) = run(json.dumps(doc))
+    assert obs.secret_value == "AKIAIOSFODNN7EXAMPLE"
+    assert obs.secret_type == "aws-access-key"  # from the value's shape
+    assert_secret_only_in_value([obs], ["aws_key ="])
+
+
+def test_noseyparker_sarif():
+    (obs,) = run(NOSEYPARKER.read_bytes())
+    assert obs.rule == "GitHub Personal Access Token"
+    assert obs.title == "GitHub Personal Access Token"  # not the regex
+    assert obs.secret_type == "github-token"
+    assert obs.secret_value == "ghp_N0s3yP4rk3rF4k3T0k3nF0rT3st1ng12"
+    assert obs.repo == "/src/webapp/.git"
+    assert (obs.path, obs.line) == ("config/app.env", 3)
+    assert obs.commit == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4"
+    assert obs.author == "Ana Ruiz <ana@example.com>"
+    assert obs.committed_at == datetime.fromtimestamp(1700000000, tz=UTC)
+    assert obs.severity == "medium"  # level "warning"
+    assert obs.tool_ids["blob_id"] == "6a1f3e5c7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7a"
+    assert_secret_only_in_value([obs])
+
+
+def test_ggshield_sarif_has_no_value():
+    (obs,) = run(GGSHIELD.read_bytes())
+    assert obs.rule == "Slack Bot Token"
+    assert obs.secret_type == "slack-token"
+    assert obs.secret_value is None
+    assert obs.validity == "valid"
+    assert obs.severity == "high"  # level "error"
+    assert obs.url == "https://dashboard.gitguardian.com/workspace/1234/incidents/98765"
+    assert obs.tool_ids["secret/v1"].startswith("3f0b6e2a")
+    assert (obs.path, obs.line) == ("bots/alerts.py", 5)
+
+
+def test_semgrep_message_and_line_never_stored():
+    items = run(SEMGREP.read_bytes())
+    assert len(items) == 2
+    first, suppressed = items
+    assert first.secret_value is None  # the snippet is a source line, not the value
+    assert first.secret_type == "stripe-key"
+    assert first.severity == "high"  # security-severity 7.5
+    assert first.description == "Stripe API Key detected"
+    assert first.tool_ids["fingerprint:matchBasedId/v1"].startswith("c0ffee")
+    assert suppressed.tool_resolution == "accepted_risk"
+    assert_secret_only_in_value(items, [STRIPE, "sk_test_fixture"])
+
+
+def test_unknown_tool_single_token_snippet_is_the_value():
+    doc = {
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "acme-secrets",
+                        "rules": [
+                            {
+                                "id": "ACME001",
+                                "name": "SlackToken",
+                                "shortDescription": {"text": "Slack token"},
+                            }
+                        ],
+                    }
+                },
+                "results": [
+                    {
+                        "ruleIndex": 0,
+                        "message": {"text": "found xoxb-1111-2222-abcdefgh"},
+                        "properties": {"verified": True},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {"uri": "file:///src/app/bot%20config.yml"},
+                                    "region": {
+                                        "startLine": 2,
+                                        "snippet": {"text": "xoxb-1111-2222-abcdefgh"},
+                                    },
+                                }
+                            }
+                        ],
+                    },
+                    {"ruleId": "ACME001", "kind": "pass", "message": {"text": "ok"}},
+                ],
+            }
+        ],
+    }
+    (obs,) = run(json.dumps(doc))
+    assert obs.rule == "ACME001"
+    assert obs.secret_value == "xoxb-1111-2222-abcdefgh"
+    assert obs.secret_type == "slack-token"
+    assert obs.validity == "valid"
+    assert obs.path == "/src/app/bot config.yml"
+    assert obs.title == "Slack token"
+    assert_secret_only_in_value([obs])
+
+
+def test_results_before_tool_and_version_last():
+    doc = json.loads(GITLEAKS.read_text())
+    run_obj = doc["runs"][0]
+    reordered = {
+        "runs": [{"results": run_obj["results"], "tool": run_obj["tool"]}],
+        "version": "2.1.0",
+    }
+    items = run(json.dumps(reordered))
+    assert [o.secret_type for o in items] == ["aws-access-key", "api-key"]
+
+
+def test_multiple_runs_and_version_control_provenance():
+    doc = json.loads(GITLEAKS.read_text())
+    second = json.loads(SIMPLE.read_text())["runs"][0]
+    second["versionControlProvenance"] = [
+        {"repositoryUri": "https://github.com/acme/api", "revisionId": "abc123"}
+    ]
+    doc["runs"].append(second)
+    items = run(json.dumps(doc))
+    assert len(items) == 3
+    assert items[2].repo == "https://github.com/acme/api"
+
+
+def test_suppressions_and_baseline():
+    doc = json.loads(GITLEAKS.read_text())
+    doc["runs"][0]["results"][0]["suppressions"] = [{"kind": "external", "status": "rejected"}]
+    doc["runs"][0]["results"][1]["baselineState"] = "absent"
+    first, second = run(json.dumps(doc))
+    assert first.tool_resolution == ""
+    assert second.tool_resolution == "resolved"
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b" \r\n",
+        b"\x00\x01\x02",
+        b"\xfe\xff\x00{",
+        b"[]",
+        b"{}",
+        b'{"version": "2.1.0"}',
+        b'{"runs": []}',
+        b'{"version": "2.0.0", "runs": []}',
+        b'{"version": 2.1, "runs": []}',
+        b'{"version": "2.1.0", "runs": {}}',
+        b'{"version": "2.1.0", "runs": [1]}',
+        b'{"version": "2.1.0", "runs": [{"results": {}}]}',
+        b'{"version": "2.1.0", "runs": [{"results": [1]}]}',
+        b"{" * 100000,
+        b'{"version": "2.1.0", "runs": [' + b"[" * 100000,
+        b'{"version": "2.1.0", "runs": [{"results": [{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}]}]}",
+    ],
+)
+def test_bad_input(data):
+    with pytest.raises(ImportFormatError):
+        run(data)
+
+
+def test_wrong_version_message():
+    with pytest.raises(ImportFormatError) as info:
+        run(b'{"version": "2.0.0", "runs": []}')
+    assert "$.version" in str(info.value)
+    assert "2.1.0" in str(info.value)
+
+
+def test_truncated_hides_secret():
+    data = GITLEAKS.read_bytes()
+    cut = data.index(b"AKIAQ3EGRXTF5EXAMPLE") + 10
+    with pytest.raises(ImportFormatError) as info:
+        run(data[:cut])
+    assert "byte" in str(info.value)
+    assert "AKIAQ3EG" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        FIXTURES / "github-secret-scanning" / "github_secrets_detection_report_many_vul.json",
+        FIXTURES / "github-secret-scanning" / "reopened.payload.json",
+        FIXTURES / "gitlab-secret-detection" / "gitlab_secret_detection_report_1_vuln_v15.json",
+        FIXTURES / "noseyparker" / "noseyparker_many_vul.jsonl",
+        FIXTURES / "leakline" / "findings_and_events.json",
+    ],
+    ids=lambda p: p.name,
+)
+def test_other_tools_reports_are_refused(path):
+    with pytest.raises(ImportFormatError):
+        run(path.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "where"),
+    [
+        (lambda r: r.update(ruleId=["x"]), "$.runs[0].results[0].ruleId"),
+        (lambda r: r.update(locations={}), "$.runs[0].results[0].locations"),
+        (lambda r: r.update(locations=["x"]), "$.runs[0].results[0].locations[0]"),
+        (
+            lambda r: r["locations"][0]["physicalLocation"]["region"].update(startLine="one"),
+            "$.runs[0].results[0].locations[0].physicalLocation.region.startLine",
+        ),
+        (
+            lambda r: r["locations"][0]["physicalLocation"]["region"].update(startLine=1.5),
+            "$.runs[0].results[0].locations[0].physicalLocation.region.startLine",
+        ),
+        (
+            lambda r: r["locations"][0]["physicalLocation"]["region"]["snippet"].update(text=[1]),
+            "$.runs[0].results[0].locations[0].physicalLocation.region.snippet.text",
+        ),
+        (lambda r: r.update(partialFingerprints=[]), "$.runs[0].results[0].partialFingerprints"),
+        (lambda r: r.update(properties="x"), "$.runs[0].results[0].properties"),
+        (lambda r: r.update(ruleIndex="0"), None),
+        (lambda r: r.update(ruleIndex=True), "$.runs[0].results[0].ruleIndex"),
+    ],
+)
+def test_wrong_field_types(mutate, where):
+    doc = json.loads(GITLEAKS.read_text())
+    mutate(doc["runs"][0]["results"][0])
+    if where is None:
+        run(json.dumps(doc))
+        return
+    with pytest.raises(ImportFormatError) as info:
+        run(json.dumps(doc))
+    assert where in str(info.value)
+    assert "AKIAQ3EGRXTF5EXAMPLE" not in str(info.value)
+
+
+def test_wrong_tool_types():
+    doc = json.loads(GITLEAKS.read_text())
+    doc["runs"][0]["tool"]["driver"]["rules"] = {"id": "x"}
+    with pytest.raises(ImportFormatError) as info:
+        run(json.dumps(doc))
+    assert "$.runs[0].tool.driver.rules" in str(info.value)

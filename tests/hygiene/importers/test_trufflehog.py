@@ -1,0 +1,293 @@
+"""TruffleHog v3 importer: JSON lines and arrays, old base64 Raw, log lines, bad input."""
+
+import base64
+import contextlib
+import dataclasses
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hygiene.importers.base import ImportFormatError, Observation
+from hygiene.importers.trufflehog import parse
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+DIR = FIXTURES / "trufflehog"
+
+AWS_ID = "AKIAYVP4CIPPERUVIFXG"
+URI = "https://admin:admin@the-internet.herokuapp.com/basic_auth"
+REPO = "https://github.com/trufflesecurity/test_keys"
+
+
+def load(name: str) -> bytes:
+    return (DIR / name).read_bytes()
+
+
+def records(name: str) -> list[dict]:
+    return [json.loads(line) for line in load(name).splitlines() if line.strip()]
+
+
+def run(data: bytes) -> list[Observation]:
+    return list(parse(io.BytesIO(data)))
+
+
+def lines(*objs: dict) -> bytes:
+    return b"\n".join(json.dumps(o).encode() for o in objs) + b"\n"
+
+
+def assert_no_leak(items: list[Observation], secrets: list[str]) -> None:
+    """No field but secret_value may contain a secret (raw, base64 Raw or RawV2)."""
+    secrets = [s for s in secrets if s]
+    for obs in items:
+        texts = [
+            (f.name, getattr(obs, f.name))
+            for f in dataclasses.fields(obs)
+            if f.name != "secret_value" and isinstance(getattr(obs, f.name), str)
+        ]
+        texts += [(f"tool_ids[{k}]", v) for k, v in obs.tool_ids.items()]
+        # AWS access key ids are identifiers: the one reference kind allowed to repeat one.
+        texts += [
+            (f"references {r.kind}", r.value)
+            for r in obs.references
+            if not (r.kind == "aws-access-key-id" and r.value == obs.secret_value)
+        ]
+        for name, value in texts:
+            for secret in secrets:
+                assert secret not in value, f"{name} holds secret material"
+
+
+def all_raw(name: str) -> list[str]:
+    out = []
+    for rec in records(name):
+        for key in ("Raw", "RawV2"):
+            if rec.get(key):
+                out.append(rec[key])
+                with contextlib.suppress(ValueError):
+                    out.append(base64.b64decode(rec[key], validate=True).decode())
+    return out
+
+
+def test_readme_example():
+    (obs,) = run(load("README_example_output.jsonl"))
+    assert obs.rule == "AWS"
+    assert obs.secret_type == "aws-access-key"
+    assert obs.secret_value == AWS_ID
+    assert obs.redacted == ""  # TruffleHog's "Redacted" here is the whole key id
+    assert obs.repo == REPO
+    assert (obs.path, obs.line) == ("keys", 4)
+    assert obs.commit == "fbc14303ffbf8fb1c2c1914e8dda7d0121633aca"
+    assert obs.author == "counter <counter@counters-MacBook-Air.local>"
+    assert obs.committed_at == datetime(2022, 6, 16, 17, 17, 40, tzinfo=UTC)
+    assert obs.validity == "valid"
+    assert obs.severity is None
+    assert obs.tool_ids == {
+        "detector_type": "2",
+        "decoder": "PLAIN",
+        "source_type": "16",
+        "source_id": "0",
+        "source_name": "trufflehog - git",
+        "source": "Git",
+    }
+    assert [(r.kind, r.value) for r in obs.references] == [
+        ("aws-access-key-id", AWS_ID),
+        ("aws-account", "595918472158"),
+        ("arn", "arn:aws:iam::595918472158:user/canarytokens.com@@mirux23ppyky6hx3l6vclmhnj"),
+        ("other", "user_id=AIDAYVP4CIPPJ5M54LRCY"),
+    ]
+    assert_no_leak([obs], all_raw("README_example_output.jsonl"))
+
+
+def test_old_format_base64_raw():
+    items = run(load("v3_git.json"))
+    assert len(items) == 4
+    aws, uri, key, uri_again = items
+    assert aws.secret_value == AWS_ID
+    assert aws.secret_type == "aws-access-key"
+    assert aws.committed_at == datetime(2022, 6, 16, 17, 17, 40, tzinfo=UTC)
+    assert "decoder" not in aws.tool_ids
+    assert uri.rule == "URI"
+    assert uri.secret_value == URI
+    assert uri.secret_type == "generic-password"
+    assert uri.redacted == "https://*****:*****@the-internet.herokuapp.com/basic_auth"
+    assert (uri.line, uri.commit) == (3, "77b2a3e56973785a52ba4ae4b8dac61d4bac016f")
+    assert key.rule == "PrivateKey"
+    assert key.secret_type == "private-key"
+    assert key.secret_value.startswith("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    assert key.secret_value.endswith("-----END OPENSSH PRIVATE KEY-----\n")
+    assert key.redacted == ""  # shows the key header and 28 characters of it
+    assert key.line == 1
+    assert uri_again.secret_value == URI
+    assert all(o.validity == "valid" and o.repo == REPO for o in items)
+    assert_no_leak(items, all_raw("v3_git.json"))
+
+
+def test_json_array_of_findings():
+    data = b"[\n" + b",\n".join(load("v3_git.json").splitlines()) + b"\n]\n"
+    items = run(data)
+    assert [o.secret_value for o in items] == [o.secret_value for o in run(load("v3_git.json"))]
+
+
+def test_log_lines_are_skipped():
+    log = {"level": "info-0", "ts": "2024-01-01T00:00:00Z", "logger": "trufflehog", "msg": "x"}
+    done = {"level": "info-0", "msg": "finished scanning", "chunks": 3, "verified_secrets": 1}
+    data = lines(log) + load("README_example_output.jsonl") + b"\n\n" + lines(done)
+    assert [o.secret_value for o in run(data)] == [AWS_ID]
+    assert run(lines(log, done)) == []
+
+
+def test_new_format_raw_is_never_decoded():
+    rec = records("README_example_output.jsonl")[0]
+    rec.update(Raw="QUtJQVlWUDRDSVBQRVJVVklGWEc=", Redacted="")
+    (obs,) = run(lines(rec))
+    assert obs.secret_value == "QUtJQVlWUDRDSVBQRVJVVklGWEc="
+
+
+def test_old_format_plain_raw_that_looks_like_base64():
+    rec = records("v3_git.json")[0]
+    rec.update(Raw="dGVzdHRlc3Q=", Redacted="dGVz****")  # Redacted shows Raw is plain
+    (obs,) = run(lines(rec))
+    assert obs.secret_value == "dGVzdHRlc3Q="
+    rec.update(Raw="bm90IHByaW50YWJsZQ==", Redacted="")  # no Redacted: decoded
+    (obs,) = run(lines(rec))
+    assert obs.secret_value == "not printable"
+    rec.update(Raw=base64.b64encode(b"\x00\x01binary").decode(), Redacted="")
+    (obs,) = run(lines(rec))
+    assert obs.secret_value == base64.b64encode(b"\x00\x01binary").decode()
+
+
+def test_rawv2_and_sources():
+    rec = records("README_example_output.jsonl")[0]
+    rec.update(
+        Raw="",
+        RawV2="AKIAYVP4CIPPERUVIFXGsecretpart0123456789",
+        Verified=False,
+        ExtraData={"resource_type": "Access key", "message": "some text", "rotation_guide": "u"},
+        SourceMetadata={"Data": {"S3": {"bucket": "acme-b", "file": "k.txt", "link": "https://l"}}},
+    )
+    (obs,) = run(lines(rec))
+    assert obs.secret_value == "AKIAYVP4CIPPERUVIFXGsecretpart0123456789"
+    assert obs.validity == "unknown"
+    assert (obs.repo, obs.path, obs.url, obs.line, obs.commit) == (
+        "s3://acme-b",
+        "k.txt",
+        "https://l",
+        None,
+        "",
+    )
+    assert [(r.kind, r.value) for r in obs.references] == [("other", "resource_type=Access key")]
+    assert obs.tool_ids["source"] == "S3"
+    assert_no_leak([obs], ["AKIAYVP4CIPPERUVIFXGsecretpart0123456789", "secretpart0123456789"])
+
+    rec["SourceMetadata"] = {"Data": {"Filesystem": {"file": "/etc/app.env", "line": "7"}}}
+    (obs,) = run(lines(rec))
+    assert (obs.repo, obs.path, obs.line) == ("", "/etc/app.env", 7)
+
+    rec["SourceMetadata"] = {
+        "Data": {
+            "Github": {
+                "link": "https://github.com/o/r/blob/c/f#L2",
+                "repository": "https://github.com/o/r.git",
+                "commit": "c",
+                "email": "dev@example.com",
+                "username": "dev",
+                "file": "f",
+                "line": 2,
+                "timestamp": "2024-02-03 04:05:06 +0000",
+            }
+        }
+    }
+    (obs,) = run(lines(rec))
+    assert obs.url == "https://github.com/o/r/blob/c/f#L2"
+    assert obs.repo == "https://github.com/o/r.git"
+    assert obs.author == "dev <dev@example.com>"
+    assert obs.committed_at == datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC)
+
+
+def test_extra_data_never_repeats_the_secret():
+    rec = records("README_example_output.jsonl")[0]
+    rec.update(Raw="xoxb-123456789012-abcdefghijkl", DetectorName="Slack", DecoderName="PLAIN")
+    rec["ExtraData"] = {"username": "xoxb-123456789012-abcdefghijkl", "team": "acme"}
+    (obs,) = run(lines(rec))
+    assert obs.secret_type == "slack-token"
+    assert [(r.kind, r.value) for r in obs.references] == [("other", "team=acme")]
+    assert_no_leak([obs], ["xoxb-123456789012-abcdefghijkl"])
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+SECRETS = [AWS_ID, URI, "QUtJQVlWUDRDSVBQRVJVVklGWEc=", "admin:admin"]
+
+
+def _bad(data: bytes) -> ImportFormatError:
+    with pytest.raises(ImportFormatError) as info:
+        run(data)
+    err = info.value
+    assert err.location, "the error must say where"
+    assert err.location in str(err)
+    for secret in SECRETS:
+        assert secret not in str(err)
+    return err
+
+
+def _rec(**changes) -> bytes:
+    rec = records("README_example_output.jsonl")[0]
+    rec.update(changes)
+    return lines(rec)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", "empty"),
+        (b" \n \n", "empty"),
+        (b"\x00\x01\x02binary", "binary"),
+        (b"[" * 100_000, "nested"),
+        (b'{"SourceMetadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "nested"),
+        (b"hello\n", "expected TruffleHog JSON lines"),
+        (b'{"a": 1}\n', "not a TruffleHog finding"),
+        (b"[1]", "expected a finding object"),
+        (b'{"branch": "main", "stringsFound": ["x"], "commitHash": "c"}\n', "v2"),
+        (_rec(SourceMetadata="git"), "SourceMetadata"),
+        (_rec(SourceMetadata={"Data": {"Git": ["x"]}}), "source metadata"),
+        (_rec(SourceMetadata={"Data": {"Git": {"line": "four"}}}), "line"),
+        (_rec(SourceMetadata={"Data": {"Git": {"timestamp": "someday"}}}), "timestamp"),
+        (_rec(SourceMetadata={"Data": {"Git": {"file": {"x": 1}}}}), "file"),
+        (_rec(Verified="yes"), "Verified"),
+        (_rec(ExtraData=["a"]), "ExtraData"),
+        (_rec(Raw=["x"]), "Raw"),
+        (_rec(DetectorName="", DetectorType=None), "DetectorName"),
+        (_rec(Raw="\ud800"), "Unicode"),
+        (load("README_example_output.jsonl") + b'{"SourceMetadata": \n', "line 2"),
+        (load("README_example_output.jsonl") + b"\xff\xfe{}\n", "UTF-8"),
+        (b'{"SourceMetadata": {}, "DetectorName": "x", "Raw": ' + b"1" * 5000 + b"}\n", "line 1"),
+    ],
+)
+def test_bad_input(data, expected):
+    assert expected in str(_bad(data))
+
+
+def test_truncated():
+    data = load("v3_git.json")
+    err = _bad(data[: len(data) // 2])
+    assert err.location.startswith("line ")
+
+
+@pytest.mark.parametrize(
+    ("folder", "name", "hint"),
+    [
+        ("gitleaks", "gitleaks8_many.json", "use format gitleaks"),
+        ("gitleaks", "sarif_simple.sarif", "use format sarif"),
+        ("detect-secrets", "many_findings.json", "use format detect-secrets"),
+        ("ggshield", "many_findings.json", "use format ggshield"),
+        ("gitleaks", "csv_simple.csv", "expected TruffleHog JSON lines"),
+    ],
+)
+def test_wrong_format(folder, name, hint):
+    assert hint in str(_bad((FIXTURES / folder / name).read_bytes()))
+
+
+def test_one_line_wrong_format():
+    data = json.dumps(json.loads((FIXTURES / "ggshield" / "one_finding.json").read_bytes()))
+    assert "use format ggshield" in str(_bad(data.encode() + b"\n"))

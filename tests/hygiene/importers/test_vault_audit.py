@@ -1,0 +1,271 @@
+import copy
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hygiene.importers import get_parser
+from hygiene.importers.base import ImportFormatError, Reference
+from hygiene.importers.vault_audit import parse
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+VAULT = FIXTURES / "vault-audit"
+HMAC = "hmac-sha256:" + "ab" * 32
+
+
+def load(name: str, **kwargs) -> list:
+    with (VAULT / name).open("rb") as fh:
+        return list(parse(fh, **kwargs))
+
+
+def entries() -> list[dict]:
+    return [json.loads(line) for line in (VAULT / "generated_audit.log").read_text().splitlines()]
+
+
+def to_bytes(objs) -> bytes:
+    return "".join(json.dumps(o) + "\n" for o in objs).encode()
+
+
+def parse_objs(objs, **kwargs) -> list:
+    return list(parse(io.BytesIO(to_bytes(objs)), **kwargs))
+
+
+def response(path: str, operation: str = "update", error: str = "", **request) -> dict:
+    sample = json.loads((VAULT / "vault_audit_kv_read_excerpt.jsonl").read_text().splitlines()[1])
+    entry = copy.deepcopy(sample)
+    entry["request"]["path"] = path
+    entry["request"]["operation"] = operation
+    entry["request"].update(request)
+    entry["error"] = error
+    return entry
+
+
+def summary(events):
+    return [(e.action, e.event_name, [r.value for r in e.references]) for e in events]
+
+
+def test_registered():
+    assert get_parser("vault-audit") is parse
+
+
+# --- the published sample ----------------------------------------------------------------
+
+
+def test_sample_read_yields_nothing():
+    # A request and a response of a KV read: not a rotation, no events.
+    assert load("vault_audit_kv_read_excerpt.jsonl") == []
+
+
+def test_sample_as_write_is_a_rotation():
+    sample = [json.loads(line) for line in (VAULT / "vault_audit_kv_read_excerpt.jsonl").open()]
+    for entry in sample:
+        entry["request"]["operation"] = "update"
+    (event,) = parse_objs(sample)
+    assert event.action == "rotated"
+    assert event.event_name == "kv-v1-write"  # "secret" is a default KV mount
+    assert event.references == [Reference("vault-path", "secret/password")]
+    assert event.actor == "root"
+    assert event.event_id == "d999de96-943f-b547-faf7-842c52c1150f"
+    assert event.occurred_at == datetime(2019, 1, 8, 6, 43, 50, 161653, tzinfo=UTC)
+    assert event.detail == "Vault update secret/password"
+
+
+# --- generated log -------------------------------------------------------------------------
+
+
+def test_generated_log_default_mounts():
+    events = load("generated_audit.log")
+    assert summary(events) == [
+        ("rotated", "kv-v2-write", ["secret/app/db", "secret/data/app/db"]),
+        ("revoked", "revoke-prefix", ["aws/creds/deploy"]),
+        ("revoked", "revoke", ["database/creds/readonly/2f6a614c-4aa2-7b19-24b9-ad944a8d4de6"]),
+        ("rotated", "rotate-root", ["database/rotate-root/postgres-prod"]),
+        ("rotation_failed", "rotate-role", ["database/rotate-role/app-static"]),
+        ("rotated", "rotate-root", ["aws/config/rotate-root"]),
+        ("rotated", "kv-v2-write", ["team-a/secret/team/api", "team-a/secret/data/team/api"]),
+    ]
+    # skipped: kv1/ write (not a known KV mount), a read, plain sys/leases/revoke (lease id
+    # only in the HMAC'd body), a KV v2 metadata write, a failed KV write, pki/issue, sys/rotate,
+    # a failed revoke-force, and a request with no response.
+    assert all(e.references[0].kind == "vault-path" for e in events)
+
+
+def test_generated_log_fields():
+    events = load("generated_audit.log")
+    first = events[0]
+    assert first.actor == "ops-admin"
+    assert first.event_id == "5a0c0001-943f-b547-faf7-842c52c1150f"
+    # the response entry's time
+    assert first.occurred_at == datetime(2024, 6, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    failed = events[4]
+    assert failed.detail == "Vault update database/rotate-role/app-static failed"
+    assert "connection refused" not in repr(failed)
+
+
+def test_kv_mounts_option():
+    events = load("generated_audit.log", kv_mounts=["kv1/", "secret"])
+    kv1 = [e for e in events if e.event_name == "kv-v1-write"]
+    assert summary(kv1) == [("rotated", "kv-v1-write", ["kv1/payments/stripe"])]
+    # no display_name: the auth metadata's username
+    assert kv1[0].actor == "jdoe"
+    assert len(load("generated_audit.log", kv_mounts=[])) == 7
+
+
+def test_hmac_values_never_read():
+    for event in load("generated_audit.log", kv_mounts=["kv1"]):
+        assert "hmac-sha256" not in repr(event)
+
+
+def test_request_without_response_is_not_proof():
+    requests_only = [e for e in entries() if e["type"] == "request"]
+    assert parse_objs(requests_only) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("sys/leases/revoke-prefix/aws/creds/", ("revoked", "revoke-prefix", ["aws/creds"])),
+        ("sys/leases/revoke-force/gcp/", ("revoked", "revoke-force", ["gcp"])),
+        ("sys/revoke-prefix/old/path", ("revoked", "revoke-prefix", ["old/path"])),
+        ("sys/revoke/aws/creds/x/abc", ("revoked", "revoke", ["aws/creds/x/abc"])),
+        ("ldap/rotate-root", ("rotated", "rotate-root", ["ldap/rotate-root"])),
+        ("ldap/rotate-role/svc", ("rotated", "rotate-role", ["ldap/rotate-role/svc"])),
+        ("transit/keys/payments/rotate", ("rotated", "rotate", ["transit/keys/payments/rotate"])),
+        (
+            "auth/aws/config/rotate-root",
+            ("rotated", "rotate-root", ["auth/aws/config/rotate-root"]),
+        ),
+        ("team/kv/data/a/b", ("rotated", "kv-v2-write", ["team/kv/a/b", "team/kv/data/a/b"])),
+        ("/secret/data/lead", ("rotated", "kv-v2-write", ["secret/lead", "secret/data/lead"])),
+        ("secret/data/rotate", ("rotated", "kv-v2-write", ["secret/rotate", "secret/data/rotate"])),
+        ("kv/app/token", ("rotated", "kv-v1-write", ["kv/app/token"])),
+    ],
+)
+def test_paths(path, expected):
+    (event,) = parse_objs([response(path)])
+    assert summary([event])[0] == expected
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "sys/leases/revoke",
+        "sys/rotate",
+        "sys/policies/acl/admin",
+        "auth/token/create",
+        "identity/entity",
+        "cubbyhole/notes",
+        "secret/metadata/app",
+        "secret/destroy/app",
+        "secret/data/",
+        "secret/",
+        "other/value",
+    ],
+)
+def test_paths_ignored(path):
+    assert parse_objs([response(path)]) == []
+
+
+def test_mount_type_from_the_log():
+    # Vault 1.13+ logs the mount type: a KV mount of any name counts...
+    (event,) = parse_objs(
+        [response("team-secrets/app", mount_type="kv", mount_point="team-secrets/")]
+    )
+    assert summary([event]) == [("rotated", "kv-v1-write", ["team-secrets/app"])]
+    (event,) = parse_objs([response("kv2/data/app", mount_type="kv", mount_point="kv2/")])
+    assert summary([event]) == [("rotated", "kv-v2-write", ["kv2/app", "kv2/data/app"])]
+    # ...and a non-KV mount never does, even named "secret"
+    assert parse_objs([response("secret/issue/x", mount_type="pki", mount_point="secret/")]) == []
+    assert parse_objs([response("kv/data/x", mount_type="database", mount_point="kv/")]) == []
+
+
+def test_errors_and_operations():
+    assert parse_objs([response("secret/data/a", error="permission denied")]) == []
+    (event,) = parse_objs([response("database/rotate-root/pg", error="permission denied")])
+    assert event.action == "rotation_failed"
+    assert parse_objs([response("sys/leases/revoke-prefix/x", error="denied")]) == []
+    assert parse_objs([response("secret/data/a", operation="read")]) == []
+    assert parse_objs([response("secret/data/a", operation="list")]) == []
+    assert parse_objs([response("secret/data/a", operation="delete")]) == []
+    (event,) = parse_objs([response("secret/data/a", operation="patch")])
+    assert event.action == "rotated"
+    (event,) = parse_objs([response("secret/data/a", operation="create")])
+    assert event.action == "rotated"
+
+
+def test_null_auth_and_namespace():
+    entry = response("secret/data/a")
+    entry["auth"] = None
+    entry["request"]["namespace"] = None
+    (event,) = parse_objs([entry])
+    assert event.actor == ""
+    assert event.references[0] == Reference("vault-path", "secret/a")
+
+
+def test_blank_lines_ok():
+    data = b"\n" + to_bytes([response("secret/data/a")]) + b"\n\n"
+    assert len(list(parse(io.BytesIO(data)))) == 1
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def expect_error(data: bytes) -> ImportFormatError:
+    with pytest.raises(ImportFormatError) as info:
+        list(parse(io.BytesIO(data)))
+    return info.value
+
+
+def test_empty_and_binary():
+    assert "empty" in expect_error(b"").message
+    assert "binary" in expect_error(b"\x00\x01").message
+
+
+def test_truncated():
+    data = (VAULT / "generated_audit.log").read_bytes()
+    err = expect_error(data[: len(data) // 2])
+    assert err.location.startswith("line ")
+    assert "malformed JSON" in err.message
+
+
+def test_wrong_format_other_tools():
+    trail = (FIXTURES / "aws-cloudtrail" / "generated_eventbridge.jsonl").read_bytes()
+    err = expect_error(trail)
+    assert err.location == "line 1"
+    assert "not a Vault audit entry" in err.message
+    prowler = (FIXTURES / "prowler" / "example_output_aws.ocsf.json").read_bytes()
+    assert expect_error(prowler).location == "line 1"
+    pretty = json.dumps(response("secret/data/a"), indent=2).encode()
+    assert expect_error(pretty).location.startswith("line 1")
+
+
+def test_wrong_shapes():
+    entry = response("secret/data/a")
+    entry["request"] = "secret/data/a"
+    assert expect_error(to_bytes([entry])).location == "line 1.request"
+    entry = response(["secret"])
+    assert expect_error(to_bytes([entry])).location == "line 1.request"
+    entry = response("secret/data/a")
+    entry["time"] = "noon"
+    err = expect_error(to_bytes([entry]))
+    assert err.location == "line 1.time"
+    assert "noon" not in str(err)
+    assert expect_error(b'{"type": "response"}\n[1]\n').location == "line 2"
+    entry = response("secret/data/a")
+    entry["auth"] = {"display_name": {"x": 1}}
+    assert expect_error(to_bytes([entry])).location == "line 1.auth"
+
+
+def test_deep_nesting():
+    deep = b'{"type": "response", "x": ' + b"[" * 50000 + b"]" * 50000 + b"}\n"
+    assert "nested" in expect_error(deep).message
+
+
+def test_secret_in_error_text_not_quoted():
+    entry = response("secret/data/a")
+    entry["request"]["path"] = 12
+    data = to_bytes([entry]).replace(b'"type": "response"', b'"type": "resp"')
+    err = expect_error(data)
+    assert "resp" not in err.message.replace("response", "")

@@ -1,0 +1,236 @@
+import itertools
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.http import QueryDict
+from django.utils import timezone
+
+from hygiene.filters import (
+    BadCursor,
+    capped_count,
+    csv_rows,
+    decode_cursor,
+    encode_cursor,
+    page_findings,
+    page_secret_groups,
+    parse_filter,
+    secret_groups,
+)
+from hygiene.models import Finding, Secret, Source
+
+NOW = timezone.now().replace(microsecond=0)
+_seq = itertools.count(1)
+
+
+def make_secret(**kw) -> Secret:
+    n = next(_seq)
+    defaults = dict(
+        fingerprint=f"{n:064x}",
+        secret_type="aws-access-key",
+        preview=f"AKIA…{n:04d}",
+        severity="high",
+        first_seen_at=NOW - timedelta(days=3),
+        last_seen_at=NOW - timedelta(hours=n),
+        exposed_since=NOW - timedelta(days=30),
+        finding_count=1,
+    )
+    defaults.update(kw)
+    return Secret.objects.create(**defaults)
+
+
+def make_finding(source, secret=None, **kw) -> Finding:
+    n = next(_seq)
+    if secret is None and kw.get("category") != "posture":
+        secret = make_secret()
+    defaults = dict(
+        secret=secret,
+        source=source,
+        location_key=f"{n:064x}",
+        rule="aws-access-token",
+        secret_type=secret.secret_type if secret else "key-rotation",
+        severity="high",
+        repo="acme/payments-api",
+        path=f"config/settings{n}.py",
+        line=n,
+        first_seen_at=NOW - timedelta(hours=n),
+        last_seen_at=NOW - timedelta(minutes=n),
+    )
+    defaults.update(kw)
+    return Finding.objects.create(**defaults)
+
+
+def q(s: str) -> QueryDict:
+    return QueryDict(s)
+
+
+@pytest.fixture
+def world(db, source, team, other_team):
+    other = Source.objects.create(slug="trufflehog", name="trufflehog", kind="scanner")
+    crit = make_secret(severity="critical", reused=True, place_count=2)
+    f = {
+        "crit_new": make_finding(source, crit, severity="critical", team=team,
+                                 first_seen_at=NOW - timedelta(hours=2)),
+        "crit_old": make_finding(other, crit, severity="critical", repo="acme/web",
+                                 first_seen_at=NOW - timedelta(days=40), validity="valid"),
+        "high_dismissed": make_finding(source, severity="high", status="dismissed",
+                                       resolution="false_positive", team=other_team),
+        "low_tests": make_finding(source, severity="low", path="tests/fixtures/keys.py",
+                                  rule="generic-api-key"),
+        "posture": make_finding(other, category="posture", secret=None, severity="medium",
+                                resource="arn:aws:iam::1:user/ci", repo="", path=""),
+    }
+    return f
+
+
+def ids(qs):
+    return {f.pk for f in qs}
+
+
+def apply(data, user=None):
+    ff = parse_filter(q(data), user=user)
+    return ff, ff.apply(Finding.objects.all())
+
+
+def test_it_filters_by_status_severity_and_age(world):
+    ff, qs = apply("status=open&severity=critical&age=7d")
+    assert ff.notes == []
+    assert ids(qs) == {world["crit_new"].pk}
+
+
+def test_it_filters_by_type_category_source_team_repo_validity_reused(world, team):
+    assert ids(apply("category=posture")[1]) == {world["posture"].pk}
+    assert ids(apply("source=trufflehog")[1]) == {world["crit_old"].pk, world["posture"].pk}
+    assert ids(apply(f"team={team.slug}")[1]) == {world["crit_new"].pk}
+    assert world["crit_new"].pk not in ids(apply("team=none")[1])
+    assert ids(apply("repo=acme/web")[1]) == {world["crit_old"].pk}
+    assert ids(apply("validity=valid")[1]) == {world["crit_old"].pk}
+    assert ids(apply("reused=1")[1]) == {world["crit_new"].pk, world["crit_old"].pk}
+    assert ids(apply("type=aws-access-key&status=dismissed")[1]) == {
+        world["high_dismissed"].pk
+    }
+
+
+def test_it_searches_repo_path_and_rule_case_insensitively(world):
+    assert ids(apply("q=TESTS/fixtures")[1]) == {world["low_tests"].pk}
+    assert ids(apply("q=generic-API")[1]) == {world["low_tests"].pk}
+    assert ids(apply("q=acme/web")[1]) == {world["crit_old"].pk}
+
+
+def test_it_filters_first_and_last_seen_dates(world):
+    old_day = (NOW - timedelta(days=40)).date().isoformat()
+    assert ids(apply(f"first_from={old_day}&first_to={old_day}")[1]) == {world["crit_old"].pk}
+    future = (NOW + timedelta(days=2)).date().isoformat()
+    assert ids(apply(f"last_from={future}")[1]) == set()
+
+
+def test_it_ignores_bad_values_with_a_note(world):
+    ff, qs = apply("severity=critical,bogus&status=nope&age=forever&first_from=yesterday"
+                   "&sort=random&source=ghost&team=ghosts&reused=maybe")
+    assert ff.severity == ["critical"]
+    assert ff.status == [] and ff.age == "" and ff.first_from is None and ff.sort == "newest"
+    assert len(ff.notes) == 8
+    assert any("bogus" in n for n in ff.notes)
+    assert ids(qs) == {world["crit_new"].pk, world["crit_old"].pk}
+
+
+def test_the_url_round_trips(world, team):
+    ff = parse_filter(q(f"status=open&status=triaged&severity=critical&team={team.slug}"
+                        "&q=key&sort=severity&reused=0&pending=1&first_from=2026-01-02"))
+    again = parse_filter(q(ff.querystring()))
+    assert again.params() == ff.params()
+    assert "cursor=abc" in ff.querystring(cursor="abc")
+
+
+def test_assignee_me_and_none(world, lead):
+    Finding.objects.filter(pk=world["crit_new"].pk).update(assignee=lead)
+    assert ids(apply("assignee=me", user=lead)[1]) == {world["crit_new"].pk}
+    assert world["crit_new"].pk not in ids(apply("assignee=none", user=lead)[1])
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "last_seen", "severity"])
+def test_keyset_pages_walk_every_row_once_in_order(db, source, sort):
+    sevs = ["critical", "high", "medium", "low", "info"]
+    same_time = NOW - timedelta(hours=5)
+    for i in range(23):
+        # Ties on the sort key are broken by id.
+        make_finding(source, severity=sevs[i % 5],
+                     first_seen_at=same_time if i % 3 == 0 else NOW - timedelta(minutes=i))
+    qs = Finding.objects.all()
+    seen, cursor = [], None
+    while True:
+        page = page_findings(qs, sort=sort, cursor=cursor, size=5)
+        seen.extend(page.items)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    assert len(seen) == 23 and len({f.pk for f in seen}) == 23
+    key = {
+        "newest": lambda f: (-f.first_seen_at.timestamp(), -f.pk),
+        "oldest": lambda f: (f.first_seen_at.timestamp(), f.pk),
+        "last_seen": lambda f: (-f.last_seen_at.timestamp(), -f.pk),
+        "severity": lambda f: (sevs.index(f.severity), -f.first_seen_at.timestamp(), -f.pk),
+    }[sort]
+    assert seen == sorted(seen, key=key)
+
+
+def test_a_broken_or_foreign_cursor_is_refused(db):
+    with pytest.raises(BadCursor):
+        decode_cursor("not-base64!!", "newest")
+    with pytest.raises(BadCursor):
+        decode_cursor(encode_cursor(["oldest", NOW.isoformat(), 1]), "newest")
+    with pytest.raises(BadCursor):
+        decode_cursor(encode_cursor(["newest", "not a date", 1]), "newest")
+    with pytest.raises(BadCursor):
+        decode_cursor(encode_cursor(["severity", "ultra", NOW.isoformat(), 1]), "severity")
+
+
+def test_counts_are_capped(db, source):
+    for _ in range(4):
+        make_finding(source)
+    assert capped_count(Finding.objects.all(), cap=3) == (3, False)
+    assert capped_count(Finding.objects.all(), cap=10) == (4, True)
+
+
+def test_grouped_view_counts_occurrences_under_the_filter(world):
+    _, qs = apply("status=open")
+    groups = list(secret_groups(qs).order_by("-last_seen_at"))
+    by_id = {s.pk: s.occurrences for s in groups}
+    crit = world["crit_new"].secret_id
+    assert by_id[crit] == 2
+    assert world["high_dismissed"].secret_id not in by_id  # only dismissed findings
+    _, only_new = apply("status=open&age=7d")
+    assert {s.pk: s.occurrences for s in secret_groups(only_new)}[crit] == 1
+
+
+def test_grouped_pages_walk_every_secret(db, source):
+    for _ in range(7):
+        s = make_secret()
+        make_finding(source, s)
+        make_finding(source, s)
+    seen, cursor = [], None
+    while True:
+        page = page_secret_groups(secret_groups(Finding.objects.all()), cursor=cursor, size=3)
+        seen.extend(page.items)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    assert len({s.pk for s in seen}) == 7
+    assert all(s.occurrences == 2 for s in seen)
+
+
+def test_csv_has_a_header_and_defuses_formulas(db, source):
+    make_finding(source, rule="=HYPERLINK(\"http://evil\")", path="a,b.py")
+    rows = list(csv_rows(Finding.objects.all()))
+    assert rows[0].startswith("id,severity,status")
+    assert "'=HYPERLINK" in rows[1]
+    assert '"a,b.py"' in rows[1]
+
+
+def test_age_is_relative_to_now(db, source):
+    f = make_finding(source, first_seen_at=NOW - timedelta(hours=20))
+    with time_machine.travel(NOW + timedelta(hours=2), tick=False):
+        assert ids(apply("age=24h")[1]) == {f.pk}
+    with time_machine.travel(NOW + timedelta(hours=5), tick=False):
+        assert ids(apply("age=24h")[1]) == set()
+        assert ids(apply("age=older-30d")[1]) == set()

@@ -1,0 +1,71 @@
+import pytest
+
+from hygiene.models import UserToken
+from tests.hygiene.test_filters import make_finding, make_secret
+
+
+def bearer(user) -> dict:
+    raw, prefix, digest = UserToken.generate()
+    UserToken.objects.create(user=user, prefix=prefix, token_hash=digest)
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+@pytest.fixture
+def data(db, source, team, other_team):
+    secret = make_secret(severity="critical")
+    return {
+        "mine": make_finding(source, secret, team=team, severity="critical"),
+        "mine2": make_finding(source, secret, team=team, severity="low"),
+        "theirs": make_finding(source, team=other_team),
+    }
+
+
+def test_lead_lists_filters_and_pages(client, data, lead, source):
+    auth = bearer(lead)
+    body = client.get("/api/v1/findings", **auth).json()
+    assert len(body["items"]) == 3 and body["next_cursor"] is None
+    crit = client.get("/api/v1/findings?severity=critical", **auth).json()
+    assert [i["id"] for i in crit["items"]] == [data["mine"].pk]
+    assert crit["items"][0]["team"] == "payments"
+    for _ in range(55):
+        make_finding(source)
+    page1 = client.get("/api/v1/findings?sort=oldest", **auth).json()
+    assert len(page1["items"]) == 50
+    page2 = client.get(f"/api/v1/findings?sort=oldest&cursor={page1['next_cursor']}", **auth)
+    assert len(page2.json()["items"]) == 8
+    assert not {i["id"] for i in page1["items"]} & {i["id"] for i in page2.json()["items"]}
+
+
+def test_bad_input_is_a_4xx_with_a_message(client, data, lead):
+    auth = bearer(lead)
+    bad = client.get("/api/v1/findings?cursor=%%%", **auth)
+    assert bad.status_code == 400 and "broken" in bad.json()["detail"]
+    noted = client.get("/api/v1/findings?severity=extreme", **auth).json()
+    assert "Ignored unknown severity" in noted["notes"][0]
+    assert client.get("/api/v1/findings/999999", **auth).status_code == 404
+
+
+def test_engineers_see_their_teams_only(client, data, engineer):
+    auth = bearer(engineer)
+    ids = {i["id"] for i in client.get("/api/v1/findings", **auth).json()["items"]}
+    assert ids == {data["mine"].pk, data["mine2"].pk}
+    assert client.get(f"/api/v1/findings/{data['theirs'].pk}", **auth).status_code == 404
+    assert client.get(f"/api/v1/findings/{data['mine'].pk}", **auth).json()["id"] == data[
+        "mine"].pk
+    secrets = client.get("/api/v1/findings/secrets", **auth).json()["items"]
+    assert [(s["id"], s["occurrences"]) for s in secrets] == [(data["mine"].secret_id, 2)]
+
+
+def test_grouped_secrets(client, data, manager):
+    items = client.get("/api/v1/findings/secrets?severity=critical", **bearer(manager)).json()
+    assert [(s["id"], s["occurrences"]) for s in items["items"]] == [(data["mine"].secret_id, 1)]
+    assert "preview" in items["items"][0] and "fingerprint" not in items["items"][0]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/findings", "/api/v1/findings/secrets"])
+def test_tokens_are_required_and_scoped(client, data, outsider, source_token, path):
+    assert client.get(path).status_code == 401
+    assert client.get(path, HTTP_AUTHORIZATION="Bearer nope").status_code == 401
+    # A source token may only import.
+    assert client.get(path, HTTP_AUTHORIZATION=f"Bearer {source_token}").status_code == 403
+    assert client.get(path, **bearer(outsider)).status_code == 403

@@ -1,0 +1,336 @@
+"""The import pipeline through its CLI: one secret per credential, idempotent, set-based."""
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from hygiene.fingerprints import fingerprint
+from hygiene.models import (
+    Finding,
+    ImportRun,
+    OwnershipRule,
+    Secret,
+    Source,
+    StagedFinding,
+    StagedReference,
+)
+from incidents.models import TimelineEvent
+from tests.hygiene import reports
+
+AWS_KEY = "AKIAQYLPMN5HHHFPZAM2"  # a fake key in AWS's format
+AWS_KEY_2 = "AKIA2OGYBAH6STMMNXNN"
+GH_TOKEN = "ghp_4Xr9sP0qLm2Nv8Bt6Yw1Zk3Jc5Hd7Fg9Ua0E"
+
+pytestmark = pytest.mark.django_db
+
+
+def run_cli(tmp_path, data: bytes, *, source: str, fmt: str, name="report.json", extra=()):
+    path = tmp_path / name
+    path.write_bytes(data)
+    out = io.StringIO()
+    call_command(
+        "import_findings", str(path), source=source, format_key=fmt, json=True, stdout=out, *extra
+    )
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture
+def scanners(db):
+    return {
+        key: Source.objects.create(slug=key, name=key, kind="scanner", default_format=key)
+        for key in ("gitleaks", "trufflehog", "detect-secrets")
+    }
+
+
+def test_a_report_becomes_secrets_and_findings(tmp_path, scanners):
+    data = reports.gitleaks(
+        [
+            {"secret": AWS_KEY, "file": "app/settings.py", "line": 3},
+            {"secret": AWS_KEY, "file": "deploy/env.sh", "line": 9},
+            {"secret": GH_TOKEN, "file": "ci/release.yml", "line": 4, "rule": "github-pat"},
+        ]
+    )
+    summary = run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
+    assert summary["status"] == "succeeded"
+    assert (summary["received"], summary["created"], summary["updated"]) == (3, 3, 0)
+    assert Secret.objects.count() == 2
+    aws = Secret.objects.get(fingerprint=fingerprint(AWS_KEY))
+    assert aws.secret_type == "aws-access-key"
+    assert aws.finding_count == 2
+    assert aws.preview == "AKIA…M2" or aws.preview.startswith("AKI")
+    assert AWS_KEY not in aws.preview
+    assert aws.exposed_since == datetime(2024, 3, 1, 10, tzinfo=UTC)
+    gh = Secret.objects.get(fingerprint=fingerprint(GH_TOKEN))
+    assert gh.secret_type == "github-token"
+    # The AWS key id is a reference (for CloudTrail events), kept as a hash and a redacted label.
+    ref = aws.references.get(kind="aws-access-key-id")
+    assert ref.display == "AKIA…ZAM2"
+    assert StagedFinding.objects.count() == StagedReference.objects.count() == 0
+    timeline = TimelineEvent.objects.filter(secret=aws, kind="secret.first_seen")
+    assert timeline.count() == 1
+
+
+def test_the_same_report_twice_creates_nothing(tmp_path, scanners):
+    data = reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN}])
+    first = run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
+    again = run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
+    assert again["id"] == first["id"] and again["duplicate"] is True
+    # A new scan with the same findings (another payload) reconciles to "unchanged".
+    rescan = run_cli(tmp_path, data + b"\n", source="gitleaks", fmt="gitleaks")
+    assert rescan["id"] != first["id"]
+    assert (rescan["created"], rescan["updated"], rescan["unchanged"]) == (0, 0, 2)
+    assert Finding.objects.count() == 2 and Secret.objects.count() == 2
+
+
+def test_one_secret_across_three_scanners_including_a_sha1_only_one(tmp_path, scanners):
+    run_cli(tmp_path, reports.gitleaks([{"secret": AWS_KEY}]), source="gitleaks", fmt="gitleaks")
+    run_cli(
+        tmp_path,
+        reports.trufflehog([{"secret": AWS_KEY}]),
+        source="trufflehog",
+        fmt="trufflehog",
+        name="th.jsonl",
+    )
+    run_cli(
+        tmp_path,
+        reports.detect_secrets([{"secret": AWS_KEY}]),
+        source="detect-secrets",
+        fmt="detect-secrets",
+        name=".secrets.baseline",
+    )
+    assert Secret.objects.count() == 1
+    secret = Secret.objects.get()
+    assert secret.finding_count == 3
+    assert set(secret.findings.values_list("source__slug", flat=True)) == set(scanners)
+    # TruffleHog verified it: the secret is valid, and severity rose (high → critical).
+    assert secret.validity == "valid"
+    assert secret.severity == "critical"
+    # TruffleHog's ExtraData gave the IAM user's ARN and the account: references to match on.
+    kinds = set(secret.references.values_list("kind", flat=True))
+    assert {"aws-access-key-id", "arn"} <= kinds
+    # Exposed since the earliest evidence: TruffleHog's 2023 commit.
+    assert secret.exposed_since.year == 2023
+
+
+def test_a_secret_in_two_repositories_is_flagged_reused(tmp_path, scanners):
+    run_cli(
+        tmp_path,
+        reports.trufflehog(
+            [
+                {"secret": AWS_KEY, "repo": "https://github.com/acme/infra.git"},
+                {"secret": AWS_KEY, "repo": "https://github.com/acme/payments.git"},
+                {"secret": AWS_KEY_2, "repo": "https://github.com/acme/infra.git", "line": 8},
+            ]
+        ),
+        source="trufflehog",
+        fmt="trufflehog",
+        name="th.jsonl",
+    )
+    assert Secret.objects.get(fingerprint=fingerprint(AWS_KEY)).reused is True
+    assert Secret.objects.get(fingerprint=fingerprint(AWS_KEY_2)).reused is False
+
+
+def test_full_scans_mark_the_missing_and_resolved_findings_reopen(tmp_path, scanners):
+    both = reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN}])
+    run_cli(tmp_path, both, source="gitleaks", fmt="gitleaks")
+    only_aws = reports.gitleaks([{"secret": AWS_KEY}])
+    summary = run_cli(tmp_path, only_aws, source="gitleaks", fmt="gitleaks")
+    assert summary["missing"] == 1
+    gh = Finding.objects.get(secret__fingerprint=fingerprint(GH_TOKEN))
+    assert gh.missing_since is not None and gh.status == "open"  # never deleted
+    aws = Finding.objects.get(secret__fingerprint=fingerprint(AWS_KEY))
+    aws.status, aws.resolution = "resolved", "fixed"
+    aws.save()
+    gh.status, gh.resolution, gh.resolution_comment = "dismissed", "used_in_tests", "fixture"
+    gh.save()
+    summary = run_cli(tmp_path, both + b" ", source="gitleaks", fmt="gitleaks")
+    assert summary["reopened"] == 1
+    aws.refresh_from_db()
+    gh.refresh_from_db()
+    assert aws.status == "open" and aws.resolution == ""
+    assert gh.status == "dismissed" and gh.missing_since is None
+    assert TimelineEvent.objects.filter(finding=aws, kind="finding.reopened").count() == 1
+
+
+def test_a_partial_import_marks_nothing_missing(tmp_path, scanners):
+    run_cli(
+        tmp_path,
+        reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN}]),
+        source="gitleaks",
+        fmt="gitleaks",
+    )
+    path = tmp_path / "partial.json"
+    path.write_bytes(reports.gitleaks([{"secret": AWS_KEY}]))
+    out = io.StringIO()
+    call_command(
+        "import_findings",
+        str(path),
+        "--partial",
+        source="gitleaks",
+        format_key="gitleaks",
+        json=True,
+        stdout=out,
+    )
+    assert json.loads(out.getvalue())["missing"] == 0
+    assert not Finding.objects.filter(missing_since__isnull=False).exists()
+
+
+def test_detect_secrets_audited_false_positives_arrive_dismissed(tmp_path, scanners):
+    data = reports.detect_secrets(
+        [
+            {"secret": AWS_KEY, "line": 3},
+            {
+                "secret": "hunter2-but-longer",
+                "line": 9,
+                "is_secret": False,
+                "type": "Secret Keyword",
+            },
+        ]
+    )
+    summary = run_cli(
+        tmp_path, data, source="detect-secrets", fmt="detect-secrets", name="baseline.json"
+    )
+    assert summary["created"] == 2
+    dismissed = Finding.objects.get(status="dismissed")
+    assert dismissed.resolution == "false_positive" and dismissed.line == 9
+
+
+def test_ownership_rules_assign_teams_in_order(tmp_path, scanners, team, other_team):
+    OwnershipRule.objects.create(position=1, team=team, repo_pattern="*acme/payments*")
+    OwnershipRule.objects.create(position=2, team=other_team, repo_pattern="*acme/*")
+    run_cli(
+        tmp_path,
+        reports.trufflehog(
+            [
+                {"secret": AWS_KEY, "repo": "https://github.com/acme/payments.git"},
+                {"secret": AWS_KEY_2, "repo": "https://github.com/acme/infra.git"},
+            ]
+        ),
+        source="trufflehog",
+        fmt="trufflehog",
+        name="th.jsonl",
+    )
+    assert Finding.objects.get(repo__endswith="payments").team == team
+    assert Finding.objects.get(repo__endswith="infra").team == other_team
+    assert Secret.objects.get(fingerprint=fingerprint(AWS_KEY)).team == team
+
+
+@time_machine.travel(datetime(2026, 1, 10, tzinfo=UTC), tick=False)
+def test_a_full_control_account_sas_valid_for_years_is_critical(tmp_path, scanners):
+    expiry = (datetime(2026, 1, 10, tzinfo=UTC) + timedelta(days=5 * 365)).strftime("%Y-%m-%d")
+    sas = (
+        "https://acmebackups.blob.core.windows.net/?sv=2021-08-06&ss=bfqt&srt=sco"
+        f"&sp=rwdlacupiytfx&se={expiry}T00:00:00Z&st=2020-01-01T00:00:00Z&spr=https,http"
+        "&sig=8Jv0Qk2%2FzZp9sYt3mN5bX1cW7eR4aL6dF0gH2jK4lM8%3D"
+    )
+    short = (
+        "https://acmelogs.blob.core.windows.net/logs/app.log?sv=2021-08-06&sr=b&sp=r"
+        "&se=2026-01-12T00:00:00Z&spr=https&sig=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmc%3D"
+    )
+    run_cli(
+        tmp_path,
+        reports.gitleaks(
+            [
+                {"secret": sas, "rule": "generic-api-key", "description": "Generic"},
+                {"secret": short, "rule": "generic-api-key", "description": "Generic"},
+            ]
+        ),
+        source="gitleaks",
+        fmt="gitleaks",
+    )
+    account = Secret.objects.get(fingerprint=fingerprint(sas))
+    assert account.secret_type == "azure-sas"
+    assert account.severity == "critical"
+    assert account.analysis["sas_scope"] == "account"
+    assert "delete" in account.analysis["sas_permissions"]
+    assert account.analysis["sas_valid_days"] > 1800
+    assert account.analysis["sas_protocol"] == "https,http"
+    assert account.analysis["storage_account"] == "acmebackups"
+    assert "rotate the storage account key" in account.analysis["revocation"]
+    service = Secret.objects.get(fingerprint=fingerprint(short))
+    assert service.analysis["sas_scope"] == "service"
+    assert service.severity == "medium"
+    stored = json.dumps(list(Secret.objects.values()), default=str)
+    assert "sig=" not in stored and "8Jv0Qk2" not in stored
+
+
+def test_reconcile_is_set_based(tmp_path, scanners):
+    """The number of queries doesn't grow with the report."""
+
+    def queries_for(n: int, offset: int) -> int:
+        data = reports.gitleaks(
+            [{"secret": f"ghp_{offset + i:036d}", "rule": "github-pat"} for i in range(n)]
+        )
+        path = tmp_path / f"r{n}.json"
+        path.write_bytes(data)
+        with CaptureQueriesContext(connection) as ctx:
+            call_command(
+                "import_findings",
+                str(path),
+                "--partial",
+                source="gitleaks",
+                format_key="gitleaks",
+                json=True,
+                stdout=io.StringIO(),
+            )
+        return len(ctx.captured_queries)
+
+    small, large = queries_for(5, 0), queries_for(2000, 10_000)
+    assert large == small
+
+
+def test_bad_input_exits_1_with_one_line_and_records_only_a_failed_run(tmp_path, scanners, capsys):
+    good = reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN}])
+    path = tmp_path / "truncated.json"
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("import_findings", str(path), source="gitleaks", format_key="gitleaks")
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert err.startswith(f"error: {path}:") and "byte" in err
+    assert AWS_KEY not in err and GH_TOKEN not in err
+    run = ImportRun.objects.get()
+    assert run.status == "failed" and run.error_location
+    assert not Finding.objects.exists() and not Secret.objects.exists()
+    assert not StagedFinding.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data", "needle"),
+    [
+        ("gitleaks", b"", "empty"),
+        ("gitleaks", b"\x00\x01\x02binary", "binary"),
+        ("gitleaks", b'{"not": "a list"}', ""),
+        ("trufflehog", b"[" * 100_000, "nested"),
+        ("detect-secrets", b"[1, 2, 3]", ""),
+        ("gitleaks", b"RuleID,Commit\nx,y\n", ""),
+    ],
+)
+def test_each_kind_of_bad_input_gets_a_clear_error(tmp_path, scanners, capsys, fmt, data, needle):
+    path = tmp_path / "bad"
+    path.write_bytes(data)
+    with pytest.raises(SystemExit):
+        call_command("import_findings", str(path), source="gitleaks", format_key=fmt)
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "Traceback" not in err and "\n" not in err
+    assert needle in err.lower()
+    assert ImportRun.objects.get().status == "failed"
+
+
+def test_unknown_source_and_format_are_refused(tmp_path, scanners, capsys):
+    path = tmp_path / "r.json"
+    path.write_bytes(b"[]")
+    with pytest.raises(SystemExit):
+        call_command("import_findings", str(path), source="nope", format_key="gitleaks")
+    assert "no source with slug 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        call_command("import_findings", str(path), source="gitleaks", format_key="nessus")
+    assert "unknown format 'nessus'" in capsys.readouterr().err
+    assert not ImportRun.objects.exists()

@@ -1,0 +1,130 @@
+"""The metrics page: who may see it, filters in the URL, htmx partials, CSV = API numbers."""
+
+import csv
+import io
+
+import pytest
+
+from hygiene.models import UserToken
+from hygiene.views.metrics import TABLES, table
+from tests.hygiene.test_metrics import frozen, world  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.usefixtures("world", "frozen")
+
+
+def token_for(user) -> str:
+    raw, prefix, digest = UserToken.generate()
+    UserToken.objects.create(user=user, prefix=prefix, token_hash=digest)
+    return raw
+
+
+def read_csv(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [("manager", 200), ("lead", 200), ("engineer", 403), ("outsider", 403)]
+)
+def test_only_leads_and_managers_see_metrics(client, request, who, status):
+    client.force_login(request.getfixturevalue(who))
+    assert client.get("/metrics/").status_code == status
+    assert client.get("/metrics/?team=payments", HTTP_HX_REQUEST="true").status_code == status
+    assert client.get("/metrics/?export=sla").status_code == status
+
+
+def test_page_shows_cards_and_a_figure_per_chart(client, manager):
+    client.force_login(manager)
+    response = client.get("/metrics/?since=")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="card-revoke-p50">4.0 h<' in html
+    assert 'data-testid="card-sla">55.6 %<' in html
+    assert 'data-testid="card-exposure-p50">16.2 d<' in html
+    for chart in ("time-p", "sla", "survival", "exposure", "backlog", "trend-incidents", "noise"):
+        assert f'data-figure="fig-{chart}"' in html
+        assert f'<script id="fig-{chart}" type="application/json">' in html
+    assert "vendor/plotly.min.js" in html
+    assert "<script>" not in html  # no inline code (CSP)
+
+
+def test_filters_come_from_the_url_and_htmx_gets_only_the_charts(client, manager):
+    client.force_login(manager)
+    response = client.get("/metrics/?since=&team=platform", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html and 'id="fig-sla"' in html
+    # Platform has C only: revoked 4 h after opening; its notify step 30 min.
+    assert 'data-testid="card-revoke-p50">4.0 h<' in html
+    assert 'data-testid="card-remediate-p50">2.0 d<' in html
+    assert "team platform" in html
+    assert "export=sla" in html and "team=platform" in html
+
+
+def test_the_default_page_is_the_last_90_days(client, manager):
+    client.force_login(manager)
+    html = client.get("/metrics/").content.decode()
+    assert "from 2025-01-01" in html
+    assert 'name="since" value="2025-01-01"' in html
+
+
+def test_bad_filters_answer_400_with_the_reason(client, manager):
+    client.force_login(manager)
+    response = client.get("/metrics/?since=last-week")
+    assert response.status_code == 400
+    assert "since: expected a date like 2025-01-31" in response.content.decode()
+    response = client.get("/metrics/?team=nobody", HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "team: no team" in response.content.decode()
+    response = client.get("/metrics/?export=passwords")
+    assert response.status_code == 400
+    assert "Unknown table" in response.content.decode()
+
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_each_csv_has_the_numbers_of_the_api(client, manager, name):
+    client.force_login(manager)
+    token = token_for(manager)
+    query = "since=2025-03-01&until=2025-03-31&team=payments"
+    response = client.get(f"/metrics/?{query}&export={name}")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert f"leakline-{name}-2025-03-01_2025-03-31.csv" in response["Content-Disposition"]
+    api = client.get(f"/api/v1/metrics/{name}?{query}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.status_code == 200
+    columns, rows = table(name, api.json())
+    expected = [columns] + [["" if v is None else str(v) for v in row] for row in rows]
+    assert read_csv(response) == expected
+    assert len(expected) >= 2
+
+
+def test_csv_numbers_by_hand(client, manager):
+    client.force_login(manager)
+    rows = read_csv(client.get("/metrics/?since=&export=time-to-remediate"))
+    by_kind = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    assert (by_kind["revoke"]["p50_seconds"], by_kind["revoke"]["p90_seconds"]) == (
+        "14400.0",
+        "20160.0",
+    )
+    assert by_kind["remediate"]["p90_seconds"] == "322560.0"
+    sla = read_csv(client.get("/metrics/?since=&export=sla"))
+    assert ["notify", "all", "4", "2", "1", "1", "0", "0", "0.5", "0.25"] in sla
+
+
+def test_csv_never_starts_a_cell_with_a_formula(client, manager, source):
+    from hygiene.models import Finding
+
+    Finding.objects.filter(location_key="f7").update(rule="=HYPERLINK(1)")
+    client.force_login(manager)
+    rows = read_csv(client.get("/metrics/?since=&export=noise"))
+    assert ["gitleaks-ci", "'=HYPERLINK(1)", "1", "1", "1", "1.0"] in rows
+
+
+def test_manager_dashboard_shows_the_headline_metrics(client, manager):
+    client.force_login(manager)
+    html = client.get("/").content.decode()
+    assert "<h1>Hygiene at a glance</h1>" in html
+    assert 'data-testid="revoke-p50">4.0 h<' in html
+    assert 'data-testid="sla-on-time">55.6 %<' in html
+    assert 'data-testid="exposure-p50">16.2 d<' in html
+    assert 'data-testid="open-findings">5<' in html
+    assert '<script id="fig-dash-backlog" type="application/json">' in html

@@ -1,0 +1,174 @@
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from hygiene.api.auth import authenticate_token
+from hygiene.models import ImportRun, Source, SourceToken
+from hygiene.services import sources as services
+from tests.conftest import FIXTURES
+
+ROLES = ["lead", "engineer", "manager", "outsider"]
+
+
+@pytest.fixture
+def as_user(client, request):
+    def login(who):
+        user = request.getfixturevalue(who)
+        client.force_login(user)
+        return user
+
+    return login
+
+
+@pytest.fixture
+def token(source, lead):
+    token, _raw = services.source_token_create(source=source, by=lead, name="ci")
+    return token
+
+
+def test_token_is_shown_once_and_stored_hashed(source, lead):
+    token, raw = services.source_token_create(source=source, by=lead, name="ci")
+    assert raw.startswith("lls_") and raw not in token.token_hash
+    assert authenticate_token(raw).source == source
+    assert not SourceToken.objects.filter(token_hash=raw).exists()
+
+
+def test_revoke_and_rotate(source, lead, token):
+    new, raw = services.source_token_rotate(token=token, by=lead)
+    token.refresh_from_db()
+    assert token.state == "revoked" and new.state == "active" and new.name == "ci"
+    assert authenticate_token(raw).source_token == new
+    with pytest.raises(ValidationError):
+        services.source_token_rotate(token=token, by=lead)
+    services.source_token_revoke(token=new, by=lead)
+    assert authenticate_token(raw) is None
+
+
+def test_expired_tokens_stop_working(source, lead):
+    token, raw = services.source_token_create(
+        source=source, by=lead, name="short", expires_at=timezone.now() + timedelta(hours=1)
+    )
+    assert authenticate_token(raw) is not None
+    SourceToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(1))
+    assert authenticate_token(raw) is None
+    with pytest.raises(ValidationError):
+        services.source_token_create(source=source, by=lead, name="x",
+                                     expires_at=timezone.now() - timedelta(1))
+
+
+def test_create_source_validates(lead):
+    source = services.source_create(by=lead, slug="trufflehog-ci", name="TruffleHog", kind="scanner")
+    assert source.kind == "scanner"
+    for bad in ({"slug": "Bad Slug!"}, {"slug": "trufflehog-ci"}, {"kind": "robot"}, {"name": ""}):
+        kwargs = {"slug": "ok-slug", "name": "x", "kind": "scanner", **bad}
+        with pytest.raises(ValidationError):
+            services.source_create(by=lead, **kwargs)
+
+
+@pytest.mark.parametrize("who", ["engineer", "manager", "outsider"])
+def test_only_leads_manage_sources(source, token, request, who):
+    user = request.getfixturevalue(who)
+    with pytest.raises(PermissionDenied):
+        services.source_token_create(source=source, by=user, name="x")
+    with pytest.raises(PermissionDenied):
+        services.source_token_revoke(token=token, by=user)
+    with pytest.raises(PermissionDenied):
+        services.source_webhook_secret_rotate(source=source, by=user)
+    with pytest.raises(PermissionDenied):
+        services.source_create(by=user, slug="x", name="x", kind="scanner")
+
+
+def _actions(source, token):
+    slug = source.slug
+    return [
+        ("/sources/new/", {"slug": "new-one", "name": "New", "kind": "auditor"}),
+        (f"/sources/{slug}/tokens/", {"name": "deploy"}),
+        (f"/sources/{slug}/tokens/{token.pk}/rotate/", {}),
+        (f"/sources/{slug}/tokens/{token.pk}/revoke/", {}),
+        (f"/sources/{slug}/webhook-secret/", {}),
+    ]
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_source_pages_and_actions_by_role(source, token, as_user, client, who):
+    as_user(who)
+    can_view = who in ("lead", "manager")
+    assert client.get("/sources/").status_code == (200 if can_view else 403)
+    assert client.get(f"/sources/{source.slug}/").status_code == (200 if can_view else 403)
+    for path, post in _actions(source, token):
+        response = client.post(path, post)
+        assert response.status_code in ((200, 302) if who == "lead" else (403,)), path
+
+
+def test_new_token_appears_once_in_the_response_only(source, as_user, client):
+    as_user("lead")
+    response = client.post(f"/sources/{source.slug}/tokens/", {"name": "deploy"},
+                           HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert response["Cache-Control"].startswith("no-store") or "no-store" in response[
+        "Cache-Control"]
+    raw = response.context["new_token_raw"]
+    assert raw in response.content.decode()
+    assert authenticate_token(raw).source == source
+    again = client.get(f"/sources/{source.slug}/").content.decode()
+    assert raw not in again and raw[:12] in again  # only the prefix from now on
+
+
+def test_token_form_rejects_a_past_expiry(source, as_user, client):
+    as_user("lead")
+    response = client.post(f"/sources/{source.slug}/tokens/",
+                           {"name": "x", "expires_on": "2000-01-01"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "future" in response.content.decode()
+
+
+def test_rotate_webhook_secret_shows_it_once(source, as_user, client):
+    as_user("lead")
+    response = client.post(f"/sources/{source.slug}/webhook-secret/", HTTP_HX_REQUEST="true")
+    source.refresh_from_db()
+    assert source.webhook_secret and source.webhook_secret in response.content.decode()
+    assert source.webhook_secret not in client.get(f"/sources/{source.slug}/").content.decode()
+
+
+def test_create_source_form(as_user, client):
+    as_user("lead")
+    response = client.post("/sources/new/", {"slug": "prowler", "name": "Prowler",
+                                             "kind": "auditor", "default_format": "prowler"})
+    assert response.status_code == 302 and response["Location"] == "/sources/prowler/"
+    bad = client.post("/sources/new/", {"slug": "prowler", "name": "Again", "kind": "auditor"})
+    assert bad.status_code == 400 and "exists already" in bad.content.decode()
+    assert Source.objects.filter(slug="prowler").count() == 1
+
+
+def test_upload_a_report_by_hand(source, as_user, client):
+    lead = as_user("lead")
+    report = (FIXTURES / "gitleaks" / "gitleaks8_many.json").read_bytes()
+    response = client.post(
+        f"/sources/{source.slug}/upload/",
+        {"format": "gitleaks", "file": SimpleUploadedFile("report.json", report)},
+    )
+    assert response.status_code == 302, response.content
+    run = ImportRun.objects.get(source=source)
+    assert (run.via, run.created_by, run.format) == ("upload", lead, "gitleaks")
+    assert run.received > 0
+    page = client.get(f"/sources/{source.slug}/").content.decode()
+    assert 'data-testid="import-row"' in page
+
+
+def test_upload_errors_are_4xx_with_a_message(source, as_user, client):
+    as_user("lead")
+    bad = client.post(f"/sources/{source.slug}/upload/",
+                      {"format": "gitleaks", "file": SimpleUploadedFile("r.json", b"{not json")})
+    assert bad.status_code == 400
+    assert "failed" in bad.content.decode().lower()
+    failed = ImportRun.objects.get(source=source)
+    assert failed.status == "failed" and failed.error
+    unknown = client.post(f"/sources/{source.slug}/upload/",
+                          {"format": "nope", "file": SimpleUploadedFile("r.json", b"[]")})
+    assert unknown.status_code == 415
+    missing = client.post(f"/sources/{source.slug}/upload/", {"format": "gitleaks"})
+    assert missing.status_code == 400
+    assert "import-row" in client.get(f"/sources/{source.slug}/").content.decode()

@@ -1,0 +1,332 @@
+import re
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from incidents.models import Incident, Playbook, Step
+from incidents.services import incident_open, step_complete
+from tests.incidents.conftest import T0, make_secret
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def url(name, incident, step=None):
+    args = [incident.pk] + ([step.pk] if step else [])
+    return reverse(name, args=args)
+
+
+def step(incident, position):
+    return Step.objects.get(incident=incident, position=position)
+
+
+def test_incident_page_shows_checklist_countdowns_markdown_and_timeline(client, lead, aws_incident):
+    client.force_login(lead)
+    response = client.get(url("incident_detail", aws_incident))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert aws_incident.reference in html
+    assert html.count('class="timer state-on_track"') == aws_incident.steps.count()
+    assert "data-due=" in html
+    # Instructions rendered from Markdown (code block), no raw script.
+    assert "<pre><code>aws iam update-access-key" in html
+    assert "<script>" not in html.split("</head>")[1]
+    assert "Incident opened by Lena Lead" in html
+    assert "js/incidents.js" in html
+
+
+def test_markdown_instructions_are_sanitised(client, lead, team):
+    incident = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
+    Step.objects.filter(incident=incident, position=1).update(
+        instructions="<script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=y>"
+    )
+    client.force_login(lead)
+    html = client.get(url("incident_detail", incident)).content.decode()
+    assert "alert(1)</script>" not in html and "javascript:" not in html and "onerror" not in html
+
+
+def test_engineer_completes_a_step_with_htmx_and_gets_the_partial(client, engineer, aws_incident):
+    client.force_login(engineer)
+    s1 = step(aws_incident, 1)
+    response = client.post(
+        url("step_complete", aws_incident, s1), {"note": "Deactivated in IAM"}, **HTMX
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.startswith('<div id="incident"') and "<html" not in html
+    assert "Deactivated in IAM" in html and "state-done_on_time" in html
+    assert step(aws_incident, 1).completed_by == engineer
+
+
+def test_errors_come_back_as_400_with_the_message(client, engineer, aws_incident):
+    client.force_login(engineer)
+    blocked = step(aws_incident, 4)
+    response = client.post(url("step_complete", aws_incident, blocked), {"note": "x"}, **HTMX)
+    assert response.status_code == 400
+    assert "waits on: 2. Create a new key" in response.content.decode()
+    response = client.post(
+        url("step_complete", aws_incident, step(aws_incident, 2)), {"url": "ftp://x"}, **HTMX
+    )
+    assert response.status_code == 400 and "http(s) URL" in response.content.decode()
+    response = client.post(url("step_skip", aws_incident, step(aws_incident, 6)), {}, **HTMX)
+    assert response.status_code == 400 and "reason" in response.content.decode()
+
+
+def test_without_htmx_actions_redirect_back(client, lead, aws_incident):
+    client.force_login(lead)
+    response = client.post(url("incident_pause", aws_incident), {"reason": "vendor"})
+    assert response.status_code == 302 and response["Location"] == url(
+        "incident_detail", aws_incident
+    )
+    assert Incident.objects.get(pk=aws_incident.pk).paused_at is not None
+    response = client.post(url("incident_resume", aws_incident))
+    assert Incident.objects.get(pk=aws_incident.pk).paused_at is None
+
+
+def test_lead_actions_through_the_page(client, lead, engineer, aws_incident):
+    client.force_login(lead)
+    assert (
+        client.post(url("incident_owner", aws_incident), {"owner": engineer.pk}, **HTMX).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            url("incident_severity", aws_incident), {"severity": "high"}, **HTMX
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            url("step_assign", aws_incident, step(aws_incident, 2)),
+            {"assignee": engineer.pk},
+            **HTMX,
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            url("incident_comment", aws_incident), {"text": "Paged AWS"}, **HTMX
+        ).status_code
+        == 200
+    )
+    aws_incident.refresh_from_db()
+    assert aws_incident.owner == engineer and aws_incident.severity == "high"
+    assert step(aws_incident, 2).assignee == engineer
+    html = client.get(url("incident_detail", aws_incident)).content.decode()
+    assert "Severity critical → high" in html and "Paged AWS" in html
+    bad = client.post(url("incident_severity", aws_incident), {"severity": "nope"}, **HTMX)
+    assert bad.status_code == 400
+
+
+def test_close_and_review_through_the_page(client, lead, engineer, aws_incident):
+    client.force_login(lead)
+    response = client.post(url("incident_close", aws_incident), {"summary": "done"}, **HTMX)
+    assert (
+        response.status_code == 400 and "Required steps are still open" in response.content.decode()
+    )
+    for s in aws_incident.steps.filter(required=True).order_by("position"):
+        step_complete(step=s, by=lead, note="ok")
+    review = {
+        "what_happened": "Key in config",
+        "lessons": "OIDC",
+        "fu-TOTAL_FORMS": "3",
+        "fu-INITIAL_FORMS": "0",
+        "fu-0-title": "Move CI to OIDC",
+        "fu-0-owner": str(engineer.pk),
+        "fu-0-due_at": "2026-12-01T09:00",
+    }
+    assert client.post(url("incident_review", aws_incident), review, **HTMX).status_code == 200
+    assert aws_incident.follow_ups.get().title == "Move CI to OIDC"
+    response = client.post(url("incident_close", aws_incident), {"summary": "All done"}, **HTMX)
+    assert response.status_code == 200
+    assert Incident.objects.get(pk=aws_incident.pk).status == "closed"
+    follow_up = aws_incident.follow_ups.get()
+    client.force_login(engineer)
+    assert client.post(reverse("follow_up_done", args=[follow_up.pk]), **HTMX).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "step_pos"),
+    [
+        ("step_complete", {"note": "x"}, 1),
+        ("step_skip", {"reason": "x"}, 6),
+        ("step_reopen", {}, 1),
+        ("step_assign", {"assignee": ""}, 1),
+        ("incident_pause", {"reason": "x"}, None),
+        ("incident_severity", {"severity": "low"}, None),
+        ("incident_owner", {"owner": ""}, None),
+        ("incident_close", {"summary": "x"}, None),
+        ("incident_comment", {"text": "x"}, None),
+        ("incident_review", {"what_happened": "x"}, None),
+    ],
+)
+@pytest.mark.parametrize("who", ["manager", "outsider", "other_engineer"])
+def test_actions_refuse_who_may_not_act(
+    client, request, lead, team, other_team, name, data, step_pos, who
+):
+    from hygiene import roles
+    from tests.conftest import make_user
+
+    incident = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
+    if who == "other_engineer":
+        user = make_user("otto", roles.ENGINEER)
+        other_team.members.add(user)
+    else:
+        user = request.getfixturevalue(who)
+    client.force_login(user)
+    target = url(name, incident, step(incident, step_pos) if step_pos else None)
+    assert client.post(target, data, **HTMX).status_code == 403
+    assert client.get(url("incident_detail", incident)).status_code == (
+        200 if who == "manager" else 403
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["incident_pause", "incident_severity", "incident_owner", "incident_close"]
+)
+def test_engineers_may_not_do_lead_actions(client, engineer, aws_incident, name):
+    client.force_login(engineer)
+    data = {"reason": "x", "severity": "low", "owner": "", "summary": "x"}
+    assert client.post(url(name, aws_incident), data, **HTMX).status_code == 403
+
+
+def test_action_urls_refuse_get(client, lead, aws_incident):
+    client.force_login(lead)
+    assert client.get(url("incident_pause", aws_incident)).status_code == 405
+
+
+def test_incident_list_filters_and_scopes(client, lead, engineer, team, other_team):
+    with time_machine.travel(T0, tick=False):
+        mine = incident_open(secrets=[make_secret(team=team)], opened_by=lead, owner=engineer)
+        theirs = incident_open(
+            secrets=[make_secret(team=other_team, severity="low")], opened_by=lead
+        )
+    client.force_login(lead)
+    listing = reverse("incident_list")
+
+    def refs(query=""):
+        html = client.get(listing + query).content.decode()
+        return set(re.findall(r"INC-\d+", html))
+
+    assert refs() == {mine.reference, theirs.reference}
+    assert refs("?severity=low") == {theirs.reference}
+    assert refs(f"?team={team.pk}") == {mine.reference}
+    assert refs(f"?owner={engineer.pk}") == {mine.reference}
+    assert refs("?status=closed") == set()
+    assert refs("?status=active") == {mine.reference, theirs.reference}
+    assert refs("?overdue=1") == {mine.reference, theirs.reference}  # opened at T0, long ago
+    step_complete(step=step(mine, 1), by=lead, note="x")
+    assert refs("?status=contained") == {mine.reference}
+    assert client.get(listing + "?status=bogus&page=999&team=abc").status_code == 200
+    client.force_login(engineer)
+    assert refs() == {mine.reference}
+    assert client.get(url("incident_detail", theirs)).status_code == 403
+
+
+def test_overdue_filter_ignores_incidents_not_late(client, lead, team):
+    incident_open(secrets=[make_secret(team=team)], opened_by=lead)
+    client.force_login(lead)
+    html = client.get(reverse("incident_list") + "?overdue=1").content.decode()
+    assert "No incidents match." in html
+
+
+def test_my_work_lists_my_and_my_teams_steps_soonest_first(
+    client, lead, engineer, team, other_team
+):
+    ours = incident_open(secrets=[make_secret(team=team)], opened_by=lead, severity="low")
+    other = incident_open(secrets=[make_secret(team=other_team)], opened_by=lead)
+    from incidents.services import step_assign
+
+    step_assign(step=step(other, 3), by=lead, assignee=engineer)
+    client.force_login(engineer)
+    response = client.get(reverse("my_work"))
+    assert response.status_code == 200
+    steps = list(response.context["page"])
+    assert steps[0] == step(other, 3)  # critical → due sooner than any low step
+    assert {s.incident_id for s in steps} == {ours.pk, other.pk}
+    assert [s.due_at for s in steps] == sorted(s.due_at for s in steps)
+    assert all(s.incident_id == ours.pk or s.assignee == engineer for s in steps)
+    # Engineer's dashboard shows them too.
+    dash = client.get(reverse("dashboard"))
+    assert "My steps" in dash.content.decode() and ours.reference in dash.content.decode()
+
+
+def test_open_incident_endpoint(client, lead, engineer, team):
+    secret = make_secret(team=team)
+    client.force_login(engineer)
+    assert client.post(reverse("incident_open"), {"secret_ids": [secret.pk]}).status_code == 403
+    client.force_login(lead)
+    response = client.post(
+        reverse("incident_open"), {"secret_ids": [secret.pk], "severity": "high"}
+    )
+    incident = Incident.objects.get()
+    assert response.status_code == 302 and response["Location"] == url("incident_detail", incident)
+    assert incident.severity == "high"
+    again = client.post(reverse("incident_open"), {"secret_ids": [secret.pk]}, **HTMX)
+    assert again.status_code == 409 and "already has an open incident" in again.content.decode()
+    other = make_secret(team=team)
+    response = client.post(reverse("incident_open"), {"secret_ids": [other.pk]}, **HTMX)
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == url("incident_detail", Incident.objects.get(secrets=other))
+    assert client.post(reverse("incident_open"), {}).status_code == 400
+    assert client.post(reverse("incident_open"), {"secret_ids": ["abc"]}).status_code == 400
+    assert client.post(reverse("incident_open"), {"secret_ids": [999999]}).status_code == 404
+
+
+def test_playbook_pages_and_edit_saves_a_new_version(client, lead, engineer):
+    client.force_login(engineer)
+    assert client.get(reverse("playbook_list")).status_code == 200
+    assert client.get(reverse("playbook_edit", args=["aws-access-key"])).status_code == 403
+    client.force_login(lead)
+    page = client.get(reverse("playbook_list")).content.decode()
+    assert "AWS access key" in page and "Edit" in page
+    edit = client.get(reverse("playbook_edit", args=["aws-access-key"]))
+    assert edit.status_code == 200
+    formset = edit.context["formset"]
+    data = {"name": "AWS access key", "description": "tuned"}
+    data.update(
+        {
+            f"steps-{k}": v
+            for k, v in {
+                "TOTAL_FORMS": str(len(formset.forms)),
+                "INITIAL_FORMS": str(len(formset.initial)),
+                "MIN_NUM_FORMS": "0",
+                "MAX_NUM_FORMS": "40",
+            }.items()
+        }
+    )
+    for i, initial in enumerate(formset.initial):
+        for key, value in initial.items():
+            if key == "required":
+                if value:
+                    data[f"steps-{i}-required"] = "on"
+            elif hasattr(value, "total_seconds"):
+                data[f"steps-{i}-{key}"] = str(value)
+            else:
+                data[f"steps-{i}-{key}"] = value
+    data["steps-0-deadline_critical"] = "0:30:00"
+    data["steps-5-DELETE"] = "on"  # drop the optional purge step
+    response = client.post(reverse("playbook_edit", args=["aws-access-key"]), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    new = Playbook.objects.get(slug="aws-access-key", is_current=True)
+    assert new.version == 2 and new.description == "tuned"
+    assert new.steps.count() == 6
+    assert str(new.steps.get(position=1).deadline_critical) == "0:30:00"
+    assert client.get(reverse("playbook_detail", args=[new.pk])).status_code == 200
+    # Bad input: a clear 400, no new version.
+    data["steps-0-deadline_critical"] = "soon"
+    response = client.post(reverse("playbook_edit", args=["aws-access-key"]), data)
+    assert response.status_code == 400
+    assert Playbook.objects.filter(slug="aws-access-key").count() == 2
+
+
+def test_managers_and_outsiders(client, manager, outsider, aws_incident):
+    client.force_login(manager)
+    assert client.get(reverse("incident_list")).status_code == 200
+    html = client.get(url("incident_detail", aws_incident)).content.decode()
+    assert "Mark done" not in html and "Close incident" not in html
+    client.force_login(outsider)
+    for name in ("incident_list", "my_work", "playbook_list"):
+        assert client.get(reverse(name)).status_code == 403
