@@ -69,16 +69,36 @@ def world(db, source, team, other_team):
     other = Source.objects.create(slug="trufflehog", name="trufflehog", kind="scanner")
     crit = make_secret(severity="critical", reused=True, place_count=2)
     f = {
-        "crit_new": make_finding(source, crit, severity="critical", team=team,
-                                 first_seen_at=NOW - timedelta(hours=2)),
-        "crit_old": make_finding(other, crit, severity="critical", repo="acme/web",
-                                 first_seen_at=NOW - timedelta(days=40), validity="valid"),
-        "high_dismissed": make_finding(source, severity="high", status="dismissed",
-                                       resolution="false_positive", team=other_team),
-        "low_tests": make_finding(source, severity="low", path="tests/fixtures/keys.py",
-                                  rule="generic-api-key"),
-        "posture": make_finding(other, category="posture", secret=None, severity="medium",
-                                resource="arn:aws:iam::1:user/ci", repo="", path=""),
+        "crit_new": make_finding(
+            source, crit, severity="critical", team=team, first_seen_at=NOW - timedelta(hours=2)
+        ),
+        "crit_old": make_finding(
+            other,
+            crit,
+            severity="critical",
+            repo="acme/web",
+            first_seen_at=NOW - timedelta(days=40),
+            validity="valid",
+        ),
+        "high_dismissed": make_finding(
+            source,
+            severity="high",
+            status="dismissed",
+            resolution="false_positive",
+            team=other_team,
+        ),
+        "low_tests": make_finding(
+            source, severity="low", path="tests/fixtures/keys.py", rule="generic-api-key"
+        ),
+        "posture": make_finding(
+            other,
+            category="posture",
+            secret=None,
+            severity="medium",
+            resource="arn:aws:iam::1:user/ci",
+            repo="",
+            path="",
+        ),
     }
     return f
 
@@ -106,9 +126,7 @@ def test_it_filters_by_type_category_source_team_repo_validity_reused(world, tea
     assert ids(apply("repo=acme/web")[1]) == {world["crit_old"].pk}
     assert ids(apply("validity=valid")[1]) == {world["crit_old"].pk}
     assert ids(apply("reused=1")[1]) == {world["crit_new"].pk, world["crit_old"].pk}
-    assert ids(apply("type=aws-access-key&status=dismissed")[1]) == {
-        world["high_dismissed"].pk
-    }
+    assert ids(apply("type=aws-access-key&status=dismissed")[1]) == {world["high_dismissed"].pk}
 
 
 def test_it_searches_repo_path_and_rule_case_insensitively(world):
@@ -125,8 +143,10 @@ def test_it_filters_first_and_last_seen_dates(world):
 
 
 def test_it_ignores_bad_values_with_a_note(world):
-    ff, qs = apply("severity=critical,bogus&status=nope&age=forever&first_from=yesterday"
-                   "&sort=random&source=ghost&team=ghosts&reused=maybe")
+    ff, qs = apply(
+        "severity=critical,bogus&status=nope&age=forever&first_from=yesterday"
+        "&sort=random&source=ghost&team=ghosts&reused=maybe"
+    )
     assert ff.severity == ["critical"]
     assert ff.status == [] and ff.age == "" and ff.first_from is None and ff.sort == "newest"
     assert len(ff.notes) == 8
@@ -135,8 +155,12 @@ def test_it_ignores_bad_values_with_a_note(world):
 
 
 def test_the_url_round_trips(world, team):
-    ff = parse_filter(q(f"status=open&status=triaged&severity=critical&team={team.slug}"
-                        "&q=key&sort=severity&reused=0&pending=1&first_from=2026-01-02"))
+    ff = parse_filter(
+        q(
+            f"status=open&status=triaged&severity=critical&team={team.slug}"
+            "&q=key&sort=severity&reused=0&pending=1&first_from=2026-01-02"
+        )
+    )
     again = parse_filter(q(ff.querystring()))
     assert again.params() == ff.params()
     assert "cursor=abc" in ff.querystring(cursor="abc")
@@ -154,8 +178,11 @@ def test_keyset_pages_walk_every_row_once_in_order(db, source, sort):
     same_time = NOW - timedelta(hours=5)
     for i in range(23):
         # Ties on the sort key are broken by id.
-        make_finding(source, severity=sevs[i % 5],
-                     first_seen_at=same_time if i % 3 == 0 else NOW - timedelta(minutes=i))
+        make_finding(
+            source,
+            severity=sevs[i % 5],
+            first_seen_at=same_time if i % 3 == 0 else NOW - timedelta(minutes=i),
+        )
     qs = Finding.objects.all()
     seen, cursor = [], None
     while True:
@@ -220,7 +247,7 @@ def test_grouped_pages_walk_every_secret(db, source):
 
 
 def test_csv_has_a_header_and_defuses_formulas(db, source):
-    make_finding(source, rule="=HYPERLINK(\"http://evil\")", path="a,b.py")
+    make_finding(source, rule='=HYPERLINK("http://evil")', path="a,b.py")
     rows = list(csv_rows(Finding.objects.all()))
     assert rows[0].startswith("id,severity,status")
     assert "'=HYPERLINK" in rows[1]

@@ -50,8 +50,7 @@ def test_engineers_see_their_teams_only(client, data, engineer):
     ids = {i["id"] for i in client.get("/api/v1/findings", **auth).json()["items"]}
     assert ids == {data["mine"].pk, data["mine2"].pk}
     assert client.get(f"/api/v1/findings/{data['theirs'].pk}", **auth).status_code == 404
-    assert client.get(f"/api/v1/findings/{data['mine'].pk}", **auth).json()["id"] == data[
-        "mine"].pk
+    assert client.get(f"/api/v1/findings/{data['mine'].pk}", **auth).json()["id"] == data["mine"].pk
     secrets = client.get("/api/v1/findings/secrets", **auth).json()["items"]
     assert [(s["id"], s["occurrences"]) for s in secrets] == [(data["mine"].secret_id, 2)]
 

@@ -30,13 +30,11 @@ GH_TOKEN = "ghp_4Xr9sP0qLm2Nv8Bt6Yw1Zk3Jc5Hd7Fg9Ua0E"
 pytestmark = pytest.mark.django_db
 
 
-def run_cli(tmp_path, data: bytes, *, source: str, fmt: str, name="report.json", extra=()):
+def run_cli(tmp_path, data: bytes, *, source: str, fmt: str, name="report.json"):
     path = tmp_path / name
     path.write_bytes(data)
     out = io.StringIO()
-    call_command(
-        "import_findings", str(path), source=source, format_key=fmt, json=True, stdout=out, *extra
-    )
+    call_command("import_findings", str(path), source=source, format_key=fmt, json=True, stdout=out)
     return json.loads(out.getvalue())
 
 

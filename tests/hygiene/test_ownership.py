@@ -77,14 +77,16 @@ def rules(db, team, other_team):
 def test_preview_lists_what_would_change_and_apply_does_it(rules, source, team, other_team, lead):
     to_team = make_finding(source, repo="acme/payments-api")
     already = make_finding(source, repo="acme/payments-web", team=team)
-    posture = make_finding(source, category="posture", secret=None, repo="", path="",
-                           resource="arn:aws:s3:::bucket")
+    posture = make_finding(
+        source, category="posture", secret=None, repo="", path="", resource="arn:aws:s3:::bucket"
+    )
     closed = make_finding(source, repo="acme/payments-api", status="dismissed")
     untouched = make_finding(source, repo="acme/web", path="main.py", team=other_team)
     preview = triage.ownership_preview()
     assert preview.total == 2
     assert {(f.pk, new.pk) for f, _old, new in preview.rows} == {
-        (to_team.pk, team.pk), (posture.pk, other_team.pk)
+        (to_team.pk, team.pk),
+        (posture.pk, other_team.pk),
     }
     assert dict((t.pk, n) for t, n in preview.by_team) == {team.pk: 1, other_team.pk: 1}
 
@@ -103,8 +105,12 @@ def test_preview_lists_what_would_change_and_apply_does_it(rules, source, team, 
 def test_sql_matching_agrees_with_the_python_matcher(rules, source):
     findings = [
         make_finding(source, repo=repo, path=path)
-        for repo, path in [("acme/payments-x", "a.py"), ("other", "infra/main.tf"),
-                           ("acme/payments", "x.tf"), ("ACME/payments-x", "b.py")]
+        for repo, path in [
+            ("acme/payments-x", "a.py"),
+            ("other", "infra/main.tf"),
+            ("acme/payments", "x.tf"),
+            ("ACME/payments-x", "b.py"),
+        ]
     ]
     rule_list = list(OwnershipRule.objects.all())
     expected = {f.pk: ownership_team_for(f.repo, f.path, f.resource, rule_list) for f in findings}
@@ -133,10 +139,43 @@ def test_only_leads_change_ownership(rules, request, who):
         triage.ownership_apply(by=user)
 
 
-TRICKY = ["[?-/]", "[!-/]x", "[]a]", "[!]a]", "[z-a]", "a[-]b", "[a-]", "[\\]", "x[!]", "*.[ch]",
-          "a*b*c", "[^a]", "(x)+$", "a\\b", "[a-c-e]"]
-VALUES = ["", "a", "-", "/", ".", "]", "^", "z", "ab", "a-b", "x.c", "abc", "(x)+$", "a\\b",
-          "\\", "d", "e", "b"]
+TRICKY = [
+    "[?-/]",
+    "[!-/]x",
+    "[]a]",
+    "[!]a]",
+    "[z-a]",
+    "a[-]b",
+    "[a-]",
+    "[\\]",
+    "x[!]",
+    "*.[ch]",
+    "a*b*c",
+    "[^a]",
+    "(x)+$",
+    "a\\b",
+    "[a-c-e]",
+]
+VALUES = [
+    "",
+    "a",
+    "-",
+    "/",
+    ".",
+    "]",
+    "^",
+    "z",
+    "ab",
+    "a-b",
+    "x.c",
+    "abc",
+    "(x)+$",
+    "a\\b",
+    "\\",
+    "d",
+    "e",
+    "b",
+]
 
 
 @pytest.mark.django_db

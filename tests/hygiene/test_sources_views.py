@@ -55,12 +55,15 @@ def test_expired_tokens_stop_working(source, lead):
     SourceToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(1))
     assert authenticate_token(raw) is None
     with pytest.raises(ValidationError):
-        services.source_token_create(source=source, by=lead, name="x",
-                                     expires_at=timezone.now() - timedelta(1))
+        services.source_token_create(
+            source=source, by=lead, name="x", expires_at=timezone.now() - timedelta(1)
+        )
 
 
 def test_create_source_validates(lead):
-    source = services.source_create(by=lead, slug="trufflehog-ci", name="TruffleHog", kind="scanner")
+    source = services.source_create(
+        by=lead, slug="trufflehog-ci", name="TruffleHog", kind="scanner"
+    )
     assert source.kind == "scanner"
     for bad in ({"slug": "Bad Slug!"}, {"slug": "trufflehog-ci"}, {"kind": "robot"}, {"name": ""}):
         kwargs = {"slug": "ok-slug", "name": "x", "kind": "scanner", **bad}
@@ -105,11 +108,13 @@ def test_source_pages_and_actions_by_role(source, token, as_user, client, who):
 
 def test_new_token_appears_once_in_the_response_only(source, as_user, client):
     as_user("lead")
-    response = client.post(f"/sources/{source.slug}/tokens/", {"name": "deploy"},
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/sources/{source.slug}/tokens/", {"name": "deploy"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
-    assert response["Cache-Control"].startswith("no-store") or "no-store" in response[
-        "Cache-Control"]
+    assert (
+        response["Cache-Control"].startswith("no-store") or "no-store" in response["Cache-Control"]
+    )
     raw = response.context["new_token_raw"]
     assert raw in response.content.decode()
     assert authenticate_token(raw).source == source
@@ -119,8 +124,11 @@ def test_new_token_appears_once_in_the_response_only(source, as_user, client):
 
 def test_token_form_rejects_a_past_expiry(source, as_user, client):
     as_user("lead")
-    response = client.post(f"/sources/{source.slug}/tokens/",
-                           {"name": "x", "expires_on": "2000-01-01"}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/sources/{source.slug}/tokens/",
+        {"name": "x", "expires_on": "2000-01-01"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 400
     assert "future" in response.content.decode()
 
@@ -135,8 +143,10 @@ def test_rotate_webhook_secret_shows_it_once(source, as_user, client):
 
 def test_create_source_form(as_user, client):
     as_user("lead")
-    response = client.post("/sources/new/", {"slug": "prowler", "name": "Prowler",
-                                             "kind": "auditor", "default_format": "prowler"})
+    response = client.post(
+        "/sources/new/",
+        {"slug": "prowler", "name": "Prowler", "kind": "auditor", "default_format": "prowler"},
+    )
     assert response.status_code == 302 and response["Location"] == "/sources/prowler/"
     bad = client.post("/sources/new/", {"slug": "prowler", "name": "Again", "kind": "auditor"})
     assert bad.status_code == 400 and "exists already" in bad.content.decode()
@@ -160,14 +170,18 @@ def test_upload_a_report_by_hand(source, as_user, client):
 
 def test_upload_errors_are_4xx_with_a_message(source, as_user, client):
     as_user("lead")
-    bad = client.post(f"/sources/{source.slug}/upload/",
-                      {"format": "gitleaks", "file": SimpleUploadedFile("r.json", b"{not json")})
+    bad = client.post(
+        f"/sources/{source.slug}/upload/",
+        {"format": "gitleaks", "file": SimpleUploadedFile("r.json", b"{not json")},
+    )
     assert bad.status_code == 400
     assert "failed" in bad.content.decode().lower()
     failed = ImportRun.objects.get(source=source)
     assert failed.status == "failed" and failed.error
-    unknown = client.post(f"/sources/{source.slug}/upload/",
-                          {"format": "nope", "file": SimpleUploadedFile("r.json", b"[]")})
+    unknown = client.post(
+        f"/sources/{source.slug}/upload/",
+        {"format": "nope", "file": SimpleUploadedFile("r.json", b"[]")},
+    )
     assert unknown.status_code == 415
     missing = client.post(f"/sources/{source.slug}/upload/", {"format": "gitleaks"})
     assert missing.status_code == 400

@@ -25,8 +25,9 @@ def findings(db, source, team):
 
 def test_bulk_assign_is_one_update_and_one_timeline_insert(findings, lead, engineer, team):
     with CaptureQueriesContext(connection) as ctx:
-        result = triage.findings_assign(findings_qs=all_findings(), by=lead, assignee=engineer,
-                                        team=team)
+        result = triage.findings_assign(
+            findings_qs=all_findings(), by=lead, assignee=engineer, team=team
+        )
     assert result.changed == 5
     updates = [q for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
     inserts = [q for q in ctx.captured_queries if q["sql"].startswith("INSERT")]
@@ -44,8 +45,9 @@ def test_assign_needs_a_target(findings, lead):
 
 
 def test_set_status_resolved_and_back(findings, lead):
-    triage.findings_set_status(findings_qs=all_findings(), by=lead, status="resolved",
-                               comment="rotated")
+    triage.findings_set_status(
+        findings_qs=all_findings(), by=lead, status="resolved", comment="rotated"
+    )
     f = Finding.objects.first()
     assert f.status == "resolved" and f.resolution == "fixed" and f.resolved_by == lead
     triage.findings_set_status(findings_qs=all_findings(), by=lead, status="triaged")
@@ -63,12 +65,17 @@ def test_dismissal_needs_a_reason_and_a_comment(findings, lead, reason, comment)
 
 
 def test_dismiss_records_who_when_why_and_is_undoable(findings, lead):
-    result = triage.findings_dismiss(findings_qs=all_findings(), by=lead, reason="used_in_tests",
-                                     comment="fixture key")
+    result = triage.findings_dismiss(
+        findings_qs=all_findings(), by=lead, reason="used_in_tests", comment="fixture key"
+    )
     assert (result.changed, result.pending) == (5, 0)
     f = Finding.objects.first()
     assert (f.status, f.resolution, f.resolution_comment, f.resolved_by) == (
-        "dismissed", "used_in_tests", "fixture key", lead)
+        "dismissed",
+        "used_in_tests",
+        "fixture key",
+        lead,
+    )
     assert f.resolved_at is not None
     assert "Dismissed as used in tests: fixture key" in events("finding.dismissed").first().message
     undone = triage.findings_undo_dismissal(findings_qs=all_findings(), by=lead)
@@ -82,8 +89,9 @@ def test_a_valid_secret_needs_a_second_lead(db, source, lead, second_lead):
     valid = make_finding(source, secret=make_secret(validity="valid"))
     tool_verified = make_finding(source, validity="valid")
     plain = make_finding(source)
-    result = triage.findings_dismiss(findings_qs=all_findings(), by=lead, reason="revoked",
-                                     comment="rotated yesterday")
+    result = triage.findings_dismiss(
+        findings_qs=all_findings(), by=lead, reason="revoked", comment="rotated yesterday"
+    )
     assert (result.changed, result.pending) == (1, 2)
     for f in (valid, tool_verified):
         f.refresh_from_db()
@@ -102,14 +110,19 @@ def test_a_valid_secret_needs_a_second_lead(db, source, lead, second_lead):
     assert confirmed.changed == 2
     valid.refresh_from_db()
     assert (valid.status, valid.resolution, valid.resolution_comment, valid.resolved_by) == (
-        "dismissed", "revoked", "rotated yesterday", second_lead)
+        "dismissed",
+        "revoked",
+        "rotated yesterday",
+        second_lead,
+    )
     assert valid.proposed_resolution == "" and valid.proposed_by is None
 
 
 def test_engineer_proposes_and_a_lead_confirms(db, source, team, engineer, lead):
     f = make_finding(source, team=team)
-    triage.findings_propose_dismissal(findings_qs=all_findings(), by=engineer,
-                                      reason="false_positive", comment="example value")
+    triage.findings_propose_dismissal(
+        findings_qs=all_findings(), by=engineer, reason="false_positive", comment="example value"
+    )
     f.refresh_from_db()
     assert f.status == "open" and f.proposed_by == engineer
     triage.findings_confirm_dismissal(findings_qs=all_findings(), by=lead)
@@ -121,8 +134,9 @@ def test_engineer_proposal_on_a_valid_secret_takes_two_leads(
     db, source, team, engineer, lead, second_lead
 ):
     f = make_finding(source, team=team, validity="valid")
-    triage.findings_propose_dismissal(findings_qs=all_findings(), by=engineer,
-                                      reason="accepted_risk", comment="sandbox account")
+    triage.findings_propose_dismissal(
+        findings_qs=all_findings(), by=engineer, reason="accepted_risk", comment="sandbox account"
+    )
     first = triage.findings_confirm_dismissal(findings_qs=all_findings(), by=lead)
     assert (first.changed, first.pending) == (0, 1)
     f.refresh_from_db()
@@ -136,8 +150,9 @@ def test_engineer_proposal_on_a_valid_secret_takes_two_leads(
 
 def test_a_lead_rejects_a_proposal(db, source, team, engineer, lead):
     f = make_finding(source, team=team)
-    triage.findings_propose_dismissal(findings_qs=all_findings(), by=engineer,
-                                      reason="wont_fix", comment="legacy")
+    triage.findings_propose_dismissal(
+        findings_qs=all_findings(), by=engineer, reason="wont_fix", comment="legacy"
+    )
     triage.findings_reject_dismissal(findings_qs=all_findings(), by=lead, comment="rotate it")
     f.refresh_from_db()
     assert f.status == "open" and f.proposed_resolution == ""
@@ -147,8 +162,9 @@ def test_a_lead_rejects_a_proposal(db, source, team, engineer, lead):
 def test_engineers_only_touch_their_teams_findings(db, source, team, other_team, engineer):
     mine = make_finding(source, team=team)
     theirs = make_finding(source, team=other_team)
-    result = triage.findings_propose_dismissal(findings_qs=all_findings(), by=engineer,
-                                               reason="false_positive", comment="x")
+    result = triage.findings_propose_dismissal(
+        findings_qs=all_findings(), by=engineer, reason="false_positive", comment="x"
+    )
     assert result.ids == [mine.pk]
     theirs.refresh_from_db()
     assert theirs.proposed_resolution == ""
@@ -159,10 +175,10 @@ def test_engineers_only_touch_their_teams_findings(db, source, team, other_team,
     "call",
     [
         lambda u, t: triage.findings_assign(findings_qs=all_findings(), by=u, team=t),
-        lambda u, t: triage.findings_set_status(findings_qs=all_findings(), by=u,
-                                                status="triaged"),
-        lambda u, t: triage.findings_dismiss(findings_qs=all_findings(), by=u,
-                                             reason="revoked", comment="x"),
+        lambda u, t: triage.findings_set_status(findings_qs=all_findings(), by=u, status="triaged"),
+        lambda u, t: triage.findings_dismiss(
+            findings_qs=all_findings(), by=u, reason="revoked", comment="x"
+        ),
         lambda u, t: triage.findings_confirm_dismissal(findings_qs=all_findings(), by=u),
         lambda u, t: triage.findings_undo_dismissal(findings_qs=all_findings(), by=u),
         lambda u, t: triage.findings_open_incident(findings_qs=all_findings(), by=u),
@@ -179,8 +195,9 @@ def test_only_leads_triage(findings, request, who, call, team):
 def test_managers_and_outsiders_cannot_propose_or_comment(findings, request, who):
     user = request.getfixturevalue(who)
     with pytest.raises(PermissionDenied):
-        triage.findings_propose_dismissal(findings_qs=all_findings(), by=user,
-                                          reason="revoked", comment="x")
+        triage.findings_propose_dismissal(
+            findings_qs=all_findings(), by=user, reason="revoked", comment="x"
+        )
     with pytest.raises(PermissionDenied):
         triage.finding_comment(finding=findings[0], by=user, body="hello")
 
@@ -188,7 +205,10 @@ def test_managers_and_outsiders_cannot_propose_or_comment(findings, request, who
 def test_comments(findings, engineer, other_team, source):
     event = triage.finding_comment(finding=findings[0], by=engineer, body="  on it  ")
     assert (event.kind, event.message, event.secret_id) == (
-        "finding.comment", "on it", findings[0].secret_id)
+        "finding.comment",
+        "on it",
+        findings[0].secret_id,
+    )
     hidden = make_finding(source, team=other_team)
     with pytest.raises(PermissionDenied):
         triage.finding_comment(finding=hidden, by=engineer, body="peek")
@@ -205,41 +225,28 @@ def test_bulk_is_bounded(findings, lead, monkeypatch):
 
 def test_reference_is_stored_as_a_hash_and_a_redacted_display(db, lead):
     secret = make_secret()
-    ref = triage.secret_reference_add(secret=secret, by=lead, kind="aws-access-key-id",
-                                      value="AKIAIOSFODNN7EXAMPLE")
+    ref = triage.secret_reference_add(
+        secret=secret, by=lead, kind="aws-access-key-id", value="AKIAIOSFODNN7EXAMPLE"
+    )
     assert ref.display == "AKIA…MPLE"
     assert "AKIAIOSFODNN7EXAMPLE" not in ref.value_hash and len(ref.value_hash) == 64
-    again = triage.secret_reference_add(secret=secret, by=lead, kind="aws-access-key-id",
-                                        value=" AKIAIOSFODNN7EXAMPLE ")
+    again = triage.secret_reference_add(
+        secret=secret, by=lead, kind="aws-access-key-id", value=" AKIAIOSFODNN7EXAMPLE "
+    )
     assert again.pk == ref.pk and SecretReference.objects.count() == 1
-    arn = triage.secret_reference_add(secret=secret, by=lead, kind="arn",
-                                      value="arn:aws:iam::123:user/ci")
+    arn = triage.secret_reference_add(
+        secret=secret, by=lead, kind="arn", value="arn:aws:iam::123:user/ci"
+    )
     assert arn.display == "arn:aws:iam::123:user/ci"
     assert events("secret.reference_added").count() == 2
     with pytest.raises(TriageError):
         triage.secret_reference_add(secret=secret, by=lead, kind="bogus", value="x")
 
 
-def test_open_incident_calls_the_incident_service(findings, lead, monkeypatch):
-    """incidents.services belongs to another domain: stand in for its documented signature."""
-    import sys
-    import types
-
-    import incidents
-
-    calls = {}
-
-    def incident_open(*, secrets, opened_by, severity=None, owner=None, auto=False):
-        calls.update(secrets=sorted(s.pk for s in secrets), by=opened_by)
-        return "INC"
-
-    fake = types.ModuleType("incidents.services")
-    fake.incident_open = incident_open
-    fake.IncidentError = type("IncidentError", (Exception,), {})
-    monkeypatch.setitem(sys.modules, "incidents.services", fake)
-    monkeypatch.setattr(incidents, "services", fake, raising=False)
-    assert triage.findings_open_incident(findings_qs=all_findings(), by=lead) == "INC"
-    assert calls == {"secrets": sorted(f.secret_id for f in findings), "by": lead}
+def test_open_incident_for_the_selected_secrets(findings, lead):
+    incident = triage.findings_open_incident(findings_qs=all_findings(), by=lead)
+    assert set(incident.secrets.values_list("pk", flat=True)) == {f.secret_id for f in findings}
+    assert set(Finding.objects.values_list("status", flat=True)) == {"triaged"}
 
 
 def test_open_incident_needs_a_secret(db, source, lead):

@@ -1,9 +1,6 @@
 """The triage pages and actions as a matrix: every action × every role, plus an engineer of
 another team and an outsider who sees nothing."""
 
-import sys
-import types
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -35,26 +32,6 @@ def as_user(client, request):
         return user
 
     return login
-
-
-@pytest.fixture
-def fake_incidents(monkeypatch):
-    """incidents.services is another engineer's module: stand in for its documented contract."""
-    import incidents
-    from incidents.models import Incident, Playbook
-
-    def incident_open(*, secrets, opened_by, severity=None, owner=None, auto=False):
-        playbook = Playbook.objects.create(slug="generic", name="Generic")
-        incident = Incident.objects.create(title="Leak", playbook=playbook, severity="high",
-                                           opened_by=opened_by)
-        incident.secrets.set(secrets)
-        return incident
-
-    fake = types.ModuleType("incidents.services")
-    fake.incident_open = incident_open
-    fake.IncidentError = type("IncidentError", (Exception,), {})
-    monkeypatch.setitem(sys.modules, "incidents.services", fake)
-    monkeypatch.setattr(incidents, "services", fake, raising=False)
 
 
 PAGES = {
@@ -107,7 +84,7 @@ ACTIONS = {
 
 @pytest.mark.parametrize("who", ROLES)
 @pytest.mark.parametrize("action", list(ACTIONS))
-def test_bulk_actions_by_role(data, as_user, client, fake_incidents, who, action):
+def test_bulk_actions_by_role(data, as_user, client, who, action):
     extra, allowed = ACTIONS[action]
     as_user(who)
     before = TimelineEvent.objects.count()
@@ -123,7 +100,8 @@ def test_bulk_actions_by_role(data, as_user, client, fake_incidents, who, action
         return
     if action == "incident":
         assert response.status_code == 204
-        assert response["HX-Redirect"].startswith("/incidents/")
+        incident = data["secret"].incidents.get()
+        assert response["HX-Redirect"] == f"/incidents/{incident.pk}/"
     else:
         assert response.status_code == 200, response.content
         assert 'id="results"' in response.content.decode()
@@ -141,8 +119,10 @@ def test_an_engineer_of_another_team_changes_nothing(data, as_user, client, othe
     data["theirs"].refresh_from_db()
     assert data["theirs"].proposed_resolution == ""
     assert client.post(f"/findings/{data['theirs'].pk}/comment/", {"body": "hi"}).status_code == 404
-    assert client.post(f"/secrets/{data['theirs'].secret_id}/comment/",
-                       {"body": "hi"}).status_code == 404
+    assert (
+        client.post(f"/secrets/{data['theirs'].secret_id}/comment/", {"body": "hi"}).status_code
+        == 404
+    )
 
 
 def test_select_all_matching_applies_to_the_filtered_set(data, as_user, client):
@@ -162,8 +142,14 @@ def test_grouped_selection_applies_to_the_secrets_findings(data, as_user, client
     as_user("lead")
     response = client.post(
         "/findings/bulk/",
-        {"action": "dismiss", "secret_ids": [data["secret"].pk], "reason": "used_in_tests",
-         "comment": "test fixture", "view": "grouped", "filter": "status=open"},
+        {
+            "action": "dismiss",
+            "secret_ids": [data["secret"].pk],
+            "reason": "used_in_tests",
+            "comment": "test fixture",
+            "view": "grouped",
+            "filter": "status=open",
+        },
         **HX,
     )
     assert response.status_code == 200
@@ -201,8 +187,10 @@ def test_nothing_selected_is_a_400(data, as_user, client):
 
 def test_bulk_without_htmx_redirects_back_with_the_filter(data, as_user, client):
     as_user("lead")
-    response = client.post("/findings/bulk/", {"action": "status", "status": "triaged",
-                                               "ids": [data["mine"].pk], "filter": "q=acme"})
+    response = client.post(
+        "/findings/bulk/",
+        {"action": "status", "status": "triaged", "ids": [data["mine"].pk], "filter": "q=acme"},
+    )
     assert response.status_code == 302
     assert response["Location"] == "/findings/?q=acme"
 
@@ -257,12 +245,15 @@ def test_secret_page_shows_occurrences_and_takes_comments_and_references(data, a
     page = client.get(f"/secrets/{secret.pk}/").content.decode()
     assert page.count('data-testid="occurrence"') == 2
     assert secret.preview in page
-    response = client.post(f"/secrets/{secret.pk}/comment/", {"body": "Rotating now"},
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/secrets/{secret.pk}/comment/", {"body": "Rotating now"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200 and "Rotating now" in response.content.decode()
-    response = client.post(f"/secrets/{secret.pk}/references/",
-                           {"kind": "arn", "value": "arn:aws:iam::1:user/ci"},
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/secrets/{secret.pk}/references/",
+        {"kind": "arn", "value": "arn:aws:iam::1:user/ci"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 200 and "arn:aws:iam::1:user/ci" in response.content.decode()
     assert client.post(f"/secrets/{secret.pk}/references/", {"kind": "arn"}).status_code == 400
 
@@ -317,3 +308,12 @@ def test_lead_dashboard_counts(data, as_user, client):
     as_user("lead")
     body = client.get("/").content.decode()
     assert 'data-testid="untriaged">3<' in body
+
+
+def test_opening_an_incident_twice_is_a_400_with_the_reason(data, as_user, client):
+    as_user("lead")
+    post = {"action": "incident", "ids": [data["mine"].pk]}
+    assert client.post("/findings/bulk/", post, **HX).status_code == 204
+    again = client.post("/findings/bulk/", post, **HX)
+    assert again.status_code == 400
+    assert "already has an open incident" in again.content.decode()
