@@ -61,7 +61,7 @@ class SecretAdmin(admin.ModelAdmin):
 class FindingAdmin(admin.ModelAdmin):
     list_display = ["id", "rule", "category", "severity", "status", "repo", "path", "line"]
     list_filter = ["status", "category", "severity", "source"]
-    raw_id_fields = ["secret", "last_run", "assignee", "resolved_by", "proposed_by"]
+    raw_id_fields = ["secret", "assignee", "resolved_by", "proposed_by"]
     show_full_result_count = False
 
 

@@ -33,9 +33,8 @@ def percent(share) -> str:
 def _layout(title: str, **extra) -> dict:
     return {
         "title": {"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
-        "margin": {"l": 50, "r": 10, "t": 56, "b": 60},
+        "margin": {"l": 50, "r": 10, "t": 20, "b": 60},
         "height": 320,
-        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
         "font": {"family": "system-ui, sans-serif", "size": 12},
         "paper_bgcolor": "#fff",
         "plot_bgcolor": "#fff",

@@ -295,26 +295,43 @@ class FollowUp(models.Model):
 class TimelineEvent(models.Model):
     """Append-only record of everything that happened to an incident, finding or secret."""
 
+    # Few indexes: imports append these in bulk. incident/secret are covered by the composite
+    # indexes below; step and actor are never looked up by.
     incident = models.ForeignKey(
-        Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="timeline"
+        Incident,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="timeline",
+        db_index=False,
     )
     secret = models.ForeignKey(
-        "hygiene.Secret", null=True, blank=True, on_delete=models.CASCADE, related_name="timeline"
+        "hygiene.Secret",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="timeline",
+        db_index=False,
     )
     finding = models.ForeignKey(
         "hygiene.Finding", null=True, blank=True, on_delete=models.CASCADE, related_name="timeline"
     )
     step = models.ForeignKey(
-        Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     kind = models.CharField(max_length=40)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     actor_label = models.CharField(max_length=200, blank=True)  # "gitleaks import #4", "sweep"
     message = models.CharField(max_length=1000)
     data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -102,8 +102,8 @@ def _event(incident, kind, message, *, actor=None, actor_label="", step=None, se
 
 def _locked(incident: Incident) -> Incident:
     """Re-read the incident under a row lock: concurrent actions on one incident serialise."""
-    return Incident.objects.select_for_update(of=("self",)).select_related("team").get(
-        pk=incident.pk
+    return (
+        Incident.objects.select_for_update(of=("self",)).select_related("team").get(pk=incident.pk)
     )
 
 
@@ -759,19 +759,28 @@ EVENT_STEP_ACTION = {
 }
 
 
-def _notify_alert(step: Step, message: str) -> None:
+def _notify_alert(step: Step, message: str, event_key: str) -> None:
     try:
         from incidents.notifications import notify_alert
     except ImportError:
         return
-    notify_alert(step=step, message=message)
+    notify_alert(step=step, message=message, event_key=event_key)
+
+
+def _event_url(event: RotationEvent) -> str:
+    """The event's link as evidence, if it is a plain http(s) URL (tools send all sorts)."""
+    try:
+        return _clean_url(event.evidence_url)
+    except IncidentError:
+        return ""
 
 
 def rotation_event_apply(*, event: RotationEvent) -> list[Step]:
     """Apply a rotator's event to the open incident(s) of its secret: rotated/revoked/verified
     complete the first open step of that action with the event as evidence; rotation_failed puts
     an alert on the rotate step. A step whose dependencies aren't done is left open and the
-    timeline says why. Idempotent: an event is applied once (``applied_at``)."""
+    timeline says why. Idempotent: an event is applied once (``applied_at``); an event whose
+    secret has no open incident stays unapplied, for the next incident to claim."""
     touched: list[Step] = []
     with transaction.atomic():
         event = RotationEvent.objects.select_for_update().get(pk=event.pk)
@@ -784,6 +793,10 @@ def rotation_event_apply(*, event: RotationEvent) -> list[Step]:
         incidents = Incident.objects.filter(
             incidentsecret__secret_id=event.secret_id, incidentsecret__active=True
         ).exclude(status=IncidentStatus.CLOSED)
+        incidents = list(incidents)
+        if not incidents:
+            # Kept unapplied: an incident opened later for this secret claims it.
+            return touched
         for incident in incidents:
             incident = _locked(incident)
             if action is None:
@@ -824,7 +837,7 @@ def rotation_event_apply(*, event: RotationEvent) -> list[Step]:
                     step=step,
                     event=event.pk,
                 )
-                _notify_alert(step, message)
+                _notify_alert(step, message, f"rotation-event-{event.pk}")
                 touched.append(step)
                 continue
             blockers = _blocking(step)
@@ -845,7 +858,7 @@ def rotation_event_apply(*, event: RotationEvent) -> list[Step]:
                     step=step,
                     by=None,
                     event=event,
-                    url=event.evidence_url,
+                    url=_event_url(event),
                     actor_label=label,
                 )
             )

@@ -53,7 +53,7 @@ from .base import (
     load_json,
     type_name,
 )
-from .prowler import depth_limited, safe_datetime
+from .prowler import safe_datetime
 
 SECRETS_MANAGER = "secretsmanager.amazonaws.com"
 IAM = "iam.amazonaws.com"
@@ -117,13 +117,13 @@ def _items(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
     stream, char = first_char(stream)
     head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
     if char == "[":
-        yield from iter_json_array(depth_limited(stream), "item", "events")
+        yield from iter_json_array(stream, "item", "events")
     elif char == "{":
         start = _RECORDS_START.match(head.lstrip(b"\xef\xbb\xbf"))
         if start:
             if not start.group(1):
                 raise ImportFormatError("expected an array", "$.Records")
-            yield from iter_json_array(depth_limited(stream), "Records.item", "records")
+            yield from iter_json_array(stream, "Records.item", "records")
             return
         first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
         if first_line.endswith(b"}"):

@@ -48,7 +48,7 @@ from .base import (
     load_json,
     type_name,
 )
-from .prowler import depth_limited, safe_datetime
+from .prowler import safe_datetime
 
 MAX_SAS_PERIOD = timedelta(days=7)
 _PERIOD = re.compile(r"^(?:(\d{1,5})\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?$")
@@ -130,7 +130,7 @@ class _Fields:
 def _accounts(stream: IO[bytes]) -> Iterator[tuple[str, dict]]:
     stream, char = first_char(stream)
     if char == "[":
-        for where, obj in iter_json_array(depth_limited(stream), "item", "storage accounts"):
+        for where, obj in iter_json_array(stream, "item", "storage accounts"):
             yield where, expect_dict(obj, where, "a storage account object")
         return
     if char != "{":

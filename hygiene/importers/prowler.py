@@ -193,68 +193,13 @@ def _observation(
     )
 
 
-# --- nesting guard for streamed JSON -----------------------------------------------------
-# ijson's memory grows with the square of the nesting depth (100 000 nested arrays need tens
-# of GB), and iter_json_array has no depth limit, so streamed input passes through this
-# reader first. (It belongs in base.py; shared with azure_storage and aws_cloudtrail.)
-
-MAX_STREAM_DEPTH = 128
-_STRUCTURAL = re.compile(rb'[\[\]{}"\\]')
-
-
-class DepthLimitedReader(io.RawIOBase):
-    """Passes bytes through, tracking JSON nesting; too deep raises ImportFormatError."""
-
-    def __init__(self, stream: IO[bytes], max_depth: int = MAX_STREAM_DEPTH):
-        self.stream = stream
-        self.max_depth = max_depth
-        self.depth = 0
-        self.in_string = False
-        self.skip = -1  # absolute offset of an escaped character
-        self.offset = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self.stream.read(len(buffer))
-        n = len(data)
-        self._scan(data)
-        buffer[:n] = data
-        self.offset += n
-        return n
-
-    def _scan(self, data: bytes) -> None:
-        base = self.offset
-        for match in _STRUCTURAL.finditer(data):
-            pos = base + match.start()
-            if pos == self.skip:
-                continue
-            char = match.group()
-            if self.in_string:
-                if char == b"\\":
-                    self.skip = pos + 1
-                elif char == b'"':
-                    self.in_string = False
-            elif char == b'"':
-                self.in_string = True
-            elif char in (b"[", b"{"):
-                self.depth += 1
-                if self.depth > self.max_depth:
-                    raise ImportFormatError(
-                        f"JSON nested deeper than {self.max_depth} levels", f"near byte {pos}"
-                    )
-            elif char in (b"]", b"}"):
-                self.depth -= 1
-
-
-def depth_limited(stream: IO[bytes], max_depth: int = MAX_STREAM_DEPTH) -> IO[bytes]:
-    return io.BufferedReader(DepthLimitedReader(stream, max_depth), 65536)
+# --- shared helpers --------------------------------------------------------------------
 
 
 def safe_datetime(value: Any, where: str) -> datetime | None:
-    """base.parse_datetime, with out-of-range values (epoch 1e14, year 9999 minus an offset)
-    reported as ImportFormatError instead of ValueError/OverflowError. (Belongs in base.py.)"""
+    """base.parse_datetime, with out-of-range dates ("9999-12-31T23:59:59-05:00" overflows
+    when converted to UTC) reported as ImportFormatError instead of OverflowError. Shared with
+    the other auditor/rotator importers. (Belongs in base.py.)"""
     try:
         return parse_datetime(value, where)
     except ImportFormatError:
@@ -448,7 +393,7 @@ def _parse_csv(stream: IO[bytes]) -> Iterator[Observation]:
 def parse(stream: IO[bytes]) -> Iterator[Item]:
     stream, char = first_char(stream)
     if char == "[":
-        for where, obj in iter_json_array(depth_limited(stream), "item", "findings"):
+        for where, obj in iter_json_array(stream, "item", "findings"):
             yield from _json_item(obj, where)
     elif char == "{":
         head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]

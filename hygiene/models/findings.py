@@ -53,10 +53,19 @@ class Finding(models.Model):
     Unique per (source, location_key): the key digests the secret's fingerprint and the place
     (repo, path, line, commit) or, for posture, the check and resource."""
 
+    # Foreign-key indexes that a composite index already covers are left out: every index
+    # costs each of an import's inserts.
     secret = models.ForeignKey(
-        "hygiene.Secret", null=True, blank=True, on_delete=models.CASCADE, related_name="findings"
+        "hygiene.Secret",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="findings",
+        db_index=False,  # finding_secret_status
     )
-    source = models.ForeignKey("hygiene.Source", on_delete=models.CASCADE, related_name="findings")
+    source = models.ForeignKey(
+        "hygiene.Source", on_delete=models.CASCADE, related_name="findings", db_index=False
+    )  # finding_once
     location_key = models.CharField(max_length=64)
     category = models.CharField(
         max_length=10, choices=FindingCategory.choices, default=FindingCategory.SECRET
@@ -70,14 +79,24 @@ class Finding(models.Model):
     resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
     resolution_comment = models.TextField(blank=True)
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     # A dismissal proposed by an engineer, or needing a second lead (two-person rule).
     proposed_resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
     proposed_comment = models.TextField(blank=True)
     proposed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     proposed_at = models.DateTimeField(null=True, blank=True)
     assignee = models.ForeignKey(
@@ -88,7 +107,12 @@ class Finding(models.Model):
         related_name="assigned_findings",
     )
     team = models.ForeignKey(
-        "hygiene.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="findings"
+        "hygiene.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="findings",
+        db_index=False,  # finding_team
     )
     # Where.
     repo = models.CharField(max_length=300, blank=True)
@@ -110,9 +134,6 @@ class Finding(models.Model):
     last_seen_at = models.DateTimeField()
     # Set when a full scan of this source no longer reports it (never deleted).
     missing_since = models.DateTimeField(null=True, blank=True)
-    last_run = models.ForeignKey(
-        "hygiene.ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -136,14 +157,11 @@ class Finding(models.Model):
             models.Index(fields=["-first_seen_at", "-id"], name="finding_new"),
             models.Index(fields=["severity", "status", "-first_seen_at"], name="finding_sev"),
             models.Index(fields=["team", "status"], name="finding_team"),
-            models.Index(fields=["source", "last_run"], name="finding_source_run"),
             models.Index(fields=["secret_type", "status"], name="finding_type"),
-            # Triage filters and sorts (hygiene.filters): last-seen order, one repository, the
-            # grouped view's per-secret probe, severity order without a status filter.
+            # Triage (hygiene.filters): the last-seen sort and one repository's findings. Kept
+            # few on purpose: every bulk triage UPDATE writes each index of the rows it changes.
             models.Index(fields=["-last_seen_at", "-id"], name="finding_last_seen"),
             models.Index(fields=["repo", "-first_seen_at", "-id"], name="finding_repo"),
-            models.Index(fields=["secret", "status"], name="finding_secret_status"),
-            models.Index(fields=["severity", "-first_seen_at", "-id"], name="finding_sev_new"),
         ]
 
     def __str__(self):

@@ -8,8 +8,9 @@ class Secret(models.Model):
     """One leaked credential, whatever found it. Identified by an HMAC fingerprint of the value
     (see hygiene.fingerprints); the value itself is never stored, only a redacted preview."""
 
-    fingerprint = models.CharField(max_length=64, unique=True)
-    secret_type = models.CharField(max_length=40, choices=SecretType.choices, db_index=True)
+    # Unique through Meta.constraints, not unique=True: no second (LIKE) index on PostgreSQL.
+    fingerprint = models.CharField(max_length=64)
+    secret_type = models.CharField(max_length=40, choices=SecretType.choices)
     preview = models.CharField(max_length=80, blank=True)
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
     validity = models.CharField(max_length=10, default="unknown")  # unknown|valid|invalid|revoked
@@ -30,7 +31,9 @@ class Secret(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        constraints = [models.UniqueConstraint(fields=["fingerprint"], name="secret_fingerprint")]
         indexes = [
+            models.Index(fields=["secret_type"], name="secret_type"),
             models.Index(fields=["-last_seen_at", "-id"], name="secret_recent"),
             models.Index(fields=["severity", "-last_seen_at"], name="secret_sev_recent"),
         ]

@@ -6,7 +6,9 @@ class StagedFinding(models.Model):
     reconcile job. Holds nothing the finished Finding won't hold; deleted when the run ends.
     (This is how the API can answer 202 at once without the raw report ever being stored.)"""
 
-    run = models.ForeignKey("hygiene.ImportRun", on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(
+        "hygiene.ImportRun", on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # staged_run_key
     location_key = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64, blank=True)  # "" for posture
     category = models.CharField(max_length=10)
@@ -40,7 +42,9 @@ class StagedFinding(models.Model):
 
 
 class StagedReference(models.Model):
-    run = models.ForeignKey("hygiene.ImportRun", on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(
+        "hygiene.ImportRun", on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # stagedref_run
     fingerprint = models.CharField(max_length=64)
     kind = models.CharField(max_length=24)
     display = models.CharField(max_length=300)

@@ -76,21 +76,45 @@ class Reconciler:
 
     def run_all(self) -> ReconcileCounts:
         counts = ReconcileCounts()
+        has = self.staged_kinds()
         self.upsert_secrets()
         counts.reopened_ids = self.reopen_resolved()
         counts.reopened = len(counts.reopened_ids)
-        counts.resolved += self.resolve_passed()
+        if has["passed"]:
+            counts.resolved += self.resolve_passed()
         counts.created, counts.updated, counts.unchanged = self.upsert_findings()
-        counts.dismissed = self.apply_tool_dismissals()
-        self.drop_unused_new_secrets()
+        if has["tool_resolution"]:
+            counts.dismissed = self.apply_tool_dismissals()
+        if has["placeholder"]:
+            self.drop_unused_new_secrets()
         self.assign_teams()
         if self.run.full_scan:
             counts.missing, resolved = self.mark_missing()
             counts.resolved += resolved
-        self.insert_references()
-        counts.secret_ids = self.refresh_secret_stats()
+        if has["references"]:
+            self.insert_references()
+        self.refresh_secret_stats()
         self.first_seen_timeline()
+        counts.secret_ids = self.policy_candidates()
         return counts
+
+    def staged_kinds(self) -> dict[str, bool]:
+        """Which optional steps this run needs: skipping a statement beats running it idle."""
+        row = self.rows(
+            """
+            SELECT
+              EXISTS(SELECT 1 FROM hygiene_stagedfinding WHERE run_id = %(run)s AND passed),
+              EXISTS(SELECT 1 FROM hygiene_stagedfinding
+                     WHERE run_id = %(run)s AND tool_resolution <> ''),
+              EXISTS(SELECT 1 FROM hygiene_stagedreference WHERE run_id = %(run)s)
+            """
+        )[0]
+        return {
+            "passed": bool(row[0]),
+            "tool_resolution": bool(row[1]),
+            "references": bool(row[2]),
+            "placeholder": self.run.format == "github-secret-scanning",
+        }
 
     # -- secrets -------------------------------------------------------------------------
 
@@ -103,13 +127,15 @@ class Reconciler:
             SELECT s.fingerprint, s.secret_type, s.preview,
                    {SEVERITY_FROM_RANK_SQL.format(col="agg.sev")},
                    CASE agg.val WHEN 2 THEN 'valid' WHEN 1 THEN 'invalid' ELSE 'unknown' END,
-                   s.analysis, 1, FALSE, 0, %(now)s, %(now)s,
+                   s.analysis, agg.places, agg.places >= 2, agg.n, %(now)s, %(now)s,
                    COALESCE(agg.committed, %(now)s), %(now)s, %(now)s
             FROM (
                 SELECT fingerprint, MIN(id) AS first_id, MAX({_rank("severity")}) AS sev,
                        MAX(CASE validity WHEN 'valid' THEN 2 WHEN 'invalid' THEN 1 ELSE 0 END)
                            AS val,
-                       MIN(committed_at) AS committed
+                       MIN(committed_at) AS committed,
+                       COUNT(DISTINCT location_key) AS n,
+                       COUNT(DISTINCT CASE WHEN repo <> '' THEN repo ELSE '' END) AS places
                 FROM hygiene_stagedfinding
                 WHERE run_id = %(run)s AND category = 'secret'
                 GROUP BY fingerprint
@@ -192,7 +218,7 @@ class Reconciler:
                 secret_type, severity, status, resolution, resolution_comment, resolved_at,
                 proposed_resolution, proposed_comment, repo, path, line, "commit", url, author,
                 committed_at, title, description, resource, account, region, validity, tool_ids,
-                first_seen_at, last_seen_at, missing_since, last_run_id, created_at, updated_at)
+                first_seen_at, last_seen_at, missing_since, created_at, updated_at)
             SELECT sec.id, %(source)s, s.location_key, s.category, s.rule, s.secret_type,
                 s.severity,
                 CASE WHEN s.tool_resolution IN ({dismissals}) THEN 'dismissed'
@@ -205,14 +231,13 @@ class Reconciler:
                 CASE WHEN s.tool_resolution IN ({dismissals}, 'resolved') THEN %(now)s END,
                 '', '', s.repo, s.path, s.line, s."commit", s.url, s.author, s.committed_at,
                 s.title, s.description, s.resource, s.account, s.region, s.validity, s.tool_ids,
-                %(now)s, %(now)s, NULL, %(run)s, %(now)s, %(now)s
+                %(now)s, %(now)s, NULL, %(now)s, %(now)s
             FROM ({staged}) s
             LEFT JOIN hygiene_secret sec
               ON s.category = 'secret' AND sec.fingerprint = s.fingerprint
             WHERE TRUE
             ON CONFLICT (source_id, location_key) DO UPDATE SET
                 last_seen_at = excluded.last_seen_at,
-                last_run_id = excluded.last_run_id,
                 missing_since = NULL,
                 severity = excluded.severity,
                 validity = CASE WHEN excluded.validity = 'unknown' THEN hygiene_finding.validity
@@ -264,7 +289,7 @@ class Reconciler:
 
     def assign_teams(self) -> None:
         """Ownership rules, in order, each one UPDATE over this run's new unowned findings."""
-        new = "last_run_id = %(run)s AND first_seen_at = %(now)s AND team_id IS NULL"
+        new = "source_id = %(source)s AND first_seen_at = %(now)s AND team_id IS NULL"
         for rule in OwnershipRule.objects.filter(enabled=True).order_by("position", "id"):
             conditions, params = [], {"team": rule.team_id}
             for column, pattern in (
@@ -290,7 +315,7 @@ class Reconciler:
             """
             UPDATE hygiene_finding SET missing_since = %(now)s
             WHERE source_id = %(source)s AND category = 'secret' AND missing_since IS NULL
-              AND (last_run_id IS NULL OR last_run_id <> %(run)s)
+              AND last_seen_at <> %(now)s
             """
         )
         resolved = self.sql(
@@ -299,7 +324,7 @@ class Reconciler:
                 resolution = 'no_longer_seen', resolved_at = %(now)s, updated_at = %(now)s
             WHERE source_id = %(source)s AND category = 'posture'
               AND status IN ('open', 'triaged')
-              AND (last_run_id IS NULL OR last_run_id <> %(run)s)
+              AND last_seen_at <> %(now)s
             """
         )
         return missing, resolved
@@ -320,12 +345,9 @@ class Reconciler:
             """
         )
 
-    def refresh_secret_stats(self) -> list[int]:
-        touched = """
-            SELECT sec.id FROM hygiene_secret sec WHERE sec.fingerprint IN (
-                SELECT fingerprint FROM hygiene_stagedfinding
-                WHERE run_id = %(run)s AND category = 'secret')
-        """
+    def refresh_secret_stats(self) -> None:
+        """New secrets got their counts at insert; recount only known secrets that gained a
+        finding in this run (in a re-scan, none)."""
         place = "CASE WHEN f.repo <> '' THEN f.repo ELSE 'source:' || f.source_id END"
         self.sql(
             f"""
@@ -333,12 +355,42 @@ class Reconciler:
                 reused = agg.places >= 2, team_id = COALESCE(hygiene_secret.team_id, agg.team)
             FROM (SELECT f.secret_id, COUNT(*) AS n, COUNT(DISTINCT {place}) AS places,
                          MIN(f.team_id) AS team
-                  FROM hygiene_finding f WHERE f.secret_id IN ({touched})
+                  FROM hygiene_finding f WHERE f.secret_id IN (
+                      SELECT nf.secret_id FROM hygiene_finding nf
+                      JOIN hygiene_secret ns ON ns.id = nf.secret_id
+                      WHERE nf.source_id = %(source)s AND nf.first_seen_at = %(now)s
+                        AND ns.first_seen_at <> %(now)s)
                   GROUP BY f.secret_id) agg
             WHERE hygiene_secret.id = agg.secret_id
             """
         )
-        return [row[0] for row in self.rows(touched)]
+        # A new secret takes the team of its findings.
+        self.sql(
+            """
+            UPDATE hygiene_secret SET team_id = (
+                SELECT MIN(f.team_id) FROM hygiene_finding f WHERE f.secret_id = hygiene_secret.id)
+            WHERE first_seen_at = %(now)s AND team_id IS NULL AND EXISTS (
+                SELECT 1 FROM hygiene_finding f
+                WHERE f.secret_id = hygiene_secret.id AND f.team_id IS NOT NULL)
+            """
+        )
+
+    def policy_candidates(self) -> list[int]:
+        """Secrets of this run the incident policy may act on: reported valid, or critical,
+        and without an active incident. Usually a handful, whatever the report's size."""
+        return [
+            row[0]
+            for row in self.rows(
+                """
+                SELECT sec.id FROM hygiene_secret sec
+                WHERE (sec.validity = 'valid' OR sec.severity = 'critical')
+                  AND sec.fingerprint IN (SELECT fingerprint FROM hygiene_stagedfinding
+                                          WHERE run_id = %(run)s AND category = 'secret')
+                  AND NOT EXISTS (SELECT 1 FROM incidents_incidentsecret i
+                                  WHERE i.secret_id = sec.id AND i.active)
+                """
+            )
+        ]
 
     def first_seen_timeline(self) -> None:
         label = f"{self.run.format} import #{self.run.pk}"

@@ -94,6 +94,10 @@ def _assignable_users():
     )
 
 
+def _can_select(user) -> bool:
+    return user.has_perm("hygiene.triage_finding") or user.has_perm("hygiene.propose_dismissal")
+
+
 def _results_context(request, ff, cursor):
     qs = ff.apply(findings_visible_to(request.user)).select_related(
         "secret", "source", "team", "assignee"
@@ -107,6 +111,7 @@ def _results_context(request, ff, cursor):
         "count_exact": exact,
         "cursor": cursor or "",
         "qs": ff.querystring(),
+        "can_select": _can_select(request.user),
     }
 
 
@@ -147,6 +152,7 @@ def secret_group_list(request):
         "cursor": cursor or "",
         "qs": ff.querystring(),
         "grouped": True,
+        "can_select": _can_select(request.user),
     }
     if _is_htmx(request) and request.headers.get("HX-Target") == "results":
         return render(request, "hygiene/partials/group_results.html", context)
@@ -268,6 +274,7 @@ def finding_bulk(request):
                 "cursor": cursor or "",
                 "qs": ff.querystring(),
                 "grouped": True,
+                "can_select": _can_select(request.user),
             }
             template = "hygiene/partials/group_results.html"
         else:

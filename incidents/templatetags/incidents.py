@@ -71,3 +71,10 @@ def duration(value) -> str:
 @register.filter
 def positions(value) -> str:
     return ", ".join(str(p) for p in value or [])
+
+
+@register.filter
+def http_url(value) -> str:
+    """The URL if it is http(s), else "" — links from tools are shown only when harmless."""
+    value = str(value or "")
+    return value if value.lower().startswith(("https://", "http://")) else ""

@@ -42,6 +42,19 @@
     }
   });
 
+  // Keep shareable URLs short: a filter form's empty fields don't go into the query string.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.verb !== "get") return;
+    var params = e.detail.parameters;
+    var keys = typeof params.keys === "function" ? Array.from(params.keys()) : Object.keys(params);
+    keys.forEach(function (key) {
+      var values = typeof params.getAll === "function" ? params.getAll(key) : [params[key]];
+      if (values.every(function (v) { return v === ""; })) {
+        if (typeof params.delete === "function") params.delete(key); else delete params[key];
+      }
+    });
+  });
+
   document.addEventListener("htmx:afterSwap", updateSelection);
   document.addEventListener("DOMContentLoaded", updateSelection);
 })();

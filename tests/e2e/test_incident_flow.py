@@ -92,6 +92,10 @@ def test_engineer_follows_a_critical_aws_key_incident_to_the_end(
     expect(page.get_by_test_id("timeline")).to_contain_text("Incident closed")
     screenshot("incident-critical-aws-closed")
 
+    page.get_by_role("link", name="Playbooks").click()
+    expect(page.get_by_test_id("playbook-aws-access-key")).to_contain_text("1 h")
+    screenshot("playbooks")
+
     incident = Incident.objects.get(pk=incident.pk)
     assert incident.status == "closed"
     assert incident.steps.get(position=6).skipped_reason.startswith("Repository is private")

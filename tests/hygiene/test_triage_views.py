@@ -1,4 +1,4 @@
-"""The triage pages and actions as a matrix: every action × every role, plus an engineer of
+"""The triage pages and actions as a matrix: every action by every role, plus an engineer of
 another team and an outsider who sees nothing."""
 
 import pytest

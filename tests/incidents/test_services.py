@@ -373,6 +373,12 @@ def test_rotated_event_completes_the_rotate_step_with_the_event_as_evidence(
     assert rotation_event_apply(event=event) == []
 
 
+def test_an_event_with_a_strange_link_still_completes_without_the_link(aws_incident, event_factory):
+    event = event_factory(aws_incident.secrets.get(), "rotated", evidence_url="javascript:alert(1)")
+    assert [s.position for s in rotation_event_apply(event=event)] == [2]
+    assert step(aws_incident, 2).evidence_url == ""
+
+
 def test_revoked_event_completes_the_revoke_step_and_contains(aws_incident, event_factory):
     event = event_factory(aws_incident.secrets.get(), "revoked", event_name="UpdateAccessKey")
     assert [s.position for s in rotation_event_apply(event=event)] == [1]
@@ -408,21 +414,43 @@ def test_rotation_failed_sets_an_alert_and_calls_the_notification_hook(
     import types
 
     hook = types.ModuleType("incidents.notifications")
-    hook.notify_alert = lambda *, step, message: calls.append((step.pk, message))
+    hook.notify_alert = lambda *, step, message, event_key: calls.append(
+        (step.pk, message, event_key)
+    )
     monkeypatch.setitem(sys.modules, "incidents.notifications", hook)
     event = event_factory(aws_incident.secrets.get(), "rotation_failed", detail="AccessDenied")
     touched = rotation_event_apply(event=event)
     rotate = step(aws_incident, 2)
     assert [s.pk for s in touched] == [rotate.pk]
     assert rotate.alert == "Rotation failed: AccessDenied" and rotate.completed_at is None
-    assert calls == [(rotate.pk, "Rotation failed: AccessDenied")]
+    assert calls == [(rotate.pk, "Rotation failed: AccessDenied", f"rotation-event-{event.pk}")]
     assert aws_incident.timeline.filter(kind="rotation_failed").exists()
 
 
-def test_events_without_an_open_incident_are_left_alone(event_factory):
+def test_rotation_failed_with_the_real_notifications_writes_an_alert(
+    lead, engineer, aws_incident, event_factory
+):
+    from incidents.models import Notification
+
+    services.incident_assign(incident=aws_incident, by=lead, owner=engineer)
+    event = event_factory(aws_incident.secrets.get(), "rotation_failed", detail="AccessDenied")
+    rotation_event_apply(event=event)
+    assert step(aws_incident, 2).alert == "Rotation failed: AccessDenied"
+    assert Notification.objects.filter(step=step(aws_incident, 2)).exists()
+
+
+def test_events_without_an_open_incident_wait_for_one(event_factory):
     secret = make_secret()
-    event = event_factory(secret, "rotated")
+    event = event_factory(secret, "rotated", occurred_at=T0)
     assert rotation_event_apply(event=event) == []
+    event.refresh_from_db()
+    assert event.applied_at is None  # left for an incident opened later
+    with time_machine.travel(T0 + H, tick=False):
+        incident = incident_open(secrets=[secret], opened_by=None, auto=True, actor_label="p")
+    with time_machine.travel(T0 + 2 * H, tick=False):
+        assert [s.position for s in rotation_event_apply(event=event)] == [2]
+    # It happened before the incident: counted as done at the opening, not before it.
+    assert step(incident, 2).completed_at == T0 + H
 
 
 # --- permissions --------------------------------------------------------------------------

@@ -330,3 +330,24 @@ def test_managers_and_outsiders(client, manager, outsider, aws_incident):
     client.force_login(outsider)
     for name in ("incident_list", "my_work", "playbook_list"):
         assert client.get(reverse(name)).status_code == 403
+
+
+def test_rotator_evidence_shows_who_when_and_the_link(client, lead, aws_incident, event_factory):
+    from incidents.services import rotation_event_apply
+
+    event = event_factory(
+        aws_incident.secrets.get(),
+        "rotated",
+        actor="arn:aws:iam::123456789012:user/deploy-bot",
+        event_name="CreateAccessKey",
+        evidence_url="https://console.aws.amazon.com/cloudtrail/home#/events/ev-9",
+    )
+    rotation_event_apply(event=event)
+    client.force_login(lead)
+    html = client.get(url("incident_detail", aws_incident)).content.decode()
+    assert (
+        "Rotator event: <strong>CreateAccessKey</strong> by "
+        "arn:aws:iam::123456789012:user/deploy-bot via CloudTrail" in html
+    )
+    assert 'href="https://console.aws.amazon.com/cloudtrail/home#/events/ev-9"' in html
+    assert "— arn:aws:iam::123456789012:user/deploy-bot via CloudTrail" in html  # timeline actor

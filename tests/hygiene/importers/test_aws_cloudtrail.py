@@ -299,3 +299,10 @@ def test_deep_nesting():
     assert "nested" in expect_error(deep).message
     deep_lines = b'{"eventName": "x", "a": ' + b"[" * 50000 + b"]" * 50000 + b"}\n"
     assert "nested" in expect_error(deep_lines).message
+
+
+def test_out_of_range_time_is_a_format_error():
+    rec = records()[8]
+    rec["eventTime"] = "9999-12-31T23:59:59-05:00"
+    err = expect_error(json.dumps({"Records": [rec]}).encode())
+    assert err.location == "$.Records[0].eventTime"

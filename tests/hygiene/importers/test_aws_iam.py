@@ -284,3 +284,10 @@ def test_bom_and_crlf():
     assert len(parse_bytes(b"\xef\xbb\xbf" + data, now=NOW)) == len(
         load("credential_report.csv", now=NOW)
     )
+
+
+def test_out_of_range_date_is_a_format_error():
+    lines = sample_lines()
+    row = lines[2].replace("2022-05-27T10:25:44+00:00", "9999-12-31T23:59:59-05:00")
+    err = expect_error("\n".join([lines[0], row]).encode())
+    assert err.location == "line 2, column access_key_1_last_rotated"

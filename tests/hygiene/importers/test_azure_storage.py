@@ -312,3 +312,12 @@ def test_deep_nesting():
     assert "nested" in expect_error(deep).message
     deep_obj = b'{"name": "a", "tags": ' + b"[" * 50000 + b"]" * 50000 + b"}"
     assert "nested" in expect_error(deep_obj).message
+
+
+def test_out_of_range_values_are_format_errors():
+    err = expect_error(b'{"name": "a", "keyCreationTime": {"key1": "0001-01-01T00:00:00+05:00"}}')
+    assert err.location == "$.keyCreationTime.key1"
+    err = expect_error(b'{"name": "a", "keyPolicy": {"keyExpirationPeriodInDays": 1e300}}')
+    assert err.location == "$.keyPolicy.keyExpirationPeriodInDays"
+    err = expect_error(b'{"name": "a", "keyPolicy": {"keyExpirationPeriodInDays": 0}}')
+    assert err.location == "$.keyPolicy.keyExpirationPeriodInDays"

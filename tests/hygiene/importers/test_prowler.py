@@ -390,6 +390,6 @@ def test_deep_nesting():
 
 def test_escaped_brackets_in_strings_do_not_count_as_nesting():
     finding = _finding()
-    finding["remediation"]["desc"] = '\\"[[[[{{{{' * 500
+    finding["remediation"]["desc"] = '\\"[[[[{{{{' * 100
     (item,) = parse_bytes(json.dumps([finding]).encode())
-    assert item.description == '\\"[[[[{{{{' * 500
+    assert item.description == '\\"[[[[{{{{' * 100

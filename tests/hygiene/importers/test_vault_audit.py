@@ -269,3 +269,9 @@ def test_secret_in_error_text_not_quoted():
     data = to_bytes([entry]).replace(b'"type": "response"', b'"type": "resp"')
     err = expect_error(data)
     assert "resp" not in err.message.replace("response", "")
+
+
+def test_out_of_range_time_is_a_format_error():
+    entry = response("secret/data/a")
+    entry["time"] = "9999-12-31T23:59:59-05:00"
+    assert expect_error(to_bytes([entry])).location == "line 1.time"

@@ -1,0 +1,206 @@
+"""Import speed: a realistic gitleaks report of N findings through the CLI path into PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/leakline_bench .venv/bin/python \
+        bench/import_bench.py [--findings 100000]
+
+Prints findings/s, the importer process's peak RSS, a re-import of the same findings (a new scan,
+so a new payload), and the time of a raw COPY of the same rows into a scratch table, for scale.
+Targets (issue 3): 100k in < 5 s, re-import < 2 s, peak RSS < 400 MB, within 5x of the COPY.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hygiene.settings")
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/leakline_bench")
+
+RULES = [
+    (
+        "aws-access-token",
+        "AWS",
+        lambda r: "AKIA" + "".join(r.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", k=16)),
+    ),
+    (
+        "github-pat",
+        "GitHub Personal Access Token",
+        lambda r: (
+            "ghp_"
+            + "".join(
+                r.choices("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=36)
+            )
+        ),
+    ),
+    (
+        "slack-bot-token",
+        "Slack bot token",
+        lambda r: (
+            "xoxb-"
+            + "-".join(str(r.randrange(10**11, 10**12)) for _ in range(2))
+            + "-"
+            + "".join(r.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=24))
+        ),
+    ),
+    ("generic-api-key", "Generic API Key", lambda r: "".join(r.choices("abcdef0123456789", k=40))),
+]
+
+
+def generate(path: Path, n: int, seed: int = 7) -> None:
+    """Mostly unique secrets; about one in ten repeated in another file (copy-pasted config)."""
+    r = random.Random(seed)
+    secrets: list[str] = []
+    with path.open("w") as out:
+        out.write("[\n")
+        for i in range(n):
+            rule, desc, make = RULES[i % len(RULES)]
+            if secrets and r.random() < 0.1:
+                secret = r.choice(secrets)
+            else:
+                secret = make(r)
+                secrets.append(secret)
+            commit = hashlib.sha1(str(i // 20).encode()).hexdigest()
+            finding = {
+                "Description": desc,
+                "StartLine": 1 + i % 400,
+                "EndLine": 1 + i % 400,
+                "StartColumn": 9,
+                "EndColumn": 9 + len(secret),
+                "Match": f'token = "{secret}"',
+                "Secret": secret,
+                "File": f"services/svc{i % 997}/config/settings_{i % 13}.py",
+                "SymlinkFile": "",
+                "Commit": commit,
+                "Link": f"https://github.com/acme/monorepo/blob/{commit}/services/svc{i % 997}/config/settings_{i % 13}.py#L{1 + i % 400}",
+                "Entropy": 4.2,
+                "Author": "Dana Dev",
+                "Email": "dana@example.com",
+                "Date": "2025-06-01T10:00:00Z",
+                "Message": "update config",
+                "Tags": [],
+                "RuleID": rule,
+                "Fingerprint": f"{commit}:services/svc{i % 997}:{rule}:{i}",
+            }
+            out.write(json.dumps(finding))
+            out.write(",\n" if i < n - 1 else "\n")
+        out.write("]\n")
+
+
+def manage(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+
+
+def timed_import(path: Path) -> tuple[float, int, dict]:
+    """Run the CLI import in a child process: wall time, its peak RSS, and its summary."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "import_findings",
+            str(path),
+            "--source",
+            "bench-gitleaks",
+            "--format",
+            "gitleaks",
+            "--json",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    out, err = proc.stdout.read(), proc.stderr.read()
+    if status != 0:
+        raise SystemExit(f"import failed: {err.decode()[-500:]}")
+    return elapsed, usage.ru_maxrss * 1024, json.loads(out)
+
+
+def copy_baseline(n: int) -> float:
+    """A raw COPY of n rows shaped like our findings into a scratch table, same connection type."""
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    r = random.Random(1)
+    rows = [
+        (
+            hashlib.sha256(str(i).encode()).hexdigest(),
+            "aws-access-token",
+            "aws-access-key",
+            "high",
+            f"services/svc{i % 997}/config/settings_{i % 13}.py",
+            1 + i % 400,
+            hashlib.sha1(str(i // 20).encode()).hexdigest(),
+            "https://github.com/acme/monorepo",
+            "".join(r.choices("abcdef", k=8)),
+        )
+        for i in range(n)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_copy_scratch")
+        cursor.execute(
+            "CREATE TABLE bench_copy_scratch (id bigserial primary key, location_key text, "
+            "rule text, secret_type text, severity text, path text, line int, commit text, "
+            "repo text, preview text)"
+        )
+        started = time.perf_counter()
+        with cursor.cursor.copy(
+            "COPY bench_copy_scratch (location_key, rule, secret_type, severity, path, line, "
+            "commit, repo, preview) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        elapsed = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_copy_scratch")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--findings", type=int, default=100_000)
+    args = parser.parse_args()
+    db = os.environ["DATABASE_URL"]
+    name = db.rsplit("/", 1)[1]
+    subprocess.run(["dropdb", "--if-exists", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
+    manage("migrate", "-v0")
+    manage("create_source", "bench-gitleaks", "--kind", "scanner", "--format", "gitleaks")
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "gitleaks.json"
+        generate(report, args.findings)
+        size = report.stat().st_size
+        first, rss, summary = timed_import(report)
+        rescan = Path(tmp) / "gitleaks-rescan.json"
+        rescan.write_bytes(report.read_bytes() + b"\n")  # the same findings, a new payload
+        second, rss2, summary2 = timed_import(rescan)
+    copy = copy_baseline(args.findings)
+    n = args.findings
+    print(f"report: {n} findings, {size / 1e6:.1f} MB, {summary['created']} findings created")
+    print(
+        f"import:    {first:6.2f} s  {n / first:8.0f} findings/s  peak RSS {rss / 1e6:.0f} MB"
+        f"  (parse+stage {summary['parse_ms']} ms, reconcile {summary['reconcile_ms']} ms)"
+    )
+    print(
+        f"re-import: {second:6.2f} s  {n / second:8.0f} findings/s  peak RSS {rss2 / 1e6:.0f} MB"
+        f"  (unchanged {summary2['unchanged']}, parse+stage {summary2['parse_ms']} ms,"
+        f" reconcile {summary2['reconcile_ms']} ms)"
+    )
+    print(f"raw COPY of {n} rows: {copy:.2f} s → import is {first / copy:.1f}x the COPY")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""A security lead's Monday morning in headless Chromium: filter to new critical findings,
+group by secret, assign a team, dismiss a test credential with a reason, open an incident; the
+secret, sources and ownership pages; and what each role sees."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from hygiene.models import Finding, OwnershipRule, Source
+from tests.hygiene.test_filters import make_finding, make_secret
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def monday(source, team, other_team):
+    now = timezone.now()
+    leaked = make_secret(
+        secret_type="aws-secret-key",
+        preview="wJal…EY",
+        severity="critical",
+        reused=True,
+        place_count=2,
+        validity="unknown",
+    )
+    make_finding(
+        source,
+        leaked,
+        severity="critical",
+        repo="acme/payments-api",
+        path="deploy/prod.env",
+        rule="aws-secret-access-key",
+        first_seen_at=now - timedelta(hours=3),
+    )
+    trufflehog = Source.objects.create(slug="trufflehog", name="TruffleHog", kind="scanner")
+    make_finding(
+        trufflehog,
+        leaked,
+        severity="critical",
+        repo="acme/billing",
+        path="config/aws.yml",
+        rule="AWS",
+        first_seen_at=now - timedelta(hours=2),
+    )
+    fixture = make_secret(secret_type="stripe-key", preview="sk_t…42", severity="medium")
+    test_cred = make_finding(
+        source,
+        fixture,
+        severity="medium",
+        repo="acme/payments-api",
+        path="tests/fixtures/stripe.json",
+        rule="stripe-access-token",
+    )
+    for i in range(3):  # older noise
+        make_finding(
+            source,
+            severity="high",
+            first_seen_at=now - timedelta(days=10 + i),
+            repo="acme/web",
+            path=f"src/app{i}.js",
+        )
+    return {"leaked": leaked, "test_cred": test_cred, "trufflehog": trufflehog}
+
+
+def rows(page):
+    return page.get_by_test_id("finding-row")
+
+
+def test_monday_morning(login, screenshot, page, live_server, lead, monday, team):
+    page.on("dialog", lambda dialog: dialog.accept())
+    login(lead)
+    page.get_by_role("link", name="Findings", exact=True).click()
+    expect(rows(page)).to_have_count(6)
+    page.evaluate("window.__sameDocument = true")
+
+    # 1. New critical findings.
+    page.get_by_test_id("filter-status").select_option(["open"])
+    page.get_by_test_id("filter-severity").select_option(["critical"])
+    page.get_by_test_id("filter-age").select_option("24h")
+    page.get_by_test_id("apply-filters").click()
+    expect(rows(page)).to_have_count(2)
+    expect(page).to_have_url(re.compile(r"status=open.*severity=critical.*age=24h"))
+    assert "q=" not in page.url  # empty fields stay out of the shareable URL
+    screenshot("triage-findings")
+
+    # The URL is the whole state: opening it afresh gives the same list.
+    shared = page.url
+    page.goto(shared)
+    expect(rows(page)).to_have_count(2)
+    page.evaluate("window.__sameDocument = true")
+
+    # 2. Assign the filtered set to a team, without a reload.
+    page.get_by_test_id("select-all-matching").check()
+    expect(page.get_by_test_id("selected-count")).to_have_text("All matching rows selected")
+    page.get_by_test_id("bulk-team").select_option("payments")
+    page.get_by_role("button", name="Assign", exact=True).click()
+    expect(page.get_by_test_id("flash")).to_have_text("2 findings assigned.")
+    expect(page.get_by_test_id("finding-team")).to_have_text(["Payments", "Payments"])
+    assert page.evaluate("window.__sameDocument") is True
+    assert Finding.objects.filter(team=team, severity="critical").count() == 2
+
+    # 3. Group by secret: one row for the leaked key, seen twice.
+    page.get_by_test_id("group-by-secret").click()
+    expect(page.get_by_test_id("group-row")).to_have_count(1)
+    expect(page.get_by_test_id("occurrences")).to_have_text("2")
+    screenshot("triage-grouped")
+
+    # 4. Dismiss a test credential with a reason.
+    page.goto(f"{live_server.url}/findings/?q=tests/fixtures")
+    expect(rows(page)).to_have_count(1)
+    page.evaluate("window.__sameDocument = true")
+    rows(page).first.get_by_role("checkbox").check()
+    page.get_by_test_id("bulk-reason").select_option("used_in_tests")
+    page.get_by_test_id("bulk-comment").fill("Stripe test-mode key in a fixture")
+    page.get_by_role("button", name="Dismiss", exact=True).click()
+    expect(page.get_by_test_id("flash")).to_have_text("1 finding dismissed.")
+    expect(page.get_by_test_id("finding-status")).to_contain_text("Used in tests")
+    assert page.evaluate("window.__sameDocument") is True
+    dismissed = Finding.objects.get(pk=monday["test_cred"].pk)
+    assert (dismissed.status, dismissed.resolution, dismissed.resolved_by) == (
+        "dismissed",
+        "used_in_tests",
+        lead,
+    )
+
+    # Dismissals are undoable; one without a comment is refused with a message, in place.
+    page.goto(f"{live_server.url}/findings/?status=dismissed")
+    rows(page).first.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Undo dismissal").click()
+    expect(page.get_by_test_id("flash")).to_have_text("1 finding reopened.")
+    page.goto(f"{live_server.url}/findings/?q=tests/fixtures")
+    rows(page).first.get_by_role("checkbox").check()
+    page.get_by_test_id("bulk-reason").select_option("used_in_tests")
+    page.get_by_role("button", name="Dismiss", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("A comment is required")
+
+    # 5. Open an incident for the leaked secret, from the grouped view.
+    page.goto(f"{live_server.url}/findings/secrets/?status=open&severity=critical")
+    page.get_by_test_id("group-row").first.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Open incident").click()
+    expect(page).to_have_url(re.compile(r"/incidents/\d+/$"))
+    incident = monday["leaked"].incidents.get()
+    assert incident.opened_by == lead
+
+    # The secret page: occurrences, references, the incident, the timeline, a comment.
+    page.goto(f"{live_server.url}/secrets/{monday['leaked'].pk}/")
+    expect(page.get_by_test_id("occurrence")).to_have_count(2)
+    expect(page.get_by_test_id("incidents")).to_contain_text(incident.reference)
+    expect(page.get_by_test_id("reused")).to_be_visible()
+    page.get_by_test_id("reference-kind").select_option("arn")
+    page.get_by_test_id("reference-value").fill("arn:aws:iam::123456789012:user/deploy")
+    page.get_by_role("button", name="Add reference").click()
+    expect(page.get_by_test_id("references")).to_contain_text("user/deploy")
+    page.get_by_test_id("comment-body").fill("Rotation scheduled with the payments team")
+    page.get_by_test_id("comment-submit").click()
+    expect(page.get_by_test_id("timeline")).to_contain_text("Rotation scheduled")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Assigned to team Payments")
+    screenshot("triage-secret")
+
+
+def test_sources_and_ownership_pages(login, screenshot, page, live_server, lead, monday, team):
+    page.on("dialog", lambda dialog: dialog.accept())
+    login(lead)
+    page.goto(f"{live_server.url}/sources/")
+    expect(page.get_by_test_id("source-row")).to_have_count(2)
+    page.get_by_role("link", name="gitleaks in CI").click()
+    page.get_by_test_id("token-name").fill("ci-runner")
+    page.get_by_test_id("create-token").click()
+    token = page.get_by_test_id("new-token-value")
+    expect(token).to_have_text(re.compile(r"^lls_"))
+    raw = token.inner_text()
+    page.get_by_test_id("rotate-token").click()
+    expect(page.get_by_test_id("new-token")).to_contain_text("which is revoked")
+    expect(page.get_by_test_id("new-token-value")).not_to_have_text(raw)
+    expect(page.get_by_test_id("token-state")).to_have_text(["active", "revoked"])
+    page.get_by_test_id("rotate-webhook").click()
+    expect(page.get_by_test_id("new-webhook-secret")).to_be_visible()
+    screenshot("triage-source")
+    page.reload()
+    expect(page.get_by_test_id("new-token")).to_have_count(0)
+    assert raw not in page.content()
+    page.goto(f"{live_server.url}/sources/")
+    screenshot("triage-sources")
+
+    page.goto(f"{live_server.url}/ownership/")
+    form = page.get_by_test_id("rule-form")
+    form.locator("input[name=repo_pattern]").fill("acme/payments-*")
+    form.locator("select[name=team]").select_option(label="Payments")
+    form.get_by_role("button", name="Add rule").click()
+    expect(page.get_by_test_id("rule-row")).to_have_count(1)
+    page.get_by_test_id("preview-ownership").click()
+    expect(page.get_by_test_id("preview-total")).to_have_text("2")
+    screenshot("triage-ownership")
+    page.get_by_test_id("apply-ownership").click()
+    expect(page.get_by_role("status")).to_contain_text("2 open findings changed team")
+    assert OwnershipRule.objects.count() == 1
+    assert Finding.objects.filter(team=team).count() == 2
+
+
+@pytest.mark.parametrize("who", ["engineer", "manager"])
+def test_what_other_roles_see(login, screenshot, page, live_server, request, who, monday, team):
+    user = request.getfixturevalue(who)
+    Finding.objects.filter(repo="acme/payments-api").update(team=team)
+    login(user)
+    page.goto(f"{live_server.url}/findings/")
+    if who == "engineer":
+        expect(rows(page)).to_have_count(2)  # only the Payments team's findings
+        expect(page.get_by_role("button", name="Propose dismissal")).to_be_visible()
+        expect(page.get_by_role("button", name="Assign", exact=True)).to_have_count(0)
+        rows(page).first.get_by_role("checkbox").check()
+        page.get_by_test_id("bulk-reason").select_option("false_positive")
+        page.get_by_test_id("bulk-comment").fill("example value from the docs")
+        page.get_by_role("button", name="Propose dismissal").click()
+        expect(page.get_by_test_id("flash")).to_contain_text("1 waiting")
+        expect(rows(page).first).to_contain_text("dismissal proposed")
+    else:
+        expect(rows(page)).to_have_count(6)
+        expect(page.get_by_test_id("bulk-bar")).to_have_count(0)
+        expect(page.get_by_test_id("export-csv")).to_be_visible()
+    screenshot(f"triage-findings-{who}")
+
+
+def test_an_outsider_sees_nothing(page, live_server, outsider, monday):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", outsider.username)
+    page.fill("input[name=password]", "correct-horse-battery-staple-42")
+    page.click("button[type=submit]")
+    for path in (
+        "/findings/",
+        "/findings/secrets/",
+        "/sources/",
+        "/ownership/",
+        f"/secrets/{monday['leaked'].pk}/",
+    ):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 403, path
