@@ -3,13 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from hygiene.api import api
-from hygiene.views import dashboard, health
+from hygiene.views import dashboard, events, health
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("", include("hygiene.urls_triage")),
     path("", include("hygiene.urls_metrics")),
     path("", include("incidents.urls")),
+    path("events/", events.event_list, name="event_list"),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", api.urls),
     path(

@@ -444,6 +444,10 @@ def secret_reference_add(*, secret: Secret, by, kind: str, value: str):
             actor=by,
             message=f"Reference added: {ref.get_kind_display()} {ref.display}",
         )
+        # Rotation events that arrived before anyone knew this identifier are claimed now.
+        from hygiene.services.imports import apply_events
+
+        apply_events()
     return ref
 
 

@@ -1,0 +1,115 @@
+"""Auditors through the import path: FAIL → posture findings; PASS or absence in a later full
+audit resolves them; a FAIL again reopens. The credential report verifies a revocation."""
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from hygiene.models import Finding, Source
+from hygiene.services.imports import import_report
+from incidents.services import incident_open
+from tests.hygiene import reports
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+pytestmark = pytest.mark.django_db
+
+
+def prowler_rows() -> tuple[list[str], list[dict]]:
+    text = (FIXTURES / "prowler" / "generated_secret_hygiene.csv").read_text()
+    reader = csv.DictReader(io.StringIO(text), delimiter=";")
+    return reader.fieldnames, list(reader)
+
+
+def prowler_csv(fields: list[str], rows: list[dict]) -> io.BytesIO:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, delimiter=";")
+    writer.writeheader()
+    writer.writerows(rows)
+    return io.BytesIO(out.getvalue().encode())
+
+
+def test_later_audits_resolve_and_reopen_posture_findings(db):
+    source = Source.objects.create(slug="prowler", name="Prowler", kind="auditor")
+    fields, rows = prowler_rows()
+    failing = [r for r in rows if r["STATUS"] == "FAIL"]
+    assert len(failing) >= 3
+    first = import_report(
+        source=source, format_key="prowler", stream=prowler_csv(fields, rows), via="cli"
+    )
+    assert first.created == len({(r["CHECK_ID"], r["RESOURCE_UID"]) for r in failing})
+    muted = {(r["CHECK_ID"], r["RESOURCE_UID"]) for r in failing if r["MUTED"].lower() == "true"}
+    open_now = Finding.objects.filter(category="posture", status="open").count()
+    assert open_now == first.created - len(muted)
+    assert Finding.objects.filter(status="dismissed", resolution="accepted_risk").count() == len(
+        muted
+    )
+    assert not Finding.objects.filter(secret__isnull=False).exists()
+
+    unmuted = [r for r in failing if r["MUTED"].lower() != "true"]
+    fixed, dropped = unmuted[0], unmuted[1]
+    second_rows = [dict(r) for r in rows if r is not dropped]
+    for r in second_rows:
+        if r["FINDING_UID"] == fixed["FINDING_UID"]:
+            r["STATUS"] = "PASS"
+    second = import_report(
+        source=source, format_key="prowler", stream=prowler_csv(fields, second_rows), via="cli"
+    )
+    assert second.resolved == 2
+    passed = Finding.objects.get(rule=fixed["CHECK_ID"], resource=fixed["RESOURCE_UID"])
+    assert (passed.status, passed.resolution) == ("resolved", "passed")
+    gone = Finding.objects.get(rule=dropped["CHECK_ID"], resource=dropped["RESOURCE_UID"])
+    assert (gone.status, gone.resolution) == ("resolved", "no_longer_seen")
+
+    third = import_report(  # the first audit's findings again (a new audit: rows reordered)
+        source=source, format_key="prowler", stream=prowler_csv(fields, rows[::-1]), via="cli"
+    )
+    assert third.reopened == 2
+    passed.refresh_from_db()
+    assert passed.status == "open"
+
+
+def test_a_credential_report_showing_the_key_inactive_verifies_revocation(db, lead):
+    scanner = Source.objects.create(slug="trufflehog", name="TruffleHog", kind="scanner")
+    auditor = Source.objects.create(slug="iam", name="IAM credential report", kind="auditor")
+    user_arn = "arn:aws:iam::210987654321:user/deploy-bot"
+    import_report(
+        source=scanner,
+        format_key="trufflehog",
+        stream=io.BytesIO(
+            reports.trufflehog(
+                [
+                    {
+                        "secret": "AKIAQYLPMN5HHHFPZAM2",
+                        "verified": False,
+                        "extra": {"account": "210987654321", "arn": user_arn},
+                    }
+                ]
+            )
+        ),
+        via="cli",
+    )
+    secret = scanner.findings.get().secret
+    incident = incident_open(secrets=[secret], opened_by=lead)
+    report = (
+        FIXTURES / "aws-iam-credential-report" / "generated_credential_report.csv"
+    ).read_text()
+    lines = report.splitlines()
+    header = lines[0].split(",")
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows:
+        if row[header.index("arn")] == user_arn:
+            row[header.index("access_key_1_active")] = "false"
+            row[header.index("access_key_2_active")] = "false"
+    data = "\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n"
+    import_report(
+        source=auditor,
+        format_key="aws-iam-credential-report",
+        stream=io.BytesIO(data.encode()),
+        via="cli",
+    )
+    revoke = incident.steps.get(position=1)
+    assert revoke.action == "revoke"
+    assert revoke.completed_at is not None
+    assert revoke.evidence_event.event_name == "CredentialReport"
