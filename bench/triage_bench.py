@@ -173,31 +173,38 @@ def seed(n_findings: int, n_secrets: int) -> None:
     t0 = time.perf_counter()
 
     def findings():
+        # Imports append: a finding's id (and its place on disk) follows when it was first seen,
+        # so rows are generated first and numbered in first-seen order.
+        rows = []
         for i, s in enumerate(secret_of):
             first = secret_first[s] + timedelta(seconds=rnd.randrange(86400 * 30))
             first = min(first, NOW - timedelta(seconds=rnd.randrange(3600)))
             last = first + (NOW - first) * rnd.random()
             status = rnd.choice(STATUSES)
             repo = f"acme/repo-{rnd.randrange(N_REPOS)}"
-            yield (
-                i + 1,
-                s + 1,
-                sources[i % 5].pk,
-                f"{i:064x}",
-                "secret",
-                RULES[(s * 4 + i) % len(RULES)],
-                TYPES[s % len(TYPES)],
-                rnd.choice(SEVERITIES),
-                status,
-                "false_positive" if status == "dismissed" else "",
-                repo,
-                f"src/module{rnd.randrange(500)}/config{rnd.randrange(50)}.py",
-                rnd.randrange(1, 400),
-                rnd.choice(VALIDITY),
-                first,
-                last,
-                teams[rnd.randrange(N_TEAMS)].pk if rnd.random() < 0.8 else None,
+            rows.append(
+                (
+                    first,
+                    s + 1,
+                    sources[i % 5].pk,
+                    f"{i:064x}",
+                    "secret",
+                    RULES[(s * 4 + i) % len(RULES)],
+                    TYPES[s % len(TYPES)],
+                    rnd.choice(SEVERITIES),
+                    status,
+                    "false_positive" if status == "dismissed" else "",
+                    repo,
+                    f"src/module{rnd.randrange(500)}/config{rnd.randrange(50)}.py",
+                    rnd.randrange(1, 400),
+                    rnd.choice(VALIDITY),
+                    last,
+                    teams[rnd.randrange(N_TEAMS)].pk if rnd.random() < 0.8 else None,
+                )
             )
+        rows.sort(key=lambda r: r[0])
+        for n, row in enumerate(rows, start=1):
+            yield (n, *row[1:14], row[0], *row[14:])
 
     copy_rows(
         Finding,

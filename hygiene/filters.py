@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import QueryDict, StreamingHttpResponse
@@ -22,6 +23,7 @@ from hygiene.taxonomy import SecretType, Severity
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000  # counts above this show as "10,000+": exact counts of a million rows cost
+COUNT_BUDGET_MS = 60  # ...and a count that takes longer than this shows the planner's estimate
 SEVERITY_ORDER = [s.value for s in Severity]  # critical first
 
 AGES = {
@@ -347,6 +349,56 @@ def _page_by_severity(qs, after, size) -> Page:
     return Page(items=items, next_cursor=next_cursor, size=size)
 
 
+@dataclass
+class MatchCount:
+    """How many rows match: exact, "at least ``n``" (capped) or a planner estimate."""
+
+    n: int
+    exact: bool = True
+    estimated: bool = False
+
+    def __str__(self) -> str:
+        if self.estimated:
+            return f"≈{self.n:,}"
+        return f"{self.n:,}" if self.exact else f"{self.n:,}+"
+
+
+def _planner_estimate(qs: QuerySet) -> int:
+    sql, params = qs.order_by().query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def bounded_count(
+    qs: QuerySet, cap: int = COUNT_CAP, budget_ms: int = COUNT_BUDGET_MS
+) -> MatchCount:
+    """Count matching rows, stopping past ``cap``; on PostgreSQL a count that would take more
+    than ``budget_ms`` is cancelled and the planner's estimate shown instead (a page must not
+    wait seconds to print a number)."""
+    limited = qs.order_by()[: cap + 1]
+    if connection.vendor != "postgresql":
+        n = limited.count()
+        return MatchCount(min(n, cap), exact=n <= cap)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('statement_timeout')")
+                previous = cursor.fetchone()[0]
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true)", [f"{budget_ms}ms"]
+                )
+            n = limited.count()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+    except OperationalError:  # cancelled by the timeout; the savepoint undid the setting
+        return MatchCount(_planner_estimate(qs), exact=False, estimated=True)
+    return MatchCount(min(n, cap), exact=n <= cap)
+
+
 def capped_count(qs: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """(count, exact): counting stops past ``cap``."""
     n = qs.order_by()[: cap + 1].count()
@@ -449,6 +501,7 @@ __all__ = [
     "BadCursor",
     "FindingFilter",
     "Page",
+    "bounded_count",
     "capped_count",
     "export_csv",
     "page_findings",

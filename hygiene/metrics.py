@@ -237,12 +237,28 @@ def _dt(value: datetime):
 
 
 def _incident_where(f: MetricFilters, *, dates: bool = True) -> tuple[str, list]:
-    """SQL condition on incidents aliased ``i`` for the filters, and its parameters."""
-    attributes = f.team_id or f.severity or f.secret_type or f.source_id
-    if not attributes and not (dates and (f.start or f.end)):
-        return "1 = 1", []
-    sub, params = incidents_filtered(f, dates=dates).values("pk").query.sql_with_params()
-    return f"i.id IN ({sub})", list(params)
+    """SQL condition on incidents aliased ``i`` for the filters, and its parameters. Plain
+    columns are compared directly (index-friendly); type and source go through the ORM's
+    EXISTS subqueries so that both paths share one definition."""
+    clauses, params = [], []
+    if dates and f.start:
+        clauses.append("i.opened_at >= %s")
+        params.append(_dt(f.start))
+    if dates and f.end:
+        clauses.append("i.opened_at < %s")
+        params.append(_dt(f.end))
+    if f.team_id:
+        clauses.append("i.team_id = %s")
+        params.append(f.team_id)
+    if f.severity:
+        clauses.append("i.severity = %s")
+        params.append(f.severity)
+    if f.secret_type or f.source_id:
+        narrow = replace(f, since=None, until=None, team_id=None, severity="")
+        sub, sub_params = incidents_filtered(narrow).order_by().values("pk").query.sql_with_params()
+        clauses.append(f"i.id IN ({sub})")
+        params.extend(sub_params)
+    return " AND ".join(clauses) or "1 = 1", params
 
 
 def _fetch(sql: str, params) -> list[tuple]:
@@ -359,23 +375,27 @@ def exposure(f: MetricFilters, *, now: datetime | None = None) -> dict:
     else its secrets' earliest exposed_since, else its opening) to revocation (the first
     completed revoke step, else contained_at). Unrevoked incidents are reported apart."""
     where, params = _incident_where(f)
-    cte = f"""WITH inc AS (
-            SELECT COALESCE(i.exposed_since,
-                            (SELECT MIN(s.exposed_since) FROM {LINK} x
-                             JOIN {SECRET} s ON s.id = x.secret_id WHERE x.incident_id = i.id),
-                            i.opened_at) AS start_at,
-                   COALESCE((SELECT MIN(st.completed_at) FROM {STEP} st
-                             WHERE st.incident_id = i.id AND st.action = 'revoke'
-                               AND st.completed_at IS NOT NULL),
-                            i.contained_at) AS revoked_at
-            FROM {INCIDENT} i WHERE {where}),
+    cte = f"""WITH inc AS (SELECT i.id, i.exposed_since, i.opened_at, i.contained_at
+                       FROM {INCIDENT} i WHERE {where}),
+        rv AS (SELECT st.incident_id, MIN(st.completed_at) AS at
+               FROM {STEP} st JOIN inc ON inc.id = st.incident_id
+               WHERE st.action = 'revoke' AND st.completed_at IS NOT NULL
+               GROUP BY st.incident_id),
+        ex AS (SELECT x.incident_id, MIN(s.exposed_since) AS at
+               FROM {LINK} x JOIN inc ON inc.id = x.incident_id
+               JOIN {SECRET} s ON s.id = x.secret_id
+               GROUP BY x.incident_id),
+        w AS (SELECT COALESCE(inc.exposed_since, ex.at, inc.opened_at) AS start_at,
+                     COALESCE(rv.at, inc.contained_at) AS revoked_at
+              FROM inc LEFT JOIN rv ON rv.incident_id = inc.id
+              LEFT JOIN ex ON ex.incident_id = inc.id),
         d AS (SELECT 'exposure' AS grp, {_secs("revoked_at", "start_at")} AS x
-              FROM inc WHERE revoked_at IS NOT NULL)"""
+              FROM w WHERE revoked_at IS NOT NULL)"""
     summary = _summaries(cte, params).get("exposure", EMPTY_SUMMARY)
     histogram = _histogram(cte, params).get("exposure", [0] * len(DURATION_BINS))
     ongoing, longest = _fetch(
         f"""{cte} SELECT COUNT(*), MAX({_secs("%s", "start_at")})
-            FROM inc WHERE revoked_at IS NULL""",
+            FROM w WHERE revoked_at IS NULL""",
         [*params, _dt(_now(now))],
     )[0]
     return {

@@ -1,21 +1,20 @@
 """PostgreSQL-only indexes for the triage filters, as plain SQL for a RunSQL migration
 (``migrations.RunSQL(FORWARD, REVERSE)``); skipped on SQLite.
 
-Trigram GIN indexes make the free-text search (``ILIKE '%text%'`` over repo, path and rule,
-see hygiene.filters) an index lookup instead of a scan of every finding."""
+Trigram GIN indexes make the free-text search (``icontains`` over repo, path and rule, see
+hygiene.filters) an index lookup instead of a scan of every finding. Django writes
+``icontains`` on PostgreSQL as ``UPPER(col::text) LIKE UPPER(%s)``, so the indexes are on that
+very expression (an index on the bare column would not be used)."""
 
-FORWARD = [
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE INDEX IF NOT EXISTS finding_repo_trgm ON hygiene_finding USING gin (repo gin_trgm_ops)",
-    "CREATE INDEX IF NOT EXISTS finding_path_trgm ON hygiene_finding USING gin (path gin_trgm_ops)",
-    "CREATE INDEX IF NOT EXISTS finding_rule_trgm ON hygiene_finding USING gin (rule gin_trgm_ops)",
+COLUMNS = ("repo", "path", "rule")
+
+FORWARD = ["CREATE EXTENSION IF NOT EXISTS pg_trgm"] + [
+    f"CREATE INDEX IF NOT EXISTS finding_{column}_utrgm ON hygiene_finding "
+    f"USING gin ((UPPER({column}::text)) gin_trgm_ops)"
+    for column in COLUMNS
 ]
 
-REVERSE = [
-    "DROP INDEX IF EXISTS finding_rule_trgm",
-    "DROP INDEX IF EXISTS finding_path_trgm",
-    "DROP INDEX IF EXISTS finding_repo_trgm",
-]
+REVERSE = [f"DROP INDEX IF EXISTS finding_{column}_utrgm" for column in COLUMNS]
 
 
 def apply(connection) -> None:

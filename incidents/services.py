@@ -183,6 +183,11 @@ def _recompute_status(incident: Incident, *, actor=None, actor_label="") -> None
     old = incident.status
     incident.status = new
     incident.save(update_fields=["status", "contained_at", "remediated_at"])
+    if contained_at:
+        # A completed revoke step means the credential no longer works.
+        Secret.objects.filter(incidentsecret__incident=incident).exclude(
+            validity="revoked"
+        ).update(validity="revoked")
     if old != new:
         _event(
             incident,

@@ -158,6 +158,9 @@ class Finding(models.Model):
             models.Index(fields=["severity", "status", "-first_seen_at"], name="finding_sev"),
             models.Index(fields=["team", "status"], name="finding_team"),
             models.Index(fields=["secret_type", "status"], name="finding_type"),
+            # The secret's findings (the secret page, the grouped view's per-secret probe); the
+            # secret FK has no index of its own.
+            models.Index(fields=["secret", "status"], name="finding_secret_status"),
             # Triage (hygiene.filters): the last-seen sort and one repository's findings. Kept
             # few on purpose: every bulk triage UPDATE writes each index of the rows it changes.
             models.Index(fields=["-last_seen_at", "-id"], name="finding_last_seen"),

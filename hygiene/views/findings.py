@@ -15,7 +15,7 @@ from hygiene.filters import (
     AGE_LABELS,
     SORTS,
     BadCursor,
-    capped_count,
+    bounded_count,
     export_csv,
     page_findings,
     page_secret_groups,
@@ -103,12 +103,10 @@ def _results_context(request, ff, cursor):
         "secret", "source", "team", "assignee"
     )
     page = page_findings(qs, sort=ff.sort, cursor=cursor)
-    count, exact = capped_count(qs)
     return {
         "ff": ff,
         "page": page,
-        "count": count,
-        "count_exact": exact,
+        "count": bounded_count(qs),
         "cursor": cursor or "",
         "qs": ff.querystring(),
         "can_select": _can_select(request.user),
@@ -143,12 +141,10 @@ def secret_group_list(request):
         page = page_secret_groups(groups, cursor=cursor)
     except BadCursor as exc:
         return _error(request, 400, str(exc))
-    count, exact = capped_count(groups)
     context = {
         "ff": ff,
         "page": page,
-        "count": count,
-        "count_exact": exact,
+        "count": bounded_count(groups),
         "cursor": cursor or "",
         "qs": ff.querystring(),
         "grouped": True,
@@ -265,12 +261,10 @@ def finding_bulk(request):
         if grouped:
             groups = secret_groups(ff.apply(findings_visible_to(request.user)))
             page = page_secret_groups(groups, cursor=cursor)
-            count, exact = capped_count(groups)
             context = {
                 "ff": ff,
                 "page": page,
-                "count": count,
-                "count_exact": exact,
+                "count": bounded_count(groups),
                 "cursor": cursor or "",
                 "qs": ff.querystring(),
                 "grouped": True,

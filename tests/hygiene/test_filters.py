@@ -261,3 +261,22 @@ def test_age_is_relative_to_now(db, source):
     with time_machine.travel(NOW + timedelta(hours=5), tick=False):
         assert ids(apply("age=24h")[1]) == set()
         assert ids(apply("age=older-30d")[1]) == set()
+
+
+def test_a_slow_count_falls_back_to_the_planner_estimate(db, source):
+    from django.db import connection
+
+    from hygiene.filters import bounded_count
+
+    for _ in range(3):
+        make_finding(source)
+    assert str(bounded_count(Finding.objects.all())) == "3"
+    assert str(bounded_count(Finding.objects.all(), cap=2)) == "2+"
+    slow = Finding.objects.extra(where=["pg_sleep(0.2) IS NOT NULL"])
+    count = bounded_count(slow, budget_ms=20)
+    assert count.estimated and str(count).startswith("≈")
+    # The time budget doesn't outlive the count.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
+    assert Finding.objects.extra(where=["pg_sleep(0.05) IS NOT NULL"]).count() == 3
