@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import QueryDict, StreamingHttpResponse
 from django.utils import timezone
@@ -410,12 +410,14 @@ def capped_count(qs: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
 
 def secret_groups(findings: QuerySet[Finding]) -> QuerySet[Secret]:
     """One row per leaked secret that has a finding in ``findings`` (already filtered and
-    scoped), with how many of those findings it has. Walks secrets newest-seen first and probes
-    their findings by index, instead of grouping every matching finding."""
+    scoped), with how many of those findings it has (a per-row subquery on 50 rows, instead of
+    grouping every matching finding)."""
     matching = findings.filter(secret_id=OuterRef("pk"))
     occurrences = matching.order_by().values("secret_id").annotate(n=Count("pk")).values("n")[:1]
+    # A semi-join on IN lets PostgreSQL either walk secrets newest-seen first probing each one's
+    # findings (broad filters) or collect the few matching findings first (narrow ones).
     return (
-        Secret.objects.filter(Exists(matching))
+        Secret.objects.filter(pk__in=findings.order_by().values("secret_id"))
         .annotate(occurrences=Coalesce(Subquery(occurrences, output_field=IntegerField()), 0))
         .select_related("team")
     )

@@ -13,13 +13,16 @@ from functools import lru_cache
 from django.conf import settings
 
 
-@lru_cache(maxsize=1)
-def _key(raw: str) -> bytes:
-    return raw.encode()
+@lru_cache(maxsize=4)
+def _keyed(raw: str):
+    # Keying HMAC is most of its cost for short messages: key once, copy per use.
+    return hmac.new(raw.encode(), digestmod=hashlib.sha256)
 
 
 def _hmac(message: str) -> str:
-    return hmac.new(_key(settings.FINGERPRINT_KEY), message.encode(), hashlib.sha256).hexdigest()
+    mac = _keyed(settings.FINGERPRINT_KEY).copy()
+    mac.update(message.encode())
+    return mac.hexdigest()
 
 
 def canonical(value: str) -> str:

@@ -142,6 +142,21 @@ class Incident(models.Model):
             models.Index(fields=["status", "-opened_at"], name="incident_status"),
             models.Index(fields=["team", "status"], name="incident_team"),
             models.Index(fields=["owner", "status"], name="incident_owner"),
+            # Metrics (hygiene.metrics): incidents opened in a range, from the index alone.
+            models.Index(
+                fields=["opened_at"],
+                include=[
+                    "team",
+                    "severity",
+                    "status",
+                    "remediated_at",
+                    "closed_at",
+                    "contained_at",
+                    "exposed_since",
+                    "paused_at",
+                ],
+                name="incident_metrics",
+            ),
         ]
 
     def __str__(self):
@@ -247,6 +262,12 @@ class Step(models.Model):
                 condition=models.Q(completed_at__isnull=True, skipped_at__isnull=True),
             ),
             models.Index(fields=["assignee", "due_at"], name="step_assignee_due"),
+            # Metrics (time to revoke/rotate/notify, SLA attainment), from the index alone.
+            models.Index(
+                fields=["incident", "action"],
+                include=["completed_at", "due_at", "skipped_at"],
+                name="step_metrics",
+            ),
         ]
 
     def __str__(self):

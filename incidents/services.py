@@ -185,9 +185,9 @@ def _recompute_status(incident: Incident, *, actor=None, actor_label="") -> None
     incident.save(update_fields=["status", "contained_at", "remediated_at"])
     if contained_at:
         # A completed revoke step means the credential no longer works.
-        Secret.objects.filter(incidentsecret__incident=incident).exclude(
+        Secret.objects.filter(incidentsecret__incident=incident).exclude(validity="revoked").update(
             validity="revoked"
-        ).update(validity="revoked")
+        )
     if old != new:
         _event(
             incident,

@@ -165,6 +165,34 @@ class Finding(models.Model):
             # few on purpose: every bulk triage UPDATE writes each index of the rows it changes.
             models.Index(fields=["-last_seen_at", "-id"], name="finding_last_seen"),
             models.Index(fields=["repo", "-first_seen_at", "-id"], name="finding_repo"),
+            # Metrics (hygiene.metrics), answered from the index alone (index-only scans): the
+            # findings first seen in a range with every column a metric groups or filters by;
+            # the open ones by age (backlog); the closed ones by closing date (trend).
+            models.Index(
+                fields=["first_seen_at"],
+                include=[
+                    "source",
+                    "secret_type",
+                    "rule",
+                    "status",
+                    "resolution",
+                    "team",
+                    "severity",
+                ],
+                name="finding_metrics",
+            ),
+            models.Index(
+                fields=["first_seen_at"],
+                include=["team", "severity", "secret_type", "source"],
+                condition=models.Q(status__in=["open", "triaged"]),
+                name="finding_open_age",
+            ),
+            models.Index(
+                fields=["resolved_at"],
+                include=["team", "severity", "secret_type", "source"],
+                condition=models.Q(status__in=["resolved", "dismissed"]),
+                name="finding_closed_at",
+            ),
         ]
 
     def __str__(self):

@@ -36,6 +36,12 @@ class Secret(models.Model):
             models.Index(fields=["secret_type"], name="secret_type"),
             models.Index(fields=["-last_seen_at", "-id"], name="secret_recent"),
             models.Index(fields=["severity", "-last_seen_at"], name="secret_sev_recent"),
+            # Metrics (reused secrets per type), from the index alone.
+            models.Index(
+                fields=["first_seen_at"],
+                include=["secret_type", "reused", "team", "severity"],
+                name="secret_metrics",
+            ),
         ]
 
     def __str__(self):

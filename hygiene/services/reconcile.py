@@ -134,7 +134,7 @@ class Reconciler:
                        MAX(CASE validity WHEN 'valid' THEN 2 WHEN 'invalid' THEN 1 ELSE 0 END)
                            AS val,
                        MIN(committed_at) AS committed,
-                       COUNT(DISTINCT location_key) AS n,
+                       COUNT(*) AS n,
                        COUNT(DISTINCT CASE WHEN repo <> '' THEN repo ELSE '' END) AS places
                 FROM hygiene_stagedfinding
                 WHERE run_id = %(run)s AND category = 'secret'
@@ -195,24 +195,19 @@ class Reconciler:
         )
 
     def upsert_findings(self) -> tuple[int, int, int]:
-        staged = """
-            SELECT * FROM hygiene_stagedfinding WHERE id IN (
-                SELECT MIN(id) FROM hygiene_stagedfinding
-                WHERE run_id = %(run)s AND passed = FALSE GROUP BY location_key)
-        """
-        (total, existing, changed) = self.rows(
+        # Staged location keys are unique per run (the stager drops repeats).
+        staged = "SELECT * FROM hygiene_stagedfinding WHERE run_id = %(run)s AND passed = FALSE"
+        (changed,) = self.rows(
             f"""
-            SELECT COUNT(*), COUNT(f.id),
-                   COUNT(CASE WHEN f.id IS NOT NULL AND (
-                       f.severity <> s.severity OR f.missing_since IS NOT NULL
-                       OR (s.validity <> 'unknown' AND f.validity <> s.validity)) THEN 1 END)
-            FROM ({staged}) s
-            LEFT JOIN hygiene_finding f
+            SELECT COUNT(*) FROM ({staged}) s
+            JOIN hygiene_finding f
               ON f.source_id = %(source)s AND f.location_key = s.location_key
+            WHERE f.severity <> s.severity OR f.missing_since IS NOT NULL
+               OR (s.validity <> 'unknown' AND f.validity <> s.validity)
             """
         )[0]
         dismissals = ", ".join(f"'{d}'" for d in DISMISSALS)
-        self.sql(
+        rows = self.rows(
             f"""
             INSERT INTO hygiene_finding (secret_id, source_id, location_key, category, rule,
                 secret_type, severity, status, resolution, resolution_comment, resolved_at,
@@ -248,9 +243,12 @@ class Reconciler:
                 updated_at = CASE WHEN hygiene_finding.severity <> excluded.severity
                     OR hygiene_finding.missing_since IS NOT NULL
                     THEN excluded.updated_at ELSE hygiene_finding.updated_at END
+            RETURNING first_seen_at = %(now)s
             """
         )
-        return total - existing, changed, existing - changed
+        created = sum(1 for (new,) in rows if new)
+        existing = len(rows) - created
+        return created, changed, existing - changed
 
     def apply_tool_dismissals(self) -> int:
         """The tool's own triage (GitHub resolved as used_in_tests, detect-secrets audited
@@ -364,14 +362,15 @@ class Reconciler:
             WHERE hygiene_secret.id = agg.secret_id
             """
         )
-        # A new secret takes the team of its findings.
+        # A new secret takes the team of its findings (those of this run: it has no others).
         self.sql(
             """
-            UPDATE hygiene_secret SET team_id = (
-                SELECT MIN(f.team_id) FROM hygiene_finding f WHERE f.secret_id = hygiene_secret.id)
-            WHERE first_seen_at = %(now)s AND team_id IS NULL AND EXISTS (
-                SELECT 1 FROM hygiene_finding f
-                WHERE f.secret_id = hygiene_secret.id AND f.team_id IS NOT NULL)
+            UPDATE hygiene_secret SET team_id = owned.team
+            FROM (SELECT secret_id, MIN(team_id) AS team FROM hygiene_finding
+                  WHERE source_id = %(source)s AND first_seen_at = %(now)s
+                    AND team_id IS NOT NULL AND secret_id IS NOT NULL
+                  GROUP BY secret_id) owned
+            WHERE hygiene_secret.id = owned.secret_id AND hygiene_secret.team_id IS NULL
             """
         )
 

@@ -39,6 +39,8 @@ def source_create(
     slug, name = (slug or "").strip().lower(), (name or "").strip()
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", slug):
         raise ValidationError("The slug takes lowercase letters, digits, - and _ (64 at most).")
+    if slug == "new":  # /sources/new/ is the creation form
+        raise ValidationError("“new” can't be a source's slug.")
     if not name:
         raise ValidationError("Give the source a name.")
     if kind not in SourceKind.values:

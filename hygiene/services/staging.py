@@ -27,6 +27,7 @@ from hygiene.secretinfo import analyse, raise_severity
 from hygiene.taxonomy import DEFAULT_SEVERITY, SEVERITY_RANK, SecretType, Severity
 
 BATCH = 5000
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _GENERIC = {SecretType.GENERIC_SECRET, SecretType.GENERIC_PASSWORD, SecretType.API_KEY}
 _BUMP = {"low": "medium", "medium": "high", "high": "critical", "critical": "critical"}
 _VALIDITY = {"valid", "invalid", "unknown", "revoked"}
@@ -81,7 +82,9 @@ def _display(kind: str, value: str) -> str:
 
 
 def _repo(value: str) -> str:
-    value = (value or "").strip()
+    if not value:
+        return ""
+    value = value.strip()
     return value[:-4] if value.endswith(".git") else value.rstrip("/")
 
 
@@ -105,6 +108,8 @@ class Stager:
         self.events: list[RotationEvent] = []
         self.counts = StageCounts()
         self.pg = connection.vendor == "postgresql"
+        # A report may list the same finding twice; keep the first so that SQL needn't dedupe.
+        self.seen_keys: set[str] = set()
 
     def add_all(self, items: Iterable) -> StageCounts:
         for item in items:
@@ -174,36 +179,42 @@ class Stager:
                 )
         if severity not in SEVERITY_RANK:
             severity = Severity.MEDIUM
+        if key in self.seen_keys:
+            return
+        self.seen_keys.add(key)
         if obs.passed:
             self.counts.passed += 1
         else:
             self.counts.findings += 1
         resolution = obs.tool_resolution if obs.tool_resolution in _RESOLUTIONS else ""
+        line = obs.line
         self.findings.append(
             (
                 run.pk,
                 key,
                 fp,
                 "posture" if obs.category == "posture" else "secret",
-                _clip(obs.rule, 200) or "unknown",
-                _clip(secret_type, 40),
+                (obs.rule or "unknown")[:200],
+                secret_type[:40],
                 severity,
                 obs.validity if obs.validity in _VALIDITY else "unknown",
-                _clip(preview, 80),
-                json.dumps(facts),
-                _clip(_repo(obs.repo), 300),
-                _clip(obs.path, 1000),
-                obs.line if obs.line is None or -(2**31) < obs.line < 2**31 else None,
-                _clip(obs.commit, 64),
-                _clip(obs.url, 1000),
-                _clip(obs.author, 300),
+                preview[:80],
+                _encode(facts) if facts else "{}",
+                _repo(obs.repo)[:300],
+                (obs.path or "")[:1000],
+                line if line is None or -(2**31) < line < 2**31 else None,
+                (obs.commit or "")[:64],
+                (obs.url or "")[:1000],
+                (obs.author or "")[:300],
                 obs.committed_at,
-                _clip(obs.title, 300),
+                (obs.title or "")[:300],
                 obs.description or "",
-                _clip(obs.resource, 500),
-                _clip(obs.account, 100),
-                _clip(obs.region, 50),
-                json.dumps({str(k): str(v)[:300] for k, v in (obs.tool_ids or {}).items()}),
+                (obs.resource or "")[:500],
+                (obs.account or "")[:100],
+                (obs.region or "")[:50],
+                _encode({str(k): str(v)[:300] for k, v in obs.tool_ids.items()})
+                if obs.tool_ids
+                else "{}",
                 resolution,
                 bool(obs.passed),
             )

@@ -118,7 +118,8 @@ def _csv(name: str, result: dict, f) -> HttpResponse:
 
 
 def _results(f) -> dict:
-    return {name: metrics.TABLES[name](f) for name in metrics.TABLES}
+    # All tables at once: the selectors share their scans (see metrics.page_results).
+    return metrics.page_results(f)
 
 
 def _sections(results: dict, query: str) -> list[dict]:

@@ -65,7 +65,13 @@ def test_create_source_validates(lead):
         by=lead, slug="trufflehog-ci", name="TruffleHog", kind="scanner"
     )
     assert source.kind == "scanner"
-    for bad in ({"slug": "Bad Slug!"}, {"slug": "trufflehog-ci"}, {"kind": "robot"}, {"name": ""}):
+    for bad in (
+        {"slug": "Bad Slug!"},
+        {"slug": "trufflehog-ci"},
+        {"kind": "robot"},
+        {"name": ""},
+        {"slug": "new"},
+    ):
         kwargs = {"slug": "ok-slug", "name": "x", "kind": "scanner", **bad}
         with pytest.raises(ValidationError):
             services.source_create(by=lead, **kwargs)
