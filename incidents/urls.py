@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path("incidents/<int:pk>/close", views.incident_close, name="incident_close"),
     path("incidents/<int:pk>/comment", views.incident_comment, name="incident_comment"),
+    path("incidents/<int:pk>/reference", views.incident_reference, name="incident_reference"),
     path("incidents/<int:pk>/review", views.incident_review, name="incident_review"),
     path(
         "incidents/<int:pk>/steps/<int:step_pk>/complete",

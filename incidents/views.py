@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from hygiene.models import Team
+from hygiene.models import ReferenceKind, Team
 from hygiene.roles import permission_required
 from hygiene.selectors import secrets_visible_to
 from incidents import forms, services
@@ -110,7 +110,8 @@ def _incident_context(request, incident: Incident, error: str = "") -> dict:
         "incident": incident,
         "steps": steps,
         "timeline": incident_timeline(incident),
-        "secrets": incident.secrets.all()[:50],
+        "secrets": incident.secrets.prefetch_related("references")[:50],
+        "reference_kinds": ReferenceKind.choices,
         "participants": incident.participants.all()[:50],
         "follow_ups": incident.follow_ups.select_related("owner")[:50],
         "exposure": exposure_window(incident),
@@ -249,6 +250,28 @@ def incident_close(request, incident):
 def incident_comment(request, incident):
     data = _form(forms.CommentForm, request)
     services.incident_comment(incident=incident, by=request.user, text=data["text"])
+
+
+@incident_action
+def incident_reference(request, incident):
+    """A lead links an identifier (the Secrets Manager ARN that held the key, a Vault path) to
+    the incident's secret, so rotator events about it complete the steps."""
+    from hygiene.services.triage import TriageError, secret_reference_add
+
+    if not can_manage(request.user):
+        raise PermissionDenied
+    secret = incident.secrets.filter(pk=request.POST.get("secret") or 0).first()
+    if secret is None:
+        raise IncidentError("Pick one of this incident's secrets.")
+    try:
+        secret_reference_add(
+            secret=secret,
+            by=request.user,
+            kind=request.POST.get("kind", ""),
+            value=request.POST.get("value", ""),
+        )
+    except TriageError as exc:
+        raise IncidentError(str(exc)) from None
 
 
 @incident_action

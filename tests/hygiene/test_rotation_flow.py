@@ -190,3 +190,37 @@ def test_unmatched_events_are_listed_for_leads_and_hidden_from_engineers(
     assert LEAKED_KEY not in page and "AKIA…ZAM2" in page
     client.force_login(engineer)
     assert client.get("/events/").status_code == 403
+
+
+def test_a_lead_adds_a_reference_on_the_incident_page_and_waiting_events_apply(
+    client, sources, lead, engineer
+):
+    scanner, rotator = sources
+    import_report(
+        source=scanner,
+        format_key="gitleaks",
+        stream=io.BytesIO(reports.gitleaks([{"secret": LEAKED_KEY}])),
+        via="cli",
+    )
+    secret = scanner.findings.get().secret
+    incident = incident_open(secrets=[secret], opened_by=lead)
+    import_report(
+        source=rotator,
+        format_key="aws-cloudtrail",
+        stream=io.BytesIO(
+            cloudtrail(rotation("RotationSucceeded", SECRET_ARN, "2026-11-02T09:45:00Z", "ev-5"))
+        ),
+        via="cli",
+    )
+    url = f"/incidents/{incident.pk}/reference"
+    form = {"secret": secret.pk, "kind": "arn", "value": SECRET_ARN}
+    client.force_login(engineer)
+    assert client.post(url, form).status_code == 403
+    client.force_login(lead)
+    response = client.post(url, form, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert SECRET_ARN in response.content.decode()
+    rotate = incident.steps.get(position=2)
+    assert rotate.completed_at is not None and rotate.evidence_event.event_id == "ev-5"
+    bad = client.post(url, {**form, "kind": "nonsense"}, headers={"HX-Request": "true"})
+    assert bad.status_code == 400
