@@ -73,3 +73,18 @@ def test_production_pages_send_security_headers(client, db):
     assert response["Referrer-Policy"] == "same-origin"
     assert "script-src 'self'" in response["Content-Security-Policy"]
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_check_services_says_in_one_line_what_is_missing():
+    result = _manage(
+        "check_services",
+        DEBUG="1",
+        DATABASE_URL="postgres://postgres@127.0.0.1:1/leakline",
+        REDIS_URL="redis://127.0.0.1:1/0",
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: PostgreSQL is not reachable at 127.0.0.1:1")
+    assert "pg_ctlcluster" in lines[0]
+    assert lines[1].startswith("error: Redis is not reachable") and "redis-server" in lines[1]
+    assert "Traceback" not in result.stderr

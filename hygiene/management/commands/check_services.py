@@ -1,5 +1,6 @@
 import shutil
 import sys
+import warnings
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -18,7 +19,11 @@ class Command(BaseCommand):
             problems.append("DATABASE_URL must point at PostgreSQL for the test suite")
         else:
             try:
-                connection.ensure_connection()
+                # The server, not the database: the test run creates its own test database.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # Django's fallback-database notice
+                    with connection._nodb_cursor() as cursor:
+                        cursor.execute("SELECT 1")
             except Exception:
                 problems.append(
                     f"PostgreSQL is not reachable at {db.get('HOST')}:{db.get('PORT') or 5432} — "
