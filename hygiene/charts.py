@@ -30,15 +30,38 @@ def percent(share) -> str:
     return "-" if share is None else f"{100 * share:.1f} %"
 
 
+# Plotly's toolbar (zoom, pan, download...) sat over the top-left of these small charts: every
+# button is removed, so no toolbar is drawn (a figure's ``config`` says the same, for a caller
+# that passes it to Plotly).
+MODEBAR_BUTTONS = [
+    "zoom2d",
+    "pan2d",
+    "select2d",
+    "lasso2d",
+    "zoomIn2d",
+    "zoomOut2d",
+    "autoScale2d",
+    "resetScale2d",
+    "toImage",
+    "hoverClosestCartesian",
+    "hoverCompareCartesian",
+    "toggleSpikelines",
+]
+CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
+
+
 def _layout(title: str, **extra) -> dict:
     return {
         "title": {"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
-        "margin": {"l": 50, "r": 10, "t": 20, "b": 60},
+        # Room above the plot for the legend, which sits there in one row (not low on the
+        # right, where it squeezed the plot and fell under the axis labels).
+        "margin": {"l": 50, "r": 10, "t": 36, "b": 50},
         "height": 320,
         "font": {"family": "system-ui, sans-serif", "size": 12},
         "paper_bgcolor": "#fff",
         "plot_bgcolor": "#fff",
-        "modebar": {"bgcolor": "rgba(255,255,255,0.8)", "color": GREY, "activecolor": BLUE},
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
+        "modebar": {"remove": MODEBAR_BUTTONS},
         **extra,
     }
 
@@ -50,6 +73,7 @@ def _hours(seconds):
 def time_to_percentiles(result: dict) -> dict:
     kinds = [k["kind"] for k in result["kinds"]]
     return {
+        "config": CONFIG,
         "data": [
             {
                 "type": "bar",
@@ -69,6 +93,7 @@ def time_to_percentiles(result: dict) -> dict:
 
 def time_to_distribution(result: dict) -> dict:
     return {
+        "config": CONFIG,
         "data": [
             {
                 "type": "bar",
@@ -85,6 +110,7 @@ def time_to_distribution(result: dict) -> dict:
 
 def exposure_distribution(result: dict) -> dict:
     return {
+        "config": CONFIG,
         "data": [
             {
                 "type": "bar",
@@ -94,7 +120,7 @@ def exposure_distribution(result: dict) -> dict:
                 "marker": {"color": RED},
             }
         ],
-        "layout": _layout("Exposure window: first exposure to revocation"),
+        "layout": _layout("Exposure window: first exposure to revocation", showlegend=False),
     }
 
 
@@ -106,6 +132,7 @@ def sla_attainment(result: dict) -> dict:
         return round(100 * a[key] / decided, 1) if decided else 0
 
     return {
+        "config": CONFIG,
         "data": [
             {
                 "type": "bar",
@@ -137,6 +164,7 @@ def survival_curve(result: dict) -> dict:
         x.append(p["hours"])
         y.append(p["survival"])
     return {
+        "config": CONFIG,
         "data": [
             {
                 "type": "scatter",
@@ -149,6 +177,7 @@ def survival_curve(result: dict) -> dict:
         ],
         "layout": _layout(
             "Share of incidents not yet remediated (Kaplan-Meier)",
+            showlegend=False,
             xaxis={"title": {"text": "hours since opened"}},
             yaxis={"range": [0, 1.02], "tickformat": ".0%"},
         ),
@@ -157,6 +186,7 @@ def survival_curve(result: dict) -> dict:
 
 def backlog_ages(result: dict) -> dict:
     return {
+        "config": CONFIG,
         "data": [
             {
                 "type": "bar",
@@ -178,6 +208,7 @@ def trend_lines(result: dict, *, prefix: str, title: str) -> dict:
     weeks = [w["week"] for w in result["weeks"]]
     closed = "remediated" if prefix == "incidents" else "closed"
     return {
+        "config": CONFIG,
         "data": [
             {
                 "type": "scatter",
@@ -198,6 +229,7 @@ def findings_by_source(result: dict) -> dict:
     types = sorted({r["secret_type"] for r in result["rows"]})
     counts = {(r["source"], r["secret_type"]): r["findings"] for r in result["rows"]}
     return {
+        "config": CONFIG,
         "data": [
             {"type": "bar", "name": t, "x": sources, "y": [counts.get((s, t), 0) for s in sources]}
             for t in types
@@ -209,6 +241,7 @@ def findings_by_source(result: dict) -> dict:
 def noise_by_source(result: dict) -> dict:
     rows = result["sources"]
     return {
+        "config": CONFIG,
         "data": [
             {
                 "type": "bar",
@@ -220,6 +253,7 @@ def noise_by_source(result: dict) -> dict:
         ],
         "layout": _layout(
             "Noise: share of closed findings dismissed as false positive",
+            showlegend=False,
             yaxis={"range": [0, 100], "ticksuffix": "%"},
         ),
     }
@@ -228,6 +262,7 @@ def noise_by_source(result: dict) -> dict:
 def reused_by_type(result: dict) -> dict:
     rows = result["rows"]
     return {
+        "config": CONFIG,
         "data": [
             {
                 "type": "bar",

@@ -266,7 +266,7 @@ def _incident_where(f: MetricFilters, *, dates: bool = True) -> tuple[str, list]
 def _fetch(sql: str, params) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return cursor.fetchall() if cursor.description else []
 
 
 @contextmanager
@@ -508,7 +508,12 @@ def sla(f: MetricFilters, *, now: datetime | None = None) -> dict:
             COUNT(*)
         FROM {STEP} st JOIN inc ON inc.id = st.incident_id
         GROUP BY st.action, inc.severity"""
+    if _is_postgres() and getattr(_state, "tuned", False):
+        # A few thousand index probes beat waking parallel workers to scan every step.
+        _fetch("SET LOCAL max_parallel_workers_per_gather = 0", [])
     rows = _fetch(sql, [*params, _dt(_now(now))])
+    if _is_postgres() and getattr(_state, "tuned", False):
+        _fetch("SET LOCAL max_parallel_workers_per_gather = DEFAULT", [])
     order = {a: n for n, a in enumerate(SLA_ACTIONS)}
     sev_order = {s: n for n, s in enumerate(SEVERITIES)}
     per_action: dict[str, dict] = {}
@@ -614,7 +619,6 @@ def _quoted(values) -> str:
 
 OPEN_FINDING = _quoted([FindingStatus.OPEN, FindingStatus.TRIAGED])
 CLOSED_FINDING = _quoted([FindingStatus.RESOLVED, FindingStatus.DISMISSED])
-NO_WEEK = "CAST(NULL AS TIMESTAMP)"  # typed, for UNION ALL with the week column
 
 
 @_metric
@@ -807,28 +811,22 @@ def _in_range(qs: QuerySet, field_name: str, f: MetricFilters) -> QuerySet:
     return qs
 
 
-def _finding_groups(
-    f: MetricFilters, *, breakdown: bool, rules: bool, weeks: bool = False
-) -> dict[str, list]:
-    """Findings first seen in range, read once and grouped by (source, type, rule, week) with
-    their closed and false-positive counts; from those groups, in the same statement: per
-    source and type (``breakdown``), per source and per (source, rule) (``rules``, for noise),
-    per week (``weeks``, the trend's findings opened), each ordered and cut to its limit.
-    Rows per part: (source slug, source name, type or rule, week, findings, closed, fps)."""
+def _finding_groups(f: MetricFilters, *, breakdown: bool, rules: bool) -> dict[str, list]:
+    """Findings first seen in range, read once and grouped by (source, type, rule) with their
+    closed and false-positive counts; from those groups, in the same statement: per source
+    and type (``breakdown``), per source and per (source, rule) (``rules``, for noise), each
+    ordered and cut to its limit. Rows per part: (source slug, source name, type or rule,
+    findings, closed, false positives)."""
     where, params = _finding_where(f)
     keys = ["fi.source_id"]
     keys += ["fi.secret_type"] if breakdown else []
     keys += ["fi.rule"] if rules else []
-    week_params: list = []
-    if weeks:
-        week, week_params = _week("fi.first_seen_at")
-        keys.append(f"{week} AS wk")
     cols = ", ".join(keys)
     parts = []
     if breakdown:
         parts.append(
             f"""SELECT * FROM (SELECT 'breakdown' AS part, so.slug, so.name,
-                    g.secret_type AS item, {NO_WEEK} AS week, SUM(g.n) AS n, 0 AS closed, 0 AS fps
+                    g.secret_type AS item, SUM(g.n) AS n, 0 AS closed, 0 AS fps
                 FROM g JOIN {SOURCE} so ON so.id = g.source_id
                 GROUP BY so.slug, so.name, g.secret_type
                 ORDER BY n DESC, so.slug, g.secret_type LIMIT {TABLE_LIMIT * 4}) b"""
@@ -836,7 +834,7 @@ def _finding_groups(
     if rules:
         parts.append(
             f"""SELECT * FROM (SELECT 'sources' AS part, so.slug, so.name, '' AS item,
-                    {NO_WEEK} AS week, SUM(g.n) AS n, SUM(g.closed) AS closed,
+                    SUM(g.n) AS n, SUM(g.closed) AS closed,
                     SUM(g.fps) AS fps
                 FROM g JOIN {SOURCE} so ON so.id = g.source_id
                 GROUP BY so.slug, so.name
@@ -844,15 +842,11 @@ def _finding_groups(
         )
         parts.append(
             f"""SELECT * FROM (SELECT 'rules' AS part, so.slug, so.name, g.rule AS item,
-                    {NO_WEEK} AS week, SUM(g.n) AS n, SUM(g.closed) AS closed,
+                    SUM(g.n) AS n, SUM(g.closed) AS closed,
                     SUM(g.fps) AS fps
                 FROM g JOIN {SOURCE} so ON so.id = g.source_id
                 GROUP BY so.slug, so.name, g.rule
                 ORDER BY fps DESC, n DESC, so.slug, g.rule LIMIT {TABLE_LIMIT}) r"""
-        )
-    if weeks:
-        parts.append(
-            """SELECT 'weeks', NULL, NULL, NULL, g.wk, SUM(g.n), 0, 0 FROM g GROUP BY g.wk"""
         )
     positions = ", ".join(str(n) for n in range(1, len(keys) + 1))
     sql = f"""WITH g AS (SELECT {cols}, COUNT(*) AS n,
@@ -860,8 +854,8 @@ def _finding_groups(
                 SUM(CASE WHEN fi.status = %s AND fi.resolution = %s THEN 1 ELSE 0 END) AS fps
             FROM {FINDING} fi WHERE {where} GROUP BY {positions})
         {" UNION ALL ".join(parts)}"""
-    out: dict[str, list] = {"breakdown": [], "sources": [], "rules": [], "weeks": []}
-    rows = _fetch(sql, [*week_params, FindingStatus.DISMISSED, Resolution.FALSE_POSITIVE, *params])
+    out: dict[str, list] = {"breakdown": [], "sources": [], "rules": []}
+    rows = _fetch(sql, [FindingStatus.DISMISSED, Resolution.FALSE_POSITIVE, *params])
     for part, *row in rows:
         out[part].append(row)
     return out
@@ -871,14 +865,14 @@ def _breakdown_result(groups: dict) -> dict:
     return {
         "rows": [
             {"source": slug, "source_name": name, "secret_type": item, "findings": int(n)}
-            for slug, name, item, _, n, _, _ in groups["breakdown"]
+            for slug, name, item, n, _, _ in groups["breakdown"]
         ]
     }
 
 
 def _noise_result(groups: dict) -> dict:
     def shape(row, rule: bool):
-        slug, _, item, _, n, closed, fps = row
+        slug, _, item, n, closed, fps = row
         n, closed, fps = int(n), int(closed), int(fps)
         return {
             "source": slug,
@@ -939,23 +933,36 @@ def noise(f: MetricFilters) -> dict:
 
 
 @_metric
-def page_results(f: MetricFilters, *, now: datetime | None = None) -> dict[str, dict]:
-    """Every table of the metrics page at once, with the work they share done once: one
-    statement for time-to and exposure, one scan of findings for the breakdown and noise."""
+def page_results(f: MetricFilters, *, now: datetime | None = None, tables=None) -> dict[str, dict]:
+    """The tables named (all by default) at once, with the work they share done once: one
+    statement for time-to and exposure, one scan of the findings for breakdown and noise."""
     now = _now(now)
-    dists = _incident_distributions(f, now, times=True, exposures=True)
-    groups = _finding_groups(f, breakdown=True, rules=True)
-    return {
-        "time-to-remediate": _time_to_result(dists),
-        "exposure": _exposure_result(dists),
-        "sla": sla(f, now=now),
-        "survival": survival(f, now=now),
-        "backlog": backlog(f, now=now),
-        "trend": trend(f),
-        "findings": _breakdown_result(groups),
-        "reused": reused_secrets(f),
-        "noise": _noise_result(groups),
-    }
+    wanted = set(TABLES if tables is None else tables)
+    out = {}
+    if wanted & {"time-to-remediate", "exposure"}:
+        dists = _incident_distributions(
+            f, now, times="time-to-remediate" in wanted, exposures="exposure" in wanted
+        )
+        if "time-to-remediate" in wanted:
+            out["time-to-remediate"] = _time_to_result(dists)
+        if "exposure" in wanted:
+            out["exposure"] = _exposure_result(dists)
+    if wanted & {"findings", "noise"}:
+        groups = _finding_groups(f, breakdown="findings" in wanted, rules="noise" in wanted)
+        if "findings" in wanted:
+            out["findings"] = _breakdown_result(groups)
+        if "noise" in wanted:
+            out["noise"] = _noise_result(groups)
+    for name, selector in (
+        ("sla", lambda: sla(f, now=now)),
+        ("survival", lambda: survival(f, now=now)),
+        ("backlog", lambda: backlog(f, now=now)),
+        ("trend", lambda: trend(f)),
+        ("reused", lambda: reused_secrets(f)),
+    ):
+        if name in wanted:
+            out[name] = selector()
+    return {name: out[name] for name in TABLES if name in out}
 
 
 @_metric

@@ -4,6 +4,7 @@ services run — gunicorn, rqworker, the compose health check — against the te
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -118,3 +119,32 @@ def test_rqworker_runs_jobs_as_the_worker_service_does():
     job.refresh()
     assert job.get_status() == "finished"
     assert isinstance(job.return_value(), dict)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_the_embedded_server_stops_on_ctrl_c_and_sigterm(sig):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port), "--sweep-every", "1"],
+        cwd=ROOT,
+        env=app_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        # As `make run` in a script would: background jobs start with SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert json.loads(r.read())["database"] == "ok"
+                    break
+            except OSError:
+                time.sleep(0.2)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=20) is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()

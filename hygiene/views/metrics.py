@@ -117,57 +117,81 @@ def _csv(name: str, result: dict, f) -> HttpResponse:
     return response
 
 
-def _results(f) -> dict:
-    # All tables at once: the selectors share their scans (see metrics.page_results).
-    return metrics.page_results(f)
+def _trend_chart(prefix: str, title: str):
+    return lambda r: charts.trend_lines(r, prefix=prefix, title=title)
+
+
+# The page's charts in order: (table, chart id, figure builder).
+CHARTS = [
+    ("time-to-remediate", "time-p", charts.time_to_percentiles),
+    ("time-to-remediate", "time-dist", charts.time_to_distribution),
+    ("sla", "sla", charts.sla_attainment),
+    ("survival", "survival", charts.survival_curve),
+    ("exposure", "exposure", charts.exposure_distribution),
+    ("backlog", "backlog", charts.backlog_ages),
+    ("trend", "trend-incidents", _trend_chart("incidents", "Incidents per week")),
+    ("trend", "trend-findings", _trend_chart("findings", "Findings per week")),
+    ("findings", "findings", charts.findings_by_source),
+    ("noise", "noise", charts.noise_by_source),
+    ("reused", "reused", charts.reused_by_type),
+]
+# Charts below the fold that read many findings: drawn when scrolled into view, each by its
+# own request (?section=<chart id>), so that the page answers with what is visible first.
+LAZY = {"trend-incidents", "trend-findings", "findings", "noise"}
+# Empty results, to title a lazy chart's placeholder without computing it.
+EMPTY = {"trend": {"weeks": []}, "findings": {"rows": []}, "noise": {"sources": [], "rules": []}}
+# The chart showing each table's rows (the first of that table).
+TABLE_CHART = {}
+for _table, _chart, _ in CHARTS:
+    TABLE_CHART.setdefault(_table, _chart)
+
+
+def _heading(figure: dict) -> str:
+    # The heading is HTML (readable, never overlapping the legend), not a plotly title.
+    return figure["layout"].pop("title")["text"]
+
+
+def _section(name: str, chart_id: str, build, result: dict, query: str) -> dict:
+    columns, rows = table(name, result)
+    figure = build(result)
+    first = TABLE_CHART[name] == chart_id
+    return {
+        "id": chart_id,
+        "fig_id": f"fig-{chart_id}",
+        "table": name,
+        "title": TABLES[name][0],
+        "heading": _heading(figure),
+        "figure": figure,
+        # A table under the first chart of each, not repeated.
+        "columns": columns if first else None,
+        "rows": rows[:HTML_ROWS],
+        "more_rows": max(0, len(rows) - HTML_ROWS),
+        "csv": f"?{query}&export={name}" if query else f"?export={name}",
+    }
 
 
 def _sections(results: dict, query: str) -> list[dict]:
-    """What the page shows, chart by chart, with the table behind each."""
-    spec = [
-        ("time-to-remediate", "time-p", charts.time_to_percentiles),
-        ("time-to-remediate", "time-dist", charts.time_to_distribution),
-        ("sla", "sla", charts.sla_attainment),
-        ("survival", "survival", charts.survival_curve),
-        ("exposure", "exposure", charts.exposure_distribution),
-        ("backlog", "backlog", charts.backlog_ages),
-        (
-            "trend",
-            "trend-incidents",
-            lambda r: charts.trend_lines(r, prefix="incidents", title="Incidents per week"),
-        ),
-        (
-            "trend",
-            "trend-findings",
-            lambda r: charts.trend_lines(r, prefix="findings", title="Findings per week"),
-        ),
-        ("findings", "findings", charts.findings_by_source),
-        ("noise", "noise", charts.noise_by_source),
-        ("reused", "reused", charts.reused_by_type),
-    ]
-    sections, shown = [], set()
-    for name, chart_id, build in spec:
-        columns, rows = table(name, results[name])
-        figure = build(results[name])
-        # The heading is HTML (readable, never overlapping the legend), not a plotly title.
-        heading = figure["layout"].pop("title")["text"]
-        sections.append(
-            {
-                "id": chart_id,
-                "fig_id": f"fig-{chart_id}",
-                "table": name,
-                "title": TABLES[name][0],
-                "heading": heading,
-                "figure": figure,
-                # A table under the first chart of each, not repeated.
-                "columns": columns if name not in shown else None,
-                "rows": rows[:HTML_ROWS],
-                "more_rows": max(0, len(rows) - HTML_ROWS),
-                "csv": f"?{query}&export={name}" if query else f"?export={name}",
-            }
-        )
-        shown.add(name)
+    """What the page shows, chart by chart, with the table behind each; lazy charts as
+    placeholders that fetch themselves."""
+    sections = []
+    for name, chart_id, build in CHARTS:
+        if chart_id in LAZY:
+            sections.append(
+                {
+                    "id": chart_id,
+                    "lazy": True,
+                    "title": TABLES[name][0],
+                    "heading": _heading(build(EMPTY[name])),
+                    "url": f"?{query}&section={chart_id}" if query else f"?section={chart_id}",
+                }
+            )
+        else:
+            sections.append(_section(name, chart_id, build, results[name], query))
     return sections
+
+
+# The tables the page computes up front: the cards' and the visible charts'.
+EAGER_TABLES = sorted({name for name, chart_id, _ in CHARTS if chart_id not in LAZY})
 
 
 def _cards(results: dict) -> list[dict]:
@@ -226,9 +250,22 @@ def metrics_page(request):
                 content_type="text/plain; charset=utf-8",
             )
         return _csv(export, metrics.TABLES[export](f), f)
-    results = _results(f)
     # ``since`` always, even empty: without it the default range would come back.
     query = urlencode({k: v for k, v in f.as_params().items() if v or k == "since"})
+    section = request.GET.get("section")
+    if section is not None:
+        chart = next((c for c in CHARTS if c[1] == section), None)
+        if chart is None:
+            return HttpResponse(
+                f"Unknown section; one of: {', '.join(c[1] for c in CHARTS)}",
+                status=400,
+                content_type="text/plain; charset=utf-8",
+            )
+        name, chart_id, build = chart
+        result = metrics.page_results(f, tables=[name])[name]
+        context = {"s": _section(name, chart_id, build, result, query)}
+        return render(request, "hygiene/partials/metrics_section.html", context)
+    results = metrics.page_results(f, tables=EAGER_TABLES)
     context = {
         "filters": f,
         "params": f.as_params(),

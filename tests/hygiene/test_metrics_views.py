@@ -40,11 +40,33 @@ def test_page_shows_cards_and_a_figure_per_chart(client, manager):
     assert 'data-testid="card-revoke-p50">4.0 h<' in html
     assert 'data-testid="card-sla">55.6 %<' in html
     assert 'data-testid="card-exposure-p50">16.2 d<' in html
-    for chart in ("time-p", "sla", "survival", "exposure", "backlog", "trend-incidents", "noise"):
+    for chart in ("time-p", "sla", "survival", "exposure", "backlog", "reused"):
         assert f'data-figure="fig-{chart}"' in html
         assert f'<script id="fig-{chart}" type="application/json">' in html
     assert "vendor/plotly.min.js" in html
     assert "<script>" not in html  # no inline code (CSP)
+    # Below the fold, the charts that read many findings fetch themselves when revealed.
+    for chart in ("trend-incidents", "trend-findings", "findings", "noise"):
+        assert f'hx-get="?since=&amp;section={chart}" hx-trigger="revealed"' in html
+        assert f'id="fig-{chart}"' not in html
+
+
+def test_a_lazy_section_draws_its_chart_with_the_filters(client, manager):
+    client.force_login(manager)
+    response = client.get("/metrics/?since=&section=noise", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" not in html
+    assert 'data-testid="section-noise"' in html and 'data-figure="fig-noise"' in html
+    assert '<script id="fig-noise" type="application/json">' in html
+    assert 'data-testid="csv-noise"' in html and "since=&amp;export=noise" in html
+    assert "<td>gitleaks-ci</td><td>(all rules)</td><td>7</td><td>3</td><td>1</td>" in html
+    # The trend's table is under its first chart only.
+    first = client.get("/metrics/?since=&section=trend-incidents").content.decode()
+    second = client.get("/metrics/?since=&section=trend-findings").content.decode()
+    assert 'data-testid="csv-trend"' in first and 'data-testid="csv-trend"' not in second
+    assert '<script id="fig-trend-findings" type="application/json">' in second
+    assert client.get("/metrics/?section=passwords").status_code == 400
 
 
 def test_filters_come_from_the_url_and_htmx_gets_only_the_charts(client, manager):

@@ -1,3 +1,4 @@
+import signal
 import threading
 
 from django.core.management import call_command
@@ -18,6 +19,10 @@ class Command(BaseCommand):
         parser.add_argument("--sweep-every", type=int, default=30, help="seconds")
 
     def handle(self, *args, host, port, sweep_every, **options):
+        # Ctrl-C and `kill` both stop everything, even when started from a script that
+        # ignores SIGINT for its background jobs.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
         stop = threading.Event()
         sweeper = threading.Thread(
             target=jobs.sweep_loop, kwargs={"stop": stop, "every": sweep_every}, daemon=True
@@ -28,3 +33,7 @@ class Command(BaseCommand):
             call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True)
         finally:
             stop.set()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
