@@ -1,11 +1,17 @@
 """Metrics at scale: seeds 1,000,000 findings and 50,000 incidents (5 steps each) into a
-PostgreSQL database with COPY, then measures the server time of the metrics page and of each
-/api/v1/metrics call (p50 / p95 over 20 requests, in-process through Django's test client).
+PostgreSQL database with COPY, then measures the server time of the metrics page, of its
+lazily drawn sections and of each /api/v1/metrics call, with and without a team filter (p50 /
+p95 over --repeat requests, in-process through Django's test client).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/leakline_bench DEBUG=1 \
         .venv/bin/python bench/metrics_bench.py [--findings N] [--incidents N] [--reuse]
+            [--seed-only] [--repeat N] [--only page|api|<table>]
 
-The database is emptied first (tables created from the models). Not part of the test suite.
+--reuse measures an already seeded database: its schema must match the models (indexes
+included; run ``manage.py migrate`` or re-seed after a model change).
+
+Without --reuse the database is emptied first (tables created from the models). Not part of
+the test suite.
 """
 
 import argparse
@@ -267,6 +273,13 @@ def run_measurements(n: int = 20, only: str = "") -> None:
                     ),
                 )
             )
+            # The charts below the fold, each fetched when scrolled into view.
+            from hygiene.views.metrics import LAZY
+
+            for section in sorted(LAZY):
+                url = f"/metrics/{query or '?'}&section={section}"
+                hx = {"HTTP_HX_REQUEST": "true"}
+                rows.append((f"section {section} ({label})", *measure(client, url, hx, n=n)))
         for name in TABLES:
             if only not in ("", "api", name):
                 continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 
@@ -26,6 +26,7 @@ SEVERITY_FROM_RANK_SQL = (
     "WHEN 1 THEN 'low' ELSE 'info' END"
 )
 DISMISSALS = ("false_positive", "used_in_tests", "accepted_risk", "revoked", "wont_fix")
+LAST_SEEN_GRANULARITY = timedelta(hours=1)
 
 
 def _rank(col: str) -> str:
@@ -50,10 +51,14 @@ class Reconciler:
         self.run = run
         self.now = now
         self.pg = connection.vendor == "postgresql"
+        adapt = connection.ops.adapt_datetimefield_value
         self.p = {
             "run": run.pk,
             "source": run.source_id,
-            "now": connection.ops.adapt_datetimefield_value(now),
+            "now": adapt(now),
+            # last_seen_at is refreshed at most hourly when nothing else changed: re-scans then
+            # leave unchanged rows (and all their index entries) alone.
+            "stale": adapt(now - LAST_SEEN_GRANULARITY),
         }
 
     def sql(self, statement: str, params: dict | None = None) -> int:
@@ -160,6 +165,14 @@ class Reconciler:
                 analysis = CASE WHEN hygiene_secret.analysis = {self.empty_json}
                     THEN excluded.analysis ELSE hygiene_secret.analysis END,
                 updated_at = excluded.updated_at
+            WHERE hygiene_secret.last_seen_at < %(stale)s
+               OR {_rank("excluded.severity")} > {_rank("hygiene_secret.severity")}
+               OR (excluded.validity <> 'unknown' AND hygiene_secret.validity <> 'revoked'
+                   AND hygiene_secret.validity <> excluded.validity)
+               OR excluded.exposed_since < hygiene_secret.exposed_since
+               OR (hygiene_secret.preview = '' AND excluded.preview <> '')
+               OR (hygiene_secret.secret_type IN ('generic-secret', 'generic-password', 'api-key')
+                   AND hygiene_secret.secret_type <> excluded.secret_type)
             """
         )
 
@@ -243,11 +256,22 @@ class Reconciler:
                 updated_at = CASE WHEN hygiene_finding.severity <> excluded.severity
                     OR hygiene_finding.missing_since IS NOT NULL
                     THEN excluded.updated_at ELSE hygiene_finding.updated_at END
+            WHERE hygiene_finding.last_seen_at < %(stale)s
+               OR hygiene_finding.missing_since IS NOT NULL
+               OR hygiene_finding.severity <> excluded.severity
+               OR (excluded.validity <> 'unknown'
+                   AND hygiene_finding.validity <> excluded.validity)
+               OR (excluded.url <> '' AND hygiene_finding.url <> excluded.url)
+               OR hygiene_finding.title <> excluded.title
+               OR hygiene_finding.description <> excluded.description
             RETURNING first_seen_at = %(now)s
             """
         )
         created = sum(1 for (new,) in rows if new)
-        existing = len(rows) - created
+        (total,) = self.rows(
+            "SELECT COUNT(*) FROM hygiene_stagedfinding WHERE run_id = %(run)s AND passed = FALSE"
+        )[0]
+        existing = total - created
         return created, changed, existing - changed
 
     def apply_tool_dismissals(self) -> int:
@@ -313,7 +337,8 @@ class Reconciler:
             """
             UPDATE hygiene_finding SET missing_since = %(now)s
             WHERE source_id = %(source)s AND category = 'secret' AND missing_since IS NULL
-              AND last_seen_at <> %(now)s
+              AND NOT EXISTS (SELECT 1 FROM hygiene_stagedfinding s WHERE s.run_id = %(run)s
+                              AND s.location_key = hygiene_finding.location_key)
             """
         )
         resolved = self.sql(
@@ -322,7 +347,9 @@ class Reconciler:
                 resolution = 'no_longer_seen', resolved_at = %(now)s, updated_at = %(now)s
             WHERE source_id = %(source)s AND category = 'posture'
               AND status IN ('open', 'triaged')
-              AND last_seen_at <> %(now)s
+              AND NOT EXISTS (SELECT 1 FROM hygiene_stagedfinding s WHERE s.run_id = %(run)s
+                              AND s.location_key = hygiene_finding.location_key
+                              AND s.passed = FALSE)
             """
         )
         return missing, resolved

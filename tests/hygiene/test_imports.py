@@ -332,3 +332,23 @@ def test_unknown_source_and_format_are_refused(tmp_path, scanners, capsys):
         call_command("import_findings", str(path), source="gitleaks", format_key="nessus")
     assert "unknown format 'nessus'" in capsys.readouterr().err
     assert not ImportRun.objects.exists()
+
+
+def test_last_seen_moves_on_with_a_later_scan_but_an_immediate_rescan_rewrites_nothing(
+    tmp_path, scanners
+):
+    data = reports.gitleaks([{"secret": AWS_KEY}])
+    with time_machine.travel(datetime(2026, 11, 1, 8, 0, tzinfo=UTC), tick=False):
+        run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
+    finding = Finding.objects.get()
+    first_version = (finding.last_seen_at, finding.updated_at)
+    with time_machine.travel(datetime(2026, 11, 1, 8, 20, tzinfo=UTC), tick=False):
+        summary = run_cli(tmp_path, data + b" ", source="gitleaks", fmt="gitleaks")
+    assert summary["unchanged"] == 1
+    finding.refresh_from_db()
+    assert (finding.last_seen_at, finding.updated_at) == first_version
+    with time_machine.travel(datetime(2026, 11, 2, 8, 0, tzinfo=UTC), tick=False):
+        run_cli(tmp_path, data + b"  ", source="gitleaks", fmt="gitleaks")
+    finding.refresh_from_db()
+    assert finding.last_seen_at == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    assert finding.secret.last_seen_at == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
