@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 
 from hygiene.models import OwnershipRule
+from hygiene.ownership import glob_to_regex
 
 SEVERITY_RANK_SQL = (
     "CASE {col} WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 "
@@ -74,6 +75,10 @@ class Reconciler:
     @property
     def least(self) -> str:
         return "LEAST" if self.pg else "MIN"
+
+    @property
+    def regex_op(self) -> str:
+        return "~" if self.pg else "REGEXP"
 
     @property
     def empty_json(self) -> str:
@@ -320,8 +325,9 @@ class Reconciler:
                 ("resource", rule.resource_pattern),
             ):
                 if pattern:
-                    conditions.append(f"{column} LIKE %({column}_p)s ESCAPE '\\'")
-                    params[f"{column}_p"] = glob_to_like(pattern)
+                    # The same fnmatch semantics as re-applying rules (hygiene.ownership).
+                    conditions.append(f"{column} {self.regex_op} %({column}_p)s")
+                    params[f"{column}_p"] = glob_to_regex(pattern)
             if conditions:
                 self.sql(
                     f"UPDATE hygiene_finding SET team_id = %(team)s "
@@ -437,18 +443,3 @@ class Reconciler:
     def cleanup(self) -> None:
         self.sql("DELETE FROM hygiene_stagedfinding WHERE run_id = %(run)s")
         self.sql("DELETE FROM hygiene_stagedreference WHERE run_id = %(run)s")
-
-
-def glob_to_like(pattern: str) -> str:
-    """Ownership patterns are globs (* any run, ? one character); LIKE needs % and _."""
-    out = []
-    for ch in pattern:
-        if ch in "%_\\":
-            out.append("\\" + ch)
-        elif ch == "*":
-            out.append("%")
-        elif ch == "?":
-            out.append("_")
-        else:
-            out.append(ch)
-    return "".join(out)

@@ -352,3 +352,21 @@ def test_last_seen_moves_on_with_a_later_scan_but_an_immediate_rescan_rewrites_n
     finding.refresh_from_db()
     assert finding.last_seen_at == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
     assert finding.secret.last_seen_at == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def test_import_and_reapplying_rules_agree_on_bracket_patterns(tmp_path, scanners, team):
+    OwnershipRule.objects.create(position=1, team=team, repo_pattern="*acme/[pq]ayments*")
+    run_cli(
+        tmp_path,
+        reports.trufflehog(
+            [
+                {"secret": AWS_KEY, "repo": "https://github.com/acme/payments.git"},
+                {"secret": AWS_KEY_2, "repo": "https://github.com/acme/xayments.git"},
+            ]
+        ),
+        source="trufflehog",
+        fmt="trufflehog",
+        name="th.jsonl",
+    )
+    assert Finding.objects.get(repo__endswith="/payments").team == team
+    assert Finding.objects.get(repo__endswith="/xayments").team is None
