@@ -716,7 +716,7 @@ def _mondays(first: datetime, last: datetime) -> list[datetime]:
 
 
 @_metric
-def trend(f: MetricFilters) -> dict:
+def trend(f: MetricFilters, *, findings: bool = True) -> dict:
     """Per ISO week (starting Monday, UTC): incidents opened (opened_at) and remediated
     (remediated_at); findings opened (first_seen_at) and closed (resolved_at, resolved or
     dismissed). Each series is filtered on its own date.
@@ -744,7 +744,7 @@ def trend(f: MetricFilters) -> dict:
     for name, week, n in _fetch(" UNION ALL ".join(parts), params):
         counts.setdefault(_as_date(week), {})[name] = int(n)
 
-    # Findings: the weeks each series spans, then a range count per week.
+    # Findings (unless not wanted): the weeks each series spans, then a range count per week.
     series = [
         ("findings_opened", "fi.first_seen_at", f_where),
         (
@@ -753,6 +753,8 @@ def trend(f: MetricFilters) -> dict:
             f"fi.status IN ({CLOSED_FINDING}) AND fi.resolved_at IS NOT NULL AND {f_where}",
         ),
     ]
+    if not findings:
+        series = []
     spans, params = [], []
     for _, column, where in series:
         in_range, range_params = _range(column, f)
@@ -760,7 +762,7 @@ def trend(f: MetricFilters) -> dict:
             f"SELECT MIN({column}), MAX({column}) FROM {FINDING} fi WHERE {where} AND {in_range}"
         )
         params += [*f_params, *range_params]
-    bounds = _fetch(" UNION ALL ".join(spans), params)
+    bounds = _fetch(" UNION ALL ".join(spans), params) if spans else []
     weeks, week_params = [], []
     for n, (first, last) in enumerate(bounds):
         if first is None:
@@ -966,14 +968,20 @@ def page_results(f: MetricFilters, *, now: datetime | None = None, tables=None) 
 
 
 @_metric
-def headline(f: MetricFilters | None = None, *, now: datetime | None = None) -> dict:
-    """The manager's numbers: p50 time to revoke, SLA attainment, open backlog, p50 exposure."""
+def headline(
+    f: MetricFilters | None = None,
+    *,
+    now: datetime | None = None,
+    open_findings: int | None = None,
+) -> dict:
+    """The manager's numbers: p50 time to revoke, SLA attainment, open backlog, p50 exposure.
+    ``open_findings``: all open findings, when the caller has already counted them."""
     f = f or default_filters()
-    findings = {
-        "open": Finding.objects.filter(
+    if open_findings is None:
+        open_findings = Finding.objects.filter(
             status__in=[FindingStatus.OPEN, FindingStatus.TRIAGED]
         ).count()
-    }
+    findings = {"open": open_findings}
     incidents = Incident.objects.aggregate(
         open=Count("id", filter=~Q(status=IncidentStatus.CLOSED)), total=Count("id")
     )
@@ -996,10 +1004,14 @@ def manager_dashboard(user) -> dict:
     from hygiene import charts
 
     f = default_filters()
-    head = headline(f)
+    result = backlog(f)  # no team/type/... filter: all open findings, as the headline counts
+    head = headline(f, open_findings=sum(result["findings"]))
+    incidents_trend = trend(f, findings=False)  # the chart shows the incidents' series only
     figures = {
-        "backlog": charts.backlog_ages(result := backlog(f)),
-        "trend": charts.trend_lines(trend(f), prefix="incidents", title="Incidents per week"),
+        "backlog": charts.backlog_ages(result),
+        "trend": charts.trend_lines(
+            incidents_trend, prefix="incidents", title="Incidents per week"
+        ),
     }
     for figure in figures.values():
         figure["layout"].pop("title")  # the page's headings name them

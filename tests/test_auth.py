@@ -143,3 +143,12 @@ def test_roles_limit_pages(client, request, who, path, allowed):
     user = request.getfixturevalue(who)
     client.force_login(user)
     assert (client.get(path).status_code == 200) is allowed
+
+
+@pytest.mark.django_db
+def test_a_user_without_a_role_sees_nothing_on_the_dashboard(client, outsider):
+    client.force_login(outsider)
+    response = client.get("/")
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "No role yet" in body and "overdue" not in body.lower()

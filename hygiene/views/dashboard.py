@@ -14,4 +14,7 @@ def dashboard(request):
         return render(request, "hygiene/dashboard_engineer.html", engineer_dashboard(request.user))
     if role == "manager":
         return render(request, "hygiene/dashboard_manager.html", manager_dashboard(request.user))
-    return render(request, "hygiene/dashboard_lead.html", lead_dashboard(request.user))
+    if role == "lead":
+        return render(request, "hygiene/dashboard_lead.html", lead_dashboard(request.user))
+    # Logged in but given no role yet: nothing to see until an administrator assigns one.
+    return render(request, "hygiene/dashboard_norole.html", status=403)
