@@ -130,6 +130,13 @@ class PlaybookStepForm(forms.Form):
     deadline_medium = forms.DurationField()
     deadline_low = forms.DurationField()
 
+    def has_changed(self):
+        # The blank "new step" row posts its selects' first choices; without a title it is
+        # still blank and must not be validated.
+        if self.empty_permitted and not (self.data.get(self.add_prefix("title")) or "").strip():
+            return False
+        return super().has_changed()
+
     def clean_depends_on(self):
         raw = self.cleaned_data.get("depends_on", "")
         try:

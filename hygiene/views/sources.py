@@ -5,7 +5,7 @@ else (not in the session, not in messages)."""
 from datetime import datetime, time
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -147,38 +147,35 @@ def webhook_secret_rotate(request, slug: str):
 @require_POST
 @permission_required("hygiene.manage_sources")
 def source_upload(request, slug: str):
+    """Upload a report by hand: the API's import path. Problems come back on the source page
+    (a redirect, so reloading doesn't post the file again), or in place for htmx."""
+    from hygiene.services.imports import ImportFailed, ImportRejected, import_report
+
     source = get_object_or_404(Source, slug=slug)
     form = UploadForm(request.POST, request.FILES)
+
+    def problem(status: int, message: str):
+        if _is_htmx(request):
+            return _error(request, status, message)
+        messages.error(request, message)
+        return redirect("source_detail", slug=slug)
+
     if not form.is_valid():
-        return _error(request, 400, " ".join(m for ms in form.errors.values() for m in ms))
-    try:
-        from hygiene.importers import ImportFormatError
-        from hygiene.services.imports import ImportRejected, import_report
-    except ImportError:
-        return _error(request, 503, "Uploads aren't available yet (the import service is missing).")
-    upload = form.cleaned_data["file"]
+        return problem(400, " ".join(m for ms in form.errors.values() for m in ms))
     try:
         run = import_report(
             source=source,
             format_key=form.cleaned_data["format"].strip(),
-            stream=upload,
+            stream=form.cleaned_data["file"],
             via="upload",
             user=request.user,
             full_scan=form.cleaned_data["full_scan"],
         )
     except ImportRejected as exc:
-        return _error(request, getattr(exc, "status", 400), getattr(exc, "message", str(exc)))
-    except Exception as exc:  # ImportFailed: a failed run is recorded; say what was wrong
-        from hygiene.services import imports
-
-        failed = getattr(imports, "ImportFailed", None)
-        if failed is None or not isinstance(exc, failed):
-            raise
-        return _error(request, 400, f"Import #{exc.run.pk} failed: {exc.error}")
-    except ImportFormatError as exc:
-        return _error(request, 400, f"The report could not be read: {exc}")
-    except PermissionDenied:
-        return _error(request, 403, "Your role does not allow this action.")
+        return problem(exc.status, exc.message)
+    except ImportFailed as exc:
+        where = f"{exc.error.location}: " if exc.error.location else ""
+        return problem(400, f"Import #{exc.run.pk} failed: {where}{exc.error.message}")
     messages.success(
         request,
         f"Import #{run.pk}: {run.status} — {run.received} received, {run.created} new, "

@@ -65,6 +65,12 @@ def test_manager_filters_the_metrics_and_downloads_the_csv(login, live_server, m
     expect(page.get_by_test_id("card-revoke-p50")).to_have_text("6.0 h")
     expect(page.locator("#chart-sla .main-svg").first).to_be_visible()
     assert len(requests) == 3, requests  # one redraw per change
+    # Charts below the fold are fetched, with the filters, and drawn once scrolled into view.
+    page.get_by_test_id("section-noise").scroll_into_view_if_needed()
+    expect(page.locator("#chart-noise .main-svg").first).to_be_visible()
+    expect(page.get_by_test_id("csv-noise")).to_have_attribute(
+        "href", "?since=2025-03-04&until=2025-03-31&team=payments&export=noise"
+    )
     screenshot("metrics-manager-filtered")
 
     with page.expect_download() as info:

@@ -176,9 +176,11 @@ def test_upload_a_report_by_hand(source, as_user, client):
 
 def test_upload_errors_are_4xx_with_a_message(source, as_user, client):
     as_user("lead")
+    htmx = {"HX-Request": "true"}
     bad = client.post(
         f"/sources/{source.slug}/upload/",
         {"format": "gitleaks", "file": SimpleUploadedFile("r.json", b"{not json")},
+        headers=htmx,
     )
     assert bad.status_code == 400
     assert "failed" in bad.content.decode().lower()
@@ -187,8 +189,18 @@ def test_upload_errors_are_4xx_with_a_message(source, as_user, client):
     unknown = client.post(
         f"/sources/{source.slug}/upload/",
         {"format": "nope", "file": SimpleUploadedFile("r.json", b"[]")},
+        headers=htmx,
     )
     assert unknown.status_code == 415
-    missing = client.post(f"/sources/{source.slug}/upload/", {"format": "gitleaks"})
+    missing = client.post(f"/sources/{source.slug}/upload/", {"format": "gitleaks"}, headers=htmx)
     assert missing.status_code == 400
+    # Without htmx: back on the source page, the error shown there (reloading posts nothing).
+    page = client.post(
+        f"/sources/{source.slug}/upload/",
+        {"format": "gitleaks", "file": SimpleUploadedFile("r.json", b"")},
+        follow=True,
+    )
+    assert page.redirect_chain[-1][0] == f"/sources/{source.slug}/"
+    body = page.content.decode()
+    assert "is empty" in body and "<nav" in body
     assert "import-row" in client.get(f"/sources/{source.slug}/").content.decode()

@@ -308,6 +308,10 @@ def test_playbook_pages_and_edit_saves_a_new_version(client, lead, engineer):
                 data[f"steps-{i}-{key}"] = value
     data["steps-0-deadline_critical"] = "0:30:00"
     data["steps-5-DELETE"] = "on"  # drop the optional purge step
+    # The blank "new step" row, as a browser posts it: its selects send their first choice.
+    blank = len(formset.initial)
+    data[f"steps-{blank}-action"] = "revoke"
+    data[f"steps-{blank}-default_role"] = "lead"
     response = client.post(reverse("playbook_edit", args=["aws-access-key"]), data)
     assert response.status_code == 302, response.content.decode()[:2000]
     new = Playbook.objects.get(slug="aws-access-key", is_current=True)
