@@ -70,6 +70,9 @@ def reference_hash(kind: str, value: str) -> str:
 
 
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
+_URI_WITH_PASSWORD = re.compile(
+    r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<user>[^:/@\s]{1,40}):[^@\s]+@(?P<host>[^/:?\s]{1,60})"
+)
 
 
 def redact(value: str) -> str:
@@ -80,8 +83,12 @@ def redact(value: str) -> str:
     if pem:
         # Not the header itself: a scanner may report just the header as the "secret".
         return f"{pem.group(1).strip()} (PEM) …"
+    uri = _URI_WITH_PASSWORD.match(value)
+    if uri:
+        # The scheme, user and host say which credential it is; the password stays out.
+        return f"{uri['scheme']}://{uri['user']}:…@{uri['host']}"[:80]
     n = len(value)
-    if n >= 24:
+    if n >= 20:
         return f"{value[:4]}…{value[-2:]}"
     if n >= 12:
         return f"{value[:3]}…"

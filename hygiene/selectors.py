@@ -56,6 +56,7 @@ def lead_dashboard(user) -> dict:
         "new_critical": findings.filter(status=FindingStatus.OPEN, severity="critical")
         .select_related("secret", "source")
         .order_by("-first_seen_at", "-id")[:10],
+        "overdue_count": open_steps().filter(due_at__lte=now).count(),
         "overdue_steps": open_steps()
         .filter(due_at__lte=now)
         .select_related("incident", "assignee")

@@ -34,3 +34,27 @@ def timer(step, now=None):
         format_html(' data-frozen="{}"', frozen.isoformat()) if frozen else "",
         timezone.localtime(step.due_at).strftime("due %Y-%m-%d %H:%M"),
     )
+
+
+FACT_LABELS = {
+    "sas_scope": "SAS scope",
+    "sas_permissions": "SAS permissions",
+    "sas_protocol": "SAS protocol",
+    "sas_services": "SAS services",
+    "sas_resource_types": "SAS resource types",
+    "sas_resource": "SAS resource",
+    "sas_stored_policy": "Stored access policy",
+    "sas_ip_range": "SAS IP range",
+    "sas_expires": "SAS expires",
+    "sas_valid_days": "SAS valid for (days)",
+    "sas_expired": "SAS expired",
+    "storage_account": "Storage account",
+    "revocation": "How to revoke",
+    "credential": "Credential",
+}
+
+
+@register.filter
+def fact_label(key: str) -> str:
+    """Readable labels for what the analysis of a value found (Secret.analysis keys)."""
+    return FACT_LABELS.get(key, str(key).replace("_", " ").capitalize())

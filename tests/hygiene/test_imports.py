@@ -61,7 +61,7 @@ def test_a_report_becomes_secrets_and_findings(tmp_path, scanners):
     aws = Secret.objects.get(fingerprint=fingerprint(AWS_KEY))
     assert aws.secret_type == "aws-access-key"
     assert aws.finding_count == 2
-    assert aws.preview == "AKIA…M2" or aws.preview.startswith("AKI")
+    assert aws.preview == "AKIA…M2"
     assert AWS_KEY not in aws.preview
     assert aws.exposed_since == datetime(2024, 3, 1, 10, tzinfo=UTC)
     gh = Secret.objects.get(fingerprint=fingerprint(GH_TOKEN))
