@@ -3,6 +3,7 @@
 from django import forms
 from django.utils import timezone
 
+from hygiene.importers import FORMATS
 from hygiene.models import ReferenceKind, SourceKind, Team
 from hygiene.models.findings import DISMISSAL_REASONS, Resolution
 
@@ -26,11 +27,14 @@ class OwnershipRuleForm(forms.Form):
         return data
 
 
+FORMAT_CHOICES = [(key, f"{f.label} ({key})") for key, f in sorted(FORMATS.items())]
+
+
 class SourceForm(forms.Form):
     slug = forms.SlugField(max_length=64)
     name = forms.CharField(max_length=120)
     kind = forms.ChoiceField(choices=SourceKind.choices)
-    default_format = forms.CharField(max_length=40, required=False)
+    default_format = forms.ChoiceField(choices=[("", "—"), *FORMAT_CHOICES], required=False)
     default_team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"), required=False)
 
 
@@ -55,7 +59,7 @@ class CommentForm(forms.Form):
 
 
 class UploadForm(forms.Form):
-    format = forms.CharField(max_length=40)
+    format = forms.ChoiceField(choices=FORMAT_CHOICES)
     file = forms.FileField()
     full_scan = forms.BooleanField(required=False)
 

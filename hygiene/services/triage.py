@@ -6,6 +6,7 @@ here (PermissionDenied), and a user who doesn't see everything only ever touches
 ``findings_visible_to`` gives them, whatever queryset the caller passed.
 """
 
+import re
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -32,13 +33,21 @@ class TriageError(ValidationError):
 @dataclass
 class BulkResult:
     changed: int = 0
-    pending: int = 0  # dismissals waiting for a second lead
+    pending: int = 0  # dismissals waiting for a (second) lead
     skipped: int = 0  # selected but not applicable (e.g. already dismissed)
     ids: list[int] = field(default_factory=list)
+    proposal: bool = False  # an engineer's proposal: every one waits for a lead
 
     def summary(self, verb: str) -> str:
-        parts = [f"{self.changed} finding{'s' if self.changed != 1 else ''} {verb}"]
-        if self.pending:
+        if self.proposal:
+            n = self.pending
+            parts = [
+                f"{n} finding{'s' if n != 1 else ''} proposed for dismissal, waiting for a"
+                " security lead to confirm"
+            ]
+        else:
+            parts = [f"{self.changed} finding{'s' if self.changed != 1 else ''} {verb}"]
+        if self.pending and not self.proposal:
             parts.append(f"{self.pending} waiting for a second security lead")
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
@@ -258,7 +267,7 @@ def findings_propose_dismissal(*, findings_qs, by, reason: str, comment: str) ->
     reason, comment = _clean_reason(reason), _clean_comment(comment)
     rows = _select(findings_qs, by, Q(status__in=OPEN_STATUSES))
     _propose(rows, by=by, reason=reason, comment=comment, now=timezone.now(), two_person=False)
-    return BulkResult(pending=len(rows), ids=_ids(rows))
+    return BulkResult(pending=len(rows), ids=_ids(rows), proposal=True)
 
 
 @transaction.atomic
@@ -420,6 +429,31 @@ def _reference_display(kind: str, value: str) -> str:
     return value[:300]
 
 
+_REFERENCE_SHAPES = {
+    "aws-access-key-id": (
+        re.compile(r"^(AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[A-Z0-9]{16}$"),
+        "An AWS access key id is 20 characters starting with AKIA or ASIA.",
+    ),
+    "aws-account": (re.compile(r"^\d{12}$"), "An AWS account id is 12 digits."),
+    "arn": (
+        re.compile(r"^arn:[a-z0-9-]+:[a-z0-9-]*:"),
+        "An ARN starts with arn:partition:service:.",
+    ),
+    "url": (re.compile(r"^https?://\S+$"), "A URL starts with https:// or http://."),
+    "storage-account": (
+        re.compile(r"^[a-z0-9]{3,24}$"),
+        "A storage account name is 3 to 24 lowercase letters and digits.",
+    ),
+}
+
+
+def _reference_problem(kind: str, value: str) -> str:
+    shape = _REFERENCE_SHAPES.get(kind)
+    if shape and not shape[0].match(value):
+        return shape[1]
+    return ""
+
+
 @transaction.atomic
 def secret_reference_add(*, secret: Secret, by, kind: str, value: str):
     from hygiene.models import ReferenceKind, SecretReference
@@ -430,6 +464,9 @@ def secret_reference_add(*, secret: Secret, by, kind: str, value: str):
         raise TriageError("Choose a reference kind.")
     if not value or len(value) > 1000:
         raise TriageError("Enter the identifier (at most 1000 characters).")
+    problem = _reference_problem(kind, value)
+    if problem:
+        raise TriageError(problem)
     value_hash = _reference_hash(kind, value)
     ref, created = SecretReference.objects.get_or_create(
         secret=secret,
@@ -437,6 +474,8 @@ def secret_reference_add(*, secret: Secret, by, kind: str, value: str):
         value_hash=value_hash,
         defaults={"display": _reference_display(kind, value), "added_by": by},
     )
+    if not created:
+        raise TriageError("That reference is already on this secret.")
     if created:
         TimelineEvent.objects.create(
             secret=secret,

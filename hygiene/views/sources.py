@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from hygiene.forms import SourceForm, TokenForm, UploadForm
+from hygiene.forms import FORMAT_CHOICES, SourceForm, TokenForm, UploadForm
 from hygiene.models import ImportRun, Source, SourceKind, SourceToken, Team
 from hygiene.roles import permission_required
 from hygiene.services import sources as services
@@ -37,6 +37,7 @@ def _list_context(form=None):
         .order_by("name")[:500]
     )
     return {
+        "format_choices": FORMAT_CHOICES,
         "sources": sources,
         "form": form or SourceForm(),
         "kinds": SourceKind.choices,
@@ -62,6 +63,7 @@ def source_create(request):
 def _detail_context(source, **extra):
     return {
         "source": source,
+        "format_choices": FORMAT_CHOICES,
         "tokens": source.tokens.select_related("created_by")[:50],
         "imports": source.imports.select_related("token", "created_by")[:50],
         "token_form": TokenForm(),

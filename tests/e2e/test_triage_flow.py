@@ -214,7 +214,7 @@ def test_what_other_roles_see(login, screenshot, page, live_server, request, who
         page.get_by_test_id("bulk-reason").select_option("false_positive")
         page.get_by_test_id("bulk-comment").fill("example value from the docs")
         page.get_by_role("button", name="Propose dismissal").click()
-        expect(page.get_by_test_id("flash")).to_contain_text("1 waiting")
+        expect(page.get_by_test_id("flash")).to_contain_text("waiting for a security lead")
         expect(rows(page).first).to_contain_text("dismissal proposed")
     else:
         expect(rows(page)).to_have_count(6)

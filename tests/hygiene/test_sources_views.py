@@ -191,7 +191,8 @@ def test_upload_errors_are_4xx_with_a_message(source, as_user, client):
         {"format": "nope", "file": SimpleUploadedFile("r.json", b"[]")},
         headers=htmx,
     )
-    assert unknown.status_code == 415
+    assert unknown.status_code == 400  # the form offers only known formats
+    assert "valid choice" in unknown.content.decode()
     missing = client.post(f"/sources/{source.slug}/upload/", {"format": "gitleaks"}, headers=htmx)
     assert missing.status_code == 400
     # Without htmx: back on the source page, the error shown there (reloading posts nothing).
@@ -204,3 +205,15 @@ def test_upload_errors_are_4xx_with_a_message(source, as_user, client):
     body = page.content.decode()
     assert "is empty" in body and "<nav" in body
     assert "import-row" in client.get(f"/sources/{source.slug}/").content.decode()
+
+
+def test_a_source_can_only_default_to_a_known_format(as_user, client):
+    as_user("lead")
+    response = client.post(
+        "/sources/new/",
+        {"slug": "odd", "name": "Odd", "kind": "scanner", "default_format": "nosuchformat"},
+    )
+    assert response.status_code == 400
+    from hygiene.models import Source
+
+    assert not Source.objects.filter(slug="odd").exists()

@@ -230,10 +230,11 @@ def test_reference_is_stored_as_a_hash_and_a_redacted_display(db, lead):
     )
     assert ref.display == "AKIA…MPLE"
     assert "AKIAIOSFODNN7EXAMPLE" not in ref.value_hash and len(ref.value_hash) == 64
-    again = triage.secret_reference_add(
-        secret=secret, by=lead, kind="aws-access-key-id", value=" AKIAIOSFODNN7EXAMPLE "
-    )
-    assert again.pk == ref.pk and SecretReference.objects.count() == 1
+    with pytest.raises(TriageError, match="already"):
+        triage.secret_reference_add(
+            secret=secret, by=lead, kind="aws-access-key-id", value=" AKIAIOSFODNN7EXAMPLE "
+        )
+    assert SecretReference.objects.count() == 1
     arn = triage.secret_reference_add(
         secret=secret, by=lead, kind="arn", value="arn:aws:iam::123:user/ci"
     )
@@ -253,3 +254,24 @@ def test_open_incident_needs_a_secret(db, source, lead):
     make_finding(source, category="posture", secret=None, resource="arn:x")
     with pytest.raises(TriageError, match="no leaked secret"):
         triage.findings_open_incident(findings_qs=all_findings(), by=lead)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "problem"),
+    [
+        ("aws-access-key-id", "not-a-key", "20 characters"),
+        ("aws-account", "12345", "12 digits"),
+        ("arn", "secretsmanager/db", "starts with arn:"),
+        ("url", "javascript:alert(1)", "https://"),
+    ],
+)
+def test_references_must_look_like_what_they_claim(db, lead, kind, value, problem):
+    from hygiene.services.triage import secret_reference_add
+
+    secret = make_secret()
+    with pytest.raises(TriageError, match=problem):
+        secret_reference_add(secret=secret, by=lead, kind=kind, value=value)
+    ref = secret_reference_add(secret=secret, by=lead, kind="arn", value="arn:aws:iam::1:user/ci")
+    assert ref.display == "arn:aws:iam::1:user/ci"
+    with pytest.raises(TriageError, match="already"):
+        secret_reference_add(secret=secret, by=lead, kind="arn", value="arn:aws:iam::1:user/ci")

@@ -262,7 +262,7 @@ COMMENT_AND_REFERENCE = [
     # (path template, data, roles allowed)
     ("/findings/{finding}/comment/", {"body": "seen"}, {"lead", "engineer"}),
     ("/secrets/{secret}/comment/", {"body": "seen"}, {"lead", "engineer"}),
-    ("/secrets/{secret}/references/", {"kind": "arn", "value": "arn:x"}, {"lead"}),
+    ("/secrets/{secret}/references/", {"kind": "arn", "value": "arn:aws:iam::1:user/x"}, {"lead"}),
 ]
 
 
