@@ -169,7 +169,7 @@ def _import(source: Source, fmt: str, data: bytes) -> None:
 
 def _history(r: random.Random, lead: User, engineers: list[User]) -> None:
     """Four months of closed and open incidents with realistic response times."""
-    from incidents.models import Incident, IncidentStatus, Step
+    from incidents.models import Incident, IncidentStatus, Step, TimelineEvent
     from incidents.services import IncidentError, incident_open
 
     now = timezone.now()
@@ -197,6 +197,13 @@ def _history(r: random.Random, lead: User, engineers: list[User]) -> None:
         age = timedelta(days=r.uniform(2, 120))
         opened = now - age
         Incident.objects.filter(pk=incident.pk).update(opened_at=opened)
+        # The history happened back then: its findings were seen before the incident opened,
+        # and its timeline says so.
+        seen = opened - timedelta(hours=r.uniform(1, 48))
+        secret.findings.update(first_seen_at=seen, last_seen_at=seen, created_at=seen)
+        Secret.objects.filter(pk=secret.pk).update(first_seen_at=seen, last_seen_at=seen)
+        TimelineEvent.objects.filter(secret=secret).update(created_at=seen)
+        TimelineEvent.objects.filter(incident=incident).update(created_at=opened)
         closed = i % 5 != 0  # one in five still open
         speed = r.choice([0.3, 0.6, 1.0, 1.5, 3.0])  # fast and slow teams
         last_done = opened
