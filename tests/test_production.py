@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -59,6 +60,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def health_when_up(port: int, proc: subprocess.Popen, timeout: float = 30) -> dict | None:
+    """/healthz once the server answers: retries while the port refuses connections, gives up
+    when the process exits or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                return json.loads(r.read())
+        except OSError:
+            threading.Event().wait(0.2)  # the server is still starting
+    return None
+
+
 def test_compose_file_is_valid_and_has_the_production_services():
     config = compose_config()
     services = config["services"]
@@ -84,16 +98,7 @@ def test_gunicorn_serves_the_app_as_the_web_service_does():
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        body = None
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    body = json.loads(r.read())
-                    break
-            except OSError:
-                time.sleep(0.2)
-        assert body == {"status": "ok", "database": "ok", "queue": "ok"}
+        assert health_when_up(port, proc) == {"status": "ok", "database": "ok", "queue": "ok"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5) as r:
             assert b"Log in" in r.read()
     finally:
@@ -135,14 +140,7 @@ def test_the_embedded_server_stops_on_ctrl_c_and_sigterm(sig):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert json.loads(r.read())["database"] == "ok"
-                    break
-            except OSError:
-                time.sleep(0.2)
+        assert health_when_up(port, proc)["database"] == "ok"
         proc.send_signal(sig)
         assert proc.wait(timeout=20) is not None
     finally:
