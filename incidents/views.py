@@ -51,7 +51,7 @@ def _int_or_none(value):
 @permission_required("incidents.view_incident")
 def incident_list(request):
     g = request.GET
-    status = g.get("status", "")
+    status = g.get("status", "active")  # a fresh visit shows what is still open
     if status not in ("", "active", *IncidentStatus.values):
         status = ""
     severity = g.get("severity", "") if g.get("severity", "") in services.SEVERITIES else ""

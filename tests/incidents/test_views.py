@@ -355,3 +355,14 @@ def test_rotator_evidence_shows_who_when_and_the_link(client, lead, aws_incident
     )
     assert 'href="https://console.aws.amazon.com/cloudtrail/home#/events/ev-9"' in html
     assert "— arn:aws:iam::123456789012:user/deploy-bot via CloudTrail" in html  # timeline actor
+
+
+def test_the_incident_list_opens_on_what_is_still_open(client, lead, aws_incident):
+    from incidents.models import Incident
+
+    client.force_login(lead)
+    assert aws_incident.reference in client.get(reverse("incident_list")).content.decode()
+    Incident.objects.filter(pk=aws_incident.pk).update(status="closed")
+    assert aws_incident.reference not in client.get(reverse("incident_list")).content.decode()
+    everything = client.get(reverse("incident_list"), {"status": ""}).content.decode()
+    assert aws_incident.reference in everything
