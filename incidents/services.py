@@ -765,10 +765,8 @@ EVENT_STEP_ACTION = {
 
 
 def _notify_alert(step: Step, message: str, event_key: str) -> None:
-    try:
-        from incidents.notifications import notify_alert
-    except ImportError:
-        return
+    from incidents.notifications import notify_alert
+
     notify_alert(step=step, message=message, event_key=event_key)
 
 

@@ -253,11 +253,9 @@ def _after_reconcile(run: ImportRun, counts) -> None:
         ]
     )
     apply_events()
-    try:
-        from incidents.services import incidents_auto_open
-    except ImportError:
-        return
     if counts.secret_ids:
+        from incidents.services import incidents_auto_open  # incidents builds on hygiene
+
         incidents_auto_open(secret_ids=counts.secret_ids, actor_label=label)
         apply_events()
 
@@ -280,10 +278,8 @@ def apply_events() -> int:
             WHERE secret_id IS NULL AND applied_at IS NULL AND EXISTS ({match})
             """
         )
-    try:
-        from incidents.services import rotation_event_apply
-    except ImportError:
-        return 0
+    from incidents.services import rotation_event_apply
+
     pending = (
         RotationEvent.objects.filter(
             secret__isnull=False,

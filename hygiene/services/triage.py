@@ -15,7 +15,8 @@ from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, W
 from django.utils import timezone
 
 from hygiene import roles
-from hygiene.models import Finding, FindingStatus, OwnershipRule, Secret, Team
+from hygiene.fingerprints import redact_identifier, reference_hash
+from hygiene.models import Finding, FindingStatus, OwnershipRule, ReferenceKind, Secret, Team
 from hygiene.models.findings import DISMISSAL_REASONS, OPEN_STATUSES, Resolution, Validity
 from hygiene.ownership import FIELDS, enabled_in_order, glob_to_regex
 from hygiene.selectors import findings_visible_to
@@ -401,30 +402,10 @@ def secret_comment(*, secret: Secret, by, body: str) -> TimelineEvent:
 # --- references ---------------------------------------------------------------------------
 
 
-def _reference_hash(kind: str, value: str) -> str:
-    try:
-        from hygiene.fingerprints import reference_hash
-    except ImportError:  # the lead's module isn't there yet: same idea, local HMAC
-        import hashlib
-        import hmac
-
-        from django.conf import settings
-
-        key = (getattr(settings, "LEAKLINE_FINGERPRINT_KEY", "") or settings.SECRET_KEY).encode()
-        return hmac.new(key, f"{kind}:{value.strip()}".encode(), hashlib.sha256).hexdigest()
-    return reference_hash(kind, value)
-
-
 def _reference_display(kind: str, value: str) -> str:
-    from hygiene.models import ReferenceKind
-
     value = value.strip()
     # An access key id can itself have been the leaked string: show only its ends.
     if kind == ReferenceKind.AWS_ACCESS_KEY_ID:
-        try:
-            from hygiene.fingerprints import redact_identifier
-        except ImportError:
-            return f"{value[:4]}…{value[-4:]}" if len(value) >= 16 else "…"
         return redact_identifier(value)
     return value[:300]
 
@@ -467,7 +448,7 @@ def secret_reference_add(*, secret: Secret, by, kind: str, value: str):
     problem = _reference_problem(kind, value)
     if problem:
         raise TriageError(problem)
-    value_hash = _reference_hash(kind, value)
+    value_hash = reference_hash(kind, value)
     ref, created = SecretReference.objects.get_or_create(
         secret=secret,
         kind=kind,

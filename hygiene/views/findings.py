@@ -281,18 +281,12 @@ def finding_bulk(request):
 
 
 def _open_incident(request, findings_qs):
+    from incidents.services import IncidentError
+
     try:
         incident = triage.findings_open_incident(findings_qs=findings_qs, by=request.user)
-    except ImportError:
-        return _error(
-            request, 503, "Incidents can't be opened yet (the incidents service is not installed)."
-        )
-    except Exception as exc:  # IncidentError comes from another domain; show its message
-        from incidents import services as incident_services
-
-        if isinstance(exc, getattr(incident_services, "IncidentError", ())):
-            return _error(request, 400, str(exc))
-        raise
+    except IncidentError as exc:
+        return _error(request, 400, str(exc))
     url = reverse("incident_detail", args=[incident.pk])
     if _is_htmx(request):
         response = HttpResponse(status=204)

@@ -72,6 +72,27 @@ def sources(db):
     )
 
 
+def leak(scanner, lead):
+    """A gitleaks report with the AWS key, and the incident a lead opens for it."""
+    import_report(
+        source=scanner,
+        format_key="gitleaks",
+        stream=io.BytesIO(reports.gitleaks([{"secret": LEAKED_KEY}])),
+        via="cli",
+    )
+    secret = scanner.findings.get().secret
+    return secret, incident_open(secrets=[secret], opened_by=lead)
+
+
+def import_events(rotator, *records: dict):
+    return import_report(
+        source=rotator,
+        format_key="aws-cloudtrail",
+        stream=io.BytesIO(cloudtrail(*records)),
+        via="cli",
+    )
+
+
 def test_cloudtrail_events_complete_the_revoke_and_rotate_steps(sources, lead):
     scanner, rotator = sources
     with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False):
@@ -122,21 +143,9 @@ def test_cloudtrail_events_complete_the_revoke_and_rotate_steps(sources, lead):
 
 def test_an_event_that_arrives_before_its_reference_is_claimed_later(sources, lead):
     scanner, rotator = sources
-    import_report(
-        source=scanner,
-        format_key="gitleaks",
-        stream=io.BytesIO(reports.gitleaks([{"secret": LEAKED_KEY}])),
-        via="cli",
-    )
-    secret = scanner.findings.get().secret
-    incident = incident_open(secrets=[secret], opened_by=lead)
-    import_report(
-        source=rotator,
-        format_key="aws-cloudtrail",
-        stream=io.BytesIO(
-            cloudtrail(rotation("RotationSucceeded", SECRET_ARN, "2026-11-02T09:45:00Z", "ev-9"))
-        ),
-        via="cli",
+    secret, incident = leak(scanner, lead)
+    import_events(
+        rotator, rotation("RotationSucceeded", SECRET_ARN, "2026-11-02T09:45:00Z", "ev-9")
     )
     rotate = incident.steps.get(position=2)
     assert rotate.completed_at is None
@@ -149,23 +158,9 @@ def test_an_event_that_arrives_before_its_reference_is_claimed_later(sources, le
 
 def test_a_failed_rotation_raises_an_alert_instead(sources, lead):
     scanner, rotator = sources
-    import_report(
-        source=scanner,
-        format_key="gitleaks",
-        stream=io.BytesIO(reports.gitleaks([{"secret": LEAKED_KEY}])),
-        via="cli",
-    )
-    secret = scanner.findings.get().secret
-    incident = incident_open(secrets=[secret], opened_by=lead)
+    secret, incident = leak(scanner, lead)
     secret_reference_add(secret=secret, by=lead, kind="arn", value=SECRET_ARN)
-    import_report(
-        source=rotator,
-        format_key="aws-cloudtrail",
-        stream=io.BytesIO(
-            cloudtrail(rotation("RotationFailed", SECRET_ARN, "2026-11-02T09:45:00Z", "ev-f"))
-        ),
-        via="cli",
-    )
+    import_events(rotator, rotation("RotationFailed", SECRET_ARN, "2026-11-02T09:45:00Z", "ev-f"))
     rotate = incident.steps.get(position=2)
     assert rotate.completed_at is None
     assert rotate.alert
@@ -176,13 +171,8 @@ def test_unmatched_events_are_listed_for_leads_and_hidden_from_engineers(
     client, sources, lead, engineer
 ):
     _, rotator = sources
-    import_report(
-        source=rotator,
-        format_key="aws-cloudtrail",
-        stream=io.BytesIO(
-            cloudtrail(update_access_key(LEAKED_KEY, "Inactive", "2026-11-02T09:20:00Z", "ev-7"))
-        ),
-        via="cli",
+    import_events(
+        rotator, update_access_key(LEAKED_KEY, "Inactive", "2026-11-02T09:20:00Z", "ev-7")
     )
     client.force_login(lead)
     page = client.get("/events/").content.decode()
@@ -196,21 +186,9 @@ def test_a_lead_adds_a_reference_on_the_incident_page_and_waiting_events_apply(
     client, sources, lead, engineer
 ):
     scanner, rotator = sources
-    import_report(
-        source=scanner,
-        format_key="gitleaks",
-        stream=io.BytesIO(reports.gitleaks([{"secret": LEAKED_KEY}])),
-        via="cli",
-    )
-    secret = scanner.findings.get().secret
-    incident = incident_open(secrets=[secret], opened_by=lead)
-    import_report(
-        source=rotator,
-        format_key="aws-cloudtrail",
-        stream=io.BytesIO(
-            cloudtrail(rotation("RotationSucceeded", SECRET_ARN, "2026-11-02T09:45:00Z", "ev-5"))
-        ),
-        via="cli",
+    secret, incident = leak(scanner, lead)
+    import_events(
+        rotator, rotation("RotationSucceeded", SECRET_ARN, "2026-11-02T09:45:00Z", "ev-5")
     )
     url = f"/incidents/{incident.pk}/reference"
     form = {"secret": secret.pk, "kind": "arn", "value": SECRET_ARN}
