@@ -7,7 +7,7 @@ warm-up requests), and a bulk assign and a bulk dismiss of 10,000 findings.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/leakline_triage_bench DEBUG=1 \
         .venv/bin/python bench/triage_bench.py [--findings N] [--secrets N] [--reuse]
 
-The database is emptied first (tables created from the models, plus hygiene.pg_indexes).
+The database is emptied first (tables created from the models, plus hygiene.search_terms).
 Not part of the test suite.
 """
 
@@ -102,7 +102,7 @@ def reset_sequence(model) -> None:
 
 
 def seed(n_findings: int, n_secrets: int) -> None:
-    from hygiene import pg_indexes, roles
+    from hygiene import roles, search_terms
     from hygiene.models import Finding, Secret, Source, Team
 
     rnd = random.Random(42)
@@ -233,10 +233,10 @@ def seed(n_findings: int, n_secrets: int) -> None:
     reset_sequence(Secret)
     reset_sequence(Finding)
     t0 = time.perf_counter()
-    pg_indexes.apply(connection)
+    search_terms.apply(connection)
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
-    print(f"  trigram indexes + VACUUM ANALYZE in {time.perf_counter() - t0:.1f}s", flush=True)
+    print(f"  search terms + VACUUM ANALYZE in {time.perf_counter() - t0:.1f}s", flush=True)
 
 
 def measure(client, url: str, n: int = 30) -> tuple[float, float, int]:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from hygiene.models import Finding, FindingCategory, FindingStatus, Secret, Source, Team
 from hygiene.models.findings import Validity
+from hygiene.search_terms import search_q
 from hygiene.taxonomy import SecretType, Severity
 
 PAGE_SIZE = 50
@@ -169,9 +170,7 @@ class FindingFilter:
         if self.pending:
             qs = qs.exclude(proposed_resolution="").filter(status__in=["open", "triaged"])
         if self.q:
-            qs = qs.filter(
-                Q(repo__icontains=self.q) | Q(path__icontains=self.q) | Q(rule__icontains=self.q)
-            )
+            qs = qs.filter(search_q(self.q, connection))
         return qs
 
     _user = None

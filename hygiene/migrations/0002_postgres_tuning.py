@@ -1,6 +1,11 @@
 from django.db import migrations
 
-from hygiene import pg_indexes
+
+TRIGRAM_INDEXES = [
+    f"CREATE INDEX IF NOT EXISTS finding_{column}_utrgm ON hygiene_finding "
+    f"USING gin ((UPPER({column}::text)) gin_trgm_ops)"
+    for column in ("repo", "path", "rule")
+]
 
 
 def tune(apps, schema_editor):
@@ -14,7 +19,9 @@ def tune(apps, schema_editor):
         "ALTER TABLE hygiene_stagedreference SET UNLOGGED",
         "ALTER TABLE hygiene_finding SET (fillfactor = 80)",
         "ALTER TABLE hygiene_secret SET (fillfactor = 85)",
-        *pg_indexes.FORWARD,  # trigram indexes for the findings' free-text search
+        # Trigram indexes for the findings' free-text search (replaced in 0003).
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+        *TRIGRAM_INDEXES,
     ):
         schema_editor.execute(statement)
 
@@ -22,8 +29,8 @@ def tune(apps, schema_editor):
 def untune(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    for statement in pg_indexes.REVERSE:
-        schema_editor.execute(statement)
+    for column in ("repo", "path", "rule"):
+        schema_editor.execute(f"DROP INDEX IF EXISTS finding_{column}_utrgm")
 
 
 class Migration(migrations.Migration):

@@ -28,6 +28,10 @@ SEVERITY_FROM_RANK_SQL = (
 )
 DISMISSALS = ("false_positive", "used_in_tests", "accepted_risk", "revoked", "wont_fix")
 LAST_SEEN_GRANULARITY = timedelta(hours=1)
+# Staged rows come and go within minutes, so the tables' statistics never describe a large run:
+# without fresh ones the planner expects a few dozen rows and probes an index 100,000 times
+# where one hash join would do. Only run_id is analysed, from a small sample (migration 0003).
+ANALYZE_FROM_ROWS = 2000
 
 
 def _rank(col: str) -> str:
@@ -86,6 +90,8 @@ class Reconciler:
 
     def run_all(self) -> ReconcileCounts:
         counts = ReconcileCounts()
+        if self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS:
+            self.sql("ANALYZE hygiene_stagedfinding (run_id), hygiene_stagedreference (run_id)")
         has = self.staged_kinds()
         self.upsert_secrets()
         counts.reopened_ids = self.reopen_resolved()
@@ -110,13 +116,14 @@ class Reconciler:
 
     def staged_kinds(self) -> dict[str, bool]:
         """Which optional steps this run needs: skipping a statement beats running it idle."""
+        # One pass over the run's rows (separate EXISTS would each read all of them when the
+        # answer is no, which is the usual answer).
         row = self.rows(
             """
-            SELECT
-              EXISTS(SELECT 1 FROM hygiene_stagedfinding WHERE run_id = %(run)s AND passed),
-              EXISTS(SELECT 1 FROM hygiene_stagedfinding
-                     WHERE run_id = %(run)s AND tool_resolution <> ''),
-              EXISTS(SELECT 1 FROM hygiene_stagedreference WHERE run_id = %(run)s)
+            SELECT COALESCE(MAX(CASE WHEN passed THEN 1 ELSE 0 END), 0),
+                   COALESCE(MAX(CASE WHEN tool_resolution <> '' THEN 1 ELSE 0 END), 0),
+                   EXISTS(SELECT 1 FROM hygiene_stagedreference WHERE run_id = %(run)s)
+            FROM hygiene_stagedfinding WHERE run_id = %(run)s
             """
         )[0]
         return {

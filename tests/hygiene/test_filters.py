@@ -135,6 +135,42 @@ def test_it_searches_repo_path_and_rule_case_insensitively(world):
     assert ids(apply("q=acme/web")[1]) == {world["crit_old"].pk}
 
 
+def test_search_takes_wildcards_literally_and_combines_with_filters(world, source):
+    literal = make_finding(source, path="docs/100%_done.md", repo="acme/docs")
+    assert ids(apply("q=100%25_")[1]) == {literal.pk}  # "%" and "_" match only themselves
+    assert ids(apply("q=%25")[1]) == {literal.pk}
+    assert ids(apply("q=_done")[1]) == {literal.pk}
+    assert ids(apply("q=acme&severity=low")[1]) == {
+        f.pk for f in Finding.objects.filter(severity="low", repo__icontains="acme")
+    }
+
+
+def test_search_finds_findings_however_they_were_written(world, source):
+    # Search reads the distinct values of repo/path/rule (hygiene.search_terms on
+    # PostgreSQL); every way of writing findings must keep them complete: bulk inserts,
+    # several findings per statement, values that repeat.
+    Finding.objects.bulk_create(
+        [
+            Finding(
+                secret=make_secret(),
+                source=source,
+                location_key=f"bulk-{i}",
+                rule="zebra-token",
+                secret_type="api-key",
+                repo=f"acme/bulk-{i % 2}",
+                path=f"deploy/values-{i}.yaml",
+                first_seen_at=NOW,
+                last_seen_at=NOW,
+            )
+            for i in range(4)
+        ]
+    )
+    assert len(ids(apply("q=ZEBRA")[1])) == 4
+    assert len(ids(apply("q=acme/bulk-1")[1])) == 2
+    assert len(ids(apply("q=values-3.yaml")[1])) == 1
+    assert ids(apply("q=no-such-thing")[1]) == set()
+
+
 def test_it_filters_first_and_last_seen_dates(world):
     old_day = (NOW - timedelta(days=40)).date().isoformat()
     assert ids(apply(f"first_from={old_day}&first_to={old_day}")[1]) == {world["crit_old"].pk}
