@@ -54,6 +54,13 @@ def location_key(*parts: object) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
+def secret_location_key(fp: str, repo: str, path: str, line: int | None, commit: str) -> str:
+    """``location_key(fp, repo, path, line or "", commit)``, spelt out for the import's hot
+    path (once per finding): the same digest, without the generic join."""
+    joined = f"{fp}\x1f{repo}\x1f{path}\x1f{line or ''}\x1f{commit}"
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
 def normalise_reference(kind: str, value: str) -> str:
     value = value.strip()
     if kind == "vault-path":

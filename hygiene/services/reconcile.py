@@ -32,6 +32,7 @@ LAST_SEEN_GRANULARITY = timedelta(hours=1)
 # without fresh ones the planner expects a few dozen rows and probes an index 100,000 times
 # where one hash join would do. Only run_id is analysed, from a small sample (migration 0003).
 ANALYZE_FROM_ROWS = 2000
+RECONCILE_WORK_MEM = "64MB"
 
 
 def _rank(col: str) -> str:
@@ -92,6 +93,9 @@ class Reconciler:
         counts = ReconcileCounts()
         if self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS:
             self.sql("ANALYZE hygiene_stagedfinding (run_id), hygiene_stagedreference (run_id)")
+            # Room for the run's fingerprints and keys in memory: hash joins and aggregates of
+            # 100,000 rows otherwise spill to disk in batches. For this transaction only.
+            self.sql(f"SET LOCAL work_mem = '{RECONCILE_WORK_MEM}'")
         has = self.staged_kinds()
         self.upsert_secrets()
         counts.reopened_ids = self.reopen_resolved()

@@ -19,6 +19,7 @@ from hygiene.fingerprints import (
     redact,
     redact_identifier,
     reference_hash,
+    secret_location_key,
 )
 from hygiene.importers import Observation, RotationEvent
 from hygiene.models import EventReference
@@ -129,6 +130,7 @@ class Stager:
 
     def _add_observation(self, obs: Observation) -> None:
         run = self.run
+        repo = _repo(obs.repo)
         facts: dict = {}
         preview = ""
         secret_type = obs.secret_type or SecretType.GENERIC_SECRET
@@ -162,9 +164,9 @@ class Stager:
             if alert and run.format == "github-secret-scanning":
                 # One GitHub alert is one finding, whether it came from the REST list (with the
                 # value) or a webhook delivery (without it).
-                key = location_key("github-alert", _repo(obs.repo), alert)
+                key = location_key("github-alert", repo, alert)
             else:
-                key = location_key(fp, _repo(obs.repo), obs.path, obs.line or "", obs.commit)
+                key = secret_location_key(fp, repo, obs.path, obs.line, obs.commit)
             if floor and secret_type == SecretType.AZURE_SAS:
                 # What a SAS grants (scope, rights, expiry) is its severity, whatever the rule.
                 severity = floor
@@ -200,7 +202,7 @@ class Stager:
                 obs.validity if obs.validity in _VALIDITY else "unknown",
                 preview[:80],
                 _encode(facts) if facts else "{}",
-                _repo(obs.repo)[:300],
+                repo[:300],
                 (obs.path or "")[:1000],
                 line if line is None or -(2**31) < line < 2**31 else None,
                 (obs.commit or "")[:64],
