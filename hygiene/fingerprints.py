@@ -57,7 +57,7 @@ def location_key(*parts: object) -> str:
 def secret_location_key(fp: str, repo: str, path: str, line: int | None, commit: str) -> str:
     """``location_key(fp, repo, path, line or "", commit)``, spelt out for the import's hot
     path (once per finding): the same digest, without the generic join."""
-    joined = f"{fp}\x1f{repo}\x1f{path}\x1f{line or ''}\x1f{commit}"
+    joined = f"{fp}\x1f{repo or ''}\x1f{path or ''}\x1f{line or ''}\x1f{commit or ''}"
     return hashlib.sha256(joined.encode()).hexdigest()
 
 

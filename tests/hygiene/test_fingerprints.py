@@ -35,6 +35,7 @@ def test_a_sha1_only_report_meets_the_same_fingerprint():
         ("f" * 64, "https://github.com/acme/api", "config/prod.env", 12, "a" * 40),
         ("f" * 64, "", "", None, ""),
         ("f" * 64, "acme/api", "src/ünïcode.py", 0, "abc"),
+        ("f" * 64, None, None, None, None),
     ],
 )
 def test_the_import_hot_path_keys_findings_exactly_as_before(parts):
