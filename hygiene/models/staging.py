@@ -6,9 +6,15 @@ class StagedFinding(models.Model):
     reconcile job. Holds nothing the finished Finding won't hold; deleted when the run ends.
     (This is how the API can answer 202 at once without the raw report ever being stored.)"""
 
+    # No database constraint: a 100,000-row import would queue as many deferred checks for
+    # rows that live a minute; the run exists (it is created first) and cleanup deletes them.
     run = models.ForeignKey(
-        "hygiene.ImportRun", on_delete=models.CASCADE, related_name="+", db_index=False
-    )  # staged_run_key
+        "hygiene.ImportRun",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # staged_run_key
+        db_constraint=False,
+    )
     location_key = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64, blank=True)  # "" for posture
     category = models.CharField(max_length=10)
@@ -43,8 +49,12 @@ class StagedFinding(models.Model):
 
 class StagedReference(models.Model):
     run = models.ForeignKey(
-        "hygiene.ImportRun", on_delete=models.CASCADE, related_name="+", db_index=False
-    )  # stagedref_run
+        "hygiene.ImportRun",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # stagedref_run
+        db_constraint=False,  # as StagedFinding.run
+    )
     fingerprint = models.CharField(max_length=64)
     kind = models.CharField(max_length=24)
     display = models.CharField(max_length=300)
