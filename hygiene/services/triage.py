@@ -138,11 +138,16 @@ def _bulk(findings_qs, by, where: Q | None, changes: list[_Change], now) -> list
         output_field=IntegerField(),
     )
     limit = BULK_LIMIT
+    # The caller's queryset itself, made distinct (a filter across a to-many relation repeats
+    # rows), not wrapped in "id IN (…)": for a select-all filter that semi-join costs a scan of
+    # every finding. In id order, the order the UPDATEs then lock them in (as the SELECT … FOR
+    # UPDATE did before), so two bulk actions on overlapping findings queue instead of
+    # deadlocking.
     selected = (
-        Finding.objects.filter(pk__in=qs.values("pk"))
-        .annotate(branch=branch)
-        .order_by()
-        .values_list("pk", "secret_id", "branch")[: limit + 1]
+        qs.annotate(bulk_change=branch)
+        .order_by("pk")
+        .values_list("pk", "secret_id", "bulk_change")
+        .distinct()[: limit + 1]
     )
     at = _at(now)
     if connection.vendor == "postgresql":

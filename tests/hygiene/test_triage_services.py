@@ -60,6 +60,20 @@ def test_a_bulk_action_is_a_fixed_number_of_statements(db, source, team, lead, e
     assert events("finding.assigned").count() == 3 + 33
 
 
+def test_a_finding_the_filter_matches_twice_is_changed_and_recorded_once(
+    findings, lead, team, monkeypatch
+):
+    triage.findings_set_status(findings_qs=all_findings(), by=lead, status="triaged")
+    triage.findings_set_status(findings_qs=all_findings(), by=lead, status="open")
+    # Two status events per finding: this filter yields each finding twice.
+    twice = Finding.objects.filter(timeline__kind="finding.status")
+    assert twice.count() == 10
+    monkeypatch.setattr(triage, "BULK_LIMIT", 5)  # five findings, whatever the repeats
+    result = triage.findings_assign(findings_qs=twice, by=lead, team=team)
+    assert result.changed == 5 and result.ids == sorted(f.pk for f in findings)
+    assert events("finding.assigned").count() == 5
+
+
 def test_assign_needs_a_target(findings, lead):
     with pytest.raises(TriageError):
         triage.findings_assign(findings_qs=all_findings(), by=lead)
