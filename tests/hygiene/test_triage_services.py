@@ -1,12 +1,14 @@
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from hygiene.models import Finding, SecretReference
@@ -151,6 +153,51 @@ def test_a_valid_secret_needs_a_second_lead(db, source, lead, second_lead):
         second_lead,
     )
     assert valid.proposed_resolution == "" and valid.proposed_by is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_leads_undoing_the_same_dismissal_at_once_record_it_once_on_postgresql(source, lead):
+    """A first lead's undo (here a bare UPDATE) holds the finding's row lock; the second lead's
+    undo waits for it, then finds the finding open already: it changes nothing and writes no
+    timeline row."""
+    finding = make_finding(source, status="dismissed", resolution="false_positive")
+    first = connections.create_connection(DEFAULT_DB_ALIAS)
+    first.set_autocommit(False)
+    results = []
+
+    def second():
+        try:
+            results.append(triage.findings_undo_dismissal(findings_qs=all_findings(), by=lead))
+        finally:
+            connection.close()
+
+    try:
+        with first.cursor() as cursor:
+            cursor.execute(
+                "UPDATE hygiene_finding SET status = 'open', resolution = '' WHERE id = %s",
+                [finding.pk],
+            )
+            thread = threading.Thread(target=second)
+            thread.start()
+            deadline = time.monotonic() + 30
+            # Until the other action waits for this transaction's row lock.
+            while not _someone_waits_for(cursor):
+                assert time.monotonic() < deadline, "the bulk action never reached the lock"
+            first.commit()
+    finally:
+        first.close()
+    thread.join(30)
+    assert [(r.changed, r.ids) for r in results] == [(0, [])]
+    assert not events("finding.dismissal_undone").exists()
+
+
+def _someone_waits_for(cursor) -> bool:
+    """Whether another session waits for a lock this cursor's transaction holds."""
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted "
+        "AND pg_backend_pid() = ANY (pg_blocking_pids(pid)))"
+    )
+    return cursor.fetchone()[0]
 
 
 def test_engineer_proposes_and_a_lead_confirms(db, source, team, engineer, lead):
@@ -463,7 +510,7 @@ def test_the_bulk_actions_behave_the_same_on_sqlite(tmp_path):
             "no:cacheprovider",
             "--no-migrations",
             "-k",
-            "not on_sqlite",
+            "not on_sqlite and not on_postgresql",
             str(Path(__file__).relative_to(root)),
         ],
         cwd=root,
