@@ -1,16 +1,19 @@
 """Triage: what a security lead (or an engineer, for proposals and comments) does to findings.
 
-Every bulk service takes a queryset, applies ONE UPDATE to the findings it selects and writes
-one timeline row per finding with ``bulk_create``, all in one transaction. Permission checks live
+Every bulk service takes a queryset and, in one transaction, updates the findings it selects and
+writes one timeline row per changed finding: on PostgreSQL in ONE statement (``_bulk``), whatever
+the number of findings, without carrying their ids through Python. Permission checks live
 here (PermissionDenied), and a user who doesn't see everything only ever touches the findings
 ``findings_visible_to`` gives them, whatever queryset the caller passed.
 """
 
+import json
 import re
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -66,24 +69,6 @@ def _scoped(findings_qs: QuerySet[Finding], user) -> QuerySet[Finding]:
     return findings_qs.filter(pk__in=findings_visible_to(user).values("pk"))
 
 
-def _select(findings_qs, user, *extra: Q) -> list[tuple[int, int | None]]:
-    """(id, secret_id) of the findings to change, locked, at most BULK_LIMIT."""
-    qs = _scoped(findings_qs, user)
-    for q in extra:
-        qs = qs.filter(q)
-    rows = list(
-        Finding.objects.filter(pk__in=qs.values("pk"))
-        .order_by("pk")
-        .select_for_update(of=("self",))
-        .values_list("pk", "secret_id")[: BULK_LIMIT + 1]
-    )
-    if len(rows) > BULK_LIMIT:
-        raise TriageError(
-            f"That selection is more than {BULK_LIMIT:,} findings; narrow the filter first."
-        )
-    return rows
-
-
 def _timeline(rows, *, by, kind: str, message: str, data: dict | None = None, now=None) -> None:
     now = now or timezone.now()
     TimelineEvent.objects.bulk_create(
@@ -101,6 +86,142 @@ def _timeline(rows, *, by, kind: str, message: str, data: dict | None = None, no
         ],
         batch_size=5000,
     )
+
+
+@dataclass
+class _Change:
+    """One UPDATE of a bulk action and the timeline row each finding it changes gets.
+
+    ``sets`` are assignments to hygiene_finding's columns (``"column = %s"``, or another column
+    of the same row). Of an action's changes, the one without ``when`` takes the selected
+    findings that no other's ``when`` (a Q on Finding, single-valued relations only) picks."""
+
+    sets: list[str]
+    params: list
+    kind: str
+    message: str
+    data: dict = field(default_factory=dict)
+    when: Q | None = None
+
+
+def _at(now):
+    """A datetime as a parameter of raw SQL (SQLite stores text)."""
+    return connection.ops.adapt_datetimefield_value(now)
+
+
+def _where_sql(where: Q) -> tuple[str, list]:
+    """``where`` as SQL on hygiene_finding's own columns, to recheck in the UPDATE."""
+    query = Finding.objects.filter(where).query
+    if {a for a, n in query.alias_refcount.items() if n} != {Finding._meta.db_table}:
+        raise ValueError("a bulk action's condition must be on the finding's own columns")
+    sql, params = query.get_compiler(connection=connection).compile(query.where)
+    return sql, list(params)
+
+
+def _bulk(findings_qs, by, where: Q | None, changes: list[_Change], now) -> list[list[int]]:
+    """Apply ``changes`` to the findings of ``findings_qs`` that ``by`` sees and ``where``
+    selects, with one timeline row per changed finding; the ids each change changed, sorted.
+
+    PostgreSQL: one statement, whatever the number of findings. It counts the selection (at
+    most BULK_LIMIT + 1) and only then updates, so an oversized selection writes nothing; the
+    UPDATEs lock the rows themselves and recheck ``where`` on the latest version of a row that
+    a concurrent action changed meanwhile (a finding dismissed twice at once is dismissed once);
+    the timeline rows are an INSERT … SELECT of what the UPDATEs returned. SQLite (one writer at
+    a time): the same as a few statements."""
+    qs = _scoped(findings_qs, by)
+    if where is not None:
+        qs = qs.filter(where)
+    [default] = [i for i, c in enumerate(changes) if c.when is None]
+    branch = Case(
+        *(When(c.when, then=Value(i)) for i, c in enumerate(changes) if c.when is not None),
+        default=Value(default),
+        output_field=IntegerField(),
+    )
+    limit = BULK_LIMIT
+    # The caller's queryset itself, made distinct (a filter across a to-many relation repeats
+    # rows), not wrapped in "id IN (…)": for a select-all filter that semi-join costs a scan of
+    # every finding. In id order, the order the UPDATEs then lock them in (as the SELECT … FOR
+    # UPDATE did before), so two bulk actions on overlapping findings queue instead of
+    # deadlocking.
+    selected = (
+        qs.annotate(bulk_change=branch)
+        .order_by("pk")
+        .values_list("pk", "secret_id", "bulk_change")
+        .distinct()[: limit + 1]
+    )
+    at = _at(now)
+    if connection.vendor == "postgresql":
+        count, ids = _bulk_pg(selected, where, changes, by, at, limit)
+    else:
+        rows = list(selected)
+        count = len(rows)
+        ids = [sorted(fid for fid, _, b in rows if b == i) for i in range(len(changes))]
+        if count <= limit:
+            _bulk_sqlite(rows, changes, by, at)
+    if count > limit:
+        raise TriageError(
+            f"That selection is more than {limit:,} findings; narrow the filter first."
+        )
+    return ids
+
+
+def _bulk_pg(selected, where, changes, by, at, limit) -> tuple[int, list[list[int]]]:
+    sel_sql, sel_params = selected.query.get_compiler(using=selected.db).as_sql()
+    recheck, recheck_params = _where_sql(where) if where is not None else ("TRUE", [])
+    ctes = [
+        f"sel (id, secret_id, branch) AS MATERIALIZED ({sel_sql})",
+        "n AS (SELECT COUNT(*) AS c FROM sel)",
+    ]
+    params = [*sel_params]
+    for i, change in enumerate(changes):
+        ctes.append(
+            f"""u{i} AS (
+                UPDATE hygiene_finding SET {", ".join(change.sets)} FROM sel
+                WHERE hygiene_finding.id = sel.id AND sel.branch = %s
+                  AND (SELECT c FROM n) <= %s AND ({recheck})
+                RETURNING hygiene_finding.id, hygiene_finding.secret_id)"""
+        )
+        params += [*change.params, i, limit, *recheck_params]
+    changed = " UNION ALL ".join(
+        f"SELECT {i} AS b, id, secret_id, %s AS kind, %s AS message, CAST(%s AS jsonb) AS data "
+        f"FROM u{i}"
+        for i in range(len(changes))
+    )
+    params += [by.pk, at]
+    for change in changes:
+        params += [change.kind, change.message, json.dumps(change.data)]
+    ctes.append(
+        f"""t AS (
+            INSERT INTO incidents_timelineevent (finding_id, secret_id, kind, actor_id,
+                actor_label, message, data, created_at)
+            SELECT x.id, x.secret_id, x.kind, %s, '', x.message, x.data, %s
+            FROM ({changed}) AS x ORDER BY x.b, x.id)"""
+    )
+    arrays = "".join(f", ARRAY(SELECT id FROM u{i} ORDER BY id)" for i in range(len(changes)))
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} SELECT (SELECT c FROM n){arrays}", params)
+        count, *ids = cursor.fetchone()
+    return count, [list(i) for i in ids]
+
+
+def _bulk_sqlite(rows, changes, by, at) -> None:
+    with connection.cursor() as cursor:
+        for i, change in enumerate(changes):
+            ids = json.dumps(sorted(fid for fid, _, b in rows if b == i))
+            if ids == "[]":
+                continue
+            cursor.execute(
+                f"UPDATE hygiene_finding SET {', '.join(change.sets)} "
+                "WHERE id IN (SELECT value FROM json_each(%s))",
+                [*change.params, ids],
+            )
+            cursor.execute(
+                "INSERT INTO incidents_timelineevent (finding_id, secret_id, kind, actor_id, "
+                "actor_label, message, data, created_at) "
+                "SELECT id, secret_id, %s, %s, '', %s, %s, %s FROM hygiene_finding "
+                "WHERE id IN (SELECT value FROM json_each(%s)) ORDER BY id",
+                [change.kind, by.pk, change.message, json.dumps(change.data), at, ids],
+            )
 
 
 def _clean_comment(comment: str, *, required: bool = True) -> str:
@@ -123,6 +244,10 @@ def _ids(rows) -> list[int]:
     return [fid for fid, _ in rows]
 
 
+def _all(ids: list[list[int]]) -> list[int]:
+    return sorted(fid for part in ids for fid in part)
+
+
 @transaction.atomic
 def findings_assign(*, findings_qs, by, assignee=None, team: Team | None = None) -> BulkResult:
     _require(by, "hygiene.triage_finding")
@@ -130,14 +255,14 @@ def findings_assign(*, findings_qs, by, assignee=None, team: Team | None = None)
         raise TriageError("Choose a person or a team to assign to.")
     if assignee is not None and not assignee.is_active:
         raise TriageError("That person's account is disabled.")
-    rows = _select(findings_qs, by)
-    changes = {}
-    if assignee is not None:
-        changes["assignee"] = assignee
-    if team is not None:
-        changes["team"] = team
     now = timezone.now()
-    Finding.objects.filter(pk__in=_ids(rows)).update(**changes, updated_at=now)
+    sets, params = ["updated_at = %s"], [_at(now)]
+    if assignee is not None:
+        sets.append("assignee_id = %s")
+        params.append(assignee.pk)
+    if team is not None:
+        sets.append("team_id = %s")
+        params.append(team.pk)
     to = " and ".join(
         x
         for x in (
@@ -146,15 +271,15 @@ def findings_assign(*, findings_qs, by, assignee=None, team: Team | None = None)
         )
         if x
     )
-    _timeline(
-        rows,
-        by=by,
+    change = _Change(
+        sets,
+        params,
         kind="finding.assigned",
         message=f"Assigned to {to}",
         data={"assignee": getattr(assignee, "pk", None), "team": getattr(team, "pk", None)},
-        now=now,
     )
-    return BulkResult(changed=len(rows), ids=_ids(rows))
+    [ids] = _bulk(findings_qs, by, None, [change], now)
+    return BulkResult(changed=len(ids), ids=ids)
 
 
 SETTABLE_STATUSES = (FindingStatus.OPEN, FindingStatus.TRIAGED, FindingStatus.RESOLVED)
@@ -167,28 +292,24 @@ def findings_set_status(*, findings_qs, by, status: str, comment: str = "") -> B
     if status not in SETTABLE_STATUSES:
         raise TriageError("Status must be open, triaged or resolved (dismiss with a reason).")
     comment = _clean_comment(comment, required=False)
-    rows = _select(findings_qs, by, ~Q(status=status))
     now = timezone.now()
+    sets = ["status = %s", "updated_at = %s"]
+    sets += ["resolution = %s", "resolution_comment = %s", "resolved_by_id = %s"]
+    sets += ["resolved_at = %s"]
     if status == FindingStatus.RESOLVED:
-        changes = dict(
-            resolution=Resolution.FIXED,
-            resolution_comment=comment,
-            resolved_by=by,
-            resolved_at=now,
-        )
+        params = [status, _at(now), Resolution.FIXED, comment, by.pk, _at(now)]
     else:
-        changes = dict(resolution="", resolution_comment="", resolved_by=None, resolved_at=None)
-    Finding.objects.filter(pk__in=_ids(rows)).update(status=status, updated_at=now, **changes)
-    _timeline(
-        rows,
-        by=by,
+        params = [status, _at(now), "", "", None, None]
+    change = _Change(
+        sets,
+        params,
         kind="finding.status",
         message=f"Status set to {FindingStatus(status).label.lower()}"
         + (f": {comment}" if comment else ""),
         data={"status": status},
-        now=now,
     )
-    return BulkResult(changed=len(rows), ids=_ids(rows))
+    [ids] = _bulk(findings_qs, by, ~Q(status=status), [change], now)
+    return BulkResult(changed=len(ids), ids=ids)
 
 
 def _valid_q() -> Q:
@@ -196,8 +317,18 @@ def _valid_q() -> Q:
     return Q(validity=Validity.VALID) | Q(secret__validity=Validity.VALID)
 
 
-def _lead_q(prefix: str) -> Q:
-    return Q(**{f"{prefix}__groups__name": roles.LEAD}) | Q(**{f"{prefix}__is_superuser": True})
+def _leads() -> QuerySet:
+    """Security leads (and superusers): a valid secret's dismissal needs two of them."""
+    users = get_user_model().objects.filter(Q(groups__name=roles.LEAD) | Q(is_superuser=True))
+    return users.values("pk")
+
+
+_CLEAR_PROPOSAL = [
+    "proposed_resolution = ''",
+    "proposed_comment = ''",
+    "proposed_by_id = NULL",
+    "proposed_at = NULL",
+]
 
 
 @transaction.atomic
@@ -207,57 +338,43 @@ def findings_dismiss(*, findings_qs, by, reason: str, comment: str) -> BulkResul
     _require(by, "hygiene.triage_finding")
     reason, comment = _clean_reason(reason), _clean_comment(comment)
     now = timezone.now()
-    base = Q(status__in=OPEN_STATUSES)
-    valid_ids = set(
-        Finding.objects.filter(pk__in=_scoped(findings_qs, by).filter(base).values("pk"))
-        .filter(_valid_q())
-        .values_list("pk", flat=True)[: BULK_LIMIT + 1]
-    )
-    rows = _select(findings_qs, by, base)
-    direct = [r for r in rows if r[0] not in valid_ids]
-    pending = [r for r in rows if r[0] in valid_ids]
-    Finding.objects.filter(pk__in=_ids(direct)).update(
-        status=FindingStatus.DISMISSED,
-        resolution=reason,
-        resolution_comment=comment,
-        resolved_by=by,
-        resolved_at=now,
-        proposed_resolution="",
-        proposed_comment="",
-        proposed_by=None,
-        proposed_at=None,
-        updated_at=now,
-    )
     label = Resolution(reason).label
-    _timeline(
-        direct,
-        by=by,
+    dismiss = _Change(
+        [
+            "status = %s",
+            "resolution = %s",
+            "resolution_comment = %s",
+            "resolved_by_id = %s",
+            "resolved_at = %s",
+            *_CLEAR_PROPOSAL,
+            "updated_at = %s",
+        ],
+        [FindingStatus.DISMISSED, reason, comment, by.pk, _at(now), _at(now)],
         kind="finding.dismissed",
         message=f"Dismissed as {label.lower()}: {comment}",
         data={"reason": reason},
-        now=now,
     )
-    _propose(pending, by=by, reason=reason, comment=comment, now=now, two_person=True)
-    return BulkResult(changed=len(direct), pending=len(pending), ids=_ids(rows))
+    propose = _propose(by=by, reason=reason, comment=comment, now=now, two_person=True)
+    propose.when = _valid_q()
+    direct, pending = _bulk(findings_qs, by, Q(status__in=OPEN_STATUSES), [dismiss, propose], now)
+    return BulkResult(changed=len(direct), pending=len(pending), ids=_all([direct, pending]))
 
 
-def _propose(rows, *, by, reason, comment, now, two_person: bool) -> None:
-    Finding.objects.filter(pk__in=_ids(rows)).update(
-        proposed_resolution=reason,
-        proposed_comment=comment,
-        proposed_by=by,
-        proposed_at=now,
-        updated_at=now,
-    )
+def _propose(*, by, reason, comment, now, two_person: bool) -> _Change:
     why = "the secret was reported valid: a second security lead must confirm"
-    _timeline(
-        rows,
-        by=by,
+    return _Change(
+        [
+            "proposed_resolution = %s",
+            "proposed_comment = %s",
+            "proposed_by_id = %s",
+            "proposed_at = %s",
+            "updated_at = %s",
+        ],
+        [reason, comment, by.pk, _at(now), _at(now)],
         kind="finding.dismissal_proposed",
         message=f"Proposed dismissal as {Resolution(reason).label.lower()}: {comment}"
         + (f" ({why})" if two_person else ""),
         data={"reason": reason, "two_person": two_person},
-        now=now,
     )
 
 
@@ -266,9 +383,10 @@ def findings_propose_dismissal(*, findings_qs, by, reason: str, comment: str) ->
     """An engineer (or anyone allowed) proposes; a security lead confirms or rejects."""
     _require(by, "hygiene.propose_dismissal")
     reason, comment = _clean_reason(reason), _clean_comment(comment)
-    rows = _select(findings_qs, by, Q(status__in=OPEN_STATUSES))
-    _propose(rows, by=by, reason=reason, comment=comment, now=timezone.now(), two_person=False)
-    return BulkResult(pending=len(rows), ids=_ids(rows), proposal=True)
+    now = timezone.now()
+    change = _propose(by=by, reason=reason, comment=comment, now=now, two_person=False)
+    [ids] = _bulk(findings_qs, by, Q(status__in=OPEN_STATUSES), [change], now)
+    return BulkResult(pending=len(ids), ids=ids, proposal=True)
 
 
 @transaction.atomic
@@ -280,95 +398,80 @@ def findings_confirm_dismissal(*, findings_qs, by) -> BulkResult:
     pending = Q(status__in=OPEN_STATUSES) & ~Q(proposed_resolution="")
     scoped = _scoped(findings_qs, by).filter(pending)
     own = scoped.filter(proposed_by=by).count()
-    rows = _select(findings_qs, by, pending, ~Q(proposed_by=by) | Q(proposed_by__isnull=True))
-    ids = _ids(rows)
-    escalate = set(
-        Finding.objects.filter(pk__in=ids)
-        .filter(_valid_q())
-        .exclude(_lead_q("proposed_by"))
-        .values_list("pk", flat=True)
-    )
     now = timezone.now()
-    to_confirm = [r for r in rows if r[0] not in escalate]
-    to_escalate = [r for r in rows if r[0] in escalate]
-    Finding.objects.filter(pk__in=_ids(to_confirm)).update(
-        status=FindingStatus.DISMISSED,
-        resolution=F("proposed_resolution"),
-        resolution_comment=F("proposed_comment"),
-        resolved_by=by,
-        resolved_at=now,
-        proposed_resolution="",
-        proposed_comment="",
-        proposed_by=None,
-        proposed_at=None,
-        updated_at=now,
-    )
-    _timeline(
-        to_confirm,
-        by=by,
+    confirm = _Change(
+        [
+            "status = %s",
+            "resolution = proposed_resolution",
+            "resolution_comment = proposed_comment",
+            "resolved_by_id = %s",
+            "resolved_at = %s",
+            *_CLEAR_PROPOSAL,
+            "updated_at = %s",
+        ],
+        [FindingStatus.DISMISSED, by.pk, _at(now), _at(now)],
         kind="finding.dismissed",
         message="Confirmed the proposed dismissal",
         data={"confirmed": True},
-        now=now,
     )
-    Finding.objects.filter(pk__in=_ids(to_escalate)).update(
-        proposed_by=by, proposed_at=now, updated_at=now
-    )
-    _timeline(
-        to_escalate,
-        by=by,
+    escalate = _Change(
+        ["proposed_by_id = %s", "proposed_at = %s", "updated_at = %s"],
+        [by.pk, _at(now), _at(now)],
         kind="finding.dismissal_proposed",
         message="Endorsed the proposed dismissal; the secret was reported valid, so a second "
         "security lead must confirm",
         data={"two_person": True},
-        now=now,
+        when=_valid_q() & ~Q(proposed_by__in=_leads()),
     )
-    if not rows and own:
+    not_own = ~Q(proposed_by=by) | Q(proposed_by__isnull=True)
+    confirmed, escalated = _bulk(findings_qs, by, pending & not_own, [confirm, escalate], now)
+    if not confirmed and not escalated and own:
         raise TriageError(
             "You proposed these dismissals yourself; a different security lead must confirm them."
         )
-    return BulkResult(changed=len(to_confirm), pending=len(to_escalate), skipped=own, ids=ids)
+    return BulkResult(
+        changed=len(confirmed),
+        pending=len(escalated),
+        skipped=own,
+        ids=_all([confirmed, escalated]),
+    )
 
 
 @transaction.atomic
 def findings_reject_dismissal(*, findings_qs, by, comment: str = "") -> BulkResult:
     _require(by, "hygiene.triage_finding")
     comment = _clean_comment(comment, required=False)
-    rows = _select(findings_qs, by, ~Q(proposed_resolution=""))
     now = timezone.now()
-    Finding.objects.filter(pk__in=_ids(rows)).update(
-        proposed_resolution="",
-        proposed_comment="",
-        proposed_by=None,
-        proposed_at=None,
-        updated_at=now,
-    )
-    _timeline(
-        rows,
-        by=by,
+    change = _Change(
+        [*_CLEAR_PROPOSAL, "updated_at = %s"],
+        [_at(now)],
         kind="finding.dismissal_rejected",
         message="Rejected the proposed dismissal" + (f": {comment}" if comment else ""),
-        now=now,
     )
-    return BulkResult(changed=len(rows), ids=_ids(rows))
+    [ids] = _bulk(findings_qs, by, ~Q(proposed_resolution=""), [change], now)
+    return BulkResult(changed=len(ids), ids=ids)
 
 
 @transaction.atomic
 def findings_undo_dismissal(*, findings_qs, by) -> BulkResult:
     """Dismissals are undoable: back to open, the old reason kept in the timeline."""
     _require(by, "hygiene.triage_finding")
-    rows = _select(findings_qs, by, Q(status=FindingStatus.DISMISSED))
     now = timezone.now()
-    Finding.objects.filter(pk__in=_ids(rows)).update(
-        status=FindingStatus.OPEN,
-        resolution="",
-        resolution_comment="",
-        resolved_by=None,
-        resolved_at=None,
-        updated_at=now,
+    change = _Change(
+        [
+            "status = %s",
+            "resolution = ''",
+            "resolution_comment = ''",
+            "resolved_by_id = NULL",
+            "resolved_at = NULL",
+            "updated_at = %s",
+        ],
+        [FindingStatus.OPEN, _at(now)],
+        kind="finding.dismissal_undone",
+        message="Dismissal undone",
     )
-    _timeline(rows, by=by, kind="finding.dismissal_undone", message="Dismissal undone", now=now)
-    return BulkResult(changed=len(rows), ids=_ids(rows))
+    [ids] = _bulk(findings_qs, by, Q(status=FindingStatus.DISMISSED), [change], now)
+    return BulkResult(changed=len(ids), ids=ids)
 
 
 @transaction.atomic

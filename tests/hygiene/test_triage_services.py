@@ -1,6 +1,14 @@
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
 import pytest
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from hygiene.models import Finding, SecretReference
@@ -8,6 +16,8 @@ from hygiene.services import triage
 from hygiene.services.triage import TriageError
 from incidents.models import TimelineEvent
 from tests.hygiene.test_filters import make_finding, make_secret
+
+ON_SQLITE = os.environ.get("LEAKLINE_TRIAGE_SQLITE") == "1"
 
 
 def all_findings():
@@ -23,20 +33,47 @@ def findings(db, source, team):
     return [make_finding(source, team=team) for _ in range(5)]
 
 
-def test_bulk_assign_is_one_update_and_one_timeline_insert(findings, lead, engineer, team):
-    with CaptureQueriesContext(connection) as ctx:
-        result = triage.findings_assign(
-            findings_qs=all_findings(), by=lead, assignee=engineer, team=team
-        )
-    assert result.changed == 5
-    updates = [q for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
-    inserts = [q for q in ctx.captured_queries if q["sql"].startswith("INSERT")]
-    assert len(updates) == 1 and len(inserts) == 1
+def test_bulk_assign_changes_every_finding_and_records_each(findings, lead, engineer, team):
+    result = triage.findings_assign(
+        findings_qs=all_findings(), by=lead, assignee=engineer, team=team
+    )
+    assert result.changed == 5 and result.ids == sorted(f.pk for f in findings)
     assert set(Finding.objects.values_list("assignee_id", flat=True)) == {engineer.pk}
     ev = events("finding.assigned")
     assert ev.count() == 5
     assert {e.secret_id for e in ev} == {f.secret_id for f in findings}
     assert "Erik Engineer" in ev.first().message and ev.first().actor == lead
+    assert ev.first().data == {"assignee": engineer.pk, "team": team.pk}
+
+
+def test_a_bulk_action_is_a_fixed_number_of_statements(db, source, team, lead, engineer):
+    """As many statements for 3 findings as for 33; on PostgreSQL one writes everything."""
+    captured = []
+    for n in (3, 30):
+        for _ in range(n):
+            make_finding(source, team=team)
+        by = User.objects.get(pk=lead.pk)  # no permission cache carried over
+        with CaptureQueriesContext(connection) as ctx:
+            triage.findings_assign(findings_qs=all_findings(), by=by, assignee=engineer)
+        captured.append([q["sql"] for q in ctx.captured_queries])
+    assert len(captured[0]) == len(captured[1])
+    writes = [sql for sql in captured[1] if "UPDATE " in sql or "INSERT " in sql]
+    assert len(writes) == (1 if connection.vendor == "postgresql" else 2)
+    assert events("finding.assigned").count() == 3 + 33
+
+
+def test_a_finding_the_filter_matches_twice_is_changed_and_recorded_once(
+    findings, lead, team, monkeypatch
+):
+    triage.findings_set_status(findings_qs=all_findings(), by=lead, status="triaged")
+    triage.findings_set_status(findings_qs=all_findings(), by=lead, status="open")
+    # Two status events per finding: this filter yields each finding twice.
+    twice = Finding.objects.filter(timeline__kind="finding.status")
+    assert twice.count() == 10
+    monkeypatch.setattr(triage, "BULK_LIMIT", 5)  # five findings, whatever the repeats
+    result = triage.findings_assign(findings_qs=twice, by=lead, team=team)
+    assert result.changed == 5 and result.ids == sorted(f.pk for f in findings)
+    assert events("finding.assigned").count() == 5
 
 
 def test_assign_needs_a_target(findings, lead):
@@ -116,6 +153,51 @@ def test_a_valid_secret_needs_a_second_lead(db, source, lead, second_lead):
         second_lead,
     )
     assert valid.proposed_resolution == "" and valid.proposed_by is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_leads_undoing_the_same_dismissal_at_once_record_it_once_on_postgresql(source, lead):
+    """A first lead's undo (here a bare UPDATE) holds the finding's row lock; the second lead's
+    undo waits for it, then finds the finding open already: it changes nothing and writes no
+    timeline row."""
+    finding = make_finding(source, status="dismissed", resolution="false_positive")
+    first = connections.create_connection(DEFAULT_DB_ALIAS)
+    first.set_autocommit(False)
+    results = []
+
+    def second():
+        try:
+            results.append(triage.findings_undo_dismissal(findings_qs=all_findings(), by=lead))
+        finally:
+            connection.close()
+
+    try:
+        with first.cursor() as cursor:
+            cursor.execute(
+                "UPDATE hygiene_finding SET status = 'open', resolution = '' WHERE id = %s",
+                [finding.pk],
+            )
+            thread = threading.Thread(target=second)
+            thread.start()
+            deadline = time.monotonic() + 30
+            # Until the other action waits for this transaction's row lock.
+            while not _someone_waits_for(cursor):
+                assert time.monotonic() < deadline, "the bulk action never reached the lock"
+            first.commit()
+    finally:
+        first.close()
+    thread.join(30)
+    assert [(r.changed, r.ids) for r in results] == [(0, [])]
+    assert not events("finding.dismissal_undone").exists()
+
+
+def _someone_waits_for(cursor) -> bool:
+    """Whether another session waits for a lock this cursor's transaction holds."""
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted "
+        "AND pg_backend_pid() = ANY (pg_blocking_pids(pid)))"
+    )
+    return cursor.fetchone()[0]
 
 
 def test_engineer_proposes_and_a_lead_confirms(db, source, team, engineer, lead):
@@ -218,9 +300,139 @@ def test_comments(findings, engineer, other_team, source):
 
 def test_bulk_is_bounded(findings, lead, monkeypatch):
     monkeypatch.setattr(triage, "BULK_LIMIT", 3)
-    with pytest.raises(TriageError, match="narrow the filter"):
+    with pytest.raises(TriageError, match="more than 3 findings; narrow the filter"):
         triage.findings_assign(findings_qs=all_findings(), by=lead, assignee=lead)
     assert not Finding.objects.filter(assignee=lead).exists()
+    assert not TimelineEvent.objects.exists()
+
+
+def test_the_bound_counts_the_findings_the_action_applies_to(findings, lead, monkeypatch):
+    """Five selected, three of them dismissed: undoing touches three, within a bound of 3."""
+    Finding.objects.filter(pk__in=[f.pk for f in findings[:3]]).update(status="dismissed")
+    monkeypatch.setattr(triage, "BULK_LIMIT", 3)
+    result = triage.findings_undo_dismissal(findings_qs=all_findings(), by=lead)
+    assert result.ids == sorted(f.pk for f in findings[:3])
+    with pytest.raises(TriageError):
+        triage.findings_set_status(findings_qs=all_findings(), by=lead, status="triaged")
+    assert not Finding.objects.filter(status="triaged").exists()
+
+
+def timeline_rows(kind=None):
+    rows = TimelineEvent.objects.order_by("id")
+    if kind:
+        rows = rows.filter(kind=kind)
+    return list(
+        rows.values_list(
+            "finding_id", "secret_id", "kind", "actor_id", "actor_label", "message", "data"
+        )
+    )
+
+
+def test_a_mixed_dismissal_records_each_finding_once(db, source, lead):
+    """Valid secrets' findings wait for a second lead; the rest (posture findings, which have
+    no secret, included) are dismissed. The timeline lists the dismissed ones first, then the
+    proposals, each in finding order, all at the moment the findings were changed."""
+    plain = make_finding(source)
+    valid = make_finding(source, secret=make_secret(validity="valid"))
+    posture = make_finding(source, category="posture", secret=None, resource="arn:aws:s3:::b")
+    verified = make_finding(source, validity="valid")
+    already = make_finding(source, status="dismissed", resolution="false_positive")
+    result = triage.findings_dismiss(
+        findings_qs=all_findings(), by=lead, reason="accepted_risk", comment="sandbox"
+    )
+    assert (result.changed, result.pending, result.skipped) == (2, 2, 0)
+    assert result.ids == sorted(f.pk for f in (plain, valid, posture, verified))
+    why = "the secret was reported valid: a second security lead must confirm"
+    dismissed = ("finding.dismissed", lead.pk, "", "Dismissed as accepted risk: sandbox")
+    proposed = (
+        "finding.dismissal_proposed",
+        lead.pk,
+        "",
+        f"Proposed dismissal as accepted risk: sandbox ({why})",
+    )
+    assert timeline_rows() == [
+        (plain.pk, plain.secret_id, *dismissed, {"reason": "accepted_risk"}),
+        (posture.pk, None, *dismissed, {"reason": "accepted_risk"}),
+        (valid.pk, valid.secret_id, *proposed, {"reason": "accepted_risk", "two_person": True}),
+        (
+            verified.pk,
+            verified.secret_id,
+            *proposed,
+            {"reason": "accepted_risk", "two_person": True},
+        ),
+    ]
+    for f in (plain, valid, posture, verified, already):
+        f.refresh_from_db()
+    assert {e.created_at for e in TimelineEvent.objects.all()} == {plain.updated_at}
+    assert (posture.status, posture.resolved_by, posture.resolved_at) == (
+        "dismissed",
+        lead,
+        plain.updated_at,
+    )
+    assert (valid.status, valid.proposed_resolution, valid.proposed_at) == (
+        "open",
+        "accepted_risk",
+        plain.updated_at,
+    )
+    assert already.resolution == "false_positive" and already.resolved_by is None
+
+
+def test_a_lead_confirms_some_and_endorses_valid_ones_in_one_go(
+    db, source, team, engineer, lead, second_lead
+):
+    plain = make_finding(source, team=team)
+    valid = make_finding(source, team=team, secret=make_secret(validity="valid"))
+    triage.findings_propose_dismissal(
+        findings_qs=all_findings(), by=engineer, reason="wont_fix", comment="legacy box"
+    )
+    # A valid secret's proposal whose author's account is gone still takes two leads.
+    orphan = make_finding(
+        source, validity="valid", proposed_resolution="revoked", proposed_comment="gone"
+    )
+    before = TimelineEvent.objects.count()
+    result = triage.findings_confirm_dismissal(findings_qs=all_findings(), by=lead)
+    assert (result.changed, result.pending, result.skipped) == (1, 2, 0)
+    assert result.ids == sorted(f.pk for f in (plain, valid, orphan))
+    endorsed = (
+        "finding.dismissal_proposed",
+        lead.pk,
+        "",
+        "Endorsed the proposed dismissal; the secret was reported valid, so a second security "
+        "lead must confirm",
+        {"two_person": True},
+    )
+    assert timeline_rows()[before:] == [
+        (
+            plain.pk,
+            plain.secret_id,
+            "finding.dismissed",
+            lead.pk,
+            "",
+            "Confirmed the proposed dismissal",
+            {"confirmed": True},
+        ),
+        (valid.pk, valid.secret_id, *endorsed),
+        (orphan.pk, orphan.secret_id, *endorsed),
+    ]
+    plain.refresh_from_db()
+    assert (plain.status, plain.resolution, plain.resolution_comment, plain.resolved_by) == (
+        "dismissed",
+        "wont_fix",
+        "legacy box",
+        lead,
+    )
+    assert (plain.proposed_resolution, plain.proposed_by) == ("", None)
+    for f in (valid, orphan):
+        f.refresh_from_db()
+        assert (f.status, f.proposed_by) == ("open", lead)
+    result = triage.findings_confirm_dismissal(findings_qs=all_findings(), by=second_lead)
+    assert (result.changed, result.pending) == (2, 0)
+    orphan.refresh_from_db()
+    assert (orphan.status, orphan.resolution, orphan.resolution_comment) == (
+        "dismissed",
+        "revoked",
+        "gone",
+    )
 
 
 def test_reference_is_stored_as_a_hash_and_a_redacted_display(db, lead):
@@ -275,3 +487,38 @@ def test_references_must_look_like_what_they_claim(db, lead, kind, value, proble
     assert ref.display == "arn:aws:iam::1:user/ci"
     with pytest.raises(TriageError, match="already"):
         secret_reference_add(secret=secret, by=lead, kind="arn", value="arn:aws:iam::1:user/ci")
+
+
+def test_the_bulk_actions_behave_the_same_on_sqlite(tmp_path):
+    """Runs this module's tests against SQLite (``make run``) in a subprocess: the bulk actions
+    take another path there. Inside that run this test is deselected (-k), not skipped."""
+    if ON_SQLITE:
+        raise AssertionError("the SQLite run must deselect this test")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'triage.sqlite3'}",
+        "LEAKLINE_TRIAGE_SQLITE": "1",
+    }
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--no-migrations",
+            "-k",
+            "not on_sqlite and not on_postgresql",
+            str(Path(__file__).relative_to(root)),
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout
+    assert "skipped" not in result.stdout
