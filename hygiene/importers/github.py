@@ -13,6 +13,7 @@ See docs/formats/github-secret-scanning.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import IO
 
@@ -181,6 +182,10 @@ def alert_observation(
     repo_where = "$.repository" if repository else f"{where}.repository"
     repo = text_at(repo_obj, "full_name", repo_where)
     html_url = text_at(alert, "html_url", where)
+    if not repo:
+        # The repository-level list (GET /repos/{owner}/{repo}/secret-scanning/alerts) has no
+        # "repository" member: the alert's own URLs name it.
+        repo = _repo_from_urls(html_url, text_at(alert, "url", where))
     if not html_url:
         repo_html = text_at(repo_obj, "html_url", repo_where)
         if repo_html:
@@ -241,6 +246,19 @@ def alert_observation(
         tool_resolution=tool_resolution,
         tool_ids={k: v for k, v in tool_ids.items() if clean(v, secret)},
     )
+
+
+_HTML_ALERT_URL = re.compile(r"^https?://[^/]+/([^/\s]+/[^/\s]+)/security/secret-scanning/\d+")
+_API_ALERT_URL = re.compile(r"^https?://[^/]+/(?:api/v3/)?repos/([^/\s]+/[^/\s]+)/secret-scanning/")
+
+
+def _repo_from_urls(html_url: str, api_url: str) -> str:
+    """owner/name from an alert's html_url or API url (GitHub.com or GitHub Enterprise)."""
+    for pattern, url in ((_HTML_ALERT_URL, html_url), (_API_ALERT_URL, api_url)):
+        match = pattern.match(url) if url else None
+        if match:
+            return match.group(1)
+    return ""
 
 
 def _resolution(state: str, resolution: str, action: str) -> str:

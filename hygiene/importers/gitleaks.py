@@ -318,6 +318,8 @@ def to_datetime(obj: dict, key: str, where: str) -> datetime | None:
         parsed = _to_datetime_text(str(value))
     if parsed is _UNPARSEABLE:
         raise ImportFormatError(f"'{key}' is not a date/time", f"{where}.{key}")
+    if parsed is not None and parsed.year <= 1:
+        return None  # Go's zero time ("0001-01-01T00:00:00Z"): the tool had no date
     return parsed
 
 
@@ -567,11 +569,27 @@ def _repo_from_link(link: str) -> str:
     return m.group(1) if m else ""
 
 
+# gitleaks before v8 had no secret group: ``offender`` is the whole regex match, which for
+# rules written as ``KEY_NAME = "value"`` includes the variable name and quotes
+# (``GITHUB_TOKEN="c77e…"``). Only the value identifies the credential across tools. A bare
+# ``a:b`` (user:password, host:port) is not an assignment: ":" needs a space or quote after it.
+_V7_ASSIGNMENT = re.compile(
+    r"""^\s*[A-Za-z_][A-Za-z0-9_.-]{0,100}\s*(?::=|=>|=|:(?=[\s"'`]))\s*(["'`]?)([^\s"'`;,]+)\1\s*[;,]?\s*$"""
+)
+
+
+def _v7_offender_value(offender: str) -> str:
+    if "://" in offender:  # a URL's scheme is not a variable name
+        return offender
+    match = _V7_ASSIGNMENT.match(offender)
+    return match.group(2) if match else offender
+
+
 def _v7(obj: dict, where: str) -> Observation:
     rule = text(obj, "rule", where)
     if not rule:
         raise ImportFormatError("missing required field 'rule'", where)
-    value, redacted = _value_and_redacted(text(obj, "offender", where))
+    value, redacted = _value_and_redacted(_v7_offender_value(text(obj, "offender", where)))
     repo_url = text(obj, "repoURL", where)
     repo_name = text(obj, "repo", where)
     obs = Observation(

@@ -21,6 +21,7 @@ from typing import IO, Any
 from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
 
 from .base import ImportFormatError, Item, Observation, first_char, iter_json_lines
+from .gitleaks import aws_key_id_reference
 from .leakline import (
     clean,
     dict_at,
@@ -54,6 +55,19 @@ RULES: dict[str, SecretType] = {
 }
 
 STATUS = {"reject": "false_positive"}
+
+# Rules that match identifiers, not credentials: a bucket name or an ARN leaks no access by
+# itself. The keyword guess would read "AWS" in their names as an AWS access key (high
+# severity); they stay generic and informational.
+NOT_CREDENTIALS = frozenset(
+    {
+        "aws s3 bucket (path style)",
+        "aws s3 bucket (subdomain style)",
+        "amazon resource name",
+        "google cloud storage bucket (path style)",
+        "google cloud storage bucket (subdomain style)",
+    }
+)
 
 
 def parse(stream: IO[bytes]) -> Iterator[Item]:
@@ -101,6 +115,7 @@ def finding_observations(value: Any, where: str) -> Iterator[Observation]:
             finding_id=finding_id,
             finding_secret=finding_secret,
             finding_status=finding_status,
+            finding_groups=list_at(finding, "groups", where),
         )
 
 
@@ -113,6 +128,7 @@ def _observation(
     finding_id: str,
     finding_secret: str,
     finding_status: str,
+    finding_groups: list,
 ) -> Observation:
     snippet = dict_at(match, "snippet", where)
     secret = (
@@ -172,9 +188,25 @@ def _observation(
     }
     status = text_at(match, "status", where) or finding_status
 
+    # AWS documents access key ids as identifiers; a match's group that is one names the key
+    # (AWS API Credentials: key id + secret), so rotation events can be matched to the leak.
+    references = []
+    groups = _group_values(match, where) or _group_values({"groups": finding_groups}, where)
+    for group in groups or [secret or ""]:
+        ref = aws_key_id_reference(group)
+        if ref and ref not in references:
+            references.append(ref)
+    not_credential = rule_name.strip().lower() in NOT_CREDENTIALS
+
     return Observation(
         rule=rule_name,
-        secret_type=_secret_type(rule_name, rule_text_id, secret),
+        secret_type=(
+            SecretType.GENERIC_SECRET.value
+            if not_credential
+            else _secret_type(rule_name, rule_text_id, secret)
+        ),
+        severity="info" if not_credential else None,
+        references=references,
         secret_value=secret,
         repo=clean(repo, secret),
         path=clean(path, secret),
@@ -189,13 +221,17 @@ def _observation(
 
 
 def _groups(obj: dict, where: str) -> str:
+    return ":".join(v for v in _group_values(obj, where) if v)
+
+
+def _group_values(obj: dict, where: str) -> list[str]:
     groups = list_at(obj, "groups", where)
     values = []
     for i, group in enumerate(groups):
         if not isinstance(group, str):
             raise ImportFormatError("should be a string (base64)", f"{where}.groups[{i}]")
         values.append(_decode_group(group))
-    return ":".join(v for v in values if v)
+    return values
 
 
 def _decode_group(text: str) -> str:

@@ -246,6 +246,8 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
         info = run.rules.get(rule_id) or run.rules.get(rule_id.split("/")[0]) or {}
     if not info and rule_index is not None and 0 <= rule_index < len(run.rule_list):
         info = run.rule_list[rule_index]
+    if not rule_id and not info:
+        info = _rule_named_by_message(result, where, run)
     rule_id = rule_id or info.get("id", "") or run.tool or "sarif"
 
     tool = run.tool.strip().lower().replace(" ", "")
@@ -281,6 +283,8 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
     date = fingerprints.get("date") or properties.get("date")
     committed_at = _lenient_date(date)
     repo = text_at(properties, "repo", where) or run.repo
+    if repo in (".", "./"):
+        repo = ""  # gitleaks v7: the scanned work tree, not a repository name
 
     title = _title(tool, rule_id, info)
     description = info.get("full", "") if info.get("full", "") != title else ""
@@ -321,6 +325,19 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
             tool_resolution=resolution,
             tool_ids={k: v for k, v in ids.items() if clean(v, secret)},
         )
+
+
+def _rule_named_by_message(result: dict, where: str, run: _Run) -> dict:
+    """gitleaks v7 writes no ruleId; its message reads "<rule id> secret detected". The rule is
+    taken from the driver's own list (the message itself is never kept)."""
+    message = text_at(dict_at(result, "message", where), "text", f"{where}.message")
+    if not message or not run.rules:
+        return {}
+    best: dict = {}
+    for rule_id, info in run.rules.items():
+        if message.startswith(rule_id + " ") and len(rule_id) > len(best.get("id", "")):
+            best = info
+    return best
 
 
 def _place(raw: Any, where: str) -> dict:
@@ -390,6 +407,11 @@ def _secret(tool: str, properties: dict, snippet: str, where: str) -> tuple[str 
         return None, ""
     if tool.startswith("gitleaks") or "noseyparker" in tool:
         return _value_or_redacted(snippet)
+    if tool.startswith("trufflehog"):
+        # TruffleHog's snippet is its Redacted form (for AWS the key id, for URIs the URL with
+        # the password masked), never Raw: kept only as a redacted form when it is safe.
+        stripped = snippet.strip()
+        return None, stripped if redaction_ok(stripped) else ""
     if tool.startswith("ggshield") or tool.startswith("semgrep"):
         return None, ""
     candidate = snippet.strip()

@@ -111,6 +111,7 @@ _LOG_KEYS = ("level", "msg")
 _V2_KEYS = ("stringsFound", "printDiff", "commitHash")
 _B64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _AWS_ACCOUNT = re.compile(r"\d{12}")
+_EPOCH = re.compile(r"\d{9,13}(\.\d+)?")
 
 
 @guarded
@@ -195,23 +196,7 @@ def finding(obj: dict[str, Any], where: str) -> Observation:
         validity=_validity(obj, where),
     )
     if source:
-        loc = f"{where}.SourceMetadata.Data"
-        bucket = text(source, "bucket", loc)
-        obs.repo = (
-            text(source, "repository", loc)
-            or text(source, "repo", loc)
-            or (_bucket_url(source_name, bucket) if bucket else "")
-            or text(source, "image", loc)
-            or text(source, "hostname", loc)
-        )
-        obs.path = (
-            text(source, "file", loc) or text(source, "filename", loc) or text(source, "path", loc)
-        )
-        obs.line = number(source, "line", loc)
-        obs.commit = text(source, "commit", loc)
-        obs.url = text(source, "link", loc)
-        obs.author = person(text(source, "username", loc), text(source, "email", loc))
-        obs.committed_at = to_datetime(source, "timestamp", loc)
+        _place(obs, source_name, source, f"{where}.SourceMetadata.Data")
 
     ids = {}
     for key, name in (
@@ -246,8 +231,100 @@ def _source(obj: dict, where: str) -> tuple[str, dict]:
                 f"source metadata should be an object, found {type_name(source)}",
                 f"{where}.SourceMetadata.Data",
             )
+        # Forager ({"Metadata": {"Github": {...}}}) and Webhook ({"Data": {"Vector": {...}}})
+        # wrap another source kind one level down.
+        inner = source.get("Metadata", source.get("metadata", source.get("Data")))
+        if len(source) == 1 and isinstance(inner, dict) and len(inner) == 1:
+            ((inner_name, inner_source),) = inner.items()
+            if isinstance(inner_source, dict):
+                name, source = inner_name, inner_source
         return (name if isinstance(name, str) and name.isidentifier() else ""), source
     return "", {}
+
+
+# Where each source kind (proto/source_metadata.proto) says which container, item and person:
+# the first non-empty field wins. Git-like kinds (Git, Github, Gitlab, AzureRepos, Bitbucket,
+# Huggingface, Gerrit) have repository/project, file, line, commit, email, timestamp, link.
+_REPO_FIELDS = (
+    "repository",  # Git, Github, Gitlab, AzureRepos, Bitbucket, Huggingface, CircleCI, ECR...
+    "repo",  # Artifactory
+    "project",  # Gerrit
+    "container",  # Azure blob storage
+    "image",  # Docker, ECR
+    "registry",  # ECR
+    "hostname",  # Syslog
+    "host",  # Webhook/Vector
+    "package",  # NPM, PyPi
+    "project_name",  # Jenkins
+    "pipeline",  # Buildkite
+    "space",  # Confluence
+    "channel_name",  # Slack, Teams
+    "team_name",  # Teams
+    "workspace_name",  # Postman
+    "collection_name",  # Postman
+    "index",  # Elasticsearch
+    "project_slug",  # Sentry
+)
+_PATH_FIELDS = (
+    "file",
+    "filename",  # GCS
+    "path",  # Artifactory, GoogleDrive
+    "issue",  # Jira
+    "page",  # Confluence
+    "title",  # SharePoint, Bitbucket snippets
+    "request_name",  # Postman
+    "document_id",  # Elasticsearch
+    "locator",  # Webhook/Vector
+)
+_AUTHOR_FIELDS = ("username", "user", "author", "last_modified_by")
+_TIME_FIELDS = ("timestamp", "uploaded", "date_created", "updated_at", "created_at")
+
+
+def _first(source: dict, keys: tuple[str, ...], loc: str) -> str:
+    for key in keys:
+        found = text(source, key, loc)  # other types than text are errors, as everywhere
+        if found:
+            return found
+    return ""
+
+
+def _place(obs: Observation, source_name: str, source: dict, loc: str) -> None:
+    """Repository (or other container), path, line, commit, link, author and date from one
+    source's metadata (fields of other kinds, such as enums and ACL lists, are not read)."""
+    bucket = text(source, "bucket", loc)
+    obs.repo = (_bucket_url(source_name, bucket) if bucket else "") or _first(
+        source, _REPO_FIELDS, loc
+    )
+    if source_name == "Docker" and obs.repo and isinstance(source.get("tag"), str):
+        tag = source["tag"].strip()
+        if tag and ":" not in obs.repo.rsplit("/", 1)[-1]:
+            obs.repo = f"{obs.repo}:{tag}"
+    obs.path = _first(source, _PATH_FIELDS, loc)
+    obs.line = number(source, "line", loc)
+    obs.commit = text(source, "commit", loc)
+    obs.url = text(source, "link", loc)
+    email = text(source, "email", loc)
+    obs.author = person(_first(source, _AUTHOR_FIELDS, loc), email)
+    obs.committed_at = _lenient_time(source, loc)
+
+
+def _lenient_time(source: dict, loc: str):
+    """The source's date. Sources write it in their own ways (git dates, RFC 3339, Slack's
+    "1612345678.000200", protobuf {seconds, nanos}); one that can't be read is no reason to
+    reject the finding, so it is left out."""
+    for key in _TIME_FIELDS:
+        value = source.get(key)
+        if value in (None, ""):
+            continue
+        if isinstance(value, dict) and isinstance(value.get("seconds"), int | str):
+            value = value["seconds"]
+        if isinstance(value, str) and _EPOCH.fullmatch(value.strip()):
+            value = float(value.strip())
+        try:
+            return to_datetime({key: value}, key, loc)
+        except ImportFormatError:
+            return None
+    return None
 
 
 def _bucket_url(source_name: str, bucket: str) -> str:

@@ -171,3 +171,42 @@ def test_truncated():
 )
 def test_wrong_format(folder, name, hint):
     assert hint in str(_bad((FIXTURES / folder / name).read_bytes()))
+
+
+# --- real reports (tests/fixtures/README.md says where each comes from) -------------------
+
+
+def test_real_0_14_baseline_items_without_filename():
+    items = run((DIR / "real_yelp_test_data_baseline_v0_14.json").read_bytes())
+    assert [(o.path, o.line, o.rule) for o in items] == [
+        ("config.env", 1, "Base64 High Entropy String"),
+        ("config.ini", 2, "Hex High Entropy String"),
+        ("config.ini", 2, "Secret Keyword"),
+        ("config.ini", 10, "Hex High Entropy String"),
+        ("config.yaml", 14, "Base64 High Entropy String"),
+        ("files/private_key", 1, "Private Key"),
+    ]
+    # One value found by two plugins on one line: the same SHA-1, so one secret.
+    assert (
+        items[1].secret_sha1 == items[2].secret_sha1 == "b5198bd9fe6726cf064a5b80b6dfe25ab793147f"
+    )
+    assert items[5].secret_type == "private-key"
+    assert items[0].secret_type == "generic-secret"
+    for obs in items:
+        assert obs.secret_value is None
+        assert obs.validity == "unknown"
+        assert obs.tool_resolution == ""
+        assert (obs.repo, obs.commit) == ("", "")
+
+
+def test_real_1_4_baseline():
+    items = run((DIR / "real_yelp_secrets_baseline_v1_4.json").read_bytes())
+    assert [(o.path, o.line, o.secret_type) for o in items] == [
+        ("detect_secrets/plugins/private_key.py", 45, "private-key"),
+        ("detect_secrets/plugins/twilio.py", 17, "api-key"),
+        ("docs/audit.md", 25, "generic-secret"),
+        ("docs/audit.md", 25, "generic-secret"),
+        ("docs/audit.md", 180, "jwt"),
+    ]
+    assert items[0].secret_sha1 == "daefe0b4345a654580dcad25c7c11ff4c944a8c0"
+    assert items[1].rule == "Twilio API Key"

@@ -340,3 +340,44 @@ def test_sample_is_not_mutated():
     before = copy.deepcopy(doc)
     run(doc)
     assert doc == before
+
+
+# --- real reports (tests/fixtures/README.md says where each comes from) -------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "real_defectdojo_no_finding.json",  # commit-range, every commit clean
+        "real_gitguardian_vscode_path_scan_no_incident.json",  # path_scan, no incident
+    ],
+)
+def test_real_reports_without_incidents(name):
+    assert run(load(name)) == []
+
+
+def test_real_path_scan_censored_generic_secret():
+    (obs,) = run(load("real_gitguardian_vscode_path_scan_high_entropy.json"))
+    assert obs.rule == "Generic High Entropy Secret"
+    assert obs.secret_type == "generic-secret"
+    assert obs.secret_value is None  # censored: 12 characters kept at each end
+    assert obs.redacted == ""  # it shows more than 4 characters
+    assert (obs.path, obs.line, obs.commit, obs.repo) == ("test.py", 4, "", "")
+    assert obs.validity == "unknown"  # "no_checker"
+    assert obs.tool_ids["ignore_sha"] == (
+        "38353eb1a2aac5b24f39ed67912234d4b4a2e23976d504a88b28137ed2b9185e"
+    )
+    assert obs.tool_ids["match_type"] == "apikey"
+    assert "DDACC73DdB04" not in repr(dataclasses.asdict(obs))
+
+
+def test_real_path_scan_connection_uri_with_scheme_part():
+    (obs,) = run(load("real_gitguardian_vscode_path_scan_postgres_uri.json"))
+    assert obs.rule == "PostgreSQL Credentials"
+    assert obs.secret_type == "database-credential"
+    assert obs.secret_value is None
+    assert obs.tool_ids["match_type"] == "connection_uri"  # the scheme part is not the secret
+    assert obs.references == []  # the censored scheme names nothing
+    assert obs.validity == "unknown"  # "failed_to_check"
+    assert (obs.path, obs.line) == ("test.py", 1)
+    assert "thegift" not in repr(dataclasses.asdict(obs))

@@ -335,3 +335,44 @@ def test_wrong_nested_types():
 def test_dates_are_not_required():
     obs = run(ALERTS.read_text())[0]
     assert obs.committed_at is None or isinstance(obs.committed_at, datetime)
+
+
+# --- real reports (tests/fixtures/README.md says where each comes from) -------------------
+
+AIO = "aio_XXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+
+
+def test_real_repository_level_list_names_the_repository_through_its_urls():
+    # GET /repos/{owner}/{repo}/secret-scanning/alerts: the alerts carry no "repository".
+    (obs,) = run((HERE / "real_ghdocs_list_repo_alerts.json").read_bytes())
+    assert obs.repo == "owner/private-repo"
+    assert obs.rule == "adafruit_io_key"
+    assert obs.title == "Adafruit IO Key"
+    assert obs.secret_type == "api-key"
+    assert obs.secret_value == AIO
+    assert obs.validity == "invalid"
+    assert obs.tool_resolution == "false_positive"
+    assert (obs.path, obs.line) == ("example/secrets.txt", 1)
+    assert obs.commit == "f14d7debf9775f957cf4f1e8176da0786431f72b"
+    assert obs.url == "https://github.com/owner/private-repo/security/secret-scanning/2"
+    assert obs.tool_ids["number"] == "2"
+    assert obs.tool_ids["blob_sha"] == "af5626b4a114abcb82d63db7c8082c3c4756e51b"
+    assert "Push protection was bypassed." in obs.description
+    assert "Example comment" not in obs.description  # free text from people is not kept
+    assert all(AIO not in v for _, v in texts_of(obs))
+
+
+def test_real_organization_level_list():
+    (obs,) = run((HERE / "real_ghdocs_list_org_alerts.json").read_bytes())
+    assert obs.repo == "octocat/Hello-World"  # the alert's repository wins over its URLs
+    assert obs.validity == "valid"
+    assert obs.secret_value == AIO
+    assert all(AIO not in v for _, v in texts_of(obs))
+
+
+def test_enterprise_api_url_names_the_repository():
+    alert = json.loads((HERE / "real_ghdocs_list_repo_alerts.json").read_bytes())[0]
+    del alert["html_url"]
+    alert["url"] = "https://ghe.example.com/api/v3/repos/acme/payments/secret-scanning/alerts/2"
+    (obs,) = run(json.dumps([alert]))
+    assert obs.repo == "acme/payments"

@@ -251,3 +251,35 @@ def test_bad_commit_date_is_ignored_not_fatal():
     doc = json.loads(GENERATED.read_text())
     doc["vulnerabilities"][0]["location"]["commit"]["date"] = "yesterday"
     assert run(json.dumps(doc))[0].committed_at is None
+
+
+# --- real reports (tests/fixtures/README.md says where each comes from) -------------------
+
+
+def test_real_v14_report_of_three_secrets():
+    key, aws, url = run((HERE / "real_defectdojo_3_vuln_v14.json").read_bytes())
+    assert (key.rule, key.secret_type, key.line) == ("SSH private key", "private-key", 20)
+    assert key.secret_value == "-----BEGIN OPENSSH PRIVATE KEY-----"
+    assert (aws.rule, aws.secret_type, aws.line) == ("AWS", "aws-access-key", 7)
+    assert aws.secret_value == "AKIAIOSFODNN7EXAMPLE"
+    assert (url.rule, url.secret_type, url.line) == ("Password in URL", "database-credential", 14)
+    assert url.secret_value == "https://random:password@endpoint.com/path"
+    for obs in (key, aws, url):
+        assert obs.path == "README.md"
+        assert obs.commit == ""  # "0000000": the analyzer scanned a work tree
+        assert obs.committed_at is None  # "0001-01-01T00:00:00Z"
+        assert obs.severity == "critical"
+        assert obs.tool_ids["id"]
+        texts = [
+            v
+            for f in dataclasses.fields(obs)
+            if f.name != "secret_value"
+            for v in [getattr(obs, f.name)]
+            if isinstance(v, str)
+        ]
+        assert all(obs.secret_value not in t for t in texts + list(obs.tool_ids.values()))
+    assert aws.tool_ids["cve"].startswith("README.md:1a5d44a2")
+
+
+def test_real_v14_report_without_vulnerabilities():
+    assert run((HERE / "real_defectdojo_0_vuln_v14.json").read_bytes()) == []

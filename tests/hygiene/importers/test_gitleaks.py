@@ -387,3 +387,55 @@ def test_large_report_streams(tmp_path):
             pass
     assert count == 20_000
     assert last.line == 19_999
+
+
+# --- real reports (tests/fixtures/README.md says where each comes from) -------------------
+
+
+def test_real_v7_offender_with_the_variable_name_gives_the_value():
+    # Early gitleaks rules matched `NAME="value"`; the offender is that whole match.
+    github, mailchimp = run(load("real_defectdojo_data_many.json"))
+    assert github.rule == "Github"
+    assert github.secret_type == "github-token"
+    assert github.secret_value == "c77e01c1e89682e4d4b94a059a7fd2b37ab326ed"
+    assert mailchimp.rule == "MailChimp API key"
+    assert mailchimp.secret_type == "api-key"
+    assert mailchimp.secret_value == "38c47f19e349153fa963bb3b3212fe8e-us11"
+    for obs in (github, mailchimp):
+        assert obs.path == ".bashrc"
+        assert obs.line is None  # that release wrote no lineNumber
+        assert obs.repo == ""  # "." is the scanned work tree
+        assert obs.commit == "d54ce70d0cf883054ed256db46406a5df551f000"
+        assert obs.author == "John Doe <john.doe@mail.com>"
+        assert obs.committed_at == datetime(2020, 4, 4, 22, 52, 59, tzinfo=UTC)
+        assert obs.redacted == ""
+    assert_no_leak([github, mailchimp], sample_secrets("real_defectdojo_data_many.json"))
+
+
+def test_real_v7_go_zero_date_is_no_date():
+    (obs,) = run(load("real_defectdojo_issue4336.json"))
+    assert obs.committed_at is None  # "0001-01-01T00:00:00Z": scanned without history
+    assert obs.rule == "Twitter Client ID"
+    assert obs.secret_value == "twitter.com/kramse/status/1073168529405472768"
+    assert (obs.path, obs.line, obs.commit, obs.repo, obs.author) == ("README.md", 23, "", "", "")
+    assert_no_leak([obs], sample_secrets("real_defectdojo_issue4336.json"))
+
+
+@pytest.mark.parametrize(
+    ("offender", "value"),
+    [
+        (
+            'GITHUB_TOKEN="c77e01c1e89682e4d4b94a059a7fd2b37ab326ed"',
+            "c77e01c1e89682e4d4b94a059a7fd2b37ab326ed",
+        ),
+        ("password: 'hunter22hunter'", "hunter22hunter"),
+        ("api_key = abcdef0123456789;", "abcdef0123456789"),
+        ("admin:s3cretpassw0rd", "admin:s3cretpassw0rd"),  # user:password, not an assignment
+        ("https://user:pass@example.com", "https://user:pass@example.com"),
+        ("AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
+        ("secret = 'two words'", "secret = 'two words'"),
+    ],
+)
+def test_v7_offender_assignment(offender, value):
+    (obs,) = run(json.dumps([{"rule": "Generic", "offender": offender, "file": "f"}]).encode())
+    assert obs.secret_value == value

@@ -253,3 +253,76 @@ def test_wrong_field_types(mutate, where):
         run(json.dumps(finding))
     assert where in str(info.value)
     assert GHP not in str(info.value)
+
+
+# --- real reports (tests/fixtures/README.md says where each comes from) -------------------
+
+
+def _other_texts(obs: Observation) -> list[str]:
+    out = [
+        v
+        for f in dataclasses.fields(obs)
+        if f.name != "secret_value"
+        for v in [getattr(obs, f.name)]
+        if isinstance(v, str)
+    ]
+    out += list(obs.tool_ids.values())
+    out += [r.value for r in obs.references if r.kind != "aws-access-key-id"]
+    return out
+
+
+def test_real_git_history_report_v0_17():
+    creds, key, bucket = run((HERE / "real_noseyparker_appmaker_git_v0_17.json").read_bytes())
+    assert creds.rule == "AWS API Credentials"
+    assert creds.secret_type == "aws-secret-key"
+    assert creds.secret_value == "AKIAJUZPLTNMY2JSXLYA:DvHxHLMsO0fSnNqI82efq4sO8QefdMSz3l2q2Xk1"
+    assert [(r.kind, r.value) for r in creds.references] == [
+        ("aws-access-key-id", "AKIAJUZPLTNMY2JSXLYA")
+    ]
+    assert creds.repo == "<REPO>"  # the snapshot's placeholder for the clone's path
+    assert (creds.path, creds.line) == ("my.env", 9)
+    assert creds.commit == "9ba2c5654ef78e49ce0173b81f1bcf8f25fcb36a"
+    assert creds.author == "David Ascher <david.ascher@gmail.com>"
+    assert creds.committed_at == datetime(2013, 9, 2, 12, 47, 18, tzinfo=UTC)
+    assert creds.tool_ids["finding_id"] == "43ee76ab13531cf63b65f88804fd30dffba01b54"
+    assert creds.tool_ids["rule_text_id"] == "np.aws.6"
+
+    assert key.secret_type == "aws-access-key"
+    assert key.secret_value == "AKIAJEEUOSJXYB2BKLMA"
+    assert [(r.kind, r.value) for r in key.references] == [("aws-access-key-id", key.secret_value)]
+    assert (key.path, key.line) == ("tmp.env", 1)
+    assert key.committed_at == datetime(2013, 11, 11, 8, 11, 47, tzinfo=UTC)
+
+    # A bucket name is no credential: not an AWS access key, and only informational.
+    assert bucket.rule == "AWS S3 Bucket (path style)"
+    assert bucket.secret_type == "generic-secret"
+    assert bucket.severity == "info"
+    assert bucket.secret_value == "s3-us-west-2.amazonaws.com/makerstrap"
+    assert bucket.path == "public/vendor/webmaker-auth-client/example/index.html"
+
+    # The snippets' context carries another secret (S3_SECRET=...) and commit messages.
+    for obs in (creds, key, bucket):
+        for text in _other_texts(obs):
+            assert "DvHxHLMsO0fSnNqI82efq4sO8QefdMSz3l2q2Xk1" not in text
+            assert "S3_KEY" not in text and "fix both" not in text
+        assert obs.description == ""
+
+
+def test_real_v0_16_match_content_and_file_provenance():
+    (obs,) = run((HERE / "real_noseyparker_scan_secrets1_v0_16.json").read_bytes())
+    assert obs.rule == "AWS API Key"
+    assert obs.secret_value == "AKIADEADBEEFDEADBEEF"
+    assert obs.secret_type == "aws-access-key"
+    assert (obs.path, obs.line, obs.repo, obs.commit) == ("<ROOT>/input.txt", 3, "", "")
+    assert [(r.kind, r.value) for r in obs.references] == [("aws-access-key-id", obs.secret_value)]
+    assert "the_dude" not in " ".join(_other_texts(obs))
+
+
+def test_real_v0_22_extended_provenance_payload_string():
+    (obs,) = run((HERE / "real_noseyparker_string_provenance_v0_22.json").read_bytes())
+    assert obs.secret_value == "ghp_XIxB7KMNdAr3zqWtQqhE94qglHqOzn1D1stg"
+    assert obs.secret_type == "github-token"
+    assert (obs.path, obs.line) == ("input.txt", 3)
+    assert obs.tool_ids["finding_id"] == "d551329ba5578559646aa49467be47e9d496578d"
+    assert obs.tool_ids["structural_id"] == "155cdfa3e16d6abc09ecb8a2f659c2f84f7b91fc"
+    assert all(obs.secret_value not in t for t in _other_texts(obs))

@@ -329,3 +329,86 @@ def test_wrong_tool_types():
     with pytest.raises(ImportFormatError) as info:
         run(json.dumps(doc))
     assert "$.runs[0].tool.driver.rules" in str(info.value)
+
+
+# --- real reports (tests/fixtures/README.md says where each comes from) -------------------
+
+GITLEAKS_V7 = HERE / "real_defectdojo_gitleaks_7.4.0.sarif"
+
+
+def test_real_gitleaks_v7_sarif_without_rule_ids():
+    aws, key, aws_again = run(GITLEAKS_V7.read_bytes())
+    # v7 writes no ruleId; the rule comes from the driver's list, named in the message.
+    assert (aws.rule, aws.title, aws.secret_type) == (
+        "AWS Access Key",
+        "AWS Access Key",
+        "aws-access-key",
+    )
+    assert (key.rule, key.secret_type) == ("Asymmetric Private Key", "private-key")
+    assert aws.secret_value == aws_again.secret_value == "AKIAIOSFODNN7EXAMPLE"  # the offender
+    assert key.secret_value == "-----BEGIN OPENSSH PRIVATE KEY-----"
+    assert aws.repo == ""  # "." is the scanned work tree
+    assert aws.path == (
+        "dojo/unittests/scans/gitlab_secret_detection_report/gitlab_secret_detection_report_1_vuln.json"
+    )
+    assert aws.line == 13
+    assert aws.commit == "6d127980966808f7413935678e079dcd7fedf9c2"
+    assert aws.author == "Bhurinat Wangsutthitham <nate.bwangsut@gmail.com>"
+    assert aws.committed_at == datetime(2021, 7, 15, 15, 0, 32, tzinfo=UTC)
+    assert aws_again.author == "Cody Maffucci <46459665+Maffooch@users.noreply.github.com>"
+    for obs in (aws, key, aws_again):
+        for _, text in texts_of(obs):
+            assert obs.secret_value not in text
+            assert "raw_source_code_extract" not in text and "Flake8" not in text
+
+
+def test_trufflehog_sarif_snippet_is_the_redacted_form_not_the_value():
+    # pkg/output/sarif.go: the snippet is the result's Redacted form, never Raw.
+    log = {
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "TruffleHog", "rules": [{"id": "URI", "name": "URI"}]}},
+                "results": [
+                    {
+                        "ruleId": "URI",
+                        "level": "error",
+                        "message": {"text": "Found verified URI result for detector URI."},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {"uri": "main.go"},
+                                    "region": {
+                                        "startLine": 10,
+                                        "snippet": {"text": "https://admin:********@example.com"},
+                                    },
+                                }
+                            }
+                        ],
+                        "partialFingerprints": {"trufflehogFingerprint/v1": "ab12"},
+                    },
+                    {
+                        "ruleId": "AWS",
+                        "level": "warning",
+                        "message": {"text": "Found unverified AWS result for detector AWS."},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {"uri": "config.json"},
+                                    "region": {
+                                        "startLine": 25,
+                                        "snippet": {"text": "AKIAYVP4CIPPERUVIFXG"},
+                                    },
+                                }
+                            }
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
+    uri, aws = run(json.dumps(log))
+    assert uri.secret_value is None and aws.secret_value is None
+    assert (uri.path, uri.line, uri.severity) == ("main.go", 10, "high")
+    assert uri.tool_ids["trufflehogFingerprint/v1"] == "ab12"
+    assert aws.redacted == ""  # a whole key id is no redacted form

@@ -252,7 +252,6 @@ def _rec(**changes) -> bytes:
         (_rec(SourceMetadata="git"), "SourceMetadata"),
         (_rec(SourceMetadata={"Data": {"Git": ["x"]}}), "source metadata"),
         (_rec(SourceMetadata={"Data": {"Git": {"line": "four"}}}), "line"),
-        (_rec(SourceMetadata={"Data": {"Git": {"timestamp": "someday"}}}), "timestamp"),
         (_rec(SourceMetadata={"Data": {"Git": {"file": {"x": 1}}}}), "file"),
         (_rec(Verified="yes"), "Verified"),
         (_rec(ExtraData=["a"]), "ExtraData"),
@@ -291,3 +290,208 @@ def test_wrong_format(folder, name, hint):
 def test_one_line_wrong_format():
     data = json.dumps(json.loads((FIXTURES / "ggshield" / "one_finding.json").read_bytes()))
     assert "use format ggshield" in str(_bad(data.encode() + b"\n"))
+
+
+# --- real reports (tests/fixtures/README.md says where each comes from) -------------------
+
+TEST_KEYS = "https://github.com/trufflesecurity/test_keys"
+
+
+def test_real_github_source_with_base64_raw():
+    aws, uri, key, uri_again = run(load("real_defectdojo_v3_github.jsonl"))
+    assert aws.rule == "AWS"
+    assert aws.secret_type == "aws-access-key"
+    assert aws.secret_value == AWS_ID  # decoded from the old []byte Raw
+    assert aws.validity == "valid"
+    assert aws.repo == TEST_KEYS + ".git"
+    assert aws.path == "keys"
+    assert aws.line == 4
+    assert aws.commit == "fbc14303ffbf8fb1c2c1914e8dda7d0121633aca"
+    assert aws.url == f"{TEST_KEYS}/blob/fbc14303ffbf8fb1c2c1914e8dda7d0121633aca/keys"
+    assert aws.author == "counter <counter@counters-MacBook-Air.local>"
+    assert aws.committed_at == datetime(2022, 6, 16, 17, 17, 40, tzinfo=UTC)
+    assert aws.tool_ids["source"] == "Github"
+    assert aws.tool_ids["source_name"] == "trufflehog - github"
+    assert ("aws-access-key-id", AWS_ID) in [(r.kind, r.value) for r in aws.references]
+    assert ("aws-account", "595918472158") in [(r.kind, r.value) for r in aws.references]
+
+    assert uri.secret_value == URI
+    assert uri.secret_type == "generic-password"
+    assert uri.redacted == "https://*****:*****@the-internet.herokuapp.com/basic_auth"
+    assert (uri.line, uri.commit) == (3, "77b2a3e56973785a52ba4ae4b8dac61d4bac016f")
+    assert uri_again.secret_value == URI
+
+    assert key.rule == "PrivateKey"
+    assert key.secret_type == "private-key"
+    assert key.secret_value.startswith("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXkt")
+    assert key.secret_value.endswith("-----END OPENSSH PRIVATE KEY-----\n")
+    assert key.redacted == ""  # TruffleHog's Redacted shows 28 characters of the key
+    assert key.line == 1
+    raws = [r["Raw"] for r in records("real_defectdojo_v3_github.jsonl")]
+    assert_no_leak([aws, uri, key], [*raws, key.secret_value[40:80], "admin:admin"])
+
+
+def test_real_filesystem_output_with_log_records():
+    (obs,) = run(load("real_th3_88_25_filesystem_with_logs.jsonl"))
+    assert obs.rule == "SlackWebhook"
+    assert obs.secret_type == "chat-webhook"
+    assert obs.secret_value.startswith("https://hooks.slack.com/services/T00000000/")
+    assert (obs.repo, obs.path, obs.line, obs.commit) == ("", "test.env", 24, "")
+    assert obs.validity == "unknown"
+    assert obs.redacted == ""
+    assert obs.tool_ids["source"] == "Filesystem"
+    assert obs.tool_ids["decoder"] == "PLAIN"
+    assert obs.references == []  # the rotation guide names no credential
+    assert_no_leak([obs], [obs.secret_value])
+
+
+def _source_rec(kind: str, data: dict) -> bytes:
+    rec = records("README_example_output.jsonl")[0]
+    rec["SourceMetadata"] = {"Data": {kind: data}}
+    return lines(rec)
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "expected"),
+    [
+        (
+            "Docker",
+            {"file": "/app/.env", "image": "acme/api", "layer": "sha256:ab", "tag": "1.2"},
+            {"repo": "acme/api:1.2", "path": "/app/.env"},
+        ),
+        (
+            "S3",
+            {
+                "bucket": "acme-logs",
+                "file": "a/b.txt",
+                "email": "o@example.com",
+                "timestamp": "2023-04-07 21:27:23 +0000 UTC",
+                "link": "https://acme-logs.s3.amazonaws.com/a/b.txt",
+            },
+            {
+                "repo": "s3://acme-logs",
+                "path": "a/b.txt",
+                "author": "o@example.com",
+                "committed_at": datetime(2023, 4, 7, 21, 27, 23, tzinfo=UTC),
+            },
+        ),
+        (
+            "GCS",
+            {
+                "bucket": "b",
+                "filename": "x.json",
+                "acls": ["allUsers"],
+                "created_at": "2024-01-02T03:04:05Z",
+            },
+            {
+                "repo": "gs://b",
+                "path": "x.json",
+                "committed_at": datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+            },
+        ),
+        (
+            "Gitlab",
+            {
+                "commit": "c0ffee",
+                "file": "ci.yml",
+                "link": "https://gitlab.com/g/p/-/blob/c0ffee/ci.yml",
+                "email": "dev <dev@example.com>",
+                "repository": "https://gitlab.com/g/p.git",
+                "timestamp": "2024-02-03 04:05:06 +0000",
+                "line": 7,
+                "project_id": 42,
+            },
+            {
+                "repo": "https://gitlab.com/g/p.git",
+                "path": "ci.yml",
+                "line": 7,
+                "commit": "c0ffee",
+                "author": "dev <dev@example.com>",
+            },
+        ),
+        (
+            "Gerrit",
+            {"commit": "abc", "file": "f.py", "project": "platform/core", "line": 3},
+            {"repo": "platform/core", "path": "f.py", "line": 3, "commit": "abc"},
+        ),
+        (
+            "Jira",
+            {
+                "issue": "SEC-12",
+                "author": "Sam",
+                "email": "sam@example.com",
+                "link": "https://acme.atlassian.net/browse/SEC-12",
+                "location": "comment",
+            },
+            {
+                "path": "SEC-12",
+                "author": "Sam <sam@example.com>",
+                "url": "https://acme.atlassian.net/browse/SEC-12",
+            },
+        ),
+        (
+            "Slack",
+            {
+                "channel_id": "C1",
+                "channel_name": "deploys",
+                "timestamp": "1612345678.000200",
+                "user_id": "U1",
+                "link": "https://acme.slack.com/archives/C1/p1612345678000200",
+                "visibility": 1,
+            },
+            {"repo": "deploys", "committed_at": datetime(2021, 2, 3, 9, 47, 58, 200, tzinfo=UTC)},
+        ),
+        (
+            "Artifactory",
+            {"repo": "libs-release", "path": "com/acme/app.jar", "username": "ci"},
+            {"repo": "libs-release", "path": "com/acme/app.jar", "author": "ci"},
+        ),
+        (
+            "Postman",
+            {
+                "link": "https://go.postman.co/x",
+                "workspace_name": "Team",
+                "collection_name": "API",
+                "request_name": "Login",
+                "location_type": 2,
+            },
+            {"repo": "Team", "path": "Login", "url": "https://go.postman.co/x"},
+        ),
+        (
+            "Forager",
+            {
+                "Metadata": {
+                    "Github": {"repository": "https://github.com/o/r", "file": "k", "line": 2}
+                }
+            },
+            {"repo": "https://github.com/o/r", "path": "k", "line": 2},
+        ),
+        (
+            "Webhook",
+            {
+                "Data": {
+                    "Vector": {
+                        "timestamp": {"seconds": 1700000000, "nanos": 5},
+                        "host": "web-1",
+                        "locator": "/var/log/app.log",
+                    }
+                }
+            },
+            {
+                "repo": "web-1",
+                "path": "/var/log/app.log",
+                "committed_at": datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC),
+            },
+        ),
+        (
+            "Git",
+            {"file": "f", "timestamp": "someday"},  # an unreadable date is left out, not fatal
+            {"path": "f", "committed_at": None},
+        ),
+    ],
+)
+def test_every_source_kind_gives_a_place(kind, data, expected):
+    (obs,) = run(_source_rec(kind, data))
+    for field, value in expected.items():
+        assert getattr(obs, field) == value, field
+    assert obs.secret_value == AWS_ID
