@@ -162,6 +162,11 @@ def _record(obj: Any, where: str) -> tuple[dict, str, str, str]:
         if detail_type and detail_type not in ENVELOPE_TYPES:
             return {}, where, "", ""  # another EventBridge event: not CloudTrail, skip
         record = expect_dict(obj["detail"], f"{where}.detail")
+        source = get_str(obj, "source", where)
+        if not record.get("eventSource") and source.startswith("aws."):
+            # Trimmed events (docs, tests) may drop detail.eventSource; the envelope's
+            # "aws.secretsmanager" names the same service.
+            record = {**record, "eventSource": f"{source[4:]}.amazonaws.com"}
         return record, f"{where}.detail", get_str(obj, "region", where), get_str(obj, "id", where)
     if "CloudTrailEvent" in obj:  # lookup-events
         raw = obj["CloudTrailEvent"]

@@ -23,11 +23,17 @@ the revocation of a leaked key of the user, referenced by the user's ARN:
 ``now``: the report's CSV carries no generation time (GetCredentialReport returns it beside
 the content). Pass it; by default the latest timestamp in the report is used, a lower bound
 of the generation time, so ages are never overestimated; with no timestamp at all, the
-current time. See docs/formats/aws-iam-credential-report.md.
+current time.
+
+The ``aws iam get-credential-report`` JSON output itself (``{"Content": "<base64 CSV>",
+"ReportFormat": "text/csv", "GeneratedTime": ...}``) is read too: ``Content`` is decoded and
+``GeneratedTime`` is ``now`` unless one is passed. See docs/formats/aws-iam-credential-report.md.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 from collections.abc import Iterator
@@ -41,6 +47,8 @@ from .base import (
     Reference,
     RotationEvent,
     first_char,
+    get_str,
+    load_json,
 )
 from .prowler import safe_datetime
 
@@ -141,6 +149,34 @@ def _read_rows(stream: IO[bytes]) -> list[tuple[str, dict[str, str]]]:
     return rows
 
 
+def _cli_json(stream: IO[bytes]) -> tuple[IO[bytes], datetime | None]:
+    """The CSV and GeneratedTime of ``aws iam get-credential-report`` JSON output."""
+    doc = load_json(stream, max_depth=4)
+    if not isinstance(doc, dict) or "Content" not in doc:
+        raise ImportFormatError(
+            "expected the credential report CSV (or the get-credential-report JSON with its "
+            "Content), found other JSON",
+            "byte 0",
+        )
+    report_format = get_str(doc, "ReportFormat", "$")
+    if report_format and report_format != "text/csv":
+        raise ImportFormatError("unsupported ReportFormat (expected text/csv)", "$.ReportFormat")
+    content = doc["Content"]
+    if not isinstance(content, str) or not content.strip():
+        raise ImportFormatError("expected the base64-encoded report", "$.Content")
+    try:
+        data = base64.b64decode("".join(content.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ImportFormatError(
+            "not base64 (the CLI prints the report base64-encoded)", "$.Content"
+        ) from None
+    generated = safe_datetime(doc.get("GeneratedTime"), "$.GeneratedTime")
+    decoded, char = first_char(io.BytesIO(data))  # empty / binary content: clear errors
+    if char in "[{":
+        raise ImportFormatError("expected the report CSV, found JSON", "$.Content")
+    return decoded, generated
+
+
 def _latest_timestamp(rows: list[tuple[str, dict[str, str]]]) -> datetime | None:
     latest = None
     for where, row in rows:
@@ -161,10 +197,9 @@ def parse(
 ) -> Iterator[Item]:
     stream, char = first_char(stream)
     if char in "[{":
-        raise ImportFormatError(
-            "expected the credential report CSV, found JSON (decode the report's Content)",
-            "byte 0",
-        )
+        stream, generated = _cli_json(stream)
+        if now is None:
+            now = generated
     rows = _read_rows(stream)
     if now is None:
         now = _latest_timestamp(rows) or datetime.now(UTC)

@@ -20,6 +20,10 @@ Rules (posture Observations, resource = the account's resource id; ``passed=True
 
 A rule is evaluated only when its field is in the object: ``az`` prints every property (null
 when unset), so a missing field means the output was filtered (``--query``), not "unset".
+ARM REST bodies (settings under ``properties``) are different: ARM leaves unset properties
+out. When such a body has ``keyCreationTime`` (so its API version, 2021-04-01 or later, knows
+``keyPolicy``, ``sasPolicy`` and ``allowSharedKeyAccess``), a missing one of those three
+means unset, and its rule is evaluated.
 
 Also yields one RotationEvent per account when both key creation times are known:
 ``rotated`` with ``occurred_at`` = the older of the two, i.e. both account keys were created at
@@ -95,6 +99,10 @@ class _Fields:
         self.where = where
         self.map: dict[str, tuple[str, Any]] = {}
         props = obj.get("properties")
+        # A complete ARM body: unset properties are omitted rather than null (see above).
+        self.arm_complete = isinstance(props, dict) and any(
+            str(k).lower() == "keycreationtime" for k in props
+        )
         if isinstance(props, dict):
             for key, value in props.items():
                 self.map[str(key).lower()] = (f"{where}.properties.{key}", value)
@@ -103,6 +111,10 @@ class _Fields:
 
     def has(self, key: str) -> bool:
         return key.lower() in self.map
+
+    def evaluated(self, key: str) -> bool:
+        """Whether the rule on this opt-in setting can be judged (see the module docs)."""
+        return self.has(key) or self.arm_complete
 
     def get(self, key: str) -> Any:
         return self.map.get(key.lower(), ("", None))[1]
@@ -222,7 +234,7 @@ def _account_items(acc: _Fields, now: datetime, max_age: timedelta) -> Iterator[
 
     # Key expiration policy.
     policy_days: int | None = None
-    if acc.has("keyPolicy"):
+    if acc.evaluated("keyPolicy"):
         policy = acc.sub("keyPolicy")
         if policy is not None and policy.get("keyExpirationPeriodInDays") is not None:
             raw = policy.get("keyExpirationPeriodInDays")
@@ -289,7 +301,7 @@ def _account_items(acc: _Fields, now: datetime, max_age: timedelta) -> Iterator[
             )
 
     # SAS expiration policy.
-    if acc.has("sasPolicy"):
+    if acc.evaluated("sasPolicy"):
         sas = acc.sub("sasPolicy")
         period = None
         if sas is not None and sas.get("sasExpirationPeriod") is not None:
@@ -311,7 +323,7 @@ def _account_items(acc: _Fields, now: datetime, max_age: timedelta) -> Iterator[
         )
 
     # Shared key authorization.
-    if acc.has("allowSharedKeyAccess"):
+    if acc.evaluated("allowSharedKeyAccess"):
         allowed = acc.get("allowSharedKeyAccess")
         if allowed is not None and not isinstance(allowed, bool):
             if isinstance(allowed, str) and allowed.strip().lower() in ("true", "false"):

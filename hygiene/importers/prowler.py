@@ -104,7 +104,9 @@ SECRET_EXPOSURE_CHECKS = frozenset(
 
 # Fallback for checks not in the table (new Prowler versions add checks): first match wins.
 _HEURISTICS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"mfa"), "missing-mfa"),
+    # "mfa" but not S3's MFA Delete (cloudtrail_bucket_requires_mfa_delete,
+    # s3_bucket_no_mfa_delete): that protects log objects, not a credential.
+    (re.compile(r"mfa(?!_delete)"), "missing-mfa"),
     (re.compile(r"root.*(access_key|key)"), "root-credential"),
     (re.compile(r"secret.*rotat|rotat.*secret"), "secret-rotation"),
     (re.compile(r"rotat"), "key-rotation"),
@@ -148,17 +150,22 @@ def _references(resource: str, account: str, provider: str) -> list[Reference]:
 
 
 def _status(value: str, where: str) -> str | None:
-    """'fail' / 'pass' / None (skip). Unknown statuses are a format error."""
+    """'fail' / 'pass' / 'allowlisted' / None (skip). Unknown statuses are a format error.
+
+    'allowlisted' is Prowler 3's WARNING: a result the allowlist matched (Prowler 4 calls it
+    muted); it is read as a muted FAIL."""
     v = value.strip().upper()
     if v == "FAIL":
         return "fail"
     if v == "PASS":
         return "pass"
+    if v == "WARNING":
+        return "allowlisted"
     if v in ("MANUAL", "INFO", "INFORMATIONAL", "MUTED"):
         return None
     if not v:
         raise ImportFormatError("missing status", where)
-    raise ImportFormatError("unknown status (expected PASS, FAIL, MANUAL or INFO)", where)
+    raise ImportFormatError("unknown status (expected PASS, FAIL, MANUAL, INFO or WARNING)", where)
 
 
 def _observation(
@@ -176,6 +183,8 @@ def _observation(
     muted: bool,
 ) -> Observation:
     tool_ids = {"finding_uid": finding_uid} if finding_uid else {}
+    if status == "allowlisted":
+        status, muted = "fail", True
     return Observation(
         rule=check_id,
         secret_type=check_type(check_id),
@@ -218,8 +227,16 @@ def _sub(obj: dict, key: str, where: str) -> dict:
     return expect_dict(value, f"{where}.{key}")
 
 
+# Prowler 3's json-ocsf (OCSF 1.0.0-rc.3 Security Finding) has no status_code: its status is
+# Success / Failure, and Other for an allowlisted (WARNING) result.
+_OCSF_V3_STATUS = {"SUCCESS": "PASS", "FAILURE": "FAIL", "OTHER": "MANUAL", "UNKNOWN": "MANUAL"}
+
+
 def _ocsf_items(obj: dict, where: str) -> Iterator[Observation]:
     metadata = _sub(obj, "metadata", where)
+    if "finding" in obj and "event_code" not in metadata:
+        yield from _ocsf_v3_items(obj, metadata, where)
+        return
     check_id = get_str(metadata, "event_code", f"{where}.metadata", required=True)
     status = _status(get_str(obj, "status_code", where), f"{where}.status_code")
     if status is None:
@@ -243,6 +260,13 @@ def _ocsf_items(obj: dict, where: str) -> Iterator[Observation]:
         "finding_uid": get_str(info, "uid", f"{where}.finding_info"),
         "muted": muted,
     }
+    region = get_str(cloud, "region", f"{where}.cloud")
+    yield from _per_resource(obj, where, account, region, common)
+
+
+def _per_resource(
+    obj: dict, where: str, account: str, cloud_region: str, common: dict
+) -> Iterator[Observation]:
     resources = obj.get("resources")
     if resources is None:
         resources = []
@@ -250,7 +274,6 @@ def _ocsf_items(obj: dict, where: str) -> Iterator[Observation]:
         raise ImportFormatError(
             f"expected an array, found {type_name(resources)}", f"{where}.resources"
         )
-    cloud_region = get_str(cloud, "region", f"{where}.cloud")
     if not resources:
         yield _observation(resource=account, region=cloud_region, **common)
         return
@@ -259,7 +282,51 @@ def _ocsf_items(obj: dict, where: str) -> Iterator[Observation]:
         res = expect_dict(res, rwhere)
         resource = get_str(res, "uid", rwhere) or get_str(res, "name", rwhere) or account
         region = get_str(res, "region", rwhere) or cloud_region
+        namespace = get_str(res, "namespace", rwhere)
+        if not region and namespace:
+            # Kubernetes: no region; the CSV's REGION column says "namespace: <name>".
+            region = f"namespace: {namespace}"
         yield _observation(resource=resource, region=region, **common)
+
+
+def _ocsf_v3_items(obj: dict, metadata: dict, where: str) -> Iterator[Observation]:
+    """Prowler 3 ``-M json-ocsf``: the check id is metadata.product.feature.uid, the title and
+    remediation are under ``finding``, the result is ``status`` Success / Failure."""
+    mwhere = f"{where}.metadata"
+    feature = _sub(_sub(metadata, "product", mwhere), "feature", f"{mwhere}.product")
+    fwhere = f"{mwhere}.product.feature"
+    check_id = get_str(feature, "uid", fwhere) or get_str(feature, "name", fwhere)
+    if not check_id:
+        raise ImportFormatError("missing required field 'uid' (the check id)", fwhere)
+    if get_str(obj, "status_code", where):
+        status = _status(get_str(obj, "status_code", where), f"{where}.status_code")
+    else:
+        raw = get_str(obj, "status", where).strip().upper()
+        if raw and raw not in _OCSF_V3_STATUS:
+            raise ImportFormatError(
+                "unknown status (expected Success, Failure or Other)", f"{where}.status"
+            )
+        status = _status(_OCSF_V3_STATUS.get(raw, ""), f"{where}.status")
+    if status is None:
+        return
+    finding = _sub(obj, "finding", where)
+    cloud = _sub(obj, "cloud", where)
+    account = get_str(_sub(cloud, "account", f"{where}.cloud"), "uid", f"{where}.cloud.account")
+    account = account or get_str(cloud, "project_uid", f"{where}.cloud")
+    remediation = _sub(finding, "remediation", f"{where}.finding")
+    common = {
+        "check_id": check_id,
+        "status": status,
+        "account": account,
+        "severity": get_str(obj, "severity", where),
+        "title": get_str(finding, "title", f"{where}.finding"),
+        "remediation": get_str(remediation, "desc", f"{where}.finding.remediation"),
+        "provider": get_str(cloud, "provider", f"{where}.cloud"),
+        "finding_uid": get_str(finding, "uid", f"{where}.finding"),
+        "muted": False,
+    }
+    region = get_str(cloud, "region", f"{where}.cloud")
+    yield from _per_resource(obj, where, account, region, common)
 
 
 def _v3_items(obj: dict, where: str) -> Iterator[Observation]:
@@ -269,14 +336,18 @@ def _v3_items(obj: dict, where: str) -> Iterator[Observation]:
     if status is None:
         return
     remediation = _sub(_sub(obj, "Remediation", where), "Recommendation", f"{where}.Remediation")
-    account = get_str(obj, "AccountId", where) or get_str(obj, "Subscription", where)
+    account = (
+        get_str(obj, "AccountId", where)
+        or get_str(obj, "Subscription", where)
+        or get_str(obj, "ProjectId", where)
+    )
     resource = get_str(obj, "ResourceArn", where) or get_str(obj, "ResourceId", where) or account
     yield _observation(
         check_id=check_id,
         status=status,
         resource=resource,
         account=account,
-        region=get_str(obj, "Region", where),
+        region=get_str(obj, "Region", where) or get_str(obj, "Location", where),
         severity=get_str(obj, "Severity", where),
         title=get_str(obj, "CheckTitle", where),
         remediation=get_str(remediation, "Text", f"{where}.Remediation.Recommendation"),
@@ -364,7 +435,10 @@ def _parse_csv(stream: IO[bytes]) -> Iterator[Observation]:
                 raise ImportFormatError("missing CHECK_ID", where)
             if status is None:
                 continue
-            account = _pick(row, "ACCOUNT_UID", "ACCOUNT_ID", "SUBSCRIPTION_ID")
+            # Prowler 3: ACCOUNT_ID (AWS), SUBSCRIPTION (Azure), PROJECT_ID (GCP).
+            account = _pick(
+                row, "ACCOUNT_UID", "ACCOUNT_ID", "SUBSCRIPTION_ID", "SUBSCRIPTION", "PROJECT_ID"
+            )
             yield _observation(
                 check_id=check_id,
                 status=status,

@@ -1,8 +1,10 @@
 """HashiCorp Vault audit device log (file/socket/syslog device: one JSON entry per line).
 
 Only ``type: "response"`` entries count: a request entry alone does not prove the operation
-happened. A response with an ``error`` is a failure: ``rotation_failed`` for the rotate
-endpoints, skipped otherwise. Yields RotationEvents:
+happened. Other entry types (Vault Enterprise's ``kmip-request`` / ``kmip-response``) are
+skipped; a line without a ``type`` is not an audit entry (an error). A response with an
+``error`` is a failure: ``rotation_failed`` for the rotate endpoints, skipped otherwise.
+Yields RotationEvents:
 
 * lease revocation, ``sys/leases/revoke/<lease id>``, ``sys/leases/revoke-prefix/<prefix>``,
   ``sys/leases/revoke-force/<prefix>`` (and the old ``sys/revoke*`` paths) -> ``revoked``
@@ -69,12 +71,12 @@ def parse(stream: IO[bytes], *, kv_mounts: Iterable[str] | None = None) -> Itera
 def _entry(entry: Any, where: str, mounts: set[str]) -> RotationEvent | None:
     entry = expect_dict(entry, where, "a Vault audit entry")
     kind = entry.get("type")
-    if kind not in ("request", "response"):
+    if not isinstance(kind, str) or not kind:
         raise ImportFormatError(
             "not a Vault audit entry (type should be request or response)", where
         )
     if kind != "response":
-        return None
+        return None  # requests, and other entry types (Enterprise KMIP: kmip-request/-response)
     request = _sub(entry, "request", where)
     rwhere = f"{where}.request"
     path = get_str(request, "path", rwhere).lstrip("/")

@@ -306,3 +306,76 @@ def test_out_of_range_time_is_a_format_error():
     rec["eventTime"] = "9999-12-31T23:59:59-05:00"
     err = expect_error(json.dumps({"Records": [rec]}).encode())
     assert err.location == "$.Records[0].eventTime"
+
+
+# --- real events from public repositories (origins: tests/fixtures/README-auditors.md) -------
+
+REAL = CT
+
+
+def load_real(name: str) -> list:
+    with (REAL / name).open("rb") as fh:
+        return list(parse(fh))
+
+
+def test_real_elastic_iam_access_key_records_as_json_lines():
+    # AWS's documentation examples as Elastic's CloudTrail pipeline tests feed them: one bare
+    # record per line. Their key ids ("EXAMPLE_KEY_ID") and 13-digit account are not real
+    # ones, so the only reference left is the user name.
+    items = load_real("real_elastic_integrations_iam_access_keys.jsonl")
+    assert [(e.action, e.event_name, e.event_id) for e in items] == [
+        ("created", "CreateAccessKey", "EXAMPLE-3cab-40f8-938b-EXAMPLE"),
+        ("revoked", "UpdateAccessKey", "EXAMPLE-0ef0-42cd-8551-EXAMPLE"),
+        ("revoked", "DeleteAccessKey", "EXAMPLE-0698-46bd-998d-EXAMPLE"),
+    ]
+    assert all(e.references == [Reference("other", "Bob")] for e in items)
+    assert all(e.actor == "arn:aws:iam::0123456789012:user/Alice" for e in items)
+    assert [e.occurred_at for e in items] == [
+        datetime(2020, 1, 8, 20, 43, 6, tzinfo=UTC),
+        datetime(2020, 1, 10, 15, 1, 23, tzinfo=UTC),
+        datetime(2020, 1, 8, 19, 9, 36, tzinfo=UTC),
+    ]
+    assert items[1].detail == "IAM access key of user Bob deactivated"
+    assert items[0].evidence_url == (
+        "https://us-east-1.console.aws.amazon.com/cloudtrail/home?region=us-east-1"
+        "#/events/EXAMPLE-3cab-40f8-938b-EXAMPLE"
+    )
+
+
+def test_real_elastic_records_with_valid_ids_give_key_and_user_refs():
+    lines = (REAL / "real_elastic_integrations_iam_access_keys.jsonl").read_text()
+    lines = lines.replace("0123456789012", "123456789012").replace(
+        '"EXAMPLE_KEY_ID"', '"AKIAIOSFODNN7EXAMPLE"'
+    )
+    items = list(parse(io.BytesIO(lines.encode())))
+    user = "arn:aws:iam::123456789012:user/Bob"
+    assert items[0].references == [
+        Reference("aws-access-key-id", "AKIAIOSFODNN7EXAMPLE"),
+        Reference("arn", user),
+        Reference("other", "Bob"),
+    ]
+    assert items[1].references == items[0].references
+    assert items[1].detail == "IAM access key AKIAIOSFODNN7EXAMPLE of user Bob deactivated"
+
+
+def test_real_rotation_failed_eventbridge_without_error_code():
+    # A real RotationFailed event: errorMessage but no errorCode, ARNs shortened with "...".
+    (event,) = load_real("real_umccr_rotation_failed_eventbridge.json")
+    arn = "arn:aws:secretsmanager:ap-southeast-2:843407916570:secret:IcaS...icA"
+    assert event.action == "rotation_failed"
+    assert event.references == [Reference("arn", arn), Reference("other", "IcaS...icA")]
+    assert event.occurred_at == datetime(2021, 9, 1, 0, 50, 20, tzinfo=UTC)
+    assert event.actor == "secretsmanager.amazonaws.com"
+    assert event.event_id == "e3b69cfe-b70e-4c94-baa9-9decc3c150b9"
+    assert "lambda" not in event.detail  # the error message is not copied
+
+
+def test_real_put_secret_value_eventbridge_without_event_source():
+    # The envelope's "source": "aws.secretsmanager" stands in for a missing detail.eventSource.
+    (event,) = load_real("real_external_secrets_reloader_put_secret_value_eventbridge.json")
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/test-secret-123456"
+    assert (event.action, event.event_name) == ("rotated", "PutSecretValue")
+    assert event.references == [Reference("arn", arn), Reference("other", "prod/test-secret")]
+    assert event.occurred_at == datetime(2024, 10, 23, 12, 26, 45, tzinfo=UTC)
+    assert event.event_id == "12345678-1234-1234-1234-123456789012"
+    assert "4d383ea9" not in event.detail  # clientRequestToken not copied

@@ -1,4 +1,6 @@
+import base64
 import io
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -291,3 +293,76 @@ def test_out_of_range_date_is_a_format_error():
     row = lines[2].replace("2022-05-27T10:25:44+00:00", "9999-12-31T23:59:59-05:00")
     err = expect_error("\n".join([lines[0], row]).encode())
     assert err.location == "line 2, column access_key_1_last_rotated"
+
+
+# --- real reports from public repositories (origins: tests/fixtures/README-auditors.md) -------
+
+CFECH_ACCT = "156041403698"
+
+
+def test_real_cfech_report_root_with_mfa_and_console_users_without():
+    # Root with password_enabled "true" and MFA, Z-suffixed times, no access keys at all.
+    items = load("real_cfech_credential_report.csv")
+    assert failing(items) == [
+        ("iam_console_mfa", "user/Ad"),
+        ("iam_console_mfa", "user/Regular"),
+    ]
+    obs = observations(items)
+    root = f"arn:aws:iam::{CFECH_ACCT}:root"
+    assert obs[("iam_root_access_key", root)].passed is True
+    assert obs[("iam_console_mfa", root)].passed is True
+    assert obs[("iam_console_mfa", root)].severity == "critical"
+    ad = obs[("iam_console_mfa", f"arn:aws:iam::{CFECH_ACCT}:user/Ad")]
+    assert (ad.severity, ad.account, ad.tool_ids) == ("high", CFECH_ACCT, {"user": "Ad"})
+    assert Reference("aws-account", CFECH_ACCT) in ad.references
+    assert events(items) == []  # no key in any slot
+
+
+def test_real_selefra_report_two_active_keys():
+    items = load("real_selefra_example_report.csv")
+    arn = "arn:aws:iam::123456789012:user/user-readonly"
+    assert failing(items) == []  # password disabled, keys used and within 90 days
+    assert [(e.action, e.references, e.occurred_at) for e in events(items)] == [
+        ("rotated", [Reference("arn", arn)], datetime(2022, 8, 31, 11, 10, 34, tzinfo=UTC)),
+        ("rotated", [Reference("arn", arn)], datetime(2022, 8, 31, 11, 10, 33, tzinfo=UTC)),
+    ]
+    later = load("real_selefra_example_report.csv", now=datetime(2023, 1, 1, tzinfo=UTC))
+    assert failing(later) == [
+        ("iam_access_key_1_rotation", "user/user-readonly"),
+        ("iam_access_key_1_unused", "user/user-readonly"),
+        ("iam_access_key_2_rotation", "user/user-readonly"),
+        ("iam_access_key_2_unused", "user/user-readonly"),
+    ]
+
+
+def cli_json(csv_bytes: bytes, **extra) -> bytes:
+    doc = {"Content": base64.b64encode(csv_bytes).decode(), "ReportFormat": "text/csv"}
+    doc.update(extra)
+    return json.dumps(doc, indent=4).encode()
+
+
+def test_cli_json_output_is_decoded_and_generated_time_is_now():
+    # `aws iam get-credential-report` prints {"Content": <base64>, "GeneratedTime": ...}.
+    csv_bytes = (IAM / "real_selefra_example_report.csv").read_bytes()
+    items = parse_bytes(cli_json(csv_bytes, GeneratedTime="2023-01-01T00:00:00Z"))
+    assert items == load("real_selefra_example_report.csv", now=datetime(2023, 1, 1, tzinfo=UTC))
+    # An explicit now wins over GeneratedTime; without GeneratedTime the report's own latest.
+    assert parse_bytes(cli_json(csv_bytes, GeneratedTime="2023-01-01T00:00:00Z"), now=NOW) == load(
+        "real_selefra_example_report.csv", now=NOW
+    )
+    assert parse_bytes(cli_json(csv_bytes)) == load("real_selefra_example_report.csv")
+
+
+def test_cli_json_errors():
+    csv_bytes = (IAM / "real_cfech_credential_report.csv").read_bytes()
+    assert expect_error(b'{"Content": "not base64!", "ReportFormat": "text/csv"}').location == (
+        "$.Content"
+    )
+    assert expect_error(cli_json(csv_bytes, ReportFormat="text/xml")).location == "$.ReportFormat"
+    assert expect_error(cli_json(csv_bytes, GeneratedTime="yesterday")).location == (
+        "$.GeneratedTime"
+    )
+    assert expect_error(cli_json(b"")).location == "$.Content"
+    err = expect_error(cli_json(b"user,arn\n"))
+    assert (err.location, "mfa_active" in err.message) == ("line 1", True)
+    assert "JSON" in expect_error(b'{"GeneratedTime": "2023-01-01T00:00:00Z"}').message

@@ -321,3 +321,70 @@ def test_out_of_range_values_are_format_errors():
     assert err.location == "$.keyPolicy.keyExpirationPeriodInDays"
     err = expect_error(b'{"name": "a", "keyPolicy": {"keyExpirationPeriodInDays": 0}}')
     assert err.location == "$.keyPolicy.keyExpirationPeriodInDays"
+
+
+# --- real ARM bodies from public repositories (origins: tests/fixtures/README-auditors.md) ----
+
+SPECS_ID = (
+    "/subscriptions/{subscription-id}/resourceGroups/res9407/providers/Microsoft.Storage/"
+    "storageAccounts/sto8596"
+)
+SPECS_KEYS = datetime(2021, 3, 18, 4, 42, 22, 432283, tzinfo=UTC)  # "...22.4322836Z"
+
+
+def by_rule(items):
+    return {i.rule: i for i in items if isinstance(i, Observation)}
+
+
+def test_real_arm_get_properties_unset_settings_are_judged():
+    # ARM omits unset properties: no allowSharedKeyAccess (= allowed), no keyPolicy, no sasPolicy.
+    items = load("real_azure_rest_api_specs_StorageAccountGetProperties_body.json")
+    got = by_rule(items)
+    assert {rule: o.passed for rule, o in got.items()} == {
+        "storage_key_expiration_policy": False,
+        "storage_key_rotation": False,
+        "storage_sas_expiration_policy": False,
+        "storage_shared_key_access": False,
+    }
+    shared = got["storage_shared_key_access"]
+    assert (shared.resource, shared.account, shared.region, shared.severity) == (
+        SPECS_ID,
+        "{subscription-id}",
+        "eastus2(stage)",
+        "high",
+    )
+    assert shared.references == [
+        Reference("storage-account", "sto8596"),
+        Reference("other", SPECS_ID),
+    ]
+    assert got["storage_key_expiration_policy"].title == "No key expiration policy"
+    assert got["storage_sas_expiration_policy"].title == "No SAS expiration policy"
+    (event,) = [i for i in items if isinstance(i, RotationEvent)]
+    assert (event.action, event.occurred_at) == ("rotated", SPECS_KEYS)  # 7-digit fraction
+    assert event.references[0] == Reference("storage-account", "sto8596")
+
+
+def test_real_arm_update_response_with_policies():
+    got = by_rule(load("real_azure_rest_api_specs_StorageAccountUpdate_body.json"))
+    assert {rule: o.passed for rule, o in got.items()} == {
+        "storage_key_expiration_policy": True,  # 20 days
+        "storage_key_rotation": False,  # keys of 2021, policy 20 days
+        "storage_sas_expiration_policy": True,  # 1.15:59:59
+        "storage_shared_key_access": False,  # allowSharedKeyAccess true
+    }
+    assert got["storage_key_rotation"].title == "Account key(s) key1, key2 not rotated in 20 days"
+    # Recent keys under the 20-day policy pass.
+    later = load(
+        "real_azure_rest_api_specs_StorageAccountUpdate_body.json",
+        now=SPECS_KEYS + timedelta(days=19),
+    )
+    assert by_rule(later)["storage_key_rotation"].passed is True
+
+
+def test_arm_body_without_key_creation_time_stays_partial():
+    # An old API version (no keyCreationTime) may not know the opt-in settings: not judged.
+    body = json.loads(
+        (AZ / "real_azure_rest_api_specs_StorageAccountGetProperties_body.json").read_bytes()
+    )
+    del body["properties"]["keyCreationTime"]
+    assert parse_obj(body) == []

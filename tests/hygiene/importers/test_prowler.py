@@ -393,3 +393,182 @@ def test_escaped_brackets_in_strings_do_not_count_as_nesting():
     finding["remediation"]["desc"] = '\\"[[[[{{{{' * 100
     (item,) = parse_bytes(json.dumps([finding]).encode())
     assert item.description == '\\"[[[[{{{{' * 100
+
+
+# --- real reports from public repositories (origins: tests/fixtures/README-auditors.md) -------
+
+
+def test_real_v3_json_ocsf_from_prowler_docs():
+    # Prowler 3.6 json-ocsf: no metadata.event_code / status_code; the check id is
+    # metadata.product.feature.uid and the result is status "Success" / "Failure".
+    items = load("real_prowler_docs_v3_json_ocsf.json")
+    assert [(i.rule, i.passed) for i in items] == [("acm_certificates_expiration_check", True)] * 2
+    first = items[0]
+    assert first.resource == "arn:aws:acm:eu-west-1:012345678912:certificate/xxxxxxxxxxxxxx"
+    assert first.account == "012345678912"
+    assert first.region == "eu-west-1"
+    assert first.severity == "high"
+    assert first.title == "Check if ACM Certificates are about to expire in specific days or less"
+    assert first.description.startswith("Monitor certificate expiration")
+    assert first.tool_ids == {
+        "finding_uid": "prowler-aws-acm_certificates_expiration_check-012345678912-eu-west-1-"
+        "*.xxxxxxxxxxxxxx"
+    }
+    assert Reference("arn", first.resource) in first.references
+    assert Reference("aws-account", "012345678912") in first.references
+    assert "expires in" not in first.title + first.description  # status_detail never kept
+
+
+def test_real_v3_json_ocsf_failure_and_unknown_status():
+    doc = json.loads((PROWLER / "real_prowler_docs_v3_json_ocsf.json").read_bytes())
+    doc[0]["status"] = "Failure"
+    doc[1]["status"] = "Other"  # an allowlisted result: nothing to record
+    items = parse_bytes(json.dumps(doc).encode())
+    assert [(i.rule, i.passed) for i in items] == [("acm_certificates_expiration_check", False)]
+    doc[1]["status"] = "Bogus"
+    with pytest.raises(ImportFormatError) as err:
+        parse_bytes(json.dumps(doc).encode())
+    assert err.value.location == "$[1].status"
+    del doc[1]["metadata"]["product"]["feature"]
+    doc[1]["status"] = "Success"
+    with pytest.raises(ImportFormatError) as err:
+        parse_bytes(json.dumps(doc).encode())
+    assert err.value.location == "$[1].metadata.product.feature"
+
+
+def test_real_v3_json_from_defectdojo():
+    (item,) = load("real_defectdojo_v3_one_vuln.json")
+    assert item.rule == "acm_certificates_expiration_check"
+    assert item.passed is False
+    assert item.secret_type == "key-rotation"
+    assert item.severity == "high"
+    assert item.resource == (
+        "arn:aws:acm:us-east-1:999999999999:certificate/ffffffff-0000-0000-0000-000000000000"
+    )
+    assert item.account == "999999999999"
+    assert item.region == "us-east-1"
+    assert item.tool_ids["finding_uid"].startswith("prowler-aws-acm_certificates_expiration_check-")
+    assert "7 days" not in item.title + item.description
+
+
+def test_v3_allowlisted_warning_is_a_muted_fail():
+    doc = json.loads((PROWLER / "real_defectdojo_v3_one_vuln.json").read_bytes())
+    doc[0]["Status"] = "WARNING"  # Prowler 3 marks allowlisted results WARNING
+    (item,) = parse_bytes(json.dumps(doc).encode())
+    assert item.passed is False
+    assert item.tool_resolution == "accepted_risk"
+
+
+def test_v3_json_gcp_project_and_location():
+    doc = json.loads((PROWLER / "real_defectdojo_v3_one_vuln.json").read_bytes())
+    for key in ("AccountId", "Region", "ResourceArn"):
+        del doc[0][key]
+    doc[0].update(Provider="gcp", ProjectId="acme-prod", Location="europe-west1")
+    (item,) = parse_bytes(json.dumps(doc).encode())
+    assert (item.account, item.region, item.resource) == (
+        "acme-prod",
+        "europe-west1",
+        "api.teste.teste.com",
+    )
+
+
+def test_real_v4_ocsf_from_defectdojo_with_suppressed_finding():
+    items = load("real_defectdojo_v4_many_vuln.ocsf.json")
+    got = {i.rule: i for i in items}
+    assert set(got) == {
+        "iam_role_administratoraccess_policy_permissive_trust_relationship",
+        "iam_role_cross_account_readonlyaccess_policy",
+        "iam_role_permissive_trust_relationship",
+    }
+    assert all(i.passed is False and i.severity == "high" for i in items)
+    assert all(i.account == ACCT and i.region == "us-east-1" for i in items)
+    muted = got["iam_role_permissive_trust_relationship"]
+    assert muted.resource == f"arn:aws:iam::{ACCT}:role/CrossAccountResourceAccessRole"
+    assert muted.tool_resolution == "accepted_risk"  # status "Suppressed"
+    assert got["iam_role_cross_account_readonlyaccess_policy"].tool_resolution == ""
+    assert all(i.secret_type == "posture-other" for i in items)
+
+
+def test_real_v5_ocsf_aws_pass_and_mfa_delete_is_not_missing_mfa():
+    items = load("real_maheribra_v5_cloudtrail_after_scan.ocsf.json")
+    trail = "arn:aws:cloudtrail:eu-north-1:018134828551:trail/security-audit-trail"
+    assert [(i.rule, i.resource, i.passed) for i in items] == [
+        ("cloudtrail_bedrock_logging_enabled", trail, True),
+        ("cloudtrail_bucket_requires_mfa_delete", trail, False),
+    ]
+    mfa_delete = items[1]
+    # S3 MFA Delete protects log objects; it is not a credential without MFA.
+    assert mfa_delete.secret_type == "posture-other"
+    assert mfa_delete.account == "018134828551"
+    assert mfa_delete.region == "eu-north-1"
+    assert mfa_delete.severity == "medium"
+    assert "does not have MFA delete" not in mfa_delete.title + mfa_delete.description
+    assert check_type("s3_bucket_no_mfa_delete") == "posture-other"
+    assert check_type("iam_user_hardware_mfa_enabled") == "missing-mfa"
+
+
+def test_real_v5_csv_multiline_quoted_fields():
+    (item,) = load("real_maheribra_v5_cloudtrail_before_scan.csv")
+    assert item.rule == "cloudtrail_bedrock_logging_enabled"
+    assert item.passed is False
+    assert item.resource == "arn:aws:cloudtrail:eu-west-1:018134828551:trail"
+    assert item.account == "018134828551"
+    assert item.region == "eu-west-1"
+    assert item.severity == "medium"
+    assert item.title == "CloudTrail logs Amazon Bedrock API calls for security auditing"
+    assert item.description.startswith("Enable CloudTrail logging for Amazon Bedrock")
+    assert "\n\nFor broader region coverage" in item.description  # a quoted multi-line field
+    assert item.tool_ids == {
+        "finding_uid": "prowler-aws-cloudtrail_bedrock_logging_enabled-018134828551-eu-west-1-"
+        "018134828551"
+    }
+
+
+def test_real_v5_gcp_ocsf():
+    items = load("real_prowler_examples_gcp.ocsf.json")
+    assert [(i.rule, i.resource, i.passed) for i in items] == [
+        ("apikeys_key_exists", "<project_id>", True),
+        ("artifacts_container_analysis_enabled", "containeranalysis.googleapis.com", False),
+    ]
+    assert all(i.account == "<project_id>" and i.region == "global" for i in items)
+    assert all(not any(r.kind == "aws-account" for r in i.references) for i in items)
+    assert items[1].severity == "medium"
+
+
+def test_real_v5_kubernetes_csv_and_ocsf_agree():
+    csv_items = load("real_prowler_examples_kubernetes.csv")
+    assert [(i.rule, i.passed, i.severity) for i in csv_items] == [
+        ("apiserver_always_pull_images_plugin", False, "medium"),
+        ("apiserver_anonymous_requests", True, "high"),
+        ("apiserver_audit_log_maxage_set", False, "medium"),
+        ("apiserver_audit_log_maxbackup_set", False, "medium"),
+    ]
+    assert {i.region for i in csv_items} == {"namespace: kube-system"}
+    ocsf_items = load("real_prowler_examples_kubernetes.ocsf.json")
+    assert [(i.rule, i.passed, i.resource) for i in ocsf_items] == [
+        ("apiserver_always_pull_images_plugin", False, "<resource_uid>"),
+        ("apiserver_anonymous_requests", True, "<resource_uid>"),
+    ]
+    # No region in Kubernetes OCSF: the namespace, spelt as the CSV spells it.
+    assert {i.region for i in ocsf_items} == {"namespace: <namespace>"}
+    assert all(i.account == "" and i.references == [] for i in ocsf_items)
+
+
+def test_v3_csv_azure_and_gcp_account_columns():
+    header = "ASSESSMENT_START_TIME;FINDING_UNIQUE_ID;PROVIDER;CHECK_ID;STATUS;SEVERITY;"
+    azure = (
+        header + "TENANT_DOMAIN;SUBSCRIPTION;RESOURCE_ID;RESOURCE_ARN;LOCATION\n"
+        "2023-06-30T10:28:55;f1;azure;storage_key_rotation_90_days;FAIL;high;acme.com;"
+        f"sub-1;leaklinedata;{STORAGE_ID};westeurope\n"
+    )
+    (item,) = parse_bytes(azure.encode())
+    assert (item.account, item.resource, item.region) == ("sub-1", STORAGE_ID, "westeurope")
+    assert Reference("storage-account", "leaklinedata") in item.references
+    gcp = (
+        header + "PROJECT_ID;RESOURCE_ID;RESOURCE_ARN;LOCATION\n"
+        "2023-06-30T10:28:55;f2;gcp;iam_sa_user_managed_key_rotate_90_days;WARNING;medium;"
+        "acme-prod;key-1;projects/acme-prod/serviceAccounts/sa/keys/key-1;global\n"
+    )
+    (item,) = parse_bytes(gcp.encode())
+    assert (item.account, item.region) == ("acme-prod", "global")
+    assert (item.passed, item.tool_resolution) == (False, "accepted_risk")

@@ -266,7 +266,8 @@ def test_deep_nesting():
 def test_secret_in_error_text_not_quoted():
     entry = response("secret/data/a")
     entry["request"]["path"] = 12
-    data = to_bytes([entry]).replace(b'"type": "response"', b'"type": "resp"')
+    # A non-string type is not an audit entry (unknown string types are skipped: kmip-*).
+    data = to_bytes([entry]).replace(b'"type": "response"', b'"type": ["resp"]')
     err = expect_error(data)
     assert "resp" not in err.message.replace("response", "")
 
@@ -275,3 +276,39 @@ def test_out_of_range_time_is_a_format_error():
     entry = response("secret/data/a")
     entry["time"] = "9999-12-31T23:59:59-05:00"
     assert expect_error(to_bytes([entry])).location == "line 1.time"
+
+
+# --- real audit logs from public repositories (origins: tests/fixtures/README-auditors.md) ---
+
+
+def test_real_elastic_audit_log_with_kmip_entries_imports():
+    # Elastic's Vault audit pipeline test input: capabilities-self, a denied PKI issue, a KV v2
+    # read, a help request and Vault Enterprise KMIP entries (type kmip-request/-response),
+    # with nanosecond times. Nothing in it rotates or revokes, and nothing is rejected.
+    with (FIXTURES / "vault-audit" / "real_elastic_integrations_test_audit.log").open("rb") as fh:
+        assert list(parse(fh)) == []
+
+
+def test_real_elastic_entries_turned_into_writes():
+    # The same real KV v2 response line as a write, and the denied PKI line as a rotation.
+    lines = (FIXTURES / "vault-audit" / "real_elastic_integrations_test_audit.log").read_bytes()
+    kv_read = lines.splitlines()[5]
+    write = kv_read.replace(b'"operation":"read"', b'"operation":"update"')
+    (event,) = list(parse(io.BytesIO(write + b"\n")))
+    assert event.action == "rotated"
+    assert event.event_name == "kv-v2-write"
+    assert event.references == [
+        Reference("vault-path", "secret/apps/continuous-delivery/aws-bucket-sse-c"),
+        Reference("vault-path", "secret/data/apps/continuous-delivery/aws-bucket-sse-c"),
+    ]
+    assert event.actor == "token-375f9cb3-4355-42c7-eab5-029f8a310ca7-runner"
+    assert event.event_id == "0042ad1b-1400-7eb7-5e25-1dfc898c1998"
+    assert event.occurred_at == datetime(2021, 6, 29, 17, 26, 11, 409840, tzinfo=UTC)
+    assert "hmac-sha256" not in event.detail
+    denied = lines.splitlines()[3].replace(b"internal-ca/issue/internal-server", b"pki/rotate-root")
+    (failed,) = list(parse(io.BytesIO(denied + b"\n")))
+    assert (failed.action, failed.references) == (
+        "rotation_failed",
+        [Reference("vault-path", "pki/rotate-root")],
+    )
+    assert "permission denied" not in failed.detail
