@@ -350,7 +350,8 @@ class TimelineEvent(models.Model):
         db_index=False,
     )
     actor_label = models.CharField(max_length=200, blank=True)  # "gitleaks import #4", "sweep"
-    message = models.CharField(max_length=1000)
+    # Whole: a triage comment may be 2,000 characters, and its message quotes it.
+    message = models.TextField()
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -127,6 +127,8 @@ def parse_datetime(value: Any, where: str = "") -> datetime | None:
                 continue
         else:
             raise ImportFormatError("not a date/time", where) from None
+    if parsed.year <= 1:
+        return None  # Go's zero time ("0001-01-01T00:00:00Z"): the tool had no date
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)

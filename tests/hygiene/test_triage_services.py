@@ -522,3 +522,18 @@ def test_the_bulk_actions_behave_the_same_on_sqlite(tmp_path):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
     assert "skipped" not in result.stdout
+
+
+def test_a_comment_of_the_longest_allowed_length_is_recorded_whole(findings, lead):
+    # 2,000 characters are allowed; the timeline message quotes them after its own words.
+    comment = "checked with the owner; " * 83 + "x" * 8
+    assert len(comment) == triage.COMMENT_MAX
+    triage.findings_dismiss(
+        findings_qs=all_findings(), by=lead, reason="used_in_tests", comment=comment
+    )
+    triage.finding_comment(finding=findings[0], by=lead, body=comment)
+    dismissed = events("finding.dismissed").first()
+    assert dismissed.message.endswith(comment)
+    assert events("finding.comment").get().message == comment
+    with pytest.raises(TriageError):
+        triage.finding_comment(finding=findings[0], by=lead, body=comment + "!")
