@@ -315,7 +315,7 @@ def test_deep_nesting():
 
 
 def test_out_of_range_values_are_format_errors():
-    err = expect_error(b'{"name": "a", "keyCreationTime": {"key1": "0001-01-01T00:00:00+05:00"}}')
+    err = expect_error(b'{"name": "a", "keyCreationTime": {"key1": "9999-12-31T23:00:00-05:00"}}')
     assert err.location == "$.keyCreationTime.key1"
     err = expect_error(b'{"name": "a", "keyPolicy": {"keyExpirationPeriodInDays": 1e300}}')
     assert err.location == "$.keyPolicy.keyExpirationPeriodInDays"
