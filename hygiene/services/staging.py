@@ -5,7 +5,9 @@ memory, then write in bulk (COPY on PostgreSQL). The raw value goes no further t
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -70,6 +72,7 @@ FINDING_COLUMNS = [
     "passed",
 ]
 REFERENCE_COLUMNS = ["run_id", "fingerprint", "kind", "display", "value_hash"]
+_FINDING_COLUMNS = ", ".join(f'"{c}"' for c in FINDING_COLUMNS)
 
 
 def _clip(value: str | None, n: int) -> str:
@@ -111,11 +114,23 @@ class Stager:
         self.pg = connection.vendor == "postgresql"
         # A report may list the same finding twice; keep the first so that SQL needn't dedupe.
         self.seen_keys: set[str] = set()
+        # On PostgreSQL the staged findings go down one COPY that stays open while the report
+        # is parsed: the server stores each batch while Python reads the next (on another
+        # core), instead of Python waiting for it batch after batch. Closed before any other
+        # statement on the connection (references, events) and at the end.
+        self._copy = None
+        self._copy_contexts: ExitStack | None = None
 
     def add_all(self, items: Iterable) -> StageCounts:
-        for item in items:
-            self.add(item)
-        self.flush()
+        try:
+            for item in items:
+                self.add(item)
+            self.flush()
+        except BaseException:
+            # The COPY must end (CopyFail) before the transaction can roll back.
+            self._end_copy(*sys.exc_info())
+            raise
+        self._end_copy()
         return self.counts
 
     def add(self, item) -> None:
@@ -224,14 +239,37 @@ class Stager:
 
     def flush(self) -> None:
         if self.findings:
-            self._write("hygiene_stagedfinding", FINDING_COLUMNS, self.findings)
+            if self.pg:
+                copy = self._findings_copy()
+                for row in self.findings:
+                    copy.write_row(row)
+            else:
+                self._write("hygiene_stagedfinding", FINDING_COLUMNS, self.findings)
             self.findings = []
         if self.references:
+            self._end_copy()
             self._write("hygiene_stagedreference", REFERENCE_COLUMNS, self.references)
             self.references = []
         if self.events:
+            self._end_copy()
             self._write_events(self.events)
             self.events = []
+
+    def _findings_copy(self):
+        if self._copy is None:
+            contexts = ExitStack()
+            cursor = contexts.enter_context(connection.cursor())
+            # psycopg 3 cursor, inside Django's transaction.
+            self._copy = contexts.enter_context(
+                cursor.cursor.copy(f"COPY hygiene_stagedfinding ({_FINDING_COLUMNS}) FROM STDIN")
+            )
+            self._copy_contexts = contexts
+        return self._copy
+
+    def _end_copy(self, *exc_info) -> None:
+        contexts, self._copy, self._copy_contexts = self._copy_contexts, None, None
+        if contexts is not None:
+            contexts.__exit__(*(exc_info or (None, None, None)))
 
     def _write(self, table: str, columns: list[str], rows: list[tuple]) -> None:
         quoted = ", ".join(connection.ops.quote_name(c) for c in columns)

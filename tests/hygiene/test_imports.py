@@ -21,6 +21,7 @@ from hygiene.models import (
     StagedReference,
 )
 from hygiene.services.reconcile import ANALYZE_FROM_ROWS
+from hygiene.services.staging import BATCH
 from incidents.models import TimelineEvent
 from tests.hygiene import reports
 
@@ -304,6 +305,32 @@ def test_bad_input_exits_1_with_one_line_and_records_only_a_failed_run(tmp_path,
     assert run.status == "failed" and run.error_location
     assert not Finding.objects.exists() and not Secret.objects.exists()
     assert not StagedFinding.objects.exists()
+
+
+def test_bad_input_deep_in_a_large_report_leaves_nothing_and_the_next_import_works(
+    tmp_path, scanners, capsys
+):
+    # Past the first batches, staged rows are already streaming to the database when the bad
+    # finding is read: the stream is abandoned, the transaction rolls back, only the failed
+    # run is recorded, and the connection is fine for the next import.
+    n = 2 * BATCH + 10
+    findings = json.loads(
+        reports.gitleaks([{"secret": f"ghp_{i:036d}", "rule": "github-pat"} for i in range(n)])
+    )
+    findings[-1]["StartLine"] = "line twelve"
+    path = tmp_path / "large.json"
+    path.write_text(json.dumps(findings))
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("import_findings", str(path), source="gitleaks", format_key="gitleaks")
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert f"$[{n - 1}].StartLine" in err and "\n" not in err
+    assert ImportRun.objects.get().status == "failed"
+    assert not StagedFinding.objects.exists() and not Finding.objects.exists()
+    good = run_cli(
+        tmp_path, reports.gitleaks([{"secret": AWS_KEY}]), source="gitleaks", fmt="gitleaks"
+    )
+    assert (good["status"], good["created"]) == ("succeeded", 1)
 
 
 @pytest.mark.parametrize(
