@@ -316,3 +316,19 @@ def test_a_slow_count_falls_back_to_the_planner_estimate(db, source):
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "0"
     assert Finding.objects.extra(where=["pg_sleep(0.05) IS NOT NULL"]).count() == 3
+
+
+def test_a_search_matching_many_values_gives_the_same_findings(world, source, monkeypatch):
+    # Past INLINE_TERMS matching values the search reads them in a subquery instead of
+    # passing them as constants; the findings must be the same either way.
+    from hygiene import search_terms
+
+    for i in range(3):
+        make_finding(source, path=f"charts/values-{i}.yaml")
+    inline = ids(apply("q=.yaml")[1]) | ids(apply("q=acme")[1])
+    monkeypatch.setattr(search_terms, "INLINE_TERMS", 1)
+    assert ids(apply("q=.yaml")[1]) | ids(apply("q=acme")[1]) == inline
+    assert len(ids(apply("q=.yaml")[1])) == 3
+    assert ids(apply("q=acme")[1]) == {
+        f.pk for f in Finding.objects.all() if "acme" in f"{f.repo}\n{f.path}\n{f.rule}".lower()
+    }
