@@ -5,10 +5,7 @@ The same tests run on PostgreSQL (the suite's database) and, through
 """
 
 import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +15,7 @@ from hygiene import metrics
 from hygiene.metrics import FilterError, MetricFilters, filters_from
 from hygiene.models import Finding, Secret, Source
 from incidents.models import Incident, IncidentSecret, Playbook, Step
+from tests.sqlite_run import assert_module_passes_on_sqlite
 
 NOW = datetime(2025, 3, 31, tzinfo=UTC)  # a Monday
 T0 = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday, four weeks earlier
@@ -581,31 +579,6 @@ def test_the_same_selectors_give_the_same_numbers_on_sqlite(tmp_path):
     this test is deselected (-k), not skipped."""
     if ON_SQLITE:
         raise AssertionError("the SQLite run must deselect this test")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'metrics.sqlite3'}",
-        "LEAKLINE_METRICS_SQLITE": "1",
-    }
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--no-migrations",
-            "-k",
-            "not on_sqlite",
-            str(Path(__file__).relative_to(root)),
-        ],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=280,
+    assert_module_passes_on_sqlite(
+        __file__, tmp_path, flag="LEAKLINE_METRICS_SQLITE", deselect="on_sqlite"
     )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout
-    assert "skipped" not in result.stdout

@@ -1,9 +1,6 @@
 import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -16,6 +13,7 @@ from hygiene.services import triage
 from hygiene.services.triage import TriageError
 from incidents.models import TimelineEvent
 from tests.hygiene.test_filters import make_finding, make_secret
+from tests.sqlite_run import assert_module_passes_on_sqlite
 
 ON_SQLITE = os.environ.get("LEAKLINE_TRIAGE_SQLITE") == "1"
 
@@ -494,34 +492,9 @@ def test_the_bulk_actions_behave_the_same_on_sqlite(tmp_path):
     take another path there. Inside that run this test is deselected (-k), not skipped."""
     if ON_SQLITE:
         raise AssertionError("the SQLite run must deselect this test")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'triage.sqlite3'}",
-        "LEAKLINE_TRIAGE_SQLITE": "1",
-    }
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--no-migrations",
-            "-k",
-            "not on_sqlite and not on_postgresql",
-            str(Path(__file__).relative_to(root)),
-        ],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=280,
+    assert_module_passes_on_sqlite(
+        __file__, tmp_path, flag="LEAKLINE_TRIAGE_SQLITE", deselect="on_sqlite or on_postgresql"
     )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout
-    assert "skipped" not in result.stdout
 
 
 def test_a_comment_of_the_longest_allowed_length_is_recorded_whole(findings, lead):
