@@ -113,12 +113,13 @@ def seed(n_findings: int, n_incidents: int) -> None:
     def when(max_age=SPAN):
         return NOW - timedelta(seconds=rng.randrange(int(max_age.total_seconds())))
 
-    secret_seen = []
+    secret_seen, secret_exposed = [], []
 
     def secrets():
         for n in range(1, n_secrets + 1):
             seen = when()
             secret_seen.append(seen)
+            secret_exposed.append(seen - timedelta(days=rng.randrange(0, 400)))
             yield {
                 "id": n,
                 "fingerprint": f"{n:064x}",
@@ -128,7 +129,7 @@ def seed(n_findings: int, n_incidents: int) -> None:
                 "reused": rng.random() < 0.08,
                 "first_seen_at": seen,
                 "last_seen_at": seen,
-                "exposed_since": seen - timedelta(days=rng.randrange(0, 400)),
+                "exposed_since": secret_exposed[-1],
             }
 
     copy_rows(Secret, secrets())
@@ -192,6 +193,9 @@ def seed(n_findings: int, n_incidents: int) -> None:
                 "team_id": rng.choice(teams).id,
                 "opened_at": opened,
                 "auto_opened": True,
+                # As incident_open does: the earliest exposure of its secrets (incident n has
+                # secret n), no later than the opening.
+                "exposed_since": min(secret_exposed[n - 1], opened),
                 "contained_at": opened + timedelta(hours=done_h[0]) if done_h[0] < age_h else None,
                 "remediated_at": opened + timedelta(hours=remediated) if remediated else None,
                 "closed_at": opened + timedelta(hours=remediated + 1)

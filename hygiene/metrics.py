@@ -71,6 +71,17 @@ class MetricFilters:
         """Exclusive end: midnight after ``until``."""
         return _day_start(self.until + timedelta(days=1)) if self.until else None
 
+    @property
+    def narrows_incidents(self) -> bool:
+        return bool(
+            self.since
+            or self.until
+            or self.team
+            or self.severity
+            or self.secret_type
+            or self.source
+        )
+
     def as_params(self) -> dict[str, str]:
         """The filters as URL/query parameters (what ``filters_from`` reads back)."""
         return {
@@ -229,7 +240,8 @@ def _is_postgres() -> bool:
 def _secs(later: str, earlier: str) -> str:
     """Whole seconds from ``earlier`` to ``later`` (SQL expressions)."""
     if _is_postgres():
-        return f"ROUND(EXTRACT(EPOCH FROM ({later}) - ({earlier})))::float8"
+        # date_part is float8 arithmetic; EXTRACT returns numeric, several times slower.
+        return f"ROUND(date_part('epoch', ({later}) - ({earlier})))"
     return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0)"
 
 
@@ -308,16 +320,33 @@ N_BINS = len(DURATION_BINS)
 BIN_UPPERS = [upper for _, upper in DURATION_BINS if upper]
 
 
-def _distribution_sql(cte: str) -> str:
-    """Per ``grp`` of ``d(grp, x)``: n, mean, p50, p90, min, max and the cumulative counts of x
-    below each bin's upper bound (one pass; ``_distributions`` turns them into bins)."""
-    below = ", ".join(f"SUM(CASE WHEN x < {u} THEN 1 ELSE 0 END)" for u in BIN_UPPERS)
+def _distribution_sql(cte: str, series: list[tuple[str, str, str]], total: str) -> str:
+    """Per series ``(grp, x, condition)`` over the relation ``w`` defined in ``cte``: n, mean,
+    p50, p90, min, max and the cumulative counts of x below each bin's upper bound, one row per
+    series with values (``_distributions`` turns them into summaries and bins); and the group
+    ``total`` whose n counts the rows of w."""
     if _is_postgres():
-        return f"""{cte}
-            SELECT grp, COUNT(*), AVG(x),
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY x),
-                   percentile_cont(0.9) WITHIN GROUP (ORDER BY x), MIN(x), MAX(x), {below}
-            FROM d GROUP BY grp"""
+        # One pass over w: each series is a column, summarised by its own aggregates
+        # (percentile_cont sorts only that column's values; no sort of the union by group).
+        columns = ", ".join(
+            f"CASE WHEN {condition} THEN {x} END AS x{n}"
+            for n, (_, x, condition) in enumerate(series)
+        )
+        selects = []
+        for n, (grp, _, _) in enumerate(series):
+            x = f"x{n}"
+            below = ", ".join(f"COUNT(*) FILTER (WHERE {x} < {u})" for u in BIN_UPPERS)
+            selects.append(
+                f"'{grp}', COUNT({x}), AVG({x}), "
+                f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {x}), "
+                f"MIN({x}), MAX({x}), {below}"
+            )
+        return f"""{cte}, d AS MATERIALIZED (SELECT {columns} FROM w)
+            SELECT '{total}', COUNT(*), {", ".join(selects)} FROM d"""
+
+    union = " UNION ALL ".join(
+        f"SELECT '{grp}' AS grp, {x} AS x FROM w WHERE {condition}" for grp, x, condition in series
+    )
 
     # percentile_cont(p): rank h = p·(n-1) (0-based); x[⌊h⌋] + (h - ⌊h⌋)·(x[⌊h⌋+1] - x[⌊h⌋]).
     def pick(p: str) -> str:
@@ -330,22 +359,41 @@ def _distribution_sql(cte: str) -> str:
 
     cums = ", ".join(f"c{i}" for i in range(len(BIN_UPPERS)))
     below_named = ", ".join(
-        f"SUM(CASE WHEN x < {u} THEN 1 ELSE 0 END) AS c{i}" for i, u in enumerate(BIN_UPPERS)
+        f"COUNT(*) FILTER (WHERE x < {u}) AS c{i}" for i, u in enumerate(BIN_UPPERS)
     )
-    return f"""{cte},
+    return f"""{cte}, d AS ({union}),
         r AS (SELECT grp, x, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY x) - 1 AS rn,
                      COUNT(*) OVER (PARTITION BY grp) AS n FROM d),
         a AS (SELECT grp, COUNT(*) AS n, AVG(x) AS mean, MIN(x) AS mn, MAX(x) AS mx,
                      {pick("0.5")}, {pick("0.9")}, {below_named} FROM r GROUP BY grp)
         SELECT grp, n, mean, lo5 + fr5 * (hi5 - lo5), lo9 + fr9 * (hi9 - lo9), mn, mx, {cums}
-        FROM a"""
+        FROM a
+        UNION ALL SELECT '{total}', COUNT(*), {", ".join(["NULL"] * (5 + len(BIN_UPPERS)))}
+        FROM w"""
+
+
+def _distribution_rows(rows) -> list[tuple]:
+    """``_distribution_sql``'s result as one tuple per series: PostgreSQL answers one row of
+    every series side by side, [p50, p90] as an array; SQLite one row per series."""
+    if not _is_postgres():
+        return rows
+    width = 6 + len(BIN_UPPERS)
+    out = []
+    for total, n, *row in rows:
+        out.append((total, n, *[None] * (5 + len(BIN_UPPERS))))
+        for at in range(0, len(row), width):
+            grp, n, mean, percentiles, *rest = row[at : at + width]
+            out.append((grp, n, mean, *(percentiles or (None, None)), *rest))
+    return out
 
 
 def _distributions(rows) -> dict[str, dict]:
-    """``_distribution_sql`` rows → {grp: summary with its histogram}."""
+    """``_distribution_sql`` rows → {grp: summary with its histogram}; empty series left out."""
     out = {}
-    for grp, n, mean, p50, p90, mn, mx, *below in rows:
+    for grp, n, mean, p50, p90, mn, mx, *below in _distribution_rows(rows):
         n = int(n)
+        if not n:
+            continue
         cumulative = [int(c or 0) for c in below] + [n]
         out[grp] = {
             "n": n,
@@ -399,44 +447,42 @@ def _incident_distributions(
         start = f"""COALESCE(exposed_since,
             (SELECT MIN(s.exposed_since) FROM {LINK} x JOIN {SECRET} s ON s.id = x.secret_id
              WHERE x.incident_id = per.id), opened_at)"""
-    series = []
+    series = []  # (group, seconds, for which incidents)
     if times:
-        series += [
-            f"SELECT '{k}' AS grp, {_secs(f'{k}_at', 'opened_at')} AS x FROM w "
-            f"WHERE {k}_at IS NOT NULL"
-            for k in STEP_KINDS
-        ]
+        series += [(k, _secs(f"{k}_at", "opened_at"), f"{k}_at IS NOT NULL") for k in STEP_KINDS]
         series.append(
-            f"SELECT 'remediate' AS grp, {_secs('remediated_at', 'opened_at')} AS x FROM w "
-            "WHERE remediated_at IS NOT NULL"
+            ("remediate", _secs("remediated_at", "opened_at"), "remediated_at IS NOT NULL")
         )
     tail_params = []
     if exposures:
-        series.append(
-            f"SELECT 'exposure' AS grp, {_secs('revoked_at', 'start_at')} AS x FROM w "
-            "WHERE revoked_at IS NOT NULL"
-        )
-        series.append(
-            f"SELECT 'unrevoked' AS grp, {_secs('%s', 'start_at')} AS x FROM w "
-            "WHERE revoked_at IS NULL"
-        )
+        series.append(("exposure", _secs("revoked_at", "start_at"), "revoked_at IS NOT NULL"))
+        series.append(("unrevoked", _secs("%s", "start_at"), "revoked_at IS NULL"))
         tail_params.append(_dt(_now(now)))
     kinds = STEP_KINDS if times else ("revoke",)
     columns = "i.id, i.opened_at, i.remediated_at, i.exposed_since, i.contained_at"
     # Each incident with its completed steps of those actions, grouped once per incident.
-    cte = f"""WITH per AS (SELECT {columns}, {firsts}
-               FROM {INCIDENT} i LEFT JOIN {STEP} st ON st.incident_id = i.id
-                 AND st.completed_at IS NOT NULL
-                 AND st.action IN ({", ".join(f"'{k}'" for k in kinds)})
+    steps = f"""{STEP} st WHERE st.completed_at IS NOT NULL
+                 AND st.action IN ({", ".join(f"'{k}'" for k in kinds)})"""
+    if f.narrows_incidents:
+        # Some incidents: their steps joined to them (index probes), grouped per incident.
+        joined = steps.replace(" WHERE ", " ON st.incident_id = i.id AND ")
+        per = f"""SELECT {columns}, {firsts}
+               FROM {INCIDENT} i LEFT JOIN {joined}
                WHERE {where}
-               GROUP BY {columns}),
+               GROUP BY {columns}"""
+    else:
+        # Every incident: the steps grouped in index order first, then joined (no hashing of
+        # every step by incident).
+        per = f"""SELECT {columns}, {", ".join(f"{k}_at" for k in STEP_KINDS)}
+               FROM {INCIDENT} i LEFT JOIN (
+                   SELECT st.incident_id, {firsts} FROM {steps} GROUP BY st.incident_id
+               ) st ON st.incident_id = i.id
+               WHERE {where}"""
+    cte = f"""WITH per AS ({per}),
         w AS (SELECT opened_at, remediated_at, {", ".join(f"{k}_at" for k in kinds)},
                      {start} AS start_at, COALESCE(revoke_at, contained_at) AS revoked_at
-              FROM per),
-        d AS ({" UNION ALL ".join(series)})"""
-    nulls = ", ".join(["NULL"] * (6 + len(BIN_UPPERS)))
-    sql = f"""{_distribution_sql(cte)}
-        UNION ALL SELECT '#incidents', {nulls.replace("NULL", "COUNT(*)", 1)} FROM w"""
+              FROM per)"""
+    sql = _distribution_sql(cte, series, "#incidents")
     return _distributions(_fetch(sql, [*params, *tail_params]))
 
 
@@ -497,22 +543,21 @@ def sla(f: MetricFilters, *, now: datetime | None = None) -> dict:
     sql = f"""WITH inc AS (SELECT i.id, i.severity, i.status, i.paused_at
                        FROM {INCIDENT} i WHERE {where})
         SELECT st.action, inc.severity,
-            SUM(CASE WHEN st.skipped_at IS NOT NULL THEN 1 ELSE 0 END),
-            SUM(CASE WHEN st.skipped_at IS NULL AND st.completed_at <= st.due_at
-                THEN 1 ELSE 0 END),
-            SUM(CASE WHEN st.skipped_at IS NULL AND st.completed_at > st.due_at
-                THEN 1 ELSE 0 END),
-            SUM(CASE WHEN st.skipped_at IS NULL AND st.completed_at IS NULL
-                      AND inc.status <> 'closed' AND COALESCE(inc.paused_at, %s) >= st.due_at
-                THEN 1 ELSE 0 END),
+            COUNT(*) FILTER (WHERE st.skipped_at IS NOT NULL),
+            COUNT(*) FILTER (WHERE st.skipped_at IS NULL AND st.completed_at <= st.due_at),
+            COUNT(*) FILTER (WHERE st.skipped_at IS NULL AND st.completed_at > st.due_at),
+            COUNT(*) FILTER (WHERE st.skipped_at IS NULL AND st.completed_at IS NULL
+                      AND inc.status <> 'closed' AND COALESCE(inc.paused_at, %s) >= st.due_at),
             COUNT(*)
         FROM {STEP} st JOIN inc ON inc.id = st.incident_id
         GROUP BY st.action, inc.severity"""
-    if _is_postgres() and getattr(_state, "tuned", False):
-        # A few thousand index probes beat waking parallel workers to scan every step.
+    # Narrowed to some incidents, a few thousand index probes beat waking parallel workers to
+    # scan every step; with no filter at all, every step is read and workers share the scan.
+    serial = _is_postgres() and getattr(_state, "tuned", False) and f.narrows_incidents
+    if serial:
         _fetch("SET LOCAL max_parallel_workers_per_gather = 0", [])
     rows = _fetch(sql, [*params, _dt(_now(now))])
-    if _is_postgres() and getattr(_state, "tuned", False):
+    if serial:
         _fetch("SET LOCAL max_parallel_workers_per_gather = DEFAULT", [])
     order = {a: n for n, a in enumerate(SLA_ACTIONS)}
     sev_order = {s: n for n, s in enumerate(SEVERITIES)}
@@ -721,30 +766,16 @@ def trend(f: MetricFilters, *, findings: bool = True) -> dict:
     (remediated_at); findings opened (first_seen_at) and closed (resolved_at, resolved or
     dismissed). Each series is filtered on its own date.
 
-    Incidents (a small table) are grouped by week. Findings are counted per week as index
-    range counts (one per week, from the index alone), which costs far less per finding than
-    truncating each one's date: first the series' first and last dates, then the counts."""
+    Incidents (a small table) are grouped by week. Findings of a team, severity, type or source
+    are grouped by week too (read from an index on that column). All findings are counted per
+    week as index range counts (one per week, from the index alone), which costs far less per
+    finding than truncating each one's date: first the series' first and last dates, then the
+    counts."""
     i_where, i_params = _incident_where(f, dates=False)
     f_where, f_params = _finding_where(f, date_field=None)
     counts: dict[date, dict] = {}
 
-    # Incidents: grouped by week, both series in one statement.
-    parts, params = [], []
-    for name, column, extra in (
-        ("incidents_opened", "i.opened_at", ""),
-        ("incidents_remediated", "i.remediated_at", "i.remediated_at IS NOT NULL AND "),
-    ):
-        week, week_params = _week(column)
-        in_range, range_params = _range(column, f)
-        parts.append(
-            f"SELECT '{name}', {week}, COUNT(*) FROM {INCIDENT} i "
-            f"WHERE {extra}{i_where} AND {in_range} GROUP BY 2"
-        )
-        params += [*week_params, *i_params, *range_params]
-    for name, week, n in _fetch(" UNION ALL ".join(parts), params):
-        counts.setdefault(_as_date(week), {})[name] = int(n)
-
-    # Findings (unless not wanted): the weeks each series spans, then a range count per week.
+    # Findings (unless not wanted): the series, each filtered on its own date.
     series = [
         ("findings_opened", "fi.first_seen_at", f_where),
         (
@@ -755,6 +786,36 @@ def trend(f: MetricFilters, *, findings: bool = True) -> dict:
     ]
     if not findings:
         series = []
+    narrowed = bool(f.team_id or f.severity or f.secret_type or f.source_id)
+
+    # Incidents, and narrowed findings: grouped by week, every series in one statement.
+    grouped = [
+        ("incidents_opened", "i.opened_at", INCIDENT, i_where, i_params),
+        (
+            "incidents_remediated",
+            "i.remediated_at",
+            INCIDENT,
+            f"i.remediated_at IS NOT NULL AND {i_where}",
+            i_params,
+        ),
+    ]
+    if narrowed:
+        grouped += [(name, col, FINDING, where, f_params) for name, col, where in series]
+        series = []
+    parts, params = [], []
+    for name, column, table, where, where_params in grouped:
+        week, week_params = _week(column)
+        in_range, range_params = _range(column, f)
+        alias = column.split(".")[0]
+        parts.append(
+            f"SELECT '{name}', {week}, COUNT(*) FROM {table} {alias} "
+            f"WHERE {where} AND {in_range} GROUP BY 2"
+        )
+        params += [*week_params, *where_params, *range_params]
+    for name, week, n in _fetch(" UNION ALL ".join(parts), params):
+        counts.setdefault(_as_date(week), {})[name] = int(n)
+
+    # All findings: the weeks each series spans, then a range count per week.
     spans, params = [], []
     for _, column, where in series:
         in_range, range_params = _range(column, f)
@@ -852,8 +913,8 @@ def _finding_groups(f: MetricFilters, *, breakdown: bool, rules: bool) -> dict[s
         )
     positions = ", ".join(str(n) for n in range(1, len(keys) + 1))
     sql = f"""WITH g AS (SELECT {cols}, COUNT(*) AS n,
-                SUM(CASE WHEN fi.status IN ({CLOSED_FINDING}) THEN 1 ELSE 0 END) AS closed,
-                SUM(CASE WHEN fi.status = %s AND fi.resolution = %s THEN 1 ELSE 0 END) AS fps
+                COUNT(*) FILTER (WHERE fi.status IN ({CLOSED_FINDING})) AS closed,
+                COUNT(*) FILTER (WHERE fi.status = %s AND fi.resolution = %s) AS fps
             FROM {FINDING} fi WHERE {where} GROUP BY {positions})
         {" UNION ALL ".join(parts)}"""
     out: dict[str, list] = {"breakdown": [], "sources": [], "rules": []}
@@ -907,7 +968,7 @@ def reused_secrets(f: MetricFilters) -> dict:
             "s.source_id = %s",
             f"EXISTS (SELECT 1 FROM {FINDING} fi WHERE fi.secret_id = s.id AND fi.source_id = %s)",
         )
-    sql = f"""SELECT s.secret_type, COUNT(*), SUM(CASE WHEN s.reused THEN 1 ELSE 0 END) AS r
+    sql = f"""SELECT s.secret_type, COUNT(*), COUNT(*) FILTER (WHERE s.reused) AS r
         FROM {SECRET} s WHERE {where}
         GROUP BY s.secret_type ORDER BY r DESC, COUNT(*) DESC, s.secret_type"""
     out = [

@@ -135,11 +135,17 @@ CHARTS = [
     ("noise", "noise", charts.noise_by_source),
     ("reused", "reused", charts.reused_by_type),
 ]
-# Charts below the fold that read many findings: drawn when scrolled into view, each by its
-# own request (?section=<chart id>), so that the page answers with what is visible first.
-LAZY = {"trend-incidents", "trend-findings", "findings", "noise"}
+# Charts below the fold that read many findings or secrets: drawn when scrolled into view,
+# each by its own request (?section=<chart id>), so that the page answers with what is visible
+# first.
+LAZY = {"trend-incidents", "trend-findings", "findings", "noise", "reused"}
 # Empty results, to title a lazy chart's placeholder without computing it.
-EMPTY = {"trend": {"weeks": []}, "findings": {"rows": []}, "noise": {"sources": [], "rules": []}}
+EMPTY = {
+    "trend": {"weeks": []},
+    "findings": {"rows": []},
+    "noise": {"sources": [], "rules": []},
+    "reused": {"rows": []},
+}
 # The chart showing each table's rows (the first of that table).
 TABLE_CHART = {}
 for _table, _chart, _ in CHARTS:

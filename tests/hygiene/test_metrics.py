@@ -452,6 +452,29 @@ def test_trend_filters_each_series_on_its_own_date(world, frozen):
     assert weeks["2025-03-10"]["incidents_remediated"] == 1
 
 
+def test_trend_of_a_team_or_source_counts_only_its_findings(world, frozen):
+    # Narrowed, the findings are grouped per week (all findings: counted per week range).
+    def findings(**params):
+        weeks = metrics.trend(filters_from({"since": "", **params}))["weeks"]
+        return {
+            w["week"]: (w["findings_opened"], w["findings_closed"])
+            for w in weeks
+            if w["findings_opened"] or w["findings_closed"]
+        }
+
+    assert findings(team="payments") == {"2024-09-09": (1, 0), "2025-03-24": (2, 0)}  # f5; f1 f2
+    assert findings(team="platform") == {"2025-02-10": (1, 0), "2025-03-17": (1, 0)}  # f4; f3
+    assert findings(source="trufflehog") == {"2024-09-09": (1, 0)}
+    assert findings(source="gitleaks-ci") == {
+        "2025-02-10": (1, 0),
+        "2025-03-17": (1, 0),
+        "2025-03-24": (5, 3),  # f1 f2 f6 f7 f8; closed f6 f7 f8
+    }
+    # From 27 March: opened f1 f2 f6; closed f6 (29th), f7 (27th), f8 (30th).
+    assert findings(source="gitleaks-ci", since="2025-03-27") == {"2025-03-24": (3, 3)}
+    assert findings(severity="critical") == {}
+
+
 def test_findings_per_source_and_type(world, frozen):
     rows = metrics.findings_breakdown(ALL)["rows"]
     assert rows == [
@@ -514,6 +537,11 @@ def test_filters_narrow_every_incident_metric(world, frozen):
     assert revoke_n(since="", secret_type="aws-access-key") == 1  # B, through its secret
     assert revoke_n(since="", source="trufflehog") == 1  # B: trufflehog reported its secret
     assert revoke_n(since="", source="gitleaks-ci") == 0
+    # Narrowed by a range holding every incident (their steps joined to them) or not narrowed
+    # at all (all steps grouped first): the same distributions.
+    wide = filters_from({"since": "2000-01-01", "until": "2025-12-31"})
+    assert metrics.time_to_remediate(wide) == metrics.time_to_remediate(ALL)
+    assert metrics.exposure(wide, now=NOW) == metrics.exposure(ALL, now=NOW)
 
 
 def test_filters_narrow_findings(world, frozen):

@@ -40,13 +40,13 @@ def test_page_shows_cards_and_a_figure_per_chart(client, manager):
     assert 'data-testid="card-revoke-p50">4.0 h<' in html
     assert 'data-testid="card-sla">55.6 %<' in html
     assert 'data-testid="card-exposure-p50">16.2 d<' in html
-    for chart in ("time-p", "sla", "survival", "exposure", "backlog", "reused"):
+    for chart in ("time-p", "sla", "survival", "exposure", "backlog"):
         assert f'data-figure="fig-{chart}"' in html
         assert f'<script id="fig-{chart}" type="application/json">' in html
     assert "vendor/plotly.min.js" in html
     assert "<script>" not in html  # no inline code (CSP)
     # Below the fold, the charts that read many findings fetch themselves when revealed.
-    for chart in ("trend-incidents", "trend-findings", "findings", "noise"):
+    for chart in ("trend-incidents", "trend-findings", "findings", "noise", "reused"):
         assert f'hx-get="?since=&amp;section={chart}" hx-trigger="revealed"' in html
         assert f'id="fig-{chart}"' not in html
 
@@ -66,6 +66,9 @@ def test_a_lazy_section_draws_its_chart_with_the_filters(client, manager):
     second = client.get("/metrics/?since=&section=trend-findings").content.decode()
     assert 'data-testid="csv-trend"' in first and 'data-testid="csv-trend"' not in second
     assert '<script id="fig-trend-findings" type="application/json">' in second
+    reused = client.get("/metrics/?since=&section=reused", HTTP_HX_REQUEST="true").content.decode()
+    assert '<script id="fig-reused" type="application/json">' in reused
+    assert 'data-testid="csv-reused"' in reused
     assert client.get("/metrics/?section=passwords").status_code == 400
 
 
