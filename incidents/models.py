@@ -316,8 +316,10 @@ class FollowUp(models.Model):
 class TimelineEvent(models.Model):
     """Append-only record of everything that happened to an incident, finding or secret."""
 
-    # Few indexes: imports append these in bulk. incident/secret are covered by the composite
-    # indexes below; step and actor are never looked up by.
+    # Few indexes: imports append these in bulk (a first-seen event per new secret). incident,
+    # secret and finding are looked up through the partial indexes below (an event has one or
+    # two of them); step and actor are never looked up by. The secret is not a database
+    # constraint: imports write ids they have just selected (see hygiene's Finding.secret).
     incident = models.ForeignKey(
         Incident,
         null=True,
@@ -333,9 +335,15 @@ class TimelineEvent(models.Model):
         on_delete=models.CASCADE,
         related_name="timeline",
         db_index=False,
+        db_constraint=False,
     )
     finding = models.ForeignKey(
-        "hygiene.Finding", null=True, blank=True, on_delete=models.CASCADE, related_name="timeline"
+        "hygiene.Finding",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="timeline",
+        db_index=False,
     )
     step = models.ForeignKey(
         Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
@@ -358,8 +366,21 @@ class TimelineEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
-            models.Index(fields=["incident", "created_at"], name="timeline_incident"),
-            models.Index(fields=["secret", "created_at"], name="timeline_secret"),
+            models.Index(
+                fields=["incident", "created_at"],
+                name="timeline_incident",
+                condition=models.Q(incident__isnull=False),
+            ),
+            models.Index(
+                fields=["secret", "created_at"],
+                name="timeline_secret",
+                condition=models.Q(secret__isnull=False),
+            ),
+            models.Index(
+                fields=["finding"],
+                name="timeline_finding",
+                condition=models.Q(finding__isnull=False),
+            ),
         ]
 
     def __str__(self):

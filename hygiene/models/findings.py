@@ -54,7 +54,9 @@ class Finding(models.Model):
     (repo, path, line, commit) or, for posture, the check and resource."""
 
     # Foreign-key indexes that a composite index already covers are left out: every index
-    # costs each of an import's inserts.
+    # costs each of an import's inserts. The import writes secret and source ids it has just
+    # joined to; a database constraint would re-check (and lock) the referenced row for each
+    # imported finding at commit (see ARCHITECTURE.md, "Imports"). Deletes cascade in Django.
     secret = models.ForeignKey(
         "hygiene.Secret",
         null=True,
@@ -62,10 +64,15 @@ class Finding(models.Model):
         on_delete=models.CASCADE,
         related_name="findings",
         db_index=False,  # finding_secret_status
+        db_constraint=False,
     )
     source = models.ForeignKey(
-        "hygiene.Source", on_delete=models.CASCADE, related_name="findings", db_index=False
-    )  # finding_once
+        "hygiene.Source",
+        on_delete=models.CASCADE,
+        related_name="findings",
+        db_index=False,  # finding_once
+        db_constraint=False,
+    )
     location_key = models.CharField(max_length=64)
     category = models.CharField(
         max_length=10, choices=FindingCategory.choices, default=FindingCategory.SECRET
@@ -105,6 +112,7 @@ class Finding(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_findings",
+        db_index=False,  # finding_assignee
     )
     team = models.ForeignKey(
         "hygiene.Team",
@@ -154,7 +162,6 @@ class Finding(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "-first_seen_at", "-id"], name="finding_status_new"),
-            models.Index(fields=["-first_seen_at", "-id"], name="finding_new"),
             models.Index(fields=["severity", "status", "-first_seen_at"], name="finding_sev"),
             # Also a team's findings per week (metrics' trend), from the index alone.
             models.Index(
@@ -173,8 +180,9 @@ class Finding(models.Model):
             # Metrics (hygiene.metrics), answered from the index alone (index-only scans): the
             # findings first seen in a range with every column a metric groups or filters by;
             # the open ones by age (backlog); the closed ones by closing date (trend).
+            # Read backwards, it is also the triage list's default order (newest first).
             models.Index(
-                fields=["first_seen_at"],
+                fields=["first_seen_at", "id"],
                 include=[
                     "source",
                     "secret_type",
@@ -197,6 +205,12 @@ class Finding(models.Model):
                 include=["team", "severity", "secret_type", "source"],
                 condition=models.Q(status__in=["resolved", "dismissed"]),
                 name="finding_closed_at",
+            ),
+            # Imported findings have no assignee: they skip this index.
+            models.Index(
+                fields=["assignee"],
+                condition=models.Q(assignee__isnull=False),
+                name="finding_assignee",
             ),
         ]
 

@@ -17,7 +17,12 @@ class Secret(models.Model):
     # Derived while the value was in memory: SAS scope/permissions/expiry, storage account...
     analysis = models.JSONField(default=dict, blank=True)
     team = models.ForeignKey(
-        "hygiene.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="secrets"
+        "hygiene.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="secrets",
+        db_index=False,  # secret_team
     )
     # How many distinct repositories/services it was seen in; ≥ 2 means reused.
     place_count = models.PositiveIntegerField(default=1)
@@ -41,6 +46,10 @@ class Secret(models.Model):
                 fields=["first_seen_at"],
                 include=["secret_type", "reused", "team", "severity"],
                 name="secret_metrics",
+            ),
+            # New secrets have no team yet: they skip this index.
+            models.Index(
+                fields=["team"], condition=models.Q(team__isnull=False), name="secret_team"
             ),
         ]
 
@@ -73,13 +82,34 @@ class Reference(models.Model):
 
 
 class SecretReference(Reference):
-    secret = models.ForeignKey(Secret, on_delete=models.CASCADE, related_name="references")
+    # No database constraint: imports insert references for secrets they have just joined to
+    # (see Finding.secret). Looked up through secretreference_unique.
+    secret = models.ForeignKey(
+        Secret,
+        on_delete=models.CASCADE,
+        related_name="references",
+        db_constraint=False,
+        db_index=False,
+    )
     added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # secretreference_added_by
     )
 
     class Meta:
-        indexes = [models.Index(fields=["value_hash"])]
+        indexes = [
+            models.Index(fields=["value_hash"]),
+            # Imported references have no author: they skip this index.
+            models.Index(
+                fields=["added_by"],
+                condition=models.Q(added_by__isnull=False),
+                name="secretreference_added_by",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["secret", "kind", "value_hash"], name="secretreference_unique"

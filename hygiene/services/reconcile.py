@@ -98,11 +98,19 @@ class Reconciler:
             self.sql(f"SET LOCAL work_mem = '{RECONCILE_WORK_MEM}'")
         has = self.staged_kinds()
         self.upsert_secrets()
+        if self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS:
+            # The statistics predate this run: to the planner, no secret has first_seen_at =
+            # now (or few are critical) although thousands were just inserted, and it would
+            # nest a scan of the run's staged rows inside each of them. Sampled again, with
+            # this transaction's rows, for the statements below.
+            self.sql("ANALYZE hygiene_secret (first_seen_at, severity, validity)")
         counts.reopened_ids = self.reopen_resolved()
         counts.reopened = len(counts.reopened_ids)
         if has["passed"]:
             counts.resolved += self.resolve_passed()
         counts.created, counts.updated, counts.unchanged = self.upsert_findings()
+        if self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS:
+            self.sql("ANALYZE hygiene_finding (first_seen_at)")
         if has["tool_resolution"]:
             counts.dismissed = self.apply_tool_dismissals()
         if has["placeholder"]:
