@@ -92,7 +92,10 @@ class Reconciler:
     def run_all(self) -> ReconcileCounts:
         counts = ReconcileCounts()
         if self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS:
-            self.sql("ANALYZE hygiene_stagedfinding (run_id), hygiene_stagedreference (run_id)")
+            self.sql(
+                "ANALYZE hygiene_stagedfinding (run_id, category, passed, fingerprint),"
+                " hygiene_stagedreference (run_id)"
+            )
             # Room for the run's fingerprints and keys in memory: hash joins and aggregates of
             # 100,000 rows otherwise spill to disk in batches. For this transaction only.
             self.sql(f"SET LOCAL work_mem = '{RECONCILE_WORK_MEM}'")
@@ -110,7 +113,7 @@ class Reconciler:
             counts.resolved += self.resolve_passed()
         counts.created, counts.updated, counts.unchanged = self.upsert_findings()
         if self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS:
-            self.sql("ANALYZE hygiene_finding (first_seen_at)")
+            self.sql("ANALYZE hygiene_finding (first_seen_at, source_id, category, missing_since)")
         if has["tool_resolution"]:
             counts.dismissed = self.apply_tool_dismissals()
         if has["placeholder"]:
