@@ -238,10 +238,12 @@ def _is_postgres() -> bool:
 
 
 def _secs(later: str, earlier: str) -> str:
-    """Whole seconds from ``earlier`` to ``later`` (SQL expressions)."""
+    """Whole seconds from ``earlier`` to ``later`` (SQL expressions), halves rounded up as
+    SQLite's ROUND does for the durations measured here (never negative)."""
     if _is_postgres():
-        # date_part is float8 arithmetic; EXTRACT returns numeric, several times slower.
-        return f"ROUND(date_part('epoch', ({later}) - ({earlier})))"
+        # date_part is float8 arithmetic (EXTRACT returns numeric, several times slower), and
+        # float8's ROUND rounds halves to even: 2.5 s would be 2.
+        return f"FLOOR(date_part('epoch', ({later}) - ({earlier})) + 0.5)"
     return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0)"
 
 

@@ -267,6 +267,24 @@ def test_percentile_of_a_single_value_is_that_value(world, frozen):
     assert by["rotate"] == {**by["rotate"], "n": 0, "p50": None}
 
 
+def test_durations_round_halves_up_on_both_databases(world, frozen):
+    from hygiene.models import Team
+
+    halves = Team.objects.create(name="Halves", slug="halves")
+    make_incident(
+        Playbook.objects.get(slug="generic"),
+        opened_at=T0,
+        severity="low",
+        team=halves,
+        steps=[
+            ("revoke", 4 * H, timedelta(seconds=2.5)),
+            ("rotate", 4 * H, timedelta(seconds=3.5)),
+        ],
+    )
+    by = kinds(metrics.time_to_remediate(MetricFilters(team="halves", team_id=halves.pk)))
+    assert (by["revoke"]["min"], by["rotate"]["min"]) == (3.0, 4.0)  # not 2 (half to even)
+
+
 # --- exposure window -------------------------------------------------------------------------
 
 
