@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from hygiene import models as m
+from hygiene.services.sources import source_delete
 
 
 @admin.register(m.Team)
@@ -41,6 +42,14 @@ class SourceAdmin(admin.ModelAdmin):
     inlines = [SourceTokenInline]
     exclude = ["webhook_secret"]
 
+    # Through the service: it waits for an import in progress to commit.
+    def delete_model(self, request, obj):
+        source_delete(source=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for source in queryset:
+            source_delete(source=source, by=request.user)
+
 
 @admin.register(m.ImportRun)
 class ImportRunAdmin(admin.ModelAdmin):
@@ -55,6 +64,11 @@ class SecretAdmin(admin.ModelAdmin):
     list_filter = ["secret_type", "severity", "validity", "reused"]
     readonly_fields = ["fingerprint", "preview", "analysis"]
     show_full_result_count = False
+
+    def has_delete_permission(self, request, obj=None):
+        # A leaked credential's record (findings, incidents, timeline) is history; the next
+        # scan would only bring it back.
+        return False
 
 
 @admin.register(m.Finding)

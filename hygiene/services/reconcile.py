@@ -52,6 +52,10 @@ class ReconcileCounts:
     reopened_ids: list[tuple[int, int | None]] = field(default_factory=list)
 
 
+class SourceGone(Exception):
+    pass
+
+
 class Reconciler:
     def __init__(self, run, now: datetime):
         self.run = run
@@ -91,6 +95,12 @@ class Reconciler:
 
     def run_all(self) -> ReconcileCounts:
         counts = ReconcileCounts()
+        # Findings reference their source without a database constraint: hold the source until
+        # commit, so that deleting it (services.sources.source_delete, FOR UPDATE) waits for
+        # this run's findings and collects them too.
+        lock = "SELECT 1 FROM hygiene_source WHERE id = %(source)s FOR KEY SHARE"
+        if self.pg and not self.rows(lock):
+            raise SourceGone(f"source #{self.run.source_id} was deleted")
         if self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS:
             self.sql(
                 "ANALYZE hygiene_stagedfinding (run_id, category, passed, fingerprint),"

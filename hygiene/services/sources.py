@@ -118,3 +118,25 @@ def source_webhook_secret_rotate(*, source: Source, by) -> str:
     source.webhook_secret = raw
     _log(by, "source.webhook_secret_rotated", f"Webhook secret of {source.slug} rotated", source)
     return raw
+
+
+@transaction.atomic
+def source_delete(*, source: Source, by=None) -> int:
+    """Delete a source with its findings, runs and tokens; returns how many findings went.
+
+    The source row is locked first: a reconcile in progress holds it (FOR KEY SHARE) until it
+    commits, so its findings are there to be collected rather than left behind without a
+    source (findings reference their source without a database constraint)."""
+    locked = Source.objects.select_for_update().filter(pk=source.pk).first()
+    if locked is None:
+        return 0
+    findings = locked.findings.count()
+    slug, pk = locked.slug, locked.pk
+    locked.delete()
+    TimelineEvent.objects.create(
+        kind="source.deleted",
+        actor=by,
+        message=f"Source {slug} deleted with its {findings} findings",
+        data={"source": pk, "slug": slug},
+    )
+    return findings

@@ -1,3 +1,4 @@
+import io
 from datetime import timedelta
 
 import pytest
@@ -217,3 +218,86 @@ def test_a_source_can_only_default_to_a_known_format(as_user, client):
     from hygiene.models import Source
 
     assert not Source.objects.filter(slug="odd").exists()
+
+
+def test_deleting_a_source_in_the_admin_takes_its_findings_and_secrets_cannot_be(
+    client, source, tmp_path
+):
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    from hygiene.models import Finding, Secret
+    from incidents.models import TimelineEvent
+    from tests.hygiene import reports
+
+    path = tmp_path / "r.json"
+    path.write_bytes(reports.gitleaks([{"secret": "ghp_" + "7" * 36, "rule": "github-pat"}]))
+    call_command("import_findings", str(path), source=source.slug, format_key="gitleaks")
+    assert Finding.objects.filter(source=source).count() == 1
+    admin = User.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin)
+    secret = Secret.objects.get()
+    # A leaked credential's record stays: no delete in the admin.
+    assert client.get(f"/admin/hygiene/secret/{secret.pk}/delete/").status_code == 403
+
+    response = client.post(f"/admin/hygiene/source/{source.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Source.objects.filter(pk=source.pk).exists()
+    # Findings have no database constraint to their source: the delete took them.
+    assert not Finding.objects.exists() and not ImportRun.objects.exists()
+    event = TimelineEvent.objects.get(kind="source.deleted")
+    assert event.actor == admin and "1 findings" in event.message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_source_deleted_while_an_import_reconciles_takes_that_imports_findings(source):
+    import threading
+    import time
+
+    from django.db import connections
+
+    from hygiene.importers import get_parser
+    from hygiene.models import Finding
+    from hygiene.services.imports import reconcile, stage
+    from hygiene.services.reconcile import Reconciler
+    from tests.hygiene import reports
+
+    run = ImportRun.objects.create(
+        source=source,
+        format="gitleaks",
+        via="api",
+        payload_sha256="x" * 64,
+        status="running",
+        started_at=timezone.now(),
+    )
+    body = io.BytesIO(reports.gitleaks([{"secret": "ghp_" + "8" * 36, "rule": "github-pat"}]))
+    stage(run, get_parser("gitleaks"), body)  # staged, committed, waiting for its reconcile
+    reconciled = threading.Event()
+    original = Reconciler.run_all
+
+    def run_all_then_linger(self):
+        counts = original(self)  # the source is held and the finding written, not committed
+        reconciled.set()
+        time.sleep(1.0)  # the delete starts meanwhile and must wait for the commit
+        return counts
+
+    def reconcile_in_a_thread():
+        try:
+            reconcile(run)
+        finally:
+            connections.close_all()
+
+    Reconciler.run_all = run_all_then_linger
+    try:
+        worker = threading.Thread(target=reconcile_in_a_thread)
+        worker.start()
+        assert reconciled.wait(10)
+        deleted = services.source_delete(source=source)
+        worker.join(10)
+    finally:
+        Reconciler.run_all = original
+    assert not worker.is_alive()
+    # Without the wait, the delete would have collected no finding and left this run's one
+    # behind, pointing at no source.
+    assert deleted == 1
+    assert not Finding.objects.exists()
