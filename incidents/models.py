@@ -368,17 +368,17 @@ class TimelineEvent(models.Model):
         indexes = [
             models.Index(
                 fields=["incident", "created_at"],
-                name="timeline_incident",
+                name="timeline_of_incident",
                 condition=models.Q(incident__isnull=False),
             ),
             models.Index(
                 fields=["secret", "created_at"],
-                name="timeline_secret",
+                name="timeline_of_secret",
                 condition=models.Q(secret__isnull=False),
             ),
             models.Index(
                 fields=["finding"],
-                name="timeline_finding",
+                name="timeline_of_finding",
                 condition=models.Q(finding__isnull=False),
             ),
         ]

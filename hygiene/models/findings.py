@@ -120,7 +120,7 @@ class Finding(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="findings",
-        db_index=False,  # finding_team
+        db_index=False,  # finding_team_dates
     )
     # Where.
     repo = models.CharField(max_length=300, blank=True)
@@ -167,7 +167,7 @@ class Finding(models.Model):
             models.Index(
                 fields=["team", "status"],
                 include=["first_seen_at", "resolved_at"],
-                name="finding_team",
+                name="finding_team_dates",
             ),
             models.Index(fields=["secret_type", "status"], name="finding_type"),
             # The secret's findings (the secret page, the grouped view's per-secret probe); the
@@ -192,7 +192,7 @@ class Finding(models.Model):
                     "team",
                     "severity",
                 ],
-                name="finding_metrics",
+                name="finding_seen_metrics",
             ),
             models.Index(
                 fields=["first_seen_at"],
