@@ -289,8 +289,10 @@ def run_measurements(n: int = 20, only: str = "") -> None:
                 continue
             url = f"/api/v1/metrics/{name}{query}"
             rows.append((f"api {name} ({label})", *measure(client, url, auth, n=n)))
-            team = f"{url}{'&' if query else '?'}team=team-3"
-            rows.append((f"api {name} ({label}, team)", *measure(client, team, auth, n=n)))
+            for narrow in ("team=team-3", "source=scanner-3"):
+                narrowed = f"{url}{'&' if query else '?'}{narrow}"
+                what = f"api {name} ({label}, {narrow.split('=')[0]})"
+                rows.append((what, *measure(client, narrowed, auth, n=n)))
         print(f"... {label} done", flush=True)
     print(f"\n{'request':<48} {'p50 ms':>8} {'p95 ms':>8}")
     for label, p50, p95 in rows:

@@ -67,6 +67,13 @@ class Migration(migrations.Migration):
                 name="secretreference_added_by",
             ),
         ),
+        AddIndexConcurrently(
+            model_name="finding",
+            index=models.Index(
+                fields=["secret", "status"], include=("source",), name="finding_secret_source"
+            ),
+        ),
+        migrations.RemoveIndex(model_name="finding", name="finding_secret_status"),
         migrations.RemoveIndex(model_name="finding", name="finding_new"),
         migrations.RemoveIndex(model_name="finding", name="finding_team"),
         migrations.RemoveIndex(model_name="finding", name="finding_metrics"),
