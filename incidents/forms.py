@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.forms import formset_factory
 
 from incidents.models import Role, StepAction
-from incidents.services import SEVERITIES
+from incidents.services import MAX_DEADLINE, SEVERITIES
 
 User = get_user_model()
 
@@ -150,6 +150,8 @@ class PlaybookStepForm(forms.Form):
             value = data.get(key)
             if value is not None and value.total_seconds() <= 0:
                 self.add_error(key, "A deadline must be positive.")
+            elif value is not None and value > MAX_DEADLINE:
+                self.add_error(key, f"A deadline is at most {MAX_DEADLINE.days} days.")
         return data
 
 

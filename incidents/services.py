@@ -140,7 +140,40 @@ def _clean_severity(severity: str) -> str:
     return severity
 
 
+# A playbook deadline's upper bound: longer is a typo (and a date past year 9999 a crash).
+MAX_DEADLINE = timedelta(days=3660)
+
+
+def _dependency_cycle(depends: dict[int, list[int]]) -> list[int]:
+    """A circle of steps waiting on each other (positions, the first repeated at the end), or
+    an empty list."""
+    state: dict[int, int] = {}  # 1: on the current path, 2: done
+    path: list[int] = []
+
+    def visit(position: int) -> list[int]:
+        state[position] = 1
+        path.append(position)
+        for dep in depends.get(position, []):
+            if state.get(dep) == 1:
+                return [*path[path.index(dep) :], dep]
+            if dep in depends and dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        state[position] = 2
+        path.pop()
+        return []
+
+    for position in sorted(depends):
+        if position not in state:
+            found = visit(position)
+            if found:
+                return found
+    return []
+
+
 def _deadlines(base: datetime, deadline: timedelta) -> tuple[datetime, datetime]:
+    deadline = min(deadline, MAX_DEADLINE)  # a playbook saved before the bound was checked
     return base + deadline, base + deadline * DUE_SOON_FRACTION
 
 
@@ -891,8 +924,21 @@ def playbook_save_version(
         raise IncidentError("Two steps have the same position.")
     for s in steps:
         for dep in s.get("depends_on") or []:
-            if dep not in positions or dep == s["position"]:
+            if dep == s["position"]:
+                raise IncidentError(f"Step {dep} can't depend on itself.")
+            if dep not in positions:
                 raise IncidentError(f"Step {s['position']} depends on unknown step {dep}.")
+        for key in ("deadline_critical", "deadline_high", "deadline_medium", "deadline_low"):
+            deadline = s.get(key)
+            if deadline is not None and not timedelta(0) < deadline <= MAX_DEADLINE:
+                raise IncidentError(
+                    f"Step {s['position']}: a deadline is between 1 second and "
+                    f"{MAX_DEADLINE.days} days."
+                )
+    cycle = _dependency_cycle({s["position"]: s.get("depends_on") or [] for s in steps})
+    if cycle:
+        path = " → ".join(str(p) for p in cycle)
+        raise IncidentError(f"Steps wait on each other in a circle ({path}): none could start.")
     with transaction.atomic():
         current = (
             Playbook.objects.select_for_update().filter(slug=playbook.slug, is_current=True).first()

@@ -175,6 +175,39 @@ def test_editing_a_stale_version_or_with_bad_steps_is_refused(lead):
         playbook_save_version(playbook=current, by=lead, name="GitHub", description="", steps=[])
 
 
+def test_steps_waiting_on_each_other_or_absurd_deadlines_are_refused(lead):
+    current = playbook_for("github-token")
+    save = lambda steps: playbook_save_version(  # noqa: E731
+        playbook=current, by=lead, name="GitHub", description="", steps=steps
+    )
+    circle = _steps_payload(current)
+    circle[0]["depends_on"] = [circle[2]["position"]]
+    circle[2]["depends_on"] = [circle[1]["position"]]
+    circle[1]["depends_on"] = [circle[0]["position"]]
+    with pytest.raises(IncidentError, match=r"in a circle \(1 → 3 → 2 → 1\)"):
+        save(circle)
+    itself = _steps_payload(current)
+    itself[1]["depends_on"] = [itself[1]["position"]]
+    with pytest.raises(IncidentError, match="can't depend on itself"):
+        save(itself)
+    forever = _steps_payload(current)
+    forever[0]["deadline_critical"] = timedelta(days=999_999_999)
+    with pytest.raises(IncidentError, match="between 1 second and 3660 days"):
+        save(forever)
+    assert playbook_for("github-token") == current  # nothing saved
+
+
+def test_an_incident_opens_even_if_a_stored_deadline_is_absurd(lead, team):
+    # Saved before the bound was checked: the incident opens, due 3660 days out (a year-9999
+    # date would be an OverflowError and fail the import that opens it).
+    step = playbook_for("aws-access-key").steps.get(position=1)
+    step.deadline_critical = timedelta(days=999_999_999)
+    step.save()
+    incident = incident_open(secrets=[make_secret(team=team)], opened_by=lead, severity="critical")
+    first = incident.steps.get(position=1)
+    assert first.due_at - incident.opened_at == timedelta(days=3660)
+
+
 @pytest.mark.parametrize("who", ["engineer", "manager", "outsider"])
 def test_only_leads_edit_playbooks(request, who):
     from django.core.exceptions import PermissionDenied
