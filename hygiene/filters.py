@@ -196,15 +196,23 @@ def _choices(data, key, allowed, label, notes) -> list[str]:
     return good
 
 
+# Dates outside these years are typos (and 9999-12-31 plus a day is past what dates hold).
+MIN_YEAR, MAX_YEAR = 1970, 2999
+
+
 def _date(data, key, label, notes) -> date | None:
     raw = (data.get(key) or "").strip()
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         notes.append(f"Ignored {label} “{raw[:20]}”: use YYYY-MM-DD.")
         return None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        notes.append(f"Ignored {label} “{raw[:20]}”: a year from {MIN_YEAR} to {MAX_YEAR}.")
+        return None
+    return day
 
 
 def parse_filter(data: QueryDict, *, user=None) -> FindingFilter:

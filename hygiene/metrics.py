@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from hygiene.filters import MAX_YEAR, MIN_YEAR
 from hygiene.models import Finding, FindingStatus, Resolution, Secret, Source, Team
 from hygiene.taxonomy import SecretType, Severity
 from incidents.models import Incident, IncidentSecret, IncidentStatus, Step, StepAction
@@ -104,11 +105,14 @@ def _parse_date(name: str, value) -> date | None:
     if isinstance(value, date):
         return value
     try:
-        return date.fromisoformat(str(value).strip())
+        day = date.fromisoformat(str(value).strip())
     except ValueError:
         raise FilterError(
             f"{name}: expected a date like 2025-01-31, got {str(value)[:40]!r}"
         ) from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise FilterError(f"{name}: a year from {MIN_YEAR} to {MAX_YEAR}, got {day.year}")
+    return day
 
 
 def filters_from(params: Mapping, *, today: date | None = None) -> MetricFilters:

@@ -67,12 +67,16 @@ def test_filters_as_query_parameters(client, manager):
         ("severity=urgent", "severity: one of"),
         ("team=nobody", "team: no team"),
         ("since=2025-03-05&until=2025-03-01", "since: must not be after until"),
+        ("until=9999-12-31", "until: a year from 1970 to 2999, got 9999"),
+        ("team=pay%00ments", "must not contain NUL characters"),
     ],
 )
 def test_bad_filters_answer_400(client, manager, query, message):
     response = client.get(f"/api/v1/metrics/noise?{query}", **bearer(manager))
     assert response.status_code == 400
     assert message in response.json()["detail"]
+    client.force_login(manager)
+    assert client.get(f"/metrics/?{query}").status_code == 400  # the page too, no 500
 
 
 def test_metrics_are_in_the_openapi_schema(client, manager):

@@ -317,3 +317,20 @@ def test_opening_an_incident_twice_is_a_400_with_the_reason(data, as_user, clien
     again = client.post("/findings/bulk/", post, **HX)
     assert again.status_code == 400
     assert "already has an open incident" in again.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["first_to=9999-12-31", "last_to=9999-12-31", "first_from=0001-01-01", "q=a%00b"],
+)
+def test_absurd_filters_are_refused_or_ignored_never_a_500(data, as_user, client, query):
+    as_user("lead")
+    for path in ("/findings/", "/findings/secrets/", "/findings/export.csv"):
+        response = client.get(f"{path}?{query}")
+        if "%00" in query:
+            assert response.status_code == 400, path
+            assert b"NUL" in response.content
+        else:
+            assert response.status_code == 200, path
+            if path != "/findings/export.csv":
+                assert "a year from 1970 to 2999" in response.content.decode()
