@@ -2,6 +2,16 @@
 (function () {
   "use strict";
 
+  // A form marked data-swap-errors shows the message a 400 answer carries (bad filters)
+  // where its result would go; htmx otherwise drops error responses and the page goes stale.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var elt = e.detail.requestConfig && e.detail.requestConfig.elt;
+    if (e.detail.xhr.status === 400 && elt && elt.closest && elt.closest("[data-swap-errors]")) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
   function pad(n) { return String(n).padStart(2, "0"); }
 
   // "3d 04:05:06" until (or "overdue 00:12:03" past) a deadline.

@@ -94,3 +94,7 @@ def test_manager_filters_the_metrics_and_downloads_the_csv(login, live_server, m
             assert row[f"{key}_seconds"] == expected
     assert by_kind["revoke"]["p50_seconds"] == "21600.0"
     assert by_kind["remediate"]["p50_seconds"] == "360000.0"
+
+    # A range that ends before it starts: the page says so instead of keeping stale charts.
+    page.get_by_test_id("filter-until").fill("2025-03-01")
+    expect(page.get_by_test_id("metrics-error")).to_contain_text("since: must not be after until")
