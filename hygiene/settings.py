@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_rq",
+    "ninja",  # the API docs page loads Swagger UI from its static files (the CSP allows no CDN)
     "hygiene",
     "incidents",
 ]
