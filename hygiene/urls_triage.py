@@ -2,9 +2,12 @@
 
 from django.urls import path
 
-from hygiene.views import findings, ownership, sources
+from hygiene.views import findings, ownership, sources, tokens
 
 urlpatterns = [
+    path("account/tokens/", tokens.token_list, name="api_tokens"),
+    path("account/tokens/new/", tokens.token_create, name="api_token_create"),
+    path("account/tokens/<int:pk>/revoke/", tokens.token_revoke, name="api_token_revoke"),
     path("findings/", findings.finding_list, name="finding_list"),
     path("findings/secrets/", findings.secret_group_list, name="secret_groups"),
     path("findings/bulk/", findings.finding_bulk, name="finding_bulk"),

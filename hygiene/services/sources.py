@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from hygiene.models import Source, SourceKind, SourceToken, Team
+from hygiene.models import Source, SourceKind, SourceToken, Team, UserToken
 from incidents.models import TimelineEvent
 
 
@@ -140,3 +140,55 @@ def source_delete(*, source: Source, by=None) -> int:
         data={"source": pk, "slug": slug},
     )
     return findings
+
+
+# --- personal API tokens ------------------------------------------------------------------
+
+MAX_USER_TOKENS = 20
+
+
+@transaction.atomic
+def user_token_create(
+    *, user, name: str, expires_at: datetime | None = None
+) -> tuple[UserToken, str]:
+    """A token that reads the API with ``user``'s role. Returns it and the raw value, to be
+    shown once; only its hash is kept."""
+    if not user.is_active:
+        raise PermissionDenied("an inactive account can't have API tokens")
+    name = (name or "").strip()[:100]
+    if not name:
+        raise ValidationError("Name the token after where it will be used (e.g. “grafana”).")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError("The expiry must be in the future.")
+    if UserToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_USER_TOKENS:
+        raise ValidationError(f"You have {MAX_USER_TOKENS} tokens; revoke one first.")
+    raw, prefix, digest = UserToken.generate()
+    token = UserToken.objects.create(
+        user=user, name=name, prefix=prefix, token_hash=digest, expires_at=expires_at
+    )
+    TimelineEvent.objects.create(
+        kind="user.token_created",
+        actor=user,
+        message=f"API token {prefix}… ({name}) created",
+        data={"token": token.pk},
+    )
+    return token, raw
+
+
+@transaction.atomic
+def user_token_revoke(*, token: UserToken, by) -> UserToken:
+    """The owner revokes their own token (a lead may revoke anyone's, e.g. when someone leaves)."""
+    if token.user_id != by.pk and not by.has_perm("hygiene.manage_sources"):
+        raise PermissionDenied("only its owner or a security lead can revoke this token")
+    updated = UserToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    token.refresh_from_db()
+    if updated:
+        TimelineEvent.objects.create(
+            kind="user.token_revoked",
+            actor=by,
+            message=f"API token {token.prefix}… of {token.user} revoked",
+            data={"token": token.pk},
+        )
+    return token

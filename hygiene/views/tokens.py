@@ -1,0 +1,60 @@
+"""A person's API tokens (``llu_…``): list, create (shown once, in the response that made it),
+revoke. Each reads the JSON API with its owner's role."""
+
+from datetime import datetime, time
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from hygiene.forms import TokenForm
+from hygiene.models import UserToken
+from hygiene.services import sources as services
+
+
+def _context(request, **extra):
+    return {
+        "tokens": UserToken.objects.filter(user=request.user)[:50],
+        "form": TokenForm(),
+        **extra,
+    }
+
+
+@require_GET
+def token_list(request):
+    return render(request, "hygiene/api_tokens.html", _context(request))
+
+
+@never_cache
+@require_POST
+def token_create(request):
+    form = TokenForm(request.POST)
+    problem = None
+    if form.is_valid():
+        expires = form.cleaned_data.get("expires_on")
+        expires_at = (
+            timezone.make_aware(datetime.combine(expires, time.max.replace(microsecond=0)))
+            if expires
+            else None
+        )
+        try:
+            token, raw = services.user_token_create(
+                user=request.user, name=form.cleaned_data["name"], expires_at=expires_at
+            )
+        except ValidationError as exc:
+            problem = " ".join(exc.messages)
+        else:
+            context = _context(request, new_token=token, new_token_raw=raw)
+            return render(request, "hygiene/api_tokens.html", context)
+    else:
+        problem = " ".join(m for ms in form.errors.values() for m in ms)
+    return render(request, "hygiene/api_tokens.html", _context(request, error=problem), status=400)
+
+
+@require_POST
+def token_revoke(request, pk: int):
+    token = get_object_or_404(UserToken, pk=pk, user=request.user)
+    services.user_token_revoke(token=token, by=request.user)
+    return redirect("api_tokens")

@@ -1,0 +1,67 @@
+"""Personal API tokens: made on the 'API tokens' page or with create_api_token, shown once,
+stored hashed, read the API with their owner's role, revoked by their owner."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from hygiene.models import UserToken
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_manager_makes_a_token_reads_metrics_with_it_and_revokes_it(client, manager):
+    client.force_login(manager)
+    page = client.get("/account/tokens/").content.decode()
+    assert "No tokens yet." in page and "with your role" in page
+    response = client.post("/account/tokens/new/", {"name": "grafana"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    raw = html.split('data-testid="new-token-value">')[1].split("<")[0]
+    assert raw.startswith("llu_")
+    token = UserToken.objects.get(user=manager)
+    assert token.name == "grafana" and raw not in token.token_hash and token.prefix == raw[:12]
+    # Shown once: the list no longer has it.
+    assert raw not in client.get("/account/tokens/").content.decode()
+
+    client.logout()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    assert client.get("/api/v1/metrics/sla", **auth).status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+    client.force_login(manager)
+    assert client.post(f"/account/tokens/{token.pk}/revoke/").status_code == 302
+    client.logout()
+    assert client.get("/api/v1/metrics/sla", **auth).status_code == 401
+
+
+def test_a_token_needs_a_name_and_a_future_expiry(client, engineer):
+    client.force_login(engineer)
+    response = client.post("/account/tokens/new/", {"name": " "})
+    assert response.status_code == 400
+    assert "Name the token" in response.content.decode()
+    response = client.post("/account/tokens/new/", {"name": "x", "expires_on": "2001-01-01"})
+    assert response.status_code == 400 and "future date" in response.content.decode()
+    assert not UserToken.objects.exists()
+
+
+def test_nobody_revokes_someone_elses_token_through_the_page(client, manager, engineer):
+    call_command("create_api_token", manager.username, name="ci", stdout=io.StringIO())
+    token = UserToken.objects.get(user=manager)
+    client.force_login(engineer)
+    assert client.post(f"/account/tokens/{token.pk}/revoke/").status_code == 404
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
+def test_the_command_prints_the_token_once_and_refuses_unknown_users(capsys, lead):
+    out = io.StringIO()
+    call_command("create_api_token", lead.username, name="scripts", stdout=out)
+    raw = out.getvalue().strip()
+    assert raw.startswith("llu_") and UserToken.objects.get().prefix == raw[:12]
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("create_api_token", "nobody", name="x")
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.strip().endswith("error: no user 'nobody'")
