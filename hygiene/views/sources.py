@@ -178,9 +178,16 @@ def source_upload(request, slug: str):
     except ImportFailed as exc:
         where = f"{exc.error.location}: " if exc.error.location else ""
         return problem(400, f"Import #{exc.run.pk} failed: {where}{exc.error.message}")
-    messages.success(
-        request,
-        f"Import #{run.pk}: {run.status} — {run.received} received, {run.created} new, "
-        f"{run.updated} updated, {run.unchanged} unchanged.",
-    )
+    if getattr(run, "duplicate", False):
+        messages.info(
+            request,
+            f"This report was imported already (import #{run.pk}, "
+            f"{timezone.localtime(run.created_at):%Y-%m-%d %H:%M}): nothing changed.",
+        )
+        return redirect("source_detail", slug=slug)
+    counts = f"{run.received} received, {run.created} new, {run.updated} updated, "
+    counts += f"{run.unchanged} unchanged"
+    if run.events:
+        counts += f", {run.events} rotation events"
+    messages.success(request, f"Import #{run.pk}: {run.status} — {counts}.")
     return redirect("source_detail", slug=slug)

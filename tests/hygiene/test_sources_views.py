@@ -173,6 +173,15 @@ def test_upload_a_report_by_hand(source, as_user, client):
     assert run.received > 0
     page = client.get(f"/sources/{source.slug}/").content.decode()
     assert 'data-testid="import-row"' in page
+    assert f"Import #{run.pk}: succeeded — {run.received} received, {run.created} new" in page
+    # The same file again is the same import: said so, not reported as fresh findings.
+    client.post(
+        f"/sources/{source.slug}/upload/",
+        {"format": "gitleaks", "file": SimpleUploadedFile("again.json", report)},
+    )
+    page = client.get(f"/sources/{source.slug}/").content.decode()
+    assert f"This report was imported already (import #{run.pk}," in page
+    assert ImportRun.objects.filter(source=source).count() == 1
 
 
 def test_upload_errors_are_4xx_with_a_message(source, as_user, client):
