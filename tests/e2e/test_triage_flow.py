@@ -237,3 +237,24 @@ def test_an_outsider_sees_nothing(page, live_server, outsider, monday):
     ):
         response = page.goto(f"{live_server.url}{path}")
         assert response.status == 403, path
+
+
+def test_long_unbroken_text_wraps_instead_of_widening_the_page(login, live_server, lead, team):
+    from incidents.services import incident_comment, incident_open
+
+    secret = make_secret(secret_type="api-key", preview="abcd…yz", severity="high", team=team)
+    make_finding(
+        Source.objects.create(slug="odd", name="Odd", kind="scanner"),
+        secret,
+        rule="x" * 200,
+        repo="acme/" + "y" * 290,
+    )
+    incident = incident_open(secrets=[secret], opened_by=lead)
+    incident_comment(incident=incident, by=lead, text="z" * 1000)
+    page = login(lead)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    for path in ("/findings/", f"/incidents/{incident.pk}/"):
+        page.goto(f"{live_server.url}{path}")
+        expect(page.get_by_text("z" * 50).or_(page.get_by_text("x" * 50)).first).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1280, (path, width)
