@@ -196,12 +196,15 @@ def _history(r: random.Random, lead: User, engineers: list[User]) -> None:
             continue
         age = timedelta(days=r.uniform(2, 120))
         opened = now - age
-        Incident.objects.filter(pk=incident.pk).update(opened_at=opened)
         # The history happened back then: its findings were seen before the incident opened,
-        # and its timeline says so.
+        # the secret was exposed no later than that, and its timeline says so.
         seen = opened - timedelta(hours=r.uniform(1, 48))
+        exposed = min(secret.exposed_since or seen, seen)
+        Incident.objects.filter(pk=incident.pk).update(opened_at=opened, exposed_since=exposed)
         secret.findings.update(first_seen_at=seen, last_seen_at=seen, created_at=seen)
-        Secret.objects.filter(pk=secret.pk).update(first_seen_at=seen, last_seen_at=seen)
+        Secret.objects.filter(pk=secret.pk).update(
+            first_seen_at=seen, last_seen_at=seen, exposed_since=exposed
+        )
         TimelineEvent.objects.filter(secret=secret).update(created_at=seen)
         TimelineEvent.objects.filter(incident=incident).update(created_at=opened)
         closed = i % 5 != 0  # one in five still open

@@ -251,6 +251,10 @@ def _secs(later: str, earlier: str) -> str:
     return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0)"
 
 
+def _not_below_zero(expr: str) -> str:
+    return f"{'GREATEST' if _is_postgres() else 'MAX'}(0, {expr})"
+
+
 def _dt(value: datetime):
     """A datetime as a raw-SQL parameter (SQLite stores naive UTC text)."""
     return connection.ops.adapt_datetimefield_value(value)
@@ -461,8 +465,12 @@ def _incident_distributions(
         )
     tail_params = []
     if exposures:
-        series.append(("exposure", _secs("revoked_at", "start_at"), "revoked_at IS NOT NULL"))
-        series.append(("unrevoked", _secs("%s", "start_at"), "revoked_at IS NULL"))
+        # Never negative: an exposure recorded after the revocation (a commit date from a
+        # clock that was off) is a window of 0, as incidents.services.exposure_window says.
+        series.append(
+            ("exposure", _not_below_zero(_secs("revoked_at", "start_at")), "revoked_at IS NOT NULL")
+        )
+        series.append(("unrevoked", _not_below_zero(_secs("%s", "start_at")), "revoked_at IS NULL"))
         tail_params.append(_dt(_now(now)))
     kinds = STEP_KINDS if times else ("revoke",)
     columns = "i.id, i.opened_at, i.remediated_at, i.exposed_since, i.contained_at"

@@ -288,6 +288,22 @@ def test_durations_round_halves_up_on_both_databases(world, frozen):
 # --- exposure window -------------------------------------------------------------------------
 
 
+def test_an_exposure_recorded_after_the_revocation_is_a_window_of_zero(world, frozen):
+    from hygiene.models import Team
+
+    late = Team.objects.create(name="Late", slug="late")
+    make_incident(
+        Playbook.objects.get(slug="generic"),
+        opened_at=T0,
+        severity="low",
+        team=late,
+        exposed_since=T0 + 10 * H,  # after the revoke, 2 h in
+        steps=[("revoke", 4 * H, 2 * H)],
+    )
+    result = metrics.exposure(MetricFilters(team="late", team_id=late.pk), now=NOW)
+    assert (result["revoked"]["n"], result["revoked"]["min"]) == (1, 0.0)
+
+
 def test_exposure_runs_from_first_exposure_to_revocation(world, frozen):
     result = metrics.exposure(ALL)
     # A: exposed 30 d before opening, revoked 2 h after → 2599200 s.
