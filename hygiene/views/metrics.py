@@ -229,6 +229,12 @@ def _cards(results: dict) -> list[dict]:
     ]
 
 
+def _keep(params) -> str:
+    """The filters other than the dates, for the range buttons (they change only the range)."""
+    keys = ("team", "severity", "secret_type", "source")
+    return urlencode({k: params.get(k) for k in keys if params.get(k)})
+
+
 def _choices() -> dict:
     return {
         "teams": Team.objects.order_by("name").values("slug", "name")[:CHOICE_LIMIT],
@@ -245,7 +251,12 @@ def metrics_page(request):
         f = filters_from(request.GET)
     except FilterError as exc:
         template = "hygiene/partials/metrics_error.html" if is_htmx else "hygiene/metrics.html"
-        context = {"error": str(exc), "params": request.GET, **_choices()}
+        context = {
+            "error": str(exc),
+            "params": request.GET,
+            "keep": _keep(request.GET),
+            **_choices(),
+        }
         return render(request, template, context, status=400)
     export = request.GET.get("export")
     if export is not None:
@@ -275,9 +286,11 @@ def metrics_page(request):
     context = {
         "filters": f,
         "params": f.as_params(),
+        "keep": _keep(f.as_params()),
         "cards": _cards(results),
         "sections": _sections(results, query),
     }
     if is_htmx:
-        return render(request, "hygiene/partials/metrics_body.html", context)
+        # The range buttons (outside the swapped body) follow the new filters out of band.
+        return render(request, "hygiene/partials/metrics_body.html", {**context, "oob": True})
     return render(request, "hygiene/metrics.html", {**context, **_choices()})

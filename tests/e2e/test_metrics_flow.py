@@ -95,6 +95,11 @@ def test_manager_filters_the_metrics_and_downloads_the_csv(login, live_server, m
     assert by_kind["revoke"]["p50_seconds"] == "21600.0"
     assert by_kind["remediate"]["p50_seconds"] == "360000.0"
 
+    # "All time" keeps the team (the buttons follow each redraw).
+    expect(page.get_by_test_id("range-all")).to_have_attribute(
+        "href", "/metrics/?since=&team=payments"
+    )
+
     # A range that ends before it starts: the page says so instead of keeping stale charts.
     page.get_by_test_id("filter-until").fill("2025-03-01")
     expect(page.get_by_test_id("metrics-error")).to_contain_text("since: must not be after until")
