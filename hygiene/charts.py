@@ -2,7 +2,10 @@
 selectors' results and drawn by static/js/app.js from <script type="application/json"> blocks.
 Dicts rather than graph_objects: the same JSON, without the validation cost on every page."""
 
+from plotly.colors import qualitative
+
 from hygiene.metrics import DURATION_BINS
+from hygiene.taxonomy import SecretType
 
 BLUE, ORANGE, GREEN, RED, GREY, PURPLE = (
     "#0f5cc0",
@@ -13,6 +16,9 @@ BLUE, ORANGE, GREEN, RED, GREY, PURPLE = (
     "#5b3aa6",
 )
 KIND_COLOURS = {"revoke": RED, "rotate": ORANGE, "notify": PURPLE, "remediate": GREEN}
+# One colour per secret type in a stack (plotly's default ten repeat with more types).
+MANY_COLOURS = qualitative.Dark24
+TYPE_LABELS = dict(SecretType.choices)
 
 
 def human(seconds) -> str:
@@ -51,6 +57,9 @@ CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
 
 
 def _layout(title: str, **extra) -> dict:
+    # Axis labels take the room they need (a long step or type name isn't cut off).
+    for axis in ("xaxis", "yaxis"):
+        extra[axis] = {"automargin": True, **extra.get(axis, {})}
     return {
         "title": {"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
         # Room above the plot for the legend, which sits there in one row (not low on the
@@ -125,7 +134,9 @@ def exposure_distribution(result: dict) -> dict:
 
 
 def sla_attainment(result: dict) -> dict:
-    actions = [a["action"] for a in result["actions"]]
+    # Actions with nothing done or due yet (all pending or skipped) have no share to draw.
+    decided = [a for a in result["actions"] if a["on_time"] + a["late"] + a["overdue"]]
+    actions = [a["action"] for a in decided]
 
     def share(a, key):
         decided = a["on_time"] + a["late"] + a["overdue"]
@@ -139,7 +150,7 @@ def sla_attainment(result: dict) -> dict:
                 "orientation": "h",
                 "name": name,
                 "y": actions,
-                "x": [share(a, key) for a in result["actions"]],
+                "x": [share(a, key) for a in decided],
                 "marker": {"color": colour},
                 "hovertemplate": "%{y}: %{x}%<extra>" + name + "</extra>",
             }
@@ -231,10 +242,17 @@ def findings_by_source(result: dict) -> dict:
     return {
         "config": CONFIG,
         "data": [
-            {"type": "bar", "name": t, "x": sources, "y": [counts.get((s, t), 0) for s in sources]}
+            {
+                "type": "bar",
+                "name": TYPE_LABELS.get(t, t),
+                "x": sources,
+                "y": [counts.get((s, t), 0) for s in sources],
+            }
             for t in types
         ],
-        "layout": _layout("Findings per source and secret type", barmode="stack"),
+        "layout": _layout(
+            "Findings per source and secret type", barmode="stack", colorway=MANY_COLOURS
+        ),
     }
 
 
@@ -267,7 +285,7 @@ def reused_by_type(result: dict) -> dict:
             {
                 "type": "bar",
                 "name": name,
-                "x": [r["secret_type"] for r in rows],
+                "x": [TYPE_LABELS.get(r["secret_type"], r["secret_type"]) for r in rows],
                 "y": [r[key] if key == "reused" else r["secrets"] - r["reused"] for r in rows],
                 "marker": {"color": colour},
             }

@@ -153,3 +153,33 @@ def test_manager_dashboard_shows_the_headline_metrics(client, manager):
     assert 'data-testid="exposure-p50">16.2 d<' in html
     assert 'data-testid="open-findings">5<' in html
     assert '<script id="fig-dash-backlog" type="application/json">' in html
+
+
+def test_charts_name_types_draw_only_decided_steps_and_fit_their_labels():
+    from hygiene import charts
+
+    sla = charts.sla_attainment(
+        {
+            "actions": [
+                {"action": "revoke", "on_time": 3, "late": 1, "overdue": 0},
+                {"action": "custom", "on_time": 0, "late": 0, "overdue": 0},  # all pending
+            ]
+        }
+    )
+    assert sla["data"][0]["y"] == ["revoke"] and sla["data"][0]["x"] == [75.0]
+    assert sla["layout"]["yaxis"] == {"automargin": True, "autorange": "reversed"}
+    rows = [
+        {"source": "s", "secret_type": t, "findings": 1}
+        for t in ("aws-access-key", "github-token", "private-key")
+    ]
+    stacked = charts.findings_by_source({"rows": rows})
+    assert [d["name"] for d in stacked["data"]] == [
+        "AWS access key",
+        "GitHub token",
+        "Private or signing key",
+    ]
+    assert len(stacked["layout"]["colorway"]) >= 20
+    reused = charts.reused_by_type(
+        {"rows": [{"secret_type": "database-credential", "secrets": 2, "reused": 1}]}
+    )
+    assert reused["data"][0]["x"] == ["Database credential"]
