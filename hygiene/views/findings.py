@@ -331,6 +331,9 @@ def _secret_context(request, secret):
         "finding_count": findings.count(),
         "references": secret.references.select_related("added_by").order_by("kind", "id")[:100],
         "incidents": secret.incidents.order_by("-opened_at")[:10],
+        # One active incident per secret: offer to open one only when there is none.
+        "can_open_incident": request.user.has_perm("incidents.manage_incident")
+        and not secret.incidentsecret_set.filter(active=True).exists(),
         "timeline": TimelineEvent.objects.filter(secret=secret)
         .select_related("actor")
         .order_by("-created_at", "-id")[:100],

@@ -334,3 +334,18 @@ def test_absurd_filters_are_refused_or_ignored_never_a_500(data, as_user, client
             assert response.status_code == 200, path
             if path != "/findings/export.csv":
                 assert "a year from 1970 to 2999" in response.content.decode()
+
+
+def test_a_lead_opens_an_incident_from_the_secret_page(data, as_user, client):
+    secret = data["secret"]
+    as_user("engineer")
+    assert (
+        'data-testid="open-incident"' not in client.get(f"/secrets/{secret.pk}/").content.decode()
+    )
+    as_user("lead")
+    page = client.get(f"/secrets/{secret.pk}/").content.decode()
+    assert 'data-testid="open-incident"' in page
+    response = client.post("/incidents/open", {"secret_ids": [secret.pk]})
+    assert response.status_code == 302 and response.url.startswith("/incidents/")
+    page = client.get(f"/secrets/{secret.pk}/").content.decode()
+    assert 'data-testid="open-incident"' not in page  # one active incident per secret
