@@ -42,6 +42,15 @@ class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, required=False)
     expires_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
+    def clean_name(self):
+        name = (self.cleaned_data.get("name") or "").strip()
+        if not name:
+            # The list shows prefixes only: the name is how a token is told apart later.
+            raise forms.ValidationError(
+                "Name the token after where it will be used (e.g. “ci” or “grafana”)."
+            )
+        return name
+
     def clean_expires_on(self):
         value = self.cleaned_data.get("expires_on")
         if value and value <= timezone.localdate():

@@ -129,8 +129,11 @@ def test_new_token_appears_once_in_the_response_only(source, as_user, client):
     assert raw not in again and raw[:12] in again  # only the prefix from now on
 
 
-def test_token_form_rejects_a_past_expiry(source, as_user, client):
+def test_token_form_rejects_a_past_expiry_or_no_name(source, as_user, client):
     as_user("lead")
+    response = client.post(f"/sources/{source.slug}/tokens/", {"name": " "}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "Name the token after where it will be used" in response.content.decode()
     response = client.post(
         f"/sources/{source.slug}/tokens/",
         {"name": "x", "expires_on": "2000-01-01"},
