@@ -66,7 +66,9 @@ class SummaryForm(forms.Form):
 
 
 class CommentForm(forms.Form):
-    text = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
+    text = forms.CharField(
+        label="Comment", max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class ReviewForm(forms.Form):

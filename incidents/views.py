@@ -163,10 +163,18 @@ def incident_action(view):
 def _form(form_class, request, **kwargs):
     form = form_class(request.POST, **kwargs)
     if not form.is_valid():
-        messages = [
-            f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in form.errors.items()
-        ]
-        raise IncidentError("; ".join(messages))
+        messages = []
+        for name, errors in form.errors.items():
+            field = form.fields.get(name)
+            label = (field.label if field and field.label else name.replace("_", " ")).strip()
+            text = " ".join(errors)
+            if name == "__all__":
+                messages.append(text)
+            elif text == "This field is required.":
+                messages.append(f"{label.capitalize()} is required.")
+            else:
+                messages.append(f"{label.capitalize()}: {text}")
+        raise IncidentError(" ".join(messages))
     return form.cleaned_data
 
 

@@ -71,7 +71,7 @@ def test_errors_come_back_as_400_with_the_message(client, engineer, aws_incident
     )
     assert response.status_code == 400 and "http(s) URL" in response.content.decode()
     response = client.post(url("step_skip", aws_incident, step(aws_incident, 6)), {}, **HTMX)
-    assert response.status_code == 400 and "reason" in response.content.decode()
+    assert response.status_code == 400 and "Reason is required." in response.content.decode()
 
 
 def test_without_htmx_actions_redirect_back(client, lead, aws_incident):
