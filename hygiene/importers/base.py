@@ -214,6 +214,8 @@ def iter_json_array(stream: IO[bytes], prefix: str = "item", what: str = "findin
 def _json_reason(exc: Exception) -> str:
     # yajl's messages quote the input around the error; keep only the first clause.
     text = str(exc).split("\n", 1)[0]
+    if "integer overflow" in text:
+        return " (a number too large to read)"
     text = text.split(":", 1)[0] if "parse error" in text else text
     return f" ({text[:60]})" if text and len(text) < 200 and '"' not in text else ""
 

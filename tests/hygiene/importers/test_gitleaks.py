@@ -310,6 +310,7 @@ def _one(**changes) -> bytes:
         (_one(StartLine=1.5), "StartLine"),
         (_one(StartLine=-3), "out of range"),
         (_one(StartLine=2**40), "out of range"),
+        (_one(StartLine=10**30), "a number too large to read"),
         (_one(RuleID=["x"]), "RuleID"),
         (_one(RuleID=""), "RuleID"),
         (_one(File={"a": 1}), "File"),
