@@ -134,11 +134,17 @@ def seed(n_findings: int, n_incidents: int) -> None:
 
     copy_rows(Secret, secrets())
 
+    # Findings arrive as scans find them: in first_seen_at order, ids rising with it, as
+    # imports write them (indexes on first_seen_at grow at their end, as in production).
+    arrivals = []
+    for _ in range(n_findings):
+        secret = rng.randrange(1, n_secrets + 1)
+        seen = secret_seen[secret - 1] + timedelta(hours=rng.randrange(0, 2000))
+        arrivals.append((min(seen, NOW), secret))
+    arrivals.sort()
+
     def findings():
-        for n in range(1, n_findings + 1):
-            secret = rng.randrange(1, n_secrets + 1)
-            seen = secret_seen[secret - 1] + timedelta(hours=rng.randrange(0, 2000))
-            seen = min(seen, NOW)
+        for n, (seen, secret) in enumerate(arrivals, start=1):
             r = rng.random()
             status, resolution, resolved = "open", "", None
             if r < 0.55:

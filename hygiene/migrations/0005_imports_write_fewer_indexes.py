@@ -73,6 +73,14 @@ class Migration(migrations.Migration):
                 fields=["secret", "status"], include=("source",), name="finding_secret_source"
             ),
         ),
+        AddIndexConcurrently(
+            model_name="finding",
+            index=models.Index(fields=["first_seen_at"], name="finding_first_seen"),
+        ),
+        AddIndexConcurrently(
+            model_name="finding",
+            index=models.Index(fields=["source", "first_seen_at"], name="finding_source_seen"),
+        ),
         migrations.RemoveIndex(model_name="finding", name="finding_secret_status"),
         migrations.RemoveIndex(model_name="finding", name="finding_new"),
         migrations.RemoveIndex(model_name="finding", name="finding_team"),

@@ -183,6 +183,12 @@ class Finding(models.Model):
             # Metrics (hygiene.metrics), answered from the index alone (index-only scans): the
             # findings first seen in a range with every column a metric groups or filters by;
             # the open ones by age (backlog); the closed ones by closing date (trend).
+            # The weekly trend of all findings counts each week from this narrow index (a
+            # million entries in ~100 ms; through the wide one below, twice that). An import's
+            # findings share one first_seen_at: they cost it little (deduplicated keys).
+            models.Index(fields=["first_seen_at"], name="finding_first_seen"),
+            # And one source's findings per week (an import's rows share both columns).
+            models.Index(fields=["source", "first_seen_at"], name="finding_source_seen"),
             # Read backwards, it is also the triage list's default order (newest first).
             models.Index(
                 fields=["first_seen_at", "id"],

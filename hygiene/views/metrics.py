@@ -135,12 +135,13 @@ CHARTS = [
     ("noise", "noise", charts.noise_by_source),
     ("reused", "reused", charts.reused_by_type),
 ]
-# Charts below the fold that read many findings or secrets: drawn when scrolled into view,
-# each by its own request (?section=<chart id>), so that the page answers with what is visible
-# first.
-LAZY = {"trend-incidents", "trend-findings", "findings", "noise", "reused"}
+# Charts that the cards don't need: drawn when scrolled into view (at once if they already are),
+# each by its own request (?section=<chart id>), so that the page answers with the cards and the
+# first charts first.
+LAZY = {"survival", "trend-incidents", "trend-findings", "findings", "noise", "reused"}
 # Empty results, to title a lazy chart's placeholder without computing it.
 EMPTY = {
+    "survival": {"points": [], "median_hours": None, "incidents": 0},
     "trend": {"weeks": []},
     "findings": {"rows": []},
     "noise": {"sources": [], "rules": []},

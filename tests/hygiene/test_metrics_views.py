@@ -40,13 +40,20 @@ def test_page_shows_cards_and_a_figure_per_chart(client, manager):
     assert 'data-testid="card-revoke-p50">4.0 h<' in html
     assert 'data-testid="card-sla">55.6 %<' in html
     assert 'data-testid="card-exposure-p50">16.2 d<' in html
-    for chart in ("time-p", "sla", "survival", "exposure", "backlog"):
+    for chart in ("time-p", "sla", "exposure", "backlog"):
         assert f'data-figure="fig-{chart}"' in html
         assert f'<script id="fig-{chart}" type="application/json">' in html
     assert "vendor/plotly.min.js" in html
     assert "<script>" not in html  # no inline code (CSP)
     # Below the fold, the charts that read many findings fetch themselves when revealed.
-    for chart in ("trend-incidents", "trend-findings", "findings", "noise", "reused"):
+    for chart in (
+        "survival",
+        "trend-incidents",
+        "trend-findings",
+        "findings",
+        "noise",
+        "reused",
+    ):
         assert f'hx-get="?since=&amp;section={chart}" hx-trigger="revealed"' in html
         assert f'id="fig-{chart}"' not in html
 
