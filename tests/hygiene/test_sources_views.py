@@ -266,7 +266,7 @@ def test_a_source_deleted_while_an_import_reconciles_takes_that_imports_findings
     import threading
     import time
 
-    from django.db import connections
+    from django.db import connection, connections
 
     from hygiene.importers import get_parser
     from hygiene.models import Finding
@@ -290,7 +290,18 @@ def test_a_source_deleted_while_an_import_reconciles_takes_that_imports_findings
     def run_all_then_linger(self):
         counts = original(self)  # the source is held and the finding written, not committed
         reconciled.set()
-        time.sleep(1.0)  # the delete starts meanwhile and must wait for the commit
+        # Commit only once the delete is waiting for this transaction's lock (or, without the
+        # lock, after 10 s: the delete has long finished, and the test fails below).
+        deadline = time.monotonic() + 10
+        with connection.cursor() as cursor:
+            while time.monotonic() < deadline:
+                cursor.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND pid <> pg_backend_pid() AND datname = current_database()"
+                )
+                if cursor.fetchone():
+                    break
+                time.sleep(0.01)
         return counts
 
     def reconcile_in_a_thread():
