@@ -10,7 +10,7 @@ from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from hygiene.forms import FORMAT_CHOICES, SourceForm, TokenForm, UploadForm
 from hygiene.models import ImportRun, Source, SourceKind, SourceToken, Team
@@ -45,9 +45,12 @@ def _list_context(form=None):
     }
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @permission_required("hygiene.manage_sources")
 def source_create(request):
+    if request.method == "GET":
+        # Reloading the page a failed form left at /sources/new/: back to the list and its form.
+        return redirect("source_list")
     form = SourceForm(request.POST)
     if not form.is_valid():
         return render(request, "hygiene/source_list.html", _list_context(form), status=400)

@@ -159,6 +159,8 @@ def test_create_source_form(as_user, client):
     )
     assert response.status_code == 302 and response["Location"] == "/sources/prowler/"
     bad = client.post("/sources/new/", {"slug": "prowler", "name": "Again", "kind": "auditor"})
+    reload = client.get("/sources/new/")  # the URL the failed form left in the address bar
+    assert reload.status_code == 302 and reload.url == "/sources/"
     assert bad.status_code == 400 and "exists already" in bad.content.decode()
     assert Source.objects.filter(slug="prowler").count() == 1
 
