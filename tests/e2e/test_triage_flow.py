@@ -258,3 +258,14 @@ def test_long_unbroken_text_wraps_instead_of_widening_the_page(login, live_serve
         expect(page.get_by_text("z" * 50).or_(page.get_by_text("x" * 50)).first).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 1280, (path, width)
+
+
+def test_the_main_pages_fit_a_phone_screen(login, live_server, lead, team):
+    secret = make_secret(secret_type="api-key", preview="abcd…yz", severity="high", team=team)
+    make_finding(Source.objects.create(slug="odd", name="Odd", kind="scanner"), secret)
+    page = login(lead)
+    page.set_viewport_size({"width": 390, "height": 800})
+    for path in ("/", "/findings/", "/incidents/", "/metrics/"):
+        page.goto(f"{live_server.url}{path}")
+        # Wide tables scroll inside their frame; nothing else widens the page.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
