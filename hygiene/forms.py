@@ -1,5 +1,7 @@
 """Input forms of the triage, ownership and source pages (validation only; services act)."""
 
+from datetime import datetime, time
+
 from django import forms
 from django.utils import timezone
 
@@ -50,6 +52,13 @@ class TokenForm(forms.Form):
                 "Name the token after where it will be used (e.g. “ci” or “grafana”)."
             )
         return name
+
+    def expires_at(self):
+        """The expiry as the end of its day (local time), or None."""
+        day = self.cleaned_data.get("expires_on")
+        if not day:
+            return None
+        return timezone.make_aware(datetime.combine(day, time.max.replace(microsecond=0)))
 
     def clean_expires_on(self):
         value = self.cleaned_data.get("expires_on")

@@ -475,13 +475,12 @@ def _incident_distributions(
     kinds = STEP_KINDS if times else ("revoke",)
     columns = "i.id, i.opened_at, i.remediated_at, i.exposed_since, i.contained_at"
     # Each incident with its completed steps of those actions, grouped once per incident.
-    steps = f"""{STEP} st WHERE st.completed_at IS NOT NULL
+    done = f"""st.completed_at IS NOT NULL
                  AND st.action IN ({", ".join(f"'{k}'" for k in kinds)})"""
     if f.narrows_incidents:
         # Some incidents: their steps joined to them (index probes), grouped per incident.
-        joined = steps.replace(" WHERE ", " ON st.incident_id = i.id AND ")
         per = f"""SELECT {columns}, {firsts}
-               FROM {INCIDENT} i LEFT JOIN {joined}
+               FROM {INCIDENT} i LEFT JOIN {STEP} st ON st.incident_id = i.id AND {done}
                WHERE {where}
                GROUP BY {columns}"""
     else:
@@ -489,7 +488,8 @@ def _incident_distributions(
         # every step by incident).
         per = f"""SELECT {columns}, {", ".join(f"{k}_at" for k in STEP_KINDS)}
                FROM {INCIDENT} i LEFT JOIN (
-                   SELECT st.incident_id, {firsts} FROM {steps} GROUP BY st.incident_id
+                   SELECT st.incident_id, {firsts} FROM {STEP} st WHERE {done}
+                   GROUP BY st.incident_id
                ) st ON st.incident_id = i.id
                WHERE {where}"""
     cte = f"""WITH per AS ({per}),
@@ -783,10 +783,9 @@ def trend(f: MetricFilters, *, findings: bool = True) -> dict:
     Incidents (a small table) are grouped by week. Findings of a team, severity, type or source
     are grouped by week too (a team's from finding_team_dates alone; for the others it still
     beats range counts that read every finding of each week to keep a few). All findings are
-    counted per
-    week as index range counts (one per week, from the index alone), which costs far less per
-    finding than truncating each one's date: first the series' first and last dates, then the
-    counts."""
+    counted per week as index range counts (finding_first_seen, finding_closed_at), which costs
+    far less per finding than truncating each one's date: first the series' first and last
+    dates, then the counts."""
     i_where, i_params = _incident_where(f, dates=False)
     f_where, f_params = _finding_where(f, date_field=None)
     counts: dict[date, dict] = {}

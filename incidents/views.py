@@ -164,13 +164,13 @@ def _form(form_class, request, **kwargs):
     form = form_class(request.POST, **kwargs)
     if not form.is_valid():
         messages = []
-        for name, errors in form.errors.items():
+        for name, errors in form.errors.as_data().items():
             field = form.fields.get(name)
             label = (field.label if field and field.label else name.replace("_", " ")).strip()
-            text = " ".join(errors)
+            text = " ".join(m for e in errors for m in e.messages)
             if name == "__all__":
                 messages.append(text)
-            elif text == "This field is required.":
+            elif all(e.code == "required" for e in errors):
                 messages.append(f"{label.capitalize()} is required.")
             else:
                 messages.append(f"{label.capitalize()}: {text}")

@@ -30,7 +30,9 @@ DISMISSALS = ("false_positive", "used_in_tests", "accepted_risk", "revoked", "wo
 LAST_SEEN_GRANULARITY = timedelta(hours=1)
 # Staged rows come and go within minutes, so the tables' statistics never describe a large run:
 # without fresh ones the planner expects a few dozen rows and probes an index 100,000 times
-# where one hash join would do. Only run_id is analysed, from a small sample (migration 0003).
+# where one hash join would do. The columns its statements filter and join on are analysed
+# (run_id from a small sample, migration 0003), and so, after the upserts, are those of the
+# secrets and findings the run wrote.
 ANALYZE_FROM_ROWS = 2000
 RECONCILE_WORK_MEM = "64MB"
 
@@ -101,7 +103,8 @@ class Reconciler:
         lock = "SELECT 1 FROM hygiene_source WHERE id = %(source)s FOR KEY SHARE"
         if self.pg and not self.rows(lock):
             raise SourceGone(f"source #{self.run.source_id} was deleted")
-        if self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS:
+        large = self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS
+        if large:
             self.sql(
                 "ANALYZE hygiene_stagedfinding (run_id, category, passed, fingerprint),"
                 " hygiene_stagedreference (run_id)"
@@ -111,7 +114,7 @@ class Reconciler:
             self.sql(f"SET LOCAL work_mem = '{RECONCILE_WORK_MEM}'")
         has = self.staged_kinds()
         self.upsert_secrets()
-        if self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS:
+        if large:
             # The statistics predate this run: to the planner, no secret has first_seen_at =
             # now (or few are critical) although thousands were just inserted, and it would
             # nest a scan of the run's staged rows inside each of them. Sampled again, with
@@ -122,7 +125,7 @@ class Reconciler:
         if has["passed"]:
             counts.resolved += self.resolve_passed()
         counts.created, counts.updated, counts.unchanged = self.upsert_findings()
-        if self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS:
+        if large:
             self.sql("ANALYZE hygiene_finding (first_seen_at, source_id, category, missing_since)")
         if has["tool_resolution"]:
             counts.dismissed = self.apply_tool_dismissals()

@@ -177,9 +177,9 @@ def user_token_create(
 
 @transaction.atomic
 def user_token_revoke(*, token: UserToken, by) -> UserToken:
-    """The owner revokes their own token (a lead may revoke anyone's, e.g. when someone leaves)."""
-    if token.user_id != by.pk and not by.has_perm("hygiene.manage_sources"):
-        raise PermissionDenied("only its owner or a security lead can revoke this token")
+    """Its owner revokes a token (deactivating an account stops all of its tokens)."""
+    if token.user_id != by.pk:
+        raise PermissionDenied("only its owner can revoke this token")
     updated = UserToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )

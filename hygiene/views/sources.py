@@ -2,8 +2,6 @@
 upload a report by hand. Raw tokens are rendered in the response that made them and nowhere
 else (not in the session, not in messages)."""
 
-from datetime import datetime, time
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
@@ -100,15 +98,12 @@ def token_create(request, slug: str):
     form = TokenForm(request.POST)
     if not form.is_valid():
         return _error(request, 400, " ".join(m for ms in form.errors.values() for m in ms))
-    expires = form.cleaned_data.get("expires_on")
-    expires_at = (
-        timezone.make_aware(datetime.combine(expires, time.max.replace(microsecond=0)))
-        if expires
-        else None
-    )
     try:
         token, raw = services.source_token_create(
-            source=source, by=request.user, name=form.cleaned_data["name"], expires_at=expires_at
+            source=source,
+            by=request.user,
+            name=form.cleaned_data["name"],
+            expires_at=form.expires_at(),
         )
     except ValidationError as exc:
         return _error(request, 400, " ".join(exc.messages))

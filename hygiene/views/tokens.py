@@ -1,11 +1,8 @@
 """A person's API tokens (``llu_…``): list, create (shown once, in the response that made it),
 revoke. Each reads the JSON API with its owner's role."""
 
-from datetime import datetime, time
-
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -33,15 +30,9 @@ def token_create(request):
     form = TokenForm(request.POST)
     problem = None
     if form.is_valid():
-        expires = form.cleaned_data.get("expires_on")
-        expires_at = (
-            timezone.make_aware(datetime.combine(expires, time.max.replace(microsecond=0)))
-            if expires
-            else None
-        )
         try:
             token, raw = services.user_token_create(
-                user=request.user, name=form.cleaned_data["name"], expires_at=expires_at
+                user=request.user, name=form.cleaned_data["name"], expires_at=form.expires_at()
             )
         except ValidationError as exc:
             problem = " ".join(exc.messages)

@@ -65,3 +65,14 @@ def test_the_command_prints_the_token_once_and_refuses_unknown_users(capsys, lea
         call_command("create_api_token", "nobody", name="x")
     assert exit_info.value.code == 1
     assert capsys.readouterr().err.strip().endswith("error: no user 'nobody'")
+
+
+def test_only_its_owner_revokes_a_token(manager, lead):
+    from django.core.exceptions import PermissionDenied
+
+    from hygiene.services.sources import user_token_create, user_token_revoke
+
+    token, _raw = user_token_create(user=manager, name="ci")
+    with pytest.raises(PermissionDenied):
+        user_token_revoke(token=token, by=lead)
+    assert user_token_revoke(token=token, by=manager).revoked_at is not None
