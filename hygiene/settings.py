@@ -170,6 +170,9 @@ LEAKLINE_MAX_REPORT_BYTES = env_int("LEAKLINE_MAX_REPORT_BYTES", 200 * 1024 * 10
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 LEAKLINE_SPOOL_DIR = env_str("LEAKLINE_SPOOL_DIR", "")  # "" = system temp dir
+# Reports at least this large, in a format that can be cut, are parsed by two processes
+# (PostgreSQL only). 0 turns it off.
+LEAKLINE_PARALLEL_PARSE_BYTES = env_int("LEAKLINE_PARALLEL_PARSE_BYTES", 16 * 1024 * 1024)
 LEAKLINE_NAG_PERIOD_MINUTES = env_int("LEAKLINE_NAG_PERIOD_MINUTES", 60)
 LEAKLINE_WEBHOOK_SIGNING_KEY = env_secret("LEAKLINE_WEBHOOK_SIGNING_KEY", "") or ""
 

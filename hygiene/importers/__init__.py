@@ -3,11 +3,12 @@
 from importlib import import_module
 
 from .base import Format, ImportFormatError, Item, Observation, Reference, RotationEvent
+from .split import JSON_ARRAY
 
 FORMATS: dict[str, Format] = {
     f.key: f
     for f in [
-        Format("gitleaks", "Gitleaks (JSON, v7 and v8)", "scanner", "gitleaks"),
+        Format("gitleaks", "Gitleaks (JSON, v7 and v8)", "scanner", "gitleaks", split=JSON_ARRAY),
         Format("trufflehog", "TruffleHog v3 (JSON lines)", "scanner", "trufflehog"),
         Format("detect-secrets", "detect-secrets baseline", "scanner", "detect_secrets"),
         Format("ggshield", "GitGuardian ggshield (JSON)", "scanner", "ggshield"),

@@ -93,6 +93,7 @@ class Format:
     kind: str  # scanner | auditor | rotator
     module: str  # hygiene.importers.<module> with a parse(stream) function
     description: str = ""
+    split: str = ""  # how a large report may be cut for two processes (importers.split)
 
 
 # --- helpers for importers --------------------------------------------------------------

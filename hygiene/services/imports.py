@@ -25,7 +25,7 @@ from django.utils import timezone
 from hygiene.importers import FORMATS, ImportFormatError, get_parser
 from hygiene.models import ImportRun, ImportStatus, RotationEvent
 from hygiene.services.reconcile import Reconciler
-from hygiene.services.staging import Stager
+from hygiene.services.staging import ChildFailed, stage_report
 
 log = logging.getLogger(__name__)
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
@@ -155,16 +155,18 @@ def stage(run: ImportRun, parse, body) -> None:
     started = time.monotonic()
     try:
         with transaction.atomic():
-            counts = Stager(run, run.started_at).add_all(parse(body))
+            counts = stage_report(run, parse, body, run.started_at)
     except ImportFormatError as exc:
         _fail(run, exc.message, exc.location)
         raise ImportFailed(run, exc) from None
     except Exception as exc:
         # An importer bug must not leak input into logs: log where, not the message.
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        log.error(
-            "import #%s: %s at %s:%s", run.pk, type(exc).__name__, frame.filename, frame.lineno
-        )
+        if isinstance(exc, ChildFailed):  # in the process that parsed the report's second half
+            error, where = exc.error, exc.where
+        else:
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            error, where = type(exc).__name__, f"{frame.filename}:{frame.lineno}"
+        log.error("import #%s: %s at %s", run.pk, error, where)
         error = ImportFormatError("the report could not be read (unexpected structure)")
         _fail(run, error.message, "")
         raise ImportFailed(run, error) from None

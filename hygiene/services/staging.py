@@ -4,14 +4,26 @@ memory, then write in bulk (COPY on PostgreSQL). The raw value goes no further t
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import multiprocessing
+import os
+import queue
+import signal
 import sys
-from collections.abc import Iterable
+import threading
+import traceback
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NoReturn
 
+from django.conf import settings
 from django.db import connection
+from psycopg._copy_base import TextFormatter  # internal, but psycopg is pinned (pyproject.toml)
+from psycopg.adapt import Transformer
 
 from hygiene.fingerprints import (
     fingerprint,
@@ -23,13 +35,14 @@ from hygiene.fingerprints import (
     reference_hash,
     secret_location_key,
 )
-from hygiene.importers import Observation, RotationEvent
+from hygiene.importers import FORMATS, ImportFormatError, Observation, RotationEvent, split
 from hygiene.models import EventReference
 from hygiene.models import RotationEvent as RotationEventRow
 from hygiene.secretinfo import analyse, raise_severity
 from hygiene.taxonomy import DEFAULT_SEVERITY, SEVERITY_RANK, SecretType, Severity
 
 BATCH = 5000
+_READ_BUFFER = 1024 * 1024
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _GENERIC = {SecretType.GENERIC_SECRET, SecretType.GENERIC_PASSWORD, SecretType.API_KEY}
 _BUMP = {"low": "medium", "medium": "high", "high": "critical", "critical": "critical"}
@@ -104,8 +117,10 @@ class StageCounts:
 class Stager:
     """Collects rows for one run and flushes them in batches."""
 
-    def __init__(self, run, now: datetime):
+    def __init__(self, run, now: datetime, sink: Callable[[list, list], None] | None = None):
         self.run = run
+        # With a sink (a child process parsing half a report) rows go to it, not the database.
+        self.sink = sink
         self.now = now
         self.findings: list[tuple] = []
         self.references: list[tuple] = []
@@ -121,10 +136,16 @@ class Stager:
         self._copy = None
         self._copy_contexts: ExitStack | None = None
 
-    def add_all(self, items: Iterable) -> StageCounts:
+    def add_all(self, items: Iterable, other_half: OtherHalf | None = None) -> StageCounts:
+        """Stage every item; with ``other_half``, also the rows a child process staged from the
+        rest of the report (taken as they arrive, and all of them before the COPY ends)."""
         try:
-            for item in items:
+            for n, item in enumerate(items, 1):
                 self.add(item)
+                if other_half is not None and n % BATCH == 0:
+                    other_half.take_arrived(self)
+            if other_half is not None:
+                other_half.take_rest(self)
             self.flush()
         except BaseException:
             # The COPY must end (CopyFail) before the transaction can roll back.
@@ -237,7 +258,35 @@ class Stager:
             )
         )
 
+    def merge(self, keys: list[tuple[str, bool]], data: bytes, references: list[tuple]) -> None:
+        """Rows another process staged for this run, as COPY text (``keys`` are their location
+        keys and passed flags, in order): written as they are unless a key repeats ours."""
+        seen = self.seen_keys
+        if not seen.isdisjoint(key for key, _ in keys):
+            kept_keys, kept_lines = [], []
+            # One line per row: COPY text escapes the newlines within values.
+            for (key, passed), line in zip(keys, data.split(b"\n"), strict=False):
+                if key not in seen:
+                    seen.add(key)
+                    kept_keys.append((key, passed))
+                    kept_lines.append(line + b"\n")
+            keys, data = kept_keys, b"".join(kept_lines)
+        passed = sum(1 for _, p in keys if p)
+        self.counts.passed += passed
+        self.counts.findings += len(keys) - passed
+        seen.update(key for key, _ in keys)
+        if data:
+            self._findings_copy().write(data)
+        self.references.extend(references)
+
     def flush(self) -> None:
+        if self.sink is not None:
+            if self.events:
+                raise RuntimeError("rotation events are staged by the main process only")
+            if self.findings or self.references:
+                self.sink(self.findings, self.references)
+                self.findings, self.references = [], []
+            return
         if self.findings:
             if self.pg:
                 copy = self._findings_copy()
@@ -330,3 +379,161 @@ class Stager:
         ]
         EventReference.objects.bulk_create(refs)
         self.counts.event_ids.extend(row.pk for row in created)
+
+
+# -- two processes for a large report ---------------------------------------------------------
+
+
+def stage_report(run, parse, body, now: datetime) -> StageCounts:
+    """Stage a report: a large one whose format can be cut (importers.split) is parsed by this
+    process and a forked child, half each; anything else by this process alone."""
+    cut = _cut(run.format, body)
+    if cut is None:
+        return Stager(run, now).add_all(parse(body))
+    return _stage_in_two(run, parse, body, now, cut)
+
+
+def _cut(format_key: str, body) -> int | None:
+    threshold = settings.LEAKLINE_PARALLEL_PARSE_BYTES
+    fmt = FORMATS.get(format_key)
+    if (
+        body is None
+        or not threshold
+        or fmt is None
+        or fmt.split != split.JSON_ARRAY
+        or connection.vendor != "postgresql"  # SQLite is the embedded, single-process default
+        or (os.cpu_count() or 1) < 2
+        or not hasattr(os, "fork")
+    ):
+        return None
+    size = body.seek(0, os.SEEK_END)
+    body.seek(0)
+    if size < threshold:
+        return None
+    # The parent also writes the child's rows to the database: it takes a little less.
+    return split.json_array_cut(body.fileno(), size, int(size * 0.5))
+
+
+def _stage_in_two(run, parse, body, now: datetime, cut: int) -> StageCounts:
+    fd = body.fileno()
+    size = os.fstat(fd).st_size
+    first = io.BufferedReader(split.ByteRange(fd, 0, cut, suffix=b"]"), _READ_BUFFER)
+    second = io.BufferedReader(split.ByteRange(fd, cut + 1, size, prefix=b"["), _READ_BUFFER)
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    pid = os.fork()
+    if pid == 0:  # the child: parse the second half, send its rows, never touch the database
+        receiving.close()
+        _child(run, now, parse, second, sending)
+    sending.close()
+    other_half = OtherHalf(receiving, cut)
+    try:
+        return Stager(run, now).add_all(parse(first), other_half)
+    finally:
+        other_half.stop(pid)
+
+
+def _child(run, now: datetime, parse, stream, sending) -> NoReturn:
+    try:
+        formatter = CopyText()
+
+        def sink(rows: list[tuple], references: list[tuple]) -> None:
+            keys = [(row[1], row[-1]) for row in rows]
+            sending.send(("rows", keys, formatter.rows(rows), references))
+
+        stager = Stager(run, now, sink=sink)
+        counts = stager.add_all(parse(stream))
+        sending.send(("done", counts.received))
+    except ImportFormatError as exc:
+        sending.send(("error", exc.message, exc.location))
+    except BaseException as exc:  # reported to the parent, which logs it
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        sending.send(("failed", type(exc).__name__, f"{frame.filename}:{frame.lineno}"))
+    finally:
+        # No atexit handlers, no finalizers: the database connection is the parent's.
+        os._exit(0)
+
+
+class CopyText:
+    """Rows as PostgreSQL COPY text, formatted the way ``Copy.write_row`` does (psycopg's C
+    formatter, without a connection: the child process must not use the parent's)."""
+
+    def __init__(self):
+        self._formatter = TextFormatter(Transformer())
+
+    def rows(self, rows: list[tuple]) -> bytes:
+        out = bytearray()
+        write_row = self._formatter.write_row
+        for row in rows:
+            out += write_row(row)
+        out += self._formatter.end()
+        return bytes(out)
+
+
+class OtherHalf:
+    """The child's messages, received by a thread (so the child never waits on a full pipe)
+    and folded into the parent's Stager between its own batches."""
+
+    def __init__(self, receiving, cut: int):
+        self.cut = cut
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.received: int | None = None
+        self.error: tuple | None = None
+        self._receiving = receiving
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        try:
+            while True:
+                message = self._receiving.recv()
+                self.inbox.put(message)
+                if message[0] != "rows":
+                    return
+        except (EOFError, OSError):
+            self.inbox.put(("failed", "EOFError", "the child process ended early"))
+        except BaseException as exc:  # the parent must not wait forever
+            self.inbox.put(("failed", type(exc).__name__, "receiving the child's rows"))
+
+    def take_arrived(self, stager: Stager) -> None:
+        while self.error is None and self.received is None and not self.inbox.empty():
+            self._take(stager, self.inbox.get())
+
+    def take_rest(self, stager: Stager) -> None:
+        items_before = stager.counts.received
+        while self.error is None and self.received is None:
+            self._take(stager, self.inbox.get())
+        if self.error:
+            kind, *detail = self.error
+            if kind == "error":
+                message, location = detail
+                raise ImportFormatError(message, split.relocate(location, items_before, self.cut))
+            raise ChildFailed(*detail)
+        stager.counts.received += self.received
+
+    def _take(self, stager: Stager, message: tuple) -> None:
+        kind = message[0]
+        if kind == "rows":
+            stager.merge(*message[1:])
+        elif kind == "done":
+            self.received = message[1]
+        else:
+            self.error = message
+
+    def stop(self, pid: int) -> None:
+        """The child is done or no longer needed (the parent's half failed): end it."""
+        if self.received is None and self.error is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):  # already reaped (SIGCHLD ignored)
+            os.waitpid(pid, 0)
+        self._thread.join()
+        self._receiving.close()
+
+
+class ChildFailed(Exception):
+    """The child parsing the second half failed unexpectedly (``where`` names the code)."""
+
+    def __init__(self, error: str, where: str):
+        self.error = error
+        self.where = where
+        super().__init__(f"{error} at {where}")
