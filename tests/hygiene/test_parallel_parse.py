@@ -4,8 +4,10 @@ what one process would, and reports errors at the same place in the whole report
 import io
 import json
 import logging
-import os
 import re
+import subprocess
+import sys
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,16 +27,22 @@ SERIAL, IN_TWO = 0, 1  # LEAKLINE_PARALLEL_PARSE_BYTES: off, or every report
 
 @pytest.fixture
 def forks(monkeypatch):
-    """Counts the child processes the import starts."""
-    calls = []
-    real_fork = os.fork
+    """The child processes an import starts (each a subprocess.Popen)."""
+    children = []
+    real_popen = subprocess.Popen
 
-    def fork():
-        calls.append(1)
-        return real_fork()
+    def popen(*args, **kwargs):
+        child = real_popen(*args, **kwargs)
+        children.append(child)
+        return child
 
-    monkeypatch.setattr(os, "fork", fork)
-    return calls
+    monkeypatch.setattr(staging.subprocess, "Popen", popen)
+    return children
+
+
+def child_program(monkeypatch, code: str) -> None:
+    """Replace the parsing child with a Python program doing ``code``."""
+    monkeypatch.setattr(staging, "CHILD_COMMAND", [sys.executable, "-c", code])
 
 
 def report(n: int, extra: dict[int, dict] | None = None) -> list[dict]:
@@ -97,10 +105,10 @@ def test_a_report_parsed_in_two_stores_what_one_process_stores(settings, forks):
     one, two = sources("one-process", "two-processes")
 
     serial = run_import(one, data, settings, SERIAL)
-    assert forks == []
+    assert not forks
     parallel = run_import(two, data, settings, IN_TWO)
 
-    assert forks == [1]
+    assert len(forks) == 1 and forks[0].returncode is not None
     assert parallel.status == serial.status == "succeeded"
     assert (parallel.received, parallel.created) == (serial.received, serial.created) == (300, 299)
     assert stored(two) == stored(one)
@@ -121,7 +129,7 @@ def test_small_reports_and_other_formats_stay_in_one_process(settings, forks, so
     lines = reports.trufflehog([{"secret": "ghp_" + "1" * 36, "file": "a.py"}])
     run = import_report(source=th, format_key="trufflehog", stream=io.BytesIO(lines), via="cli")
     assert run.created == 1
-    assert forks == []
+    assert not forks
 
 
 @pytest.mark.parametrize(
@@ -145,7 +153,7 @@ def test_an_error_is_reported_where_one_process_reports_it(settings, forks, muta
         run_import(one, data, settings, SERIAL)
     with pytest.raises(ImportFailed) as parallel:
         run_import(two, data, settings, IN_TWO)
-    assert forks == [1]
+    assert len(forks) == 1 and forks[0].returncode is not None
     one_run, two_run = serial.value.run, parallel.value.run
     assert two_run.status == one_run.status == "failed"
     assert two_run.error == one_run.error
@@ -161,33 +169,88 @@ def test_the_first_of_two_errors_is_reported(settings, forks, source):
     with pytest.raises(ImportFailed) as failed:
         run_import(source, reports.gitleaks(findings), settings, IN_TWO)
     assert failed.value.run.error_location == "$[10]"
-    assert forks == [1]
+    assert len(forks) == 1 and forks[0].returncode is not None
 
 
-def test_a_crash_in_the_second_process_fails_the_run_without_quoting_it(
-    settings, forks, source, monkeypatch, caplog
-):
-    real = staging.Stager._add_observation
-
-    def crash_on(stager, obs):
-        if obs.path == "svc0/config_189.py":
-            raise RuntimeError(f"bug while reading {obs.secret_value}")
-        return real(stager, obs)
-
-    monkeypatch.setattr(staging.Stager, "_add_observation", crash_on)
-    caplog.set_level(logging.ERROR)
+def test_the_first_of_two_findings_at_one_place_is_kept_as_in_one_process(settings, forks):
+    # The same secret at the same place under two rules (gitleaks does that): one finding.
     findings = report(200)
+    findings[180] = {**findings[20], "rule": "generic-api-key", "commit": "e" * 40}
+    findings[20]["commit"] = "e" * 40
+    data = reports.gitleaks(findings)
+    one, two = sources("one-process", "two-processes")
+    run_import(one, data, settings, SERIAL)
+    run_import(two, data, settings, IN_TWO)
+    assert len(forks) == 1
+    assert stored(two) == stored(one)
+    assert Finding.objects.get(source=two, path=findings[20]["file"]).rule == findings[20]["rule"]
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        pytest.param("import sys; sys.exit(3)", id="crash"),
+        pytest.param("import time; time.sleep(60)", id="hang"),
+        pytest.param(
+            "import pickle, sys;"
+            " pickle.dump(('failed', 'RuntimeError', 'x.py:1'), sys.stdout.buffer)",
+            id="bug",
+        ),
+        pytest.param("import sys; sys.stdout.write('garbage')", id="garbage"),
+    ],
+)
+def test_when_the_second_process_fails_this_one_parses_its_half(
+    settings, forks, monkeypatch, caplog, program
+):
+    child_program(monkeypatch, program)
+    monkeypatch.setattr(staging, "CHILD_GRACE", 0.5)
+    data = reports.gitleaks(report(200))
+    one, two = sources("one-process", "two-processes")
+    run_import(one, data, settings, SERIAL)
+    started = time.monotonic()
+    run = run_import(two, data, settings, IN_TWO)
+    assert time.monotonic() - started < 20
+    assert (run.status, run.received, run.created) == ("succeeded", 200, 200)
+    assert stored(two) == stored(one)
+    assert "the second process" in caplog.text and "parsing its half here" in caplog.text
+    assert len(forks) == 1 and forks[0].returncode is not None  # stopped and reaped
+
+
+def test_an_error_is_found_in_the_second_half_when_this_process_parses_it(
+    settings, forks, monkeypatch
+):
+    child_program(monkeypatch, "import sys; sys.exit(3)")
+    findings = report(200, {150: {"rule": ""}})
     with pytest.raises(ImportFailed) as failed:
-        run_import(source, reports.gitleaks(findings), settings, IN_TWO)
-    assert forks == [1]
+        run_import(
+            Source.objects.create(slug="s", name="s"), reports.gitleaks(findings), settings, IN_TWO
+        )
+    assert failed.value.run.error_location == "$[150]"
+
+
+def test_rows_that_stop_coming_fail_the_run_and_say_so_in_the_log(
+    settings, forks, monkeypatch, caplog, source
+):
+    child_program(
+        monkeypatch, "import pickle, sys; pickle.dump(('done', 5), sys.stdout.buffer); sys.exit(9)"
+    )
+    caplog.set_level(logging.ERROR)
+    with pytest.raises(ImportFailed) as failed:
+        run_import(source, reports.gitleaks(report(200)), settings, IN_TWO)
     run = failed.value.run
     assert (run.status, run.error) == (
         "failed",
         "the report could not be read (unexpected structure)",
     )
-    assert "RuntimeError at " in caplog.text and "test_parallel_parse.py" in caplog.text
-    assert findings[189]["secret"] not in caplog.text + run.error
+    assert "EOFError at OtherHalf.take, reading the second half's rows" in caplog.text
     assert not Finding.objects.exists() and not StagedFinding.objects.exists()
+
+
+def test_without_a_second_process_one_process_parses_it_all(settings, forks, monkeypatch, source):
+    monkeypatch.setattr(staging, "CHILD_COMMAND", ["/nonexistent/python"])
+    run = run_import(source, reports.gitleaks(report(200)), settings, IN_TWO)
+    assert (run.status, run.created) == ("succeeded", 200)
+    assert not forks
 
 
 # -- the cut itself ---------------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""The second process for a large report (``python -m hygiene.services.parse_child``).
+
+services.staging starts it with the spooled report's descriptor and writes a pickled job to its
+stdin: the format, the byte range of the report's second half, the run, the time of the import
+and the fingerprint key. It parses that half with the format's importer and builds staged rows
+exactly as the main process does (services.staged_rows), then writes pickled messages to
+stdout once the whole half is parsed:
+
+    ("done", items) ("rows", keys, COPY text, references)… ("end",)
+    ("error", message, location)                bad input (location within the half)
+    ("failed", exception type, code location)   a bug (never the exception's message)
+
+No database and no Django project: ``settings.configure()`` with the fingerprint key only.
+Its stderr goes nowhere (a traceback could quote the report).
+"""
+
+import io
+import pickle
+import sys
+import traceback
+
+
+def main() -> int:
+    job = pickle.load(sys.stdin.buffer)  # noqa: S301 - written by services.staging
+    from django.conf import settings
+
+    settings.configure(FINGERPRINT_KEY=job["fingerprint_key"])
+    from hygiene.importers import ImportFormatError, Observation, get_parser, split
+    from hygiene.services.staged_rows import BATCH, CopyText, StagedRows
+
+    out = sys.stdout.buffer
+    try:
+        rows = StagedRows(job["run_id"], job["source_id"], job["format"], job["now"])
+        stream = split.ByteRange(job["fd"], job["start"], job["end"], prefix=b"[")
+        formatter = CopyText()
+        batches = []
+
+        def pack() -> None:
+            keys = [(row[1], row[-1]) for row in rows.findings]
+            batches.append(("rows", keys, formatter.rows(rows.findings), rows.references))
+            rows.findings, rows.references = [], []
+
+        received = 0
+        for item in get_parser(job["format"])(io.BufferedReader(stream, 1024 * 1024)):
+            received += 1
+            if not isinstance(item, Observation):
+                raise TypeError("only findings are parsed in two processes")
+            rows.add_observation(item)
+            if len(rows.findings) >= BATCH:
+                pack()
+        pack()
+    except ImportFormatError as exc:
+        pickle.dump(("error", exc.message, exc.location), out)
+        return 0
+    except Exception as exc:
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        pickle.dump(("failed", type(exc).__name__, f"{frame.filename}:{frame.lineno}"), out)
+        return 1
+    pickle.dump(("done", received), out)
+    for batch in batches:
+        pickle.dump(batch, out)
+    pickle.dump(("end",), out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

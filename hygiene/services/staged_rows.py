@@ -1,0 +1,225 @@
+"""Staged rows from parsed items, without a database: fingerprint, redact and analyse each raw
+value while it is in memory, and keep only what a finished Finding may hold. The raw value goes
+no further than this module.
+
+No models and no database connection here: the process that parses the second half of a large
+report (services.parse_child) builds its rows with this module alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from psycopg._copy_base import TextFormatter  # internal, but psycopg is pinned (pyproject.toml)
+from psycopg.adapt import Transformer
+
+from hygiene.fingerprints import (
+    fingerprint,
+    fingerprint_from_sha1,
+    fingerprint_of_place,
+    location_key,
+    redact,
+    redact_identifier,
+    reference_hash,
+    secret_location_key,
+)
+from hygiene.importers import Observation
+from hygiene.secretinfo import analyse, raise_severity
+from hygiene.taxonomy import DEFAULT_SEVERITY, SEVERITY_RANK, SecretType, Severity
+
+BATCH = 5000
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_GENERIC = {SecretType.GENERIC_SECRET, SecretType.GENERIC_PASSWORD, SecretType.API_KEY}
+_BUMP = {"low": "medium", "medium": "high", "high": "critical", "critical": "critical"}
+_VALIDITY = {"valid", "invalid", "unknown", "revoked"}
+_RESOLUTIONS = {
+    "false_positive",
+    "used_in_tests",
+    "accepted_risk",
+    "revoked",
+    "wont_fix",
+    "resolved",
+    "reopened",  # a webhook says the tool reopened it: undo the tool's earlier dismissal
+}
+
+FINDING_COLUMNS = [
+    "run_id",
+    "location_key",
+    "fingerprint",
+    "category",
+    "rule",
+    "secret_type",
+    "severity",
+    "validity",
+    "preview",
+    "analysis",
+    "repo",
+    "path",
+    "line",
+    "commit",
+    "url",
+    "author",
+    "committed_at",
+    "title",
+    "description",
+    "resource",
+    "account",
+    "region",
+    "tool_ids",
+    "tool_resolution",
+    "passed",
+]
+REFERENCE_COLUMNS = ["run_id", "fingerprint", "kind", "display", "value_hash"]
+_FINDING_COLUMNS = ", ".join(f'"{c}"' for c in FINDING_COLUMNS)
+
+
+def _clip(value: str | None, n: int) -> str:
+    return (value or "")[:n]
+
+
+def _display(kind: str, value: str) -> str:
+    # An AWS key id is an identifier, but often it is also the very value a scanner reported:
+    # show it the way we show secrets.
+    return redact_identifier(value) if kind == "aws-access-key-id" else _clip(value, 300)
+
+
+def _repo(value: str) -> str:
+    if not value:
+        return ""
+    value = value.strip()
+    return value[:-4] if value.endswith(".git") else value.rstrip("/")
+
+
+@dataclass
+class StageCounts:
+    received: int = 0
+    findings: int = 0
+    passed: int = 0
+    events: int = 0
+    event_ids: list[int] = field(default_factory=list)
+
+
+class StagedRows:
+    """One run's staged rows, built item by item; a location key already seen is skipped (a
+    report may list the same finding twice: the first one is kept, so SQL needn't dedupe)."""
+
+    def __init__(self, run_id: int, source_id: int, format_key: str, now: datetime):
+        self.run_id = run_id
+        self.source_id = source_id
+        self.format_key = format_key
+        self.now = now
+        self.findings: list[tuple] = []
+        self.references: list[tuple] = []
+        self.counts = StageCounts()
+        self.seen_keys: set[str] = set()
+
+    def add_observation(self, obs: Observation) -> None:
+        repo = _repo(obs.repo)
+        facts: dict = {}
+        preview = ""
+        secret_type = obs.secret_type or SecretType.GENERIC_SECRET
+        refs = [(r.kind, r.value, _display(r.kind, r.value)) for r in obs.references if r.value]
+        floor = None
+        if obs.category == "posture":
+            fp = ""
+            key = location_key("posture", obs.rule, obs.resource, obs.account, obs.region)
+            severity = obs.severity or Severity.MEDIUM
+        else:
+            if obs.secret_value:
+                fp = fingerprint(obs.secret_value)
+                preview = redact(obs.secret_value)
+                analysis = analyse(obs.secret_value, now=self.now)
+                facts = analysis.facts
+                floor = analysis.severity
+                refs.extend(analysis.references)
+                if analysis.secret_type and (
+                    secret_type in _GENERIC or analysis.secret_type == SecretType.AZURE_SAS
+                ):
+                    secret_type = analysis.secret_type
+            elif obs.secret_sha1:
+                fp = fingerprint_from_sha1(obs.secret_sha1)
+            else:
+                fp = fingerprint_of_place(
+                    self.source_id, obs.rule, obs.repo, obs.path, obs.line, obs.commit
+                )
+            if not preview and obs.redacted and len(obs.redacted) <= 80:
+                preview = obs.redacted
+            alert = (obs.tool_ids or {}).get("number")
+            if alert and self.format_key == "github-secret-scanning":
+                # One GitHub alert is one finding, whether it came from the REST list (with the
+                # value) or a webhook delivery (without it).
+                key = location_key("github-alert", repo, alert)
+            else:
+                key = secret_location_key(fp, repo, obs.path, obs.line, obs.commit)
+            if floor and secret_type == SecretType.AZURE_SAS:
+                # What a SAS grants (scope, rights, expiry) is its severity, whatever the rule.
+                severity = floor
+            else:
+                severity = obs.severity or DEFAULT_SEVERITY.get(secret_type, Severity.MEDIUM)
+                severity = raise_severity(severity, floor)
+            if obs.validity == "valid":
+                severity = _BUMP.get(severity, severity)
+            for kind, value, display in refs:
+                self.references.append(
+                    (self.run_id, fp, kind, _clip(display, 300), reference_hash(kind, value))
+                )
+        if severity not in SEVERITY_RANK:
+            severity = Severity.MEDIUM
+        if key in self.seen_keys:
+            return
+        self.seen_keys.add(key)
+        if obs.passed:
+            self.counts.passed += 1
+        else:
+            self.counts.findings += 1
+        resolution = obs.tool_resolution if obs.tool_resolution in _RESOLUTIONS else ""
+        line = obs.line
+        self.findings.append(
+            (
+                self.run_id,
+                key,
+                fp,
+                "posture" if obs.category == "posture" else "secret",
+                (obs.rule or "unknown")[:200],
+                secret_type[:40],
+                severity,
+                obs.validity if obs.validity in _VALIDITY else "unknown",
+                preview[:80],
+                _encode(facts) if facts else "{}",
+                repo[:300],
+                (obs.path or "")[:1000],
+                line if line is None or -(2**31) < line < 2**31 else None,
+                (obs.commit or "")[:64],
+                (obs.url or "")[:1000],
+                (obs.author or "")[:300],
+                obs.committed_at,
+                (obs.title or "")[:300],
+                obs.description or "",
+                (obs.resource or "")[:500],
+                (obs.account or "")[:100],
+                (obs.region or "")[:50],
+                _encode({str(k): str(v)[:300] for k, v in obs.tool_ids.items()})
+                if obs.tool_ids
+                else "{}",
+                resolution,
+                bool(obs.passed),
+            )
+        )
+
+
+class CopyText:
+    """Rows as PostgreSQL COPY text, formatted the way ``Copy.write_row`` does (psycopg's C
+    formatter, without a connection: the child process must not use the parent's)."""
+
+    def __init__(self):
+        self._formatter = TextFormatter(Transformer())
+
+    def rows(self, rows: list[tuple]) -> bytes:
+        out = bytearray()
+        write_row = self._formatter.write_row
+        for row in rows:
+            out += write_row(row)
+        out += self._formatter.end()
+        return bytes(out)
