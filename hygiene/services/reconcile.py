@@ -113,8 +113,8 @@ class Reconciler:
             # 100,000 rows otherwise spill to disk in batches. For this transaction only.
             self.sql(f"SET LOCAL work_mem = '{RECONCILE_WORK_MEM}'")
         has = self.staged_kinds()
-        self.upsert_secrets()
-        if large:
+        secrets_written = self.upsert_secrets()
+        if large and secrets_written:
             # The statistics predate this run: to the planner, no secret has first_seen_at =
             # now (or few are critical) although thousands were just inserted, and it would
             # nest a scan of the run's staged rows inside each of them. Sampled again, with
@@ -124,8 +124,8 @@ class Reconciler:
         counts.reopened = len(counts.reopened_ids)
         if has["passed"]:
             counts.resolved += self.resolve_passed()
-        counts.created, counts.updated, counts.unchanged = self.upsert_findings()
-        if large:
+        written = self.upsert_findings(counts)
+        if large and written:
             self.sql("ANALYZE hygiene_finding (first_seen_at, source_id, category, missing_since)")
         if has["tool_resolution"]:
             counts.dismissed = self.apply_tool_dismissals()
@@ -163,29 +163,51 @@ class Reconciler:
 
     # -- secrets -------------------------------------------------------------------------
 
-    def upsert_secrets(self) -> None:
-        self.sql(
+    def _secret_changes(self, old: str, new: str) -> str:
+        """When a known secret (``old``) takes something from a reported one (``new``)."""
+        generic = "('generic-secret', 'generic-password', 'api-key')"
+        return f"""({old}.last_seen_at < %(stale)s
+               OR {_rank(new + ".severity")} > {_rank(old + ".severity")}
+               OR ({new}.validity <> 'unknown' AND {old}.validity <> 'revoked'
+                   AND {old}.validity <> {new}.validity)
+               OR {new}.exposed_since < {old}.exposed_since
+               OR ({old}.preview = '' AND {new}.preview <> '')
+               OR ({old}.secret_type IN {generic} AND {old}.secret_type <> {new}.secret_type))"""
+
+    def upsert_secrets(self) -> int:
+        """Insert new secrets, update known ones from this run; returns how many it wrote."""
+        # Known secrets that take nothing from this run are left out before the upsert: ON
+        # CONFLICT would lock each of them (a WAL record and a dirty page per row) only to find
+        # that there is nothing to update, which is every secret of a re-scan.
+        return self.sql(
             f"""
             INSERT INTO hygiene_secret (fingerprint, secret_type, preview, severity, validity,
                 analysis, place_count, reused, finding_count, first_seen_at, last_seen_at,
                 exposed_since, created_at, updated_at)
-            SELECT s.fingerprint, s.secret_type, s.preview,
-                   {SEVERITY_FROM_RANK_SQL.format(col="agg.sev")},
-                   CASE agg.val WHEN 2 THEN 'valid' WHEN 1 THEN 'invalid' ELSE 'unknown' END,
-                   s.analysis, agg.places, agg.places >= 2, agg.n, %(now)s, %(now)s,
-                   COALESCE(agg.committed, %(now)s), %(now)s, %(now)s
+            SELECT n.fingerprint, n.secret_type, n.preview, n.severity, n.validity, n.analysis,
+                   n.place_count, n.reused, n.finding_count, %(now)s, %(now)s, n.exposed_since,
+                   %(now)s, %(now)s
             FROM (
-                SELECT fingerprint, MIN(id) AS first_id, MAX({_rank("severity")}) AS sev,
-                       MAX(CASE validity WHEN 'valid' THEN 2 WHEN 'invalid' THEN 1 ELSE 0 END)
-                           AS val,
-                       MIN(committed_at) AS committed,
-                       COUNT(*) AS n,
-                       COUNT(DISTINCT CASE WHEN repo <> '' THEN repo ELSE '' END) AS places
-                FROM hygiene_stagedfinding
-                WHERE run_id = %(run)s AND category = 'secret'
-                GROUP BY fingerprint
-            ) agg JOIN hygiene_stagedfinding s ON s.id = agg.first_id
-            WHERE TRUE
+                SELECT s.fingerprint, s.secret_type, s.preview,
+                       {SEVERITY_FROM_RANK_SQL.format(col="agg.sev")} AS severity,
+                       CASE agg.val WHEN 2 THEN 'valid' WHEN 1 THEN 'invalid' ELSE 'unknown' END
+                           AS validity,
+                       s.analysis, agg.places AS place_count, agg.places >= 2 AS reused,
+                       agg.n AS finding_count, COALESCE(agg.committed, %(now)s) AS exposed_since
+                FROM (
+                    SELECT fingerprint, MIN(id) AS first_id, MAX({_rank("severity")}) AS sev,
+                           MAX(CASE validity WHEN 'valid' THEN 2 WHEN 'invalid' THEN 1 ELSE 0 END)
+                               AS val,
+                           MIN(committed_at) AS committed,
+                           COUNT(*) AS n,
+                           COUNT(DISTINCT CASE WHEN repo <> '' THEN repo ELSE '' END) AS places
+                    FROM hygiene_stagedfinding
+                    WHERE run_id = %(run)s AND category = 'secret'
+                    GROUP BY fingerprint
+                ) agg JOIN hygiene_stagedfinding s ON s.id = agg.first_id
+            ) n
+            LEFT JOIN hygiene_secret cur ON cur.fingerprint = n.fingerprint
+            WHERE cur.id IS NULL OR {self._secret_changes("cur", "n")}
             ON CONFLICT (fingerprint) DO UPDATE SET
                 last_seen_at = excluded.last_seen_at,
                 severity = CASE
@@ -205,14 +227,7 @@ class Reconciler:
                 analysis = CASE WHEN hygiene_secret.analysis = {self.empty_json}
                     THEN excluded.analysis ELSE hygiene_secret.analysis END,
                 updated_at = excluded.updated_at
-            WHERE hygiene_secret.last_seen_at < %(stale)s
-               OR {_rank("excluded.severity")} > {_rank("hygiene_secret.severity")}
-               OR (excluded.validity <> 'unknown' AND hygiene_secret.validity <> 'revoked'
-                   AND hygiene_secret.validity <> excluded.validity)
-               OR excluded.exposed_since < hygiene_secret.exposed_since
-               OR (hygiene_secret.preview = '' AND excluded.preview <> '')
-               OR (hygiene_secret.secret_type IN ('generic-secret', 'generic-password', 'api-key')
-                   AND hygiene_secret.secret_type <> excluded.secret_type)
+            WHERE {self._secret_changes("hygiene_secret", "excluded")}
             """
         )
 
@@ -247,7 +262,21 @@ class Reconciler:
             """
         )
 
-    def upsert_findings(self) -> tuple[int, int, int]:
+    @staticmethod
+    def _finding_changes(old: str, new: str) -> str:
+        """When a known finding (``old``) is updated from a reported one (``new``)."""
+        return f"""({old}.last_seen_at < %(stale)s
+               OR {old}.missing_since IS NOT NULL
+               OR {old}.severity <> {new}.severity
+               OR ({new}.validity <> 'unknown' AND {old}.validity <> {new}.validity)
+               OR ({new}.url <> '' AND {old}.url <> {new}.url)
+               OR {old}.title <> {new}.title
+               OR {old}.description <> {new}.description)"""
+
+    def upsert_findings(self, counts: ReconcileCounts) -> int:
+        """Insert new findings, update known ones; sets the counts, returns how many it wrote.
+        As for secrets, known findings with nothing to update are left out before the upsert
+        (a re-scan would otherwise lock every finding of the source until it commits)."""
         # Staged location keys are unique per run (the stager drops repeats).
         staged = "SELECT * FROM hygiene_stagedfinding WHERE run_id = %(run)s AND passed = FALSE"
         (changed,) = self.rows(
@@ -283,7 +312,9 @@ class Reconciler:
             FROM ({staged}) s
             LEFT JOIN hygiene_secret sec
               ON s.category = 'secret' AND sec.fingerprint = s.fingerprint
-            WHERE TRUE
+            LEFT JOIN hygiene_finding cur
+              ON cur.source_id = %(source)s AND cur.location_key = s.location_key
+            WHERE cur.id IS NULL OR {self._finding_changes("cur", "s")}
             ON CONFLICT (source_id, location_key) DO UPDATE SET
                 last_seen_at = excluded.last_seen_at,
                 missing_since = NULL,
@@ -296,14 +327,7 @@ class Reconciler:
                 updated_at = CASE WHEN hygiene_finding.severity <> excluded.severity
                     OR hygiene_finding.missing_since IS NOT NULL
                     THEN excluded.updated_at ELSE hygiene_finding.updated_at END
-            WHERE hygiene_finding.last_seen_at < %(stale)s
-               OR hygiene_finding.missing_since IS NOT NULL
-               OR hygiene_finding.severity <> excluded.severity
-               OR (excluded.validity <> 'unknown'
-                   AND hygiene_finding.validity <> excluded.validity)
-               OR (excluded.url <> '' AND hygiene_finding.url <> excluded.url)
-               OR hygiene_finding.title <> excluded.title
-               OR hygiene_finding.description <> excluded.description
+            WHERE {self._finding_changes("hygiene_finding", "excluded")}
             RETURNING first_seen_at = %(now)s
             """
         )
@@ -311,8 +335,9 @@ class Reconciler:
         (total,) = self.rows(
             "SELECT COUNT(*) FROM hygiene_stagedfinding WHERE run_id = %(run)s AND passed = FALSE"
         )[0]
-        existing = total - created
-        return created, changed, existing - changed
+        counts.created, counts.updated = created, changed
+        counts.unchanged = total - created - changed
+        return len(rows)
 
     def apply_tool_dismissals(self) -> int:
         """The tool's own triage (GitHub resolved as used_in_tests, detect-secrets audited

@@ -3,6 +3,7 @@
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from unittest.mock import ANY
 
 import pytest
 import time_machine
@@ -416,6 +417,24 @@ def test_last_seen_moves_on_with_a_later_scan_but_an_immediate_rescan_rewrites_n
     finding.refresh_from_db()
     assert finding.last_seen_at == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
     assert finding.secret.last_seen_at == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def test_an_immediate_rescan_leaves_unchanged_rows_unlocked(tmp_path, scanners):
+    """A re-scan doesn't lock (and so doesn't write) the secrets and findings it has nothing to
+    update: triage actions on them aren't blocked while a large re-scan reconciles."""
+    findings = [{"secret": AWS_KEY}, {"secret": GH_TOKEN, "rule": "github-pat"}]
+    data = reports.gitleaks(findings)
+    with time_machine.travel(datetime(2026, 11, 1, 8, 0, tzinfo=UTC), tick=False):
+        run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
+    changed = [dict(findings[0]), {**findings[1], "description": "GitHub PAT (renamed rule)"}]
+    with time_machine.travel(datetime(2026, 11, 1, 8, 20, tzinfo=UTC), tick=False):
+        summary = run_cli(tmp_path, reports.gitleaks(changed), source="gitleaks", fmt="gitleaks")
+    assert (summary["unchanged"], summary["created"]) == (2, 0)
+    with connection.cursor() as cursor:  # xmax: the transaction that last locked the row
+        cursor.execute("SELECT title, xmax::text FROM hygiene_finding ORDER BY title")
+        assert cursor.fetchall() == [("AWS Access Key", "0"), ("GitHub PAT (renamed rule)", ANY)]
+        cursor.execute("SELECT DISTINCT xmax::text FROM hygiene_secret")
+        assert cursor.fetchall() == [("0",)]
 
 
 def test_import_and_reapplying_rules_agree_on_bracket_patterns(tmp_path, scanners, team):
