@@ -26,7 +26,7 @@ FORWARD = [
     "CREATE INDEX IF NOT EXISTS searchterm_value ON hygiene_searchterm USING hash (value)",
     "CREATE INDEX IF NOT EXISTS searchterm_utrgm ON hygiene_searchterm "
     "USING gin ((UPPER(value)) gin_trgm_ops)",
-    # repo = ANY(…) uses finding_repo; path (up to 1,000 characters, too long for a btree
+    # repo = ANY(…) uses finding_repo_seen; path (up to 1,000 characters, too long for a btree
     # entry in the worst case) and rule get their own.
     "CREATE INDEX IF NOT EXISTS finding_path_hash ON hygiene_finding USING hash (path)",
     "CREATE INDEX IF NOT EXISTS finding_rule ON hygiene_finding (rule)",

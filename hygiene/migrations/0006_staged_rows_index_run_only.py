@@ -4,18 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hygiene', '0005_imports_write_fewer_indexes'),
+        ("hygiene", "0005_imports_write_fewer_indexes"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='stagedfinding',
-            name='staged_run_key',
+            model_name="stagedfinding",
+            name="staged_run_key",
         ),
         migrations.AddIndex(
-            model_name='stagedfinding',
-            index=models.Index(fields=['run'], name='staged_run'),
+            model_name="stagedfinding",
+            index=models.Index(fields=["run"], name="staged_run"),
         ),
     ]

@@ -39,8 +39,9 @@ class Secret(models.Model):
         constraints = [models.UniqueConstraint(fields=["fingerprint"], name="secret_fingerprint")]
         indexes = [
             models.Index(fields=["secret_type"], name="secret_type"),
-            models.Index(fields=["-last_seen_at", "-id"], name="secret_recent"),
-            models.Index(fields=["severity", "-last_seen_at"], name="secret_sev_recent"),
+            # Ascending, read backwards (as the findings' triage indexes).
+            models.Index(fields=["last_seen_at", "id"], name="secret_last_seen"),
+            models.Index(fields=["severity", "last_seen_at"], name="secret_sev_seen"),
             # Metrics (reused secrets per type), from the index alone.
             models.Index(
                 fields=["first_seen_at"],
