@@ -124,7 +124,7 @@ class Reconciler:
         counts.reopened = len(counts.reopened_ids)
         if has["passed"]:
             counts.resolved += self.resolve_passed()
-        written = self.upsert_findings(counts)
+        written = self.upsert_findings(counts, has["findings"])
         if large and written:
             self.sql("ANALYZE hygiene_finding (first_seen_at, source_id, category, missing_since)")
         if has["tool_resolution"]:
@@ -142,15 +142,17 @@ class Reconciler:
         counts.secret_ids = self.policy_candidates()
         return counts
 
-    def staged_kinds(self) -> dict[str, bool]:
-        """Which optional steps this run needs: skipping a statement beats running it idle."""
+    def staged_kinds(self) -> dict[str, int]:
+        """Which optional steps this run needs (skipping a statement beats running it idle),
+        and how many findings (not passes) it staged."""
         # One pass over the run's rows (separate EXISTS would each read all of them when the
         # answer is no, which is the usual answer).
         row = self.rows(
             """
             SELECT COALESCE(MAX(CASE WHEN passed THEN 1 ELSE 0 END), 0),
                    COALESCE(MAX(CASE WHEN tool_resolution <> '' THEN 1 ELSE 0 END), 0),
-                   EXISTS(SELECT 1 FROM hygiene_stagedreference WHERE run_id = %(run)s)
+                   EXISTS(SELECT 1 FROM hygiene_stagedreference WHERE run_id = %(run)s),
+                   COALESCE(SUM(CASE WHEN passed THEN 0 ELSE 1 END), 0)
             FROM hygiene_stagedfinding WHERE run_id = %(run)s
             """
         )[0]
@@ -159,6 +161,7 @@ class Reconciler:
             "tool_resolution": bool(row[1]),
             "references": bool(row[2]),
             "placeholder": self.run.format == "github-secret-scanning",
+            "findings": row[3],
         }
 
     # -- secrets -------------------------------------------------------------------------
@@ -273,7 +276,7 @@ class Reconciler:
                OR {old}.title <> {new}.title
                OR {old}.description <> {new}.description)"""
 
-    def upsert_findings(self, counts: ReconcileCounts) -> int:
+    def upsert_findings(self, counts: ReconcileCounts, total: int) -> int:
         """Insert new findings, update known ones; sets the counts, returns how many it wrote.
         As for secrets, known findings with nothing to update are left out before the upsert
         (a re-scan would otherwise lock every finding of the source until it commits)."""
@@ -332,9 +335,6 @@ class Reconciler:
             """
         )
         created = sum(1 for (new,) in rows if new)
-        (total,) = self.rows(
-            "SELECT COUNT(*) FROM hygiene_stagedfinding WHERE run_id = %(run)s AND passed = FALSE"
-        )[0]
         counts.created, counts.updated = created, changed
         counts.unchanged = total - created - changed
         return len(rows)
