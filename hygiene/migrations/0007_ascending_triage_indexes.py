@@ -1,13 +1,14 @@
 """The triage lists' newest-first indexes become ascending, read backwards (same queries, same
 plans): an import appends its rows at their right end instead of splitting pages in half.
 
-Not atomic: the new indexes are built concurrently on PostgreSQL before the ones they replace
-are dropped, so a large findings table stays readable and writable meanwhile.
+Not atomic: on PostgreSQL the new indexes are built, and the old ones dropped, concurrently, so a
+large findings table stays readable and writable meanwhile (and an import running at the time
+doesn't hold the migration up).
 """
 
 from django.db import migrations, models
 
-from hygiene.migration_ops import AddIndexConcurrently
+from hygiene.migration_ops import AddIndexConcurrently, RemoveIndexConcurrently
 
 
 class Migration(migrations.Migration):
@@ -44,10 +45,10 @@ class Migration(migrations.Migration):
             model_name="secret",
             index=models.Index(fields=["severity", "last_seen_at"], name="secret_sev_seen"),
         ),
-        migrations.RemoveIndex(model_name="finding", name="finding_status_new"),
-        migrations.RemoveIndex(model_name="finding", name="finding_sev"),
-        migrations.RemoveIndex(model_name="finding", name="finding_last_seen"),
-        migrations.RemoveIndex(model_name="finding", name="finding_repo"),
-        migrations.RemoveIndex(model_name="secret", name="secret_recent"),
-        migrations.RemoveIndex(model_name="secret", name="secret_sev_recent"),
+        RemoveIndexConcurrently(model_name="finding", name="finding_status_new"),
+        RemoveIndexConcurrently(model_name="finding", name="finding_sev"),
+        RemoveIndexConcurrently(model_name="finding", name="finding_last_seen"),
+        RemoveIndexConcurrently(model_name="finding", name="finding_repo"),
+        RemoveIndexConcurrently(model_name="secret", name="secret_recent"),
+        RemoveIndexConcurrently(model_name="secret", name="secret_sev_recent"),
     ]

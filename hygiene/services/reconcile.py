@@ -34,6 +34,8 @@ LAST_SEEN_GRANULARITY = timedelta(hours=1)
 # (run_id from a small sample, migration 0003), and so, after the upserts, are those of the
 # secrets and findings the run wrote.
 ANALYZE_FROM_ROWS = 2000
+# pg_advisory_xact_lock(RECONCILE_LOCK, source id): one reconcile per source at a time.
+RECONCILE_LOCK = 0x4C4C  # "LL"
 RECONCILE_WORK_MEM = "64MB"
 
 
@@ -103,6 +105,13 @@ class Reconciler:
         lock = "SELECT 1 FROM hygiene_source WHERE id = %(source)s FOR KEY SHARE"
         if self.pg and not self.rows(lock):
             raise SourceGone(f"source #{self.run.source_id} was deleted")
+        if self.pg:
+            # Runs of one source reconcile one after the other (two workers, or the CLI next to
+            # a worker): the upserts leave out rows that look unchanged in their snapshot, so a
+            # run must see what an earlier run of the source committed. Until commit.
+            self.sql(
+                "SELECT pg_advisory_xact_lock(%(lock)s, %(source)s::int)", {"lock": RECONCILE_LOCK}
+            )
         large = self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS
         if large:
             self.sql(

@@ -15,6 +15,7 @@ import pickle
 import select
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from contextlib import ExitStack
@@ -243,41 +244,48 @@ def _cut(format_key: str, body) -> int | None:
 
 def _stage_in_two(run, parse, body, now: datetime, cut: int) -> StageCounts:
     fd = body.fileno()
+    # The child's rows wait in an anonymous file (no name, gone when closed; staged rows hold
+    # no raw value), not in either process's memory.
+    rows = tempfile.TemporaryFile(dir=settings.LEAKLINE_SPOOL_DIR or None)  # noqa: SIM115
     try:
         # A new program, not a fork: nothing of this process (its threads' locks, its database
-        # connection, its other descriptors) goes with it but the report's descriptor. Its
+        # connection, its other descriptors) goes with it but these two descriptors. Its
         # stderr is dropped: a traceback could quote the report.
         child = subprocess.Popen(  # noqa: S603 - our own program, no input in the command
             CHILD_COMMAND,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            pass_fds=(fd,),
+            pass_fds=(fd, rows.fileno()),
             cwd=settings.BASE_DIR,
         )
     except OSError as exc:
+        rows.close()
         log.warning("import #%s: one process parses the report (%s)", run.pk, type(exc).__name__)
         return Stager(run, now).add_all(parse(body))
-    other_half = OtherHalf(child, run, parse, fd, cut)
+    other_half = OtherHalf(child, run, parse, fd, cut, rows)
     try:
         other_half.send_job(now)
         first = io.BufferedReader(split.ByteRange(fd, 0, cut, suffix=b"]"), _READ_BUFFER)
         return Stager(run, now).add_all(parse(first), other_half)
     finally:
         other_half.stop()
+        rows.close()
 
 
 class OtherHalf:
-    """The child parsing the report's second half. It answers once it has parsed all of it:
-    ("done", items) then ("rows", keys, COPY text, references)… ("end",); or ("error", message,
-    location) for bad input; or ("failed", exception type, code location) for a bug."""
+    """The child parsing the report's second half. It writes its rows to ``rows`` as it goes
+    (("rows", keys, COPY text, references)… then ("end",)) and, once its half is parsed,
+    answers on stdout: ("done", items); or ("error", message, location) for bad input; or
+    ("failed", exception type, code location) for a bug."""
 
-    def __init__(self, child: subprocess.Popen, run, parse, fd: int, cut: int):
+    def __init__(self, child: subprocess.Popen, run, parse, fd: int, cut: int, rows):
         self.child = child
         self.run = run
         self.parse = parse
         self.fd = fd
         self.cut = cut
+        self.rows = rows
         self.size = os.fstat(fd).st_size
         self.started = time.monotonic()
 
@@ -287,6 +295,9 @@ class OtherHalf:
             "fd": self.fd,
             "start": self.cut + 1,
             "end": self.size,
+            "rows_fd": self.rows.fileno(),
+            "batch": BATCH,
+            "parent": os.getpid(),
             "run_id": self.run.pk,
             "source_id": self.run.source_id,
             "now": now,
@@ -300,27 +311,33 @@ class OtherHalf:
         """Fold the child's rows into ``stager`` (called when our half is staged)."""
         items_before = stager.counts.received
         wait = CHILD_GRACE + 2 * (time.monotonic() - self.started)
-        first = self._first_message(wait)
-        if first is None:
+        answer = self._answer(wait)
+        if answer is None:
             self.stop()
             self._parse_here(stager, items_before)
             return
-        if first[0] == "error":
-            _, message, location = first
+        if answer[0] == "error":
+            _, message, location = answer
             raise ImportFormatError(message, self._relocate(message, location, items_before))
+        # Our rows first: where the report repeats a secret, its first row (the lowest staged
+        # id) gives the secret its type and preview, as in one process.
+        stager.flush()
+        self.rows.seek(0)
         try:
-            # Pickles from our own child process (it is trusted as this one is).
-            while (message := pickle.load(self.child.stdout))[0] == "rows":  # noqa: S301
+            # Pickles our own child wrote (it is trusted as this process is).
+            while (message := pickle.load(self.rows))[0] == "rows":  # noqa: S301
                 stager.merge(*message[1:])
-        except (EOFError, OSError, pickle.UnpicklingError) as exc:
+        except (EOFError, OSError, pickle.UnpicklingError) as exc:  # a truncated file
             raise ChildFailed(
                 type(exc).__name__, "OtherHalf.take, reading the second half's rows"
             ) from None
-        stager.counts.received += first[1]
+        stager.counts.received += answer[1]
 
-    def _first_message(self, wait: float) -> tuple | None:
-        """The child's first message, or None when it failed or took too long."""
-        ready, _, _ = select.select([self.child.stdout], [], [], wait)
+    def _answer(self, wait: float) -> tuple | None:
+        """The child's answer, or None when it failed or took too long."""
+        poller = select.poll()
+        poller.register(self.child.stdout, select.POLLIN | select.POLLHUP)
+        ready = poller.poll(wait * 1000)
         message = None
         if ready:
             with contextlib.suppress(EOFError, OSError, pickle.UnpicklingError):

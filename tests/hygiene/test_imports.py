@@ -2,13 +2,14 @@
 
 import io
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from unittest.mock import ANY
 
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from hygiene.fingerprints import fingerprint
@@ -21,10 +22,11 @@ from hygiene.models import (
     StagedFinding,
     StagedReference,
 )
-from hygiene.services.reconcile import ANALYZE_FROM_ROWS
+from hygiene.services.reconcile import ANALYZE_FROM_ROWS, RECONCILE_LOCK
 from hygiene.services.staging import BATCH
 from incidents.models import TimelineEvent
 from tests.hygiene import reports
+from tests.sqlite_run import assert_module_passes_on_sqlite
 
 AWS_KEY = "AKIAQYLPMN5HHHFPZAM2"  # a fake key in AWS's format
 AWS_KEY_2 = "AKIA2OGYBAH6STMMNXNN"
@@ -437,6 +439,26 @@ def test_an_immediate_rescan_leaves_unchanged_rows_unlocked(tmp_path, scanners):
         assert cursor.fetchall() == [("0",)]
 
 
+def test_runs_of_one_source_reconcile_one_after_the_other(tmp_path, scanners):
+    """A reconcile waits for another reconcile of its source (held here by a second
+    connection) rather than upserting against a snapshot that misses the other's changes."""
+    source = scanners["gitleaks"]
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [RECONCILE_LOCK, source.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '200ms'")
+        with pytest.raises(OperationalError, match="lock timeout"):
+            run_cli(
+                tmp_path, reports.gitleaks([{"secret": AWS_KEY}]), source="gitleaks", fmt="gitleaks"
+            )
+        assert ImportRun.objects.get().status == "failed"
+        assert not Finding.objects.exists()
+    finally:
+        other.close()
+
+
 def test_import_and_reapplying_rules_agree_on_bracket_patterns(tmp_path, scanners, team):
     OwnershipRule.objects.create(position=1, team=team, repo_pattern="*acme/[pq]ayments*")
     run_cli(
@@ -453,3 +475,21 @@ def test_import_and_reapplying_rules_agree_on_bracket_patterns(tmp_path, scanner
     )
     assert Finding.objects.get(repo__endswith="/payments").team == team
     assert Finding.objects.get(repo__endswith="/xayments").team is None
+
+
+ON_SQLITE = os.environ.get("LEAKLINE_IMPORTS_SQLITE") == "1"
+POSTGRESQL_ONLY = "set_based or planned_with or unlocked or one_after_the_other"
+
+
+def test_the_pipeline_behaves_the_same_on_sqlite(tmp_path):
+    """Runs this module's tests against SQLite (``make run``, the embedded default) in a
+    subprocess, but those about PostgreSQL's plans, locks and query counts. Inside that run this
+    test is deselected (-k), not skipped."""
+    if ON_SQLITE:
+        raise AssertionError("the SQLite run must deselect this test")
+    assert_module_passes_on_sqlite(
+        __file__,
+        tmp_path,
+        flag="LEAKLINE_IMPORTS_SQLITE",
+        deselect=f"on_sqlite or {POSTGRESQL_ONLY}",
+    )

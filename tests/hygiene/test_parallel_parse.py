@@ -4,6 +4,7 @@ what one process would, and reports errors at the same place in the whole report
 import io
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -13,13 +14,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hygiene.fingerprints import fingerprint
 from hygiene.importers.split import ByteRange, json_array_cut, relocate
 from hygiene.models import Finding, ImportRun, Secret, SecretReference, Source, StagedFinding
 from hygiene.services import staging
 from hygiene.services.imports import ImportFailed, import_report
 from tests.hygiene import reports
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+        reason="two processes parse on PostgreSQL only (SQLite is the single-process default)",
+    ),
+]
 
 NEAR_BYTE = re.compile(r"(?<=byte )(\d+)")
 SERIAL, IN_TWO = 0, 1  # LEAKLINE_PARALLEL_PARSE_BYTES: off, or every report
@@ -92,7 +100,8 @@ def sources(*slugs: str) -> list[Source]:
     ]
 
 
-def test_a_report_parsed_in_two_stores_what_one_process_stores(settings, forks):
+def test_a_report_parsed_in_two_stores_what_one_process_stores(settings, forks, monkeypatch):
+    monkeypatch.setattr(staging, "BATCH", 7)  # many batches each side, references between
     findings = report(300)
     # The same secrets in both halves, one finding repeated exactly (one finding), and values
     # that COPY text must escape (tabs, newlines, backslashes) in the child's half.
@@ -184,6 +193,16 @@ def test_the_first_of_two_findings_at_one_place_is_kept_as_in_one_process(settin
     assert len(forks) == 1
     assert stored(two) == stored(one)
     assert Finding.objects.get(source=two, path=findings[20]["file"]).rule == findings[20]["rule"]
+
+
+def test_a_secret_in_both_halves_is_typed_by_its_first_finding(settings, forks, source):
+    # As in one process: the first row of a secret (the lowest staged id) gives its type.
+    findings = report(200)
+    findings[90].update(secret="ghp_" + "7" * 36, rule="generic-api-key")
+    findings[190].update(secret="ghp_" + "7" * 36, rule="slack-webhook-url")
+    run_import(source, reports.gitleaks(findings), settings, IN_TWO)
+    assert len(forks) == 1
+    assert Secret.objects.get(fingerprint=fingerprint("ghp_" + "7" * 36)).secret_type == "api-key"
 
 
 @pytest.mark.parametrize(
