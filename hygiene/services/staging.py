@@ -239,15 +239,20 @@ def _cut(format_key: str, body) -> int | None:
     body.seek(0)
     if size < threshold:
         return None
-    return split.json_array_cut(body.fileno(), size, size // 2)
+    try:
+        fd = body.fileno()  # a small spooled report moves from memory to its file here
+    except OSError:
+        return None
+    return split.json_array_cut(fd, size, size // 2)
 
 
 def _stage_in_two(run, parse, body, now: datetime, cut: int) -> StageCounts:
     fd = body.fileno()
-    # The child's rows wait in an anonymous file (no name, gone when closed; staged rows hold
-    # no raw value), not in either process's memory.
-    rows = tempfile.TemporaryFile(dir=settings.LEAKLINE_SPOOL_DIR or None)  # noqa: SIM115
+    rows = None
     try:
+        # The child's rows wait in an anonymous file (no name, gone when closed; staged rows
+        # hold no raw value), not in either process's memory.
+        rows = tempfile.TemporaryFile(dir=settings.LEAKLINE_SPOOL_DIR or None)  # noqa: SIM115
         # A new program, not a fork: nothing of this process (its threads' locks, its database
         # connection, its other descriptors) goes with it but these two descriptors. Its
         # stderr is dropped: a traceback could quote the report.
@@ -260,7 +265,8 @@ def _stage_in_two(run, parse, body, now: datetime, cut: int) -> StageCounts:
             cwd=settings.BASE_DIR,
         )
     except OSError as exc:
-        rows.close()
+        if rows is not None:
+            rows.close()
         log.warning("import #%s: one process parses the report (%s)", run.pk, type(exc).__name__)
         return Stager(run, now).add_all(parse(body))
     other_half = OtherHalf(child, run, parse, fd, cut, rows)

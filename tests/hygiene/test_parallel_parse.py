@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -265,11 +266,27 @@ def test_rows_that_stop_coming_fail_the_run_and_say_so_in_the_log(
     assert not Finding.objects.exists() and not StagedFinding.objects.exists()
 
 
-def test_without_a_second_process_one_process_parses_it_all(settings, forks, monkeypatch, source):
-    monkeypatch.setattr(staging, "CHILD_COMMAND", ["/nonexistent/python"])
+@pytest.mark.parametrize("broken", ["program", "spool"])
+def test_without_a_second_process_one_process_parses_it_all(
+    settings, forks, monkeypatch, source, broken
+):
+    if broken == "program":
+        monkeypatch.setattr(staging, "CHILD_COMMAND", ["/nonexistent/python"])
+    else:  # room for the report's spool file, none left for the child's rows
+        real, files = tempfile.TemporaryFile, []
+
+        def no_room_after_the_report(*args, **kwargs):
+            files.append(kwargs.get("dir"))
+            if len(files) == 1:
+                return real(*args, **kwargs)
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(staging.tempfile, "TemporaryFile", no_room_after_the_report)
     run = run_import(source, reports.gitleaks(report(200)), settings, IN_TWO)
     assert (run.status, run.created) == ("succeeded", 200)
     assert not forks
+    if broken == "spool":
+        assert len(files) == 2
 
 
 # -- the cut itself ---------------------------------------------------------------------------
