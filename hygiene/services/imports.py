@@ -66,13 +66,21 @@ def spool(stream: IO[bytes], limit: int | None = None) -> tuple[IO[bytes], str, 
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY, dir=_spool_dir())  # noqa: SIM115
     digest = hashlib.sha256()
     size = 0
-    while chunk := stream.read(1024 * 1024):
-        size += len(chunk)
-        if size > limit:
-            out.close()
-            raise ImportRejected(413, f"the report is larger than the limit of {limit} bytes")
-        digest.update(chunk)
-        out.write(chunk)
+    try:
+        while chunk := stream.read(1024 * 1024):
+            size += len(chunk)
+            if size > limit:
+                out.close()
+                raise ImportRejected(413, f"the report is larger than the limit of {limit} bytes")
+            digest.update(chunk)
+            out.write(chunk)
+        parallel = settings.LEAKLINE_PARALLEL_PARSE_BYTES
+        if parallel and size >= parallel:
+            out.rollover()  # on disk now: a second process reads it by its descriptor
+    except OSError as exc:  # the spool directory is full or unwritable
+        out.close()
+        log.error("import spool: %s in %s", type(exc).__name__, _spool_dir() or "the temp dir")
+        raise ImportRejected(507, "no room to receive the report; try again later") from None
     out.seek(0)
     return out, digest.hexdigest(), size
 

@@ -34,7 +34,8 @@ LAST_SEEN_GRANULARITY = timedelta(hours=1)
 # (run_id from a small sample, migration 0003), and so, after the upserts, are those of the
 # secrets and findings the run wrote.
 ANALYZE_FROM_ROWS = 2000
-# pg_advisory_xact_lock(RECONCILE_LOCK, source id): one reconcile per source at a time.
+# pg_advisory_xact_lock(RECONCILE_LOCK, source id mod 2**31-1): one reconcile per source at a
+# time (ids past 2**31 share a key with a smaller one: they would wait for each other, no more).
 RECONCILE_LOCK = 0x4C4C  # "LL"
 RECONCILE_WORK_MEM = "64MB"
 
@@ -110,7 +111,8 @@ class Reconciler:
             # a worker): the upserts leave out rows that look unchanged in their snapshot, so a
             # run must see what an earlier run of the source committed. Until commit.
             self.sql(
-                "SELECT pg_advisory_xact_lock(%(lock)s, %(source)s::int)", {"lock": RECONCILE_LOCK}
+                "SELECT pg_advisory_xact_lock(%(lock)s, mod(%(source)s, 2147483647)::int)",
+                {"lock": RECONCILE_LOCK},
             )
         large = self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS
         if large:

@@ -239,9 +239,11 @@ def _cut(format_key: str, body) -> int | None:
     body.seek(0)
     if size < threshold:
         return None
+    if getattr(body, "_rolled", True) is False:
+        return None  # a SpooledTemporaryFile still in memory (imports.spool rolls it over)
     try:
-        fd = body.fileno()  # a small spooled report moves from memory to its file here
-    except OSError:
+        fd = body.fileno()
+    except (OSError, ValueError):  # not a file
         return None
     return split.json_array_cut(fd, size, size // 2)
 

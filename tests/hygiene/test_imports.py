@@ -446,7 +446,9 @@ def test_runs_of_one_source_reconcile_one_after_the_other(tmp_path, scanners):
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [RECONCILE_LOCK, source.pk])
+            cursor.execute(
+                "SELECT pg_advisory_lock(%s, %s)", [RECONCILE_LOCK, source.pk % (2**31 - 1)]
+            )
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL lock_timeout = '200ms'")
         with pytest.raises(OperationalError, match="lock timeout"):

@@ -19,7 +19,7 @@ from hygiene.fingerprints import fingerprint
 from hygiene.importers.split import ByteRange, json_array_cut, relocate
 from hygiene.models import Finding, ImportRun, Secret, SecretReference, Source, StagedFinding
 from hygiene.services import staging
-from hygiene.services.imports import ImportFailed, import_report
+from hygiene.services.imports import ImportFailed, ImportRejected, import_report
 from tests.hygiene import reports
 
 pytestmark = [
@@ -287,6 +287,22 @@ def test_without_a_second_process_one_process_parses_it_all(
     assert not forks
     if broken == "spool":
         assert len(files) == 2
+
+
+def test_no_room_to_spool_a_report_is_a_clear_refusal_and_records_nothing(
+    settings, monkeypatch, source
+):
+    def disk_full(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile.SpooledTemporaryFile, "rollover", disk_full)
+    with pytest.raises(ImportRejected) as refused:
+        run_import(source, reports.gitleaks(report(20)), settings, IN_TWO)
+    assert (refused.value.status, refused.value.message) == (
+        507,
+        "no room to receive the report; try again later",
+    )
+    assert not ImportRun.objects.exists()
 
 
 # -- the cut itself ---------------------------------------------------------------------------
