@@ -10,6 +10,7 @@ from hygiene.api.auth import authenticate_token
 from hygiene.models import ImportRun, Source, SourceToken
 from hygiene.services import sources as services
 from tests.conftest import FIXTURES
+from tests.db_locks import someone_waits_for
 
 ROLES = ["lead", "engineer", "manager", "outsider"]
 
@@ -296,14 +297,8 @@ def test_a_source_deleted_while_an_import_reconciles_takes_that_imports_findings
         # lock, after 10 s: the delete has long finished, and the test fails below).
         deadline = time.monotonic() + 10
         with connection.cursor() as cursor:
-            while time.monotonic() < deadline:
-                cursor.execute(
-                    "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND pid <> pg_backend_pid() AND datname = current_database()"
-                )
-                if cursor.fetchone():
-                    break
-                time.sleep(0.01)
+            while not someone_waits_for(cursor) and time.monotonic() < deadline:
+                pass
         return counts
 
     def reconcile_in_a_thread():

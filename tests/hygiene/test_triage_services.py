@@ -12,6 +12,7 @@ from hygiene.models import Finding, SecretReference
 from hygiene.services import triage
 from hygiene.services.triage import TriageError
 from incidents.models import TimelineEvent
+from tests.db_locks import someone_waits_for
 from tests.hygiene.test_filters import make_finding, make_secret
 from tests.sqlite_run import assert_module_passes_on_sqlite
 
@@ -179,7 +180,7 @@ def test_two_leads_undoing_the_same_dismissal_at_once_record_it_once_on_postgres
             thread.start()
             deadline = time.monotonic() + 30
             # Until the other action waits for this transaction's row lock.
-            while not _someone_waits_for(cursor):
+            while not someone_waits_for(cursor):
                 assert time.monotonic() < deadline, "the bulk action never reached the lock"
             first.commit()
     finally:
@@ -187,15 +188,6 @@ def test_two_leads_undoing_the_same_dismissal_at_once_record_it_once_on_postgres
     thread.join(30)
     assert [(r.changed, r.ids) for r in results] == [(0, [])]
     assert not events("finding.dismissal_undone").exists()
-
-
-def _someone_waits_for(cursor) -> bool:
-    """Whether another session waits for a lock this cursor's transaction holds."""
-    cursor.execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted "
-        "AND pg_backend_pid() = ANY (pg_blocking_pids(pid)))"
-    )
-    return cursor.fetchone()[0]
 
 
 def test_engineer_proposes_and_a_lead_confirms(db, source, team, engineer, lead):
