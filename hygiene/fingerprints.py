@@ -8,19 +8,34 @@ that gitleaks or TruffleHog report with the value. The raw value is never return
 import hashlib
 import hmac
 import re
-from functools import lru_cache
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+_key_mac = None  # an HMAC keyed with settings.FINGERPRINT_KEY: built on first use
 
 
-@lru_cache(maxsize=4)
-def _keyed(raw: str):
-    # Keying HMAC is most of its cost for short messages: key once, copy per use.
-    return hmac.new(raw.encode(), digestmod=hashlib.sha256)
+def _keyed():
+    # Keying HMAC is most of its cost for short messages: key once, copy per use. Copying
+    # OpenSSL's HMAC object itself skips hmac.HMAC's Python wrapper; both give the same digest.
+    global _key_mac
+    mac = hmac.new(settings.FINGERPRINT_KEY.encode(), digestmod=hashlib.sha256)
+    _key_mac = getattr(mac, "_hmac", None) or mac
+    return _key_mac
+
+
+@receiver(setting_changed)
+def _forget_key(*, setting: str, **kwargs) -> None:
+    # override_settings (and pytest-django's settings fixture) announce a new key: reading
+    # settings once per message instead cost a third of each HMAC.
+    global _key_mac
+    if setting == "FINGERPRINT_KEY":
+        _key_mac = None
 
 
 def _hmac(message: str) -> str:
-    mac = _keyed(settings.FINGERPRINT_KEY).copy()
+    mac = (_key_mac or _keyed()).copy()
     mac.update(message.encode())
     return mac.hexdigest()
 
@@ -39,7 +54,11 @@ def fingerprint_from_sha1(sha1_hex: str) -> str:
 
 
 def fingerprint(value: str) -> str:
-    return fingerprint_from_sha1(sha1_of(value))
+    # fingerprint_from_sha1(sha1_of(value)) inlined (once per finding): a hexdigest is
+    # already stripped and lower-case.
+    return _hmac(
+        "secret:v1:" + hashlib.sha1(value.strip().encode(), usedforsecurity=False).hexdigest()
+    )
 
 
 def fingerprint_of_place(*parts: object) -> str:
@@ -86,11 +105,12 @@ def redact(value: str) -> str:
     """A preview that helps a person recognise a credential without revealing it: a known
     prefix and the last two characters of long values, nothing of short ones."""
     value = canonical(value)
-    pem = _PEM.search(value)
+    # The substring tests only skip regexes that could not match (most values).
+    pem = _PEM.search(value) if "-----BEGIN " in value else None
     if pem:
         # Not the header itself: a scanner may report just the header as the "secret".
         return f"{pem.group(1).strip()} (PEM) …"
-    uri = _URI_WITH_PASSWORD.match(value)
+    uri = _URI_WITH_PASSWORD.match(value) if "://" in value else None
     if uri:
         # The scheme, user and host say which credential it is; the password stays out.
         return f"{uri['scheme']}://{uri['user']}:…@{uri['host']}"[:80]

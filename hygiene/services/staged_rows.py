@@ -26,11 +26,12 @@ from hygiene.fingerprints import (
     secret_location_key,
 )
 from hygiene.importers import Observation
-from hygiene.secretinfo import analyse, raise_severity
+from hygiene.secretinfo import analyse_or_none, raise_severity
 from hygiene.taxonomy import DEFAULT_SEVERITY, SEVERITY_RANK, SecretType, Severity
 
 BATCH = 5000
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_quote = json.encoder.encode_basestring  # what _encode writes for a str (ensure_ascii=False)
 _GENERIC = {SecretType.GENERIC_SECRET, SecretType.GENERIC_PASSWORD, SecretType.API_KEY}
 _BUMP = {"low": "medium", "medium": "high", "high": "critical", "critical": "critical"}
 _VALIDITY = {"valid", "invalid", "unknown", "revoked"}
@@ -73,6 +74,7 @@ FINDING_COLUMNS = [
 ]
 REFERENCE_COLUMNS = ["run_id", "fingerprint", "kind", "display", "value_hash"]
 _FINDING_COLUMNS = ", ".join(f'"{c}"' for c in FINDING_COLUMNS)
+_COMMITTED_AT = FINDING_COLUMNS.index("committed_at")
 
 
 def _clip(value: str | None, n: int) -> str:
@@ -83,6 +85,17 @@ def _display(kind: str, value: str) -> str:
     # An AWS key id is an identifier, but often it is also the very value a scanner reported:
     # show it the way we show secrets.
     return redact_identifier(value) if kind == "aws-access-key-id" else _clip(value, 300)
+
+
+def _tool_ids_json(tool_ids: dict) -> str:
+    """``_encode({str(k): str(v)[:300] ...})``: the same text, a third of the time when every key
+    and value is a str (as all importers give them)."""
+    parts = []
+    for k, v in tool_ids.items():
+        if k.__class__ is not str or v.__class__ is not str:
+            return _encode({str(k): str(v)[:300] for k, v in tool_ids.items()})
+        parts.append(f"{_quote(k)}:{_quote(v[:300])}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _repo(value: str) -> str:
@@ -120,24 +133,34 @@ class StagedRows:
         facts: dict = {}
         preview = ""
         secret_type = obs.secret_type or SecretType.GENERIC_SECRET
-        refs = [(r.kind, r.value, _display(r.kind, r.value)) for r in obs.references if r.value]
+        refs = (
+            [(r.kind, r.value, _display(r.kind, r.value)) for r in obs.references if r.value]
+            if obs.references
+            else []
+        )
         floor = None
         if obs.category == "posture":
             fp = ""
             key = location_key("posture", obs.rule, obs.resource, obs.account, obs.region)
             severity = obs.severity or Severity.MEDIUM
         else:
-            if obs.secret_value:
-                fp = fingerprint(obs.secret_value)
-                preview = redact(obs.secret_value)
-                analysis = analyse(obs.secret_value, now=self.now)
-                facts = analysis.facts
-                floor = analysis.severity
-                refs.extend(analysis.references)
-                if analysis.secret_type and (
-                    secret_type in _GENERIC or analysis.secret_type == SecretType.AZURE_SAS
-                ):
-                    secret_type = analysis.secret_type
+            value = obs.secret_value
+            if value:
+                fp = fingerprint(value)
+                preview = redact(value)
+                analysis = analyse_or_none(value, now=self.now)
+                if analysis:
+                    facts = analysis.facts
+                    floor = analysis.severity
+                    for ref in analysis.references:
+                        # gitleaks names an AWS key id already: the same row once is enough
+                        # (reconcile groups a secret's references by kind and hash).
+                        if ref not in refs:
+                            refs.append(ref)
+                    if analysis.secret_type and (
+                        secret_type in _GENERIC or analysis.secret_type == SecretType.AZURE_SAS
+                    ):
+                        secret_type = analysis.secret_type
             elif obs.secret_sha1:
                 fp = fingerprint_from_sha1(obs.secret_sha1)
             else:
@@ -158,13 +181,16 @@ class StagedRows:
                 severity = floor
             else:
                 severity = obs.severity or DEFAULT_SEVERITY.get(secret_type, Severity.MEDIUM)
-                severity = raise_severity(severity, floor)
+                if floor:
+                    severity = raise_severity(severity, floor)
             if obs.validity == "valid":
                 severity = _BUMP.get(severity, severity)
-            for kind, value, display in refs:
-                self.references.append(
-                    (self.run_id, fp, kind, _clip(display, 300), reference_hash(kind, value))
-                )
+            if refs:
+                append = self.references.append
+                for kind, value, display in refs:
+                    append(
+                        (self.run_id, fp, kind, _clip(display, 300), reference_hash(kind, value))
+                    )
         if severity not in SEVERITY_RANK:
             severity = Severity.MEDIUM
         if key in self.seen_keys:
@@ -200,9 +226,7 @@ class StagedRows:
                 (obs.resource or "")[:500],
                 (obs.account or "")[:100],
                 (obs.region or "")[:50],
-                _encode({str(k): str(v)[:300] for k, v in obs.tool_ids.items()})
-                if obs.tool_ids
-                else "{}",
+                _tool_ids_json(obs.tool_ids) if obs.tool_ids else "{}",
                 resolution,
                 bool(obs.passed),
             )
@@ -217,9 +241,20 @@ class CopyText:
         self._formatter = TextFormatter(Transformer())
 
     def rows(self, rows: list[tuple]) -> bytes:
+        """Staged finding rows (FINDING_COLUMNS) as COPY text."""
         out = bytearray()
         write_row = self._formatter.write_row
+        # psycopg writes a datetime as str(datetime) (1.3 µs each); the rows of one commit share
+        # its date object (the importers' date cache), so write each object's text once. Keyed
+        # by id: equal datetimes in other time zones have other texts; rows keep them alive.
+        dates: dict[int, str] = {}
         for row in rows:
+            when = row[_COMMITTED_AT]
+            if when.__class__ is datetime:
+                text = dates.get(id(when))
+                if text is None:
+                    text = dates[id(when)] = str(when)
+                row = (*row[:_COMMITTED_AT], text, *row[_COMMITTED_AT + 1 :])
             out += write_row(row)
         out += self._formatter.end()
         return bytes(out)

@@ -1,4 +1,11 @@
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
+from django.test import override_settings
+from psycopg._copy_base import TextFormatter
+from psycopg.adapt import Transformer
 
 from hygiene.fingerprints import (
     fingerprint,
@@ -7,6 +14,14 @@ from hygiene.fingerprints import (
     redact,
     secret_location_key,
     sha1_of,
+)
+from hygiene.importers import Observation, Reference
+from hygiene.services.staged_rows import (
+    FINDING_COLUMNS,
+    CopyText,
+    StagedRows,
+    _encode,
+    _tool_ids_json,
 )
 
 
@@ -43,3 +58,64 @@ def test_the_import_hot_path_keys_findings_exactly_as_before(parts):
     # must give the generic one's digest, or every known finding would be created again.
     fp, repo, path, line, commit = parts
     assert secret_location_key(*parts) == location_key(fp, repo, path, line or "", commit)
+
+
+def test_a_new_fingerprint_key_takes_effect_and_the_old_one_returns():
+    # The keyed HMAC is built once and dropped when the setting changes (override_settings).
+    value = "ghp_4Xr9sP0qLm2Nv8Bt6Yw1Zk3Jc5Hd7Fg9Ua0E"
+    before = fingerprint(value)
+    with override_settings(FINGERPRINT_KEY="another-key"):
+        other = fingerprint(value)
+        expected = hmac.new(b"another-key", digestmod=hashlib.sha256)
+        expected.update(("secret:v1:" + hashlib.sha1(value.encode()).hexdigest()).encode())
+        assert other == expected.hexdigest()
+    assert other != before
+    assert fingerprint(value) == before
+
+
+@pytest.mark.parametrize(
+    "tool_ids",
+    [
+        {"fingerprint": "abc:def:1"},
+        {"number": 5, "url": "https://x"},
+        {1: "x", "1": "y"},
+        {'k\n"\\': 'v\u2028\x00"' + "é" * 400},
+        {"a": "b", "c": "d" * 301},
+    ],
+)
+def test_tool_ids_are_written_as_the_json_encoder_writes_them(tool_ids):
+    assert _tool_ids_json(tool_ids) == _encode({str(k): str(v)[:300] for k, v in tool_ids.items()})
+
+
+def test_copy_text_writes_dates_as_psycopg_does():
+    utc = datetime(2025, 6, 1, 10, 0, tzinfo=UTC)
+    dates = [
+        utc,
+        utc,
+        utc.astimezone(timezone(timedelta(hours=5, minutes=30))),  # equal to utc, other text
+        datetime(2021, 2, 3, 4, 5, 6, 789, tzinfo=timezone(timedelta(hours=-7))),
+        datetime(2021, 2, 3, 4, 5, 6),
+        None,
+    ]
+    rows = [(1, f"key{i}", *[""] * 14, when, *[""] * 7, False) for i, when in enumerate(dates)]
+    assert all(len(row) == len(FINDING_COLUMNS) for row in rows)
+    expected = bytearray()
+    formatter = TextFormatter(Transformer())
+    for row in rows:
+        expected += formatter.write_row(row)
+    expected += formatter.end()
+    assert CopyText().rows(rows) == bytes(expected)
+
+
+def test_an_aws_key_id_the_importer_named_is_staged_once():
+    obs = Observation(
+        rule="aws-access-token",
+        secret_type="aws-access-key",
+        secret_value="AKIAQYLPMN5HHHFPZAM2",
+        references=[Reference("aws-access-key-id", "AKIAQYLPMN5HHHFPZAM2")],
+    )
+    rows = StagedRows(1, 1, "gitleaks", datetime(2025, 7, 1, tzinfo=UTC))
+    rows.add_observation(obs)
+    assert [(kind, display) for _, _, kind, display, _ in rows.references] == [
+        ("aws-access-key-id", "AKIA…ZAM2")
+    ]
