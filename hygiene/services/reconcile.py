@@ -288,9 +288,11 @@ class Reconciler:
                OR {old}.description <> {new}.description)"""
 
     def upsert_findings(self, counts: ReconcileCounts, total: int) -> int:
-        """Insert new findings, update known ones; sets the counts, returns how many it wrote.
-        As for secrets, known findings with nothing to update are left out before the upsert
-        (a re-scan would otherwise lock every finding of the source until it commits)."""
+        """Update known findings, insert new ones; sets the counts, returns how many it wrote.
+        Two statements, not an upsert: ON CONFLICT would probe and lock each known finding
+        (a re-scan's every one) and insert each new one speculatively, for a conflict that
+        can't happen (one reconcile per source at a time, and only reconciles add findings).
+        Known findings with nothing to update are left alone (their index entries too)."""
         # Staged location keys are unique per run (the stager drops repeats).
         staged = "SELECT * FROM hygiene_stagedfinding WHERE run_id = %(run)s AND passed = FALSE"
         (changed,) = self.rows(
@@ -302,8 +304,28 @@ class Reconciler:
                OR (s.validity <> 'unknown' AND f.validity <> s.validity)
             """
         )[0]
+        refreshed = self.sql(
+            f"""
+            UPDATE hygiene_finding SET
+                last_seen_at = %(now)s,
+                missing_since = NULL,
+                severity = s.severity,
+                validity = CASE WHEN s.validity = 'unknown' THEN hygiene_finding.validity
+                    ELSE s.validity END,
+                url = CASE WHEN s.url <> '' THEN s.url ELSE hygiene_finding.url END,
+                title = s.title,
+                description = s.description,
+                updated_at = CASE WHEN hygiene_finding.severity <> s.severity
+                    OR hygiene_finding.missing_since IS NOT NULL
+                    THEN %(now)s ELSE hygiene_finding.updated_at END
+            FROM ({staged}) s
+            WHERE hygiene_finding.source_id = %(source)s
+              AND hygiene_finding.location_key = s.location_key
+              AND {self._finding_changes("hygiene_finding", "s")}
+            """
+        )
         dismissals = ", ".join(f"'{d}'" for d in DISMISSALS)
-        rows = self.rows(
+        created = self.sql(
             f"""
             INSERT INTO hygiene_finding (secret_id, source_id, location_key, category, rule,
                 secret_type, severity, status, resolution, resolution_comment, resolved_at,
@@ -326,29 +348,14 @@ class Reconciler:
             FROM ({staged}) s
             LEFT JOIN hygiene_secret sec
               ON s.category = 'secret' AND sec.fingerprint = s.fingerprint
-            LEFT JOIN hygiene_finding cur
-              ON cur.source_id = %(source)s AND cur.location_key = s.location_key
-            WHERE cur.id IS NULL OR {self._finding_changes("cur", "s")}
-            ON CONFLICT (source_id, location_key) DO UPDATE SET
-                last_seen_at = excluded.last_seen_at,
-                missing_since = NULL,
-                severity = excluded.severity,
-                validity = CASE WHEN excluded.validity = 'unknown' THEN hygiene_finding.validity
-                    ELSE excluded.validity END,
-                url = CASE WHEN excluded.url <> '' THEN excluded.url ELSE hygiene_finding.url END,
-                title = excluded.title,
-                description = excluded.description,
-                updated_at = CASE WHEN hygiene_finding.severity <> excluded.severity
-                    OR hygiene_finding.missing_since IS NOT NULL
-                    THEN excluded.updated_at ELSE hygiene_finding.updated_at END
-            WHERE {self._finding_changes("hygiene_finding", "excluded")}
-            RETURNING first_seen_at = %(now)s
+            WHERE NOT EXISTS (SELECT 1 FROM hygiene_finding cur
+                              WHERE cur.source_id = %(source)s
+                                AND cur.location_key = s.location_key)
             """
         )
-        created = sum(1 for (new,) in rows if new)
         counts.created, counts.updated = created, changed
         counts.unchanged = total - created - changed
-        return len(rows)
+        return created + refreshed
 
     def apply_tool_dismissals(self) -> int:
         """The tool's own triage (GitHub resolved as used_in_tests, detect-secrets audited

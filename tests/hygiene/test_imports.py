@@ -495,3 +495,23 @@ def test_the_pipeline_behaves_the_same_on_sqlite(tmp_path):
         flag="LEAKLINE_IMPORTS_SQLITE",
         deselect=f"on_sqlite or {POSTGRESQL_ONLY}",
     )
+
+
+def test_timeline_links_without_a_database_constraint_still_follow_deletes(
+    tmp_path, scanners, lead
+):
+    """A timeline event's links have no database constraint (first-seen events leave them
+    empty, and PostgreSQL would check each row anyway): Django still sets the actor NULL and
+    deletes a finding's events with it."""
+    data = reports.gitleaks([{"secret": AWS_KEY, "file": "app/settings.py", "line": 3}])
+    run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
+    finding = Finding.objects.get()
+    first_seen = TimelineEvent.objects.get(kind="secret.first_seen")
+    by_lead = TimelineEvent.objects.create(
+        finding=finding, secret=finding.secret, actor=lead, kind="finding.commented", message="-"
+    )
+    lead.delete()
+    by_lead.refresh_from_db()
+    assert by_lead.actor_id is None
+    finding.delete()
+    assert list(TimelineEvent.objects.all()) == [first_seen]  # the secret's own stays
