@@ -8,21 +8,27 @@ that gitleaks or TruffleHog report with the value. The raw value is never return
 import hashlib
 import hmac
 import re
+import threading
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 _key_mac = None  # an HMAC keyed with settings.FINGERPRINT_KEY: built on first use
+# Building and forgetting the keyed HMAC take turns: a thread keying with a key that another
+# thread's override_settings has just restored must not store it after the reset.
+_key_lock = threading.Lock()
 
 
 def _keyed():
     # Keying HMAC is most of its cost for short messages: key once, copy per use. Copying
     # OpenSSL's HMAC object itself skips hmac.HMAC's Python wrapper; both give the same digest.
     global _key_mac
-    mac = hmac.new(settings.FINGERPRINT_KEY.encode(), digestmod=hashlib.sha256)
-    _key_mac = getattr(mac, "_hmac", None) or mac
-    return _key_mac
+    with _key_lock:
+        if _key_mac is None:
+            mac = hmac.new(settings.FINGERPRINT_KEY.encode(), digestmod=hashlib.sha256)
+            _key_mac = getattr(mac, "_hmac", None) or mac
+        return _key_mac
 
 
 @receiver(setting_changed)
@@ -31,7 +37,8 @@ def _forget_key(*, setting: str, **kwargs) -> None:
     # settings once per message instead cost a third of each HMAC.
     global _key_mac
     if setting == "FINGERPRINT_KEY":
-        _key_mac = None
+        with _key_lock:
+            _key_mac = None
 
 
 def _hmac(message: str) -> str:
