@@ -16,6 +16,7 @@ Its stderr goes nowhere (a traceback could quote the report).
 """
 
 import ctypes
+import gc
 import io
 import os
 import pickle
@@ -44,8 +45,9 @@ def main() -> int:
 
     settings.configure(FINGERPRINT_KEY=job["fingerprint_key"])
     from hygiene.importers import ImportFormatError, Observation, get_parser, split
-    from hygiene.services.staged_rows import CopyText, StagedRows
+    from hygiene.services.staged_rows import PARSE_GC_THRESHOLD, CopyText, StagedRows
 
+    gc.set_threshold(PARSE_GC_THRESHOLD, *gc.get_threshold()[1:])  # a parse, and no more
     out = sys.stdout.buffer
     try:
         rows = StagedRows(job["run_id"], job["source_id"], job["format"], job["now"])

@@ -37,6 +37,7 @@ from hygiene.services.staged_rows import (
     StagedRows,
     _clip,
     _display,
+    few_collections,
 )
 
 log = logging.getLogger(__name__)
@@ -218,9 +219,10 @@ def stage_report(run, parse, body, now: datetime) -> StageCounts:
     """Stage a report: a large one whose format can be cut (importers.split) is parsed by this
     process and a child program, half each; anything else by this process alone."""
     cut = _cut(run.format, body)
-    if cut is None:
-        return Stager(run, now).add_all(parse(body))
-    return _stage_in_two(run, parse, body, now, cut)
+    with few_collections():
+        if cut is None:
+            return Stager(run, now).add_all(parse(body))
+        return _stage_in_two(run, parse, body, now, cut)
 
 
 def _cut(format_key: str, body) -> int | None:
