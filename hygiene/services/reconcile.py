@@ -144,7 +144,7 @@ class Reconciler:
             self.drop_unused_new_secrets()
         self.assign_teams()
         if self.run.full_scan:
-            counts.missing, resolved = self.mark_missing()
+            counts.missing, resolved = self.mark_missing(has["findings"])
             counts.resolved += resolved
         if has["references"]:
             self.insert_references()
@@ -416,7 +416,16 @@ class Reconciler:
         if team:
             self.sql(f"UPDATE hygiene_finding SET team_id = %(team)s WHERE {new}", {"team": team})
 
-    def mark_missing(self) -> tuple[int, int]:
+    def mark_missing(self, reported: int) -> tuple[int, int]:
+        """A full scan's findings of the source that it no longer reports: secrets are marked
+        missing, posture findings resolve. ``reported``: the run's staged findings (not
+        passes), each now one finding of the source (staged keys are unique per run)."""
+        # When the source has no other finding (its first scan, or a re-scan that reports all
+        # it ever did), nothing is missing: one index count instead of two anti-joins of every
+        # finding of the source with the run's rows (0.18 s per 100,000).
+        (known,) = self.rows("SELECT COUNT(*) FROM hygiene_finding WHERE source_id = %(source)s")[0]
+        if known == reported:
+            return 0, 0
         missing = self.sql(
             """
             UPDATE hygiene_finding SET missing_since = %(now)s
