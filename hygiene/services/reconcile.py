@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 
 from hygiene.models import OwnershipRule
 from hygiene.ownership import glob_to_regex
@@ -38,6 +38,7 @@ ANALYZE_FROM_ROWS = 2000
 # time (ids past 2**31 share a key with a smaller one: they would wait for each other, no more).
 RECONCILE_LOCK = 0x4C4C  # "LL"
 RECONCILE_WORK_MEM = "64MB"
+STAGING_TABLES = ("hygiene_stagedfinding", "hygiene_stagedreference")
 
 
 def _rank(col: str) -> str:
@@ -528,5 +529,27 @@ class Reconciler:
         )
 
     def cleanup(self) -> None:
+        """Drop the run's staged rows (in the caller's transaction)."""
+        if self.pg and self._staging_is_ours_alone():
+            # Deleted rows would stay in the table until autovacuum comes by (a minute or
+            # more): the next run's every scan of it would read them again (0.2 s more for a
+            # re-scan of 100,000 right after the first import). Emptied, the files go.
+            self.sql(f"TRUNCATE {', '.join(STAGING_TABLES)}")
+            return
         self.sql("DELETE FROM hygiene_stagedfinding WHERE run_id = %(run)s")
         self.sql("DELETE FROM hygiene_stagedreference WHERE run_id = %(run)s")
+
+    def _staging_is_ours_alone(self) -> bool:
+        """Whether no other run uses the staging tables: locked at once (or not at all:
+        another import staging or reconciling right now keeps its rows and we delete ours),
+        then holding no other run's rows (runs waiting for their reconcile)."""
+        try:
+            with transaction.atomic():  # a savepoint: a lock not granted ends only it
+                self.sql(f"LOCK TABLE {', '.join(STAGING_TABLES)} IN ACCESS EXCLUSIVE MODE NOWAIT")
+        except OperationalError:
+            return False
+        others = " OR ".join(
+            f"EXISTS (SELECT 1 FROM {table} WHERE run_id < %(run)s OR run_id > %(run)s)"
+            for table in STAGING_TABLES
+        )
+        return not self.rows(f"SELECT {others}")[0][0]

@@ -480,7 +480,10 @@ def test_import_and_reapplying_rules_agree_on_bracket_patterns(tmp_path, scanner
 
 
 ON_SQLITE = os.environ.get("LEAKLINE_IMPORTS_SQLITE") == "1"
-POSTGRESQL_ONLY = "set_based or planned_with or unlocked or one_after_the_other"
+POSTGRESQL_ONLY = (
+    "set_based or planned_with or unlocked or one_after_the_other or no_staged_rows_behind"
+    " or another_session"
+)
 
 
 def test_the_pipeline_behaves_the_same_on_sqlite(tmp_path):
@@ -515,3 +518,61 @@ def test_timeline_links_without_a_database_constraint_still_follow_deletes(
     assert by_lead.actor_id is None
     finding.delete()
     assert list(TimelineEvent.objects.all()) == [first_seen]  # the secret's own stays
+
+
+def _staging_bytes() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_relation_size('hygiene_stagedfinding')"
+            " + pg_relation_size('hygiene_stagedreference')"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_imports_leave_no_staged_rows_behind_not_even_deleted_ones(tmp_path, scanners):
+    """Rows deleted from the staging tables would stay until autovacuum, and every scan of
+    the next run would read them: a run alone in the tables empties them."""
+    for n in range(3):
+        data = reports.gitleaks([{"secret": AWS_KEY, "line": n + 1}, {"secret": GH_TOKEN}])
+        run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
+        assert _staging_bytes() == 0
+    assert Finding.objects.count() == 4
+
+
+def test_a_run_waiting_for_its_reconcile_keeps_its_staged_rows(tmp_path, scanners):
+    from hygiene.services.imports import import_report, reconcile
+
+    waiting = import_report(
+        source=scanners["trufflehog"],
+        format_key="gitleaks",
+        stream=io.BytesIO(reports.gitleaks([{"secret": GH_TOKEN, "file": "a.py"}])),
+        via="api",
+        background=True,  # queued: enqueued at commit, which a test never reaches
+    )
+    assert waiting.status == "queued"
+    run_cli(tmp_path, reports.gitleaks([{"secret": AWS_KEY}]), source="gitleaks", fmt="gitleaks")
+    assert StagedFinding.objects.filter(run=waiting).count() == 1
+    reconcile(waiting)
+    assert waiting.status == "succeeded"
+    assert Finding.objects.filter(source=scanners["trufflehog"]).count() == 1
+    assert not StagedFinding.objects.exists()
+
+
+def test_an_import_does_not_wait_for_another_session_on_the_staging_tables(tmp_path, scanners):
+    """Another import staging right now holds the tables: the run deletes its own rows
+    instead of waiting to empty them."""
+    other = connections.create_connection("default")
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute("LOCK TABLE hygiene_stagedreference IN ROW EXCLUSIVE MODE")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+        summary = run_cli(
+            tmp_path, reports.gitleaks([{"secret": AWS_KEY}]), source="gitleaks", fmt="gitleaks"
+        )
+        assert summary["created"] == 1
+        assert not StagedFinding.objects.exists()
+    finally:
+        other.rollback()
+        other.close()
