@@ -78,7 +78,6 @@ FINDING_COLUMNS = [
 ]
 REFERENCE_COLUMNS = ["run_id", "fingerprint", "kind", "display", "value_hash"]
 _FINDING_COLUMNS = ", ".join(f'"{c}"' for c in FINDING_COLUMNS)
-_COMMITTED_AT = FINDING_COLUMNS.index("committed_at")
 
 
 def _clip(value: str | None, n: int) -> str:
@@ -263,17 +262,7 @@ class CopyText:
         """Staged finding rows (FINDING_COLUMNS) as COPY text."""
         out = bytearray()
         write_row = self._formatter.write_row
-        # psycopg writes a datetime as str(datetime) (1.3 µs each); the rows of one commit share
-        # its date object (the importers' date cache), so write each object's text once. Keyed
-        # by id: equal datetimes in other time zones have other texts; rows keep them alive.
-        dates: dict[int, str] = {}
         for row in rows:
-            when = row[_COMMITTED_AT]
-            if when.__class__ is datetime:
-                text = dates.get(id(when))
-                if text is None:
-                    text = dates[id(when)] = str(when)
-                row = (*row[:_COMMITTED_AT], text, *row[_COMMITTED_AT + 1 :])
             out += write_row(row)
         out += self._formatter.end()
         return bytes(out)
