@@ -7,8 +7,9 @@ kind ``pass``/``notApplicable`` are skipped.
 
 Where the secret is, per tool (``runs[].tool.driver.name``):
 
-- gitleaks v8: ``region.snippet.text`` is the secret (``REDACTED`` with ``--redact``: then it is
-  kept as ``redacted``); ``partialFingerprints`` carry commitSha, author, email, date.
+- gitleaks v8 (and betterleaks, its fork, which writes the same SARIF under its own driver name):
+  ``region.snippet.text`` is the secret (``REDACTED`` with ``--redact``: then it is kept as
+  ``redacted``); ``partialFingerprints`` carry commitSha, author, email, date.
   gitleaks v7: ``properties.offender`` is the secret, the snippet is the whole line (ignored).
 - Nosey Parker: ``region.snippet.text`` is the regex match (used as the value); the
   ``logicalLocations[0].properties.first_commit`` gives commit, author and blob path.
@@ -405,7 +406,7 @@ def _secret(tool: str, properties: dict, snippet: str, where: str) -> tuple[str 
             return _value_or_redacted(value)
     if not snippet:
         return None, ""
-    if tool.startswith("gitleaks") or "noseyparker" in tool:
+    if tool.startswith(("gitleaks", "betterleaks")) or "noseyparker" in tool:
         return _value_or_redacted(snippet)
     if tool.startswith("trufflehog"):
         # TruffleHog's snippet is its Redacted form (for AWS the key id, for URIs the URL with

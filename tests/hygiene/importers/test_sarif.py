@@ -362,6 +362,24 @@ def test_real_gitleaks_v7_sarif_without_rule_ids():
             assert "raw_source_code_extract" not in text and "Flake8" not in text
 
 
+BETTERLEAKS = HERE / "real_betterleaks_sarif_simple.sarif"
+
+
+def test_real_betterleaks_sarif_snippet_is_the_secret_as_in_gitleaks():
+    # betterleaks (a gitleaks fork) writes gitleaks' SARIF under its own driver name: the
+    # snippet is the secret, also when it is not one token ("a secret").
+    (obs,) = run(BETTERLEAKS.read_bytes())
+    assert (obs.rule, obs.secret_value, obs.redacted) == ("test-rule", "a secret", "")
+    assert (obs.path, obs.line, obs.commit) == ("auth.py", 1, "")
+    assert obs.author == "John Doe <johndoe@gmail.com>"
+    assert obs.committed_at == datetime(2003, 10, 19, tzinfo=UTC)
+    assert_secret_only_in_value([obs])
+    # With --redact the snippet is the mask: kept as the redacted form, no value.
+    redacted = BETTERLEAKS.read_text().replace('"text": "a secret"', '"text": "REDACTED"')
+    (obs,) = run(redacted)
+    assert (obs.secret_value, obs.redacted) == (None, "REDACTED")
+
+
 def test_trufflehog_sarif_snippet_is_the_redacted_form_not_the_value():
     # pkg/output/sarif.go: the snippet is the result's Redacted form, never Raw.
     log = {
