@@ -6,6 +6,10 @@ v7 JSON  ``[{"rule", "offender", "line", "file", "lineNumber", "commit", "repo",
            "leakURL", "author", "email", "date", "commitMessage", ...}]``
 CSV      v8's ``--report-format csv`` (RuleID,Commit,File,SymlinkFile,Secret,Match,StartLine,...).
 
+betterleaks, a gitleaks fork, writes the same findings; some of its releases also wrote them as
+JSON lines (``--report-format jsonl``, one v8 finding per line), or moved the place into
+``Metadata`` (``{"path", "commit_sha", "author_name", ...}``; CSV columns ``meta:path``...).
+
 ``Secret``/``offender`` go to ``secret_value`` only. ``Match``, ``Line``/``line`` and commit
 messages are never read. ``--redact`` reports (``REDACTED`` or v8.19+'s partial ``abcd...``)
 give no value: the tool's form goes to ``redacted`` when it shows at most 4 leading characters.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import json
 import operator
 import re
 from array import array
@@ -475,19 +480,69 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
             yield finding(obj, loc)
     elif ch == "{":
         hint = sniff(head)
-        raise ImportFormatError(
-            hint or "expected a JSON array of gitleaks findings, found an object", "$"
-        )
+        if hint and "gitleaks" not in hint:
+            raise ImportFormatError(hint, "$")
+        yield from _parse_json_lines(stream, where)
     elif head.strip() == b"null":  # an empty Go slice marshalled as null
         return
     else:
         yield from _parse_csv(stream, where)
 
 
+_NOT_A_LIST = (
+    "expected a JSON array of gitleaks findings (or one finding per line), found an object"
+)
+
+
+def _parse_json_lines(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
+    """One v8 finding per line (betterleaks ``--report-format jsonl``). A first line that is
+    not a whole finding object means the report is some other JSON object."""
+    first = True
+    for lineno, raw in enumerate(stream, start=1):
+        if not raw.strip():
+            continue
+        loc = f"line {lineno}"
+        where[0] = loc
+        try:
+            obj = json.loads(raw.decode("utf-8-sig" if first else "utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ImportFormatError("not UTF-8 text", f"{loc} byte {exc.start}") from None
+        except json.JSONDecodeError:
+            raise ImportFormatError(_NOT_A_LIST if first else "malformed JSON", loc) from None
+        except ValueError:  # numbers of 4,300+ digits
+            raise ImportFormatError("a number in the JSON is too long", loc) from None
+        if first and not (isinstance(obj, dict) and ("RuleID" in obj or "rule" in obj)):
+            raise ImportFormatError(_NOT_A_LIST, "$")
+        first = False
+        yield finding(obj, loc)
+
+
+# betterleaks releases that moved the place into "Metadata" (JSON) / "meta:" columns (CSV).
+_METADATA_KEYS = {
+    "path": "File",
+    "symlink_file": "SymlinkFile",
+    "commit_sha": "Commit",
+    "author_name": "Author",
+    "author_email": "Email",
+    "commit_date": "Date",
+}
+
+
+def _from_metadata(obj: dict, where: str) -> dict:
+    metadata = mapping(obj, "Metadata", where)
+    merged = dict(obj)
+    for key, name in _METADATA_KEYS.items():
+        if name not in merged and key in metadata:
+            merged[name] = metadata[key]
+    return merged
+
+
 def finding(obj: Any, where: str) -> Observation:
     if not isinstance(obj, dict):
         raise ImportFormatError(f"expected a finding object, found {type_name(obj)}", where)
     if "RuleID" in obj:
+        if "Metadata" in obj and "File" not in obj:
+            return _v8(_from_metadata(obj, where), where)
         return _v8(obj, where)
     if "rule" in obj or "offender" in obj:
         return _v7(obj, where)
@@ -620,6 +675,7 @@ def _parse_csv(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
         if header is None:
             raise ImportFormatError("the report is empty")
         header = [h.strip() for h in header]
+        header = [_METADATA_KEYS.get(h[5:], h) if h.startswith("meta:") else h for h in header]
         missing = [c for c in CSV_REQUIRED if c not in header]
         if missing:
             raise ImportFormatError(

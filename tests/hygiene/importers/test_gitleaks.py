@@ -440,3 +440,33 @@ def test_real_v7_go_zero_date_is_no_date():
 def test_v7_offender_assignment(offender, value):
     (obs,) = run(json.dumps([{"rule": "Generic", "offender": offender, "file": "f"}]).encode())
     assert obs.secret_value == value
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "real_betterleaks_jsonl_simple.jsonl",  # --report-format jsonl: one finding per line
+        "real_betterleaks_json_metadata_simple.json",  # the place moved into "Metadata"
+        "real_betterleaks_csv_meta_simple.csv",  # ... and into "meta:" columns
+    ],
+)
+def test_real_betterleaks_reports_give_the_same_finding(name):
+    (obs,) = run(load(name))
+    assert (obs.rule, obs.secret_value) == ("test-rule", "a secret")
+    assert (obs.path, obs.line, obs.commit) == ("auth.py", 1, "0000000000000000")
+    assert obs.author == "John Doe <johndoe@gmail.com>"
+    assert obs.committed_at == datetime(2003, 10, 19, tzinfo=UTC)
+    assert_no_leak([obs], ["a secret", "line containing secret"])
+
+
+def test_json_lines_errors_name_the_line():
+    line = json.dumps({"RuleID": "r", "Secret": "s3cr3t-value", "File": "f"}).encode()
+    assert [o.path for o in run(line + b"\n\n" + line + b"\n")] == ["f", "f"]
+    with pytest.raises(ImportFormatError) as info:
+        run(line + b"\n" + line[:-5] + b"\n")
+    assert info.value.location == "line 2"
+    with pytest.raises(ImportFormatError) as info:
+        run(line + b'\n{"foo": 1}\n')
+    assert (info.value.location, "not a gitleaks finding" in str(info.value)) == ("line 2", True)
+    with pytest.raises(ImportFormatError, match="expected a JSON array"):
+        run(b'{\n "RuleID": "r"\n}\n')  # one pretty-printed object is not a report
