@@ -38,6 +38,35 @@ def secrets_visible_to(user) -> QuerySet[Secret]:
     return qs.filter(Q(team_id__in=teams) | Exists(mine))
 
 
+def secret_timeline(secret: Secret, limit: int = 100) -> list:
+    """A secret's timeline, newest first: its events, then (the oldest entry) the import that
+    first reported it. That one is not a stored row but read from ``secret.first_run`` (see
+    Secret.first_run); secrets imported before that column existed have it stored."""
+    from hygiene.models import ImportRun
+    from incidents.models import TimelineEvent
+
+    events = list(
+        TimelineEvent.objects.filter(secret=secret)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    if secret.first_run_id is not None and len(events) < limit:
+        run = ImportRun.objects.filter(pk=secret.first_run_id).select_related("source").first()
+        events.append(
+            TimelineEvent(
+                secret=secret,
+                kind="secret.first_seen",
+                created_at=secret.first_seen_at,
+                actor_label=f"{run.format} import #{run.pk}" if run else "",
+                message=f"First seen by {run.source.name}"
+                if run
+                else f"First seen by import #{secret.first_run_id} (its source was deleted)",
+                data={"import_run": secret.first_run_id},
+            )
+        )
+    return events
+
+
 def lead_dashboard(user) -> dict:
     """What needs triage and what is overdue."""
     from django.utils import timezone

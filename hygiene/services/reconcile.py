@@ -9,7 +9,6 @@ an auditor's PASS resolves the same check on the same resource.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -150,7 +149,6 @@ class Reconciler:
         if has["references"]:
             self.insert_references()
         self.refresh_secret_stats()
-        self.first_seen_timeline()
         counts.secret_ids = self.policy_candidates()
         return counts
 
@@ -197,11 +195,11 @@ class Reconciler:
         return self.sql(
             f"""
             INSERT INTO hygiene_secret (fingerprint, secret_type, preview, severity, validity,
-                analysis, place_count, reused, finding_count, first_seen_at, last_seen_at,
-                exposed_since, created_at, updated_at)
+                analysis, place_count, reused, finding_count, first_seen_at, first_run_id,
+                last_seen_at, exposed_since, created_at, updated_at)
             SELECT n.fingerprint, n.secret_type, n.preview, n.severity, n.validity, n.analysis,
-                   n.place_count, n.reused, n.finding_count, %(now)s, %(now)s, n.exposed_since,
-                   %(now)s, %(now)s
+                   n.place_count, n.reused, n.finding_count, %(now)s, %(run)s, %(now)s,
+                   n.exposed_since, %(now)s, %(now)s
             FROM (
                 SELECT s.fingerprint, s.secret_type, s.preview,
                        {SEVERITY_FROM_RANK_SQL.format(col="agg.sev")} AS severity,
@@ -511,22 +509,6 @@ class Reconciler:
                 """
             )
         ]
-
-    def first_seen_timeline(self) -> None:
-        label = f"{self.run.format} import #{self.run.pk}"
-        data = json.dumps({"import_run": self.run.pk})
-        self.sql(
-            """
-            INSERT INTO incidents_timelineevent (secret_id, kind, actor_label, message, data,
-                created_at)
-            SELECT sec.id, 'secret.first_seen', %(label)s, %(message)s, %(data)s, %(now)s
-            FROM hygiene_secret sec
-            WHERE sec.first_seen_at = %(now)s AND sec.fingerprint IN (
-                SELECT fingerprint FROM hygiene_stagedfinding
-                WHERE run_id = %(run)s AND category = 'secret')
-            """,
-            {"label": label, "message": f"First seen by {self.run.source.name}", "data": data},
-        )
 
     def cleanup(self) -> None:
         """Drop the run's staged rows (in the caller's transaction)."""

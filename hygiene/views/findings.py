@@ -33,7 +33,7 @@ from hygiene.models import (
 )
 from hygiene.models.findings import Validity
 from hygiene.roles import permission_required
-from hygiene.selectors import findings_visible_to, secrets_visible_to
+from hygiene.selectors import findings_visible_to, secret_timeline, secrets_visible_to
 from hygiene.services import triage
 from hygiene.taxonomy import SecretType, Severity
 
@@ -321,8 +321,6 @@ def finding_comment(request, pk: int):
 
 def _secret_context(request, secret):
     findings = findings_visible_to(request.user).filter(secret=secret)
-    from incidents.models import TimelineEvent
-
     return {
         "secret": secret,
         "findings": findings.select_related("source", "team", "assignee").order_by(
@@ -334,9 +332,7 @@ def _secret_context(request, secret):
         # One active incident per secret: offer to open one only when there is none.
         "can_open_incident": request.user.has_perm("incidents.manage_incident")
         and not secret.incidentsecret_set.filter(active=True).exists(),
-        "timeline": TimelineEvent.objects.filter(secret=secret)
-        .select_related("actor")
-        .order_by("-created_at", "-id")[:100],
+        "timeline": secret_timeline(secret),
         "reference_kinds": ReferenceKind.choices,
         "dismissal_reasons": DISMISSAL_CHOICES,
         "pending": findings.exclude(proposed_resolution="")

@@ -22,7 +22,9 @@ from hygiene.models import (
     StagedFinding,
     StagedReference,
 )
+from hygiene.selectors import secret_timeline
 from hygiene.services.reconcile import ANALYZE_FROM_ROWS, RECONCILE_LOCK
+from hygiene.services.sources import source_delete
 from hygiene.services.staging import BATCH
 from incidents.models import TimelineEvent
 from tests.hygiene import reports
@@ -75,8 +77,15 @@ def test_a_report_becomes_secrets_and_findings(tmp_path, scanners):
     ref = aws.references.get(kind="aws-access-key-id")
     assert ref.display == "AKIA…ZAM2"
     assert StagedFinding.objects.count() == StagedReference.objects.count() == 0
-    timeline = TimelineEvent.objects.filter(secret=aws, kind="secret.first_seen")
-    assert timeline.count() == 1
+    # Its timeline starts with the import that first reported it (read from the secret).
+    run = ImportRun.objects.get(pk=summary["id"])
+    first = secret_timeline(aws)[-1]
+    assert (first.kind, first.created_at) == ("secret.first_seen", aws.first_seen_at)
+    assert (first.message, first.actor_label) == (
+        "First seen by gitleaks",
+        f"gitleaks import #{run.pk}",
+    )
+    assert not TimelineEvent.objects.exists()  # one stored row per new secret no more
 
 
 def test_the_same_report_twice_creates_nothing(tmp_path, scanners):
@@ -321,7 +330,7 @@ def test_a_large_import_is_planned_with_what_it_just_wrote(tmp_path, scanners):
         cursor.execute("SET LOCAL statement_timeout = '30s'")
     import_new_secrets(100_000)
     assert Secret.objects.count() == 40_000
-    assert TimelineEvent.objects.filter(kind="secret.first_seen").count() == 40_000
+    assert Secret.objects.filter(first_run__isnull=False).count() == 40_000
 
 
 def test_bad_input_exits_1_with_one_line_and_records_only_a_failed_run(tmp_path, scanners, capsys):
@@ -503,21 +512,53 @@ def test_the_pipeline_behaves_the_same_on_sqlite(tmp_path):
 def test_timeline_links_without_a_database_constraint_still_follow_deletes(
     tmp_path, scanners, lead
 ):
-    """A timeline event's links have no database constraint (first-seen events leave them
-    empty, and PostgreSQL would check each row anyway): Django still sets the actor NULL and
+    """A timeline event's links have no database constraint (PostgreSQL would check each row
+    of the events an import writes, even empty links): Django still sets the actor NULL and
     deletes a finding's events with it."""
     data = reports.gitleaks([{"secret": AWS_KEY, "file": "app/settings.py", "line": 3}])
     run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
     finding = Finding.objects.get()
-    first_seen = TimelineEvent.objects.get(kind="secret.first_seen")
-    by_lead = TimelineEvent.objects.create(
+    on_secret = TimelineEvent.objects.create(
+        secret=finding.secret, actor=lead, kind="secret.commented", message="-"
+    )
+    on_finding = TimelineEvent.objects.create(
         finding=finding, secret=finding.secret, actor=lead, kind="finding.commented", message="-"
     )
     lead.delete()
-    by_lead.refresh_from_db()
-    assert by_lead.actor_id is None
+    on_finding.refresh_from_db()
+    assert on_finding.actor_id is None
     finding.delete()
-    assert list(TimelineEvent.objects.all()) == [first_seen]  # the secret's own stays
+    assert list(TimelineEvent.objects.all()) == [on_secret]  # the secret's own stays
+
+
+def test_a_secret_timeline_starts_with_its_first_import_even_once_the_source_is_gone(
+    tmp_path, scanners, lead, client
+):
+    data = reports.gitleaks([{"secret": AWS_KEY, "file": "app/settings.py", "line": 3}])
+    with time_machine.travel(datetime(2026, 3, 2, 9, tzinfo=UTC), tick=False):
+        first = run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
+    with time_machine.travel(datetime(2026, 3, 5, 9, tzinfo=UTC), tick=False):
+        run_cli(tmp_path, data, source="trufflehog", fmt="gitleaks")  # seen again elsewhere
+        comment = TimelineEvent.objects.create(
+            secret=Secret.objects.get(), actor=lead, kind="secret.commented", message="Rotated?"
+        )
+    secret = Secret.objects.get()
+    assert secret.first_run_id == first["id"]  # a later import doesn't take it over
+    events = secret_timeline(secret)
+    assert [e.message for e in events] == ["Rotated?", "First seen by gitleaks"]
+    assert events[0] == comment
+    assert events[-1].created_at == datetime(2026, 3, 2, 9, tzinfo=UTC)
+    assert [e.message for e in secret_timeline(secret, limit=1)] == ["Rotated?"]
+    client.force_login(lead)
+    page = client.get(f"/secrets/{secret.pk}/").content.decode()
+    assert f"First seen by gitleaks — gitleaks import #{first['id']}" in page
+    assert page.index("Rotated?") < page.index("First seen by gitleaks")
+    # The first source deleted (its runs go with it): the entry stays, without its name.
+    source_delete(source=scanners["gitleaks"], by=lead)
+    secret.refresh_from_db()
+    assert secret_timeline(secret)[-1].message == (
+        f"First seen by import #{first['id']} (its source was deleted)"
+    )
 
 
 def _staging_bytes() -> int:
