@@ -9,6 +9,10 @@ A finding: ``{"SourceMetadata": {"Data": {"<Git|Github|Gitlab|Filesystem|S3|Dock
 never stored elsewhere. Releases before ``DecoderName`` existed marshalled ``Raw`` as a Go
 ``[]byte``, i.e. base64; see ``_decode_old_raw`` for when it is decoded. Log records mixed into
 the stream (``{"level": ..., "msg": ...}``) are skipped.
+
+TruffleHog v2 ``--json`` and v3 ``--json-legacy`` (git sources) write another shape, one line
+per commit and file: ``{"branch", "commit" (the message), "commitHash", "date", "diff", "path",
+"printDiff", "reason", "stringsFound"}``; see ``legacy_findings``.
 """
 
 from __future__ import annotations
@@ -109,6 +113,8 @@ _EXTRA_REFERENCES = {
 }
 _LOG_KEYS = ("level", "msg")
 _V2_KEYS = ("stringsFound", "printDiff", "commitHash")
+# v2's default rules for private keys and GCP service accounts match a marker, not a value.
+_LEGACY_MARKER = re.compile(r'-----BEGIN [A-Z0-9 ]+-----|"type": ?"service_account"')
 _B64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _AWS_ACCOUNT = re.compile(r"\d{12}")
 _EPOCH = re.compile(r"\d{9,13}(\.\d+)?")
@@ -144,7 +150,8 @@ def _records(stream: IO[bytes], ch: str, where: list[str]) -> Iterator[Item]:
             if any(k in obj for k in _LOG_KEYS):
                 continue  # a TruffleHog log record, not a finding
             if any(k in obj for k in _V2_KEYS):
-                raise ImportFormatError("TruffleHog v2 output is not supported; use v3", loc)
+                yield from legacy_findings(obj, loc)
+                continue
             hint = sniff(json.dumps(obj)[:65536].encode())
             raise ImportFormatError(hint or "not a TruffleHog finding (no SourceMetadata)", loc)
         yield finding(obj, loc)
@@ -218,6 +225,55 @@ def finding(obj: dict[str, Any], where: str) -> Observation:
         obs.references.append(ref)
     obs.references.extend(_references(mapping(obj, "ExtraData", where), value, obj))
     return scrub(obs)
+
+
+def legacy_findings(obj: dict[str, Any], where: str) -> Iterator[Observation]:
+    """One v2 / ``--json-legacy`` line: an Observation per distinct string in ``stringsFound``
+    (the matched text, or v3's ``Raw``), at ``path`` in ``commitHash``. A string that is only
+    a marker (a PEM header) is no value: the finding is kept without one. ``diff``,
+    ``printDiff`` (both show the secret) and the commit message are never read."""
+    rule = text(obj, "reason", where)
+    if not rule:
+        raise ImportFormatError("missing required field 'reason'", where)
+    found = obj.get("stringsFound")
+    if found is None:
+        found = []
+    if not isinstance(found, list):
+        raise ImportFormatError(
+            f"'stringsFound' should be an array, found {type_name(found)}", f"{where}.stringsFound"
+        )
+    values: list[str | None] = []
+    for index, item in enumerate(found):
+        if not isinstance(item, str):
+            raise ImportFormatError(
+                f"a found string should be text, found {type_name(item)}",
+                f"{where}.stringsFound[{index}]",
+            )
+        value = text({"stringsFound": item}, "stringsFound", where)  # refuses lone surrogates
+        value = None if not value.strip() or _LEGACY_MARKER.fullmatch(value.strip()) else value
+        if value not in values:
+            values.append(value)
+    path = text(obj, "path", where)
+    commit = text(obj, "commitHash", where)
+    branch = text(obj, "branch", where)
+    try:
+        committed_at = to_datetime(obj, "date", where)
+    except ImportFormatError:
+        committed_at = None
+    for value in values or [None]:
+        obs = Observation(
+            rule=rule,
+            secret_type=secret_type_for(SECRET_TYPES, rule, value),
+            secret_value=value,
+            path=path,
+            commit=commit,
+            committed_at=committed_at,
+            tool_ids={"branch": branch} if branch else {},
+        )
+        ref = aws_key_id_reference(value)
+        if ref:
+            obs.references.append(ref)
+        yield scrub(obs)
 
 
 def _source(obj: dict, where: str) -> tuple[str, dict]:

@@ -248,7 +248,9 @@ def _rec(**changes) -> bytes:
         (b"hello\n", "expected TruffleHog JSON lines"),
         (b'{"a": 1}\n', "not a TruffleHog finding"),
         (b"[1]", "expected a finding object"),
-        (b'{"branch": "main", "stringsFound": ["x"], "commitHash": "c"}\n', "v2"),
+        (b'{"branch": "main", "stringsFound": ["x"], "commitHash": "c"}\n', "'reason'"),
+        (b'{"reason": "AWS", "stringsFound": "x", "commitHash": "c"}\n', "stringsFound"),
+        (b'{"reason": "AWS", "stringsFound": [1], "commitHash": "c"}\n', "stringsFound[0]"),
         (_rec(SourceMetadata="git"), "SourceMetadata"),
         (_rec(SourceMetadata={"Data": {"Git": ["x"]}}), "source metadata"),
         (_rec(SourceMetadata={"Data": {"Git": {"line": "four"}}}), "line"),
@@ -495,3 +497,43 @@ def test_every_source_kind_gives_a_place(kind, data, expected):
     for field, value in expected.items():
         assert getattr(obs, field) == value, field
     assert obs.secret_value == AWS_ID
+
+
+def test_real_v2_json_lines():
+    """TruffleHog v2 --json (v3 --json-legacy writes the same shape): one Observation per found
+    string, at the file and commit; a private-key rule that matched only the PEM header has no
+    value; the diff, printDiff and commit message (they show the secret) are never kept."""
+    items = run(load("real_defectdojo_v2_many_vulns.jsonl"))
+    assert [(o.rule, o.secret_type, o.path) for o in items] == [
+        ("Generic Secret", "generic-secret", "test_all.py"),
+        ("Generic Secret", "generic-secret", "test_all.py"),
+        ("SSH (EC) private key", "private-key", "README.md"),
+    ]
+    first, second, key = items
+    assert first.commit == "288f35ed2e73145e3578207e896a4cf1600bea45"
+    assert first.committed_at == datetime(2021, 1, 30, 19, 50, 9, tzinfo=UTC)
+    assert first.tool_ids == {"branch": "origin/dev"}
+    assert first.secret_value == "secret = 'd15627104d07846ac2914a976e8e347a663bbd9b'"
+    assert second.secret_value == "secret = '9ed54617547cfca783e0f81f8dc5c927e3d1e345'"
+    assert key.secret_value is None and key.commit == "caa709db5b599dbe67afbad2eee4ae632cc3c12e"
+    for obs in items:
+        kept = json.dumps(dataclasses.asdict(obs), default=str)
+        assert "Fixed since_commit" not in kept and "@@" not in kept
+
+
+def test_json_legacy_from_v3():
+    """v3 --json-legacy: reason is the detector name, stringsFound holds Raw."""
+    rec = {
+        "branch": "refs/heads/main",
+        "commit": "add config\n",
+        "commitHash": "0416560b1330d8ac42045813251d85c688717eaf",
+        "date": "2022-06-20 19:00:00",
+        "diff": "@@ -0,0 +1 @@\n+aws_access_key_id = " + AWS_ID + "\n",
+        "path": "keys",
+        "printDiff": "aws_access_key_id = \u001b[93m" + AWS_ID + "\u001b[0m",
+        "reason": "AWS",
+        "stringsFound": [AWS_ID, AWS_ID],
+    }
+    (obs,) = run(lines(rec))
+    assert (obs.rule, obs.secret_type, obs.secret_value) == ("AWS", "aws-access-key", AWS_ID)
+    assert [(r.kind, r.value) for r in obs.references] == [("aws-access-key-id", AWS_ID)]
