@@ -213,6 +213,21 @@ def test_webhook_location_delivery():
     assert obs.commit == "0123456789abcdef0123456789abcdef01234567"
 
 
+def test_real_location_delivery_from_github_docs():
+    """GitHub's own example of a secret_scanning_alert_location "created" delivery: the new
+    location (leading "/" dropped), the delivery's repository, the alert URL built from it."""
+    data = (HERE / "real_ghdocs_secret_scanning_alert_location_created.json").read_bytes()
+    action, obs = parse_webhook(json.loads(data))
+    assert action == "created"
+    assert (obs.rule, obs.secret_type) == ("adafruit_io_key", "api-key")
+    assert (obs.repo, obs.path, obs.line) == ("Codertocat/Hello-World", "example/secrets.txt", 1)
+    assert obs.commit == "f14d7debf9775f957cf4f1e8176da0786431f72b"
+    assert obs.url == "https://github.com/Codertocat/Hello-World/security/secret-scanning/191"
+    assert obs.tool_ids["blob_sha"] == "af5626b4a114abcb82d63db7c8082c3c4756e51b"
+    assert obs.secret_value is None
+    assert [o.path for o in run(data)] == ["example/secrets.txt"]
+
+
 def test_parse_accepts_one_delivery():
     (obs,) = run(REOPENED.read_text())
     assert obs.tool_ids["number"] == "191"
