@@ -33,6 +33,20 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+@pytest.fixture(scope="session")
+def playwright(playwright):
+    """pytest-playwright's, and then: Django's database connections opened in this thread while
+    Playwright ran are closed before it stops. Its event loop runs (in a greenlet) in this
+    thread from the first browser test to the end of the session, and while a loop runs,
+    asgiref keeps this thread's connections apart (per context): once it stops, Django sees
+    only the others, and those from the browser tests onwards outlived the test database
+    ("database test_leakline is being accessed by other users" at teardown)."""
+    yield playwright
+    from django.db import connections
+
+    connections.close_all()
+
+
 def make_user(username: str, group: str | None, **extra) -> User:
     user = User.objects.create_user(
         username=username, password=PASSWORD, email=f"{username}@example.com", **extra
