@@ -169,7 +169,7 @@ def sniff(head: bytes) -> str:
     h = head[:65536]
     if b'"runs"' in h and (b"sarif" in h.lower() or b'"version"' in h):
         return "this looks like SARIF; use format sarif"
-    if b'"SourceMetadata"' in h or b'"DetectorName"' in h:
+    if b'"SourceMetadata"' in h or b'"DetectorName"' in h or b'"stringsFound"' in h:
         return "this looks like TruffleHog output; use format trufflehog"
     if b'"plugins_used"' in h or (b'"results"' in h and b'"hashed_secret"' in h):
         return "this looks like a detect-secrets baseline; use format detect-secrets"
@@ -482,7 +482,7 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
         hint = sniff(head)
         if hint and "gitleaks" not in hint:
             raise ImportFormatError(hint, "$")
-        yield from _parse_json_lines(stream, where)
+        yield from _parse_json_lines(stream, head, where)
     elif head.strip() == b"null":  # an empty Go slice marshalled as null
         return
     else:
@@ -492,17 +492,30 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
 _NOT_A_LIST = (
     "expected a JSON array of gitleaks findings (or one finding per line), found an object"
 )
+# One finding per line is a few KB (gitleaks' own Line field holds a source line, minified
+# ones included): a longer line is not a finding, and is refused before it is parsed.
+MAX_LINE = 16 * 1024 * 1024
+_FINDING_KEYS = (b'"RuleID"', b'"rule"', b'"offender"')
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-def _parse_json_lines(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
+def _parse_json_lines(stream: IO[bytes], head: bytes, where: list[str]) -> Iterator[Item]:
     """One v8 finding per line (betterleaks ``--report-format jsonl``). A first line that is
-    not a whole finding object means the report is some other JSON object."""
+    not a whole finding object means the report is some other JSON object: refused from its
+    first 64 KB when they name no finding key, before a large document is read whole."""
+    first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    if first_line and not any(key in first_line for key in _FINDING_KEYS):
+        raise ImportFormatError(_NOT_A_LIST, "$")
     first = True
-    for lineno, raw in enumerate(stream, start=1):
-        if not raw.strip():
-            continue
+    lineno = 0
+    while raw := stream.readline(MAX_LINE + 1):
+        lineno += 1
         loc = f"line {lineno}"
         where[0] = loc
+        if len(raw) > MAX_LINE:
+            raise ImportFormatError(f"a line longer than {MAX_LINE // 2**20} MB", loc)
+        if not raw.strip():
+            continue
         try:
             obj = json.loads(raw.decode("utf-8-sig" if first else "utf-8"))
         except UnicodeDecodeError as exc:
@@ -513,8 +526,19 @@ def _parse_json_lines(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
             raise ImportFormatError("a number in the JSON is too long", loc) from None
         if first and not (isinstance(obj, dict) and ("RuleID" in obj or "rule" in obj)):
             raise ImportFormatError(_NOT_A_LIST, "$")
+        if _SURROGATE_ESCAPE.search(raw) and not _encodes(obj):
+            # json.loads keeps a lone \ud800 escape as is; no text column could hold it.
+            raise ImportFormatError("an invalid \\u escape (half of a surrogate pair)", loc)
         first = False
         yield finding(obj, loc)
+
+
+def _encodes(obj: Any) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # betterleaks releases that moved the place into "Metadata" (JSON) / "meta:" columns (CSV).
@@ -532,7 +556,7 @@ def _from_metadata(obj: dict, where: str) -> dict:
     metadata = mapping(obj, "Metadata", where)
     merged = dict(obj)
     for key, name in _METADATA_KEYS.items():
-        if name not in merged and key in metadata:
+        if not merged.get(name) and key in metadata:
             merged[name] = metadata[key]
     return merged
 
@@ -541,7 +565,7 @@ def finding(obj: Any, where: str) -> Observation:
     if not isinstance(obj, dict):
         raise ImportFormatError(f"expected a finding object, found {type_name(obj)}", where)
     if "RuleID" in obj:
-        if "Metadata" in obj and "File" not in obj:
+        if "Metadata" in obj and not obj.get("File"):
             return _v8(_from_metadata(obj, where), where)
         return _v8(obj, where)
     if "rule" in obj or "offender" in obj:

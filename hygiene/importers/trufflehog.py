@@ -243,6 +243,7 @@ def legacy_findings(obj: dict[str, Any], where: str) -> Iterator[Observation]:
             f"'stringsFound' should be an array, found {type_name(found)}", f"{where}.stringsFound"
         )
     values: list[str | None] = []
+    seen: set[str | None] = set()  # not `in values`: quadratic in a line's found strings
     for index, item in enumerate(found):
         if not isinstance(item, str):
             raise ImportFormatError(
@@ -251,7 +252,8 @@ def legacy_findings(obj: dict[str, Any], where: str) -> Iterator[Observation]:
             )
         value = text({"stringsFound": item}, "stringsFound", where)  # refuses lone surrogates
         value = None if not value.strip() or _LEGACY_MARKER.fullmatch(value.strip()) else value
-        if value not in values:
+        if value not in seen:
+            seen.add(value)
             values.append(value)
     path = text(obj, "path", where)
     commit = text(obj, "commitHash", where)

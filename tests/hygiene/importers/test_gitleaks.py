@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hygiene.importers import gitleaks
 from hygiene.importers.base import ImportFormatError, Observation
 from hygiene.importers.gitleaks import DepthGuard, parse, safe_redacted
 
@@ -470,3 +471,54 @@ def test_json_lines_errors_name_the_line():
     assert (info.value.location, "not a gitleaks finding" in str(info.value)) == ("line 2", True)
     with pytest.raises(ImportFormatError, match="expected a JSON array"):
         run(b'{\n "RuleID": "r"\n}\n')  # one pretty-printed object is not a report
+
+
+def test_json_lines_refuse_what_no_text_column_can_hold_and_overlong_lines(monkeypatch):
+    """A lone surrogate escape (json.loads keeps it) and a line past MAX_LINE: an error naming
+    the line, not a failure further down."""
+    good = json.dumps({"RuleID": "r", "Secret": "s3cr3t-value", "File": "f"}).encode()
+    lone = b'{"RuleID": "r", "Secret": "s3cr3t-value", "File": "a\\udc80"}'
+    with pytest.raises(ImportFormatError, match="surrogate") as info:
+        run(good + b"\n" + lone + b"\n")
+    assert info.value.location == "line 2"
+    pair = b'{"RuleID": "r", "Secret": "s3cr3t-value", "File": "\\ud83d\\udd11.env"}'
+    assert [o.path for o in run(pair + b"\n")] == ["\U0001f511.env"]  # a whole pair is fine
+    monkeypatch.setattr(gitleaks, "MAX_LINE", len(good) + 10)
+    long = json.dumps({"RuleID": "r", "Secret": "s3cr3t-value", "File": "f" * 100}).encode()
+    with pytest.raises(ImportFormatError, match="a line longer than") as info:
+        run(good + b"\n" + long + b"\n")
+    assert info.value.location == "line 2"
+
+
+def test_an_object_that_names_no_finding_is_refused_before_it_is_read_whole():
+    read = []
+
+    class Counting(io.RawIOBase):
+        def __init__(self, data):
+            self.data = io.BytesIO(data)
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            n = self.data.readinto(buffer)
+            read.append(n)
+            return n
+
+    big = b'{"items": [' + b",".join([b'{"x": "' + b"y" * 100 + b'"}'] * 100_000) + b"]}"
+    with pytest.raises(ImportFormatError, match="expected a JSON array") as info:
+        list(parse(Counting(big)))
+    assert info.value.location == "$"
+    assert sum(read) < 1_000_000  # of 11 MB
+
+
+def test_metadata_fills_an_empty_file_field_too():
+    line = {"RuleID": "r", "Secret": "s3cr3t-value", "File": "", "Metadata": {"path": "a.py"}}
+    (obs,) = run(json.dumps(line).encode() + b"\n")
+    assert obs.path == "a.py"
+
+
+def test_trufflehog_v2_lines_get_a_hint():
+    line = {"reason": "AWS", "stringsFound": ["x"], "path": "p", "commitHash": "c" * 40}
+    with pytest.raises(ImportFormatError, match="use format trufflehog"):
+        run(json.dumps(line).encode() + b"\n")

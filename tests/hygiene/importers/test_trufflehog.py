@@ -537,3 +537,10 @@ def test_json_legacy_from_v3():
     (obs,) = run(lines(rec))
     assert (obs.rule, obs.secret_type, obs.secret_value) == ("AWS", "aws-access-key", AWS_ID)
     assert [(r.kind, r.value) for r in obs.references] == [("aws-access-key-id", AWS_ID)]
+
+
+def test_json_legacy_repeats_of_a_found_string_are_one_finding_even_in_a_long_line():
+    strings = [f"tok_{i:06d}_abcdefgh" for i in range(20_000)]
+    rec = {"reason": "Generic", "path": "a", "commitHash": "c" * 40, "stringsFound": strings * 2}
+    items = run(lines(rec))
+    assert [o.secret_value for o in items] == strings
