@@ -62,7 +62,9 @@ class ImportRunAdmin(admin.ModelAdmin):
 class SecretAdmin(admin.ModelAdmin):
     list_display = ["id", "secret_type", "preview", "severity", "validity", "reused"]
     list_filter = ["secret_type", "severity", "validity", "reused"]
-    readonly_fields = ["fingerprint", "preview", "analysis"]
+    # first_run: a historic id (its run may be gone with its source), not a choice to make.
+    readonly_fields = ["fingerprint", "preview", "analysis", "first_run_id"]
+    exclude = ["first_run"]
     show_full_result_count = False
 
     def has_delete_permission(self, request, obj=None):

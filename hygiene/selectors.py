@@ -60,7 +60,7 @@ def secret_timeline(secret: Secret, limit: int = 100) -> list:
                 actor_label=f"{run.format} import #{run.pk}" if run else "",
                 message=f"First seen by {run.source.name}"
                 if run
-                else f"First seen by import #{secret.first_run_id} (its source was deleted)",
+                else f"First seen by import #{secret.first_run_id} (no longer recorded)",
                 data={"import_run": secret.first_run_id},
             )
         )

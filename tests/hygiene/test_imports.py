@@ -590,7 +590,7 @@ def test_a_secret_timeline_starts_with_its_first_import_even_once_the_source_is_
     source_delete(source=scanners["gitleaks"], by=lead)
     secret.refresh_from_db()
     assert secret_timeline(secret)[-1].message == (
-        f"First seen by import #{first['id']} (its source was deleted)"
+        f"First seen by import #{first['id']} (no longer recorded)"
     )
 
 

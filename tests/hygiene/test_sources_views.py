@@ -262,6 +262,29 @@ def test_deleting_a_source_in_the_admin_takes_its_findings_and_secrets_cannot_be
     assert not Finding.objects.exists() and not ImportRun.objects.exists()
     event = TimelineEvent.objects.get(kind="source.deleted")
     assert event.actor == admin and "1 findings" in event.message
+    # The secret stays editable: the run that first saw it went with the source, and its
+    # id is history, shown, not a choice the form would refuse.
+    page = client.get(f"/admin/hygiene/secret/{secret.pk}/change/")
+    assert page.status_code == 200 and 'name="first_run"' not in page.content.decode()
+    response = client.post(
+        f"/admin/hygiene/secret/{secret.pk}/change/",
+        {
+            "secret_type": secret.secret_type,
+            "severity": "critical",
+            "validity": secret.validity,
+            "place_count": secret.place_count,
+            "finding_count": secret.finding_count,
+            "first_seen_at_0": secret.first_seen_at.strftime("%Y-%m-%d"),
+            "first_seen_at_1": secret.first_seen_at.strftime("%H:%M:%S"),
+            "last_seen_at_0": secret.last_seen_at.strftime("%Y-%m-%d"),
+            "last_seen_at_1": secret.last_seen_at.strftime("%H:%M:%S"),
+            "exposed_since_0": secret.exposed_since.strftime("%Y-%m-%d"),
+            "exposed_since_1": secret.exposed_since.strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    secret.refresh_from_db()
+    assert secret.severity == "critical" and secret.first_run_id is not None
 
 
 @pytest.mark.django_db(transaction=True)
