@@ -31,8 +31,9 @@ class Secret(models.Model):
     first_seen_at = models.DateTimeField()
     # The import that first reported it: its timeline's first entry ("First seen by <source>",
     # hygiene.selectors.secret_timeline) is read from here rather than stored as one timeline
-    # row per new secret (0.4 s per 100,000 of an import's time). The id outlives the run (a
-    # deleted source's runs go with it) as the event's text would: no constraint, no index.
+    # row per new secret (0.4 s of a 100,000-secret import). The id stays when the run is gone
+    # (deleting a source deletes its runs), as a stored event's data did: no constraint, and
+    # no index (nothing looks secrets up by it).
     first_run = models.ForeignKey(
         "hygiene.ImportRun",
         null=True,
