@@ -96,7 +96,8 @@ _KEYWORDS: list[tuple[str, SecretType]] = [
     ),
     (r"\bjwt\b|json.?web.?token", SecretType.JWT),
     (r"password|passwd|\bpwd\b|basic.?auth|credential", SecretType.GENERIC_PASSWORD),
-    (r"api[-_ ]?key|apikey|token|bearer", SecretType.API_KEY),
+    # Other clouds' key pairs (Alibaba AccessKey, Tencent SecretId) are API credentials too.
+    (r"api[-_ ]?key|apikey|token|bearer|access[-_ ]?key|secret[-_ ]?id", SecretType.API_KEY),
 ]
 _COMPILED = [(re.compile(p, re.IGNORECASE), t) for p, t in _KEYWORDS]
 
