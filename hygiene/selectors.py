@@ -2,7 +2,7 @@
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from hygiene.models import Finding, Secret
+from hygiene.models import Finding, ImportRun, Secret
 from hygiene.roles import role_of, sees_everything
 
 
@@ -42,7 +42,6 @@ def secret_timeline(secret: Secret, limit: int = 100) -> list:
     """A secret's timeline, newest first: its events, then (the oldest entry) the import that
     first reported it. That one is not a stored row but read from ``secret.first_run`` (see
     Secret.first_run); secrets imported before that column existed have it stored."""
-    from hygiene.models import ImportRun
     from incidents.models import TimelineEvent
 
     events = list(
