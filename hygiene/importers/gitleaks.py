@@ -619,33 +619,64 @@ def _v8(obj: dict, where: str) -> Observation:
     line = obj.get("StartLine")
     if line.__class__ is not int or not 0 <= line <= MAX_NUMBER:
         line = number(obj, "StartLine", where)
+    path = file or symlink
+    if author and email and "<" not in email:
+        author = f"{author} <{email}>"
+    else:
+        author = person(author, email)
+    # Positional up to committed_at (Observation's field order), and no default factory left to
+    # run: keyword arguments made the Observation cost 1.07 µs instead of 0.58 (once per finding).
     obs = Observation(
-        rule=rule,
-        secret_type=secret_type_for(SECRET_TYPES, rule, value, description),
-        secret_value=value,
-        redacted=redacted,
-        repo=_repo_from_link(link) if link else "",
-        path=file or symlink,
-        line=line,
-        commit=commit,
-        url=link,
-        author=f"{author} <{email}>"
-        if author and email and "<" not in email
-        else person(author, email),
-        committed_at=to_datetime(obj, "Date", where),
+        rule,
+        secret_type_for(SECRET_TYPES, rule, value, description),
+        "secret",
+        value,
+        None,
+        redacted,
+        _repo_from_link(link) if link else "",
+        path,
+        line,
+        commit,
+        link,
+        author,
+        to_datetime(obj, "Date", where),
         title=description,
+        references=[],
         tool_ids={"fingerprint": fingerprint} if fingerprint else {},
     )
     if value and value[0] == "A":
         ref = aws_key_id_reference(value)
         if ref:
             obs.references.append(ref)
-    return scrub(obs)
+    # scrub() only where the value shows up: with a value, redacted is "" and the only reference
+    # is the key id itself (kept), so these are all the fields it could change (1.2 µs a call).
+    if (
+        value
+        and len(value) >= 8
+        and value in "\x00".join((rule, description, link, path, commit, author, fingerprint))
+    ):
+        return scrub(obs)
+    return obs
+
+
+# The last link's match: (the text it matched, up to ".../blob/", and its repository).
+_link_match = ("", "")
 
 
 def _repo_from_link(link: str) -> str:
+    # The links of a report share their repository, and a link that starts with the text the
+    # last one matched matches the same way: the lazy ".+?" stops at the first place the
+    # suffix fits, and no attempt before that place reads past the matched text (it would
+    # have to be a proper prefix of "/-/blob/" etc. ending with a whole one). 1.1 µs → 0.2.
+    global _link_match
+    matched, repo = _link_match
+    if matched and link.startswith(matched):
+        return repo
     m = _LINK_REPO.match(link)
-    return m.group(1) if m else ""
+    if m is None:
+        return ""
+    _link_match = (m.group(0), m.group(1))
+    return m.group(1)
 
 
 # gitleaks before v8 had no secret group: ``offender`` is the whole regex match, which for
