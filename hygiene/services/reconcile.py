@@ -75,6 +75,8 @@ class Reconciler:
             # leave unchanged rows (and all their index entries) alone.
             "stale": adapt(now - LAST_SEEN_GRANULARITY),
         }
+        # Whether the source has findings, and closed ones (staged_kinds, under the lock).
+        self.known = self.closed = True
 
     def sql(self, statement: str, params: dict | None = None) -> int:
         with connection.cursor() as cursor:
@@ -106,31 +108,28 @@ class Reconciler:
         lock = "SELECT 1 FROM hygiene_source WHERE id = %(source)s FOR KEY SHARE"
         if self.pg and not self.rows(lock):
             raise SourceGone(f"source #{self.run.source_id} was deleted")
-        if self.pg:
-            # Runs of one source reconcile one after the other (two workers, or the CLI next to
-            # a worker): the upserts leave out rows that look unchanged in their snapshot, so a
-            # run must see what an earlier run of the source committed. Until commit.
-            self.sql(
-                "SELECT pg_advisory_xact_lock(%(lock)s, mod(%(source)s, 2147483647)::int)",
-                {"lock": RECONCILE_LOCK},
-            )
         large = self.pg and (self.run.received or 0) >= ANALYZE_FROM_ROWS
+        if self.pg:
+            # One statement: runs of one source reconcile one after the other (two workers, or
+            # the CLI next to a worker): the upserts leave out rows that look unchanged in their
+            # snapshot, so a run must see what an earlier run of the source committed. Until
+            # commit.
+            # For this transaction only (set_config's is_local), no JIT: a join of the run's
+            # rows with the source's findings is estimated at millions of rows (the planner
+            # can't tell that location keys match one to one), past jit_above_cost, and
+            # compiling it took 0.6 to 1.4 s for a statement that runs in 0.1 s (a small run's
+            # too, on a large inventory). A large run gets room for its fingerprints and keys
+            # in memory: hash joins and aggregates of 100,000 rows otherwise spill to disk.
+            work_mem = ", set_config('work_mem', %(work_mem)s, true)" if large else ""
+            self.sql(
+                "SELECT pg_advisory_xact_lock(%(lock)s, mod(%(source)s, 2147483647)::int),"
+                f" set_config('jit', 'off', true){work_mem}",
+                {"lock": RECONCILE_LOCK, "work_mem": RECONCILE_WORK_MEM},
+            )
         if large:
             self.sql(
                 "ANALYZE hygiene_stagedfinding (run_id, category, passed, fingerprint),"
                 " hygiene_stagedreference (run_id)"
-            )
-        if self.pg:
-            # For this transaction only (SET LOCAL). No JIT: a join of the run's rows with the
-            # source's findings is estimated at millions of rows (the planner can't tell that
-            # location keys match one to one), past jit_above_cost, and compiling it took 0.6
-            # to 1.4 s for a statement that runs in 0.1 s (a small run's too, on a large
-            # inventory). A large run gets room for its fingerprints and keys in memory: hash
-            # joins and aggregates of 100,000 rows otherwise spill to disk in batches.
-            work_mem = ", set_config('work_mem', %(work_mem)s, true)" if large else ""
-            self.sql(
-                f"SELECT set_config('jit', 'off', true){work_mem}",
-                {"work_mem": RECONCILE_WORK_MEM},
             )
         has = self.staged_kinds()
         secrets_written = self.upsert_secrets()
@@ -140,8 +139,9 @@ class Reconciler:
             # nest a scan of the run's staged rows inside each of them. Sampled again, with
             # this transaction's rows, for the statements below.
             self.sql("ANALYZE hygiene_secret (first_seen_at, severity, validity)")
-        counts.reopened_ids = self.reopen_resolved()
-        counts.reopened = len(counts.reopened_ids)
+        if self.closed:
+            counts.reopened_ids = self.reopen_resolved()
+            counts.reopened = len(counts.reopened_ids)
         if has["passed"]:
             counts.resolved += self.resolve_passed()
         written = self.upsert_findings(counts, has["findings"])
@@ -163,7 +163,10 @@ class Reconciler:
 
     def staged_kinds(self) -> dict[str, int]:
         """Which optional steps this run needs (skipping a statement beats running it idle),
-        and how many findings (not passes) it staged."""
+        and how many findings (not passes) it staged. Also whether the source has findings
+        yet, and closed ones: a first scan has nothing to reopen, update or mark missing, and
+        its insert is planned as such (_insert_new). Read after the lock, in a statement of
+        its own: this snapshot has what an earlier run of the source committed."""
         # One pass over the run's rows (separate EXISTS would each read all of them when the
         # answer is no, which is the usual answer).
         row = self.rows(
@@ -171,10 +174,14 @@ class Reconciler:
             SELECT COALESCE(MAX(CASE WHEN passed THEN 1 ELSE 0 END), 0),
                    COALESCE(MAX(CASE WHEN tool_resolution <> '' THEN 1 ELSE 0 END), 0),
                    EXISTS(SELECT 1 FROM hygiene_stagedreference WHERE run_id = %(run)s),
-                   COALESCE(SUM(CASE WHEN passed THEN 0 ELSE 1 END), 0)
+                   COALESCE(SUM(CASE WHEN passed THEN 0 ELSE 1 END), 0),
+                   EXISTS(SELECT 1 FROM hygiene_finding WHERE source_id = %(source)s),
+                   EXISTS(SELECT 1 FROM hygiene_finding WHERE source_id = %(source)s
+                          AND status IN ('resolved', 'dismissed'))
             FROM hygiene_stagedfinding WHERE run_id = %(run)s
             """
         )[0]
+        self.known, self.closed = bool(row[4]), bool(row[5])
         return {
             "passed": bool(row[0]),
             "tool_resolution": bool(row[1]),
@@ -310,6 +317,9 @@ class Reconciler:
         joins per 100,000 otherwise)."""
         # Staged location keys are unique per run (the stager drops repeats).
         staged = "SELECT * FROM hygiene_stagedfinding WHERE run_id = %(run)s AND passed = FALSE"
+        if not self.known:
+            counts.created = self._insert_new(staged, anti_join=False)
+            return counts.created
         known, stale, changed = self.rows(
             f"""
             SELECT COUNT(*),
@@ -326,7 +336,7 @@ class Reconciler:
         if stale:
             refreshed = self._refresh_known(staged)
         if known < total:
-            created = self._insert_new(staged)
+            created = self._insert_new(staged, anti_join=known > 0)
         counts.created, counts.updated = created, changed
         counts.unchanged = total - created - changed
         return created + refreshed
@@ -353,8 +363,19 @@ class Reconciler:
             """
         )
 
-    def _insert_new(self, staged: str) -> int:
+    def _insert_new(self, staged: str, anti_join: bool) -> int:
+        """``anti_join``: whether some of the rows are known findings, to leave out. When none
+        are, the planner isn't asked to look for them: it estimates from statistics that may
+        predate the source's findings, and with none (a new source) it probed the source's
+        findings once per row, as the statement added to them (2.8 s per 10,000)."""
         dismissals = ", ".join(f"'{d}'" for d in DISMISSALS)
+        known = (
+            """WHERE NOT EXISTS (SELECT 1 FROM hygiene_finding cur
+                              WHERE cur.source_id = %(source)s
+                                AND cur.location_key = s.location_key)"""
+            if anti_join
+            else ""
+        )
         return self.sql(
             f"""
             INSERT INTO hygiene_finding (secret_id, source_id, location_key, category, rule,
@@ -378,9 +399,7 @@ class Reconciler:
             FROM ({staged}) s
             LEFT JOIN hygiene_secret sec
               ON s.category = 'secret' AND sec.fingerprint = s.fingerprint
-            WHERE NOT EXISTS (SELECT 1 FROM hygiene_finding cur
-                              WHERE cur.source_id = %(source)s
-                                AND cur.location_key = s.location_key)
+            {known}
             """
         )
 
@@ -449,7 +468,9 @@ class Reconciler:
         passes), each now one finding of the source (staged keys are unique per run)."""
         # When the source has no other finding (its first scan, or a re-scan that reports all
         # it ever did), nothing is missing: one index count instead of two anti-joins of every
-        # finding of the source with the run's rows (0.18 s per 100,000).
+        # finding of the source with the run's rows (0.18 s per 100,000), or none.
+        if not self.known:
+            return 0, 0
         (known,) = self.rows("SELECT COUNT(*) FROM hygiene_finding WHERE source_id = %(source)s")[0]
         if known == reported:
             return 0, 0
