@@ -14,7 +14,7 @@ import io
 import os
 import re
 
-from .base import ImportFormatError
+from .base import DepthGuard, ImportFormatError
 
 JSON_ARRAY = "json-array"
 # Past the middle, how far to look for the end of an element (findings are a few KB at most).
@@ -56,45 +56,29 @@ def json_array_cut(fd: int, size: int, target: int) -> int | None:
     """The offset of a comma between two top-level elements of the JSON array in the file, at
     or after ``target``; None when there is none (or the file is not a well-formed array up to
     there)."""
-    from .gitleaks import MAX_DEPTH, DepthGuard  # the scanner the streamed parse uses
+    from .gitleaks import MAX_DEPTH  # the limit of the streamed parse (gitleaks' arrays)
 
     head = os.pread(fd, 4096, 0).lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head.startswith(b"[") or not 0 < target < size:
         return None
     scanner = DepthGuard(io.BytesIO(), max_depth=MAX_DEPTH)
     try:
-        pos = 0
-        while pos < target:
-            data = os.pread(fd, min(_CHUNK, target - pos), pos)
+        while scanner.pos < target:
+            data = os.pread(fd, min(_CHUNK, target - scanner.pos), scanner.pos)
             if not data:
                 return None
-            scanner._scan(data)
-            scanner.pos = pos = pos + len(data)
+            scanner.scan(data)
     except ImportFormatError:
         return None
     if scanner.depth < 1:
         return None
-    # DepthGuard knows the depth and whether ``target`` is inside a string (and after a
-    # backslash); walk on from there, byte by byte, to the next comma at depth 1.
-    depth, in_string, escape = scanner.depth, scanner.in_string, scanner.escape
+    # The scanner knows the depth and whether ``target`` is inside a string (and after a
+    # backslash); walk on from there to the next comma at depth 1.
     window = os.pread(fd, min(_WINDOW, size - target), target)
-    for i, byte in enumerate(window):
-        if escape:
-            escape = False
-        elif in_string:
-            if byte == 0x5C:  # backslash
-                escape = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-            if depth < 1:
-                return None  # the array ended
-        elif byte == 0x2C and depth == 1:
+    for i, byte, depth in scanner.walk(window):
+        if depth < 1:
+            return None  # the array ended
+        if byte == 0x2C and depth == 1:  # ,
             return target + i
     return None
 

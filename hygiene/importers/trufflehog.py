@@ -32,13 +32,14 @@ from .base import (
     Observation,
     Reference,
     first_char,
+    iter_json_array,
     type_name,
 )
 from .gitleaks import (
+    MAX_DEPTH,
     aws_key_id_reference,
     flag,
     guarded,
-    iter_json_array_guarded,
     mapping,
     number,
     peek,
@@ -135,7 +136,7 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
 
 def _records(stream: IO[bytes], ch: str, where: list[str]) -> Iterator[Item]:
     if ch == "[":
-        records = iter_json_array_guarded(stream)
+        records = iter_json_array(stream, max_depth=MAX_DEPTH)
     elif ch == "{":
         records = _json_lines(stream, where)
     else:

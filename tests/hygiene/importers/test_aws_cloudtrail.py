@@ -301,6 +301,18 @@ def test_deep_nesting():
     assert "nested" in expect_error(deep_lines).message
 
 
+def test_brackets_left_open_in_strings_are_not_nesting():
+    # 3,000 records under "Records", each with an open bracket in a string: a few levels deep,
+    # not 3,000 (this was refused as "JSON nested deeper than 2048 levels").
+    rec = records()[1]
+    many = [
+        {**rec, "eventID": f"e{i}", "userAgent": f'aws-cli/2.15.0 [cfg["k{i}"] {{ \\'}
+        for i in range(3000)
+    ]
+    events = parse_bytes(json.dumps({"Records": many}).encode())
+    assert [e.event_id for e in events] == [f"e{i}" for i in range(3000)]
+
+
 def test_out_of_range_time_is_a_format_error():
     rec = records()[8]
     rec["eventTime"] = "9999-12-31T23:59:59-05:00"

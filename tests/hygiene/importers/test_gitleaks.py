@@ -10,7 +10,7 @@ import pytest
 
 from hygiene.importers import gitleaks
 from hygiene.importers.base import ImportFormatError, Observation
-from hygiene.importers.gitleaks import DepthGuard, parse, safe_redacted
+from hygiene.importers.gitleaks import parse, safe_redacted
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 DIR = FIXTURES / "gitleaks"
@@ -358,20 +358,31 @@ def test_trufflehog_array_is_refused():
     assert "AKIAYVP4CIPPERUVIFXG" not in str(err)
 
 
-# --- the depth guard and the 100k budget ---------------------------------------------------------
+# --- nesting and the 100k budget ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 65536])
-def test_depth_guard_tracks_strings_and_escapes_across_chunks(chunk):
-    nested = json.dumps([{"a": '[[[{{{\\"]]]', "b": ["\\\\", ["x"]], "c": "\\"}] * 3)
-    guard = DepthGuard(io.BytesIO(nested.encode()), max_depth=4)
-    while guard.read(chunk):
-        pass
-    assert guard.depth == 0
-    deep = DepthGuard(io.BytesIO(b'["\\"[[[[[[", ' + b"[" * 10), max_depth=8)
-    with pytest.raises(ImportFormatError, match="nested deeper than 8"):
-        while deep.read(chunk):
-            pass
+def test_brackets_left_open_in_strings_are_not_nesting():
+    # 3,000 findings whose matched line ends with an open bracket: three levels deep, not 3,000
+    # (this was refused as "JSON nested deeper than 2048 levels").
+    finding = json.loads(load("gitleaks8_many.json"))[3]
+    findings = [
+        {**finding, "Match": 'x = cfg["k"] || [', "Line": 'x = cfg["k"] || [ \\', "StartLine": i}
+        for i in range(3000)
+    ]
+    items = run(json.dumps(findings).encode())
+    assert [obs.line for obs in items] == list(range(3000))
+    assert {obs.secret_value for obs in items} == {"dfjksdjfs3294dfjlsdaf213"}
+
+
+def test_deep_nesting_is_refused_at_its_byte():
+    err = _bad(b'[{"RuleID": "r", "File": ' + b"[" * 100_000)
+    assert err.message == "JSON nested deeper than 64 levels"
+    assert err.location == "near byte 87"  # the 63rd '[' of File: 2 + 63 levels
+    # Past 300 KB of findings with brackets in strings: still the byte of the 63rd '['.
+    finding = {**json.loads(load("gitleaks8_many.json"))[3], "Match": "[{ ["}
+    head = json.dumps([finding] * 500).encode()[:-1] + b', {"RuleID": "r", "File": '
+    err = _bad(head + b"[" * 100 + b"]" * 100 + b"}]")
+    assert err.location == f"near byte {len(head) + 62}"
 
 
 def test_large_report_streams(tmp_path):

@@ -395,6 +395,21 @@ def test_escaped_brackets_in_strings_do_not_count_as_nesting():
     assert item.description == '\\"[[[[{{{{' * 100
 
 
+def test_brackets_left_open_in_strings_are_not_nesting():
+    # 3,000 findings each with an open bracket in a string: a few levels deep, not 3,000 (this
+    # was refused as "JSON nested deeper than 2048 levels").
+    finding = _finding()
+    finding["remediation"]["desc"] = 'Rotate {"a": [\\"'
+    findings = [{**finding, "status_detail": f'cfg["key_{i}"] || ['} for i in range(3000)]
+    items = parse_bytes(json.dumps(findings).encode())
+    assert len(items) == 3000
+    assert {item.description for item in items} == {'Rotate {"a": [\\"'}
+    deep = json.dumps(findings[:100]).encode()[:-1] + b", " + b"[" * 3000
+    err = expect_error(deep)
+    assert err.message == "JSON nested deeper than 2048 levels"
+    assert err.location == f"near byte {deep.index(b'[' * 3000) + 2047}"
+
+
 # --- real reports from public repositories (origins: tests/fixtures/README-auditors.md) -------
 
 
