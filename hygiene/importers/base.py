@@ -202,7 +202,8 @@ class DepthGuard(io.RawIOBase):
                 and max(accumulate(signs, initial=self.depth)) > self.max_depth
             ):
                 # The exact byte, walked to from the state before this chunk (once).
-                at = next(i for i, _, depth in self.walk(data) if depth > self.max_depth)
+                # (0 would only mean walk and scan disagree: never StopIteration under ijson.)
+                at = next((i for i, _, d in self.walk(data) if d > self.max_depth), 0)
                 raise ImportFormatError(
                     f"JSON nested deeper than {self.max_depth} levels", f"near byte {self.pos + at}"
                 )

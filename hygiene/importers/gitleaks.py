@@ -405,9 +405,12 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
     stream, ch = first_char(stream)
     head = peek(stream)
     if ch == "[":
-        for loc, obj in iter_json_array(stream, max_depth=MAX_DEPTH):
-            where[0] = loc
-            yield finding(obj, loc)
+        try:
+            for loc, obj in iter_json_array(stream, max_depth=MAX_DEPTH):
+                where[0] = loc
+                yield finding(obj, loc)
+        finally:
+            _forget_link()
     elif ch == "{":
         hint = sniff(head)
         if hint and "gitleaks" not in hint:
@@ -591,6 +594,12 @@ def _v8(obj: dict, where: str) -> Observation:
 
 # The last link's match: (the text it matched, up to ".../blob/", and its repository).
 _link_match = ("", "")
+
+
+def _forget_link() -> None:
+    """A link may carry credentials (https://user:token@host/...): not kept past a report."""
+    global _link_match
+    _link_match = ("", "")
 
 
 def _repo_from_link(link: str) -> str:

@@ -75,8 +75,8 @@ class Reconciler:
             # leave unchanged rows (and all their index entries) alone.
             "stale": adapt(now - LAST_SEEN_GRANULARITY),
         }
-        # Whether the source has findings, and closed ones (staged_kinds, under the lock).
-        self.known = self.closed = True
+        # Whether the source has findings (staged_kinds, under the lock).
+        self.known = True
 
     def sql(self, statement: str, params: dict | None = None) -> int:
         with connection.cursor() as cursor:
@@ -139,7 +139,7 @@ class Reconciler:
             # nest a scan of the run's staged rows inside each of them. Sampled again, with
             # this transaction's rows, for the statements below.
             self.sql("ANALYZE hygiene_secret (first_seen_at, severity, validity)")
-        if self.closed:
+        if self.known:  # triage can close findings meanwhile (no lock), not create them
             counts.reopened_ids = self.reopen_resolved()
             counts.reopened = len(counts.reopened_ids)
         if has["passed"]:
@@ -164,7 +164,7 @@ class Reconciler:
     def staged_kinds(self) -> dict[str, int]:
         """Which optional steps this run needs (skipping a statement beats running it idle),
         and how many findings (not passes) it staged. Also whether the source has findings
-        yet, and closed ones: a first scan has nothing to reopen, update or mark missing, and
+        yet: a first scan has nothing to reopen, update or mark missing, and
         its insert is planned as such (_insert_new). Read after the lock, in a statement of
         its own: this snapshot has what an earlier run of the source committed."""
         # One pass over the run's rows (separate EXISTS would each read all of them when the
@@ -175,13 +175,11 @@ class Reconciler:
                    COALESCE(MAX(CASE WHEN tool_resolution <> '' THEN 1 ELSE 0 END), 0),
                    EXISTS(SELECT 1 FROM hygiene_stagedreference WHERE run_id = %(run)s),
                    COALESCE(SUM(CASE WHEN passed THEN 0 ELSE 1 END), 0),
-                   EXISTS(SELECT 1 FROM hygiene_finding WHERE source_id = %(source)s),
-                   EXISTS(SELECT 1 FROM hygiene_finding WHERE source_id = %(source)s
-                          AND status IN ('resolved', 'dismissed'))
+                   EXISTS(SELECT 1 FROM hygiene_finding WHERE source_id = %(source)s)
             FROM hygiene_stagedfinding WHERE run_id = %(run)s
             """
         )[0]
-        self.known, self.closed = bool(row[4]), bool(row[5])
+        self.known = bool(row[4])
         return {
             "passed": bool(row[0]),
             "tool_resolution": bool(row[1]),
