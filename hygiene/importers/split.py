@@ -79,7 +79,11 @@ def json_array_cut(fd: int, size: int, target: int) -> int | None:
         if depth < 1:
             return None  # the array ended
         if byte == 0x2C and depth == 1:  # ,
-            return target + i
+            # A comma before the closing bracket is not between two elements: cut there, each
+            # half would read as valid JSON, where the whole report is not (one process
+            # reports the trailing comma).
+            after = window[i + 1 :].lstrip(b" \t\r\n")
+            return target + i if after and after[0] != 0x5D else None  # ]
     return None
 
 

@@ -174,6 +174,24 @@ def test_an_error_is_reported_where_one_process_reports_it(settings, forks, muta
     assert not Finding.objects.exists() and not StagedFinding.objects.exists()
 
 
+def test_a_trailing_comma_is_an_error_when_the_middle_falls_in_the_last_finding(settings, forks):
+    # The first comma at depth 1 past the middle is the trailing one: a cut there would leave
+    # two valid halves ("[…]" and "[]") of a report that is not valid JSON.
+    findings = report(3, {2: {"description": "x" * 5000}})
+    data = reports.gitleaks(findings)
+    assert data.endswith(b"}]")
+    data = data[:-1] + b",\n]"
+    one, two = sources("one-process", "two-processes")
+    with pytest.raises(ImportFailed) as serial:
+        run_import(one, data, settings, SERIAL)
+    with pytest.raises(ImportFailed) as parallel:
+        run_import(two, data, settings, IN_TWO)
+    assert not forks  # no cut: one process reads it, and finds the comma
+    assert parallel.value.run.error == serial.value.run.error
+    assert serial.value.run.error.startswith("malformed or truncated JSON")
+    assert not Finding.objects.exists()
+
+
 def test_the_first_of_two_errors_is_reported(settings, forks, source):
     findings = report(200, {10: {"rule": ""}, 190: {"rule": ""}})
     with pytest.raises(ImportFailed) as failed:
@@ -337,7 +355,14 @@ def test_the_cut_falls_between_two_top_level_elements(tmp_path_factory, elements
 
 @pytest.mark.parametrize(
     "data",
-    [b'{"a": [1, 2, 3]}', b"[1]", b"[[1, 2, 3, 4, 5, 6]]", b"not json, at all", b'[1, "a, b, c]'],
+    [
+        b'{"a": [1, 2, 3]}',
+        b"[1]",
+        b"[[1, 2, 3, 4, 5, 6]]",
+        b"not json, at all",
+        b'[1, "a, b, c]',
+        b'[1, "a b c d e f g h",\n ]',
+    ],
 )
 def test_no_cut_where_there_are_no_two_top_level_elements_after_the_middle(tmp_path, data):
     path = tmp_path / "r.json"
