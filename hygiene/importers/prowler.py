@@ -1,11 +1,13 @@
-"""Prowler reports: OCSF JSON (``-M json-ocsf``), the ``;``-separated CSV, and v3 JSON.
+"""Prowler reports: OCSF JSON (``-M json-ocsf``), the ``;``-separated CSV, v3 JSON, and
+Prowler 2's JSON lines and ``,``-separated CSV.
 
 Every FAIL result becomes a posture Observation, every PASS an Observation with
 ``passed=True`` (it resolves earlier findings of the same rule and resource), MANUAL and INFO
 results are skipped. The check id is the rule; the secret-hygiene checks get a posture type
 (key rotation, unused credentials, root keys, MFA...), everything else is ``posture-other``.
 Only non-secret text is kept: the check title and the remediation text, never the
-status_extended message (for the "find secrets" checks it names where a secret was found).
+status_extended message (Prowler 2: Message / CHECK_RESULT_EXTENDED; for the "find secrets"
+checks it names where a secret was found).
 See docs/formats/prowler.md.
 """
 
@@ -99,8 +101,74 @@ SECRET_EXPOSURE_CHECKS = frozenset(
         "cloudwatch_log_group_no_secrets_in_logs",
         "glue_etl_jobs_no_secrets_in_arguments",
         "stepfunctions_statemachine_no_secrets_in_definition",
+        # Prowler 2 ("[extra741] Find secrets in EC2 User Data"...; V2_CHECK_TYPES)
+        "extra741",
+        "extra742",
+        "extra759",
+        "extra760",
+        "extra768",
+        "extra775",
+        "extra7141",
     }
 )
+
+# Prowler 2 (the shell script) check ids -> (posture type, words its title must contain).
+# Prowler renumbered some checks over time (extra7123 was a Glue check before it became "two
+# active access keys"; the initial-access-keys check was check123 before it was check121), so
+# an id counts only with the title Prowler 2 gave it; otherwise the title goes through the
+# heuristics like any unknown check. Titles from prowler-cloud/prowler checks/check* (v2).
+V2_CHECK_TYPES: dict[str, tuple[str, str]] = {
+    # [check14] Ensure access keys are rotated every 90 days or less
+    "check14": ("key-rotation", "access keys are rotated every 90 days"),
+    # [check28] Ensure rotation for customer created KMS CMKs is enabled
+    "check28": ("key-rotation", "rotation for customer created"),
+    # [extra7123] Check if IAM users have two active access keys
+    "extra7123": ("key-rotation", "two active access keys"),
+    # [extra730] Check if ACM Certificates are about to expire in 7 days or less
+    "extra730": ("key-rotation", "acm certificates are about to expire"),
+    # [check13] Ensure credentials unused for 90 days or greater are disabled
+    "check13": ("unused-credential", "credentials unused for 90 days"),
+    # [extra774] Ensure credentials unused for 30 days or greater are disabled
+    # (earlier: "Check if user have unused console login")
+    "extra774": ("unused-credential", "unused"),
+    # [check121] Do not setup access keys during initial user setup for all IAM users that
+    # have a console password (check123 in older versions)
+    "check121": ("unused-credential", "access keys during initial user setup"),
+    "check123": ("unused-credential", "access keys during initial user setup"),
+    # [check11] Avoid the use of the root account
+    "check11": ("root-credential", "use of the root account"),
+    # [check112] Ensure no root account access key exists
+    "check112": ("root-credential", "no root account access key"),
+    # [check12] Ensure multi-factor authentication (MFA) is enabled for all IAM users that
+    # have a console password
+    "check12": ("missing-mfa", "(mfa) is enabled for all iam users"),
+    # [check113] Ensure MFA is enabled for the root account
+    "check113": ("missing-mfa", "mfa is enabled for the root account"),
+    # [check114] Ensure hardware MFA is enabled for the root account
+    "check114": ("missing-mfa", "hardware mfa is enabled for the root account"),
+    # [extra7125] Check if IAM users have Hardware MFA enabled.
+    "extra7125": ("missing-mfa", "iam users have hardware mfa"),
+    # [extra71] Ensure users of groups with AdministratorAccess policy have MFA tokens enabled
+    "extra71": ("missing-mfa", "have mfa tokens enabled"),
+    # [extra7163] Check if Secrets Manager key rotation is enabled
+    "extra7163": ("secret-rotation", "secrets manager key rotation"),
+    # [check111] Ensure IAM password policy expires passwords within 90 days or less
+    "check111": ("key-policy", "expires passwords within 90 days"),
+    # [check32] Ensure a log metric filter and alarm exist for Management Console sign-in
+    # without MFA: a CloudWatch alarm, not a credential without MFA (the heuristic would say
+    # missing-mfa).
+    "check32": ("posture-other", "sign-in without mfa"),
+    # Find secrets in EC2 User Data / CloudFormation outputs / Lambda functions variables /
+    # Lambda functions code / ECS task definitions environment variables / EC2 Auto Scaling
+    # Launch Configuration / SSM Documents (SECRET_EXPOSURE_CHECKS)
+    "extra741": ("posture-other", "find secrets in"),
+    "extra742": ("posture-other", "find secrets in"),
+    "extra759": ("posture-other", "find secrets in"),
+    "extra760": ("posture-other", "find secrets in"),
+    "extra768": ("posture-other", "find secrets in"),
+    "extra775": ("posture-other", "find secrets in"),
+    "extra7141": ("posture-other", "find secrets in"),
+}
 
 # Fallback for checks not in the table (new Prowler versions add checks): first match wins.
 _HEURISTICS: list[tuple[re.Pattern[str], str]] = [
@@ -117,15 +185,31 @@ _HEURISTICS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+def _heuristic_type(words: str) -> str:
+    for pattern, secret_type in _HEURISTICS:
+        if pattern.search(words):
+            return secret_type
+    return "posture-other"
+
+
 def check_type(check_id: str) -> str:
     """Posture type of a Prowler check id."""
     cid = check_id.strip().lower()
     if cid in CHECK_TYPES:
         return CHECK_TYPES[cid]
-    for pattern, secret_type in _HEURISTICS:
-        if pattern.search(cid):
-            return secret_type
-    return "posture-other"
+    return _heuristic_type(cid)
+
+
+def v2_check_type(check_id: str, title: str) -> str:
+    """Posture type of a Prowler 2 check: its id and title (without the "[check11] " prefix).
+
+    Prowler 2 ids say nothing ("check14"), so checks not in V2_CHECK_TYPES (or whose title
+    does not match) go through the heuristics with their title spelt like a Prowler 3 id."""
+    title = title.strip().lower()
+    known = V2_CHECK_TYPES.get(check_id.strip().lower())
+    if known and known[1] in title:
+        return known[0]
+    return _heuristic_type(re.sub(r"[^a-z0-9]+", "_", title).strip("_"))
 
 
 def is_secret_exposure_check(check_id: str) -> bool:
@@ -181,13 +265,14 @@ def _observation(
     provider: str,
     finding_uid: str,
     muted: bool,
+    secret_type: str = "",
 ) -> Observation:
     tool_ids = {"finding_uid": finding_uid} if finding_uid else {}
     if status == "allowlisted":
         status, muted = "fail", True
     return Observation(
         rule=check_id,
-        secret_type=check_type(check_id),
+        secret_type=secret_type or check_type(check_id),
         category="posture",
         severity=map_severity(severity) if severity else None,
         title=title,
@@ -357,28 +442,34 @@ def _v3_items(obj: dict, where: str) -> Iterator[Observation]:
     )
 
 
-def _json_item(obj: Any, where: str) -> Iterator[Observation]:
+def _json_item(obj: Any, where: str, v2: _V2Results) -> Iterator[Observation]:
     obj = expect_dict(obj, where, "a Prowler finding object")
     if "metadata" in obj or "status_code" in obj or "finding_info" in obj:
         yield from _ocsf_items(obj, where)
     elif "CheckID" in obj:
         yield from _v3_items(obj, where)
+    elif "Control" in obj or "Account Number" in obj:
+        v2.add(_v2_json_result(obj, where))  # yielded at the end, merged
     elif "SchemaVersion" in obj and "ProductArn" in obj:
         raise ImportFormatError(
             "this is Prowler's ASFF (Security Hub) output; export OCSF JSON or CSV", where
         )
     else:
-        raise ImportFormatError("not a Prowler finding (no metadata.event_code or CheckID)", where)
+        raise ImportFormatError(
+            "not a Prowler finding (no metadata.event_code, CheckID or Control)", where
+        )
 
 
 def _parse_json_object(stream: IO[bytes], head: bytes) -> Iterator[Observation]:
+    v2 = _V2Results()
     first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
-    if first_line.endswith(b"}"):  # JSON lines, one finding per line
+    if first_line.endswith(b"}"):  # JSON lines, one finding per line (Prowler 2's -M json)
         for where, obj in iter_json_lines(stream):
-            yield from _json_item(obj, where)
-        return
-    doc = load_json(stream)  # a single pretty-printed finding
-    yield from _json_item(doc, "$")
+            yield from _json_item(obj, where, v2)
+    else:
+        doc = load_json(stream)  # a single pretty-printed finding
+        yield from _json_item(doc, "$", v2)
+    yield from v2
 
 
 # --- CSV ------------------------------------------------------------------------------------
@@ -407,6 +498,10 @@ def _parse_csv(stream: IO[bytes]) -> Iterator[Observation]:
         except StopIteration:
             raise ImportFormatError("the report is empty") from None
         if len(header) == 1 and header[0].count(",") >= 2:
+            comma_columns = [h.strip().upper() for h in next(csv.reader([header[0]]))]
+            if _V2_MARKERS.intersection(comma_columns):
+                yield from _parse_v2_csv(text, comma_columns)
+                return
             raise ImportFormatError(
                 "expected Prowler's ';'-separated CSV, found a ','-separated header", "line 1"
             )
@@ -461,14 +556,171 @@ def _parse_csv(stream: IO[bytes]) -> Iterator[Observation]:
         text.detach()  # leave the caller's stream open
 
 
+# --- Prowler 2 (JSON lines and ','-separated CSV) -----------------------------------------
+
+# "[check114] Ensure hardware MFA is enabled for the root account": the check id, the title.
+_V2_CONTROL = re.compile(r"\s*\[([A-Za-z0-9_]+)\]\s*(.*)", re.S)
+
+
+def _v2_observation(
+    *,
+    control: str,
+    control_where: str,
+    status: str,
+    status_where: str,
+    account: str,
+    region: str,
+    severity: str,
+    remediation: str,
+    resource: str,
+) -> Observation | None:
+    """One Prowler 2 result. The check id is only in the title ("[check114] Ensure...")."""
+    result = _status(status, status_where)
+    match = _V2_CONTROL.fullmatch(control)
+    if not match:
+        raise ImportFormatError(
+            "expected the check id in brackets before the title, as in "
+            '"[check11] Avoid the use of the root account"',
+            control_where,
+        )
+    if result is None:
+        return None
+    check_id, title = match.group(1).lower(), match.group(2).strip()
+    return _observation(
+        check_id=check_id,
+        status=result,
+        resource=resource or account,
+        account=account,
+        region=region,
+        severity=severity,
+        title=title,
+        remediation=remediation,
+        provider="aws",  # Prowler 2 audits AWS only
+        finding_uid="",
+        muted=False,
+        secret_type=v2_check_type(check_id, title),
+    )
+
+
+def _v2_field(where: str, name: str) -> str:
+    return f"{where}, field {name}" if where.startswith("line ") else f"{where}.{name}"
+
+
+class _V2Results:
+    """Prowler 2 names the user, key or policy of a result only in its message (never kept),
+    and its CSV has no resource column: several results then share rule, resource, account
+    and region, and the import keeps the first of them. So one Observation per place, the
+    worst result winning (FAIL, then allowlisted, then PASS): one user's PASS never hides, or
+    resolves, another user's FAIL. Prowler 2 reports are small (a few thousand lines)."""
+
+    def __init__(self) -> None:
+        self.by_place: dict[tuple[str, str, str, str], Observation] = {}
+
+    @staticmethod
+    def _rank(obs: Observation) -> int:
+        return 0 if obs.passed else (1 if obs.tool_resolution else 2)
+
+    def add(self, obs: Observation | None) -> None:
+        if obs is None:
+            return
+        place = (obs.rule, obs.resource, obs.account, obs.region)
+        kept = self.by_place.get(place)
+        if kept is None or self._rank(obs) > self._rank(kept):
+            self.by_place[place] = obs
+
+    def __iter__(self) -> Iterator[Observation]:
+        return iter(self.by_place.values())
+
+
+def _v2_json_result(obj: dict, where: str) -> Observation | None:
+    """Prowler 2 ``-M json``: one flat object a line ("Account Number", "Control", "Status",
+    "Resource ID"...). "Message" is the status_extended text: never read."""
+    return _v2_observation(
+        control=get_str(obj, "Control", where, required=True),
+        control_where=_v2_field(where, "Control"),
+        status=get_str(obj, "Status", where),
+        status_where=_v2_field(where, "Status"),
+        account=get_str(obj, "Account Number", where).strip(),
+        region=get_str(obj, "Region", where).strip(),
+        severity=get_str(obj, "Severity", where),
+        remediation=get_str(obj, "Remediation", where),
+        resource=get_str(obj, "Resource ID", where).strip(),
+    )
+
+
+# Columns only Prowler 2's CSV has: a ','-separated header with one of them is Prowler 2.
+_V2_MARKERS = frozenset(
+    {"ACCOUNT_NUM", "TITLE_ID", "TITLE_TEXT", "CHECK_RESULT", "CHECK_RESULT_EXTENDED"}
+)
+# Early 2.x headers were PROFILE,ACCOUNT_NUM,REGION,TITLE_ID,RESULT,SCORED,LEVEL,TITLE_TEXT,
+# NOTES,COMPLIANCE,SEVERITY,SERVICENAME; later ones end with CHECK_RESOURCE_ID.
+_V2_REQUIRED_COLUMNS = {
+    "ACCOUNT_NUM": ("ACCOUNT_NUM",),
+    "CHECK_RESULT": ("CHECK_RESULT", "RESULT"),
+    "TITLE_TEXT": ("TITLE_TEXT",),
+}
+
+
+def _parse_v2_csv(text: IO[str], columns: list[str]) -> Iterator[Observation]:
+    """Prowler 2 ``-M csv``, after its header line (``columns``). Prowler 2 wrote the fields
+    unquoted; CHECK_RESULT_EXTENDED (the message) is never read."""
+    missing = [
+        name
+        for name, aliases in _V2_REQUIRED_COLUMNS.items()
+        if not any(alias in columns for alias in aliases)
+    ]
+    if missing:
+        raise ImportFormatError(
+            "not a Prowler 2 CSV: missing column(s) " + ", ".join(missing), "line 1"
+        )
+    reader = csv.reader(text)
+    results = _V2Results()
+    try:
+        for values in reader:
+            where = f"line {reader.line_num + 1}"  # the header was line 1
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) > len(columns) and not any(v.strip() for v in values[len(columns) :]):
+                # Rows ending in ',' that the header lacks (DefectDojo issue 4450).
+                values = values[: len(columns)]
+            if len(values) != len(columns):
+                hint = " (an unquoted ',' inside a field?)" if len(values) > len(columns) else ""
+                raise ImportFormatError(
+                    f"row has {len(values)} fields, the header has {len(columns)}{hint}", where
+                )
+            row = dict(zip(columns, values, strict=True))
+            result_column = "CHECK_RESULT" if "CHECK_RESULT" in row else "RESULT"
+            results.add(
+                _v2_observation(
+                    control=row["TITLE_TEXT"],
+                    control_where=f"{where}, column TITLE_TEXT",
+                    status=row[result_column],
+                    status_where=f"{where}, column {result_column}",
+                    account=row["ACCOUNT_NUM"].strip(),
+                    region=_pick(row, "REGION"),
+                    severity=_pick(row, "CHECK_SEVERITY", "SEVERITY"),
+                    remediation=_pick(row, "CHECK_REMEDIATION"),
+                    resource=_pick(row, "CHECK_RESOURCE_ID"),
+                )
+            )
+    except UnicodeDecodeError:
+        raise ImportFormatError("not UTF-8 text", f"line {reader.line_num + 2}") from None
+    except csv.Error as exc:
+        reason = "a field is too large" if "field larger" in str(exc) else "malformed CSV"
+        raise ImportFormatError(reason, f"line {reader.line_num + 1}") from None
+    yield from results
+
+
 # --- entry point ----------------------------------------------------------------------------
 
 
 def parse(stream: IO[bytes]) -> Iterator[Item]:
     stream, char = first_char(stream)
     if char == "[":
+        v2 = _V2Results()
         for where, obj in iter_json_array(stream, "item", "findings"):
-            yield from _json_item(obj, where)
+            yield from _json_item(obj, where, v2)
+        yield from v2
     elif char == "{":
         head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
         yield from _parse_json_object(stream, head)

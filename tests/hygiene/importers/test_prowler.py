@@ -1,3 +1,4 @@
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -6,7 +7,7 @@ import pytest
 
 from hygiene.importers import get_parser
 from hygiene.importers.base import ImportFormatError, Observation, Reference
-from hygiene.importers.prowler import check_type, is_secret_exposure_check, parse
+from hygiene.importers.prowler import check_type, is_secret_exposure_check, parse, v2_check_type
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 PROWLER = FIXTURES / "prowler"
@@ -587,3 +588,349 @@ def test_v3_csv_azure_and_gcp_account_columns():
     (item,) = parse_bytes(gcp.encode())
     assert (item.account, item.region) == ("acme-prod", "global")
     assert (item.passed, item.tool_resolution) == (False, "accepted_risk")
+
+
+# --- Prowler 2 (origins: tests/fixtures/README-auditors.md) -----------------------------------
+
+V2_CSV_HEADER = (
+    "PROFILE,ACCOUNT_NUM,REGION,TITLE_ID,CHECK_RESULT,ITEM_SCORED,ITEM_LEVEL,TITLE_TEXT,"
+    "CHECK_RESULT_EXTENDED,CHECK_ASFF_COMPLIANCE_TYPE,CHECK_SEVERITY,CHECK_SERVICENAME,"
+    "CHECK_ASFF_RESOURCE_TYPE,CHECK_ASFF_TYPE,CHECK_RISK,CHECK_REMEDIATION,CHECK_DOC,"
+    "CHECK_CAF_EPIC"
+)
+
+
+def text_of(item) -> str:
+    """Every text an Observation keeps, to look for what must not be there."""
+    parts = []
+    for name, value in dataclasses.asdict(item).items():
+        if isinstance(value, str):
+            parts.append(value)
+        elif name == "references":
+            parts.extend(ref["value"] for ref in value)
+        elif name == "tool_ids":
+            parts.extend(value.values())
+    return "\n".join(parts)
+
+
+def v2_lines(name: str) -> list[dict]:
+    return [json.loads(line) for line in (PROWLER / name).read_text().splitlines() if line]
+
+
+def assert_no_message(items, messages):
+    kept = "\n".join(text_of(i) for i in items)
+    for message in messages:
+        assert message not in kept
+        # "eu-central-1: Only Virtual MFA is enabled for root": nor its text without the region
+        assert message.split(": ", 1)[-1] not in kept
+
+
+def test_real_v2_json_one_vuln_from_defectdojo():
+    (item,) = load("real_defectdojo_v2_one_vuln.jsonl")
+    assert item.rule == "check114"
+    assert item.secret_type == "missing-mfa"
+    assert item.category == "posture"
+    assert item.passed is False
+    assert item.tool_resolution == ""
+    assert item.resource == "MFA"  # "Resource ID" as Prowler 2 wrote it
+    assert item.account == "012345678912"
+    assert item.region == "eu-central-1"
+    assert item.severity == "critical"
+    assert item.title == "Ensure hardware MFA is enabled for the root account"
+    assert item.description == (
+        "Using IAM console navigate to Dashboard and expand Activate MFA on your root account."
+    )
+    assert item.references == [Reference("aws-account", "012345678912")]
+    assert item.tool_ids == {}
+    assert item.secret_value is None and item.secret_sha1 is None
+    (line,) = v2_lines("real_defectdojo_v2_one_vuln.jsonl")
+    assert_no_message([item], [line["Message"]])
+    assert line["Risk"] not in text_of(item)  # the risk text is not kept either
+
+
+def test_real_v2_json_many_vuln_from_defectdojo():
+    items = load("real_defectdojo_v2_many_vuln.jsonl")
+    # 6 lines: "Pass", 4 FAIL, and check117 "Info" (skipped)
+    assert [(i.rule, i.secret_type, i.passed, i.resource, i.severity) for i in items] == [
+        ("check11", "root-credential", True, "root", "high"),
+        ("check114", "missing-mfa", False, "MFA", "critical"),
+        ("extra796", "posture-other", False, "prod-eksc", "high"),
+        ("extra794", "posture-other", False, "prod-eksc", "medium"),
+        ("check116", "posture-other", False, "dtpa.prod.config_read.iam", "low"),
+    ]
+    assert all(i.account == "012345678912" and i.region == "eu-central-1" for i in items)
+    assert all(i.tool_resolution == "" for i in items)
+    assert items[0].title == "Avoid the use of the root account"
+    assert items[2].title == "Restrict Access to the EKS Control Plane Endpoint"
+    assert items[3].description == "Make sure you logging for EKS control plane is enabled."
+    assert all(not i.title.startswith("[") for i in items)
+    assert_no_message(
+        items, [line["Message"] for line in v2_lines("real_defectdojo_v2_many_vuln.jsonl")]
+    )
+
+
+def test_real_v2_csv_from_defectdojo():
+    (one,) = load("real_defectdojo_v2_one_vuln.csv")
+    many = load("real_defectdojo_v2_many_vuln.csv")
+    assert [(i.rule, i.secret_type, i.passed, i.region, i.severity) for i in many] == [
+        ("check11", "root-credential", False, "us-east-1", "high"),
+        ("check13", "unused-credential", False, "us-east-1", "medium"),
+        ("check110", "posture-other", False, "us-east-1", "medium"),
+        ("extra75", "posture-other", False, "eu-west-2", "info"),  # "Informational"
+    ]
+    assert dataclasses.asdict(one) == dataclasses.asdict(many[0])
+    # No resource column in this CSV: the account is the resource.
+    assert all(i.resource == i.account == "012345678910" for i in many)
+    assert all(i.references == [Reference("aws-account", "012345678910")] for i in many)
+    assert many[0].title == "Avoid the use of the root account (Scored)"
+    assert many[1].title == "Ensure credentials unused for 90 days or greater are disabled (Scored)"
+    assert many[1].description == (
+        "Use the credential report to  ensure password_last_changed is less than 90 days ago."
+    )
+    assert_no_message(
+        many,
+        [
+            "Root user in the account wasn't accessed in the last 1 days",
+            "User example_user has never used access key 1 since creation and not rotated it in "
+            "the past 90 days",
+            "Password Policy has weak reuse requirement (lower than 24)",
+            "eu-west-2: sg-01234567890qwerty is not being used!",
+        ],
+    )
+    assert "example_user" not in "".join(text_of(i) for i in many)
+    assert load("real_defectdojo_v2_no_vuln.csv") == []
+
+
+def test_real_v2_csv_trailing_comma_and_one_result_per_place():
+    # DefectDojo issue 4450: every row ends with a ',' the header lacks; check12 fails for three
+    # users, named only in CHECK_RESULT_EXTENDED (never kept): one finding for the account.
+    items = load("real_defectdojo_v2_issue4450.csv")
+    assert [(i.rule, i.secret_type, i.passed) for i in items] == [
+        ("check11", "root-credential", True),
+        ("check12", "missing-mfa", False),
+    ]
+    assert all(
+        (i.resource, i.account, i.region, i.severity)
+        == ("612801422404", "612801422404", "us-west-2", "high")
+        for i in items
+    )
+    mfa = items[1]
+    assert mfa.title == (
+        "Ensure multi-factor authentication (MFA) is enabled for all IAM users that have a "
+        "console password (Scored)"
+    )
+    assert mfa.description.startswith("Enable MFA for root account. is a simple best practice")
+    kept = "".join(text_of(i) for i in items)
+    for user in ("ansible-test-user", "John", "Michael", "Password enabled but MFA disabled"):
+        assert user not in kept
+
+
+def test_v2_pass_never_hides_a_fail_of_the_same_place():
+    header, row = (PROWLER / "real_defectdojo_v2_one_vuln.csv").read_text().splitlines()[:2]
+    passed = row.replace(",FAIL,", ",PASS,")
+    for rows in ([passed, row], [row, passed]):
+        (item,) = parse_bytes("\n".join([header, *rows]).encode())
+        assert item.passed is False
+    warning = row.replace(",FAIL,", ",WARNING,")
+    (item,) = parse_bytes("\n".join([header, passed, warning]).encode())
+    assert (item.passed, item.tool_resolution) == (False, "accepted_risk")
+    (item,) = parse_bytes("\n".join([header, warning, row]).encode())
+    assert (item.passed, item.tool_resolution) == (False, "")
+
+
+def test_v2_warning_is_a_muted_fail():
+    # Prowler 2 writes WARNING for a FAIL its allowlist (-w) matched.
+    line = v2_lines("real_defectdojo_v2_one_vuln.jsonl")[0]
+    line["Status"] = "WARNING"
+    (item,) = parse_bytes(json.dumps(line).encode())
+    assert (item.rule, item.passed, item.tool_resolution) == ("check114", False, "accepted_risk")
+    csv_text = (PROWLER / "real_defectdojo_v2_one_vuln.csv").read_text()
+    (item,) = parse_bytes(csv_text.replace(",FAIL,", ",WARNING,").encode())
+    assert (item.rule, item.passed, item.tool_resolution) == ("check11", False, "accepted_risk")
+
+
+def test_v2_json_mixed_case_status_and_no_resource_id():
+    lines = v2_lines("real_defectdojo_v2_many_vuln.jsonl")
+    info = lines[5]  # check117, "Resource ID": ""
+    info["Status"] = "Fail"
+    (item,) = parse_bytes(json.dumps(info).encode())
+    assert (item.rule, item.passed) == ("check117", False)
+    assert item.resource == item.account == "012345678912"
+    # jq -s: the same objects in an array
+    items = parse_bytes(json.dumps(v2_lines("real_defectdojo_v2_many_vuln.jsonl")).encode())
+    assert [i.rule for i in items] == ["check11", "check114", "extra796", "extra794", "check116"]
+
+
+def test_v2_csv_resource_column_and_early_header():
+    # Later 2.x headers end with CHECK_RESOURCE_ID (include/csv_header).
+    header, row = (PROWLER / "real_defectdojo_v2_one_vuln.csv").read_text().splitlines()[:2]
+    data = f"{header},CHECK_RESOURCE_ID\n{row},<root_account>\n"
+    (item,) = parse_bytes(data.encode())
+    assert (item.resource, item.account) == ("<root_account>", "012345678910")
+    # Early 2.x: RESULT, NOTES and SEVERITY.
+    old = (
+        "PROFILE,ACCOUNT_NUM,REGION,TITLE_ID,RESULT,SCORED,LEVEL,TITLE_TEXT,NOTES,COMPLIANCE,"
+        "SEVERITY,SERVICENAME\n"
+        "default,012345678910,us-east-1,1.4,FAIL,Scored,Level 1,[check14] Ensure access keys are "
+        "rotated every 90 days or less (Scored), alice has not rotated access key1 in over 90 "
+        "days ,Software and Configuration Checks,Medium,iam\n"
+    )
+    (item,) = parse_bytes(old.encode())
+    assert (item.rule, item.secret_type, item.severity) == ("check14", "key-rotation", "medium")
+    assert item.description == ""
+    assert "alice" not in text_of(item)
+
+
+@pytest.mark.parametrize(
+    ("check", "title", "secret_type"),
+    [
+        # titles as in prowler-cloud/prowler checks/check* and checks/check_extra* (Prowler 2)
+        ("check11", "Avoid the use of the root account (Scored)", "root-credential"),
+        ("check112", "Ensure no root account access key exists (Scored)", "root-credential"),
+        (
+            "check12",
+            "Ensure multi-factor authentication (MFA) is enabled for all IAM users that have a "
+            "console password (Scored)",
+            "missing-mfa",
+        ),
+        ("check113", "Ensure MFA is enabled for the root account (Scored)", "missing-mfa"),
+        ("check114", "Ensure hardware MFA is enabled for the root account (Scored)", "missing-mfa"),
+        ("extra7125", "Check if IAM users have Hardware MFA enabled.", "missing-mfa"),
+        (
+            "extra71",
+            "Ensure users of groups with AdministratorAccess policy have MFA tokens enabled",
+            "missing-mfa",
+        ),
+        (
+            "check13",
+            "Ensure credentials unused for 90 days or greater are disabled (Scored)",
+            "unused-credential",
+        ),
+        (
+            "extra774",
+            "Ensure credentials unused for 30 days or greater are disabled",
+            "unused-credential",
+        ),
+        ("extra774", "Check if user have unused console login", "unused-credential"),
+        (
+            "check121",
+            "Do not setup access keys during initial user setup for all IAM users that have a "
+            "console password (Not Scored)",
+            "unused-credential",
+        ),
+        (
+            "check14",
+            "Ensure access keys are rotated every 90 days or less (Scored)",
+            "key-rotation",
+        ),
+        (
+            "check28",
+            "Ensure rotation for customer created KMS CMKs is enabled (Scored)",
+            "key-rotation",
+        ),
+        ("extra7123", "Check if IAM users have two active access keys", "key-rotation"),
+        (
+            "extra730",
+            "Check if ACM Certificates are about to expire in 7 days or less (Not Scored) (Not "
+            "part of CIS benchmark)",
+            "key-rotation",
+        ),
+        ("extra7163", "Check if Secrets Manager key rotation is enabled", "secret-rotation"),
+        (
+            "check111",
+            "Ensure IAM password policy expires passwords within 90 days or less (Scored)",
+            "key-policy",
+        ),
+        ("extra741", "Find secrets in EC2 User Data", "posture-other"),
+        (
+            "extra759",
+            "Find secrets in Lambda functions variables (Not Scored) (Not part of CIS benchmark)",
+            "posture-other",
+        ),
+        # a CloudWatch alarm about sign-ins without MFA, not a credential without MFA
+        (
+            "check32",
+            "Ensure a log metric filter and alarm exist for Management Console sign-in without "
+            "MFA (Scored)",
+            "posture-other",
+        ),
+        # an id Prowler 2 once gave another check: the title decides
+        (
+            "extra7123",
+            "Check if Security configurations used by ETL Development endpoints have Job "
+            "bookmark encryption enabled.",
+            "posture-other",
+        ),
+        ("CHECK14", "Ensure access keys are rotated every 90 days or less", "key-rotation"),
+        # unknown ids: the heuristics over the title
+        ("extra7999", "Check if IAM users have MFA enabled", "missing-mfa"),
+        ("extra7999", "Check if S3 buckets have MFA Delete enabled", "posture-other"),
+        ("check116", "Ensure IAM policies are attached only to groups or roles", "posture-other"),
+    ],
+)
+def test_v2_check_type(check, title, secret_type):
+    assert v2_check_type(check, title) == secret_type
+
+
+def test_v2_secret_exposure_checks_recognised():
+    for check in ("extra741", "extra742", "extra759", "extra760", "extra768", "extra775"):
+        assert is_secret_exposure_check(check)
+    assert is_secret_exposure_check("extra7141")
+    assert not is_secret_exposure_check("check114")
+    # v2 ids mean nothing to the Prowler 3+ table
+    assert check_type("check14") == "posture-other"
+
+
+def test_v2_json_bad_lines():
+    lines = v2_lines("real_defectdojo_v2_many_vuln.jsonl")
+    good = json.dumps(lines[0])
+    err = expect_error(f'{good}\n{{"Control": "[check11] x", "Status": \n'.encode())
+    assert err.location.startswith("line 2")
+    assert "malformed JSON" in err.message
+    no_id = {**lines[1], "Control": "Ensure hardware MFA is enabled for the root account"}
+    err = expect_error(f"{good}\n{json.dumps(no_id)}\n".encode())
+    assert err.location == "line 2, field Control"
+    assert "[check11]" in err.message
+    bad_status = {**lines[1], "Status": "Maybe"}
+    err = expect_error(f"{good}\n{json.dumps(bad_status)}\n".encode())
+    assert err.location == "line 2, field Status"
+    assert "Maybe" not in str(err)
+    no_control = {k: v for k, v in lines[1].items() if k != "Control"}
+    err = expect_error(json.dumps(no_control).encode())
+    assert (err.location, err.message) == ("line 1", "missing required field 'Control'")
+    err = expect_error(json.dumps({**lines[1], "Control": ["[check11] x"]}).encode())
+    assert err.location == "line 1"
+    assert expect_error(json.dumps([no_control]).encode()).location == "$[0]"
+
+
+def test_v2_csv_bad_rows():
+    header, row = (PROWLER / "real_defectdojo_v2_one_vuln.csv").read_text().splitlines()[:2]
+    err = expect_error(f"{header}\n{row}\n{row},Extra,fields\n".encode())
+    assert err.location == "line 3"
+    assert err.message == "row has 20 fields, the header has 18 (an unquoted ',' inside a field?)"
+    err = expect_error(f"{header}\n{row.rsplit(',', 2)[0]}\n".encode())
+    assert (err.location, err.message) == ("line 2", "row has 16 fields, the header has 18")
+    no_id = row.replace("[check11] ", "")
+    err = expect_error(f"{header}\n{no_id}\n".encode())
+    assert err.location == "line 2, column TITLE_TEXT"
+    err = expect_error(f"{header}\n{row.replace(',FAIL,', ',BROKEN,')}\n".encode())
+    assert err.location == "line 2, column CHECK_RESULT"
+    assert "BROKEN" not in str(err)
+    err = expect_error(f'{header}\n{row}\n"{row}\n'.encode() + b"x" * 200_000)
+    assert err.location.startswith("line ")
+    err = expect_error(b"PROFILE,ACCOUNT_NUM,REGION,TITLE_ID,ITEM_SCORED\n,1,x,1.1,Scored\n")
+    assert err.location == "line 1"
+    assert err.message == "not a Prowler 2 CSV: missing column(s) CHECK_RESULT, TITLE_TEXT"
+
+
+def test_other_csvs_behave_as_before_prowler_2():
+    # Prowler 3+ ';' CSVs are untouched, comma CSVs without Prowler 2's columns keep their error.
+    assert load("example_output_aws.csv")[0].rule == "accessanalyzer_enabled"
+    v4_header = (PROWLER / "example_output_aws.csv").read_text().splitlines()[0]
+    for header in (v4_header.replace(";", ","), "CHECK_ID,STATUS,RESOURCE_UID,ACCOUNT_ID"):
+        err = expect_error(f"{header}\nx,FAIL,y,z\n".encode())
+        assert err.message == "expected Prowler's ';'-separated CSV, found a ','-separated header"
+        assert err.location == "line 1"
+    # Prowler 2's columns ';'-separated: read as Prowler 3+ (which it is not), as before.
+    err = expect_error(V2_CSV_HEADER.replace(",", ";").encode() + b"\n")
+    assert err.message.startswith("not a Prowler CSV: missing column(s) CHECK_ID")
