@@ -37,6 +37,7 @@ SECRET_TYPES: dict[str, SecretType] = {
     "telegram bot token": SecretType.SLACK_TOKEN,
     "artifactory credentials": SecretType.API_KEY,
     "cloudant credentials": SecretType.DATABASE_CREDENTIAL,
+    "db2 credentials": SecretType.DATABASE_CREDENTIAL,  # IBM's fork (Db2Detector)
     "ibm cloud iam key": SecretType.API_KEY,
     "ibm cos hmac credentials": SecretType.API_KEY,
     "mailchimp access key": SecretType.API_KEY,

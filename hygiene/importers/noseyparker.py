@@ -167,12 +167,15 @@ def _observation(
             path = path or text_at(commit_prov, "blob_path", commit_where)
         elif kind == "extended":
             payload = prov.get("payload")
+            # An enumerator's own provenance: under "payload" (0.22+) or beside "kind"
+            # (earlier), with the keys its author chose ("path", or "filename" as in
+            # Nosey Parker's enumerator example).
             if isinstance(payload, dict):
-                file_path = file_path or text_at(payload, "path", f"{prov_where}.payload")
+                file_path = file_path or _extended_path(payload)
                 repo = repo or text_at(payload, "repo", f"{prov_where}.payload")
             elif isinstance(payload, str):
                 file_path = file_path or payload
-            file_path = file_path or text_at(prov, "path", prov_where)
+            file_path = file_path or _extended_path(prov)
     path = _tidy_path(path or file_path)
 
     location = dict_at(match, "location", where)
@@ -252,6 +255,15 @@ def _repo_name(repo_path: str) -> str:
         if trimmed.endswith(suffix) and len(trimmed) > len(suffix) + 1:
             return trimmed[: -len(suffix)]
     return trimmed
+
+
+def _extended_path(obj: dict) -> str:
+    # Free-form JSON the enumerator wrote: a key of another type is no path, not an error.
+    for key in ("path", "filename"):
+        value = obj.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def _tidy_path(path: str) -> str:

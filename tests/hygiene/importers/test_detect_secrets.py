@@ -210,3 +210,14 @@ def test_real_1_4_baseline():
     ]
     assert items[0].secret_sha1 == "daefe0b4345a654580dcad25c7c11ff4c944a8c0"
     assert items[1].rule == "Twilio API Key"
+
+
+def test_real_ibm_fork_baseline_db2_credentials():
+    # IBM's fork: "+ibm" version, "exclude", "verified_result", and its own plugin types.
+    (obs,) = run((DIR / "real_ibm_fork_db2_v0_13_1_ibm18.json").read_bytes())
+    assert obs.rule == "DB2 Credentials"
+    assert obs.secret_type == "database-credential"
+    assert (obs.path, obs.line) == ("pre-deploy-check.sh", 58)
+    assert obs.secret_sha1 == "83c505306bc8a3aa4c15684f9109ac1b1b563afd"
+    assert obs.validity == "unknown"  # verified_result null: not verified
+    assert obs.tool_resolution == ""  # is_secret true: audited as real, still open

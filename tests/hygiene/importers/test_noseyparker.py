@@ -326,3 +326,23 @@ def test_real_v0_22_extended_provenance_payload_string():
     assert obs.tool_ids["finding_id"] == "d551329ba5578559646aa49467be47e9d496578d"
     assert obs.tool_ids["structural_id"] == "155cdfa3e16d6abc09ecb8a2f659c2f84f7b91fc"
     assert all(obs.secret_value not in t for t in _other_texts(obs))
+
+
+def test_real_extended_provenance_beside_kind_with_filename():
+    # Before 0.22 an enumerator's provenance object was written beside "kind" (no "payload"),
+    # with whatever keys the enumerator chose: here Nosey Parker's own "filename".
+    (obs,) = run((HERE / "real_noseyparker_enumerator_extended_provenance_flat.json").read_bytes())
+    assert obs.secret_value == "ghp_XIxB7KMNdAr3zqWtQqhE94qglHqOzn1D1stg"
+    assert obs.secret_type == "github-token"
+    assert (obs.path, obs.line, obs.repo, obs.commit) == ("input.txt", 3, "", "")
+    assert obs.tool_ids["finding_id"] == "d551329ba5578559646aa49467be47e9d496578d"
+    assert all(obs.secret_value not in t for t in _other_texts(obs))
+
+
+def test_extended_provenance_keys_of_other_types_are_no_path():
+    doc = json.loads(
+        (HERE / "real_noseyparker_enumerator_extended_provenance_flat.json").read_bytes()
+    )
+    doc[0]["matches"][0]["provenance"] = [{"kind": "extended", "filename": ["a", "b"], "path": 3}]
+    (obs,) = run(json.dumps(doc))
+    assert obs.path == ""
