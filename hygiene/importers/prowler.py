@@ -40,7 +40,7 @@ from .base import (
 CHECK_TYPES: dict[str, str] = {
     # access key / credential rotation
     "iam_rotate_access_key_90_days": "key-rotation",
-    "iam_user_two_active_access_keys": "key-rotation",
+    "iam_user_two_active_access_key": "key-rotation",
     "kms_cmk_rotation_enabled": "key-rotation",
     "storage_key_rotation_90_days": "key-rotation",
     "keyvault_key_rotation_enabled": "key-rotation",

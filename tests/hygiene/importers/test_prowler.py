@@ -125,7 +125,7 @@ def test_generated_ocsf_types_and_passes():
             False,
         ),
         ("storage_key_rotation_90_days", STORAGE_ID): ("key-rotation", "medium", False),
-        ("iam_user_two_active_access_keys", user + "deploy-bot"): (
+        ("iam_user_two_active_access_key", user + "deploy-bot"): (
             "key-rotation",
             "medium",
             False,
@@ -160,9 +160,9 @@ def test_generated_ocsf_references_and_fields():
 
 def test_muted_fail_is_accepted_risk():
     got = by_rule_resource(load("generated_secret_hygiene.ocsf.json"))
-    muted = got[("iam_user_two_active_access_keys", f"arn:aws:iam::{ACCT}:user/deploy-bot")]
+    muted = got[("iam_user_two_active_access_key", f"arn:aws:iam::{ACCT}:user/deploy-bot")]
     assert muted.tool_resolution == "accepted_risk"
-    others = [o for k, o in got.items() if k[0] != "iam_user_two_active_access_keys"]
+    others = [o for k, o in got.items() if k[0] != "iam_user_two_active_access_key"]
     assert all(o.tool_resolution == "" for o in others)
 
 
@@ -213,7 +213,7 @@ def test_status_extended_never_copied():
         ("secretsmanager_secret_rotated_periodically", "secret-rotation"),
         ("storage_key_rotation_90_days", "key-rotation"),
         ("storage_account_key_access_disabled", "shared-key-access"),
-        ("iam_user_two_active_access_keys", "key-rotation"),
+        ("iam_user_two_active_access_key", "key-rotation"),
         ("kms_cmk_rotation_enabled", "key-rotation"),
         ("keyvault_key_rotation_enabled", "key-rotation"),
         ("keyvault_rbac_secret_expiration_set", "key-policy"),
