@@ -1,8 +1,9 @@
 """GitHub secret scanning alerts.
 
 Accepts (1) the REST "list secret scanning alerts" response for a repository, organization or
-enterprise (a JSON array of alerts, streamed) and (2) one decoded ``secret_scanning_alert``
-(or ``secret_scanning_alert_location``) webhook delivery, or one bare alert object.
+enterprise (a JSON array of alerts, streamed; also the pages ``gh api --paginate`` writes)
+and (2) one decoded ``secret_scanning_alert`` (or ``secret_scanning_alert_location``) webhook
+delivery, or one bare alert object.
 ``parse_webhook(payload)`` handles a delivery the web hook endpoint has already decoded and
 returns ``(action, Observation)``.
 
@@ -115,15 +116,37 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
 
 
 def _alerts(stream: IO[bytes]) -> Iterator[Observation]:
-    for index, (_kind, _prefix, value) in enumerate(stream_json(stream, {"item"})):
-        where = f"$[{index}]"
-        alert = object_at(value, where, "an alert object")
-        if "secret_type" not in alert or "number" not in alert:
-            raise ImportFormatError(
-                "not a GitHub secret scanning alert: 'number' and 'secret_type' are required",
-                where,
-            )
-        yield alert_observation(alert, where)
+    """The list-alerts array, also as ``gh api --paginate`` writes it: one array per page, one
+    after another (or, with ``--slurp``, an array of the page arrays). Streamed; a page is at
+    most 100 alerts."""
+    page = index = 0
+    events = stream_json(stream, {"item"}, watch={""}, multiple_values=True)
+    for kind, _prefix, value in events:
+        if kind == "begin":  # a document: the first array (parse saw "["), or another page
+            if value != "an array":
+                raise ImportFormatError(
+                    f"expected another page of alerts (an array) after the first, found {value}",
+                    f"after page {page}",
+                )
+            page, index = page + 1, 0
+            continue
+        here = f"$[{index}]" if page == 1 else f"page {page} $[{index}]"
+        index += 1
+        if isinstance(value, list):  # --slurp: this item is a page
+            for i, alert in enumerate(value):
+                yield _alert(alert, f"{here}[{i}]")
+        else:
+            yield _alert(value, here)
+
+
+def _alert(value, where: str) -> Observation:
+    alert = object_at(value, where, "an alert object")
+    if "secret_type" not in alert or "number" not in alert:
+        raise ImportFormatError(
+            "not a GitHub secret scanning alert: 'number' and 'secret_type' are required",
+            where,
+        )
+    return alert_observation(alert, where)
 
 
 def parse_webhook(payload: dict) -> tuple[str, Observation]:

@@ -93,8 +93,10 @@ def stream_json(
     targets: Collection[str],
     watch: Collection[str] = (),
     max_depth: int = MAX_DEPTH,
+    multiple_values: bool = False,
 ) -> Iterator[tuple[str, str, Any]]:
-    """Walk a JSON document once, in constant memory apart from the values asked for.
+    """Walk a JSON document once, in constant memory apart from the values asked for
+    (with ``multiple_values``, documents one after another: each starts at prefix ``""``).
 
     Prefixes are ijson's: ``""`` is the document, ``"findings.item"`` each element of the
     top-level ``findings`` array, ``"runs.item.tool"`` each run's tool object. Yields
@@ -111,7 +113,7 @@ def stream_json(
     builder: ijson.ObjectBuilder | None = None
     depth = 0  # depth inside the value being built
     build_prefix = ""
-    events = ijson.basic_parse(reader, use_float=True)
+    events = ijson.basic_parse(reader, use_float=True, multiple_values=multiple_values)
     while True:
         try:
             event, value = next(events)

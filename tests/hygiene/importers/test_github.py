@@ -296,6 +296,47 @@ def test_bad_input(data):
         run(data)
 
 
+def pages_of(alerts: list, sizes: list[int]) -> list[list]:
+    pages, at = [], 0
+    for size in sizes:
+        pages.append(alerts[at : at + size])
+        at += size
+    return pages
+
+
+@pytest.mark.parametrize("between", [b"", b"\n"], ids=["back-to-back", "newline"])
+def test_gh_api_paginate_output_is_read_page_after_page(between):
+    # `gh api --paginate .../secret-scanning/alerts > alerts.json` writes each page's array
+    # after the previous one: read as one list, without concatenating them first.
+    alerts = json.loads(ALERTS.read_bytes())
+    assert len(alerts) >= 3
+    pages = pages_of(alerts, [2, 0, len(alerts) - 2])
+    data = between.join(json.dumps(page).encode() for page in pages)
+    assert run(data) == run(ALERTS.read_bytes())
+
+
+def test_gh_api_paginate_slurp_output_is_read_page_after_page():
+    alerts = json.loads(ALERTS.read_bytes())
+    slurped = json.dumps(pages_of(alerts, [1, len(alerts) - 1]))
+    assert run(slurped) == run(ALERTS.read_bytes())
+
+
+def test_a_page_that_is_not_an_array_of_alerts_says_which():
+    alerts = json.loads(ALERTS.read_bytes())
+    with pytest.raises(ImportFormatError) as after:
+        run(json.dumps(alerts[:2]) + json.dumps({"message": "Not Found"}))
+    assert (after.value.message, after.value.location) == (
+        "expected another page of alerts (an array) after the first, found an object",
+        "after page 1",
+    )
+    with pytest.raises(ImportFormatError) as inside:
+        run(json.dumps(alerts[:1]) + json.dumps([alerts[1], 7]))
+    assert inside.value.location == "page 2 $[1]"
+    with pytest.raises(ImportFormatError) as slurped:
+        run(json.dumps([alerts[:1], [alerts[1], "x"]]))
+    assert slurped.value.location == "$[1][1]"
+
+
 def test_truncated_json_says_where_and_hides_secret():
     data = ALERTS.read_bytes()
     cut = data.index(b"AKIAIOSFODNN7EXAMPLE") + 8
