@@ -305,6 +305,8 @@ def load_json(stream: IO[bytes], max_depth: int = 64) -> Any:
         raise ImportFormatError(
             f"malformed JSON: {exc.msg}", f"line {exc.lineno} column {exc.colno}"
         ) from None
+    except ValueError:  # an integer of more digits than Python converts (4,300)
+        raise ImportFormatError("a number in the JSON is too long", "$") from None
     except RecursionError:
         raise ImportFormatError("JSON nested too deeply") from None
     _check_depth(doc, max_depth)
@@ -337,6 +339,8 @@ def iter_json_lines(stream: IO[bytes], max_depth: int = 64) -> Iterator[tuple[st
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ImportFormatError(f"malformed JSON: {exc.msg}", f"{where}:{exc.colno}") from None
+        except ValueError:  # an integer of more digits than Python converts (4,300)
+            raise ImportFormatError("a number in the JSON is too long", where) from None
         except RecursionError:
             raise ImportFormatError("JSON nested too deeply", where) from None
         _check_depth(obj, max_depth)

@@ -172,7 +172,7 @@ def _observation(
             # Nosey Parker's enumerator example).
             if isinstance(payload, dict):
                 file_path = file_path or _extended_path(payload)
-                repo = repo or text_at(payload, "repo", f"{prov_where}.payload")
+                repo = repo or _extended_text(payload, "repo")
             elif isinstance(payload, str):
                 file_path = file_path or payload
             file_path = file_path or _extended_path(prov)
@@ -258,12 +258,13 @@ def _repo_name(repo_path: str) -> str:
 
 
 def _extended_path(obj: dict) -> str:
-    # Free-form JSON the enumerator wrote: a key of another type is no path, not an error.
-    for key in ("path", "filename"):
-        value = obj.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return ""
+    return _extended_text(obj, "path") or _extended_text(obj, "filename")
+
+
+def _extended_text(obj: dict, key: str) -> str:
+    # Free-form JSON the enumerator wrote: a value of another type is no text, not an error.
+    value = obj.get(key)
+    return value if isinstance(value, str) else ""
 
 
 def _tidy_path(path: str) -> str:

@@ -462,8 +462,11 @@ def _json_item(obj: Any, where: str, v2: _V2Results) -> Iterator[Observation]:
 
 def _parse_json_object(stream: IO[bytes], head: bytes) -> Iterator[Observation]:
     v2 = _V2Results()
-    first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
-    if first_line.endswith(b"}"):  # JSON lines, one finding per line (Prowler 2's -M json)
+    first_line, newline, _ = head.lstrip(b"\xef\xbb\xbf \t\r\n").partition(b"\n")
+    # JSON lines (Prowler 2's -M json), one finding per line: a first line that ends an
+    # object, or one longer than the bytes at hand (a pretty-printed object breaks its first
+    # line at once).
+    if first_line.strip().endswith(b"}") or not newline:
         for where, obj in iter_json_lines(stream):
             yield from _json_item(obj, where, v2)
     else:
@@ -576,6 +579,8 @@ def _v2_observation(
 ) -> Observation | None:
     """One Prowler 2 result. The check id is only in the title ("[check114] Ensure...")."""
     result = _status(status, status_where)
+    if result is None:
+        return None  # INFO / MANUAL: skipped, whatever its title
     match = _V2_CONTROL.fullmatch(control)
     if not match:
         raise ImportFormatError(
@@ -583,8 +588,6 @@ def _v2_observation(
             '"[check11] Avoid the use of the root account"',
             control_where,
         )
-    if result is None:
-        return None
     check_id, title = match.group(1).lower(), match.group(2).strip()
     return _observation(
         check_id=check_id,
@@ -675,14 +678,18 @@ def _parse_v2_csv(text: IO[str], columns: list[str]) -> Iterator[Observation]:
         )
     reader = csv.reader(text)
     results = _V2Results()
+    trailing_comma = columns[-1] == "CHECK_CAF_EPIC"
     try:
         for values in reader:
             where = f"line {reader.line_num + 1}"  # the header was line 1
             if not any(v.strip() for v in values):
                 continue
-            if len(values) > len(columns) and not any(v.strip() for v in values[len(columns) :]):
-                # Rows ending in ',' that the header lacks (DefectDojo issue 4450).
-                values = values[: len(columns)]
+            if trailing_comma and len(values) == len(columns) + 1 and not values[-1].strip():
+                # Rows ending in ',' under a header without the resource column that later
+                # 2.x versions added there (DefectDojo issue 4450). Past the header's last
+                # column anywhere else, an empty field is no proof: a ',' inside the message,
+                # with the last columns empty, would shift every column after it.
+                values = values[:-1]
             if len(values) != len(columns):
                 hint = " (an unquoted ',' inside a field?)" if len(values) > len(columns) else ""
                 raise ImportFormatError(

@@ -20,6 +20,7 @@ JSON_ARRAY = "json-array"
 # Past the middle, how far to look for the end of an element (findings are a few KB at most).
 _WINDOW = 4 * 1024 * 1024
 _CHUNK = 1024 * 1024
+_SPACE = b" \t\r\n"
 
 
 class ByteRange(io.RawIOBase):
@@ -82,8 +83,15 @@ def json_array_cut(fd: int, size: int, target: int) -> int | None:
             # A comma before the closing bracket is not between two elements: cut there, each
             # half would read as valid JSON, where the whole report is not (one process
             # reports the trailing comma).
-            after = window[i + 1 :].lstrip(b" \t\r\n")
-            return target + i if after and after[0] != 0x5D else None  # ]
+            # Nor is one right after the opening bracket or another comma.
+            after = window[i + 1 :].lstrip(_SPACE)
+            before = window[:i].rstrip(_SPACE)
+            if not before:
+                start = max(0, target - 4096)
+                before = os.pread(fd, target - start, start).rstrip(_SPACE)
+            if not after or after[0] == 0x5D or not before or before[-1] in b"[,":  # ]
+                return None
+            return target + i
     return None
 
 

@@ -362,6 +362,8 @@ def test_the_cut_falls_between_two_top_level_elements(tmp_path_factory, elements
         b"not json, at all",
         b'[1, "a, b, c]',
         b'[1, "a b c d e f g h",\n ]',
+        b"[" + b" " * 40 + b', {"a": 1}]',
+        b'[1, "a", ' + b" " * 40 + b', {"a": 1}]',
     ],
 )
 def test_no_cut_where_there_are_no_two_top_level_elements_after_the_middle(tmp_path, data):

@@ -346,3 +346,7 @@ def test_extended_provenance_keys_of_other_types_are_no_path():
     doc[0]["matches"][0]["provenance"] = [{"kind": "extended", "filename": ["a", "b"], "path": 3}]
     (obs,) = run(json.dumps(doc))
     assert obs.path == ""
+    payload = {"kind": "extended", "payload": {"repo": {"url": "x"}, "path": "src/app.py"}}
+    doc[0]["matches"][0]["provenance"] = [payload]
+    (obs,) = run(json.dumps(doc))
+    assert (obs.repo, obs.path) == ("", "src/app.py")

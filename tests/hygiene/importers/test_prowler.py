@@ -934,3 +934,54 @@ def test_other_csvs_behave_as_before_prowler_2():
     # Prowler 2's columns ';'-separated: read as Prowler 3+ (which it is not), as before.
     err = expect_error(V2_CSV_HEADER.replace(",", ";").encode() + b"\n")
     assert err.message.startswith("not a Prowler CSV: missing column(s) CHECK_ID")
+
+
+V2_8_HEADER = (
+    V2_CSV_HEADER + ",CHECK_RESOURCE_ID,PROWLER_START_TIME,ACCOUNT_DETAILS_EMAIL,"
+    "ACCOUNT_DETAILS_NAME,ACCOUNT_DETAILS_ARN,ACCOUNT_DETAILS_ORG,ACCOUNT_DETAILS_TAGS"
+)
+
+
+def test_v2_csv_comma_in_the_message_is_an_error_not_shifted_columns():
+    # 2.8's last columns are usually empty: a ',' in the unquoted message must not pass as
+    # "a row ending in ','" and move every later column (resource, severity...) by one.
+    row = (
+        "ENV,123456789012,us-east-1,1.4,FAIL,Scored,Level 1,[check14] Ensure access keys are"
+        " rotated every 90 days or less,user bob has not rotated access key 1{comma} created"
+        " 2019,cmp,Medium,iam,AwsIamUser,t,risk,Use the credential report,http://d,IAM,bob,"
+        "2022-05-18T10:33:48Z,,,,,"
+    )
+    (item,) = parse_bytes(f"{V2_8_HEADER}\n{row.format(comma='')}\n".encode())
+    assert (item.rule, item.resource, item.severity) == ("check14", "bob", "medium")
+    assert item.description == "Use the credential report"
+    err = expect_error(f"{V2_8_HEADER}\n{row.format(comma=',')}\n".encode())
+    assert (err.location, err.message) == (
+        "line 2",
+        "row has 26 fields, the header has 25 (an unquoted ',' inside a field?)",
+    )
+    assert "bob" not in str(err)
+
+
+def test_v2_json_lines_with_a_long_first_line():
+    lines = v2_lines("real_defectdojo_v2_many_vuln.jsonl")
+    long_first = {**lines[0], "Risk": "r" * 6000}
+    data = f"{json.dumps(long_first)}\n{json.dumps(lines[1])}\n".encode()
+    assert len(data.split(b"\n", 1)[0]) > 4096
+    assert [i.rule for i in parse_bytes(data)] == [
+        i.rule for i in parse_bytes("\n".join(json.dumps(x) for x in lines[:2]).encode())
+    ]
+
+
+def test_v2_info_rows_are_skipped_whatever_their_title():
+    header, row = (PROWLER / "real_defectdojo_v2_one_vuln.csv").read_text().splitlines()[:2]
+    info = row.replace(",FAIL,", ",INFO,").replace("[check11] ", "")
+    assert [i.rule for i in parse_bytes(f"{header}\n{info}\n{row}\n".encode())] == ["check11"]
+
+
+def test_a_number_too_long_for_python_is_a_format_error():
+    line = json.dumps(v2_lines("real_defectdojo_v2_one_vuln.jsonl")[0])
+    huge = line[:-1] + ', "X": ' + "1" * 5000 + "}"
+    err = expect_error(f"{line}\n{huge}\n".encode())
+    assert (err.message, err.location) == ("a number in the JSON is too long", "line 2")
+    err = expect_error(("{\n" + huge[1:]).encode())
+    assert (err.message, err.location) == ("a number in the JSON is too long", "$")
