@@ -8,15 +8,21 @@ from .split import JSON_ARRAY
 FORMATS: dict[str, Format] = {
     f.key: f
     for f in [
-        Format("gitleaks", "Gitleaks (JSON, v7 and v8)", "scanner", "gitleaks", split=JSON_ARRAY),
-        Format("trufflehog", "TruffleHog v3 (JSON lines)", "scanner", "trufflehog"),
+        Format(
+            "gitleaks",
+            "Gitleaks (JSON v7/v8, CSV), betterleaks",
+            "scanner",
+            "gitleaks",
+            split=JSON_ARRAY,
+        ),
+        Format("trufflehog", "TruffleHog (JSON lines, v3 and v2)", "scanner", "trufflehog"),
         Format("detect-secrets", "detect-secrets baseline", "scanner", "detect_secrets"),
         Format("ggshield", "GitGuardian ggshield (JSON)", "scanner", "ggshield"),
         Format("github-secret-scanning", "GitHub secret scanning alerts", "scanner", "github"),
         Format("gitlab-secret-detection", "GitLab secret detection", "scanner", "gitlab"),
         Format("noseyparker", "Nosey Parker (JSON lines)", "scanner", "noseyparker"),
         Format("sarif", "SARIF 2.1.0 (any secret scanner)", "scanner", "sarif"),
-        Format("prowler", "Prowler (OCSF JSON or CSV)", "auditor", "prowler"),
+        Format("prowler", "Prowler 2–5 (OCSF or JSON, CSV)", "auditor", "prowler"),
         Format(
             "aws-iam-credential-report", "AWS IAM credential report (CSV)", "auditor", "aws_iam"
         ),
