@@ -16,7 +16,7 @@ Secrets Manager RotationSucceeded          rotated
 Secrets Manager RotationFailed/Abandoned   rotation_failed
 Secrets Manager RotationStarted            rotation_started
 Secrets Manager RotateSecret               rotation_started (rotation_failed on errorCode)
-Secrets Manager PutSecretValue             rotated
+Secrets Manager PutSecretValue             rotated (skipped when staged without AWSCURRENT)
 Secrets Manager UpdateSecret (new value)   rotated
 IAM UpdateAccessKey status Inactive        revoked (Active: skipped)
 IAM DeleteAccessKey                        revoked
@@ -268,6 +268,12 @@ def _secrets_manager(
         return None
     if name == "UpdateSecret" and not ({"secretString", "secretBinary"} & set(request)):
         return None  # a description / KMS key change, no new value
+    stages = request.get("versionStages")
+    staged = isinstance(stages, list) and bool(stages) and "AWSCURRENT" not in stages
+    if name == "PutSecretValue" and staged:
+        # A staged version (AWSPENDING: the createSecret step of every Lambda rotation) does
+        # not replace the current value; RotationSucceeded / RotationFailed tell the outcome.
+        return None
     ids = [
         get_str(extra, "SecretId", f"{where}.additionalEventData"),
         get_str(extra, "secretId", f"{where}.additionalEventData"),

@@ -391,3 +391,21 @@ def test_real_put_secret_value_eventbridge_without_event_source():
     assert event.occurred_at == datetime(2024, 10, 23, 12, 26, 45, tzinfo=UTC)
     assert event.event_id == "12345678-1234-1234-1234-123456789012"
     assert "4d383ea9" not in event.detail  # clientRequestToken not copied
+
+
+@pytest.mark.parametrize(
+    ("stages", "kept"),
+    [(["AWSPENDING"], False), (["AWSCURRENT"], True), (["AWSCURRENT", "custom"], True)],
+)
+def test_put_secret_value_staged_without_awscurrent_is_not_a_rotation(stages, kept):
+    # AWS's rotation function templates put the new value with VersionStages ["AWSPENDING"]
+    # in their createSecret step: the leaked value stays current until RotationSucceeded
+    # (and for good if the rotation then fails). The real reloader event, with the stages.
+    doc = json.loads(
+        (REAL / "real_external_secrets_reloader_put_secret_value_eventbridge.json").read_text()
+    )
+    doc["detail"]["requestParameters"]["versionStages"] = stages
+    items = parse_bytes(json.dumps(doc).encode())
+    assert [(e.action, e.event_name) for e in items] == (
+        [("rotated", "PutSecretValue")] if kept else []
+    )
