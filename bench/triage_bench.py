@@ -317,6 +317,8 @@ def measure_pages(client, eng, requests: int) -> None:
         ("findings", client, "/findings/?q=repo-1234"),
         ("findings", client, "/findings/?q=module42/config7&status=open"),
         ("findings", client, "/findings/?type=private-key&status=open&sort=last_seen"),
+        ("findings", client, "/findings/?sort=last_seen"),
+        ("findings", client, "/findings/?status=open&sort=last_seen"),
         ("findings", client, "/findings/?status=open&first_from=2025-06-01&first_to=2025-06-30"),
         ("findings", client, f"/findings/?cursor={cursor}"),
         ("findings", eng, "/findings/?status=open"),
