@@ -484,6 +484,14 @@ _REQUIRED_COLUMNS = {
 }
 
 
+def _require_columns(columns: list[str], required: dict[str, tuple[str, ...]], what: str) -> None:
+    """The header has each required column (under one of its names), or the error names those
+    it lacks."""
+    missing = [name for name, aliases in required.items() if not any(a in columns for a in aliases)]
+    if missing:
+        raise ImportFormatError(f"not {what}: missing column(s) " + ", ".join(missing), "line 1")
+
+
 def _pick(row: dict[str, str], *names: str) -> str:
     for name in names:
         value = (row.get(name) or "").strip()
@@ -509,15 +517,7 @@ def _parse_csv(stream: IO[bytes]) -> Iterator[Observation]:
                 "expected Prowler's ';'-separated CSV, found a ','-separated header", "line 1"
             )
         columns = [h.strip().upper() for h in header]
-        missing = [
-            name
-            for name, aliases in _REQUIRED_COLUMNS.items()
-            if not any(alias in columns for alias in aliases)
-        ]
-        if missing:
-            raise ImportFormatError(
-                "not a Prowler CSV: missing column(s) " + ", ".join(missing), "line 1"
-            )
+        _require_columns(columns, _REQUIRED_COLUMNS, "a Prowler CSV")
         for values in reader:
             where = f"line {reader.line_num}"
             if not any(v.strip() for v in values):
@@ -667,15 +667,7 @@ _V2_REQUIRED_COLUMNS = {
 def _parse_v2_csv(text: IO[str], columns: list[str]) -> Iterator[Observation]:
     """Prowler 2 ``-M csv``, after its header line (``columns``). Prowler 2 wrote the fields
     unquoted; CHECK_RESULT_EXTENDED (the message) is never read."""
-    missing = [
-        name
-        for name, aliases in _V2_REQUIRED_COLUMNS.items()
-        if not any(alias in columns for alias in aliases)
-    ]
-    if missing:
-        raise ImportFormatError(
-            "not a Prowler 2 CSV: missing column(s) " + ", ".join(missing), "line 1"
-        )
+    _require_columns(columns, _V2_REQUIRED_COLUMNS, "a Prowler 2 CSV")
     reader = csv.reader(text)
     results = _V2Results()
     trailing_comma = columns[-1] == "CHECK_CAF_EPIC"
