@@ -127,6 +127,10 @@ class ImportRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     payload_sha256 = models.CharField(max_length=64)
+    # The source's latest run (not failed) when this one came in, 0 for none: the same report
+    # right after itself is a duplicate; after another report it is news again (a leak that
+    # comes back makes the very report that first found it).
+    follows_run = models.BigIntegerField(default=0)
     payload_bytes = models.BigIntegerField(default=0)
     full_scan = models.BooleanField(default=True)
     status = models.CharField(
@@ -155,7 +159,7 @@ class ImportRun(models.Model):
         constraints = [
             # The same report again returns the earlier run; a failed run can be retried.
             models.UniqueConstraint(
-                fields=["source", "payload_sha256"],
+                fields=["source", "payload_sha256", "follows_run"],
                 condition=~models.Q(status="failed"),
                 name="importrun_once_per_payload",
             )

@@ -20,6 +20,7 @@ from typing import IO
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from hygiene.importers import FORMATS, ImportFormatError, get_parser
@@ -106,7 +107,8 @@ def import_report(
     key = check_format(format_key, source)
     body, digest, size = spool(stream)
     with body:
-        existing = _existing_run(source, digest)
+        follows = _latest_run_id(source)
+        existing = _existing_run(source, digest, follows)
         if existing:
             return existing
         try:
@@ -117,13 +119,14 @@ def import_report(
                 token=token,
                 created_by=user,
                 payload_sha256=digest,
+                follows_run=follows,
                 payload_bytes=size,
                 full_scan=source.full_scan if full_scan is None else full_scan,
                 status=ImportStatus.RUNNING,
                 started_at=timezone.now(),
             )
         except IntegrityError:  # the same report, sent twice at once
-            return _existing_run(source, digest)
+            return _existing_run(source, digest, follows)
         stage(run, get_parser(key), body)
     _reconcile_later_or_now(run, background)
     return run
@@ -131,7 +134,8 @@ def import_report(
 
 def import_items(*, source, items: list, via: str, format_key: str, digest: str) -> ImportRun:
     """For webhooks: already-parsed items (one alert) through the same stage and reconcile."""
-    existing = _existing_run(source, digest)
+    follows = _latest_run_id(source)
+    existing = _existing_run(source, digest, follows)
     if existing:
         return existing
     run = ImportRun.objects.create(
@@ -139,6 +143,7 @@ def import_items(*, source, items: list, via: str, format_key: str, digest: str)
         format=format_key,
         via=via,
         payload_sha256=digest,
+        follows_run=follows,
         full_scan=False,
         status=ImportStatus.RUNNING,
         started_at=timezone.now(),
@@ -148,10 +153,27 @@ def import_items(*, source, items: list, via: str, format_key: str, digest: str)
     return run
 
 
-def _existing_run(source, digest: str) -> ImportRun | None:
+def _latest_run_id(source) -> int:
+    """The source's latest run that did not fail (0 for none)."""
+    latest = (
+        ImportRun.objects.filter(source=source)
+        .exclude(status=ImportStatus.FAILED)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return latest or 0
+
+
+def _existing_run(source, digest: str, follows: int) -> ImportRun | None:
+    """The run of this very report when it is the source's latest (``follows``), or came in
+    at the same time after the same run: the report is a duplicate. After another report it
+    is imported again (what it says may have changed back)."""
     run = (
         ImportRun.objects.filter(source=source, payload_sha256=digest)
         .exclude(status=ImportStatus.FAILED)
+        .filter(Q(pk=follows) | Q(follows_run=follows))
+        .order_by("pk")
         .first()
     )
     if run:

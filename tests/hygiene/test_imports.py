@@ -100,6 +100,23 @@ def test_the_same_report_twice_creates_nothing(tmp_path, scanners):
     assert Finding.objects.count() == 2 and Secret.objects.count() == 2
 
 
+def test_a_report_sent_again_after_another_is_imported_again(tmp_path, scanners):
+    # Day 1 finds a leak, day 2 finds none, day 3 finds it again: day 3's report is byte for
+    # byte day 1's, and it is news (the finding reopens), not a duplicate of day 1.
+    leak = reports.gitleaks([{"secret": AWS_KEY}])
+    day1 = run_cli(tmp_path, leak, source="gitleaks", fmt="gitleaks")
+    day2 = run_cli(tmp_path, b"[]", source="gitleaks", fmt="gitleaks")
+    assert (day2["resolved"], day2["missing"]) == (0, 1)
+    day3 = run_cli(tmp_path, leak, source="gitleaks", fmt="gitleaks")
+    assert day3["id"] not in (day1["id"], day2["id"]) and day3["duplicate"] is False
+    assert Finding.objects.get().missing_since is None
+    # Right after itself it is a duplicate again.
+    again = run_cli(tmp_path, leak, source="gitleaks", fmt="gitleaks")
+    assert again["id"] == day3["id"] and again["duplicate"] is True
+    runs = ImportRun.objects.filter(source__slug="gitleaks").order_by("pk")
+    assert [r.follows_run for r in runs] == [0, day1["id"], day2["id"]]
+
+
 def test_one_secret_across_three_scanners_including_a_sha1_only_one(tmp_path, scanners):
     run_cli(tmp_path, reports.gitleaks([{"secret": AWS_KEY}]), source="gitleaks", fmt="gitleaks")
     run_cli(
