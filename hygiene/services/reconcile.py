@@ -268,7 +268,8 @@ class Reconciler:
         return self.rows(
             """
             UPDATE hygiene_finding SET status = 'open', resolution = '', resolved_at = NULL,
-                resolved_by_id = NULL, missing_since = NULL, updated_at = %(now)s
+                resolved_by_id = NULL, missing_since = NULL, last_seen_at = %(now)s,
+                updated_at = %(now)s
             FROM (SELECT location_key, tool_resolution FROM hygiene_stagedfinding
                   WHERE run_id = %(run)s AND passed = FALSE
                     AND tool_resolution IN ('', 'reopened')) s
@@ -542,7 +543,9 @@ class Reconciler:
 
     def policy_candidates(self) -> list[int]:
         """Secrets of this run the incident policy may act on: reported valid, or critical,
-        and without an active incident. Usually a handful, whatever the report's size."""
+        without an active incident, and still open somewhere (a secret whose every finding
+        the tool itself resolved or dismissed, a GitHub false positive say, needs none).
+        Usually a handful, whatever the report's size."""
         return [
             row[0]
             for row in self.rows(
@@ -553,6 +556,8 @@ class Reconciler:
                                           WHERE run_id = %(run)s AND category = 'secret')
                   AND NOT EXISTS (SELECT 1 FROM incidents_incidentsecret i
                                   WHERE i.secret_id = sec.id AND i.active)
+                  AND EXISTS (SELECT 1 FROM hygiene_finding f WHERE f.secret_id = sec.id
+                              AND f.status IN ('open', 'triaged'))
                 """
             )
         ]

@@ -4,6 +4,7 @@ import io
 import json
 import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from unittest.mock import ANY
 
 import pytest
@@ -33,6 +34,10 @@ from tests.sqlite_run import assert_module_passes_on_sqlite
 AWS_KEY = "AKIAQYLPMN5HHHFPZAM2"  # a fake key in AWS's format
 AWS_KEY_2 = "AKIA2OGYBAH6STMMNXNN"
 GH_TOKEN = "ghp_4Xr9sP0qLm2Nv8Bt6Yw1Zk3Jc5Hd7Fg9Ua0E"
+GITHUB_ALERTS = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures/github-secret-scanning/github_secrets_detection_report_many_vul.json"
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +122,21 @@ def test_a_report_sent_again_after_another_is_imported_again(tmp_path, scanners)
     assert [r.follows_run for r in runs] == [0, day1["id"], day2["id"]]
 
 
+def test_no_incident_for_a_valid_secret_the_tool_itself_dismissed(tmp_path, scanners):
+    alerts = json.loads(GITHUB_ALERTS.read_text())
+    alerts = [a for a in alerts if a.get("secret")][:2]
+    for alert in alerts:
+        alert["validity"] = "active"
+    alerts[0].update(state="resolved", resolution="false_positive")
+    Source.objects.create(slug="gh", name="gh", kind="scanner")
+    run_cli(tmp_path, json.dumps(alerts).encode(), source="gh", fmt="github-secret-scanning")
+    dismissed, open_ = (Secret.objects.get(fingerprint=fingerprint(a["secret"])) for a in alerts)
+    assert dismissed.validity == open_.validity == "valid"
+    assert dismissed.findings.get().status == "dismissed"
+    assert not dismissed.incidents.exists()
+    assert open_.incidents.get().auto_opened
+
+
 def test_one_secret_across_three_scanners_including_a_sha1_only_one(tmp_path, scanners):
     run_cli(tmp_path, reports.gitleaks([{"secret": AWS_KEY}]), source="gitleaks", fmt="gitleaks")
     run_cli(
@@ -183,6 +203,8 @@ def test_full_scans_mark_the_missing_and_resolved_findings_reopen(tmp_path, scan
     aws.refresh_from_db()
     gh.refresh_from_db()
     assert aws.status == "open" and aws.resolution == ""
+    # Seen again now, whatever the hourly refresh of unchanged findings would have said.
+    assert aws.last_seen_at == ImportRun.objects.latest("pk").started_at
     assert gh.status == "dismissed" and gh.missing_since is None
     assert TimelineEvent.objects.filter(finding=aws, kind="finding.reopened").count() == 1
 
