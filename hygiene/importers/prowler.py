@@ -670,18 +670,26 @@ def _parse_v2_csv(text: IO[str], columns: list[str]) -> Iterator[Observation]:
     _require_columns(columns, _V2_REQUIRED_COLUMNS, "a Prowler 2 CSV")
     reader = csv.reader(text)
     results = _V2Results()
-    trailing_comma = columns[-1] == "CHECK_CAF_EPIC"
+    # Rows ending in ',' under a header without the resource column that later 2.x versions
+    # added there (DefectDojo issue 4450): then every row does, as the first one says. An
+    # empty field past the last column is no proof row by row: a ',' inside the message, with
+    # the last column empty, would shift every column after it.
+    trailing_comma: bool | None = None if columns[-1] == "CHECK_CAF_EPIC" else False
     try:
         for values in reader:
             where = f"line {reader.line_num + 1}"  # the header was line 1
             if not any(v.strip() for v in values):
                 continue
+            if trailing_comma is None:
+                trailing_comma = len(values) == len(columns) + 1 and not values[-1].strip()
             if trailing_comma and len(values) == len(columns) + 1 and not values[-1].strip():
-                # Rows ending in ',' under a header without the resource column that later
-                # 2.x versions added there (DefectDojo issue 4450). Past the header's last
-                # column anywhere else, an empty field is no proof: a ',' inside the message,
-                # with the last columns empty, would shift every column after it.
                 values = values[:-1]
+            elif trailing_comma:
+                raise ImportFormatError(
+                    f"row has {len(values) - 1} fields before its final ',', the header has"
+                    f" {len(columns)} (an unquoted ',' inside a field?)",
+                    where,
+                )
             if len(values) != len(columns):
                 hint = " (an unquoted ',' inside a field?)" if len(values) > len(columns) else ""
                 raise ImportFormatError(

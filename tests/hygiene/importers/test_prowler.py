@@ -985,3 +985,28 @@ def test_a_number_too_long_for_python_is_a_format_error():
     assert (err.message, err.location) == ("a number in the JSON is too long", "line 2")
     err = expect_error(("{\n" + huge[1:]).encode())
     assert (err.message, err.location) == ("a number in the JSON is too long", "$")
+
+
+def test_v2_csv_rows_end_in_a_comma_all_of_them_or_none():
+    # As the first row goes: rows ending in ',' (issue 4450) or not. A ',' in the message of a
+    # row whose last field is empty must not pass for the trailing one.
+    header, *rows = (PROWLER / "real_defectdojo_v2_many_vuln.csv").read_text().splitlines()
+    assert not rows[0].endswith(",")
+    shifted = rows[1].replace("never used", "never, used").rsplit(",", 1)[0] + ","
+    err = expect_error("\n".join([header, rows[0], shifted, ""]).encode())
+    assert (err.location, err.message) == (
+        "line 3",
+        "row has 19 fields, the header has 18 (an unquoted ',' inside a field?)",
+    )
+    header, *rows = (PROWLER / "real_defectdojo_v2_issue4450.csv").read_text().splitlines()
+    assert all(r.endswith(",") for r in rows if r)
+    err = expect_error("\n".join([header, rows[0], rows[1][:-1], ""]).encode())
+    assert err.location == "line 3"
+    err = expect_error(
+        "\n".join([header, rows[0], rows[1].replace("has Password", "has, Password"), ""]).encode()
+    )
+    assert (err.location, err.message) == (
+        "line 3",
+        "row has 19 fields before its final ',', the header has 18"
+        " (an unquoted ',' inside a field?)",
+    )
