@@ -481,12 +481,16 @@ class Reconciler:
                               AND s.location_key = hygiene_finding.location_key)
             """
         )
+        # An auditor's report covers the accounts it has results for (Prowler scans one
+        # account a run): what it no longer reports resolves in those accounts only.
         resolved = self.sql(
             """
             UPDATE hygiene_finding SET missing_since = %(now)s, status = 'resolved',
                 resolution = 'no_longer_seen', resolved_at = %(now)s, updated_at = %(now)s
             WHERE source_id = %(source)s AND category = 'posture'
               AND status IN ('open', 'triaged')
+              AND account IN (SELECT s.account FROM hygiene_stagedfinding s
+                              WHERE s.run_id = %(run)s AND s.category = 'posture')
               AND NOT EXISTS (SELECT 1 FROM hygiene_stagedfinding s WHERE s.run_id = %(run)s
                               AND s.location_key = hygiene_finding.location_key
                               AND s.passed = FALSE)

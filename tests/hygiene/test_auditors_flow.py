@@ -70,6 +70,32 @@ def test_later_audits_resolve_and_reopen_posture_findings(db):
     assert passed.status == "open"
 
 
+def test_an_audit_of_another_account_leaves_this_accounts_findings_alone(db):
+    # Prowler audits one account a run: a full audit of account B says nothing about A.
+    source = Source.objects.create(slug="prowler", name="Prowler", kind="auditor")
+    fields, rows = prowler_rows()
+    accounts = {r["ACCOUNT_UID"] for r in rows}
+    assert len(accounts) == 1
+    import_report(source=source, format_key="prowler", stream=prowler_csv(fields, rows), via="cli")
+    open_in_a = set(Finding.objects.filter(status="open").values_list("pk", flat=True))
+    assert open_in_a
+    other = [{**r, "ACCOUNT_UID": "999988887777", "STATUS": "PASS"} for r in rows[:3]]
+    audit_b = import_report(
+        source=source, format_key="prowler", stream=prowler_csv(fields, other), via="cli"
+    )
+    assert audit_b.resolved == 0
+    assert set(Finding.objects.filter(status="open").values_list("pk", flat=True)) == open_in_a
+    # A's next audit without one of its failures still resolves that one.
+    failing = [r for r in rows if r["STATUS"] == "FAIL" and r["MUTED"].lower() != "true"]
+    audit_a = import_report(
+        source=source,
+        format_key="prowler",
+        stream=prowler_csv(fields, [r for r in rows if r is not failing[0]]),
+        via="cli",
+    )
+    assert audit_a.resolved == 1
+
+
 def test_a_credential_report_showing_the_key_inactive_verifies_revocation(db, lead):
     scanner = Source.objects.create(slug="trufflehog", name="TruffleHog", kind="scanner")
     auditor = Source.objects.create(slug="iam", name="IAM credential report", kind="auditor")
