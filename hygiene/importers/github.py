@@ -27,6 +27,7 @@ from .leakline import (
     object_at,
     stream_json,
     text_at,
+    to_datetime,
     whole_number,
 )
 
@@ -254,6 +255,10 @@ def alert_observation(
     if blob:
         tool_ids["blob_sha"] = blob
 
+    # The alert has no commit date; it was raised when GitHub found the secret, so the secret
+    # was exposed at least since then (the secret's "exposed since", not the import's time).
+    found_at = to_datetime(alert.get("created_at"), f"{where}.created_at", strict=False)
+
     return Observation(
         rule=secret_type_id,
         secret_type=_secret_type(secret_type_id, display, secret),
@@ -262,6 +267,7 @@ def alert_observation(
         path=clean(path, secret),
         line=line,
         commit=clean(commit, secret),
+        committed_at=found_at,
         url=clean(url, secret),
         validity=validity,
         title=display or secret_type_id,

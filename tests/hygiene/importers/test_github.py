@@ -4,7 +4,7 @@ import copy
 import dataclasses
 import io
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -388,9 +388,15 @@ def test_wrong_nested_types():
     assert "$[0].first_location_detected.start_line" in str(info.value)
 
 
-def test_dates_are_not_required():
-    obs = run(ALERTS.read_text())[0]
-    assert obs.committed_at is None or isinstance(obs.committed_at, datetime)
+def test_the_alert_date_bounds_the_exposure_and_is_not_required():
+    alerts = json.loads(ALERTS.read_text())
+    # GitHub raised the alert when it found the secret: committed no later than that.
+    assert run(json.dumps(alerts))[0].committed_at == datetime(2020, 11, 6, 18, 48, 51, tzinfo=UTC)
+    for value in (None, "not a date", 7.5e20):
+        alerts[0]["created_at"] = value
+        assert run(json.dumps(alerts))[0].committed_at is None
+    del alerts[0]["created_at"]
+    assert run(json.dumps(alerts))[0].committed_at is None
 
 
 # --- real reports (tests/fixtures/README.md says where each comes from) -------------------
