@@ -202,6 +202,10 @@ def test_upload_errors_are_4xx_with_a_message(source, as_user, client):
     assert "failed" in bad.content.decode().lower()
     failed = ImportRun.objects.get(source=source)
     assert failed.status == "failed" and failed.error
+    # The history says where, then what, and marks the run failed.
+    history = client.get(f"/sources/{source.slug}/").content.decode()
+    assert f"{failed.error_location}: {failed.error}" in history
+    assert '<span class="badge st-failed">failed</span>' in history
     unknown = client.post(
         f"/sources/{source.slug}/upload/",
         {"format": "nope", "file": SimpleUploadedFile("r.json", b"[]")},
