@@ -273,7 +273,7 @@ def seed() -> bool:
         ("gitleaks-ci", "gitleaks in CI", "scanner", "gitleaks"),
         ("trufflehog-nightly", "TruffleHog nightly", "scanner", "trufflehog"),
         ("github", "GitHub secret scanning", "scanner", "github-secret-scanning"),
-        ("prowler-aws", "Prowler (AWS + Azure)", "auditor", "leakline"),
+        ("prowler-aws", "Prowler (AWS + Azure)", "auditor", "prowler"),
         ("aws-rotations", "AWS CloudTrail rotations", "rotator", "aws-cloudtrail"),
         ("legacy-scans", "Legacy scans (history)", "scanner", "gitleaks"),
     ]:
