@@ -319,12 +319,15 @@ class Reconciler:
         if not self.known:
             counts.created = self._insert_new(staged, anti_join=False)
             return counts.created
-        known, stale, changed = self.rows(
+        changes = """f.severity <> s.severity OR f.missing_since IS NOT NULL
+                       OR (s.validity <> 'unknown' AND f.validity <> s.validity)"""
+        # Reopened ones (reopen_resolved, just now) count as reopened, not unchanged too.
+        known, stale, changed, reopened = self.rows(
             f"""
             SELECT COUNT(*),
                    COALESCE(SUM(CASE WHEN {self._finding_changes("f", "s")} THEN 1 ELSE 0 END), 0),
-                   COALESCE(SUM(CASE WHEN f.severity <> s.severity OR f.missing_since IS NOT NULL
-                       OR (s.validity <> 'unknown' AND f.validity <> s.validity)
+                   COALESCE(SUM(CASE WHEN {changes} THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN f.updated_at = %(now)s AND NOT ({changes})
                        THEN 1 ELSE 0 END), 0)
             FROM ({staged}) s
             JOIN hygiene_finding f
@@ -337,7 +340,7 @@ class Reconciler:
         if known < total:
             created = self._insert_new(staged, anti_join=known > 0)
         counts.created, counts.updated = created, changed
-        counts.unchanged = total - created - changed
+        counts.unchanged = total - created - changed - reopened
         return created + refreshed
 
     def _refresh_known(self, staged: str) -> int:

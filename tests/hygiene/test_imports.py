@@ -200,6 +200,8 @@ def test_full_scans_mark_the_missing_and_resolved_findings_reopen(tmp_path, scan
     gh.save()
     summary = run_cli(tmp_path, both + b" ", source="gitleaks", fmt="gitleaks")
     assert summary["reopened"] == 1
+    # gh was missing (updated: seen again), aws reopened: neither is "unchanged".
+    assert (summary["updated"], summary["unchanged"]) == (1, 0)
     aws.refresh_from_db()
     gh.refresh_from_db()
     assert aws.status == "open" and aws.resolution == ""
