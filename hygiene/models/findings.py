@@ -237,6 +237,13 @@ class Finding(models.Model):
     @property
     def location_display(self) -> str:
         if self.category == FindingCategory.POSTURE:
-            return self.resource
+            # The resource, in which account and region (an auditor names the account alone
+            # for account-wide checks, or a bare id such as "MFA" in Prowler 2).
+            parts = [self.resource]
+            if self.account and self.account not in self.resource:
+                parts.append(self.account)
+            if self.region and self.region not in self.resource:
+                parts.append(self.region)
+            return " · ".join(p for p in parts if p)
         where = self.path + (f":{self.line}" if self.line else "")
         return f"{self.repo} {where}".strip()

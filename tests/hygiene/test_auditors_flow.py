@@ -139,3 +139,17 @@ def test_a_credential_report_showing_the_key_inactive_verifies_revocation(db, le
     assert revoke.action == "revoke"
     assert revoke.completed_at is not None
     assert revoke.evidence_event.event_name == "CredentialReport"
+
+
+def test_the_findings_list_says_what_a_posture_finding_is_and_where(db, lead, client):
+    source = Source.objects.create(slug="prowler", name="Prowler", kind="auditor")
+    fields, rows = prowler_rows()
+    import_report(source=source, format_key="prowler", stream=prowler_csv(fields, rows), via="cli")
+    finding = Finding.objects.filter(category="posture", status="open").exclude(region="").first()
+    assert finding.title and finding.account and finding.region
+    assert finding.account in finding.location_display
+    assert finding.region in finding.location_display
+    assert finding.location_display.startswith(finding.resource)
+    client.force_login(lead)
+    page = client.get(f"/findings/?status=open&source={source.slug}").content.decode()
+    assert finding.title[:60] in page and finding.region in page
