@@ -133,9 +133,11 @@ def import_report(
 
 
 def import_items(*, source, items: list, via: str, format_key: str, digest: str) -> ImportRun:
-    """For webhooks: already-parsed items (one alert) through the same stage and reconcile."""
-    follows = _latest_run_id(source)
-    existing = _existing_run(source, digest, follows)
+    """For webhooks: already-parsed items (one alert) through the same stage and reconcile.
+    A delivery is an event, not a report of what is: delivered again (GitHub's "Redeliver",
+    later), it is a duplicate whatever came since — applied again it would undo what the later
+    deliveries did. So every delivery run follows run 0."""
+    existing = _existing_run(source, digest, 0)
     if existing:
         return existing
     run = ImportRun.objects.create(
@@ -143,7 +145,7 @@ def import_items(*, source, items: list, via: str, format_key: str, digest: str)
         format=format_key,
         via=via,
         payload_sha256=digest,
-        follows_run=follows,
+        follows_run=0,
         full_scan=False,
         status=ImportStatus.RUNNING,
         started_at=timezone.now(),

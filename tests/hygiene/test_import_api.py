@@ -203,7 +203,7 @@ def test_webhook_deliveries_create_resolve_and_reopen_an_alert(client, github):
     finding = Finding.objects.get()
     assert finding.status == "open" and finding.repo == "acme/payments"
     assert finding.validity == "unknown"
-    deliver(client, github, alert_payload("resolved", "used_in_tests", "resolved"))
+    resolved = deliver(client, github, alert_payload("resolved", "used_in_tests", "resolved"))
     work()
     finding.refresh_from_db()
     assert (finding.status, finding.resolution) == ("dismissed", "used_in_tests")
@@ -212,6 +212,13 @@ def test_webhook_deliveries_create_resolve_and_reopen_an_alert(client, github):
     finding.refresh_from_db()
     assert finding.status == "open"
     assert Finding.objects.count() == 1 and Secret.objects.count() == 1
+    # The "resolved" delivery redelivered later is an old event: a duplicate, not applied again.
+    runs = ImportRun.objects.count()
+    again = deliver(client, github, alert_payload("resolved", "used_in_tests", "resolved"))
+    assert again.json()["import_id"] == resolved.json()["import_id"]
+    work()
+    finding.refresh_from_db()
+    assert finding.status == "open" and ImportRun.objects.count() == runs
 
 
 def test_webhook_signatures_are_checked(client, github):
