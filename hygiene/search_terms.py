@@ -1,12 +1,13 @@
-"""Free-text search over findings' repo, path and rule on PostgreSQL, without indexing every
-finding.
+"""Free-text search over findings' repo, path, rule and resource on PostgreSQL, without
+indexing every finding.
 
 Trigram GIN indexes on the findings themselves cost every import about 80 index entries per
-finding (1.6 s per 100,000) and every bulk triage UPDATE as much again. Yet those three columns
+finding (1.6 s per 100,000) and every bulk triage UPDATE as much again. Yet those columns
 repeat heavily: a report names few repositories and rules, and the same files across many
 commits. So the distinct values live in ``hygiene_searchterm`` (trigram-indexed, small), and a
 search is: which distinct values contain the text → which findings have one of them
-(``repo = ANY(…) OR path = ANY(…) OR rule = ANY(…)``, through plain indexes). That is exactly
+(``repo = ANY(…) OR path = ANY(…) OR rule = ANY(…) OR resource = ANY(…)``, through plain
+indexes; an auditor's resource — an ARN, a bucket, a storage account — is its path). That is exactly
 ``icontains`` on each column, as long as every value a finding holds is a term.
 
 A statement-level trigger keeps it so for every write path (imports, COPY, the ORM): it adds the
@@ -30,13 +31,16 @@ FORWARD = [
     # entry in the worst case) and rule get their own.
     "CREATE INDEX IF NOT EXISTS finding_path_hash ON hygiene_finding USING hash (path)",
     "CREATE INDEX IF NOT EXISTS finding_rule ON hygiene_finding (rule)",
+    # Only posture findings have a resource: secret findings (most of an import) skip it.
+    "CREATE INDEX IF NOT EXISTS finding_resource_hash ON hygiene_finding USING hash (resource) "
+    "WHERE resource <> ''",
     """
     CREATE OR REPLACE FUNCTION hygiene_searchterm_add() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         INSERT INTO hygiene_searchterm (value)
         SELECT t.value FROM (
             SELECT repo FROM new_findings UNION SELECT path FROM new_findings
-            UNION SELECT rule FROM new_findings
+            UNION SELECT rule FROM new_findings UNION SELECT resource FROM new_findings
         ) AS t(value)
         WHERE t.value <> ''
           AND NOT EXISTS (SELECT 1 FROM hygiene_searchterm s WHERE s.value = t.value);
@@ -52,7 +56,7 @@ FORWARD = [
     INSERT INTO hygiene_searchterm (value)
     SELECT t.value FROM (
         SELECT repo FROM hygiene_finding UNION SELECT path FROM hygiene_finding
-        UNION SELECT rule FROM hygiene_finding
+        UNION SELECT rule FROM hygiene_finding UNION SELECT resource FROM hygiene_finding
     ) AS t(value)
     WHERE t.value <> ''
       AND NOT EXISTS (SELECT 1 FROM hygiene_searchterm s WHERE s.value = t.value)
@@ -63,11 +67,13 @@ REVERSE = [
     "DROP TRIGGER IF EXISTS finding_searchterms ON hygiene_finding",
     "DROP FUNCTION IF EXISTS hygiene_searchterm_add()",
     "DROP INDEX IF EXISTS finding_rule",
+    "DROP INDEX IF EXISTS finding_resource_hash",
     "DROP INDEX IF EXISTS finding_path_hash",
     "DROP TABLE IF EXISTS hygiene_searchterm",
 ]
 
-COLUMNS = ("repo", "path", "rule")
+COLUMNS = ("repo", "path", "rule", "resource")
+PARTIAL = {"resource"}  # its index: WHERE resource <> ''
 
 
 def apply(connection) -> None:
@@ -98,6 +104,9 @@ class _AnyOf(Expression):
         self.column = column
         self.values = values
         self.pattern = pattern
+        # A column indexed only where it isn't empty (resource) says so in the query, or the
+        # planner can't prove the partial index applies (past 100 values, or to a subquery).
+        self.nonempty = column.name in PARTIAL
 
     def get_source_expressions(self):
         return [self.column]
@@ -107,15 +116,21 @@ class _AnyOf(Expression):
 
     def as_sql(self, compiler, connection):
         sql, params = compiler.compile(self.column)
+        params = tuple(params)
+        if self.nonempty:
+            sql, params = f"{sql} <> '' AND {sql}", params * 2
         if self.values is not None:
-            return f"{sql} = ANY(%s)", (*params, self.values)
-        return f"{sql} = ANY(ARRAY({_MATCHING}))", (*params, self.pattern)
+            return f"({sql} = ANY(%s))", (*params, self.values)
+        return f"({sql} = ANY(ARRAY({_MATCHING})))", (*params, self.pattern)
 
 
 def search_q(text: str, connection) -> Q:
-    """Findings whose repo, path or rule contains ``text`` (case-insensitive)."""
+    """Findings whose repo, path, rule or resource contains ``text`` (case-insensitive)."""
     if connection.vendor != "postgresql":
-        return Q(repo__icontains=text) | Q(path__icontains=text) | Q(rule__icontains=text)
+        q = Q()
+        for column in COLUMNS:
+            q |= Q(**{f"{column}__icontains": text})
+        return q
     pattern = f"%{connection.ops.prep_for_like_query(text)}%"
     with connection.cursor() as cursor:
         cursor.execute(f"{_MATCHING} LIMIT {INLINE_TERMS + 1}", [pattern])

@@ -169,6 +169,20 @@ def test_search_finds_findings_however_they_were_written(world, source):
     assert len(ids(apply("q=acme/bulk-1")[1])) == 2
     assert len(ids(apply("q=values-3.yaml")[1])) == 1
     assert ids(apply("q=no-such-thing")[1]) == set()
+    # An auditor's finding is found by its resource (an ARN: its user, its account).
+    posture = Finding.objects.create(
+        source=source,
+        location_key="posture-1",
+        category="posture",
+        rule="iam_rotate_access_key_90_days",
+        secret_type="key-rotation",
+        resource="arn:aws:iam::123456789012:user/deploy-bot",
+        account="123456789012",
+        first_seen_at=NOW,
+        last_seen_at=NOW,
+    )
+    assert ids(apply("q=DEPLOY-BOT")[1]) == {posture.pk}
+    assert posture.pk in ids(apply("q=123456789012")[1])
 
 
 def test_it_filters_first_and_last_seen_dates(world):
