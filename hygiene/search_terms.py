@@ -38,9 +38,8 @@ FORWARD = [
     CREATE OR REPLACE FUNCTION hygiene_searchterm_add() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         INSERT INTO hygiene_searchterm (value)
-        SELECT t.value FROM (
-            SELECT repo FROM new_findings UNION SELECT path FROM new_findings
-            UNION SELECT rule FROM new_findings UNION SELECT resource FROM new_findings
+        SELECT t.value FROM (  -- one pass over the new rows, whatever the number of columns
+            SELECT DISTINCT unnest(ARRAY[repo, path, rule, resource]::text[]) FROM new_findings
         ) AS t(value)
         WHERE t.value <> ''
           AND NOT EXISTS (SELECT 1 FROM hygiene_searchterm s WHERE s.value = t.value);
@@ -55,8 +54,7 @@ FORWARD = [
     """
     INSERT INTO hygiene_searchterm (value)
     SELECT t.value FROM (
-        SELECT repo FROM hygiene_finding UNION SELECT path FROM hygiene_finding
-        UNION SELECT rule FROM hygiene_finding UNION SELECT resource FROM hygiene_finding
+        SELECT DISTINCT unnest(ARRAY[repo, path, rule, resource]::text[]) FROM hygiene_finding
     ) AS t(value)
     WHERE t.value <> ''
       AND NOT EXISTS (SELECT 1 FROM hygiene_searchterm s WHERE s.value = t.value)
