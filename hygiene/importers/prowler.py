@@ -563,6 +563,8 @@ def _parse_csv(stream: IO[bytes]) -> Iterator[Observation]:
 
 # "[check114] Ensure hardware MFA is enabled for the root account": the check id, the title.
 _V2_CONTROL = re.compile(r"\s*\[([A-Za-z0-9_]+)\]\s*(.*)", re.S)
+# Older 2.x titles end with their CIS status, later ones don't: a finding keeps one title.
+_V2_CIS_NOTE = re.compile(r"\s*\((?:not )?scored\)\s*$|\s*\(not part of cis benchmark\)\s*$", re.I)
 
 
 def _v2_observation(
@@ -588,7 +590,7 @@ def _v2_observation(
             '"[check11] Avoid the use of the root account"',
             control_where,
         )
-    check_id, title = match.group(1).lower(), match.group(2).strip()
+    check_id, title = match.group(1).lower(), _V2_CIS_NOTE.sub("", match.group(2)).strip()
     return _observation(
         check_id=check_id,
         status=result,
