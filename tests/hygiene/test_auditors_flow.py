@@ -153,3 +153,5 @@ def test_the_findings_list_says_what_a_posture_finding_is_and_where(db, lead, cl
     client.force_login(lead)
     page = client.get(f"/findings/?status=open&source={source.slug}").content.decode()
     assert finding.title[:60] in page and finding.region in page
+    # Validity is a credential's: a posture finding has none to show.
+    assert "valid-unknown" not in page and "no credential to verify" in page
