@@ -7,13 +7,13 @@ repeat heavily: a report names few repositories and rules, and the same files ac
 commits. So the distinct values live in ``hygiene_searchterm`` (trigram-indexed, small), and a
 search is: which distinct values contain the text → which findings have one of them
 (``repo = ANY(…) OR path = ANY(…) OR rule = ANY(…) OR resource = ANY(…)``, through plain
-indexes; an auditor's resource — an ARN, a bucket, a storage account — is its path). That is exactly
-``icontains`` on each column, as long as every value a finding holds is a term.
+indexes; an auditor's resource — an ARN, a bucket, a storage account — is its path). That is
+exactly ``icontains`` on each column, as long as every value a finding holds is a term.
 
 A statement-level trigger keeps it so for every write path (imports, COPY, the ORM): it adds the
-distinct new values of each INSERT in one statement. repo, path and rule never change once a
-finding exists (they are where it was found); terms are never deleted (a stale term matches no
-finding). SQLite (``make run``) searches with plain ``icontains``.
+distinct new values of each INSERT in one statement. repo, path, rule and resource never change
+once a finding exists (they are where it was found); terms are never deleted (a stale term
+matches no finding). SQLite (``make run``) searches with plain ``icontains``.
 
 ``FORWARD`` is the migration's SQL; ``apply()`` creates the same on a database built without
 migrations (the benchmarks)."""
