@@ -7,6 +7,11 @@
 detect-secrets never writes the value: ``hashed_secret`` (SHA-1 of the value) goes to
 ``secret_sha1``. ``is_secret: false`` (audited as not a secret) → ``tool_resolution``
 "false_positive"; ``is_verified: true`` → validity "valid". There is no repository or commit.
+
+IBM's fork (``"version": "0.13.1+ibm…"``) adds ``verified_result``, and its ``is_verified`` means
+only that a plugin tried: ``verified_result`` true is a live credential, false one that failed
+verification (written with ``--output-verified-false``), null not verified. Where an item has
+``verified_result`` it decides the validity.
 """
 
 from __future__ import annotations
@@ -106,12 +111,17 @@ def finding(item: object, where: str, filename: str) -> Observation:
             "'hashed_secret' is not a SHA-1 hex digest", f"{where}.hashed_secret"
         )
     is_secret = flag(item, "is_secret", where)
+    if "verified_result" in item:  # IBM's fork
+        verified = flag(item, "verified_result", where)
+        validity = {True: "valid", False: "invalid"}.get(verified, "unknown")
+    else:
+        validity = "valid" if flag(item, "is_verified", where) else "unknown"
     return Observation(
         rule=rule,
         secret_type=secret_type_for(SECRET_TYPES, rule, None),
         secret_sha1=hashed.lower(),
         path=text(item, "filename", where) or text({"filename": filename}, "filename", where),
         line=number(item, "line_number", where),
-        validity="valid" if flag(item, "is_verified", where) else "unknown",
+        validity=validity,
         tool_resolution="false_positive" if is_secret is False else "",
     )

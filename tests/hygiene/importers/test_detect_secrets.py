@@ -221,3 +221,31 @@ def test_real_ibm_fork_baseline_db2_credentials():
     assert obs.secret_sha1 == "83c505306bc8a3aa4c15684f9109ac1b1b563afd"
     assert obs.validity == "unknown"  # verified_result null: not verified
     assert obs.tool_resolution == ""  # is_secret true: audited as real, still open
+
+
+@pytest.mark.parametrize(
+    ("is_verified", "verified_result", "validity"),
+    [
+        (True, True, "valid"),  # verified live
+        # --output-verified-false: a plugin checked it and it did not work. is_verified is
+        # true here too (it only says that a plugin tried): not a live credential.
+        (True, False, "invalid"),
+        (False, None, "unknown"),
+        (True, None, "unknown"),
+    ],
+)
+def test_ibm_fork_verified_result_decides_validity(is_verified, verified_result, validity):
+    doc = json.loads((DIR / "real_ibm_fork_db2_v0_13_1_ibm18.json").read_bytes())
+    (item,) = doc["results"]["pre-deploy-check.sh"]
+    item.update(is_verified=is_verified, verified_result=verified_result)
+    (obs,) = run(doc)
+    assert obs.validity == validity
+
+
+def test_ibm_fork_verified_result_not_a_flag():
+    doc = json.loads((DIR / "real_ibm_fork_db2_v0_13_1_ibm18.json").read_bytes())
+    doc["results"]["pre-deploy-check.sh"][0]["verified_result"] = "maybe"
+    with pytest.raises(ImportFormatError) as exc:
+        run(doc)
+    assert exc.value.message == "'verified_result' should be true or false"
+    assert exc.value.location == "$.results[file 0][0].verified_result"
