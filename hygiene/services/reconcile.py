@@ -553,17 +553,24 @@ class Reconciler:
         without an active incident, and still open somewhere (a secret whose every finding
         the tool itself resolved or dismissed, a GitHub false positive say, needs none).
         Usually a handful, whatever the report's size."""
+        # The run's valid or critical secrets first (one hash join), and only theirs probed
+        # for incidents and open findings. Left to the planner, which has no statistics on
+        # findings' status, it read every open finding of the inventory and probed a secret
+        # for each (0.3 s per 100,000 for no candidate at all).
         return [
             row[0]
             for row in self.rows(
                 """
-                SELECT sec.id FROM hygiene_secret sec
-                WHERE (sec.validity = 'valid' OR sec.severity = 'critical')
-                  AND sec.fingerprint IN (SELECT fingerprint FROM hygiene_stagedfinding
-                                          WHERE run_id = %(run)s AND category = 'secret')
-                  AND NOT EXISTS (SELECT 1 FROM incidents_incidentsecret i
-                                  WHERE i.secret_id = sec.id AND i.active)
-                  AND EXISTS (SELECT 1 FROM hygiene_finding f WHERE f.secret_id = sec.id
+                WITH run_secrets AS MATERIALIZED (
+                    SELECT sec.id FROM hygiene_secret sec
+                    WHERE (sec.validity = 'valid' OR sec.severity = 'critical')
+                      AND sec.fingerprint IN (SELECT fingerprint FROM hygiene_stagedfinding
+                                              WHERE run_id = %(run)s AND category = 'secret')
+                )
+                SELECT c.id FROM run_secrets c
+                WHERE NOT EXISTS (SELECT 1 FROM incidents_incidentsecret i
+                                  WHERE i.secret_id = c.id AND i.active)
+                  AND EXISTS (SELECT 1 FROM hygiene_finding f WHERE f.secret_id = c.id
                               AND f.status IN ('open', 'triaged'))
                 """
             )
