@@ -169,8 +169,7 @@ def seed(n_findings: int, n_incidents: int) -> None:
                 "resolution": resolution,
                 "resolved_at": resolved,
                 "team_id": rng.choice(teams).id,
-                "first_seen_at": seen,
-                "last_seen_at": seen,
+                "first_seen_at": seen,  # and last seen then (no sighting since)
             }
 
     copy_rows(Finding, findings())

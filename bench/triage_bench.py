@@ -103,7 +103,7 @@ def reset_sequence(model) -> None:
 
 def seed(n_findings: int, n_secrets: int) -> None:
     from hygiene import roles, search_terms
-    from hygiene.models import Finding, Secret, Source, Team
+    from hygiene.models import Finding, FindingSighting, Secret, Source, Team
 
     rnd = random.Random(42)
     roles.ensure_roles()
@@ -204,7 +204,10 @@ def seed(n_findings: int, n_secrets: int) -> None:
             )
         rows.sort(key=lambda r: r[0])
         for n, row in enumerate(rows, start=1):
-            yield (n, *row[1:14], row[0], *row[14:])
+            sightings.append((n, row[14]))
+            yield (n, *row[1:14], row[0], row[15])
+
+    sightings: list[tuple] = []
 
     copy_rows(
         Finding,
@@ -224,11 +227,11 @@ def seed(n_findings: int, n_secrets: int) -> None:
             "line",
             "validity",
             "first_seen_at",
-            "last_seen_at",
             "team_id",
         ],
         findings(),
     )
+    copy_rows(FindingSighting, ["finding_id", "last_seen_at"], sightings)
     print(f"  {n_findings:,} findings in {time.perf_counter() - t0:.1f}s", flush=True)
     reset_sequence(Secret)
     reset_sequence(Finding)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hygiene import roles
-from hygiene.models import OwnershipRule, Secret, Source, Team
+from hygiene.models import FindingSighting, OwnershipRule, Secret, Source, Team
 from hygiene.services.imports import import_report
 
 PASSWORD = "leakline-demo"
@@ -201,7 +201,8 @@ def _history(r: random.Random, lead: User, engineers: list[User]) -> None:
         seen = opened - timedelta(hours=r.uniform(1, 48))
         exposed = min(secret.exposed_since or seen, seen)
         Incident.objects.filter(pk=incident.pk).update(opened_at=opened, exposed_since=exposed)
-        secret.findings.update(first_seen_at=seen, last_seen_at=seen, created_at=seen)
+        secret.findings.update(first_seen_at=seen, created_at=seen)
+        FindingSighting.objects.filter(finding__secret=secret).update(last_seen_at=seen)
         Secret.objects.filter(pk=secret.pk).update(
             first_seen_at=seen, last_seen_at=seen, exposed_since=exposed
         )

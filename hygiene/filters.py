@@ -51,7 +51,8 @@ SORTS = {
 _KEYSET = {
     "newest": ("first_seen_at", True),
     "oldest": ("first_seen_at", False),
-    "last_seen": ("last_seen_at", True),
+    # Inner-joined (page_findings): read from sighting_last_seen backwards.
+    "last_seen": ("sighting__last_seen_at", True),
 }
 
 
@@ -157,7 +158,7 @@ class FindingFilter:
                 qs = qs.filter(first_seen_at__gte=now - delta)
             else:
                 qs = qs.filter(first_seen_at__lt=now - delta)
-        for key, column in (("first", "first_seen_at"), ("last", "last_seen_at")):
+        for key, column in (("first", "first_seen_at"), ("last", "sighting__last_seen_at")):
             start, end = getattr(self, f"{key}_from"), getattr(self, f"{key}_to")
             if start:
                 qs = qs.filter(**{f"{column}__gte": _day_start(start)})
@@ -322,6 +323,10 @@ def page_findings(
     if sort == "severity":
         return _page_by_severity(qs, after, size)
     column, desc = _KEYSET[sort]
+    if sort == "last_seen":
+        # An inner join (every imported finding has its sighting): PostgreSQL reads
+        # sighting_last_seen backwards and stops at a page, where an outer join sorts them all.
+        qs = qs.filter(sighting__last_seen_at__isnull=False)
     if after:
         qs = qs.filter(_after(column, desc, after[0], after[1]))
     prefix = "-" if desc else ""
@@ -330,7 +335,8 @@ def page_findings(
     if len(items) > size:
         items = items[:size]
         last = items[-1]
-        next_cursor = encode_cursor([sort, getattr(last, column).isoformat(), last.pk])
+        value = last.last_seen_at if sort == "last_seen" else getattr(last, column)
+        next_cursor = encode_cursor([sort, value.isoformat(), last.pk])
     return Page(items=items, next_cursor=next_cursor, size=size)
 
 
@@ -466,7 +472,7 @@ CSV_COLUMNS = [
     ("secret_id", "secret_id"),
     ("secret_preview", "secret__preview"),
     ("first_seen_at", "first_seen_at"),
-    ("last_seen_at", "last_seen_at"),
+    ("last_seen_at", "sighting__last_seen_at"),
     ("resolution", "resolution"),
     ("url", "url"),
 ]

@@ -111,7 +111,9 @@ def list_findings(request):
     (newest | oldest | severity | last_seen), cursor (from the previous page's next_cursor)."""
     user = require_user(request, "hygiene.view_finding")
     ff = parse_filter(_query(request), user=user)
-    qs = ff.apply(findings_visible_to(user)).select_related("source", "team", "assignee")
+    qs = ff.apply(findings_visible_to(user)).select_related(
+        "source", "team", "assignee", "sighting"
+    )
     try:
         page = page_findings(qs, sort=ff.sort, cursor=request.GET.get("cursor") or None)
     except BadCursor as exc:
@@ -158,6 +160,7 @@ def list_secrets(request):
 def get_finding(request, finding_id: int):
     user = require_user(request, "hygiene.view_finding")
     finding = get_object_or_404(
-        findings_visible_to(user).select_related("source", "team", "assignee"), pk=finding_id
+        findings_visible_to(user).select_related("source", "team", "assignee", "sighting"),
+        pk=finding_id,
     )
     return _finding(finding)

@@ -1,4 +1,11 @@
-from .findings import Finding, FindingCategory, FindingStatus, Resolution, Validity
+from .findings import (
+    Finding,
+    FindingCategory,
+    FindingSighting,
+    FindingStatus,
+    Resolution,
+    Validity,
+)
 from .secrets import EventReference, ReferenceKind, RotationEvent, Secret, SecretReference
 from .sources import ImportRun, ImportStatus, Source, SourceKind, SourceToken, UserToken
 from .staging import StagedFinding, StagedReference
@@ -8,6 +15,7 @@ __all__ = [
     "EventReference",
     "Finding",
     "FindingCategory",
+    "FindingSighting",
     "FindingStatus",
     "ImportRun",
     "ImportStatus",

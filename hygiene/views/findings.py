@@ -100,7 +100,7 @@ def _can_select(user) -> bool:
 
 def _results_context(request, ff, cursor):
     qs = ff.apply(findings_visible_to(request.user)).select_related(
-        "secret", "source", "team", "assignee"
+        "secret", "source", "team", "assignee", "sighting"
     )
     page = page_findings(qs, sort=ff.sort, cursor=cursor)
     return {
@@ -323,8 +323,8 @@ def _secret_context(request, secret):
     findings = findings_visible_to(request.user).filter(secret=secret)
     return {
         "secret": secret,
-        "findings": findings.select_related("source", "team", "assignee").order_by(
-            "-last_seen_at", "-id"
+        "findings": findings.select_related("source", "team", "assignee", "sighting").order_by(
+            "-sighting__last_seen_at", "-id"
         )[:200],
         "finding_count": findings.count(),
         "references": secret.references.select_related("added_by").order_by("kind", "id")[:100],

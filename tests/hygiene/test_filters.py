@@ -17,7 +17,7 @@ from hygiene.filters import (
     parse_filter,
     secret_groups,
 )
-from hygiene.models import Finding, Secret, Source
+from hygiene.models import Finding, FindingSighting, Secret, Source
 
 NOW = timezone.now().replace(microsecond=0)
 _seq = itertools.count(1)
@@ -54,10 +54,12 @@ def make_finding(source, secret=None, **kw) -> Finding:
         path=f"config/settings{n}.py",
         line=n,
         first_seen_at=NOW - timedelta(hours=n),
-        last_seen_at=NOW - timedelta(minutes=n),
     )
+    last_seen = kw.pop("last_seen_at", NOW - timedelta(minutes=n))
     defaults.update(kw)
-    return Finding.objects.create(**defaults)
+    finding = Finding.objects.create(**defaults)
+    FindingSighting.objects.create(finding=finding, last_seen_at=last_seen)
+    return finding
 
 
 def q(s: str) -> QueryDict:
@@ -160,7 +162,6 @@ def test_search_finds_findings_however_they_were_written(world, source):
                 repo=f"acme/bulk-{i % 2}",
                 path=f"deploy/values-{i}.yaml",
                 first_seen_at=NOW,
-                last_seen_at=NOW,
             )
             for i in range(4)
         ]
@@ -179,7 +180,6 @@ def test_search_finds_findings_however_they_were_written(world, source):
         resource="arn:aws:iam::123456789012:user/deploy-bot",
         account="123456789012",
         first_seen_at=NOW,
-        last_seen_at=NOW,
     )
     assert ids(apply("q=DEPLOY-BOT")[1]) == {posture.pk}
     assert posture.pk in ids(apply("q=123456789012")[1])

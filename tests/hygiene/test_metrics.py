@@ -80,8 +80,7 @@ def make_finding(key, *, source, secret, seen, status="open", resolution="", clo
         status=status,
         resolution=resolution,
         resolved_at=closed,
-        first_seen_at=seen,
-        last_seen_at=seen,
+        first_seen_at=seen,  # and last seen then: no sighting since
         **kw,
     )
 

@@ -47,8 +47,7 @@ def make_finding(secret, source, *, status="open"):
         repo="acme/payments",
         path="config/prod.env",
         line=3,
-        first_seen_at=now,
-        last_seen_at=now,
+        first_seen_at=now,  # and last seen then: no sighting since
     )
 
 
