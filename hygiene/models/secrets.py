@@ -23,6 +23,7 @@ class Secret(models.Model):
         on_delete=models.SET_NULL,
         related_name="secrets",
         db_index=False,  # secret_team
+        db_constraint=False,  # checked by a trigger, as Finding.team (migration 0013)
     )
     # How many distinct repositories/services it was seen in; ≥ 2 means reused.
     place_count = models.PositiveIntegerField(default=1)
@@ -113,6 +114,7 @@ class SecretReference(Reference):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,  # secretreference_added_by
+        db_constraint=False,  # checked by a trigger, as Finding.resolved_by (migration 0013)
     )
 
     class Meta:
