@@ -22,6 +22,7 @@ class ImportRunOut(Schema):
     duplicate: bool = False
     via: str
     received: int
+    passed: int
     created: int
     updated: int
     unchanged: int
@@ -57,6 +58,7 @@ def run_out(run: ImportRun) -> dict:
             name: getattr(run, name)
             for name in (
                 "received",
+                "passed",
                 "created",
                 "updated",
                 "unchanged",

@@ -137,6 +137,9 @@ class ImportRun(models.Model):
         max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED
     )
     received = models.PositiveIntegerField(default=0)
+    # An auditor's checks that passed (resources it found nothing wrong with): received, and
+    # not findings; each resolves the same check's open finding on that resource, if any.
+    passed = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)

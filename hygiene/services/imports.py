@@ -203,10 +203,11 @@ def stage(run: ImportRun, parse, body) -> None:
         _fail(run, error.message, "")
         raise ImportFailed(run, error) from None
     run.received = counts.received
+    run.passed = counts.passed
     run.events = counts.events
     run.parse_ms = int((time.monotonic() - started) * 1000)
     run.status = ImportStatus.QUEUED
-    run.save(update_fields=["received", "events", "parse_ms", "status"])
+    run.save(update_fields=["received", "passed", "events", "parse_ms", "status"])
 
 
 def _fail(run: ImportRun, message: str, location: str) -> None:

@@ -185,6 +185,10 @@ def source_upload(request, slug: str):
         return redirect("source_detail", slug=slug)
     counts = f"{run.received} received, {run.created} new, {run.updated} updated, "
     counts += f"{run.unchanged} unchanged"
+    if run.passed:
+        counts += f", {run.passed} checks passed"
+    if run.resolved:
+        counts += f", {run.resolved} resolved"
     if run.events:
         counts += f", {run.events} rotation events"
     messages.success(request, f"Import #{run.pk}: {run.status} — {counts}.")

@@ -39,6 +39,8 @@ def test_later_audits_resolve_and_reopen_posture_findings(db):
         source=source, format_key="prowler", stream=prowler_csv(fields, rows), via="cli"
     )
     assert first.created == len({(r["CHECK_ID"], r["RESOURCE_UID"]) for r in failing})
+    passing = {(r["CHECK_ID"], r["RESOURCE_UID"]) for r in rows if r["STATUS"] == "PASS"}
+    assert first.passed == len(passing) > 0  # received, counted, and no finding
     muted = {(r["CHECK_ID"], r["RESOURCE_UID"]) for r in failing if r["MUTED"].lower() == "true"}
     open_now = Finding.objects.filter(category="posture", status="open").count()
     assert open_now == first.created - len(muted)
@@ -57,6 +59,7 @@ def test_later_audits_resolve_and_reopen_posture_findings(db):
         source=source, format_key="prowler", stream=prowler_csv(fields, second_rows), via="cli"
     )
     assert second.resolved == 2
+    assert second.passed == len(passing) + 1
     passed = Finding.objects.get(rule=fixed["CHECK_ID"], resource=fixed["RESOURCE_UID"])
     assert (passed.status, passed.resolution) == ("resolved", "passed")
     gone = Finding.objects.get(rule=dropped["CHECK_ID"], resource=dropped["RESOURCE_UID"])

@@ -190,6 +190,23 @@ def test_upload_a_report_by_hand(source, as_user, client):
     assert ImportRun.objects.filter(source=source).count() == 1
 
 
+def test_an_audits_passed_checks_are_counted_in_the_history(as_user, client):
+    as_user("lead")
+    auditor = Source.objects.create(slug="prowler", name="Prowler", kind="auditor")
+    report = (FIXTURES / "prowler" / "generated_secret_hygiene.csv").read_bytes()
+    client.post(
+        "/sources/prowler/upload/",
+        {"format": "prowler", "file": SimpleUploadedFile("prowler.csv", report)},
+    )
+    run = ImportRun.objects.get(source=auditor)
+    assert (run.received, run.created, run.passed) == (11, 8, 3)  # a MANUAL row is skipped
+    page = client.get("/sources/prowler/").content.decode()
+    assert (
+        "Import #" in page and "11 received, 8 new, 0 updated, 0 unchanged, 3 checks passed" in page
+    )
+    assert '<div class="muted">3 passed</div>' in page
+
+
 def test_upload_errors_are_4xx_with_a_message(source, as_user, client):
     as_user("lead")
     htmx = {"HX-Request": "true"}

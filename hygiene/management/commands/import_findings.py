@@ -56,6 +56,7 @@ class Command(BaseCommand):
             "format": run.format,
             "duplicate": getattr(run, "duplicate", False),
             "received": run.received,
+            "passed": run.passed,
             "created": run.created,
             "updated": run.updated,
             "unchanged": run.unchanged,
