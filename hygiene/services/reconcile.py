@@ -304,8 +304,9 @@ class Reconciler:
                OR {old}.description <> {new}.description)"""
 
     def _sighting_due(self, finding: str, sighting: str, new: str) -> str:
-        """When a known finding's sighting (``sighting``, LEFT JOINed) moves to now: hourly at
-        most (LAST_SEEN_GRANULARITY), or whenever the finding changes or reopens."""
+        """When a known finding's sighting (``sighting``) moves to now: hourly at most
+        (LAST_SEEN_GRANULARITY), or whenever the finding changes or reopens; a missing one
+        (LEFT JOINed, NULL) is due too."""
         return f"""({sighting}.finding_id IS NULL OR {sighting}.last_seen_at < %(stale)s
                OR {finding}.updated_at = %(now)s OR {self._finding_changes(finding, new)})"""
 
