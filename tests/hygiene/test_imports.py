@@ -245,6 +245,71 @@ def test_a_rescan_counts_what_it_changed_created_and_left_alone(tmp_path, scanne
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 3)
 
 
+def test_a_rescan_updates_the_secrets_it_changes_and_only_those(tmp_path, scanners):
+    """Within the hour, a re-scan of the same source: a secret found verified in one of its two
+    places turns valid (and its severity rises), one found in an earlier commit was exposed
+    since then, a generic secret takes the type a later rule gives it; the secret with nothing
+    new keeps its row as it was. (A secret's type and preview come from its first row in the
+    report.)"""
+    gen_value = "q8Zt3vLw0Rk5nYp2Xc7Hs1Jd"
+    with time_machine.travel(datetime(2026, 11, 1, 8, 0, tzinfo=UTC), tick=False):
+        run_cli(
+            tmp_path,
+            reports.gitleaks(
+                [
+                    {"secret": AWS_KEY, "file": "a.env", "commit": "1" * 40},
+                    {"secret": AWS_KEY, "file": "b.env", "commit": "1" * 40},
+                    {"secret": AWS_KEY_2, "file": "c.env", "date": "2024-03-01T10:00:00Z"},
+                    {"secret": GH_TOKEN, "file": "d.env", "rule": "github-pat"},
+                    {"secret": gen_value, "file": "e.env", "rule": "generic-api-key"},
+                ]
+            ),
+            source="gitleaks",
+            fmt="gitleaks",
+        )
+    before = {s.fingerprint: s for s in Secret.objects.all()}
+    assert before[fingerprint(AWS_KEY)].validity == "unknown"
+    assert before[fingerprint(gen_value)].secret_type == "api-key"
+    with time_machine.travel(datetime(2026, 11, 1, 8, 10, tzinfo=UTC), tick=False):
+        run_cli(
+            tmp_path,
+            reports.gitleaks(
+                [
+                    {"secret": AWS_KEY, "file": "a.env", "commit": "1" * 40},
+                    {"secret": AWS_KEY, "file": "b.env", "commit": "1" * 40},
+                    {"secret": AWS_KEY_2, "file": "c.env", "date": "2024-03-01T10:00:00Z"},
+                    {
+                        "secret": AWS_KEY_2,
+                        "file": "c.env",
+                        "commit": "2" * 40,
+                        "date": "2023-01-09T10:00:00Z",
+                    },
+                    {"secret": GH_TOKEN, "file": "d.env", "rule": "github-pat"},
+                    {"secret": gen_value, "file": "f.env", "rule": "stripe-access-token"},
+                    {"secret": gen_value, "file": "e.env", "rule": "generic-api-key"},
+                ]
+            ),
+            source="gitleaks",
+            fmt="gitleaks",
+        )
+        run_cli(
+            tmp_path,
+            reports.trufflehog([{"secret": AWS_KEY, "verified": True, "file": "b.env"}]),
+            source="gitleaks",
+            fmt="trufflehog",
+            name="verified.jsonl",
+        )
+    after = {s.fingerprint: s for s in Secret.objects.all()}
+    moment = datetime(2026, 11, 1, 8, 10, tzinfo=UTC)
+    aws = after[fingerprint(AWS_KEY)]
+    assert (aws.validity, aws.severity, aws.updated_at) == ("valid", "critical", moment)
+    assert after[fingerprint(AWS_KEY_2)].exposed_since == datetime(2023, 1, 9, 10, tzinfo=UTC)
+    assert after[fingerprint(gen_value)].secret_type == "stripe-key"
+    unchanged = after[fingerprint(GH_TOKEN)]
+    assert unchanged.updated_at == before[fingerprint(GH_TOKEN)].updated_at
+    assert unchanged.last_seen_at == before[fingerprint(GH_TOKEN)].last_seen_at
+
+
 def test_a_partial_import_marks_nothing_missing(tmp_path, scanners):
     run_cli(
         tmp_path,
