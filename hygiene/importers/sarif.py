@@ -15,9 +15,16 @@ Where the secret is, per tool (``runs[].tool.driver.name``):
   ``logicalLocations[0].properties.first_commit`` gives commit, author and blob path.
 - ggshield: no value (``partialFingerprints["secret/v1"]`` is kept as a tool id);
   ``hostedViewerUri`` is the incident URL; ``properties.incidentDetails.validity``.
+- Microsoft's SARIF Pattern Matcher: the snippet is the value; its ``SecretFingerprint`` and
+  ``ValidationFingerprint`` spell the value out and are never kept (the value when no snippet).
+- Trivy, Checkov, KICS, Semgrep, CodeQL...: the snippet is source code (masked by some), never
+  the value. These tools report vulnerabilities and misconfigurations too: only results whose
+  rule is about secrets are read (Trivy's rule tags; else the rule's id, name and short
+  description: secret, credential, password, token, key, CWE-798...). A log with results and
+  none about secrets, from a tool that scans for none, is refused.
 - any other tool: ``properties.secret``/``raw``/``offender`` when present; otherwise the
   snippet only if it is a single token (no spaces) of 8+ characters, which is how scanners that
-  report the match itself write it. Multi-word snippets (source lines: Semgrep) are not values.
+  report the match itself write it. Multi-word snippets (source lines) and masked ones are not.
 
 ``message.text`` is never stored: several tools interpolate the match into it. The rule's short
 description or name gives the title. See docs/formats/sarif.md.
@@ -25,6 +32,7 @@ description or name gives the title. See docs/formats/sarif.md.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +47,7 @@ from hygiene.taxonomy import (
 )
 
 from .base import ImportFormatError, Item, Observation, first_char, type_name
+from .gitleaks import aws_key_id_reference
 from .leakline import (
     MIN_SECRET_LEN,
     clean,
@@ -105,6 +114,7 @@ class _Run:
     repo: str = ""
     revision: str = ""
     results: int = 0
+    reported: int = 0  # results that are not kind pass/notApplicable
 
 
 def parse(stream: IO[bytes]) -> Iterator[Item]:
@@ -139,6 +149,8 @@ def _walk(
     version_seen = False
     has_runs = False
     run = _Run(index=-1)
+    reported = kept = 0
+    capable = False  # some run's tool scans for secrets (among other things, maybe)
     for kind, prefix, value in parts:
         if kind == "begin":
             if prefix == "" and value != "an object":
@@ -180,13 +192,26 @@ def _walk(
         else:
             where = f"$.runs[{run.index}].results[{run.results}]"
             run.results += 1
-            yield from result_observations(value, where, run)
+            before = run.reported
+            for obs in result_observations(value, where, run):
+                kept += 1
+                yield obs
+            reported += run.reported - before
+            capable = capable or _scans_for_secrets(run.tool)
     if not version_seen:
         raise ImportFormatError(
             "not a SARIF log: missing 'version' (should be \"2.1.0\")", "$.version"
         )
     if not has_runs:
         raise ImportFormatError("not a SARIF log: no 'runs' array", "$.runs")
+    if reported and not kept and not capable and collect is None:
+        # CodeQL, SpotBugs, Dockle... uploaded as secret-scanning results: saying so beats an
+        # import that finds nothing (a full scan would mark every known finding missing).
+        raise ImportFormatError(
+            f"none of the {reported} results of this SARIF log is a secret finding: it is not "
+            "from a secret scanner (gitleaks, Nosey Parker, ggshield, Trivy, ...)",
+            "$.runs",
+        )
 
 
 def _read_tool(run: _Run, value: Any, where: str) -> None:
@@ -237,6 +262,7 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
     kind = text_at(result, "kind", where)
     if kind in ("pass", "notApplicable"):
         return
+    run.reported += 1
     rule_ref = dict_at(result, "rule", where)
     rule_index = whole_number(result.get("ruleIndex"), f"{where}.ruleIndex", minimum=None)
     if rule_index is None:
@@ -255,6 +281,8 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
     properties = dict_at(result, "properties", where)
     fingerprints = dict_at(result, "partialFingerprints", where)
     fp_where = f"{where}.partialFingerprints"
+    secret_rule = _secret_rule(tool, rule_id, info)
+    explicit = any(isinstance(properties.get(k), str) and properties[k] for k in _SECRET_PROPERTIES)
 
     severity = _severity(result, where, info)
     validity = _validity(properties, where)
@@ -267,9 +295,18 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
         text = text_at(fingerprints, key, fp_where)
         if text:
             base_ids[str(key)[:100]] = text
+    fingerprint_secret = None
+    key_ids: list[str] = []
     for key, text in dict_at(result, "fingerprints", where).items():
-        if isinstance(text, str) and text:
-            base_ids[f"fingerprint:{str(key)[:90]}"] = text
+        if not isinstance(text, str) or not text:
+            continue
+        if _HOLDS_SECRET.search(text):
+            # Microsoft's SARIF Pattern Matcher: {"secret":"<the value>"}, [secret=<the value>]
+            fingerprint_secret = fingerprint_secret or _fingerprint_secret(text)
+            continue
+        base_ids[f"fingerprint:{str(key)[:90]}"] = text
+        # The Pattern Matcher's asset fingerprint names the key id paired with an AWS secret.
+        key_ids.extend(m.group(0) for m in _AWS_KEY_ID_IN.finditer(text))
     for key in ("guid", "correlationGuid"):
         text = text_at(result, key, where)
         if text:
@@ -289,6 +326,8 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
 
     title = _title(tool, rule_id, info)
     description = info.get("full", "") if info.get("full", "") != title else ""
+    if tool.startswith("trivy"):
+        description = ""  # a secret rule's fullDescription is the matched line (masked)
 
     locations = list_at(result, "locations", where) or [None]
     seen: set[tuple] = set()
@@ -300,6 +339,10 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
             continue
         seen.add(key)
         secret, redacted = _secret(tool, properties, place["snippet"], where)
+        if secret is None and not redacted and fingerprint_secret:
+            secret = fingerprint_secret
+        if not (secret_rule or explicit or guess_secret_type_from_value(secret)):
+            continue  # a vulnerability, misconfiguration or code issue, not a leaked secret
         path = place["path"] or place["uri"]
         obs_author = place["author"] or (
             f"{author_name} <{email}>" if author_name and email else author_name or email
@@ -307,6 +350,7 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
         ids = dict(base_ids)
         if place["blob"]:
             ids["blob_id"] = place["blob"]
+        refs = [r for r in map(aws_key_id_reference, (secret, *key_ids)) if r]
         yield Observation(
             rule=rule_id,
             secret_type=_secret_type(rule_id, info, secret),
@@ -321,11 +365,83 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
             committed_at=place["committed_at"] or committed_at,
             validity=validity,
             severity=severity,
-            title=title,
+            title=clean(title, secret),
             description=clean(description, secret),
             tool_resolution=resolution,
+            references=list({r.value: r for r in refs}.values()),
             tool_ids={k: v for k, v in ids.items() if clean(v, secret)},
         )
+
+
+# Tools whose every result is a secret finding (by driver name, lower-cased, spaces removed).
+_SECRET_TOOLS = re.compile(
+    r"leaks|noseyparker|ggshield|gitguardian|trufflehog|kingfisher|secret|credsweeper|whispers"
+    r"|talisman|titus|spmi|patternmatcher|tartufo|shhgit|^2ms$"
+)
+# Tools that scan for secrets among other things: a log of theirs without one is a clean scan.
+_MIXED_TOOLS = re.compile(
+    r"trivy|checkov|kics|semgrep|snyk|sonar|codeql|defender|devskim|bandit|gosec"
+)
+_SECRET_WORDS = re.compile(
+    r"secret|credential|passw(?:or)?d|\bpwd\b|token|api[-_ ]?key|apikey|private[-_ ]?key"
+    r"|access[-_ ]?key|hard[-_ ]?coded|\bcwe[-_/]?(?:798|259|321|540)\b",
+    re.IGNORECASE,
+)
+# Checks about where secrets are kept (a vault's encryption, expiry, rotation) name secrets too.
+_SECRET_STORE = re.compile(
+    r"secrets?[\s_-]*manager|key[\s_-]*vault|\bkms\b|encrypt|rotat|expir", re.IGNORECASE
+)
+_SECRET_EXPOSED = re.compile(r"hard[-_ ]?coded|plain[-_ ]?text|expos|leak|detected", re.IGNORECASE)
+_OTHER_TAGS = {"vulnerability", "misconfiguration", "license", "sca", "quality", "maintainability"}
+_SECRET_TAGS = re.compile(r"secret|credential|password|\bcwe[-_/]?(?:798|259|321|540)\b", re.I)
+
+
+def _scans_for_secrets(tool: str) -> bool:
+    name = tool.strip().lower().replace(" ", "")
+    return bool(_SECRET_TOOLS.search(name) or _MIXED_TOOLS.search(name))
+
+
+def _secret_rule(tool: str, rule_id: str, info: dict) -> bool:
+    """Is this rule's result a leaked secret? Every result of a secret scanner is; another
+    tool's (Trivy, Checkov, Semgrep, CodeQL, Dockle...) when the rule's tags say so (Trivy tags
+    each rule secret, vulnerability or misconfiguration) or its id, name or short description
+    speaks of secrets, credentials, passwords, tokens or keys (CWE-798 "hard-coded
+    credentials"), and not of where secrets are kept (a secrets manager's encryption)."""
+    if _SECRET_TOOLS.search(tool):
+        return True
+    if rule_id and re.sub(r"[\s_]+", "-", rule_id.strip().lower()) in RULES:
+        return True
+    tags = (info.get("properties") or {}).get("tags")
+    if isinstance(tags, list):
+        words = {str(t).strip().lower() for t in tags}
+        if any(_SECRET_TAGS.search(w) for w in words):
+            return True
+        if words & _OTHER_TAGS:
+            return False
+    names = " ".join((rule_id, info.get("name", ""), info.get("short", "")))
+    if not _SECRET_WORDS.search(names):
+        return False
+    return not _SECRET_STORE.search(names) or bool(_SECRET_EXPOSED.search(names))
+
+
+_AWS_KEY_ID_IN = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+_HOLDS_SECRET = re.compile(r'"secret"\s*:|\[secret=', re.IGNORECASE)
+_FINGERPRINT_SECRET = re.compile(r'"secret"\s*:\s*"((?:[^"\\]|\\.)*)"|\[secret=([^\]]*)\]', re.I)
+
+
+def _fingerprint_secret(text: str) -> str | None:
+    """The value a SARIF Pattern Matcher fingerprint spells out (used only without a snippet)."""
+    match = _FINGERPRINT_SECRET.search(text)
+    if match is None:
+        return None
+    if match.group(1) is not None:
+        try:
+            value = json.loads(f'"{match.group(1)}"')
+        except ValueError:
+            return None
+    else:
+        value = match.group(2)
+    return value if isinstance(value, str) and len(value) >= MIN_SECRET_LEN else None
 
 
 def _rule_named_by_message(result: dict, where: str, run: _Run) -> dict:
@@ -413,9 +529,11 @@ def _secret(tool: str, properties: dict, snippet: str, where: str) -> tuple[str 
         # the password masked), never Raw: kept only as a redacted form when it is safe.
         stripped = snippet.strip()
         return None, stripped if redaction_ok(stripped) else ""
-    if tool.startswith("ggshield") or tool.startswith("semgrep"):
-        return None, ""
+    if tool.startswith("ggshield") or _MIXED_TOOLS.search(tool):
+        return None, ""  # the snippet is source code (Checkov's with the secret masked)
     candidate = snippet.strip()
+    if "***" in candidate:
+        return None, candidate if redaction_ok(candidate) else ""  # masked, not the value
     if guess_secret_type_from_value(candidate) is not None or (
         len(candidate) >= MIN_SECRET_LEN and not re.search(r"\s", candidate)
     ):
@@ -505,4 +623,17 @@ def _secret_type(rule_id: str, info: dict, secret: str | None) -> str:
     if by_value is not None:
         return by_value.value
     names = [rule_id, info.get("name", ""), info.get("short", "")]
-    return guess_secret_type(*names).value
+    guessed = guess_secret_type(*names)
+    if guessed in _GENERIC_TYPES:
+        # CamelCase names ("DoNotExposePlaintextSecrets/AwsCredentials") hide their words.
+        split = guess_secret_type(*(_CAMEL.sub(" ", n) for n in names if n))
+        if split not in _GENERIC_TYPES:
+            guessed = split
+    if guessed is SecretType.AWS_ACCESS_KEY and secret and _AWS_SECRET_SHAPE.fullmatch(secret):
+        return SecretType.AWS_SECRET_KEY.value  # an "AWS credentials" rule matching the secret
+    return guessed.value
+
+
+_GENERIC_TYPES = {SecretType.GENERIC_SECRET, SecretType.GENERIC_PASSWORD, SecretType.API_KEY}
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_AWS_SECRET_SHAPE = re.compile(r"[A-Za-z0-9/+]{40}")

@@ -533,3 +533,20 @@ def test_trufflehog_v2_lines_get_a_hint():
     line = {"reason": "AWS", "stringsFound": ["x"], "path": "p", "commitHash": "c" * 40}
     with pytest.raises(ImportFormatError, match="use format trufflehog"):
         run(json.dumps(line).encode() + b"\n")
+
+
+def test_real_gitleaks_8_30_redacted_report_keeps_the_place_and_no_value():
+    # gitleaks 8.30.1 `git --redact` on a one-commit repository: Secret and Match say
+    # REDACTED, the fingerprint is commit:file:rule:line, Tags is empty.
+    (obs,) = run(load("real_gitleaks_8_30_1_redact.json"))
+    assert (obs.rule, obs.secret_type) == ("generic-api-key", "api-key")
+    assert (obs.secret_value, obs.redacted) == (None, "REDACTED")
+    assert (obs.path, obs.line) == ("settings.cfg", 1)
+    assert obs.commit == "2fdc11483a2424d4bd488334c15eb3221d521abf"
+    assert obs.author == "t <a@b.c>"
+    assert obs.committed_at == datetime(2026, 10, 9, 8, 11, 14, tzinfo=UTC)
+    assert obs.title.startswith("Detected a Generic API Key")
+    assert obs.tool_ids == {
+        "fingerprint": "2fdc11483a2424d4bd488334c15eb3221d521abf:settings.cfg:generic-api-key:1"
+    }
+    assert obs.repo == "" and obs.url == ""  # no Link: the repository has no remote

@@ -41,7 +41,10 @@ def texts_of(obs: Observation, skip=("secret_value", "secret_type", "category"))
                 yield f"{f.name}.{k}", f"{k} {v}"
         elif isinstance(value, list):
             for ref in value:
-                yield f.name, f"{ref.kind} {ref.value}"
+                # An AWS access key id is an identifier (AWS says so): the one reference kind
+                # allowed to repeat the value, so that rotation events can be matched to it.
+                if not (ref.kind == "aws-access-key-id" and ref.value == obs.secret_value):
+                    yield f.name, f"{ref.kind} {ref.value}"
 
 
 def assert_secret_only_in_value(items, secrets=()):
@@ -430,3 +433,187 @@ def test_trufflehog_sarif_snippet_is_the_redacted_form_not_the_value():
     assert (uri.path, uri.line, uri.severity) == ("main.go", 10, "high")
     assert uri.tool_ids["trufflehogFingerprint/v1"] == "ab12"
     assert aws.redacted == ""  # a whole key id is no redacted form
+
+
+SPMI_AWS = HERE / "real_spmi_sec101_008_aws_credentials.sarif"
+SPMI_SLACK = HERE / "real_spmi_sec101_012_slack_webhook.sarif"
+
+
+def test_real_sarif_pattern_matcher_fingerprints_that_spell_the_secret_are_not_kept():
+    # Microsoft's SARIF Pattern Matcher: the snippet is the secret, and two fingerprints spell
+    # it out ({"secret": ...}); its rule names are CamelCase ("DoNotExposePlaintextSecrets/...").
+    first, second = run(SPMI_AWS.read_bytes())
+    assert first.rule == "SEC101/008"
+    assert first.secret_value == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert second.secret_value == "xJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert first.secret_type == "aws-secret-key"  # "AwsCredentials" + a 40-character secret
+    assert first.path.endswith("Inputs/SEC101_008.AwsCredentials.ps1")
+    assert (first.line, second.line) == (14, 18)
+    assert first.title == "DoNotExposePlaintextSecrets/AwsCredentials"
+    assert set(first.tool_ids) == {
+        "fingerprint:SecretHashSha256/current",
+        "fingerprint:AssetFingerprint/current",
+        "fingerprint:ValidationFingerprintHashSha256/current",
+    }
+    # The key id the asset fingerprint names matches rotation events to the leaked secret.
+    assert [(r.kind, r.value) for r in first.references] == [
+        ("aws-access-key-id", "AKIAIOSFODNN7EXAMPLE")
+    ]
+    assert_secret_only_in_value([first, second])
+
+    (slack,) = run(SPMI_SLACK.read_bytes())
+    assert slack.secret_value == "B0123456789/deedbeefdeaffeeddeadbeef"
+    assert slack.secret_type == "chat-webhook"
+    assert slack.severity == "low"  # level "note"
+    assert "fingerprint:ValidationFingerprint/v1" not in slack.tool_ids  # [secret=...]
+    assert slack.tool_ids["fingerprint:AssetFingerprint/v1"] == "[id=T01JYS3KLKU][platform=Slack]"
+    assert_secret_only_in_value([slack])
+
+
+def test_pattern_matcher_without_snippet_takes_the_value_from_its_fingerprint():
+    doc = json.loads(SPMI_SLACK.read_text())
+    result = doc["runs"][0]["results"][0]
+    del result["locations"][0]["physicalLocation"]["region"]["snippet"]
+    (obs,) = run(json.dumps(doc))
+    assert obs.secret_value == "B0123456789/deedbeefdeaffeeddeadbeef"
+    assert_secret_only_in_value([obs])
+
+
+TRIVY = HERE / "real_trivy_0_51_2_vuln_and_secret.sarif"
+
+
+def test_real_trivy_log_gives_its_secrets_not_its_vulnerabilities():
+    # Trivy writes vulnerabilities, misconfigurations and secrets in one run; its rules' tags
+    # say which is which. The CVE is no leaked secret.
+    (obs,) = run(TRIVY.read_bytes())
+    assert (obs.rule, obs.secret_type) == ("github-pat", "github-token")
+    assert obs.title == "GitHub Personal Access Token"
+    assert (obs.path, obs.line) == ("app/config.yaml", 7)
+    assert obs.severity == "critical"  # security-severity 9.5
+    assert obs.secret_value is None  # Trivy masks the match
+    assert obs.description == ""  # its fullDescription is the matched line
+    # A Trivy scan that found vulnerabilities and no secret is a clean secret scan.
+    doc = json.loads(TRIVY.read_text())
+    doc["runs"][0]["results"] = doc["runs"][0]["results"][:1]
+    assert run(json.dumps(doc)) == []
+
+
+GITLEAKS_CI = HERE / "real_gitleaks_8_ci_redacted_custom_rules.sarif"
+
+
+def test_real_gitleaks_ci_sarif_with_custom_rules_and_redact():
+    # A CI run with its own rules list (regexes as descriptions) and --redact: the result's rule
+    # is not in the driver's list, the snippet is REDACTED, the commit message is not kept.
+    (obs,) = run(GITLEAKS_CI.read_bytes())
+    assert (obs.rule, obs.title, obs.secret_type) == ("github-pat", "github-pat", "github-token")
+    assert (obs.secret_value, obs.redacted) == (None, "REDACTED")
+    assert (obs.path, obs.line) == ("app/config.yaml", 7)
+    assert obs.commit == "0988ecc87aafa2677c6669fad3f03f15f0eb83f4"
+    assert obs.author == "Dariya Nalimova <117597862+darliiin@users.noreply.github.com>"
+    assert obs.committed_at == datetime(2024, 7, 5, 6, 48, 12, tzinfo=UTC)
+    assert obs.tool_ids == {}
+    assert all("Update config.yaml" not in text for _, text in texts_of(obs))
+
+
+DOCKLE = HERE / "real_defectdojo_dockle_0_3_15.sarif"
+
+
+def test_real_dockle_log_gives_only_its_credential_check():
+    # Dockle is an image linter: of its four checks only "Do not store credential in
+    # ENVIRONMENT vars/files" is about secrets. Its message names the variables: not kept.
+    (obs,) = run(DOCKLE.read_bytes())
+    assert (obs.rule, obs.secret_type) == ("CIS-DI-0010", "generic-password")
+    assert obs.title == "Do not store credential in ENVIRONMENT vars/files"
+    assert obs.severity == "high"  # level "error"
+    assert (obs.secret_value, obs.path, obs.line) == (None, "", None)
+    assert all("DD_ADMIN_PASSWORD" not in text for _, text in texts_of(obs))
+
+
+def _log(tool: str, rules: list[dict], results: list[dict]) -> str:
+    return json.dumps(
+        {
+            "version": "2.1.0",
+            "runs": [{"tool": {"driver": {"name": tool, "rules": rules}}, "results": results}],
+        }
+    )
+
+
+def _result(rule_id: str, uri: str = "app.py", snippet: str = "") -> dict:
+    region: dict = {"startLine": 3}
+    if snippet:
+        region["snippet"] = {"text": snippet}
+    return {
+        "ruleId": rule_id,
+        "level": "error",
+        "message": {"text": "found"},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}],
+    }
+
+
+def test_a_log_from_no_secret_scanner_is_refused_clearly():
+    log = _log(
+        "SpotBugs",
+        [
+            {"id": "py/sql-injection", "name": "SqlInjection", "shortDescription": {"text": "SQL"}},
+            {"id": "py/path-injection", "shortDescription": {"text": "Uncontrolled path"}},
+        ],
+        [
+            _result("py/sql-injection", snippet="cursor.execute(query)"),
+            _result("py/path-injection"),
+        ],
+    )
+    with pytest.raises(ImportFormatError) as info:
+        run(log)
+    assert "none of the 2 results" in str(info.value)
+    assert "not from a secret scanner" in str(info.value)
+    assert "execute" not in str(info.value)
+
+
+def test_codeql_hard_coded_credentials_kept_and_other_queries_skipped():
+    log = _log(
+        "CodeQL",
+        [
+            {
+                "id": "js/hardcoded-credentials",
+                "name": "js/hardcoded-credentials",
+                "shortDescription": {"text": "Hard-coded credentials"},
+                "properties": {"tags": ["security", "external/cwe/cwe-798"]},
+            },
+            {"id": "js/sql-injection", "shortDescription": {"text": "Database query built from"}},
+        ],
+        [_result("js/sql-injection"), _result("js/hardcoded-credentials", "src/db.js")],
+    )
+    (obs,) = run(log)
+    assert (obs.rule, obs.path, obs.secret_value) == ("js/hardcoded-credentials", "src/db.js", None)
+    # Only CodeQL's SAST queries: nothing to import, but no error (it can find secrets).
+    assert (
+        run(log.replace('"js/hardcoded-credentials", "level"', '"js/sql-injection", "level"')) == []
+    )
+
+
+def test_checkov_secret_check_masked_snippet_and_secret_store_posture():
+    log = _log(
+        "Checkov",
+        [
+            {"id": "CKV_SECRET_2", "name": "AWS Access Key"},
+            {
+                "id": "CKV_AWS_149",
+                "name": "Ensure that Secrets Manager secret is encrypted using KMS CMK",
+            },
+            {"id": "CKV_AWS_18", "name": "Ensure the S3 bucket has access logging enabled"},
+        ],
+        [
+            _result("CKV_SECRET_2", "main.tf", snippet='access_key = "AKIAIOSFO************"'),
+            _result("CKV_SECRET_2", "vars.tf", snippet="AKIAIOSFO***********"),
+            _result("CKV_AWS_149", "main.tf"),
+            _result("CKV_AWS_18", "main.tf"),
+        ],
+    )
+    first, second = run(log)
+    assert (first.rule, first.secret_type, first.secret_value) == (
+        "CKV_SECRET_2",
+        "aws-access-key",
+        None,
+    )
+    assert second.secret_value is None  # a masked key is not the key
+    assert all("AKIAIOSFO" not in text for o in (first, second) for _, text in texts_of(o))
