@@ -250,11 +250,14 @@ def _match_content(obj: dict, where: str) -> str:
 
 
 def _repo_name(repo_path: str) -> str:
+    """The clone's path without its ``/.git``. A scan of the working directory
+    (``noseyparker scan .``) records ``./.git``: that names no repository, so it gives none."""
     trimmed = repo_path.rstrip("/\\")
     for suffix in ("/.git", "\\.git"):
         if trimmed.endswith(suffix) and len(trimmed) > len(suffix) + 1:
-            return trimmed[: -len(suffix)]
-    return trimmed
+            trimmed = trimmed[: -len(suffix)]
+            break
+    return "" if trimmed in (".", ".git", "./.git", ".\\.git") else trimmed
 
 
 def _extended_path(obj: dict) -> str:

@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Iterator
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from hygiene.taxonomy import SecretType
 
@@ -119,6 +120,10 @@ _LEGACY_MARKER = re.compile(r'-----BEGIN [A-Z0-9 ]+-----|"type": ?"service_accou
 _B64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _AWS_ACCOUNT = re.compile(r"\d{12}")
 _EPOCH = re.compile(r"\d{9,13}(\.\d+)?")
+_GO_TIME = re.compile(
+    r"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d+)? ([+-]\d\d)(\d\d)"
+    r"(?: [A-Za-z0-9+-]+)?(?: m=[+-][\d.]+)?"  # zone name, monotonic clock reading
+)
 
 
 @guarded
@@ -193,11 +198,13 @@ def finding(obj: dict[str, Any], where: str) -> Observation:
         raw = _decode_old_raw(obj, raw, redacted_form)
     value = raw or text(obj, "RawV2", where) or None
     source_name, source = _source(obj, where)
+    extra = mapping(obj, "ExtraData", where)
+    custom = _custom_detector(rule, extra, value)
 
     obs = Observation(
         rule=rule,
         secret_type=secret_type_for(
-            SECRET_TYPES, rule, value, text(obj, "DetectorDescription", where)
+            SECRET_TYPES, rule, value, custom, text(obj, "DetectorDescription", where)
         ),
         secret_value=value,
         redacted=safe_redacted(redacted_form, value),
@@ -219,13 +226,32 @@ def finding(obj: dict[str, Any], where: str) -> Observation:
             ids[name] = v
     if source_name:
         ids["source"] = source_name
+    if custom:
+        ids["custom_detector"] = custom
     obs.tool_ids = ids
 
     ref = aws_key_id_reference(value)
     if ref:
         obs.references.append(ref)
-    obs.references.extend(_references(mapping(obj, "ExtraData", where), value, obj))
+    obs.references.extend(_references(extra, value, obj))
     return scrub(obs)
+
+
+def _custom_detector(rule: str, extra: dict, value: str | None) -> str:
+    """The name a user gave a custom regex detector (``--config``): every one of them reports
+    as DetectorName "CustomRegex" (DetectorType 904) with its own name in ``ExtraData.name``.
+    Kept as a tool id (and read for the type), not as the rule, so that a finding keeps its
+    identity whatever the detector is called."""
+    name = extra.get("name")
+    if rule.lower() != "customregex" or not isinstance(name, str):
+        return ""
+    name = name.strip()
+    if not name or len(name) > 200:
+        return ""
+    # A name that shows the value (or a long piece of it) is left out; "api" in a key is not.
+    if value and (value in name or (len(name) >= 8 and name in value)):
+        return ""
+    return name
 
 
 def legacy_findings(obj: dict[str, Any], where: str) -> Iterator[Observation]:
@@ -351,8 +377,9 @@ def _place(obs: Observation, source_name: str, source: dict, loc: str) -> None:
     """Repository (or other container), path, line, commit, link, author and date from one
     source's metadata (fields of other kinds, such as enums and ACL lists, are not read)."""
     bucket = text(source, "bucket", loc)
-    obs.repo = (_bucket_url(source_name, bucket) if bucket else "") or _first(
-        source, _REPO_FIELDS, loc
+    obs.url = text(source, "link", loc)
+    obs.repo = (_bucket_url(source_name, bucket) if bucket else "") or _repo_from_link(
+        _first(source, _REPO_FIELDS, loc), obs.url
     )
     if source_name == "Docker" and obs.repo and isinstance(source.get("tag"), str):
         tag = source["tag"].strip()
@@ -361,7 +388,6 @@ def _place(obs: Observation, source_name: str, source: dict, loc: str) -> None:
     obs.path = _first(source, _PATH_FIELDS, loc)
     obs.line = number(source, "line", loc)
     obs.commit = text(source, "commit", loc)
-    obs.url = text(source, "link", loc)
     email = text(source, "email", loc)
     obs.author = person(_first(source, _AUTHOR_FIELDS, loc), email)
     obs.committed_at = _lenient_time(source, loc)
@@ -379,6 +405,11 @@ def _lenient_time(source: dict, loc: str):
             value = value["seconds"]
         if isinstance(value, str) and _EPOCH.fullmatch(value.strip()):
             value = float(value.strip())
+        elif isinstance(value, str) and (go := _GO_TIME.fullmatch(value.strip())):
+            # Go's time.String() with fractional seconds (object stores' dates):
+            # "2024-01-02 03:04:05.123456789 +0000 UTC"
+            day, clock, fraction, hours, minutes = go.groups()
+            value = f"{day}T{clock}{(fraction or '')[:7]}{hours}:{minutes}"
         try:
             return to_datetime({key: value}, key, loc)
         except ImportFormatError:
@@ -387,8 +418,33 @@ def _lenient_time(source: dict, loc: str):
 
 
 def _bucket_url(source_name: str, bucket: str) -> str:
-    scheme = {"S3": "s3", "GCS": "gs"}.get(source_name)
+    # The key is the Go field of the protobuf oneof, which encoding/json writes as it is named:
+    # "S3", but "Gcs" (proto field `gcs`), not the message's name "GCS".
+    scheme = {"s3": "s3", "gcs": "gs"}.get(source_name.lower())
     return f"{scheme}://{bucket}" if scheme else bucket
+
+
+def _repo_from_link(repo: str, link: str) -> str:
+    """The Github source names the repository of an issue or pull request comment by its bare
+    name ("ralph"); the comment's link (https://github.com/allegro/ralph/issues/2298#...) also
+    gives its owner, which the name alone would lose (ownership rules match owner/name)."""
+    if not repo or not link or any(c in repo for c in "/:\\"):
+        return repo
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return repo
+    segments = parts.path.split("/")
+    if (
+        parts.scheme in ("http", "https")
+        and parts.netloc
+        and "@" not in parts.netloc  # no user:password@ of a link into the repository
+        and len(segments) > 2
+        and segments[1]
+        and segments[2].lower() == repo.lower()
+    ):
+        return f"{parts.scheme}://{parts.netloc}/{segments[1]}/{segments[2]}"
+    return repo
 
 
 def _validity(obj: dict, where: str) -> str:

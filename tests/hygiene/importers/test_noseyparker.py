@@ -91,7 +91,7 @@ def test_sample_one_observation_per_match():
     assert first.commit == "0ee84b84c29924b210e3576fe9d1e8632948bedc"
     assert first.author == "Princess Leia <leia@test.com>"
     assert first.committed_at == datetime.fromtimestamp(1685495256, tz=UTC)
-    assert first.repo == "./.git"
+    assert first.repo == ""  # "./.git": a scan of the working directory names no repository
     assert first.tool_ids["blob_id"] == "0ee84b84c29924b210e3576fe9d1e8632948bedc"
     assert items[3].path == "references/Microsoft.json"
     assert items[3].line == 161
@@ -350,3 +350,76 @@ def test_extended_provenance_keys_of_other_types_are_no_path():
     doc[0]["matches"][0]["provenance"] = [payload]
     (obs,) = run(json.dumps(doc))
     assert (obs.repo, obs.path) == ("", "src/app.py")
+
+
+def test_real_v0_22_git_history_of_the_working_directory():
+    items = run((HERE / "real_defectdojo_0_22_git.jsonl").read_bytes())
+    assert [(o.rule, o.secret_type) for o in items] == [
+        ("AWS API Credentials", "aws-secret-key")
+    ] * 4
+    first, second, wip, setup = items
+    assert first.secret_value == "AKIASP2TPHJS4XUU3EPJ:CU0oKt4Gt1lHDtJjnRLfdBUZWadmYIHevq/TyUz/"
+    assert [(r.kind, r.value) for r in first.references] == [
+        ("aws-access-key-id", "AKIASP2TPHJS4XUU3EPJ")
+    ]
+    # repo_path "./.git" (`noseyparker scan .`) names no repository; blob_path is the path.
+    assert first.repo == ""
+    assert (first.path, first.line) == ("src/main/resources/explanations/challenge15.adoc", 25)
+    assert first.commit == "43d6429098e4d3acdf6938dfc159172c4dd99220"
+    assert first.author == "Jeroen Willemsen <jeroenwillemsen2001@gmail.com>"
+    assert first.committed_at == datetime(2023, 3, 9, 22, 33, 36, tzinfo=UTC)  # "... +0100"
+    assert first.tool_ids == {
+        "finding_id": "84d871b9aec92b82245f7b687d7bf64048d3c68e",
+        "rule_text_id": "np.aws.6",
+        "blob_id": "1590fc5b5b352fd538a6372946b04120bc2b5649",
+        "structural_id": "f7532bb5152f116bf4d4ca4230255303b75433c6",
+    }
+    assert (second.line, second.secret_value.split(":")[0]) == (15, "AKIASP2TPHJS6R72AFU2")
+    # One finding, two matches: the same credentials first seen in two commits.
+    assert wip.secret_value == setup.secret_value
+    assert wip.tool_ids["finding_id"] == setup.tool_ids["finding_id"]
+    assert (wip.commit, wip.line) == ("47d1e638af75ff2ecbc19ca70cf2aaccaa0bcd6b", 55)
+    assert (setup.commit, setup.line) == ("2c2c0b1231212321f19ee02a392f7193524c1195", 47)
+    assert setup.committed_at == datetime(2022, 3, 14, 6, 47, 7, tzinfo=UTC)
+    # Snippets quote other canary keys and commit messages: none of it is kept.
+    for obs in items:
+        for text in _other_texts(obs):
+            assert obs.secret_value.split(":")[1] not in text
+            assert "YEPnqlLqzXRD84OTrqTHVzNjarO+6LdPumcGCa7e" not in text
+            assert "canarytokens" not in text and "challenge 15" not in text.lower()
+
+
+def test_real_v0_22_file_provenance_without_git_history():
+    items = run((HERE / "real_defectdojo_0_22_without_githistory.jsonl").read_bytes())
+    assert [(o.rule, o.secret_type, o.secret_value, o.path, o.line) for o in items] == [
+        (
+            "Generic Password",
+            "generic-password",
+            "DefaultLoginPasswordDoNotChange!",
+            "src/main/java/org/owasp/wrongsecrets/challenges/docker/WrongSecretsConstants.java",
+            9,
+        ),
+        (
+            "Generic Password",
+            "generic-password",
+            "YjNCbGJpQnpaWE5oYldVPQo=",  # the group decodes to base64 text: kept as it is
+            "src/main/java/org/owasp/wrongsecrets/challenges/docker/authchallenge/Challenge37.java",
+            23,
+        ),
+        ("Generic Password", "generic-password", "an3UzRg=", "js/index.js", 3),
+        ("Generic Password", "generic-password", "default", "Dockerfile", 3),
+        (
+            "Generic Secret",
+            "generic-secret",
+            "0x8b72f7cbAD50620c46219ad676Ad9d3a5A273587",
+            "src/main/resources/explanations/challenge25.adoc",
+            5,
+        ),
+    ]
+    for obs in items:
+        assert (obs.repo, obs.commit, obs.author, obs.committed_at) == ("", "", "", None)
+        assert obs.tool_ids["rule_text_id"] in ("np.generic.5", "np.generic.1")
+        assert obs.tool_resolution == "" and obs.validity == "unknown"
+        for text in _other_texts(obs):
+            assert obs.secret_value not in text
+            assert "mISydD0En55Fq8FXbUfX720K8Vc6" not in text  # the snippet's next line

@@ -347,6 +347,163 @@ def test_real_filesystem_output_with_log_records():
     assert_no_leak([obs], [obs.secret_value])
 
 
+def test_real_git_output_3_79_with_logs_and_verification_error():
+    """TruffleHog 3.79.0 `git --json`: log records around the findings, a Slack token whose
+    check failed (VerificationError) and a verified AWS canary with its key pair in RawV2."""
+    slack, aws = run(load("real_pdso_th3_79_git_with_logs.jsonl"))
+    repo = "http://gitlab-ce-rmaa3gra.lab.practical-devsecops.training/root/django-nv.git"
+    assert (slack.rule, slack.secret_type) == ("Slack", "slack-token")
+    assert slack.secret_value == "xoxp-4797898847-4799393255-4778181812-f140b6"
+    assert slack.validity == "unknown"  # token_revoked is a verification error, not a verdict
+    assert (slack.repo, slack.path, slack.line) == (repo, "taskManager/settings.py", 22)
+    assert slack.commit == "bf10953956e328f232d444c9ead87da715f18614"
+    assert slack.author == "root <root@gitlab-ce-rmaa3gra.lab.practical-devsecops.training>"
+    assert slack.committed_at == datetime(2024, 7, 6, 6, 27, 24, tzinfo=UTC)
+    assert slack.references == []  # token_type and the rotation guide name no credential
+    assert (aws.secret_value, aws.validity, aws.line) == (AWS_ID, "valid", 19)
+    assert sorted((r.kind, r.value) for r in aws.references) == [
+        ("arn", "arn:aws:iam::595918472158:user/canarytokens.com@@mirux23ppyky6hx3l6vclmhnj"),
+        ("aws-access-key-id", AWS_ID),
+        ("aws-account", "595918472158"),
+        ("other", "resource_type=Access key"),
+    ]
+    assert aws.tool_ids == {
+        "detector_type": "2",
+        "decoder": "PLAIN",
+        "source_type": "16",
+        "source_id": "1",
+        "source_name": "trufflehog - git",
+        "source": "Git",
+    }
+    raw_v2 = records("real_pdso_th3_79_git_with_logs.jsonl")[3]["RawV2"]
+    assert_no_leak([slack, aws], [slack.secret_value, raw_v2, raw_v2[len(AWS_ID) :]])
+
+
+def test_real_decoders_and_verification_overlap():
+    """Recent output (DetectorDescription, VerificationFromCache): one canary key found through
+    three decoders, and a key three detectors matched, two of them custom regexes."""
+    items = run(load("real_th_investigation_decoders_overlap.jsonl"))
+    escaped, b64, plain, postman, custom1, custom2 = items
+    for obs, decoder, path, line in (
+        (escaped, "ESCAPED_UNICODE", "caseE.txt", 1),
+        (b64, "BASE64", "caseD.txt", 1),
+        (plain, "PLAIN", "caseD.txt", 2),
+    ):
+        assert (obs.rule, obs.secret_type, obs.secret_value) == (
+            "AWS",
+            "aws-access-key",
+            "AKIASP2TPHJSQH3FJRUX",
+        )
+        assert obs.tool_ids["decoder"] == decoder
+        assert (obs.path, obs.line) == (f"/tmp/th_investigation/{path}", line)
+        assert ("aws-account", "171436882533") in [(r.kind, r.value) for r in obs.references]
+    assert (postman.rule, postman.secret_type) == ("Postman", "api-key")
+    assert postman.validity == "unknown"  # verification disabled by the overlap
+    assert "custom_detector" not in postman.tool_ids
+    assert (custom1.rule, custom1.tool_ids["detector_type"]) == ("CustomRegex", "904")
+    assert custom1.tool_ids["custom_detector"] == "detector1"
+    assert custom2.tool_ids["custom_detector"] == "detector2"
+    assert custom2.secret_value == postman.secret_value.removeprefix("PMAK-")
+    assert all(o.references == [] for o in (postman, custom1, custom2))
+    assert_no_leak(items, ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", postman.secret_value])
+
+
+def test_custom_detector_name_that_shows_the_value_is_left_out():
+    rec = records("real_th_investigation_decoders_overlap.jsonl")[4]
+    rec["ExtraData"] = {"name": rec["Raw"]}
+    (obs,) = run(lines(rec))
+    assert "custom_detector" not in obs.tool_ids
+    assert_no_leak([obs], [rec["Raw"]])
+
+
+def test_real_filesystem_postman_and_github_comment_sources():
+    aws, postman, comment = run(load("real_pfjson_filesystem_postman_github_comment.jsonl"))
+    assert (aws.secret_value, aws.path, aws.line) == ("AKIAQYLPMN5HHHFPZAM2", "/pwd/new_key", 1)
+    assert ("aws-account", "052310077262") in [(r.kind, r.value) for r in aws.references]
+    # Postman: the workspace holds the request; the link opens the request's auth tab.
+    assert (postman.rule, postman.secret_type) == ("Github", "github-token")
+    assert (postman.repo, postman.path) == ("Tredence Inc", "createRepo")
+    assert postman.url.startswith("https://go.postman.co/request/26596579-8627d75c")
+    assert postman.tool_ids["source"] == "Postman"
+    # Github issue comment: no file or commit; the bare repository name gets its owner back
+    # from the comment's link.
+    assert (comment.rule, comment.secret_type) == ("LDAP", "generic-password")
+    assert comment.secret_value == "ldap://dc.com:389\tgivenName\t1234567"
+    assert comment.repo == "https://github.com/allegro/ralph"
+    assert comment.url == "https://github.com/allegro/ralph/issues/2298#issuecomment-299789367"
+    assert (comment.path, comment.line, comment.commit) == ("", None, "")
+    assert comment.author == "roteme13"
+    assert comment.committed_at == datetime(2017, 5, 8, 7, 5, 14, tzinfo=UTC)
+    raw_v2 = records("real_pfjson_filesystem_postman_github_comment.jsonl")[0]["RawV2"]
+    assert_no_leak([aws, postman, comment], [postman.secret_value, raw_v2[len(aws.secret_value) :]])
+
+
+@pytest.mark.parametrize(
+    ("repository", "link", "expected"),
+    [
+        (
+            "ralph",
+            "https://github.com/allegro/ralph/pull/7#discussion_r1",
+            "https://github.com/allegro/ralph",
+        ),
+        ("ralph", "https://github.com/allegro/other/issues/1", "ralph"),  # not its link
+        ("ralph", "https://u:p@github.example/allegro/ralph/issues/1", "ralph"),
+        ("o/ralph", "https://github.com/o/ralph/issues/1", "o/ralph"),
+        ("ralph", "", "ralph"),
+    ],
+)
+def test_github_comment_repository_from_its_link(repository, link, expected):
+    (obs,) = run(_source_rec("Github", {"repository": repository, "link": link}))
+    assert obs.repo == expected
+
+
+def test_real_docker_image_history():
+    """The image's tag joins its name; the GitHub account the token belongs to is a
+    reference, the account's display name and location are not kept."""
+    (obs,) = run(load("real_cultureamp_buildkite_docker_history.jsonl"))
+    assert (obs.rule, obs.secret_type, obs.validity) == ("Github", "github-token", "valid")
+    assert obs.secret_value.startswith("github_pat_11")
+    assert obs.repo == "liamstevensca/truffletest:latest"
+    assert obs.path == "image-metadata:history:16:created-by"
+    assert (obs.line, obs.commit) == (None, "")
+    assert sorted((r.kind, r.value) for r in obs.references) == [
+        ("other", "username=liamstevens"),
+        ("url", "https://github.com/liamstevens"),
+    ]
+    kept = json.dumps(dataclasses.asdict(obs), default=str)
+    assert "Liam Stevens" not in kept and "Australia" not in kept
+    assert_no_leak([obs], [obs.secret_value])
+
+
+def test_real_3_97_secret_parts_are_never_read():
+    """TruffleHog 3.97 adds SecretParts (the secret again, by part); a private key's Redacted
+    is its first 36 characters: neither is kept anywhere but in the value."""
+    webhook, key = run(load("real_sarifconvert_th3_97_git_secretparts.jsonl"))
+    assert (webhook.rule, webhook.secret_type, webhook.validity) == (
+        "SlackWebhook",
+        "chat-webhook",
+        "unknown",
+    )
+    assert webhook.secret_value.startswith("https://hooks.slack.invalid/services/T00000000/")
+    assert (webhook.repo, webhook.path, webhook.line) == ("file:///tmp/thtest3", "secret.txt", 1)
+    assert webhook.commit == "cc31cbf991892f3ff02416f39b4dffa9421f22a6"
+    assert webhook.committed_at == datetime(2026, 8, 24, 12, 40, 24, tzinfo=UTC)
+    assert (key.rule, key.secret_type, key.validity) == ("PrivateKey", "private-key", "valid")
+    assert key.secret_value.endswith("-----END PRIVATE KEY-----\n")
+    assert key.redacted == ""
+    assert (key.repo, key.path) == ("file:///tmp/thtest5", "key.pem")
+    assert_no_leak([webhook, key], [webhook.secret_value, "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw"])
+
+
+def test_real_stripe_key_in_a_file():
+    (obs,) = run(load("real_solos_daemon_stripe_filesystem.jsonl"))
+    assert (obs.rule, obs.secret_type) == ("Stripe", "stripe-key")
+    assert obs.secret_value == "sk_live_12345678901234567890123456789012"
+    assert (obs.path, obs.line) == ("/data/data/track/std/1717685008498189280.out", 6)
+    assert obs.references == []
+    assert_no_leak([obs], [obs.secret_value])
+
+
 def _source_rec(kind: str, data: dict) -> bytes:
     rec = records("README_example_output.jsonl")[0]
     rec["SourceMetadata"] = {"Data": {kind: data}}
@@ -389,6 +546,20 @@ def _source_rec(kind: str, data: dict) -> bytes:
                 "repo": "gs://b",
                 "path": "x.json",
                 "committed_at": datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+            },
+        ),
+        (
+            "Gcs",  # the key real output has (the protobuf oneof's Go field name)
+            {
+                "bucket": "b",
+                "filename": "x.json",
+                "content_type": "application/json",
+                "created_at": "2024-01-02 03:04:05.123456789 +0000 UTC",  # Go's time.String()
+            },
+            {
+                "repo": "gs://b",
+                "path": "x.json",
+                "committed_at": datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
             },
         ),
         (
