@@ -22,7 +22,7 @@ FORMATS: dict[str, Format] = {
         Format("gitlab-secret-detection", "GitLab secret detection", "scanner", "gitlab"),
         Format("noseyparker", "Nosey Parker (JSON lines)", "scanner", "noseyparker"),
         Format("sarif", "SARIF 2.1.0 (any secret scanner)", "scanner", "sarif"),
-        Format("prowler", "Prowler 2-5 (OCSF or JSON, CSV)", "auditor", "prowler"),
+        Format("prowler", "Prowler 2-5 (OCSF, JSON, ASFF, CSV)", "auditor", "prowler"),
         Format(
             "aws-iam-credential-report", "AWS IAM credential report (CSV)", "auditor", "aws_iam"
         ),

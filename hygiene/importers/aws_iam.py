@@ -149,9 +149,14 @@ def _read_rows(stream: IO[bytes]) -> list[tuple[str, dict[str, str]]]:
     return rows
 
 
-def _cli_json(stream: IO[bytes]) -> tuple[IO[bytes], datetime | None]:
-    """The CSV and GeneratedTime of ``aws iam get-credential-report`` JSON output."""
+def _cli_json(stream: IO[bytes]) -> tuple[IO[bytes] | None, datetime | None]:
+    """The CSV and GeneratedTime of ``aws iam get-credential-report`` JSON output. No CSV
+    (None) for the output as the AWS CLI reference prints it, with ``GeneratedTime`` and
+    ``ReportFormat`` but the ``Content`` left out: a report of no users."""
     doc = load_json(stream, max_depth=4)
+    if isinstance(doc, dict) and "Content" not in doc and set(doc) == _CLI_KEYS_WITHOUT_CONTENT:
+        safe_datetime(doc.get("GeneratedTime"), "$.GeneratedTime")
+        return None, None
     if not isinstance(doc, dict) or "Content" not in doc:
         raise ImportFormatError(
             "expected the credential report CSV (or the get-credential-report JSON with its "
@@ -177,6 +182,10 @@ def _cli_json(stream: IO[bytes]) -> tuple[IO[bytes], datetime | None]:
     return decoded, generated
 
 
+# The example output of the AWS CLI reference ("aws iam get-credential-report").
+_CLI_KEYS_WITHOUT_CONTENT = {"GeneratedTime", "ReportFormat"}
+
+
 def _latest_timestamp(rows: list[tuple[str, dict[str, str]]]) -> datetime | None:
     latest = None
     for where, row in rows:
@@ -197,7 +206,10 @@ def parse(
 ) -> Iterator[Item]:
     stream, char = first_char(stream)
     if char in "[{":
-        stream, generated = _cli_json(stream)
+        csv_stream, generated = _cli_json(stream)
+        if csv_stream is None:
+            return
+        stream = csv_stream
         if now is None:
             now = generated
     rows = _read_rows(stream)

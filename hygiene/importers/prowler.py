@@ -1,13 +1,13 @@
-"""Prowler reports: OCSF JSON (``-M json-ocsf``), the ``;``-separated CSV, v3 JSON, and
-Prowler 2's JSON lines and ``,``-separated CSV.
+"""Prowler reports: OCSF JSON (``-M json-ocsf``), the ``;``-separated CSV, v3 JSON, ASFF
+(``-M json-asff``, Prowler 2-5), and Prowler 2's JSON lines and ``,``-separated CSV.
 
 Every FAIL result becomes a posture Observation, every PASS an Observation with
 ``passed=True`` (it resolves earlier findings of the same rule and resource), MANUAL and INFO
 results are skipped. The check id is the rule; the secret-hygiene checks get a posture type
 (key rotation, unused credentials, root keys, MFA...), everything else is ``posture-other``.
 Only non-secret text is kept: the check title and the remediation text, never the
-status_extended message (Prowler 2: Message / CHECK_RESULT_EXTENDED; for the "find secrets"
-checks it names where a secret was found).
+status_extended message (Prowler 2: Message / CHECK_RESULT_EXTENDED; ASFF: Description; for
+the "find secrets" checks it names where a secret was found).
 See docs/formats/prowler.md.
 """
 
@@ -442,6 +442,106 @@ def _v3_items(obj: dict, where: str) -> Iterator[Observation]:
     )
 
 
+# --- ASFF (-M json-asff, the AWS Security Hub format) ------------------------------------
+
+# Compliance.Status as Prowler writes it: WARNING is a muted result (Prowler 4+) or an
+# allowlisted one (Prowler 2/3), read as a muted FAIL like Prowler 3's WARNING;
+# NOT_AVAILABLE is a MANUAL result (Prowler 4+ leaves those out anyway).
+_ASFF_STATUS = {"PASSED": "PASS", "FAILED": "FAIL", "WARNING": "WARNING", "NOT_AVAILABLE": ""}
+# Prowler 2 titles start with the service: "iam.[check14] Ensure access keys are rotated...".
+_ASFF_V2_TITLE = re.compile(r"\s*(?:[A-Za-z0-9_-]+\.)?(\[[A-Za-z0-9_]+\].*)", re.S)
+
+
+def _is_prowler_asff(obj: dict, where: str) -> bool:
+    product = get_str(obj, "ProductArn", where)
+    fields = obj.get("ProductFields")
+    provider = fields.get("ProviderName", "") if isinstance(fields, dict) else ""
+    return product.endswith("/prowler/prowler") or provider == "Prowler"
+
+
+def _asff_items(obj: dict, where: str, v2: _V2Results) -> Iterator[Observation]:
+    """One ASFF finding (Prowler 2-5 ``-M json-asff``): one Observation per resource.
+
+    The check id is GeneratorId without "prowler-". Description is the status_extended
+    message (for the "find secrets" checks: where a secret was found): never read. Prowler 2
+    findings (the check id in brackets in the title) go through the Prowler 2 path; their Id
+    is built from the message, so it is not kept either."""
+    if not _is_prowler_asff(obj, where):
+        raise ImportFormatError(
+            "an ASFF finding not written by Prowler (ProductArn is not .../prowler/prowler)",
+            where,
+        )
+    generator = get_str(obj, "GeneratorId", where, required=True)
+    cwhere = f"{where}.Compliance.Status"
+    raw = get_str(_sub(obj, "Compliance", where), "Status", f"{where}.Compliance").upper()
+    if raw not in _ASFF_STATUS:
+        raise ImportFormatError(
+            "unknown status (expected PASSED, FAILED, WARNING or NOT_AVAILABLE)"
+            if raw
+            else "missing status",
+            cwhere,
+        )
+    if not _ASFF_STATUS[raw]:
+        return
+    title = get_str(obj, "Title", where)
+    recommendation = _sub(_sub(obj, "Remediation", where), "Recommendation", f"{where}.Remediation")
+    remediation = get_str(recommendation, "Text", f"{where}.Remediation.Recommendation")
+    severity = get_str(_sub(obj, "Severity", where), "Label", f"{where}.Severity")
+    account = get_str(obj, "AwsAccountId", where).strip()
+    v2_title = _ASFF_V2_TITLE.fullmatch(title)
+    for resource, region in _asff_resources(obj, where):
+        if v2_title:
+            v2.add(
+                _v2_observation(
+                    control=v2_title.group(1),
+                    control_where=f"{where}.Title",
+                    status=_ASFF_STATUS[raw],
+                    status_where=cwhere,
+                    account=account,
+                    region=region,
+                    severity=severity,
+                    remediation=remediation,
+                    resource=resource,
+                )
+            )
+            continue
+        status = _status(_ASFF_STATUS[raw], cwhere)
+        if status is None:
+            return
+        yield _observation(
+            check_id=generator.removeprefix("prowler-"),
+            status=status,
+            resource=resource or account,
+            account=account,
+            region=region,
+            severity=severity,
+            title=title,
+            remediation=remediation,
+            provider="aws",
+            finding_uid=get_str(obj, "Id", where),
+            muted=False,
+        )
+
+
+def _asff_resources(obj: dict, where: str) -> list[tuple[str, str]]:
+    """(Id, Region) of each of ``Resources`` (Prowler writes one); none: the account."""
+    resources = obj.get("Resources") or []
+    if not isinstance(resources, list):
+        raise ImportFormatError(
+            f"expected an array, found {type_name(resources)}", f"{where}.Resources"
+        )
+    # arn:aws:securityhub:<region>::product/prowler/prowler
+    product_region = get_str(obj, "ProductArn", where).split(":")[3:4]
+    product_region = product_region[0] if product_region else ""
+    places = []
+    for i, res in enumerate(resources):
+        rwhere = f"{where}.Resources[{i}]"
+        res = expect_dict(res, rwhere)
+        region = get_str(res, "Region", rwhere) or product_region
+        places.append((get_str(res, "Id", rwhere).strip(), region))
+    return places or [("", product_region)]
+
+
 def _json_item(obj: Any, where: str, v2: _V2Results) -> Iterator[Observation]:
     obj = expect_dict(obj, where, "a Prowler finding object")
     if "metadata" in obj or "status_code" in obj or "finding_info" in obj:
@@ -450,13 +550,12 @@ def _json_item(obj: Any, where: str, v2: _V2Results) -> Iterator[Observation]:
         yield from _v3_items(obj, where)
     elif "Control" in obj or "Account Number" in obj:
         v2.add(_v2_json_result(obj, where))  # yielded at the end, merged
-    elif "SchemaVersion" in obj and "ProductArn" in obj:
-        raise ImportFormatError(
-            "this is Prowler's ASFF (Security Hub) output; export OCSF JSON or CSV", where
-        )
+    elif "GeneratorId" in obj or ("SchemaVersion" in obj and "ProductArn" in obj):
+        yield from _asff_items(obj, where, v2)
     else:
         raise ImportFormatError(
-            "not a Prowler finding (no metadata.event_code, CheckID or Control)", where
+            "not a Prowler finding (no metadata.event_code, CheckID, Control or GeneratorId)",
+            where,
         )
 
 

@@ -366,3 +366,57 @@ def test_cli_json_errors():
     err = expect_error(cli_json(b"user,arn\n"))
     assert (err.location, "mfa_active" in err.message) == ("line 1", True)
     assert "JSON" in expect_error(b'{"GeneratedTime": "2023-01-01T00:00:00Z"}').message
+
+
+def test_real_guardian_security_hq_report_inactive_key_with_dates():
+    # 10-digit account id as published; a user whose key 1 is inactive (with its rotation and
+    # last-used dates) and key 2 active; users without a console password.
+    items = load("real_guardian_security_hq_test_report.csv")
+    # now = the latest time in the report (credential-user's key used 2017-08-30).
+    assert failing(items) == [
+        ("iam_access_key_1_rotation", "user/credential-user"),
+        ("iam_access_key_1_rotation", "user/different-region"),
+        ("iam_access_key_1_unused", "user/different-region"),
+        ("iam_access_key_2_rotation", "user/with-disabled-key"),
+        ("iam_access_key_2_unused", "user/with-disabled-key"),
+    ]
+    obs = observations(items)
+    root = "arn:aws:iam::0123456789:root"
+    assert obs[("iam_console_mfa", root)].passed is True  # not_supported password, MFA on
+    assert obs[("iam_root_access_key", root)].account == "0123456789"
+    disabled = "arn:aws:iam::0123456789:user/with-disabled-key"
+    assert [
+        (e.action, e.occurred_at) for e in events(items) if e.references[0].value == disabled
+    ] == [
+        ("revoked", None),
+        ("rotated", datetime(2016, 7, 29, 9, 20, 20, tzinfo=UTC)),
+    ]
+
+
+def test_real_oil_report_with_a_faked_account_in_the_arns():
+    # The publisher replaced the account id with "fakearn": still read, the ARN is kept as is.
+    items = load("real_oil_iam_barrel_fakearn_report.csv")
+    assert failing(items) == [
+        ("iam_access_key_1_rotation", "user/example.user"),
+        ("iam_access_key_1_rotation", "user/final.user"),
+        ("iam_access_key_1_unused", "user/example.user"),
+        ("iam_access_key_1_unused", "user/final.user"),
+        ("iam_console_mfa", "user/example.user"),
+        ("iam_console_mfa", "user/final.user"),
+    ]
+    obs = observations(items)
+    user = "arn:aws:iam::fakearn:user/example.user"
+    assert obs[("iam_console_mfa", user)].account == "fakearn"
+    assert obs[("iam_console_mfa", user)].tool_ids == {"user": "example.user"}
+    # now = the latest time in the report (2017-11-08): fakeuser's key was used that day.
+    assert obs[("iam_access_key_1_unused", "arn:aws:iam::fakearn:user/fakeuser")].passed
+
+
+def test_real_awscli_reference_output_without_content_is_an_empty_report():
+    # The AWS CLI reference prints get-credential-report's output with GeneratedTime and
+    # ReportFormat only: nothing to evaluate, not an error.
+    assert load("real_awscli_docs_get_credential_report_output.json") == []
+    err = expect_error(b'{"GeneratedTime": "2015-06-17T19:11:50Z", "State": "COMPLETE"}')
+    assert "found other JSON" in err.message
+    err = expect_error(b'{"GeneratedTime": "tomorrow", "ReportFormat": "text/csv"}')
+    assert err.location == "$.GeneratedTime"

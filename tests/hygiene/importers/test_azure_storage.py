@@ -388,3 +388,36 @@ def test_arm_body_without_key_creation_time_stays_partial():
     )
     del body["properties"]["keyCreationTime"]
     assert parse_obj(body) == []
+
+
+def test_real_az_cli_2026_output_with_newer_properties():
+    # az storage account create output of 2026: new properties (allowSharedKeyAccessForServices,
+    # dualStackEndpointPreference, ipv6Endpoints, placement, zones) beside the usual nulls.
+    name = "real_tutorial_az_storage_account_create_2026.json"
+    got = by_rule(load(name, now=datetime(2026, 8, 1, tzinfo=UTC)))
+    assert {rule: o.passed for rule, o in got.items()} == {
+        "storage_key_expiration_policy": False,  # keyPolicy null
+        "storage_key_rotation": True,  # keys of 2026-07-09
+        "storage_sas_expiration_policy": False,  # sasPolicy null
+        "storage_shared_key_access": False,  # allowSharedKeyAccess null = allowed
+    }
+    rotation = got["storage_key_rotation"]
+    assert rotation.resource.endswith(
+        "/resourceGroups/leoGroup/providers/Microsoft.Storage/storageAccounts/leorage"
+    )
+    assert (rotation.account, rotation.region) == (
+        "9fa4c38e-dcb2-4ca0-b292-89006f020e7a",
+        "francecentral",
+    )
+    assert Reference("storage-account", "leorage") in rotation.references
+    later = by_rule(load(name, now=datetime(2026, 11, 1, tzinfo=UTC)))
+    assert later["storage_key_rotation"].passed is False
+    (event,) = [i for i in load(name) if isinstance(i, RotationEvent)]
+    assert event.occurred_at == datetime(2026, 7, 9, 15, 31, 22, 88205, tzinfo=UTC)
+
+
+def test_real_arm_list_body_of_an_older_shape_is_read_but_not_judged():
+    # The ARM list example: no keyCreationTime (nor keyPolicy, sasPolicy,
+    # allowSharedKeyAccess), a "{subscription-id}" placeholder in the ids. Read without error;
+    # nothing to judge, as for an API version that predates those settings.
+    assert load("real_azure_rest_api_specs_StorageAccountList_body.json") == []

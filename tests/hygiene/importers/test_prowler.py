@@ -1,3 +1,4 @@
+import copy
 import dataclasses
 import io
 import json
@@ -363,9 +364,16 @@ def test_wrong_format_other_tools():
     assert expect_error(vault).location == "line 1"
 
 
-def test_asff_is_explained():
+def test_asff_of_another_product_is_refused():
+    # Security Hub findings of other products (GuardDuty, Inspector...) are not Prowler's.
     err = expect_error(json.dumps([{"SchemaVersion": "2018-10-08", "ProductArn": "x"}]).encode())
-    assert "ASFF" in err.message
+    assert (err.location, "ASFF" in err.message) == ("$[0]", True)
+    guardduty = {
+        "SchemaVersion": "2018-10-08",
+        "ProductArn": "arn:aws:securityhub:us-east-1::product/aws/guardduty",
+        "GeneratorId": "arn:aws:guardduty:us-east-1:123456789012:detector/x",
+    }
+    assert "not written by Prowler" in expect_error(json.dumps(guardduty).encode()).message
 
 
 def test_wrong_shapes():
@@ -1011,3 +1019,121 @@ def test_v2_csv_rows_end_in_a_comma_all_of_them_or_none():
         "row has 19 fields before its final ',', the header has 18"
         " (an unquoted ',' inside a field?)",
     )
+
+
+# --- ASFF (-M json-asff) --------------------------------------------------------------------
+
+
+def asff_findings(name: str) -> list[dict]:
+    doc = json.loads((PROWLER / name).read_bytes())
+    return doc if isinstance(doc, list) else [doc]
+
+
+def test_real_v3_asff_from_prowler_docs():
+    # Prowler 3.0's documented JSON-ASFF example: a PASSED result, check id in GeneratorId.
+    (item,) = load("real_prowler_docs_v3_json_asff.json")
+    assert item.rule == "rds_instance_minor_version_upgrade_enabled"
+    assert (item.passed, item.tool_resolution) == (True, "")
+    assert (item.resource, item.account, item.region) == (
+        "rds-instance-id",
+        "ACCOUNT_ID",
+        "eu-west-1",
+    )
+    assert (item.severity, item.secret_type, item.category) == ("low", "posture-other", "posture")
+    assert item.title == "Ensure RDS instances have minor version upgrade enabled."
+    assert item.description == (
+        "Enable auto minor version upgrade for all databases and environments."
+    )
+    assert item.tool_ids == {
+        "finding_uid": "prowler-rds_instance_minor_version_upgrade_enabled-ACCOUNT_ID-eu-west-1-"
+        "b1ade474a"
+    }
+
+
+def test_real_v3_asff_run_from_defectdojo():
+    # A Prowler 3.3 run: FAILED / PASSED results, the account id or an analyzer ARN as resource.
+    items = load("real_defectdojo_v3_3_prowler_output.asff.json")
+    assert [(i.rule, i.region, i.passed) for i in items] == [
+        ("accessanalyzer_enabled", "ap-northeast-1", False),
+        ("accessanalyzer_enabled", "eu-west-1", True),
+        ("accessanalyzer_enabled_without_findings", "ap-northeast-1", False),
+    ]
+    first, passed, _ = items
+    assert (first.resource, first.account) == ("123456789012", "123456789012")
+    assert Reference("aws-account", "123456789012") in first.references
+    assert passed.resource.startswith("arn:aws:access-analyzer:eu-west-1:123456789012:analyzer/")
+    assert Reference("arn", passed.resource) in passed.references
+    assert first.tool_ids == {
+        "finding_uid": "prowler-accessanalyzer_enabled-123456789012-ap-northeast-1-fb33278bd"
+    }
+    # Description is the status_extended message: never kept.
+    findings = asff_findings("real_defectdojo_v3_3_prowler_output.asff.json")
+    for item, finding in zip(items, findings, strict=True):
+        assert finding["Description"] not in repr(dataclasses.asdict(item))
+
+
+def test_real_v2_asff_from_prowler_readme():
+    # Prowler 2.9: check id in GeneratorId and in the title after the service ("iam.[check14]"),
+    # Id built from the message: the Prowler 2 path, no finding_uid.
+    (item,) = load("real_prowler_readme_v2_9_json_asff.json")
+    assert item.rule == "check14"
+    assert (item.secret_type, item.passed, item.severity) == ("key-rotation", False, "medium")
+    assert item.title == "Ensure access keys are rotated every 90 days or less"
+    assert (item.resource, item.account, item.region) == ("user", "1111111111111", "us-west-2")
+    assert item.tool_ids == {}
+    assert "rotated access key 2" not in repr(dataclasses.asdict(item))
+
+
+def test_real_v2_json_and_asff_from_the_same_readme_agree():
+    # The README's -M json example (a single pretty-printed object with the 2.8+ account fields)
+    # is the same result.
+    (json_item,) = load("real_prowler_readme_v2_9_json.json")
+    (asff_item,) = load("real_prowler_readme_v2_9_json_asff.json")
+    assert json_item.resource == "terraform-user"  # the README's two examples differ here
+    for field in ("rule", "secret_type", "title", "account", "region", "severity", "passed"):
+        assert getattr(json_item, field) == getattr(asff_item, field)
+    assert json_item.description.startswith("Use the credential report")
+    assert "us-west-2: user" not in repr(dataclasses.asdict(json_item))
+
+
+def test_asff_statuses_and_shapes():
+    (finding,) = asff_findings("real_prowler_docs_v3_json_asff.json")
+
+    def with_status(status: str, **extra) -> bytes:
+        f = copy.deepcopy(finding)
+        f["Compliance"]["Status"] = status
+        f.update(extra)
+        return json.dumps([f]).encode()
+
+    (failed,) = parse_bytes(with_status("FAILED"))
+    assert (failed.passed, failed.tool_resolution) == (False, "")
+    # WARNING: muted (Prowler 4+) or allowlisted (Prowler 3): a muted FAIL.
+    (muted,) = parse_bytes(with_status("WARNING"))
+    assert (muted.passed, muted.tool_resolution) == (False, "accepted_risk")
+    assert parse_bytes(with_status("NOT_AVAILABLE")) == []
+    err = expect_error(with_status("MAYBE"))
+    assert (err.location, err.message) == (
+        "$[0].Compliance.Status",
+        "unknown status (expected PASSED, FAILED, WARNING or NOT_AVAILABLE)",
+    )
+    assert expect_error(with_status("")).message == "missing status"
+    # No Resources: the account; no Region: the one in ProductArn.
+    (bare,) = parse_bytes(with_status("FAILED", Resources=[]))
+    assert (bare.resource, bare.region) == ("ACCOUNT_ID", "eu-west-1")
+    # JSON lines (Prowler 2 wrote one compact finding a line) and a single object.
+    line = json.dumps(json.loads(with_status("FAILED"))[0])
+    assert len(parse_bytes(f"{line}\n{line}\n".encode())) == 2
+    assert len(parse_bytes(json.dumps(json.loads(line), indent=2).encode())) == 1
+
+
+def test_real_v4_ocsf_one_vuln_after_4_5_from_defectdojo():
+    # Prowler 4.2 OCSF 1.2.0: "unmapped" categories as a string, created_time as a string.
+    (item,) = load("real_defectdojo_v4_one_vuln_after_4_5_0.ocsf.json")
+    assert item.rule == "iam_role_administratoraccess_policy_permissive_trust_relationship"
+    assert (item.passed, item.severity, item.secret_type) == (False, "high", "posture-other")
+    arn = "arn:aws:iam::123456789012:role/myAdministratorExecutionRole"
+    assert (item.resource, item.account, item.region) == (arn, "123456789012", "us-east-1")
+    assert item.references == [Reference("arn", arn), Reference("aws-account", "123456789012")]
+    assert item.tool_ids["finding_uid"].endswith("-us-east-1-myAdministratorExecutionRole")
+    assert item.description.startswith("Apply the principle of least privilege.")
+    assert "too permissive trust" not in repr(dataclasses.asdict(item))  # status_detail

@@ -312,3 +312,23 @@ def test_real_elastic_entries_turned_into_writes():
         [Reference("vault-path", "pki/rotate-root")],
     )
     assert "permission denied" not in failed.detail
+
+
+def test_real_vault_0_7_pair_with_empty_error_and_null_metadata():
+    # Vault 0.7 (2017): "error": "" on both entries, "metadata": null, "wrap_ttl", "headers".
+    # A KV v1 read: nothing. The same response as a write counts, the empty error is no failure.
+    assert load("real_notes_vault_0_7_kv_read_audit.log") == []
+    lines = (VAULT / "real_notes_vault_0_7_kv_read_audit.log").read_bytes()
+    write = lines.replace(b'"operation":"read"', b'"operation":"update"')
+    (event,) = list(parse(io.BytesIO(write)))
+    assert (event.action, event.event_name, event.actor) == ("rotated", "kv-v1-write", "root")
+    assert event.references == [Reference("vault-path", "secret/hello")]
+    assert event.event_id == "5c257f25-2f3f-a4c2-a81b-200aa58f31d0"
+    assert event.occurred_at == datetime(2017, 7, 31, 4, 8, 36, tzinfo=UTC)
+    assert "hmac-sha256" not in repr(event)
+
+
+def test_real_approle_login_and_ssh_sign_are_not_rotations():
+    # AppRole login (request and response, a blank line between) and an SSH certificate signing
+    # request: an update outside the KV mounts, with no mount_type.
+    assert load("real_vagrant_approle_ssh_audit.log") == []
