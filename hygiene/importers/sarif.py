@@ -304,9 +304,14 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
             # Microsoft's SARIF Pattern Matcher: {"secret":"<the value>"}, [secret=<the value>]
             fingerprint_secret = fingerprint_secret or _fingerprint_secret(text)
             continue
+        # The Pattern Matcher's asset fingerprint names the key id paired with an AWS secret:
+        # a reference (shown redacted), not a tool id (a key id is often itself the value a
+        # scanner reports).
+        named = [m.group(0) for m in _AWS_KEY_ID_IN.finditer(text)]
+        if named:
+            key_ids.extend(named)
+            continue
         base_ids[f"fingerprint:{str(key)[:90]}"] = text
-        # The Pattern Matcher's asset fingerprint names the key id paired with an AWS secret.
-        key_ids.extend(m.group(0) for m in _AWS_KEY_ID_IN.finditer(text))
     for key in ("guid", "correlationGuid"):
         text = text_at(result, key, where)
         if text:

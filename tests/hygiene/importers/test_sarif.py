@@ -450,12 +450,14 @@ def test_real_sarif_pattern_matcher_fingerprints_that_spell_the_secret_are_not_k
     assert first.path.endswith("Inputs/SEC101_008.AwsCredentials.ps1")
     assert (first.line, second.line) == (14, 18)
     assert first.title == "DoNotExposePlaintextSecrets/AwsCredentials"
+    # The asset fingerprint names the key id: not kept as a tool id (a key id is often the
+    # very value a scanner reports), but as the reference that matches rotation events to
+    # the leaked secret.
     assert set(first.tool_ids) == {
         "fingerprint:SecretHashSha256/current",
-        "fingerprint:AssetFingerprint/current",
         "fingerprint:ValidationFingerprintHashSha256/current",
     }
-    # The key id the asset fingerprint names matches rotation events to the leaked secret.
+    assert not any("AKIA" in v for v in first.tool_ids.values())
     assert [(r.kind, r.value) for r in first.references] == [
         ("aws-access-key-id", "AKIAIOSFODNN7EXAMPLE")
     ]
