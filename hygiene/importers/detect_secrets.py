@@ -43,6 +43,7 @@ SECRET_TYPES: dict[str, SecretType] = {
     "artifactory credentials": SecretType.API_KEY,
     "cloudant credentials": SecretType.DATABASE_CREDENTIAL,
     "db2 credentials": SecretType.DATABASE_CREDENTIAL,  # IBM's fork (Db2Detector)
+    "box credentials": SecretType.API_KEY,  # IBM's fork (BoxDetector): a Box API client
     "ibm cloud iam key": SecretType.API_KEY,
     "ibm cos hmac credentials": SecretType.API_KEY,
     "mailchimp access key": SecretType.API_KEY,

@@ -124,6 +124,9 @@ _LOCAL_IGNORES = {
     "backend_excluded": "accepted_risk",
 }
 _INCIDENT_ID = re.compile(r"/incidents/(\d+)")
+# Where a scan lists its files: "entities_with_incidents"; ggshield 1.2-1.4 wrote
+# "entities_with_issues", some later 1.x releases "results".
+_ENTITY_KEYS = ("entities_with_incidents", "entities_with_issues", "results")
 
 
 @guarded
@@ -137,7 +140,14 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
     doc = load_document(stream)
     if not isinstance(doc, dict):
         raise ImportFormatError(f"expected a JSON object, found {type_name(doc)}", "$")
-    known = ("entities_with_incidents", "scans", "total_incidents", "secrets_engine_version")
+    known = (
+        "entities_with_incidents",
+        "entities_with_issues",
+        "scans",
+        "total_incidents",
+        "total_issues",
+        "secrets_engine_version",
+    )
     if not any(k in doc for k in known) and doc.get("type") not in SCAN_TYPES:
         hint = sniff(head)
         raise ImportFormatError(
@@ -163,7 +173,7 @@ def _scan(
         eloc = f"{loc}.extra_info"
         author = person(text(extra, "author", eloc), text(extra, "email", eloc)) or author
         committed_at = to_datetime(extra, "date", eloc) or committed_at
-    key = "entities_with_incidents" if "entities_with_incidents" in scan else "results"
+    key = next((k for k in _ENTITY_KEYS if k in scan), "results")
     for i, entity in enumerate(listing(scan, key, loc)):
         eloc = f"{loc}.{key}[{i}]"
         where[0] = eloc
@@ -171,8 +181,12 @@ def _scan(
             raise ImportFormatError(f"expected an object, found {type_name(entity)}", eloc)
         path = text(entity, "filename", eloc)
         mode = text(entity, "mode", eloc).upper()
-        for j, incident in enumerate(listing(entity, "incidents", eloc)):
-            iloc = f"{eloc}.incidents[{j}]"
+        # ggshield 1.2-1.4 called incidents "issues" (entities_with_issues, total_issues).
+        incidents_key = (
+            "issues" if "issues" in entity and "incidents" not in entity else "incidents"
+        )
+        for j, incident in enumerate(listing(entity, incidents_key, eloc)):
+            iloc = f"{eloc}.{incidents_key}[{j}]"
             where[0] = iloc
             if not isinstance(incident, dict):
                 raise ImportFormatError(f"expected an object, found {type_name(incident)}", iloc)
@@ -199,7 +213,7 @@ def _incident(
     policy = text(inc, "policy", loc)
     details = mapping(inc, "incident_details", loc)
     dloc = f"{loc}.incident_details"
-    url = text(inc, "incident_url", loc) or text(details, "gitguardian_url", dloc)
+    url = _link(text(inc, "incident_url", loc)) or _link(text(details, "gitguardian_url", dloc))
 
     tool_ids = {}
     ignore_sha = text(inc, "ignore_sha", loc)
@@ -310,6 +324,12 @@ def _incident(
             references=[r for r in references if not value or value not in r.value],
         )
         yield scrub(obs)
+
+
+def _link(url: str) -> str:
+    """An incident URL, or "" for ggshield's placeholders: from 1.16 every incident has an
+    ``incident_url``, "N/A" (later "") when the dashboard does not know the secret."""
+    return url if url.startswith(("https://", "http://")) else ""
 
 
 def censored(match: str) -> bool:

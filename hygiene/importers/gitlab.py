@@ -86,18 +86,31 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
         )
     start = rewindable(stream)
     if start is not None:
-        for _ in _items(stream_json(stream, {"scan.type"}, _WATCH)):
+        # The first pass counts the vulnerabilities (their "begin") and reads only their
+        # categories, so that a report of another scan type is refused before any item.
+        first = stream_json(stream, {"scan.type", _CATEGORY}, {*_WATCH, _VULNERABILITY})
+        for _ in _items(first):
             pass
         stream.seek(start)
-    yield from _items(stream_json(stream, {"scan.type", "vulnerabilities.item"}, _WATCH))
+    yield from _items(stream_json(stream, {"scan.type", _VULNERABILITY}, _WATCH))
 
 
 _WATCH = {"", "vulnerabilities", "scan"}
+_VULNERABILITY = "vulnerabilities.item"
+_CATEGORY = "vulnerabilities.item.category"
 
 
 def _items(parts: Iterator[tuple[str, str, Any]]) -> Iterator[Observation]:
+    """The vulnerabilities of a report whose scan is a secret detection.
+
+    ``scan.type`` names the scan, but GitLab itself files a report by its artifact type: its
+    own sample secret detection report says ``"type": "sast"`` over vulnerabilities of
+    ``category: secret_detection``. Another scan type is therefore refused only when some
+    vulnerability is not of that category, or when there are none (an empty SAST report
+    imported here would mark every finding of the source as gone)."""
     has_vulnerabilities = False
-    index = 0
+    other_type = False  # scan.type names another kind of scan
+    vulnerabilities = secret_category = 0  # seen so far, and of category secret_detection
     for kind, prefix, value in parts:
         if kind == "begin":
             if prefix == "" and value != "an object":
@@ -110,19 +123,33 @@ def _items(parts: Iterator[tuple[str, str, Any]]) -> Iterator[Observation]:
                 has_vulnerabilities = True
             if prefix == "scan" and value != "an object":
                 raise ImportFormatError(f"should be an object, found {value}", "$.scan")
+            if prefix == _VULNERABILITY:  # first pass: counted, not built
+                vulnerabilities += 1
             continue
         if prefix == "scan.type":
-            if value != "secret_detection":
-                raise ImportFormatError(
-                    "not a secret detection report (scan.type should be secret_detection)",
-                    "$.scan.type",
-                )
+            other_type = value != "secret_detection"
+            _check_scan_type(other_type, vulnerabilities, secret_category)
             continue
-        yield vulnerability(value, f"$.vulnerabilities[{index}]")
-        index += 1
+        if prefix == _CATEGORY:
+            secret_category += value == "secret_detection"
+            continue
+        vulnerabilities += 1
+        if isinstance(value, dict):
+            secret_category += value.get("category") == "secret_detection"
+        _check_scan_type(other_type, vulnerabilities, secret_category)
+        yield vulnerability(value, f"$.vulnerabilities[{vulnerabilities - 1}]")
     if not has_vulnerabilities:
         raise ImportFormatError(
             "not a GitLab secret detection report: no 'vulnerabilities' array", "$"
+        )
+    _check_scan_type(other_type, vulnerabilities, secret_category, end=True)
+
+
+def _check_scan_type(other_type: bool, vulnerabilities: int, secret: int, end: bool = False):
+    if other_type and (secret < vulnerabilities or (end and not vulnerabilities)):
+        raise ImportFormatError(
+            "not a secret detection report (scan.type should be secret_detection)",
+            "$.scan.type",
         )
 
 

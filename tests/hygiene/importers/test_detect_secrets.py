@@ -249,3 +249,74 @@ def test_ibm_fork_verified_result_not_a_flag():
         run(doc)
     assert exc.value.message == "'verified_result' should be true or false"
     assert exc.value.location == "$.results[file 0][0].verified_result"
+
+
+def test_real_0_13_1_baseline_sorted_keys_exclude_word_list():
+    # Yelp 0.13.1 as gen3 commits it: keys sorted ("exclude" first, "version" last),
+    # "word_list", items without "filename".
+    items = run((DIR / "real_gen3_cloud_automation_v0_13_1.json").read_bytes())
+    assert [(o.path, o.line, o.secret_type) for o in items] == [
+        ("Chef/repo/data_bags/README.md", 45, "generic-secret"),
+        ("Chef/repo/data_bags/README.md", 51, "generic-secret"),
+        ("Docker/sidecar/service.key", 1, "private-key"),
+        ("ansible/roles/awslogs/defaults/main.yaml", 30, "generic-password"),
+        ("ansible/roles/slurm/README.md", 86, "generic-secret"),
+        ("ansible/roles/slurm/README.md", 86, "generic-secret"),
+        ("doc/api.md", 47, "generic-secret"),
+        ("tf_files/shared/modules/k8s_configs/creds.tpl", 8, "generic-secret"),
+    ]
+    assert items[3].rule == "Basic Auth Credentials"
+    assert items[2].secret_sha1 == "1348b145fa1a555461c1b790a2f66614781091e9"
+    assert {(o.validity, o.tool_resolution) for o in items} == {("unknown", "")}
+
+
+def test_real_1_5_baseline_same_hash_two_plugins():
+    items = run((DIR / "real_18f_identity_idp_v1_5_0.json").read_bytes())
+    assert [(o.path, o.line, o.rule) for o in items] == [
+        ("Gemfile", 59, "Hex High Entropy String"),
+        ("config/application.yml.default", 38, "Base64 High Entropy String"),
+        ("config/application.yml.default.review_app", 26, "Hex High Entropy String"),
+        ("config/application.yml.default.review_app", 26, "Secret Keyword"),
+        ("config/i18n-tasks.yml", 84, "Secret Keyword"),
+    ]
+    assert (
+        items[2].secret_sha1 == items[3].secret_sha1 == ("71bc22185eef42e7dbc5d0ba245f4674b0f57c7c")
+    )
+    assert all(o.tool_resolution == "" and o.validity == "unknown" for o in items)
+
+
+def test_real_1_5_baseline_without_results():
+    assert run((DIR / "real_18f_identity_cookbooks_v1_5_0_empty.json").read_bytes()) == []
+
+
+def test_real_1_2_baseline_audited_as_not_secrets():
+    # `detect-secrets audit` marked every one "is_secret": false: dismissed as false positives.
+    items = run((DIR / "real_trivialscan_v1_2_0_audited_false.json").read_bytes())
+    assert [(o.line, o.tool_resolution) for o in items] == [
+        (601, "false_positive"),
+        (602, "false_positive"),
+        (873, "false_positive"),
+        (82, "false_positive"),
+    ]
+    assert items[3].path == "src/trivialscan/exceptions.py"
+    assert items[3].secret_sha1 == "c8409a15d4c1a3cee90bce5a18de495b4a275522"
+
+
+def test_real_ibm_fork_audited_false_and_unverified():
+    # IBM fork 0.13.1+ibm.62.dss: every item "is_secret": false, "verified_result": null.
+    items = run((DIR / "real_ibm_go_sdk_core_v0_13_1_ibm62.json").read_bytes())
+    assert [(o.path, o.line, o.secret_type) for o in items] == [
+        ("Authentication.md", 82, "generic-secret"),
+        ("core/base_service_test.go", 1537, "jwt"),
+        ("core/gzip_test.go", 68, "generic-secret"),
+        ("core/iam_authenticator.go", 94, "generic-secret"),
+        ("core/iam_authenticator.go", 94, "generic-secret"),
+    ]
+    assert {(o.validity, o.tool_resolution) for o in items} == {("unknown", "false_positive")}
+
+
+def test_ibm_fork_box_credentials_type():
+    # IBM's BoxDetector ("Box Credentials"): an API credential, not a password.
+    doc = json.loads((DIR / "real_ibm_go_sdk_core_v0_13_1_ibm62.json").read_bytes())
+    doc["results"]["Authentication.md"][0]["type"] = "Box Credentials"
+    assert run(doc)[0].secret_type == "api-key"

@@ -381,3 +381,51 @@ def test_real_path_scan_connection_uri_with_scheme_part():
     assert obs.validity == "unknown"  # "failed_to_check"
     assert (obs.path, obs.line) == ("test.py", 1)
     assert "thegift" not in repr(dataclasses.asdict(obs))
+
+
+def test_real_v1_2_entities_with_issues():
+    # ggshield 1.2 (its JSON output's first release) called incidents "issues".
+    (obs,) = run(load("real_ggshield_pr29_entities_with_issues_v1_2.json"))
+    assert obs.rule == "Basic Auth String"
+    assert obs.secret_type == "generic-password"
+    assert obs.tool_ids["match_type"] == "password"  # username and host are identifiers
+    assert obs.commit == "164490d66e382c1cb49337ca02511224c931d403"
+    assert obs.path == "README.md"
+    assert obs.line is None  # a MODIFY patch gives patch lines only
+    assert obs.secret_value is None and obs.references == []  # all three parts censored
+    assert obs.tool_ids["ignore_sha"] == (
+        "2fbb16d3651d64f87ae00586537e257d343276b75857f37d465bc348ed4e4bff"
+    )
+
+
+def test_real_path_scan_absolute_path_and_empty_incident_url():
+    (obs,) = run(load("real_gitguardian_vscode_results_parser_abs_path.json"))
+    assert obs.path == (
+        "/Users/paulindenaurois/Development/gitguardian/ggshield-vscode-extension/sample_files/test.py"
+    )
+    assert obs.line == 4  # FILE mode: line_start is the file's line
+    assert obs.url == ""
+    assert "incident_id" not in obs.tool_ids
+    assert obs.validity == "unknown"
+
+
+@pytest.mark.parametrize("placeholder", ["N/A", "", None])
+def test_incident_url_placeholder_is_no_link(placeholder):
+    # ggshield 1.16+ writes "incident_url": "N/A" when the dashboard does not know the secret
+    # (GitGuardian/ggshield#530).
+    doc = json.loads(load("real_gitguardian_vscode_results_parser_abs_path.json"))
+    doc["entities_with_incidents"][0]["incidents"][0]["incident_url"] = placeholder
+    (obs,) = run(doc)
+    assert obs.url == ""
+
+
+def test_incident_url_of_known_secret_kept():
+    doc = json.loads(load("real_gitguardian_vscode_results_parser_abs_path.json"))
+    incident = doc["entities_with_incidents"][0]["incidents"][0]
+    incident.update(
+        known_secret=True, incident_url="https://dashboard.gitguardian.com/workspace/1/incidents/42"
+    )
+    (obs,) = run(doc)
+    assert obs.url == "https://dashboard.gitguardian.com/workspace/1/incidents/42"
+    assert obs.tool_ids["incident_id"] == "42"
+    assert obs.tool_ids["known_secret"] == "true"

@@ -438,3 +438,24 @@ def test_enterprise_api_url_names_the_repository():
     alert["url"] = "https://ghe.example.com/api/v3/repos/acme/payments/secret-scanning/alerts/2"
     (obs,) = run(json.dumps([alert]))
     assert obs.repo == "acme/payments"
+
+
+def test_real_defectdojo_one_resolved_alert_with_validity():
+    (obs,) = run((HERE / "real_defectdojo_one_vul.json").read_bytes())
+    assert obs.rule == "adafruit_io_key"
+    assert obs.title == "Adafruit IO Key"
+    assert obs.secret_type == "api-key"
+    assert obs.secret_value == "aio_XXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+    # The alert's own repository object wins over the (different) repository in its URLs.
+    assert obs.repo == "octocat/Hello-World"
+    assert (obs.path, obs.line) == ("example/secrets.txt", 1)
+    assert obs.commit == "f14d7debf9775f957cf4f1e8176da0786431f72b"
+    assert obs.validity == "valid"  # "active", even though resolved as a false positive
+    assert obs.tool_resolution == "false_positive"
+    assert obs.committed_at == datetime(2020, 11, 6, 18, 48, 51, tzinfo=UTC)
+    assert obs.url == "https://github.com/owner/private-repo/security/secret-scanning/2"
+    assert obs.tool_ids["blob_sha"] == "af5626b4a114abcb82d63db7c8082c3c4756e51b"
+    assert "Push protection was bypassed." in obs.description
+    assert "Example comment" not in obs.description  # free text is never imported
+    for _name, value in texts_of(obs):
+        assert "aio_XXXX" not in value

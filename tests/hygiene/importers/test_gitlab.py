@@ -129,6 +129,8 @@ def test_report_without_scan_section_is_accepted():
 def test_other_report_types_are_refused(scan_type):
     doc = json.loads(GENERATED.read_text())
     doc["scan"]["type"] = scan_type
+    for vuln in doc["vulnerabilities"]:  # as in such reports (v15 may have no category)
+        vuln["category"] = scan_type
     with pytest.raises(ImportFormatError) as info:
         run(json.dumps(doc))
     assert "not a secret detection report" in str(info.value)
@@ -138,6 +140,7 @@ def test_other_report_types_are_refused(scan_type):
 def test_other_report_type_refused_before_any_item():
     doc = json.loads(GENERATED.read_text())
     doc["scan"]["type"] = "sast"
+    del doc["vulnerabilities"][-1]["category"]  # the first ones are secret_detection
     produced = []
     with pytest.raises(ImportFormatError):
         for item in parse(io.BytesIO(json.dumps(doc).encode())):
@@ -283,3 +286,82 @@ def test_real_v14_report_of_three_secrets():
 
 def test_real_v14_report_without_vulnerabilities():
     assert run((HERE / "real_defectdojo_0_vuln_v14.json").read_bytes()) == []
+
+
+# --- real reports (tests/fixtures/README.md says where each comes from) -------------------
+
+
+def test_real_gitlab_sample_with_scan_type_sast_is_accepted():
+    # GitLab's own sample secret detection report says scan.type "sast"; every vulnerability
+    # is of category secret_detection, and GitLab files it by its artifact type.
+    (obs,) = run((HERE / "real_gitlabhq_master_v15_scan_type_sast.json").read_bytes())
+    assert obs.rule == "AWS"
+    assert obs.secret_type == "aws-access-key"
+    assert obs.secret_value is None  # no raw_source_code_extract
+    assert (obs.path, obs.line) == ("aws-key.py", None)
+    assert obs.commit == "e9c3a56590d5bed4155c0d128f1552d52fdcc7ae"
+    assert obs.title == "AWS API key"
+    assert obs.severity == "critical"
+    assert obs.tool_ids["cve"] == (
+        "aws-key.py:e275768c071cf6a6ea70a70b40f27c98debfe26bfe623c1539ec21c4478c6fca:AWS"
+    )
+
+
+@pytest.mark.parametrize("stream", [io.BytesIO, Unseekable])
+def test_scan_type_sast_refused_when_a_vulnerability_is_not_secret_detection(stream):
+    doc = json.loads((HERE / "real_gitlabhq_master_v15_scan_type_sast.json").read_bytes())
+    second = dict(doc["vulnerabilities"][0], category="sast", id="other")
+    doc["vulnerabilities"].append(second)
+    with pytest.raises(ImportFormatError) as info:
+        list(parse(stream(json.dumps(doc).encode())))
+    assert info.value.location == "$.scan.type"
+
+
+def test_scan_type_sast_without_vulnerabilities_refused():
+    # An empty SAST report must not pass for a clean secret detection scan.
+    doc = json.loads((HERE / "real_gitlabhq_master_v15_scan_type_sast.json").read_bytes())
+    doc["vulnerabilities"] = []
+    with pytest.raises(ImportFormatError) as info:
+        run(json.dumps(doc))
+    assert "not a secret detection report" in info.value.message
+
+
+def test_real_v14_1_2_without_scan_or_raw_extract():
+    (obs,) = run((HERE / "real_gitlabhq_master_v14_1_2_no_scan.json").read_bytes())
+    assert (obs.rule, obs.path, obs.commit, obs.line) == ("AWS", "aws-key.py", "", None)
+    assert obs.secret_value is None
+    assert obs.description.startswith("Historic AWS secret has been found in commit")
+
+
+def test_real_v15_2_password_in_url_and_report_scanning_itself():
+    items = run((HERE / "real_branchforge_v15_2_2_password_in_url.json").read_bytes())
+    assert [(o.path, o.line) for o in items] == [
+        (".env.example", 2),
+        (".env.example", 3),
+        ("gl-secret-detection-report.json", 1),
+        ("gl-secret-detection-report.json", 1),
+    ]
+    assert (
+        items[0].secret_value == "postgresql://branchforge:branchforge@localhost:5432/branchforge"
+    )
+    assert {o.secret_type for o in items} == {"database-credential"}
+    assert {o.rule for o in items} == {"Password in URL"}
+    assert {o.commit for o in items} == {""}  # "0000000": the work tree, not history
+    for obs in items:
+        for text in (obs.title, obs.description, obs.path, *obs.tool_ids.values()):
+            assert "branchforge:branchforge" not in text
+    assert items[0].description.startswith("Password in URL\n\nFor general guidance")
+
+
+def test_real_v15_0_4_rule_name_with_message():
+    (obs,) = run((HERE / "real_sirius_v15_0_4_alibaba.json").read_bytes())
+    assert obs.rule == "Alibaba AccessKey ID"
+    assert obs.secret_type == "api-key"
+    assert obs.secret_value == "LTAIsupersecretkeyfordat"
+    assert (obs.path, obs.line, obs.commit) == ("app/app.py", 20, "")
+    assert obs.severity == "critical"
+    assert obs.description == ""  # equal to the title
+
+
+def test_real_v15_2_4_empty_with_observability():
+    assert run((HERE / "real_nix_united_v15_2_4_empty.json").read_bytes()) == []
