@@ -12,6 +12,7 @@ urlpatterns = [
     path("findings/secrets/", findings.secret_group_list, name="secret_groups"),
     path("findings/bulk/", findings.finding_bulk, name="finding_bulk"),
     path("findings/export.csv", findings.finding_export, name="finding_export"),
+    path("findings/<int:pk>/", findings.finding_detail, name="finding_detail"),
     path("findings/<int:pk>/comment/", findings.finding_comment, name="finding_comment"),
     path("secrets/<int:pk>/", findings.secret_detail, name="secret_detail"),
     path("secrets/<int:pk>/comment/", findings.secret_comment, name="secret_comment"),

@@ -252,6 +252,14 @@ def finding_bulk(request):
     except ValidationError as exc:
         return _error(request, 400, " ".join(exc.messages))
     flash = result.summary(verb)
+    back = _back_to_finding(request)
+    if back:
+        messages.success(request, flash)
+        if _is_htmx(request):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = back
+            return response
+        return redirect(back)
     if not _is_htmx(request):
         messages.success(request, flash)
         url = reverse("secret_groups" if grouped else "finding_list")
@@ -306,14 +314,84 @@ def finding_export(request):
 @require_POST
 @permission_required("hygiene.comment_finding")
 def finding_comment(request, pk: int):
-    finding = get_object_or_404(findings_visible_to(request.user), pk=pk)
+    finding = get_object_or_404(findings_visible_to(request.user).select_related("source"), pk=pk)
     form = CommentForm(request.POST)
     if not form.is_valid():
         return _error(request, 400, "Write a comment (at most 2000 characters).")
     triage.finding_comment(finding=finding, by=request.user, body=form.cleaned_data["body"])
+    if request.POST.get("return_to") == "finding":
+        if _is_htmx(request):
+            return render(
+                request,
+                "hygiene/partials/finding_timeline.html",
+                {"finding": finding, "timeline": finding_timeline(finding)},
+            )
+        return redirect("finding_detail", pk=finding.pk)
     if finding.secret_id:
         return _secret_timeline_or_redirect(request, finding.secret)
     return HttpResponse("Comment added.")
+
+
+# --- the finding page ---------------------------------------------------------------------
+
+
+def finding_timeline(finding: Finding, limit: int = 100) -> list:
+    """A finding's timeline, newest first: its events (triage, comments, what imports changed),
+    then (the oldest entry) its first report, read from the finding itself."""
+    from incidents.models import TimelineEvent
+
+    events = list(
+        TimelineEvent.objects.filter(finding=finding)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    if len(events) < limit:
+        events.append(
+            TimelineEvent(
+                kind="finding.first_seen",
+                created_at=finding.first_seen_at,
+                message=f"First reported by {finding.source.name}",
+            )
+        )
+    return events
+
+
+def _finding_context(request, finding: Finding) -> dict:
+    can_triage = request.user.has_perm("hygiene.triage_finding")
+    return {
+        "finding": finding,
+        "timeline": finding_timeline(finding),
+        "tool_ids": sorted(finding.tool_ids.items()) if isinstance(finding.tool_ids, dict) else [],
+        "can_triage": can_triage,
+        "can_propose": request.user.has_perm("hygiene.propose_dismissal"),
+        "users": _assignable_users() if can_triage else [],
+        "teams": Team.objects.order_by("name").only("pk", "slug", "name")[:200]
+        if can_triage
+        else [],
+        "dismissal_reasons": DISMISSAL_CHOICES,
+    }
+
+
+@require_GET
+@permission_required("hygiene.view_finding")
+def finding_detail(request, pk: int):
+    """One finding: where it is (or, for an auditor's, which resource), what the tool said,
+    its triage and its timeline. A scanner's finding also links to its secret's page."""
+    finding = get_object_or_404(
+        findings_visible_to(request.user).select_related(
+            "source", "team", "assignee", "secret", "sighting", "resolved_by", "proposed_by"
+        ),
+        pk=pk,
+    )
+    return render(request, "hygiene/finding_detail.html", _finding_context(request, finding))
+
+
+def _back_to_finding(request) -> str:
+    """The finding page a bulk action was sent from (its own triage forms), if any."""
+    ids = request.POST.getlist("ids")
+    if request.POST.get("return_to") != "finding" or len(ids) != 1 or not ids[0].isdigit():
+        return ""
+    return reverse("finding_detail", args=[int(ids[0])])
 
 
 # --- the secret page ----------------------------------------------------------------------

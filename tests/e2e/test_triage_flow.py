@@ -269,3 +269,51 @@ def test_the_main_pages_fit_a_phone_screen(login, live_server, lead, team):
         page.goto(f"{live_server.url}{path}")
         # Wide tables scroll inside their frame; nothing else widens the page.
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+
+
+def test_an_auditors_finding_page(login, screenshot, page, live_server, lead, source, team):
+    """An auditor's (posture) finding has no secret: from the findings list its own page shows
+    the resource and the auditor's message; the lead assigns it, resolves it and comments, and
+    comes back to the page each time."""
+    prowler = Source.objects.create(slug="prowler", name="Prowler", kind="auditor")
+    finding = make_finding(
+        prowler,
+        category="posture",
+        rule="iam_rotate_access_key_90_days",
+        title="Ensure access keys are rotated every 90 days or less",
+        description="User ci-deploy has not rotated access key 1 in over 90 days.",
+        resource="arn:aws:iam::123456789012:user/ci-deploy",
+        account="123456789012",
+        region="us-east-1",
+        repo="",
+        path="",
+        line=None,
+    )
+    login(lead)
+    page.goto(f"{live_server.url}/findings/")
+    page.get_by_test_id("finding-link").filter(has_text="user/ci-deploy").click()
+    page.wait_for_url(f"{live_server.url}/findings/{finding.pk}/")
+    expect(page.get_by_test_id("finding-heading")).to_have_text(
+        "Ensure access keys are rotated every 90 days or less"
+    )
+    expect(page.get_by_test_id("finding-resource")).to_have_text(
+        "arn:aws:iam::123456789012:user/ci-deploy"
+    )
+    expect(page.get_by_test_id("finding-description")).to_contain_text("has not rotated")
+
+    page.get_by_test_id("finding-assignee-select").select_option(label="Lena Lead")
+    page.get_by_test_id("finding-assign-submit").click()
+    page.wait_for_url(f"{live_server.url}/findings/{finding.pk}/")
+    expect(page.get_by_test_id("finding-assignee")).to_have_text("Lena Lead")
+    page.get_by_test_id("finding-status-select").select_option("resolved")
+    page.get_by_test_id("finding-status-submit").click()
+    expect(page.get_by_role("status")).to_contain_text("1 finding updated")
+
+    page.get_by_test_id("comment-body").fill("Rotated on Friday; the old key is deleted.")
+    page.get_by_test_id("comment-submit").click()
+    timeline = page.get_by_test_id("timeline")
+    expect(timeline).to_contain_text("Rotated on Friday; the old key is deleted.")
+    expect(timeline.locator("li").last).to_contain_text("First reported by Prowler")
+    screenshot("finding-page-posture")
+    finding.refresh_from_db()
+    assert (finding.status, finding.assignee_id) == ("resolved", lead.pk)

@@ -349,3 +349,132 @@ def test_a_lead_opens_an_incident_from_the_secret_page(data, as_user, client):
     assert response.status_code == 302 and response.url.startswith("/incidents/")
     page = client.get(f"/secrets/{secret.pk}/").content.decode()
     assert 'data-testid="open-incident"' not in page  # one active incident per secret
+
+
+# --- the finding page ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def posture(db, team):
+    from hygiene.models import Source
+
+    prowler = Source.objects.create(slug="prowler", name="Prowler", kind="auditor")
+    return make_finding(
+        prowler,
+        category="posture",
+        rule="iam_rotate_access_key_90_days",
+        title="Ensure access keys are rotated every 90 days or less",
+        description="User ci-deploy has not rotated access key 1 in over 90 days (212 days).",
+        resource="arn:aws:iam::123456789012:user/ci-deploy",
+        account="123456789012",
+        region="us-east-1",
+        repo="",
+        path="",
+        line=None,
+        tool_ids={"finding_uid": "prowler-aws-iam_rotate_access_key_90_days-123456789012"},
+        team=team,
+    )
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_finding_page_by_role(data, posture, as_user, client, who):
+    as_user(who)
+    for finding in (data["mine"], posture):
+        response = client.get(f"/findings/{finding.pk}/")
+        assert response.status_code == {"outsider": 403}.get(who, 200)
+    if who == "engineer":  # of another team: as if it didn't exist
+        assert client.get(f"/findings/{data['theirs'].pk}/").status_code == 404
+
+
+def test_an_auditors_finding_has_a_page_with_what_the_auditor_said(posture, as_user, client):
+    """A posture finding has no secret page: its own page shows the resource, the check and the
+    auditor's message, and the list links to it."""
+    as_user("lead")
+    listing = client.get("/findings/").content.decode()
+    assert f'href="/findings/{posture.pk}/"' in listing
+    body = client.get(f"/findings/{posture.pk}/").content.decode()
+    assert "Ensure access keys are rotated every 90 days or less" in body
+    assert "arn:aws:iam::123456789012:user/ci-deploy" in body
+    assert "us-east-1" in body
+    assert "has not rotated access key 1 in over 90 days" in body
+    assert "prowler-aws-iam_rotate_access_key_90_days-123456789012" in body
+    assert "First reported by Prowler" in body
+    assert 'data-testid="secret-link"' not in body
+
+
+def test_a_secrets_finding_page_links_to_its_secret(data, as_user, client):
+    as_user("lead")
+    finding = data["mine"]
+    body = client.get(f"/findings/{finding.pk}/").content.decode()
+    assert f'href="/secrets/{finding.secret_id}/"' in body
+    assert finding.path in body
+    secret_page = client.get(f"/secrets/{finding.secret_id}/").content.decode()
+    assert f'href="/findings/{finding.pk}/"' in secret_page
+
+
+def test_triage_from_the_finding_page_comes_back_to_it_with_the_timeline(
+    posture, as_user, client, lead
+):
+    as_user("lead")
+    page = f"/findings/{posture.pk}/"
+    back = client.post(
+        "/findings/bulk/",
+        {"ids": posture.pk, "return_to": "finding", "action": "assign", "assignee": lead.pk},
+    )
+    assert (back.status_code, back["Location"]) == (302, page)
+    done = client.post(
+        "/findings/bulk/",
+        {"ids": posture.pk, "return_to": "finding", "action": "status", "status": "resolved"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert (done.status_code, done["HX-Redirect"]) == (204, page)
+    posture.refresh_from_db()
+    assert (posture.assignee_id, posture.status) == (lead.pk, "resolved")
+    comment = client.post(
+        f"/findings/{posture.pk}/comment/",
+        {"body": "Rotated by the platform team.", "return_to": "finding"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert comment.status_code == 200
+    assert "Rotated by the platform team." in comment.content.decode()
+    body = client.get(page).content.decode()
+    assert "Lena Lead" in body  # the assignee
+    timeline = body[body.index('data-testid="timeline"') :]
+    assert timeline.index("Rotated by the platform team.") < timeline.index("First reported by")
+    assert TimelineEvent.objects.filter(finding=posture).count() == 3  # assigned, resolved, comment
+
+
+def test_an_engineer_proposes_a_dismissal_from_the_finding_page(data, as_user, client):
+    as_user("engineer")
+    finding = data["mine"]
+    response = client.post(
+        "/findings/bulk/",
+        {
+            "ids": finding.pk,
+            "return_to": "finding",
+            "action": "propose",
+            "reason": "used_in_tests",
+            "comment": "a fixture key",
+        },
+    )
+    assert response.status_code == 302
+    finding.refresh_from_db()
+    assert (finding.status, finding.proposed_resolution) == ("open", "used_in_tests")
+    body = client.get(f"/findings/{finding.pk}/").content.decode()
+    assert "Dismissal proposed" in body and "a fixture key" in body
+    denied = client.post(
+        "/findings/bulk/",
+        {"ids": finding.pk, "return_to": "finding", "action": "status", "status": "resolved"},
+    )
+    assert denied.status_code == 403
+
+
+def test_finding_page_queries_are_bounded(data, posture, as_user, client):
+    as_user("lead")
+    with CaptureQueriesContext(connection) as few:
+        client.get(f"/findings/{posture.pk}/")
+    for _ in range(30):
+        client.post(f"/findings/{posture.pk}/comment/", {"body": "again", "return_to": "finding"})
+    with CaptureQueriesContext(connection) as many:
+        client.get(f"/findings/{posture.pk}/")
+    assert len(many) == len(few)
