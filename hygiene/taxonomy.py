@@ -82,7 +82,10 @@ _KEYWORDS: list[tuple[str, SecretType]] = [
     (r"aws.*session", SecretType.AWS_SESSION_TOKEN),
     (r"\baws\b|amazon|akia|aws[-_]", SecretType.AWS_ACCESS_KEY),
     (r"\bsas\b|shared.?access.?signature", SecretType.AZURE_SAS),
-    (r"azure.*storage|storage.*account.*key|connection.?string", SecretType.AZURE_STORAGE_KEY),
+    (
+        r"azure.*storage|storage.*account.*key|azure.*connection.?string",
+        SecretType.AZURE_STORAGE_KEY,
+    ),
     (r"azure|entra|\baad\b", SecretType.AZURE_CREDENTIAL),
     (r"github|\bgh[pousr]_", SecretType.GITHUB_TOKEN),
     (r"gitlab|glpat", SecretType.GITLAB_TOKEN),
@@ -94,6 +97,8 @@ _KEYWORDS: list[tuple[str, SecretType]] = [
         r"postgres|mysql|mongo|redis|jdbc|database|\bdb\b|sql|odbc|uri.?with.?credentials",
         SecretType.DATABASE_CREDENTIAL,
     ),
+    # A connection string naming no database is most often Azure Storage's.
+    (r"connection.?string", SecretType.AZURE_STORAGE_KEY),
     (r"\bjwt\b|json.?web.?token", SecretType.JWT),
     (r"password|passwd|\bpwd\b|basic.?auth|credential", SecretType.GENERIC_PASSWORD),
     # Other clouds' key pairs (Alibaba AccessKey, Tencent SecretId) are API credentials too.

@@ -15,6 +15,11 @@ Where the secret is, per tool (``runs[].tool.driver.name``):
   ``logicalLocations[0].properties.first_commit`` gives commit, author and blob path.
 - ggshield: no value (``partialFingerprints["secret/v1"]`` is kept as a tool id);
   ``hostedViewerUri`` is the incident URL; ``properties.incidentDetails.validity``.
+- Kingfisher: the snippet is the value; ``locations[].properties.git_metadata`` gives
+  repository, commit, author and date, ``validation_outcome`` the validity (its
+  ``validate_command`` spells the secret out: never read).
+- secretlint: no value; the type from the rule package, else from the words of the (masked)
+  message before its first ':' — read for the type, never stored.
 - Microsoft's SARIF Pattern Matcher: the snippet is the value; its ``SecretFingerprint`` and
   ``ValidationFingerprint`` spell the value out and are never kept (the value when no snippet).
 - Trivy, Checkov, KICS, Semgrep, CodeQL...: the snippet is source code (masked by some), never
@@ -298,7 +303,7 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
     fingerprint_secret = None
     key_ids: list[str] = []
     for key, text in dict_at(result, "fingerprints", where).items():
-        if not isinstance(text, str) or not text:
+        if not isinstance(text, str) or not text or text in _PLACEHOLDER_IDS:
             continue
         if _HOLDS_SECRET.search(text):
             # Microsoft's SARIF Pattern Matcher: {"secret":"<the value>"}, [secret=<the value>]
@@ -330,6 +335,7 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
         repo = ""  # gitleaks v7: the scanned work tree, not a repository name
 
     title = _title(tool, rule_id, info)
+    hint = _secretlint_hint(result, where) if tool.startswith("secretlint") else ""
     description = info.get("full", "") if info.get("full", "") != title else ""
     if tool.startswith("trivy"):
         description = ""  # a secret rule's fullDescription is the matched line (masked)
@@ -358,17 +364,17 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
         refs = [r for r in map(aws_key_id_reference, (secret, *key_ids)) if r]
         yield Observation(
             rule=rule_id,
-            secret_type=_secret_type(rule_id, info, secret),
+            secret_type=_secret_type(rule_id, info, secret, hint),
             secret_value=secret,
             redacted=redacted,
             repo=clean(place["repo"] or repo, secret),
             path=clean(path, secret),
             line=place["line"],
             commit=clean(place["commit"] or commit or run.revision, secret),
-            url=clean(url, secret),
+            url=clean(place["url"] or url, secret),
             author=clean(obs_author, secret),
             committed_at=place["committed_at"] or committed_at,
-            validity=validity,
+            validity=place["validity"] or validity,
             severity=severity,
             title=clean(title, secret),
             description=clean(description, secret),
@@ -429,6 +435,8 @@ def _secret_rule(tool: str, rule_id: str, info: dict) -> bool:
     return not _SECRET_STORE.search(names) or bool(_SECRET_EXPOSED.search(names))
 
 
+# Semgrep without a login writes this as every result's "matchBasedId/v1": no id at all.
+_PLACEHOLDER_IDS = {"requires login"}
 _AWS_KEY_ID_IN = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 _HOLDS_SECRET = re.compile(r'"secret"\s*:|\[secret=', re.IGNORECASE)
 _FINGERPRINT_SECRET = re.compile(r'"secret"\s*:\s*"((?:[^"\\]|\\.)*)"|\[secret=([^\]]*)\]', re.I)
@@ -473,6 +481,8 @@ def _place(raw: Any, where: str) -> dict:
         "author": "",
         "committed_at": None,
         "blob": "",
+        "url": "",
+        "validity": "",
     }
     if raw is None:
         return place
@@ -507,7 +517,44 @@ def _place(raw: Any, where: str) -> dict:
             place["committed_at"] = epoch_with_offset(
                 meta.get("committer_timestamp") or meta.get("author_timestamp")
             )
+    # Kingfisher: the git place and the validation ride on the location's properties, beside
+    # its blast_radius_command and validate_command, which spell the secret out (never read).
+    props = dict_at(location, "properties", where)
+    git = props.get("git_metadata")
+    if isinstance(git, dict):
+        _kingfisher_git(place, git, f"{where}.properties.git_metadata")
+    for key in ("validation_outcome", "validation_status"):
+        value = props.get(key)
+        if isinstance(value, str) and value.strip():
+            place["validity"] = KINGFISHER_VALIDITY.get(value.strip().lower(), "unknown")
+            break
     return place
+
+
+# Kingfisher's validation_outcome (snake case) and validation_status (its words).
+KINGFISHER_VALIDITY = {
+    "verified_active": "valid",
+    "active credential": "valid",
+    "verified_inactive": "invalid",
+    "inactive credential": "invalid",
+}
+
+
+def _kingfisher_git(place: dict, git: dict, where: str) -> None:
+    commit = dict_at(git, "commit", where)
+    c_where = f"{where}.commit"
+    person = dict_at(commit, "author", c_where) or dict_at(commit, "committer", c_where)
+    name = text_at(person, "name", f"{c_where}.author")
+    email = text_at(person, "email", f"{c_where}.author")
+    place["repo"] = text_at(git, "repository_url", where)
+    place["commit"] = text_at(commit, "id", c_where)
+    place["author"] = f"{name} <{email}>" if name and email else name or email
+    place["committed_at"] = _lenient_date(commit.get("date"))
+    file = dict_at(git, "file", where)
+    place["path"] = text_at(file, "path", f"{where}.file")
+    link = text_at(file, "url", f"{where}.file")
+    if "://" in link:
+        place["url"] = link  # a local repository's is a relative path, no link
 
 
 def _uri_path(uri: str) -> str:
@@ -556,7 +603,35 @@ def _value_or_redacted(value: str) -> tuple[str | None, str]:
 def _title(tool: str, rule_id: str, info: dict) -> str:
     if "noseyparker" in tool:
         return rule_id  # its shortDescription is the rule's regular expression
-    return info.get("short") or info.get("name") or rule_id
+    short = info.get("short", "")
+    if short.startswith("Semgrep Finding: "):
+        short = ""  # Semgrep's boilerplate around the rule id; the name is the same id
+    elif tool.startswith("kingfisher"):
+        short = _KINGFISHER_SHORT.sub("", short)  # "GITHUB-PAT => [BETTERLEAKS.GITHUB-PAT]"
+    elif _SECRETLINT_SHORT.fullmatch(short):
+        return rule_id.rsplit(" > ", 1)[-1]  # "secretlint rule(<preset> > <rule>) error"
+    return short or info.get("name") or rule_id
+
+
+_SECRETLINT_SHORT = re.compile(r"secretlint rule\(.*\) (?:error|warning|info)")
+# The rule package of a secretlint rule id ("<preset> > @secretlint/secretlint-rule-<name>").
+_SECRETLINT_RULE = re.compile(r"(?:^| > )@secretlint/secretlint-rule-([a-z0-9-]+)$")
+# secretlint rules whose names the generic guess misreads or reads as generic.
+SECRETLINT_RULES: dict[str, SecretType] = {
+    "database-connection-string": SecretType.DATABASE_CREDENTIAL,  # not Azure's kind
+    "basicauth": SecretType.GENERIC_PASSWORD,
+    "privatekey": SecretType.PRIVATE_KEY,
+}
+
+
+def _secretlint_hint(result: dict, where: str) -> str:
+    """What secretlint's message says it found ("found AWS Secret Access Key: ****"): one rule
+    reports several kinds (the AWS rule: key id, secret key, account id). Read for the type only,
+    up to the first ':' or '(' (the masked value, or with --no-maskSecrets the value itself,
+    comes after); never stored."""
+    message = text_at(dict_at(result, "message", where), "text", f"{where}.message")
+    head = re.split(r"[:(]", message, maxsplit=1)[0]
+    return head.removeprefix("found ").strip()[:100]
 
 
 def _severity(result: dict, where: str, info: dict) -> str | None:
@@ -618,7 +693,7 @@ def _lenient_date(value: Any):
     return parsed
 
 
-def _secret_type(rule_id: str, info: dict, secret: str | None) -> str:
+def _secret_type(rule_id: str, info: dict, secret: str | None, hint: str = "") -> str:
     for candidate in (rule_id, info.get("name", "")):
         if candidate:
             exact = RULES.get(re.sub(r"[\s_]+", "-", candidate.strip().lower()))
@@ -627,6 +702,13 @@ def _secret_type(rule_id: str, info: dict, secret: str | None) -> str:
     by_value = guess_secret_type_from_value(secret)
     if by_value is not None:
         return by_value.value
+    package = _SECRETLINT_RULE.search(rule_id)
+    if package and package.group(1) in SECRETLINT_RULES:
+        return SECRETLINT_RULES[package.group(1)].value
+    if hint:
+        by_hint = guess_secret_type(hint)
+        if by_hint not in _GENERIC_TYPES:
+            return by_hint.value
     names = [rule_id, info.get("name", ""), info.get("short", "")]
     guessed = guess_secret_type(*names)
     if guessed in _GENERIC_TYPES:
@@ -639,6 +721,7 @@ def _secret_type(rule_id: str, info: dict, secret: str | None) -> str:
     return guessed.value
 
 
+_KINGFISHER_SHORT = re.compile(r"\s*=>\s*\[[^\]]*\]\s*$")
 _GENERIC_TYPES = {SecretType.GENERIC_SECRET, SecretType.GENERIC_PASSWORD, SecretType.API_KEY}
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _AWS_SECRET_SHAPE = re.compile(r"[A-Za-z0-9/+]{40}")

@@ -117,6 +117,25 @@ _LOG_KEYS = ("level", "msg")
 _V2_KEYS = ("stringsFound", "printDiff", "commitHash")
 # v2's default rules for private keys and GCP service accounts match a marker, not a value.
 _LEGACY_MARKER = re.compile(r'-----BEGIN [A-Z0-9 ]+-----|"type": ?"service_account"')
+# v2's default rules (truffleHogRegexes) whose match holds context around the secret: a keyword,
+# `.*`, then the value (quoted for most); "Password in URL" ends on the quote or whitespace after
+# the URL, and runs on past a closing quote. Only the value is kept, so that the same secret
+# found by another tool (or by v2's entropy check) is the same secret.
+_LEGACY_VALUE = {
+    "Generic Secret": re.compile(r"""['|"]([0-9a-zA-Z]{32,45})['|"]\Z"""),
+    "Generic API Key": re.compile(r"""['|"]([0-9a-zA-Z]{32,45})['|"]\Z"""),
+    "GitHub": re.compile(r"""['|"]([0-9a-zA-Z]{35,40})['|"]\Z"""),
+    "Twitter Oauth": re.compile(r"""['|"]([0-9a-zA-Z]{35,44})['|"]\Z"""),
+    "Facebook Oauth": re.compile(r"""['|"]([0-9a-f]{32})['|"]\Z"""),
+    "Google Oauth": re.compile(r'"client_secret":"([a-zA-Z0-9_-]{24})"\Z'),
+    "Heroku API Key": re.compile(r"([0-9A-F]{8}(?:-[0-9A-F]{4}){3}-[0-9A-F]{12})\Z"),
+    "Password in URL": re.compile(
+        r"""\A([a-zA-Z]{3,10}://[^/\s:@]{3,20}:[^/\s:@]{3,20}@[^"'\s]+)"""
+    ),
+}
+# v2's entropy check cuts words into runs of base64 characters, '=' included: "AccountKey=<key>"
+# is one run. Padding only ends a base64 value, so a run with '=' inside is name=value.
+_LEGACY_NAMED_B64 = re.compile(r"[A-Za-z0-9+/]+=+([A-Za-z0-9+/]{20,}={0,2})")
 _B64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _AWS_ACCOUNT = re.compile(r"\d{12}")
 _EPOCH = re.compile(r"\d{9,13}(\.\d+)?")
@@ -279,6 +298,8 @@ def legacy_findings(obj: dict[str, Any], where: str) -> Iterator[Observation]:
             )
         value = text({"stringsFound": item}, "stringsFound", where)  # refuses lone surrogates
         value = None if not value.strip() or _LEGACY_MARKER.fullmatch(value.strip()) else value
+        if value is not None:
+            value = _legacy_value(rule, value)
         if value not in seen:
             seen.add(value)
             values.append(value)
@@ -303,6 +324,20 @@ def legacy_findings(obj: dict[str, Any], where: str) -> Iterator[Observation]:
         if ref:
             obs.references.append(ref)
         yield scrub(obs)
+
+
+def _legacy_value(rule: str, found: str) -> str:
+    """The secret in a v2 match: the value a default rule's context surrounds, the value of a
+    name=value entropy run; anything else (v3 --json-legacy's Raw, a custom rule's match) as
+    found."""
+    pattern = _LEGACY_VALUE.get(rule)
+    if pattern is not None:
+        match = pattern.search(found.strip())
+        return match.group(1) if match else found
+    if rule == "High Entropy":
+        match = _LEGACY_NAMED_B64.fullmatch(found.strip())
+        return match.group(1) if match else found
+    return found
 
 
 def _source(obj: dict, where: str) -> tuple[str, dict]:

@@ -21,3 +21,17 @@ from hygiene.taxonomy import guess_secret_type
 )
 def test_names_map_onto_the_taxonomy(name, expected):
     assert guess_secret_type(name) == expected
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("PostgreSQL connection string", "database-credential"),
+        ("MongoDB Connection String", "database-credential"),
+        ("Azure connection string", "azure-storage-key"),
+        ("Storage connection string", "azure-storage-key"),
+        ("connection string", "azure-storage-key"),
+    ],
+)
+def test_a_connection_string_is_a_databases_when_it_names_one(name, expected):
+    assert guess_secret_type(name).value == expected

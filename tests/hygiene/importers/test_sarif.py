@@ -619,3 +619,87 @@ def test_checkov_secret_check_masked_snippet_and_secret_store_posture():
     )
     assert second.secret_value is None  # a masked key is not the key
     assert all("AKIAIOSFO" not in text for o in (first, second) for _, text in texts_of(o))
+
+
+def _kingfisher(location_properties: dict) -> bytes:
+    return json.dumps(
+        {
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {"driver": {"name": "kingfisher", "rules": []}},
+                    "results": [
+                        {
+                            "ruleId": "kingfisher.github.1",
+                            "message": {"text": "GITHUB => [KINGFISHER.GITHUB.1] matched a.env"},
+                            "locations": [
+                                {
+                                    "physicalLocation": {
+                                        "artifactLocation": {"uri": "a.env"},
+                                        "region": {"startLine": 3, "snippet": {"text": GHP}},
+                                    },
+                                    "properties": location_properties,
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    ).encode()
+
+
+GHP = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
+
+
+@pytest.mark.parametrize(
+    ("props", "validity"),
+    [
+        (
+            {"validation_outcome": "verified_active", "validation_status": "Active Credential"},
+            "valid",
+        ),
+        ({"validation_outcome": "verified_inactive"}, "invalid"),
+        ({"validation_status": "Inactive Credential"}, "invalid"),
+        ({"validation_outcome": "not_attempted", "validation_status": "Not Attempted"}, "unknown"),
+        ({"validation_outcome": "assumed"}, "unknown"),
+        ({}, "unknown"),
+    ],
+)
+def test_kingfisher_validation_on_the_location(props, validity):
+    (obs,) = run(_kingfisher({**props, "validate_command": f"kingfisher validate '{GHP}'"}))
+    assert obs.validity == validity and obs.secret_value == GHP
+    assert_secret_only_in_value([obs], [GHP])
+
+
+def test_kingfisher_git_metadata_of_a_remote_repository():
+    git = {
+        "repository_url": "https://github.com/acme/app",
+        "commit": {
+            "id": "a" * 40,
+            "date": "2024-05-06",
+            "committer": {"name": "CI", "email": "ci@example.com"},
+            "author": {"name": "Ann", "email": "ann@example.com"},
+        },
+        "file": {
+            "path": "a.env",
+            "url": "https://github.com/acme/app/blob/" + "a" * 40 + "/a.env#L3",
+        },
+    }
+    (obs,) = run(_kingfisher({"git_metadata": git}))
+    assert (obs.repo, obs.commit, obs.author, obs.path) == (
+        "https://github.com/acme/app",
+        "a" * 40,
+        "Ann <ann@example.com>",
+        "a.env",
+    )
+    assert obs.url.endswith("/a.env#L3")
+    assert obs.committed_at == datetime(2024, 5, 6, tzinfo=UTC)
+
+
+def test_semgrep_placeholder_fingerprint_is_no_tool_id():
+    log = json.loads(SEMGREP.read_text())
+    for result in log["runs"][0]["results"]:
+        result["fingerprints"] = {"matchBasedId/v1": "requires login"}
+    items = run(json.dumps(log))
+    assert items and all("fingerprint:matchBasedId/v1" not in o.tool_ids for o in items)

@@ -684,8 +684,9 @@ def test_real_v2_json_lines():
     assert first.commit == "288f35ed2e73145e3578207e896a4cf1600bea45"
     assert first.committed_at == datetime(2021, 1, 30, 19, 50, 9, tzinfo=UTC)
     assert first.tool_ids == {"branch": "origin/dev"}
-    assert first.secret_value == "secret = 'd15627104d07846ac2914a976e8e347a663bbd9b'"
-    assert second.secret_value == "secret = '9ed54617547cfca783e0f81f8dc5c927e3d1e345'"
+    # The rule's match is `secret = '<value>'`: only the value is the secret.
+    assert first.secret_value == "d15627104d07846ac2914a976e8e347a663bbd9b"
+    assert second.secret_value == "9ed54617547cfca783e0f81f8dc5c927e3d1e345"
     assert key.secret_value is None and key.commit == "caa709db5b599dbe67afbad2eee4ae632cc3c12e"
     for obs in items:
         kept = json.dumps(dataclasses.asdict(obs), default=str)
@@ -715,3 +716,46 @@ def test_json_legacy_repeats_of_a_found_string_are_one_finding_even_in_a_long_li
     rec = {"reason": "Generic", "path": "a", "commitHash": "c" * 40, "stringsFound": strings * 2}
     items = run(lines(rec))
     assert [o.secret_value for o in items] == strings
+
+
+@pytest.mark.parametrize(
+    ("reason", "found", "value"),
+    [
+        (
+            "Generic Secret",
+            "secret = '9ed54617547cfca783e0f81f8dc5c927e3d1e345'",
+            "9ed54617547cfca783e0f81f8dc5c927e3d1e345",
+        ),
+        (
+            "Generic API Key",
+            'api_key: "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2Rl"',
+            "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2Rl",
+        ),
+        (
+            "GitHub",
+            'github_token = "0123456789abcdefABCDEF0123456789abcdefAB"',
+            "0123456789abcdefABCDEF0123456789abcdefAB",
+        ),
+        ("Google Oauth", '"client_secret":"aBcDeFgHiJkLmNoPqRsTuVwX"', "aBcDeFgHiJkLmNoPqRsTuVwX"),
+        (
+            "Heroku API Key",
+            "HEROKU_KEY=01234567-89AB-CDEF-0123-456789ABCDEF",
+            "01234567-89AB-CDEF-0123-456789ABCDEF",
+        ),
+        # The rule's `.{1,100}` runs past the URL's closing quote, up to the last quote/space.
+        (
+            "Password in URL",
+            'mysql://admin:s3cretpw@db.example.com/shop", "x": "y"\n',
+            "mysql://admin:s3cretpw@db.example.com/shop",
+        ),
+        ("High Entropy", "AccountKey=" + "QUJD" * 11 + "QQ==", "QUJD" * 11 + "QQ=="),
+        ("High Entropy", "QUJD" * 11 + "QQ==", "QUJD" * 11 + "QQ=="),
+        # Not the rule's shape (a custom rule, v3 --json-legacy's Raw): kept as found.
+        ("Generic Secret", "secret=abc123abc123abc123", "secret=abc123abc123abc123"),
+        ("URI", "https://admin:admin@example.com/x'", "https://admin:admin@example.com/x'"),
+    ],
+)
+def test_legacy_matches_are_cut_to_the_value(reason, found, value):
+    rec = {"reason": reason, "path": "a", "commitHash": "c" * 40, "stringsFound": [found]}
+    (obs,) = run(lines(rec))
+    assert obs.secret_value == value
