@@ -9,6 +9,8 @@ CSV      v8's ``--report-format csv`` (RuleID,Commit,File,SymlinkFile,Secret,Mat
 betterleaks, a gitleaks fork, writes the same findings; some of its releases also wrote them as
 JSON lines (``--report-format jsonl``, one v8 finding per line), or moved the place into
 ``Metadata`` (``{"path", "commit_sha", "author_name", ...}``; CSV columns ``meta:path``...).
+betterleaks 2 writes a report of its own (``"schema_version": "1"``, findings with ``rule_id``,
+``match``, ``location``, ``attributes``), as one document or as JSON lines.
 
 ``Secret``/``offender`` go to ``secret_value`` only. ``Match``, ``Line``/``line`` and commit
 messages are never read. ``--redact`` reports (``REDACTED`` or v8.19+'s partial ``abcd...``)
@@ -406,6 +408,8 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
                 yield finding(obj, loc)
         finally:
             _forget_link()
+    elif ch == "{" and b'"schema_version"' in head:
+        yield from _parse_schema_v1(stream, head, where)
     elif ch == "{":
         hint = sniff(head)
         if hint and "gitleaks" not in hint:
@@ -459,6 +463,135 @@ def _parse_json_lines(stream: IO[bytes], head: bytes, where: list[str]) -> Itera
             raise ImportFormatError("an invalid \\u escape (half of a surrogate pair)", loc)
         first = False
         yield finding(obj, loc)
+
+
+# betterleaks 2 (schema_version "1"): {"schema_version", "findings": [...], "scan": {...}} as one
+# document, or with --report-format jsonl one {"schema_version", "finding": {...}} per line and
+# a last {"schema_version", "scan": {...}} line.
+#   finding: rule_id, description, confidence, severity?, status? (validation), match {full,
+#   value, fingerprint}, location {path, start_line, ...}, attributes {"git.sha",
+#   "git.author_name", "git.author_email", "git.date", "git.message", "git.remote_url", ...},
+#   component_sets [{components: [{rule_id, match, location}]}] (the parts found beside it:
+#   an Azure account name beside its key, an AWS key id beside its secret).
+# match.full (the matched text around the value) and git.message are never read, nor
+# match.fingerprint: a plain hash of the value, which a guess could be checked against.
+_SCHEMA_VERSIONS = {"1"}
+_STATUS_VALIDITY = {"valid": "valid", "invalid": "invalid", "revoked": "revoked"}
+_SEVERITIES = {"critical", "high", "medium", "low", "info"}
+
+
+def _parse_schema_v1(stream: IO[bytes], head: bytes, where: list[str]) -> Iterator[Item]:
+    """betterleaks 2's report: JSON lines when the first line is a whole finding (or scan)
+    record, else one document whose findings are streamed."""
+    first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    if b'"findings"' not in first_line and (b'"finding"' in first_line or b'"scan"' in first_line):
+        yield from _schema_v1_lines(stream, where)
+        return
+    for loc, obj in iter_json_array(stream, prefix="findings.item", max_depth=MAX_DEPTH):
+        where[0] = loc
+        yield _schema_v1_finding(obj, loc)
+
+
+def _schema_v1_lines(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
+    lineno = 0
+    while raw := stream.readline(MAX_LINE + 1):
+        lineno += 1
+        loc = f"line {lineno}"
+        where[0] = loc
+        if len(raw) > MAX_LINE:
+            raise ImportFormatError(f"a line longer than {MAX_LINE // 2**20} MB", loc)
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ImportFormatError("not UTF-8 text", f"{loc} byte {exc.start}") from None
+        except ValueError:
+            raise ImportFormatError("malformed JSON", loc) from None
+        if not isinstance(obj, dict):
+            raise ImportFormatError(f"expected an object, found {type_name(obj)}", loc)
+        version = obj.get("schema_version")
+        if version not in _SCHEMA_VERSIONS:
+            raise ImportFormatError(
+                f'unknown betterleaks schema_version {str(version)[:20]!r} (expected "1")',
+                f"{loc}.schema_version",
+            )
+        if _SURROGATE_ESCAPE.search(raw) and not _encodes(obj):
+            raise ImportFormatError("an invalid \\u escape (half of a surrogate pair)", loc)
+        if "finding" in obj:
+            yield _schema_v1_finding(obj["finding"], f"{loc}.finding")
+        elif "scan" not in obj:
+            raise ImportFormatError("expected a 'finding' or a 'scan' on each line", loc)
+
+
+def _schema_v1_finding(obj: Any, where: str) -> Observation:
+    if not isinstance(obj, dict):
+        raise ImportFormatError(f"expected a finding object, found {type_name(obj)}", where)
+    rule = text(obj, "rule_id", where)
+    if not rule:
+        raise ImportFormatError("missing required field 'rule_id'", where)
+    description = text(obj, "description", where)
+    match = mapping(obj, "match", where)
+    value, redacted = _value_and_redacted(text(match, "value", f"{where}.match"))
+    place = mapping(obj, "location", where)
+    ploc = f"{where}.location"
+    attrs = mapping(obj, "attributes", where)
+    aloc = f"{where}.attributes"
+    severity = text(obj, "severity", where).lower()
+    status = text(obj, "status", where).lower()
+    confidence = text(obj, "confidence", where)
+    obs = Observation(
+        rule=rule,
+        secret_type=secret_type_for(SECRET_TYPES, rule, value, description),
+        secret_value=value,
+        redacted=redacted,
+        repo=_without_credentials(text(attrs, "git.remote_url", aloc)),
+        path=text(place, "path", ploc),
+        line=number(place, "start_line", ploc),
+        commit=text(attrs, "git.sha", aloc),
+        author=person(text(attrs, "git.author_name", aloc), text(attrs, "git.author_email", aloc)),
+        committed_at=to_datetime(attrs, "git.date", aloc),
+        validity=_STATUS_VALIDITY.get(status, "unknown"),
+        severity=severity if severity in _SEVERITIES else None,
+        title=description,
+        tool_ids={"confidence": confidence} if confidence else {},
+    )
+    refs = [aws_key_id_reference(value)]
+    for i, group in enumerate(listing(obj, "component_sets", where)):
+        gloc = f"{where}.component_sets[{i}]"
+        if not isinstance(group, dict):
+            raise ImportFormatError(f"expected an object, found {type_name(group)}", gloc)
+        for j, part in enumerate(listing(group, "components", gloc)):
+            refs.append(_component_reference(part, f"{gloc}.components[{j}]"))
+    seen = set()
+    for ref in refs:
+        if ref and (ref.kind, ref.value) not in seen:
+            seen.add((ref.kind, ref.value))
+            obs.references.append(ref)
+    return scrub(obs)
+
+
+def _component_reference(part: Any, where: str) -> Reference | None:
+    """What a component found beside the secret names, when it is an identifier we match
+    rotation events by: an AWS key id, an Azure storage account."""
+    if not isinstance(part, dict):
+        raise ImportFormatError(f"expected an object, found {type_name(part)}", where)
+    rule = text(part, "rule_id", where).lower()
+    value = text(mapping(part, "match", where), "value", f"{where}.match").strip()
+    if not value:
+        return None
+    if "storage-account-name" in rule and len(value) <= 24:
+        return Reference("storage-account", value)
+    return aws_key_id_reference(value)
+
+
+def _without_credentials(url: str) -> str:
+    """A remote URL without the user:token@ a clone URL may carry."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
 
 
 def _encodes(obj: Any) -> bool:

@@ -550,3 +550,125 @@ def test_real_gitleaks_8_30_redacted_report_keeps_the_place_and_no_value():
         "fingerprint": "2fdc11483a2424d4bd488334c15eb3221d521abf:settings.cfg:generic-api-key:1"
     }
     assert obs.repo == "" and obs.url == ""  # no Link: the repository has no remote
+
+
+# --- betterleaks 2 (schema_version "1") ---------------------------------------------------------
+
+BL2_JSON = "tool_betterleaks_2_0_0_rc4_git.json"
+BL2_JSONL = "tool_betterleaks_2_0_0_rc4_git.jsonl"
+
+
+def _bl2_secrets(data: list[dict]) -> list[str]:
+    return [
+        text
+        for f in data
+        for text in (f["match"]["value"], f["match"]["full"], f["attributes"]["git.message"])
+    ]
+
+
+def test_betterleaks_2_report_real_output():
+    """betterleaks 2.0 (run here on planted fake credentials): one document whose findings
+    carry match.value, location, git attributes and component sets."""
+    doc = json.loads(load(BL2_JSON))
+    items = run(load(BL2_JSON))
+    assert [o.rule for o in items] == [
+        "github-pat",
+        "azure-storage-account-key",
+        "slack-bot-token",
+        "generic-password",
+    ]
+    pat, azure, slack, password = items
+    assert pat.secret_value == doc["findings"][0]["match"]["value"]
+    assert pat.secret_type == "github-token"
+    assert (pat.path, pat.line) == ("Dockerfile", 2)
+    assert pat.commit == "5c63dafbda9a884f3ce829925afbd04227bdf0ed"
+    assert pat.author == "Lea Kline <lea@example.com>"
+    assert pat.committed_at == datetime(2024, 3, 5, 3, 0, tzinfo=UTC)
+    assert pat.title.startswith("Uncovered a GitHub Personal Access Token")
+    assert (pat.validity, pat.tool_ids) == ("unknown", {"confidence": "high"})
+    # The key's account name, found beside it, is what an Azure key rotation names.
+    assert azure.secret_type == "azure-storage-key"
+    assert azure.path == "conf/légacy_settings.ini"
+    assert [(r.kind, r.value) for r in azure.references] == [("storage-account", "leaklinetest")]
+    assert slack.secret_type == "slack-token"
+    assert password.secret_value == "hunter2kknnF7sqG"  # match.value, not match.full
+    assert password.tool_ids == {"confidence": "medium"}
+    # match.fingerprint is a plain hash of the value: not kept.
+    fingerprints = {f["match"]["fingerprint"] for f in doc["findings"]}
+    assert not fingerprints & {v for o in items for v in o.tool_ids.values()}
+    assert_no_leak(items, _bl2_secrets(doc["findings"]))
+
+
+def test_betterleaks_2_json_lines_real_output():
+    lines = [json.loads(line) for line in load(BL2_JSONL).splitlines()]
+    assert "scan" in lines[-1]  # the summary record ends the stream
+    items = run(load(BL2_JSONL))
+    assert [o.rule for o in items] == [
+        "github-pat",
+        "azure-storage-account-key",
+        "generic-password",
+    ]
+    for o, record in zip(items, (r["finding"] for r in lines if "finding" in r), strict=True):
+        assert (o.secret_value, o.path, o.line, o.commit) == (
+            record["match"]["value"],
+            record["location"]["path"],
+            record["location"]["start_line"],
+            record["attributes"]["git.sha"],
+        )
+    assert_no_leak(items, _bl2_secrets([r["finding"] for r in lines if "finding" in r]))
+
+
+def _bl2_finding(**changes) -> dict:
+    finding = json.loads(load(BL2_JSON))["findings"][0]
+    finding.update(changes)
+    return finding
+
+
+def test_betterleaks_2_validation_severity_and_remote():
+    """A validated finding's status is its validity; the remote URL is the repository, without
+    the user:token@ a clone URL may carry."""
+    finding = _bl2_finding(status="valid", severity="HIGH")
+    finding["attributes"]["git.remote_url"] = (
+        "https://ci:ghp_notTheFinding123@github.com/acme/api.git"
+    )
+    revoked = _bl2_finding(status="revoked")
+    doc = {"schema_version": "1", "findings": [finding, revoked], "scan": {"state": "complete"}}
+    valid, gone = run(json.dumps(doc).encode())
+    assert (valid.validity, valid.severity) == ("valid", "high")
+    assert valid.repo == "https://github.com/acme/api.git"
+    assert gone.validity == "revoked"
+    compact_lines = "\n".join(
+        json.dumps({"schema_version": "1", "finding": f}) for f in (finding, revoked)
+    )
+    assert [o.validity for o in run(compact_lines.encode())] == ["valid", "revoked"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "location"),
+    [
+        (
+            b'{"schema_version":"2","finding":{"rule_id":"x"}}\n',
+            "unknown betterleaks schema_version '2'",
+            "line 1.schema_version",
+        ),
+        (
+            b'{"schema_version":"1","finding":{"rule_id":"x"}}\n{"schema_version":"1"}\n',
+            "expected a 'finding' or a 'scan' on each line",
+            "line 2",
+        ),
+        (
+            b'{"schema_version":"1","findings":[{"description":"no rule"}]}',
+            "missing required field 'rule_id'",
+            "$.findings[0]",
+        ),
+        (
+            b'{"schema_version":"1","findings":[{"rule_id":"x","match":{"value":{"a":1}}}]}',
+            "",
+            "$.findings[0].match",
+        ),
+    ],
+)
+def test_betterleaks_2_bad_input_says_what_and_where(data, message, location):
+    err = _bad(data)
+    assert message in err.message
+    assert err.location.startswith(location)
