@@ -12,8 +12,8 @@ of one part of the secret (not the line). Without ``--show-secrets`` ggshield ce
 and last sixth kept, the rest ``*``): then it is not a value; it is kept as ``redacted`` only
 when it shows at most 4 leading characters. With ``--show-secrets`` the secret part goes to
 ``secret_value``; identifier parts (client_id, host, username...) become references.
-``ignore_sha`` (SHA-256 over the uncensored matches) is kept in ``tool_ids`` and identifies the
-secret across ggshield runs. Non-secret policies (older "Filenames"/"File extensions" breaks)
+``ignore_sha`` (SHA-256 over the uncensored matches) is never kept: an unkeyed hash of the
+value. Non-secret policies (older "Filenames"/"File extensions" breaks)
 become posture observations.
 """
 
@@ -215,10 +215,9 @@ def _incident(
     dloc = f"{loc}.incident_details"
     url = _link(text(inc, "incident_url", loc)) or _link(text(details, "gitguardian_url", dloc))
 
+    # ignore_sha (SHA-256 over the uncensored matches) is not kept: an unkeyed hash of the
+    # value, which a guess at a weak secret could be checked against.
     tool_ids = {}
-    ignore_sha = text(inc, "ignore_sha", loc)
-    if ignore_sha:
-        tool_ids["ignore_sha"] = ignore_sha
     if policy:
         tool_ids["policy"] = policy
     incident_id = text(details, "id", dloc)

@@ -183,9 +183,8 @@ def vulnerability(value: Any, where: str) -> Observation:
     vuln_id = text_at(vuln, "id", where)
     if vuln_id:
         ids["id"] = vuln_id
-    cve = text_at(vuln, "cve", where)
-    if cve:
-        ids["cve"] = cve
+    # ``cve`` ("<file>:<SHA-256 of the matched text>:<rule>") is not kept: an unkeyed hash of
+    # the value, which a guess at a weak secret could be checked against.
 
     location = dict_at(vuln, "location", where)
     loc_where = f"{where}.location"

@@ -183,8 +183,9 @@ def _observation(
     start = dict_at(span, "start", f"{where}.location.source_span")
     line = whole_number(start.get("line"), f"{where}.location.source_span.start.line")
 
+    # Not finding_id: Nosey Parker digests the rule and the matched groups into it (an
+    # unkeyed hash of the value, which a guess at a weak secret could be checked against).
     ids = {
-        "finding_id": finding_id,
         "rule_text_id": rule_text_id,
         "blob_id": text_at(match, "blob_id", where),
         "structural_id": text_at(match, "structural_id", where),

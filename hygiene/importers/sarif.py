@@ -13,7 +13,7 @@ Where the secret is, per tool (``runs[].tool.driver.name``):
   gitleaks v7: ``properties.offender`` is the secret, the snippet is the whole line (ignored).
 - Nosey Parker: ``region.snippet.text`` is the regex match (used as the value); the
   ``logicalLocations[0].properties.first_commit`` gives commit, author and blob path.
-- ggshield: no value (``partialFingerprints["secret/v1"]`` is kept as a tool id);
+- ggshield: no value (``partialFingerprints["secret/v1"]``, a hash of it, is not kept);
   ``hostedViewerUri`` is the incident URL; ``properties.incidentDetails.validity``.
 - Kingfisher: the snippet is the value; ``locations[].properties.git_metadata`` gives
   repository, commit, author and date, ``validation_outcome`` the validity (its
@@ -297,6 +297,8 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
     for key in fingerprints:
         if key in ("commitSha", "email", "author", "date", "commitMessage"):
             continue
+        if _VALUE_DIGEST.search(str(key)):
+            continue
         text = text_at(fingerprints, key, fp_where)
         if text:
             base_ids[str(key)[:100]] = text
@@ -308,6 +310,8 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
         if _HOLDS_SECRET.search(text):
             # Microsoft's SARIF Pattern Matcher: {"secret":"<the value>"}, [secret=<the value>]
             fingerprint_secret = fingerprint_secret or _fingerprint_secret(text)
+            continue
+        if _VALUE_DIGEST.search(str(key)):
             continue
         # The Pattern Matcher's asset fingerprint names the key id paired with an AWS secret:
         # a reference (shown redacted), not a tool id (a key id is often itself the value a
@@ -399,8 +403,11 @@ _SECRET_WORDS = re.compile(
     re.IGNORECASE,
 )
 # Checks about where secrets are kept (a vault's encryption, expiry, rotation) name secrets too.
+# So do checks of how passwords are set or kept (a password policy's length, a weak hash).
 _SECRET_STORE = re.compile(
-    r"secrets?[\s_-]*manager|key[\s_-]*vault|\bkms\b|encrypt|rotat|expir", re.IGNORECASE
+    r"secrets?[\s_-]*manager|key[\s_-]*vault|\bkms\b|encrypt|rotat|expir"
+    r"|polic(?:y|ies)|hash|length|complexity|strength|reuse|\bmfa\b",
+    re.IGNORECASE,
 )
 _SECRET_EXPOSED = re.compile(r"hard[-_ ]?coded|plain[-_ ]?text|expos|leak|detected", re.IGNORECASE)
 _OTHER_TAGS = {"vulnerability", "misconfiguration", "license", "sca", "quality", "maintainability"}
@@ -437,6 +444,10 @@ def _secret_rule(tool: str, rule_id: str, info: dict) -> bool:
 
 # Semgrep without a login writes this as every result's "matchBasedId/v1": no id at all.
 _PLACEHOLDER_IDS = {"requires login"}
+# Fingerprints that digest the value or the line holding it, unkeyed (ggshield's secret/v1,
+# the Pattern Matcher's SecretHashSha256, CodeQL's primaryLocationLineHash, Semgrep's
+# matchBasedId): a guess at a weak secret could be checked against them. Not kept.
+_VALUE_DIGEST = re.compile(r"secret|hash|matchbased", re.IGNORECASE)
 _AWS_KEY_ID_IN = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 _HOLDS_SECRET = re.compile(r'"secret"\s*:|\[secret=', re.IGNORECASE)
 _FINGERPRINT_SECRET = re.compile(r'"secret"\s*:\s*"((?:[^"\\]|\\.)*)"|\[secret=([^\]]*)\]', re.I)
@@ -454,7 +465,13 @@ def _fingerprint_secret(text: str) -> str | None:
             return None
     else:
         value = match.group(2)
-    return value if isinstance(value, str) and len(value) >= MIN_SECRET_LEN else None
+    if not isinstance(value, str) or len(value) < MIN_SECRET_LEN:
+        return None
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate escape: no value a fingerprint could take
+        return None
+    return value
 
 
 def _rule_named_by_message(result: dict, where: str, run: _Run) -> dict:

@@ -101,6 +101,23 @@ def _tool_ids_json(tool_ids: dict) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+def _url(value: str | None) -> str:
+    """A link the pages may offer: http(s) only (a report can say javascript:), and without the
+    user:password@ a clone or API URL may carry."""
+    if not value:
+        return ""
+    if value.startswith("https://"):
+        rest = value[8:]
+    elif value[:8].lower().startswith(("https://", "http://")):
+        rest = value.split("://", 1)[1]
+    else:
+        return ""
+    host = rest.split("/", 1)[0]
+    if "@" in host:
+        value = value[: len(value) - len(rest)] + rest[host.rindex("@") + 1 :]
+    return value[:1000]
+
+
 def _repo(value: str) -> str:
     if not value:
         return ""
@@ -236,7 +253,7 @@ class StagedRows:
                 (obs.path or "")[:1000],
                 line if line is None or -(2**31) < line < 2**31 else None,
                 (obs.commit or "")[:64],
-                (obs.url or "")[:1000],
+                _url(obs.url),
                 (obs.author or "")[:300],
                 obs.committed_at,
                 (obs.title or "")[:300],

@@ -2,6 +2,8 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
+from incidents.templatetags.incidents import http_url
+
 register = template.Library()
 
 
@@ -58,3 +60,7 @@ FACT_LABELS = {
 def fact_label(key: str) -> str:
     """Readable labels for what the analysis of a value found (Secret.analysis keys)."""
     return FACT_LABELS.get(key, str(key).replace("_", " ").capitalize())
+
+
+# Links from tools (a finding's, a rotator event's evidence) are offered only when harmless.
+register.filter("http_url", http_url)

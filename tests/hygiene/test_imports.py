@@ -844,3 +844,37 @@ def test_an_import_does_not_wait_for_another_session_on_the_staging_tables(tmp_p
     finally:
         other.rollback()
         other.close()
+
+
+def test_a_findings_link_is_kept_only_as_a_harmless_web_link(tmp_path, db):
+    """A report's URL becomes a link on the pages: only http(s), and never with the
+    user:token@ of a clone URL."""
+    Source.objects.create(
+        slug="inhouse", name="in-house", kind="scanner", default_format="leakline"
+    )
+    urls = {
+        "a.env": "javascript:alert(document.cookie)",
+        "b.env": "https://ci:glpat-NotTheFinding00000000@git.example.com/acme/api/-/blob/x/b.env",
+        "c.env": "https://git.example.com/acme/api/-/blob/x/c.env#L3",
+        "d.env": "file:///home/ci/work/d.env",
+    }
+    report = {
+        "version": 1,
+        "tool": {"name": "in-house-scanner"},
+        "findings": [
+            {
+                "rule": "generic-token",
+                "secret": f"tok_{path}_9f8e7d6c5b4a3928",
+                "location": {"repo": "acme/api", "path": path, "url": url},
+            }
+            for path, url in urls.items()
+        ],
+    }
+    run_cli(tmp_path, json.dumps(report).encode(), source="inhouse", fmt="leakline")
+    stored = dict(Finding.objects.values_list("path", "url"))
+    assert stored == {
+        "a.env": "",
+        "b.env": "https://git.example.com/acme/api/-/blob/x/b.env",
+        "c.env": "https://git.example.com/acme/api/-/blob/x/c.env#L3",
+        "d.env": "",
+    }

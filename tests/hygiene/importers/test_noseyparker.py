@@ -121,8 +121,8 @@ def test_new_format_groups_are_base64(path):
     assert git.commit == "3c9a1e7d5b2f4a6c8e0d1b3f5a7c9e1d3b5f7a9c"
     assert git.author == "Mina Park <mina@example.com>"
     assert git.committed_at == datetime.fromtimestamp(1709827200, tz=UTC)
+    # Not finding_id: Nosey Parker digests the matched groups into it (unkeyed).
     assert git.tool_ids == {
-        "finding_id": "d551329ba5578559646aa49467be47e9d496578d",
         "rule_text_id": "np.github.1",
         "blob_id": "bef17e1f92978931020b423cfcfb6f1e7381d559",
         "structural_id": "155cdfa3e16d6abc09ecb8a2f659c2f84f7b91fc",
@@ -284,7 +284,7 @@ def test_real_git_history_report_v0_17():
     assert creds.commit == "9ba2c5654ef78e49ce0173b81f1bcf8f25fcb36a"
     assert creds.author == "David Ascher <david.ascher@gmail.com>"
     assert creds.committed_at == datetime(2013, 9, 2, 12, 47, 18, tzinfo=UTC)
-    assert creds.tool_ids["finding_id"] == "43ee76ab13531cf63b65f88804fd30dffba01b54"
+    assert "finding_id" not in creds.tool_ids
     assert creds.tool_ids["rule_text_id"] == "np.aws.6"
 
     assert key.secret_type == "aws-access-key"
@@ -323,7 +323,7 @@ def test_real_v0_22_extended_provenance_payload_string():
     assert obs.secret_value == "ghp_XIxB7KMNdAr3zqWtQqhE94qglHqOzn1D1stg"
     assert obs.secret_type == "github-token"
     assert (obs.path, obs.line) == ("input.txt", 3)
-    assert obs.tool_ids["finding_id"] == "d551329ba5578559646aa49467be47e9d496578d"
+    assert "finding_id" not in obs.tool_ids
     assert obs.tool_ids["structural_id"] == "155cdfa3e16d6abc09ecb8a2f659c2f84f7b91fc"
     assert all(obs.secret_value not in t for t in _other_texts(obs))
 
@@ -335,7 +335,7 @@ def test_real_extended_provenance_beside_kind_with_filename():
     assert obs.secret_value == "ghp_XIxB7KMNdAr3zqWtQqhE94qglHqOzn1D1stg"
     assert obs.secret_type == "github-token"
     assert (obs.path, obs.line, obs.repo, obs.commit) == ("input.txt", 3, "", "")
-    assert obs.tool_ids["finding_id"] == "d551329ba5578559646aa49467be47e9d496578d"
+    assert obs.tool_ids["structural_id"] == "155cdfa3e16d6abc09ecb8a2f659c2f84f7b91fc"
     assert all(obs.secret_value not in t for t in _other_texts(obs))
 
 
@@ -369,7 +369,6 @@ def test_real_v0_22_git_history_of_the_working_directory():
     assert first.author == "Jeroen Willemsen <jeroenwillemsen2001@gmail.com>"
     assert first.committed_at == datetime(2023, 3, 9, 22, 33, 36, tzinfo=UTC)  # "... +0100"
     assert first.tool_ids == {
-        "finding_id": "84d871b9aec92b82245f7b687d7bf64048d3c68e",
         "rule_text_id": "np.aws.6",
         "blob_id": "1590fc5b5b352fd538a6372946b04120bc2b5649",
         "structural_id": "f7532bb5152f116bf4d4ca4230255303b75433c6",
@@ -377,7 +376,7 @@ def test_real_v0_22_git_history_of_the_working_directory():
     assert (second.line, second.secret_value.split(":")[0]) == (15, "AKIASP2TPHJS6R72AFU2")
     # One finding, two matches: the same credentials first seen in two commits.
     assert wip.secret_value == setup.secret_value
-    assert wip.tool_ids["finding_id"] == setup.tool_ids["finding_id"]
+    assert wip.tool_ids["rule_text_id"] == setup.tool_ids["rule_text_id"]
     assert (wip.commit, wip.line) == ("47d1e638af75ff2ecbc19ca70cf2aaccaa0bcd6b", 55)
     assert (setup.commit, setup.line) == ("2c2c0b1231212321f19ee02a392f7193524c1195", 47)
     assert setup.committed_at == datetime(2022, 3, 14, 6, 47, 7, tzinfo=UTC)

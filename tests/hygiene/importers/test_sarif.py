@@ -130,7 +130,7 @@ def test_ggshield_sarif_has_no_value():
     assert obs.validity == "valid"
     assert obs.severity == "high"  # level "error"
     assert obs.url == "https://dashboard.gitguardian.com/workspace/1234/incidents/98765"
-    assert obs.tool_ids["secret/v1"].startswith("3f0b6e2a")
+    assert "secret/v1" not in obs.tool_ids  # ggshield's unkeyed hash of the value
     assert (obs.path, obs.line) == ("bots/alerts.py", 5)
 
 
@@ -142,7 +142,8 @@ def test_semgrep_message_and_line_never_stored():
     assert first.secret_type == "stripe-key"
     assert first.severity == "high"  # security-severity 7.5
     assert first.description == "Stripe API Key detected"
-    assert first.tool_ids["fingerprint:matchBasedId/v1"].startswith("c0ffee")
+    # A digest of the matched line (it holds the secret): checkable against guesses.
+    assert "fingerprint:matchBasedId/v1" not in first.tool_ids
     assert suppressed.tool_resolution == "accepted_risk"
     assert_secret_only_in_value(items, [STRIPE, "sk_test_fixture"])
 
@@ -453,10 +454,8 @@ def test_real_sarif_pattern_matcher_fingerprints_that_spell_the_secret_are_not_k
     # The asset fingerprint names the key id: not kept as a tool id (a key id is often the
     # very value a scanner reports), but as the reference that matches rotation events to
     # the leaked secret.
-    assert set(first.tool_ids) == {
-        "fingerprint:SecretHashSha256/current",
-        "fingerprint:ValidationFingerprintHashSha256/current",
-    }
+    # Nor the hashes of the value (SecretHashSha256, ValidationFingerprintHashSha256).
+    assert first.tool_ids == {}
     assert not any("AKIA" in v for v in first.tool_ids.values())
     assert [(r.kind, r.value) for r in first.references] == [
         ("aws-access-key-id", "AKIAIOSFODNN7EXAMPLE")
@@ -621,6 +620,37 @@ def test_checkov_secret_check_masked_snippet_and_secret_store_posture():
     assert all("AKIAIOSFO" not in text for o in (first, second) for _, text in texts_of(o))
 
 
+def test_checks_of_how_passwords_are_set_or_kept_are_no_leaks():
+    """A password policy's minimum length, a weak password hash: about passwords, not leaks."""
+    log = _log(
+        "Checkov",
+        [
+            {
+                "id": "CKV_AWS_10",
+                "name": "Ensure IAM password policy requires minimum length of 14 or greater",
+            },
+            {"id": "CKV_SECRET_6", "name": "Base64 High Entropy String"},
+        ],
+        [_result("CKV_AWS_10", "iam.tf"), _result("CKV_SECRET_6", "app.env")],
+    )
+    assert [o.rule for o in run(log)] == ["CKV_SECRET_6"]
+    codeql = _log(
+        "CodeQL",
+        [
+            {
+                "id": "js/insufficient-password-hash",
+                "shortDescription": {"text": "Use of password hash with insufficient effort"},
+            },
+            {
+                "id": "js/hardcoded-credentials",
+                "shortDescription": {"text": "Hard-coded credentials"},
+            },
+        ],
+        [_result("js/insufficient-password-hash"), _result("js/hardcoded-credentials")],
+    )
+    assert [o.rule for o in run(codeql)] == ["js/hardcoded-credentials"]
+
+
 def _kingfisher(location_properties: dict) -> bytes:
     return json.dumps(
         {
@@ -703,3 +733,14 @@ def test_semgrep_placeholder_fingerprint_is_no_tool_id():
         result["fingerprints"] = {"matchBasedId/v1": "requires login"}
     items = run(json.dumps(log))
     assert items and all("fingerprint:matchBasedId/v1" not in o.tool_ids for o in items)
+
+
+def test_a_fingerprint_spelling_the_value_gives_it_unless_it_is_a_lone_surrogate():
+    result = _result("SEC101/008")
+    result["fingerprints"] = {"SecretFingerprint/current": '{"secret":"wJalrXUtnFEMI/K7MDENG"}'}
+    log = _log("Spmi", [{"id": "SEC101/008", "name": "AwsCredentials"}], [result])
+    (obs,) = run(log)
+    assert obs.secret_value == "wJalrXUtnFEMI/K7MDENG"
+    assert obs.tool_ids == {}
+    (obs,) = run(log.replace("wJalrXUtnFEMI", "\\\\ud800XUtnFEMI"))
+    assert obs.secret_value is None  # no text a fingerprint could be taken of
