@@ -431,15 +431,14 @@ _FINDING_KEYS = (b'"RuleID"', b'"rule"', b'"offender"')
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-def _parse_json_lines(stream: IO[bytes], head: bytes, where: list[str]) -> Iterator[Item]:
-    """One v8 finding per line (betterleaks ``--report-format jsonl``). A first line that is
-    not a whole finding object means the report is some other JSON object: refused from its
-    first 64 KB when they name no finding key, before a large document is read whole."""
-    first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
-    if first_line and not any(key in first_line for key in _FINDING_KEYS):
-        raise ImportFormatError(_NOT_A_LIST, "$")
-    first = True
+def _json_lines(
+    stream: IO[bytes], where: list[str], first_malformed: str = "malformed JSON"
+) -> Iterator[tuple[str, Any]]:
+    """(location, value) of each non-blank line read as JSON; a line that isn't is refused
+    where it is (the first one with ``first_malformed``), as is a lone surrogate escape, which
+    json.loads keeps as is and no text column could hold."""
     lineno = 0
+    first = True
     while raw := stream.readline(MAX_LINE + 1):
         lineno += 1
         loc = f"line {lineno}"
@@ -453,14 +452,26 @@ def _parse_json_lines(stream: IO[bytes], head: bytes, where: list[str]) -> Itera
         except UnicodeDecodeError as exc:
             raise ImportFormatError("not UTF-8 text", f"{loc} byte {exc.start}") from None
         except json.JSONDecodeError:
-            raise ImportFormatError(_NOT_A_LIST if first else "malformed JSON", loc) from None
+            raise ImportFormatError(first_malformed if first else "malformed JSON", loc) from None
         except ValueError:  # numbers of 4,300+ digits
             raise ImportFormatError("a number in the JSON is too long", loc) from None
+        if _SURROGATE_ESCAPE.search(raw) and not _encodes(obj):
+            raise ImportFormatError("an invalid \\u escape (half of a surrogate pair)", loc)
+        first = False
+        yield loc, obj
+
+
+def _parse_json_lines(stream: IO[bytes], head: bytes, where: list[str]) -> Iterator[Item]:
+    """One v8 finding per line (betterleaks ``--report-format jsonl``). A first line that is
+    not a whole finding object means the report is some other JSON object: refused from its
+    first 64 KB when they name no finding key, before a large document is read whole."""
+    first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    if first_line and not any(key in first_line for key in _FINDING_KEYS):
+        raise ImportFormatError(_NOT_A_LIST, "$")
+    first = True
+    for loc, obj in _json_lines(stream, where, first_malformed=_NOT_A_LIST):
         if first and not (isinstance(obj, dict) and ("RuleID" in obj or "rule" in obj)):
             raise ImportFormatError(_NOT_A_LIST, "$")
-        if _SURROGATE_ESCAPE.search(raw) and not _encodes(obj):
-            # json.loads keeps a lone \ud800 escape as is; no text column could hold it.
-            raise ImportFormatError("an invalid \\u escape (half of a surrogate pair)", loc)
         first = False
         yield finding(obj, loc)
 
@@ -493,21 +504,7 @@ def _parse_schema_v1(stream: IO[bytes], head: bytes, where: list[str]) -> Iterat
 
 
 def _schema_v1_lines(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
-    lineno = 0
-    while raw := stream.readline(MAX_LINE + 1):
-        lineno += 1
-        loc = f"line {lineno}"
-        where[0] = loc
-        if len(raw) > MAX_LINE:
-            raise ImportFormatError(f"a line longer than {MAX_LINE // 2**20} MB", loc)
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ImportFormatError("not UTF-8 text", f"{loc} byte {exc.start}") from None
-        except ValueError:
-            raise ImportFormatError("malformed JSON", loc) from None
+    for loc, obj in _json_lines(stream, where):
         if not isinstance(obj, dict):
             raise ImportFormatError(f"expected an object, found {type_name(obj)}", loc)
         version = obj.get("schema_version")
@@ -516,8 +513,6 @@ def _schema_v1_lines(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
                 f'unknown betterleaks schema_version {str(version)[:20]!r} (expected "1")',
                 f"{loc}.schema_version",
             )
-        if _SURROGATE_ESCAPE.search(raw) and not _encodes(obj):
-            raise ImportFormatError("an invalid \\u escape (half of a surrogate pair)", loc)
         if "finding" in obj:
             yield _schema_v1_finding(obj["finding"], f"{loc}.finding")
         elif "scan" not in obj:
