@@ -846,6 +846,33 @@ def test_an_import_does_not_wait_for_another_session_on_the_staging_tables(tmp_p
         other.close()
 
 
+def test_a_rescan_gives_a_secret_known_only_by_its_hash_a_preview(tmp_path, scanners):
+    """detect-secrets reports a hash, no value: the secret has no preview until a re-scan of
+    the same source reports the value (nothing else about the secret changes)."""
+    with time_machine.travel(datetime(2026, 11, 1, 8, 0, tzinfo=UTC), tick=False):
+        run_cli(
+            tmp_path,
+            reports.detect_secrets([{"secret": AWS_KEY, "file": "a.env"}]),
+            source="gitleaks",
+            fmt="detect-secrets",
+        )
+    secret = Secret.objects.get(fingerprint=fingerprint(AWS_KEY))
+    assert secret.preview == ""
+    assert secret.exposed_since == datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    with time_machine.travel(datetime(2026, 11, 1, 8, 10, tzinfo=UTC), tick=False):
+        run_cli(
+            tmp_path,
+            reports.gitleaks(
+                [{"secret": AWS_KEY, "file": "a.env", "date": "2026-11-01T09:00:00Z"}]
+            ),
+            source="gitleaks",
+            fmt="gitleaks",
+        )
+    secret.refresh_from_db()
+    assert secret.preview.startswith("AKIA")
+    assert secret.exposed_since == datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
 def test_a_findings_link_is_kept_only_as_a_harmless_web_link(tmp_path, db):
     """A report's URL becomes a link on the pages: only http(s), and never with the
     user:token@ of a clone URL."""
