@@ -86,7 +86,7 @@ _KEYWORDS: list[tuple[str, SecretType]] = [
         r"azure.*storage|storage.*account.*key|azure.*connection.?string",
         SecretType.AZURE_STORAGE_KEY,
     ),
-    (r"azure|entra|\baad\b", SecretType.AZURE_CREDENTIAL),
+    (r"azure|\bentra\b|\baad\b", SecretType.AZURE_CREDENTIAL),
     (r"github|\bgh[pousr]_", SecretType.GITHUB_TOKEN),
     (r"gitlab|glpat", SecretType.GITLAB_TOKEN),
     (r"gcp|google|firebase", SecretType.GCP_KEY),

@@ -5,6 +5,7 @@ v8 JSON  ``[{"RuleID", "Description", "Secret", "Match", "File", "StartLine", "C
 v7 JSON  ``[{"rule", "offender", "line", "file", "lineNumber", "commit", "repo", "repoURL",
            "leakURL", "author", "email", "date", "commitMessage", ...}]``
 CSV      v8's ``--report-format csv`` (RuleID,Commit,File,SymlinkFile,Secret,Match,StartLine,...).
+v6/v7 ``--verbose`` stdout: v7 findings as indented objects one after another (no array).
 
 betterleaks, a gitleaks fork, writes the same findings; some of its releases also wrote them as
 JSON lines (``--report-format jsonl``, one v8 finding per line), or moved the place into
@@ -33,9 +34,12 @@ from datetime import UTC, datetime
 from itertools import repeat
 from typing import IO, Any, BinaryIO
 
+import ijson
+
 from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
 
 from .base import (
+    DepthGuard,
     ImportFormatError,
     Item,
     Observation,
@@ -466,6 +470,9 @@ def _parse_json_lines(stream: IO[bytes], head: bytes, where: list[str]) -> Itera
     not a whole finding object means the report is some other JSON object: refused from its
     first 64 KB when they name no finding key, before a large document is read whole."""
     first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    if first_line.strip() == b"{" and _INDENTED_FINDING_KEY.search(head):
+        yield from _parse_concatenated(stream, where)
+        return
     if first_line and not any(key in first_line for key in _FINDING_KEYS):
         raise ImportFormatError(_NOT_A_LIST, "$")
     first = True
@@ -474,6 +481,37 @@ def _parse_json_lines(stream: IO[bytes], head: bytes, where: list[str]) -> Itera
             raise ImportFormatError(_NOT_A_LIST, "$")
         first = False
         yield finding(obj, loc)
+
+
+# v7's own key, as its indented output writes it (v8 never printed findings as JSON).
+_INDENTED_FINDING_KEY = re.compile(rb'^[ \t]{1,8}"offender"[ \t]*:', re.M)
+
+
+def _parse_concatenated(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
+    """gitleaks v6/v7 ``--verbose`` print each finding to stdout as an indented JSON object,
+    one after another, with no array around them: a saved stdout is such a run of objects.
+    Taken only when the first 64 KB show an indented ``offender`` key, and the first object
+    has v7's ``rule`` and ``offender``: one indented object of any other kind is no report."""
+    guard = DepthGuard(stream, MAX_DEPTH)
+    reader = io.BufferedReader(guard, 65536)
+    index = -1
+    try:
+        values = ijson.items(reader, "", multiple_values=True, use_float=True)
+        for index, obj in enumerate(values):
+            loc = f"object {index + 1}"
+            where[0] = loc
+            if index == 0 and not (isinstance(obj, dict) and "rule" in obj and "offender" in obj):
+                raise ImportFormatError(_NOT_A_LIST, "$")
+            if not isinstance(obj, dict):
+                raise ImportFormatError(f"expected a gitleaks finding, found {type_name(obj)}", loc)
+            yield finding(obj, loc)
+    except ijson.JSONError:
+        after = f" (after object {index + 1})" if index >= 0 else ""
+        raise ImportFormatError(
+            "malformed or truncated JSON", f"near byte {guard.pos}{after}"
+        ) from None
+    finally:
+        _forget_link()
 
 
 # betterleaks 2 (schema_version "1"): {"schema_version", "findings": [...], "scan": {...}} as one

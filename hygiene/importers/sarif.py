@@ -575,6 +575,11 @@ def _kingfisher_git(place: dict, git: dict, where: str) -> None:
 
 
 def _uri_path(uri: str) -> str:
+    # A URI has no backslash; tools run on Windows write OS paths (`src\setup.yml`,
+    # `file:///C:\src\app.py`).
+    # Turned into slashes before decoding, so an encoded `%5C` (a backslash that is part of
+    # a file name) stays one.
+    uri = uri.replace("\\", "/")
     if uri.startswith("file:"):
         parsed = urlparse(uri)
         return unquote(parsed.path)
@@ -627,7 +632,14 @@ def _title(tool: str, rule_id: str, info: dict) -> str:
         short = _KINGFISHER_SHORT.sub("", short)  # "GITHUB-PAT => [BETTERLEAKS.GITHUB-PAT]"
     elif _SECRETLINT_SHORT.fullmatch(short):
         return rule_id.rsplit(" > ", 1)[-1]  # "secretlint rule(<preset> > <rule>) error"
+    elif _REGEX_TEXT.search(short):
+        short = ""  # a gitleaks custom rule without a description: its regex stands in
     return short or info.get("name") or rule_id
+
+
+# Marks of a regular expression, not of prose: an escaped class or dot, an inline flag group, a
+# negated class, a counted repeat.
+_REGEX_TEXT = re.compile(r"\\[bdswBDSW.]|\(\?[imsx]+\)|\[\^|\{\d+,\d*\}")
 
 
 _SECRETLINT_SHORT = re.compile(r"secretlint rule\(.*\) (?:error|warning|info)")

@@ -223,7 +223,11 @@ def finding(obj: dict[str, Any], where: str) -> Observation:
     obs = Observation(
         rule=rule,
         secret_type=secret_type_for(
-            SECRET_TYPES, rule, value, custom, text(obj, "DetectorDescription", where)
+            SECRET_TYPES,
+            rule,
+            value,
+            custom,
+            _credential_words(text(obj, "DetectorDescription", where)),
         ),
         secret_value=value,
         redacted=safe_redacted(redacted_form, value),
@@ -508,6 +512,15 @@ def _references(extra: dict, value: str | None, obj: dict) -> list[Reference]:
             kind = "other"
         refs.append(Reference(kind, v if kind != "other" else f"{key.lower()}={v}"))
     return refs
+
+
+def _credential_words(description: str) -> str:
+    """A DetectorDescription is "<Service> is <what it does>. <Its credential> can be used to
+    ...". The first sentence describes the service and may name others (Travis CI: "hosted on
+    GitHub"; Alchemy: "decentralized", which reads as Entra): only the rest names the
+    credential, and a one-sentence description is taken whole."""
+    _, dot, rest = description.partition(". ")
+    return rest if dot and rest.strip() else description
 
 
 def _decode_old_raw(obj: dict, raw: str, redacted: str) -> str:

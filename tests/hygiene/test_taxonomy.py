@@ -35,3 +35,9 @@ def test_names_map_onto_the_taxonomy(name, expected):
 )
 def test_a_connection_string_is_a_databases_when_it_names_one(name, expected):
     assert guess_secret_type(name).value == expected
+
+
+def test_entra_is_a_word_not_a_part_of_one():
+    assert guess_secret_type("Microsoft Entra ID client secret").value == "azure-credential"
+    assert guess_secret_type("Alchemy: decentralized app platform key").value != "azure-credential"
+    assert guess_secret_type("Central repository token").value == "api-key"

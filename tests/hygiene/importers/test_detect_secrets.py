@@ -320,3 +320,27 @@ def test_ibm_fork_box_credentials_type():
     doc = json.loads((DIR / "real_ibm_go_sdk_core_v0_13_1_ibm62.json").read_bytes())
     doc["results"]["Authentication.md"][0]["type"] = "Box Credentials"
     assert run(doc)[0].secret_type == "api-key"
+
+
+def test_real_committed_ibm_fork_0_13_1_ibm_64_baseline():
+    """IBM fork 0.13.1+ibm.64.dss (a current IBM project's baseline): keys sorted, a
+    verbose-regex exclude, audited `is_secret: false` everywhere, one hash on two files."""
+    name = "real_committed_mcp_context_forge_ibm64_v0_13_1.json"
+    doc = json.loads((DIR / name).read_bytes())
+    items = run((DIR / name).read_bytes())
+    assert [(o.path, o.line, o.rule) for o in items] == [
+        (".env.example", 54, "Secret Keyword"),
+        (".env.example", 804, "Basic Auth Credentials"),
+        ("CHANGELOG.md", 2567, "Basic Auth Credentials"),
+        ("README.md", 316, "Hex High Entropy String"),
+        ("README.md", 452, "Secret Keyword"),
+        ("README.md", 452, "Base64 High Entropy String"),
+        ("README.md", 730, "Basic Auth Credentials"),
+    ]
+    assert {o.tool_resolution for o in items} == {"false_positive"}
+    assert {o.validity for o in items} == {"unknown"}  # verified_result: null
+    assert items[1].secret_type == "generic-password"
+    # SHA-1 of "password" on both lines: the same secret (its hash is keyed before storage).
+    assert items[2].secret_sha1 == items[6].secret_sha1
+    hashes = [i["hashed_secret"] for items_ in doc["results"].values() for i in items_]
+    assert_no_leak(items, hashes)

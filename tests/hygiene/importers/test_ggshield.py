@@ -421,3 +421,20 @@ def test_incident_url_of_known_secret_kept():
     assert obs.url == "https://dashboard.gitguardian.com/workspace/1/incidents/42"
     assert obs.tool_ids["incident_id"] == "42"
     assert obs.tool_ids["known_secret"] == "true"
+
+
+def test_real_committed_commit_range_with_one_incident():
+    """A user's `ggshield secret scan commit-range --json`: many clean commits, one incident
+    in a commit whose extra_info gives the author and a git-style date."""
+    (obs,) = run(load("real_committed_andreamaestri_jobless_commit_range_one_incident.json"))
+    assert obs.rule == "Generic High Entropy Secret"
+    assert obs.secret_type == "generic-secret"
+    assert obs.secret_value is None  # the match is censored
+    assert (obs.path, obs.line) == (".vscode/uptime.sh", 11)
+    assert obs.commit == "6b22a134e9f57c299aa3f1b692a54ccccdc7cba9"
+    assert obs.author == "katepz <kate.m.eaves@googlemail.com>"
+    assert obs.committed_at == datetime(2024, 12, 16, 10, 16, 30, tzinfo=UTC)
+    assert obs.validity == "unknown"  # no_checker
+    assert obs.tool_ids == {"policy": "Secrets detection", "match_type": "apikey"}
+    ignore_sha = "5f0c6b1d2e9a4c7b8e3f1a0d6c9b2e4f7a1c3d5e8b0f2a4c6e8d0b2f4a6c8e0d"
+    assert_no_leak([obs], ["kQz7Rm2", "Xb9LpW4", ignore_sha])

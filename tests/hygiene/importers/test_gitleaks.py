@@ -672,3 +672,118 @@ def test_betterleaks_2_bad_input_says_what_and_where(data, message, location):
     err = _bad(data)
     assert message in err.message
     assert err.location.startswith(location)
+
+
+# --- reports committed to public repositories by the people who ran gitleaks -------------
+
+
+def test_real_committed_windows_directory_scan():
+    (obs,) = run(load("real_committed_finos_git_proxy_windows_dir_scan.json"))
+    assert (obs.rule, obs.secret_type, obs.title) == (
+        "aws-access-key",
+        "aws-access-key",
+        "AWS Access Key",
+    )
+    assert obs.secret_value == "AKIAIOSFODNN8EXAMPLE"
+    # A --no-git scan: the file as given (a Windows absolute path), no repository or commit.
+    assert (
+        obs.path == "C:/Users/ingle/Desktop/CitiHackthon/git-proxy/test/test_data/sensitive_data.js"
+    )
+    assert (obs.line, obs.repo, obs.commit, obs.author) == (2, "", "", "")
+    assert obs.committed_at is None  # "Date": ""
+    assert obs.tool_ids["fingerprint"].endswith(":aws-access-key:2")
+
+
+def test_real_committed_multi_line_matches_and_long_commit_messages():
+    name = "real_committed_archivesspace_rails_secret_key_base.json"
+    findings = json.loads(load(name))
+    items = run(load(name))
+    assert [(o.path, o.line, o.commit) for o in items] == [
+        (
+            "public-new/app/archivesspace-public/config/secrets.yml",
+            14,
+            "e91b5060af531cd0ddc571d943605bc63e6c1e44",
+        ),
+        ("public-new/config/secrets.yml", 25, "459f61b3459a7e507bc9394e0c5db8a226046d32"),
+        (
+            "frontend/config/initializers/secret_token.rb",
+            7,
+            "d4474dbebbe5aa21a5f737f476be72838f366899",
+        ),
+    ]
+    assert [o.secret_value for o in items] == [f["Secret"] for f in findings]
+    assert {o.secret_type for o in items} == {"api-key"}
+    assert items[0].author == "Mark Triggs <mark@dishevelled.net>"
+    assert items[2].committed_at == datetime(2012, 7, 19, 4, 18, 5, tzinfo=UTC)
+    assert_no_leak(items, [f["Secret"] for f in findings] + ["secret_key_base", "General JRuby"])
+
+
+def test_real_committed_custom_rule_whose_secret_is_the_key_name():
+    """A custom rule whose capture group took the variable name: gitleaks' Secret is "API_KEY"
+    and the value is only in Match, which is never read."""
+    name = "real_committed_poswark_gitleaks_custom_rule_secret_is_key_name.json"
+    items = run(load(name))
+    assert [o.secret_value for o in items] == ["API_KEY", "PASSWORD", "api_key", "password"]
+    assert {o.rule for o in items} == {"env-generic-keys"}
+    assert items[0].title == "Detect generic env-style secrets"
+    assert items[0].repo == "https://github.com/Poswark/Gitleaks"
+    assert items[2].url.endswith("/gitleaks-report.html#L37-L38")
+    assert items[3].url.endswith("/Readme.md?plain=1#L35")
+    assert (items[3].path, items[3].line) == ("Readme.md", 35)
+    assert_no_leak(items, ["abc123", "supersecret", "123456"])
+
+
+def test_real_committed_v7_verbose_stdout_is_a_run_of_objects():
+    """gitleaks v7 --verbose printed each finding as an indented object, no array around."""
+    one = load("real_committed_strowi_ci_templates_v7_verbose_stdout.json")
+    (obs,) = run(one)
+    assert obs.rule == "Password in URL"
+    assert obs.secret_type == "database-credential"
+    # v7's offender ran past the URL to the closing quote: kept as the tool found it.
+    assert obs.secret_value.startswith("postgresql://db_user:db_password@127.0.0.1:5432/")
+    assert (obs.path, obs.line, obs.commit, obs.repo) == (
+        ".env",
+        26,
+        "4a2431e7924b1dc0b5506ec72c093875058c346d",
+        "",  # repo "." is the scanned directory
+    )
+    assert obs.author == "Daniel Kolb <strowi@hasnoname.de>"
+    assert obs.committed_at == datetime(2020, 11, 13, 14, 22, 7, tzinfo=UTC)
+    assert_no_leak([obs], ["db_password", "Resolve RI-204"])
+    # The page shows the same finding printed twice: one object after another.
+    assert len(run(one + one)) == 2
+    assert len(run(one.rstrip() + one)) == 2  # "}{" with no newline between
+
+
+def test_v7_verbose_stdout_errors_name_the_object():
+    one = load("real_committed_strowi_ci_templates_v7_verbose_stdout.json")
+    with pytest.raises(ImportFormatError) as exc:
+        run(one + one[: len(one) // 2])
+    assert "malformed or truncated JSON" in str(exc.value)
+    assert "after object 1" in exc.value.location
+    with pytest.raises(ImportFormatError) as exc:
+        run(one + b"[1, 2]\n")
+    assert "object 2" in exc.value.location
+    # An indented object that names no finding key is still refused from its first line.
+    with pytest.raises(ImportFormatError, match="JSON array of gitleaks findings"):
+        run(b'{\n  "findings": [],\n  "offender": 1\n}\n')
+
+
+def test_real_committed_csv_from_a_github_action_workspace():
+    """CSV with v8's Tags column, from a container action: paths under /github/workspace,
+    no commit (a directory scan), a Match that runs past the JWT to its closing quote."""
+    name = "real_committed_cguajardo_leakage_demo_action_workspace.csv"
+    generic, aws, jwt = run(load(name))
+    assert [(o.rule, o.secret_type) for o in (generic, aws, jwt)] == [
+        ("generic-api-key", "api-key"),
+        ("aws-access-token", "aws-access-key"),
+        ("jwt", "jwt"),
+    ]
+    assert (generic.path, generic.line, generic.commit) == ("/github/workspace/.env", 3, "")
+    assert aws.secret_value == "AKIAQ4FAKEU2RV7DFXMP"
+    assert aws.references[0].value == "AKIAQ4FAKEU2RV7DFXMP"
+    assert jwt.secret_value.endswith(".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c")
+    assert jwt.tool_ids == {"fingerprint": "/github/workspace/index.js:jwt:11"}
+    assert_no_leak(
+        [generic, aws, jwt], [generic.secret_value, jwt.secret_value, "AWS_SECRET_ACCESS_KEY"]
+    )

@@ -744,3 +744,82 @@ def test_a_fingerprint_spelling_the_value_gives_it_unless_it_is_a_lone_surrogate
     assert obs.tool_ids == {}
     (obs,) = run(log.replace("wJalrXUtnFEMI", "\\\\ud800XUtnFEMI"))
     assert obs.secret_value is None  # no text a fingerprint could be taken of
+
+
+def test_real_committed_detect_secrets_sarif_from_windows():
+    """A detect-secrets SARIF run on Windows: `src\\setup.yml` URIs, no snippet, and
+    partialFingerprints secret/v1 (a SHA-256 of the value, never kept)."""
+    path = HERE / "real_committed_ethicalakhilesh_escrow_detect_secrets_windows.sarif"
+    doc = json.loads(path.read_bytes())
+    items = run(path.read_bytes())
+    assert [(o.rule, o.path, o.line) for o in items] == [
+        ("Secret Keyword", "java/src/Main.java", 4),
+        ("AWS Access Key", "src/setup.yml", 1),
+        ("AWS Access Key", "src/setup.yml", 2),
+        ("Base64 High Entropy String", "src/setup.yml", 2),
+        ("Secret Keyword", "src/setup.yml", 2),
+        ("JSON Web Token", "venv/Lib/site-packages/PyJWT-2.6.0.dist-info/METADATA", 87),
+        (
+            "Private Key",
+            "venv/Lib/site-packages/cryptography/hazmat/primitives/serialization/ssh.py",
+            78,
+        ),
+    ]
+    assert [o.secret_type for o in items][1:3] == ["aws-access-key", "aws-access-key"]
+    assert (items[5].secret_type, items[6].secret_type) == ("jwt", "private-key")
+    assert all(o.secret_value is None for o in items)
+    hashes = [r["partialFingerprints"]["secret/v1"] for r in doc["runs"][0]["results"]]
+    assert_secret_only_in_value(items, hashes)
+
+
+def test_windows_paths_in_uris_become_slashes():
+    def path_of(uri: str) -> str:
+        doc = {
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {"driver": {"name": "gitleaks"}},
+                    "results": [
+                        {
+                            "ruleId": "generic-api-key",
+                            "message": {"text": "x"},
+                            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}],
+                        }
+                    ],
+                }
+            ],
+        }
+        (obs,) = run(json.dumps(doc))
+        return obs.path
+
+    assert path_of("src\\conf\\app.yml") == "src/conf/app.yml"
+    assert path_of("file:///C:\\work\\app.yml") == "/C:/work/app.yml"
+    assert path_of("dir/a%5Cb.txt") == "dir/a\\b.txt"  # an encoded backslash is a name's own
+
+
+def test_real_committed_gitleaks_sarif_custom_rules_with_names():
+    """gitleaks SARIF of a custom config: rules with a `name` and their regex as short
+    description, results of a default rule the list doesn't hold, git metadata in
+    partialFingerprints, the whole match as snippet when the rule has no secret group."""
+    path = HERE / "real_committed_jas9reetctf_gitleaks_custom_rules_named.sarif"
+    aws, pw, tu, pw_old = run(path.read_bytes())
+    assert (aws.rule, aws.title, aws.secret_type) == (
+        "aws-access-token",
+        "aws-access-token",
+        "aws-access-key",
+    )
+    assert aws.secret_value == "AKIAQ7FAKEKR45SAWSZ5"
+    assert (aws.path, aws.line, aws.commit) == (
+        "bucket_s3.py",
+        10,
+        "8cf4cd73a2e2f5e599735b2d9e3abfbb5a4e70ed",
+    )
+    assert aws.author == "jas9reetctf <jas9reet.ctf@gmail.com>"
+    assert aws.committed_at == datetime(2026, 3, 15, 20, 37, 26, tzinfo=UTC)
+    # The rule's name, not its regex.
+    assert (pw.title, tu.title) == ("Hardcoded database password", "Internal TU API Key")
+    assert pw.secret_type == "database-credential"
+    assert pw.secret_value == 'pg_pass="f4kestr0ngpass1ForLLs"'
+    assert tu.secret_value == "TU-API-123406588"
+    assert pw_old.author == "Henri Hubert <henri.hubert@gitguardian.com>"
+    assert_secret_only_in_value([aws, pw, tu, pw_old], ["f4kestr0ngpass1ForLL", "Update bucket"])

@@ -759,3 +759,132 @@ def test_legacy_matches_are_cut_to_the_value(reason, found, value):
     rec = {"reason": reason, "path": "a", "commitHash": "c" * 40, "stringsFound": [found]}
     (obs,) = run(lines(rec))
     assert obs.secret_value == value
+
+
+# --- reports committed to public repositories by the people who ran TruffleHog -------------
+
+
+def test_real_committed_wrongsecrets_git_scan():
+    name = "real_committed_udit_uniyal_trufflehog_testing_wrongsecrets_git.jsonl"
+    github, aws, key = run(load(name))
+    wrongsecrets = "https://github.com/OWASP/wrongsecrets.git"
+    assert (github.rule, github.secret_type) == ("Github", "github-token")
+    assert github.secret_value.startswith("github_pat_")
+    assert (github.repo, github.path, github.line) == (
+        wrongsecrets,
+        "scripts/sort_contibutors/main.py",
+        81,
+    )
+    assert github.commit == "bccdbe86c36dba5dd5dba2ff1a31877b1a4e2620"
+    assert github.author == "Rodolfo Cabral Neves <roddas360@gmail.com>"
+    assert github.committed_at == datetime(2023, 10, 7, 18, 50, 1, tzinfo=UTC)
+    assert github.validity == "unknown"
+    assert github.references == []  # rotation guide and ExtraData "version" name nothing
+    # The verified canary: its account and ARN are references, the canary message is not.
+    assert aws.validity == "valid"
+    assert aws.secret_value == "AKIAQYLPMN5HHHFPZAM2"
+    assert ("aws-account", "052310077262") in [(r.kind, r.value) for r in aws.references]
+    assert "arn" in [r.kind for r in aws.references]
+    assert not any("canarytokens.org" in r.value for r in aws.references)
+    # A BASE64-decoded private key: the whole PEM is the value, the decoder a tool id.
+    assert (key.secret_type, key.path, key.line) == ("private-key", "k8s/main.key", 34)
+    assert key.secret_value.startswith("-----BEGIN RSA PRIVATE KEY-----\n")
+    assert key.tool_ids["decoder"] == "BASE64"
+    assert_no_leak([github, aws, key], all_raw(name))
+
+
+def test_real_committed_windows_filesystem_scan():
+    name = "real_committed_nu_ink_chaos_observatory_windows_filesystem.jsonl"
+    items = run(load(name))
+    assert [o.rule for o in items] == ["Box", "Box", "Box", "Myfreshworks", "URI", "URI"]
+    box, cached, other_line, freshworks, pyc, py = items
+    # Windows paths are kept as the tool wrote them.
+    assert box.path == ".git\\objects\\19\\e6aa4306888395cf29e02df0c54c88c332a470"
+    assert (box.line, other_line.line) == (1756, 1738)
+    assert box.repo == box.commit == ""
+    assert box.secret_type == cached.secret_type == "api-key"
+    assert cached.secret_value == box.secret_value  # VerificationFromCache: the same finding
+    # A failed check (HTTP 404) is no verdict.
+    assert freshworks.validity == "unknown"
+    assert freshworks.secret_type == "api-key"
+    assert py.path == ".venv\\Lib\\site-packages\\httpx\\_urls.py"
+    assert py.secret_type == "generic-password"
+    assert pyc.path.endswith("\\__pycache__\\_urls.cpython-310.pyc")
+    assert_no_leak(items, [*all_raw(name), "a%20secret", "a secret"])
+
+
+def test_real_committed_v3_findings_as_a_json_array():
+    """A user's `jq -s` of TruffleHog's lines: a pretty-printed array of v3 findings."""
+    name = "real_committed_kaizoku73_json_reports_webgoat_git_array.json"
+    jdbc, sonar, github, aws = run(load(name))
+    webgoat = "https://github.com/WebGoat/WebGoat"
+    assert {o.repo for o in (jdbc, sonar, github, aws)} == {webgoat}
+    assert (jdbc.secret_type, jdbc.validity) == ("database-credential", "unknown")
+    assert jdbc.path == "src/it/java/org/owasp/webgoat/test.java"
+    assert sonar.secret_type == "api-key"
+    assert (github.secret_type, github.path) == ("github-token", "test secret")
+    assert github.committed_at == datetime(2024, 6, 3, 14, 14, 17, tzinfo=UTC)
+    assert aws.path == "\u201c.aws/credentials\u201d"  # the committer's curly quotes
+    assert aws.secret_value == "AKIAZ7FAKEKEY0H6QXMP"  # the key id, not RawV2's id:secret
+    assert ("aws-account", "123456789012") in [(r.kind, r.value) for r in aws.references]
+    recs = json.loads(load(name))
+    assert_no_leak([jdbc, sonar, github, aws], [r["Raw"] for r in recs] + [recs[3]["RawV2"]])
+
+
+def test_real_committed_filesystem_scan_with_verification_errors():
+    name = "real_committed_herinantenainatojo_flask_filesystem_verification_errors.jsonl"
+    items = run(load(name))
+    by_rule = {o.rule: o for o in items}
+    assert [o.rule for o in items] == [
+        "FTP",
+        "Postgres",
+        "Postgres",
+        "URI",
+        "TravisCI",
+        "Gitlab",
+        "Alchemy",
+    ]
+    assert all(o.validity == "unknown" for o in items)  # DNS and HTTP failures: no verdict
+    assert by_rule["FTP"].redacted == "ftp://foo:********@ftp.example.org"
+    assert by_rule["Postgres"].secret_type == "database-credential"
+    assert by_rule["Postgres"].references == []  # ExtraData sslmode "<unset>" names nothing
+    assert items[2].path.endswith("/__pycache__/environment.cpython-313.pyc")
+    # Gitlab v1: the value is Raw; RawV2 has the endpoint glued on.
+    assert by_rule["Gitlab"].secret_value == "to_gitlab_severity_327"
+    # The description's first sentence names other services ("hosted on GitHub",
+    # "decentralized"): the type comes from the sentence that names the credential.
+    assert by_rule["TravisCI"].secret_type == "api-key"
+    assert by_rule["Alchemy"].secret_type == "api-key"
+    assert_no_leak(items, [*all_raw(name), "foo:bar", "scott:tiger", "user:pass"])
+
+
+def test_real_committed_v2_report_as_a_json_array():
+    """truffleHog 2's --json findings saved as one indented array; diff and printDiff (with
+    ANSI colours) quote the secret and other findings' values."""
+    name = "real_committed_henrysachs_nestjsscanner_v2_json_array.json"
+    recs = json.loads(load(name))
+    items = run(load(name))
+    assert [(o.rule, o.path, o.commit) for o in items] == [
+        ("High Entropy", "my-report.json", "91ccc035379ca7f1dde2256a0467ea3e4b811448"),
+        ("High Entropy", "README.md", "1ec616839db72b76f91c15e588e87f55d5a55f59"),
+        ("High Entropy", "my-report.json", "1ec616839db72b76f91c15e588e87f55d5a55f59"),
+    ]
+    assert items[1].secret_value == "ABCDEF+c2L7yXeGvUyrPgYsDnWRRC1AYEXAMPLE"
+    assert items[1].committed_at == datetime(2020, 12, 24, 23, 55, 39, tzinfo=UTC)
+    assert items[1].tool_ids == {"branch": "origin/main"}
+    secrets = [s for r in recs for s in r["stringsFound"]] + ["AKIAIOSFODNN7EXAMPLE"]
+    assert_no_leak(items, secrets)
+
+
+def test_real_committed_v2_lines_with_diff_and_printdiff():
+    name = "real_committed_rapid7_plugin_help_v2_diff_printdiff.jsonl"
+    pkg, readme = run(load(name))
+    assert (pkg.path, pkg.commit) == (
+        "awssec_pkg.egg-info/PKG-INFO",
+        "31f671b298c122ee35855395ef4a137fb261c545",
+    )
+    assert pkg.secret_value == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    # The base64 run took the diff's "+" marker in: kept as the tool found it.
+    assert readme.secret_value == "+wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert pkg.url == pkg.repo == ""  # the wrapper's commit "url" is not TruffleHog's
+    assert_no_leak([pkg, readme], ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "Metadata-Version"])
