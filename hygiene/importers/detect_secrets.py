@@ -125,4 +125,7 @@ def finding(item: object, where: str, filename: str) -> Observation:
         line=number(item, "line_number", where),
         validity=validity,
         tool_resolution="false_positive" if is_secret is False else "",
+        # Audited as a real secret: it stays open (confirmed is not verified live), and the
+        # finding page says someone confirmed it.
+        tool_ids={"audit": "confirmed a secret"} if is_secret else {},
     )

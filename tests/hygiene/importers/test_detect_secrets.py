@@ -221,6 +221,7 @@ def test_real_ibm_fork_baseline_db2_credentials():
     assert obs.secret_sha1 == "83c505306bc8a3aa4c15684f9109ac1b1b563afd"
     assert obs.validity == "unknown"  # verified_result null: not verified
     assert obs.tool_resolution == ""  # is_secret true: audited as real, still open
+    assert obs.tool_ids == {"audit": "confirmed a secret"}  # said on the finding's page
 
 
 @pytest.mark.parametrize(
