@@ -4,6 +4,7 @@ X-Hub-Signature-256 HMAC with the source's webhook secret (not a bearer token)."
 import hashlib
 import hmac
 import json
+from urllib.parse import parse_qs
 
 from django.http import JsonResponse
 from ninja import Router
@@ -14,6 +15,19 @@ from hygiene.services.imports import import_items
 
 router = Router()
 MAX_DELIVERY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+
+
+# An alert's deliveries, and those of a new place its secret was found in.
+ALERT_EVENTS = ("secret_scanning_alert", "secret_scanning_alert_location")
+
+
+def _json_of(request, body: bytes) -> bytes | str:
+    """The delivery's JSON: the body, or its ``payload`` field when the webhook was set up with
+    the content type application/x-www-form-urlencoded (the signature covers the raw body)."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+        return (fields.get("payload") or [""])[0]
+    return body
 
 
 def _error(status: int, detail: str) -> JsonResponse:
@@ -45,10 +59,10 @@ def github_webhook(request, source_slug: str):
     event = request.headers.get("X-GitHub-Event", "")
     if event == "ping":
         return JsonResponse({"ok": True, "event": "ping"})
-    if event != "secret_scanning_alert":
+    if event not in ALERT_EVENTS:
         return JsonResponse({"ok": True, "ignored": event or "unknown event"}, status=202)
     try:
-        payload = json.loads(body)
+        payload = json.loads(_json_of(request, body))
     except (ValueError, RecursionError):
         return _error(400, "the delivery is not valid JSON")
     from hygiene.importers.github import parse_webhook

@@ -174,11 +174,17 @@ def parse_webhook(payload: dict) -> tuple[str, Observation]:
             "$.alert",
         )
     repository = dict_at(payload, "repository", "$")
-    location = None
+    location, location_type = None, ""
     if isinstance(payload.get("location"), dict):
         location = dict_at(payload["location"], "details", "$.location")
+        location_type = text_at(payload["location"], "type", "$.location")
     observation = alert_observation(
-        alert, "$.alert", repository=repository, location=location, action=action
+        alert,
+        "$.alert",
+        repository=repository,
+        location=location,
+        location_type=location_type,
+        action=action,
     )
     return action, observation
 
@@ -189,6 +195,7 @@ def alert_observation(
     *,
     repository: dict | None = None,
     location: dict | None = None,
+    location_type: str = "",
     action: str = "",
 ) -> Observation:
     """One alert object (REST or webhook ``alert``) → Observation."""
@@ -236,6 +243,9 @@ def alert_observation(
                 break
 
     notes = []
+    where_found = _location_kind(loc, location_type)
+    if where_found:  # a location delivery's is a new place, not the first
+        notes.append(f"{'Found' if location is not None else 'First found'} in {where_found}.")
     if alert.get("publicly_leaked") is True or action == "publicly_leaked":
         notes.append("The secret was also found in public.")
     if alert.get("multi_repo") is True:
@@ -244,6 +254,8 @@ def alert_observation(
         notes.append("Push protection was bypassed.")
     if alert.get("has_more_locations") is True:
         notes.append("GitHub lists more locations for this alert.")
+    if alert.get("is_base64_encoded") is True:
+        notes.append("The secret was found base64-encoded.")
 
     tool_ids = {"number": str(number)}
     if html_url:
@@ -287,6 +299,37 @@ def _repo_from_urls(html_url: str, api_url: str) -> str:
         match = pattern.match(url) if url else None
         if match:
             return match.group(1)
+    return ""
+
+
+# Where a secret outside the code was found: a location's ``type`` (webhook deliveries and the
+# locations list), or the one ``*_url`` key of its details (``first_location_detected`` has no
+# type). Constant text for the description, so nothing of the location is quoted.
+LOCATION_KINDS = {
+    "wiki_commit": "the repository's wiki",
+    "issue_title": "an issue title",
+    "issue_body": "an issue description",
+    "issue_comment": "an issue comment",
+    "discussion_title": "a discussion title",
+    "discussion_body": "a discussion body",
+    "discussion_comment": "a discussion comment",
+    "pull_request_title": "a pull request title",
+    "pull_request_body": "a pull request description",
+    "pull_request_comment": "a pull request comment",
+    "pull_request_review": "a pull request review",
+    "pull_request_review_comment": "a pull request review comment",
+}
+
+
+def _location_kind(details: dict, location_type: str) -> str:
+    if location_type:
+        return LOCATION_KINDS.get(location_type, "")
+    if "page_url" in details:  # a wiki commit's details: path, lines, commit and page_url
+        return LOCATION_KINDS["wiki_commit"]
+    for key in details:
+        kind = LOCATION_KINDS.get(key.removesuffix("_url")) if key.endswith("_url") else None
+        if kind:
+            return kind
     return ""
 
 

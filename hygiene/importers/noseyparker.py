@@ -140,8 +140,7 @@ def _observation(
 
     repo = path = file_path = commit = author = ""
     committed_at = None
-    for i, prov in enumerate(list_at(match, "provenance", where)):
-        prov_where = f"{where}.provenance[{i}]"
+    for prov_where, prov in _provenance(match, where):
         prov = object_at(prov, prov_where)
         kind = text_at(prov, "kind", prov_where)
         if kind == "file":
@@ -222,6 +221,17 @@ def _observation(
         tool_resolution=STATUS.get(status, ""),
         tool_ids={k: v for k, v in ids.items() if v and clean(v, secret)},
     )
+
+
+def _provenance(match: dict, where: str) -> Iterator[tuple[str, Any]]:
+    """The match's provenance entries with their locations. Before 0.14 a match had one
+    provenance object, not an array of them (Nosey Parker's changelog, 0.14.0)."""
+    value = match.get("provenance")
+    if isinstance(value, dict):
+        yield f"{where}.provenance", value
+        return
+    for i, prov in enumerate(list_at(match, "provenance", where)):
+        yield f"{where}.provenance[{i}]", prov
 
 
 def _groups(obj: dict, where: str) -> str:

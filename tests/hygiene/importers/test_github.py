@@ -459,3 +459,108 @@ def test_real_defectdojo_one_resolved_alert_with_validity():
     assert "Example comment" not in obs.description  # free text is never imported
     for _name, value in texts_of(obs):
         assert "aio_XXXX" not in value
+
+
+def test_real_2022_enterprise_list_without_locations_or_validity():
+    """GitHub's 2022 example of "List secret scanning alerts for an enterprise": no
+    first_location_detected, no validity, no push protection fields."""
+    first, second = run((HERE / "real_ghdocs_2022_list_enterprise_alerts.json").read_bytes())
+    assert (first.rule, first.title, first.secret_type) == (
+        "adafruit_io_key",
+        "Adafruit IO Key",
+        "api-key",
+    )
+    assert first.repo == "octocat/Hello-World"
+    assert (first.path, first.line, first.commit) == ("", None, "")
+    assert first.validity == "unknown"
+    assert first.tool_resolution == "false_positive"
+    assert first.committed_at == datetime(2020, 11, 6, 18, 48, 51, tzinfo=UTC)
+    assert (second.rule, second.title) == ("mailchimp_api_key", "Mailchimp API Key")
+    assert second.secret_value == "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX-us2"
+    assert second.tool_resolution == ""  # open, resolution null
+    assert second.url == "https://github.com/owner/repo/security/secret-scanning/1"
+    assert (
+        second.tool_ids["url"] == "https://api.github.com/repos/owner/repo/secret-scanning/alerts/1"
+    )
+    assert_secret_only_in_value([first, second], rule_names={"adafruit_io_key"})
+
+
+def test_real_go_github_alert_whose_repository_has_no_full_name():
+    # go-github's test of ListAlertsForEnterprise: repository {"id", "name", "url": "url"}.
+    (obs,) = run((HERE / "real_go_github_enterprise_alert_minimal_repository.json").read_bytes())
+    assert obs.repo == "o/r"  # from the alert's own URLs
+    assert obs.title == "mailchimp_api_key"  # no secret_type_display_name
+    assert obs.secret_value == "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX-us2"
+    assert obs.committed_at == datetime(1996, 6, 20, tzinfo=UTC)
+
+
+# GitHub's example response of "List locations for a secret scanning alert" (the OpenAPI
+# description's secret-scanning-location-list), one location of each type.
+LOCATIONS = [
+    ("commit", {"path": "/example/secrets.txt", "start_line": 1, "end_line": 1,
+                "blob_sha": "af5626b4a114abcb82d63db7c8082c3c4756e51b",
+                "commit_sha": "f14d7debf9775f957cf4f1e8176da0786431f72b",
+                "commit_url": "https://api.github.com/repos/octocat/hello-world/git/commits/f14d7debf9775f957cf4f1e8176da0786431f72b"}),
+    ("wiki_commit", {"path": "/example/Home.md", "start_line": 1, "end_line": 1,
+                     "blob_sha": "af5626b4a114abcb82d63db7c8082c3c4756e51b",
+                     "page_url": "https://github.com/octocat/Hello-World/wiki/Home/302c0b7e200761c9dd9b57e57db540ee0b4293a5",
+                     "commit_sha": "302c0b7e200761c9dd9b57e57db540ee0b4293a5",
+                     "commit_url": "https://github.com/octocat/Hello-World/wiki/_compare/302c0b7e200761c9dd9b57e57db540ee0b4293a5"}),
+    ("issue_title", {"issue_title_url": "https://api.github.com/repos/octocat/Hello-World/issues/1347"}),
+    ("issue_body", {"issue_body_url": "https://api.github.com/repos/octocat/Hello-World/issues/1347"}),
+    ("issue_comment", {"issue_comment_url": "https://api.github.com/repos/octocat/Hello-World/issues/comments/1081119451"}),
+    ("discussion_title", {"discussion_title_url": "https://github.com/community/community/discussions/39082"}),
+    ("discussion_body", {"discussion_body_url": "https://github.com/community/community/discussions/39082#discussion-4566270"}),
+    ("discussion_comment", {"discussion_comment_url": "https://github.com/community/community/discussions/39082#discussioncomment-4158232"}),
+    ("pull_request_title", {"pull_request_title_url": "https://api.github.com/repos/octocat/Hello-World/pull/2846"}),
+    ("pull_request_body", {"pull_request_body_url": "https://api.github.com/repos/octocat/Hello-World/pulls/2846"}),
+    ("pull_request_comment", {"pull_request_comment_url": "https://api.github.com/repos/octocat/Hello-World/issues/comments/1825855898"}),
+    ("pull_request_review", {"pull_request_review_url": "https://api.github.com/repos/octocat/Hello-World/pulls/2846/reviews/80"}),
+    ("pull_request_review_comment", {"pull_request_review_comment_url": "https://api.github.com/repos/octocat/Hello-World/pulls/comments/12"}),
+]  # fmt: skip
+WHERE_FOUND = {
+    "commit": None,
+    "wiki_commit": "the repository's wiki",
+    "issue_title": "an issue title",
+    "issue_body": "an issue description",
+    "issue_comment": "an issue comment",
+    "discussion_title": "a discussion title",
+    "discussion_body": "a discussion body",
+    "discussion_comment": "a discussion comment",
+    "pull_request_title": "a pull request title",
+    "pull_request_body": "a pull request description",
+    "pull_request_comment": "a pull request comment",
+    "pull_request_review": "a pull request review",
+    "pull_request_review_comment": "a pull request review comment",
+}
+
+
+@pytest.mark.parametrize(("kind", "details"), LOCATIONS, ids=[k for k, _ in LOCATIONS])
+def test_every_location_type_as_first_location_and_as_location_delivery(kind, details):
+    alert = json.loads((HERE / "real_ghdocs_list_repo_alerts.json").read_bytes())[0]
+    alert["first_location_detected"] = details
+    (listed,) = run(json.dumps([alert]))
+    payload = json.loads(
+        (HERE / "real_ghdocs_secret_scanning_alert_location_created.json").read_bytes()
+    )
+    payload["location"] = {"type": kind, "details": details}
+    _, delivered = parse_webhook(payload)
+    for obs, found in ((listed, "First found"), (delivered, "Found")):
+        # The alert's page, never the API URL of an issue or comment.
+        assert obs.url.endswith("/security/secret-scanning/" + obs.tool_ids["number"])
+        if WHERE_FOUND[kind]:
+            assert f"{found} in {WHERE_FOUND[kind]}." in obs.description
+        else:
+            assert "ound in" not in obs.description
+        if "path" in details:
+            assert obs.path == details["path"].lstrip("/")
+            assert obs.commit == details["commit_sha"]
+        else:
+            assert (obs.path, obs.line, obs.commit) == ("", None, "")
+
+
+def test_base64_encoded_alert_is_flagged():
+    alert = json.loads((HERE / "real_ghdocs_list_org_alerts.json").read_bytes())[0]
+    alert["is_base64_encoded"] = True
+    (obs,) = run(json.dumps([alert]))
+    assert "The secret was found base64-encoded." in obs.description

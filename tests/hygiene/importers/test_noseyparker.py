@@ -422,3 +422,44 @@ def test_real_v0_22_file_provenance_without_git_history():
         for text in _other_texts(obs):
             assert obs.secret_value not in text
             assert "mISydD0En55Fq8FXbUfX720K8Vc6" not in text  # the snippet's next line
+
+
+def test_real_v0_17_json_with_file_provenance_and_null_status():
+    # The scan_secrets1 snapshot once finding_id, base64 groups, rule_structural_id, score,
+    # status null and statuses [] came in (praetorian-inc/noseyparker commit 736b6b16).
+    path = HERE / "real_noseyparker_scan_secrets1_file_provenance_v0_17.json"
+    (obs,) = run(path.read_bytes())
+    assert obs.rule == obs.title == "GitHub Personal Access Token"
+    assert obs.secret_type == "github-token"
+    assert obs.secret_value == "ghp_XIxB7KMNdAr3zqWtQqhE94qglHqOzn1D1stg"
+    assert (obs.path, obs.line, obs.repo, obs.commit) == ("<ROOT>/input.txt", 3, "", "")
+    assert obs.tool_resolution == ""  # status null, statuses []
+    assert obs.tool_ids == {
+        "rule_text_id": "np.github.1",
+        "blob_id": "bef17e1f92978931020b423cfcfb6f1e7381d559",
+        "structural_id": "155cdfa3e16d6abc09ecb8a2f659c2f84f7b91fc",
+    }
+    assert "d551329ba5578559646aa49467be47e9d496578d" not in obs.tool_ids.values()  # finding_id
+    assert "the_dude" not in " ".join(_other_texts(obs))
+
+
+def test_real_before_0_14_a_match_has_one_provenance_object():
+    """Nosey Parker's changelog (0.14.0): "the .matches[].provenance field is now an array of
+    objects instead of a single object". Its own snapshot from before that, then the same
+    match with a git repository as its one provenance."""
+    path = HERE / "real_noseyparker_scan_secrets1_single_provenance_pre_v0_14.json"
+    (obs,) = run(path.read_bytes())
+    assert (obs.rule, obs.secret_type) == ("AWS API Key", "aws-access-key")
+    assert obs.secret_value == "AKIADEADBEEFDEADBEEF"
+    assert (obs.path, obs.line, obs.repo, obs.commit) == ("<ROOT>/input.txt", 3, "", "")
+    assert obs.tool_ids == {"blob_id": "7980f2571d9c04d65eb338f65f21edbff4469a11"}
+    assert [(r.kind, r.value) for r in obs.references] == [("aws-access-key-id", obs.secret_value)]
+    assert "the_dude" not in " ".join(_other_texts(obs))
+    finding = json.loads(path.read_bytes())[0]
+    finding["matches"][0]["provenance"] = {"kind": "git_repo", "repo_path": "/src/payments/.git"}
+    (obs,) = run(json.dumps(finding))
+    assert (obs.repo, obs.path, obs.commit) == ("/src/payments", "", "")
+    finding["matches"][0]["provenance"] = {"kind": "git_repo", "repo_path": ["x"]}
+    with pytest.raises(ImportFormatError) as info:
+        run(json.dumps(finding))
+    assert "line 1.matches[0].provenance.repo_path" in str(info.value)

@@ -1,0 +1,261 @@
+"""GitHub's own secret scanning payloads through the real webhook endpoint,
+POST /api/v1/webhooks/github/{source} with a correct X-Hub-Signature-256, and a real rq worker.
+
+The deliveries are GitHub's documented examples (tests/fixtures/github-secret-scanning/real_*,
+tests/fixtures/README.md says where each comes from); the lifecycle test changes only their
+``action`` and the alert fields GitHub documents for that action."""
+
+import hashlib
+import hmac
+import io
+import json
+from pathlib import Path
+from urllib.parse import urlencode
+
+import django_rq
+import pytest
+from rq import SimpleWorker
+
+from hygiene.models import Finding, ImportRun, Secret, Source
+from hygiene.services.imports import import_report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HERE = Path(__file__).resolve().parents[1] / "fixtures" / "github-secret-scanning"
+LOCATION_CREATED = HERE / "real_ghdocs_secret_scanning_alert_location_created.json"
+REOPENED = HERE / "reopened.payload.json"
+ORG_ALERTS = HERE / "real_ghdocs_list_org_alerts.json"
+AIO = "aio_XXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+WEBHOOK_SECRET = "whsec-real-payloads-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def empty_queues():
+    for name in ("imports", "default"):
+        django_rq.get_queue(name).empty()
+
+
+@pytest.fixture
+def github(db):
+    return Source.objects.create(
+        slug="github-real",
+        name="GitHub (real payloads)",
+        kind="scanner",
+        default_format="github-secret-scanning",
+        webhook_secret=WEBHOOK_SECRET,
+    )
+
+
+def work():
+    SimpleWorker(
+        [django_rq.get_queue("imports")], connection=django_rq.get_connection("imports")
+    ).work(burst=True)
+
+
+def deliver(client, source, body: bytes, event="secret_scanning_alert"):
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    response = client.post(
+        f"/api/v1/webhooks/github/{source.slug}",
+        data=body,
+        content_type="application/json",
+        headers={"X-Hub-Signature-256": signature, "X-GitHub-Event": event},
+    )
+    work()
+    return response
+
+
+def as_alert_delivery(action: str, **alert_fields) -> bytes:
+    """GitHub's location delivery as the secret_scanning_alert delivery of ``action``: the
+    same alert and repository, without the location."""
+    payload = json.loads(LOCATION_CREATED.read_bytes())
+    del payload["location"]
+    payload["action"] = action
+    payload["alert"].update(alert_fields)
+    return json.dumps(payload).encode()
+
+
+def test_github_docs_deliveries(client, github):
+    # The location delivery GitHub documents, byte for byte as stored (under the alert event:
+    # see the next test for its own event name).
+    response = deliver(client, github, LOCATION_CREATED.read_bytes())
+    assert response.status_code == 202, response.content
+    assert response.json()["action"] == "created"
+    finding = Finding.objects.get()
+    assert finding.repo == "Codertocat/Hello-World"
+    assert (finding.path, finding.line) == ("example/secrets.txt", 1)
+    assert finding.commit == "f14d7debf9775f957cf4f1e8176da0786431f72b"
+    assert finding.status == "open"
+    # octokit's reopened example for the same alert (number 191 of Codertocat/Hello-World).
+    response = deliver(client, github, REOPENED.read_bytes())
+    assert response.status_code == 202, response.content
+    assert Finding.objects.count() == 1 and Secret.objects.count() == 1
+    assert Finding.objects.get().status in ("open", "triaged")
+    assert ImportRun.objects.filter(via="webhook").count() == 2
+
+
+def test_a_location_delivery_under_its_own_event_name(client, github):
+    response = deliver(
+        client, github, LOCATION_CREATED.read_bytes(), event="secret_scanning_alert_location"
+    )
+    assert response.status_code == 202, response.content
+    assert "ignored" not in response.json()
+    assert Finding.objects.get().path == "example/secrets.txt"
+
+
+def test_a_form_encoded_delivery_is_read_from_its_payload_field(client, github):
+    """A webhook set up with content type application/x-www-form-urlencoded: the JSON is the
+    payload field; the signature is over the body as sent."""
+    body = urlencode({"payload": LOCATION_CREATED.read_text()}).encode()
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    response = client.post(
+        f"/api/v1/webhooks/github/{github.slug}",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers={
+            "X-Hub-Signature-256": signature,
+            "X-GitHub-Event": "secret_scanning_alert_location",
+        },
+    )
+    work()
+    assert response.status_code == 202, response.content
+    assert Finding.objects.get().path == "example/secrets.txt"
+    tampered = client.post(
+        f"/api/v1/webhooks/github/{github.slug}",
+        data=body.replace(b"secrets.txt", b"secrets.TXT"),
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Hub-Signature-256": signature, "X-GitHub-Event": "secret_scanning_alert"},
+    )
+    assert tampered.status_code == 401
+
+
+# Each action GitHub documents for secret_scanning_alert, in the order an alert can go through
+# them, with what the finding shows afterwards: (action, alert fields, status, resolution,
+# validity).
+LIFECYCLE = [
+    ("created", {"validity": "unknown"}, "open", "", "unknown"),
+    ("validated", {"validity": "active"}, "open", "", "valid"),
+    ("publicly_leaked", {"validity": "active", "publicly_leaked": True}, "open", "", "valid"),
+    ("assigned", {"validity": "active"}, "open", "", "valid"),
+    ("unassigned", {"validity": "active"}, "open", "", "valid"),
+    (
+        "resolved",
+        {"resolution": "wont_fix", "resolved_at": "2022-04-02T10:00:00Z"},
+        "dismissed",
+        "wont_fix",
+        "valid",
+    ),
+    ("reopened", {"resolution": None, "resolved_at": None}, "open", "", "valid"),
+    (
+        "resolved",
+        {"resolution": "used_in_tests", "resolved_at": "2022-04-03T10:00:00Z"},
+        "dismissed",
+        "used_in_tests",
+        "valid",
+    ),
+    ("reopened", {"resolution": None, "resolved_at": None}, "open", "", "valid"),
+    ("validated", {"validity": "inactive"}, "open", "", "invalid"),
+    (
+        "revoked",
+        {"resolution": "revoked", "validity": "inactive"},
+        "dismissed",
+        "revoked",
+        "invalid",
+    ),
+]
+
+
+def test_every_action_of_an_alert_through_the_endpoint(client, github):
+    seen, alert = [], {}
+    for step, (action, fields, status, resolution, validity) in enumerate(LIFECYCLE):
+        # Each of GitHub's deliveries has the alert's updated_at of that moment, so no two
+        # are the same bytes (the same bytes again are a redelivery, not applied twice).
+        # The alert's fields add up as GitHub keeps them (publicly_leaked stays true).
+        alert.update(fields, updated_at=f"2022-04-{step + 2:02d}T12:00:00Z")
+        response = deliver(client, github, as_alert_delivery(action, **alert))
+        assert response.status_code == 202, (action, response.content)
+        assert response.json()["action"] == action
+        finding = Finding.objects.get()
+        seen.append((action, finding.status, finding.resolution or "", finding.validity))
+        if status == "open":  # a valid secret's finding may be triaged by the incident policy
+            assert finding.status in ("open", "triaged"), seen
+        elif status is not None:
+            assert finding.status == status, seen
+        assert (finding.resolution or "") == resolution, seen
+        if validity is not None:
+            assert finding.validity == validity, seen
+        if step >= 2:  # publicly_leaked
+            assert "The secret was also found in public." in finding.description, seen
+    assert Finding.objects.count() == 1 and Secret.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "resolution",
+    ["false_positive", "wont_fix", "revoked", "used_in_tests", "pattern_deleted", "pattern_edited"],
+)
+def test_each_resolution_of_a_resolved_delivery(client, github, resolution):
+    deliver(client, github, as_alert_delivery("created"))
+    response = deliver(
+        client,
+        github,
+        as_alert_delivery("resolved", resolution=resolution, resolved_at="2022-04-02T10:00:00Z"),
+    )
+    assert response.status_code == 202, response.content
+    finding = Finding.objects.get()
+    if resolution.startswith("pattern_"):
+        # The custom pattern changed: closed, not triaged by anyone.
+        assert (finding.status, finding.resolution) == ("resolved", "fixed")
+    else:
+        assert (finding.status, finding.resolution) == ("dismissed", resolution)
+
+
+def test_deliveries_attach_to_the_alert_imported_with_its_value(client, github):
+    """An organization's alert list (with the secret) first, then deliveries for the same
+    alert: one finding and one secret, and the value is nowhere in what was stored."""
+    alerts = json.loads(ORG_ALERTS.read_bytes())
+    alerts[0]["state"], alerts[0]["resolution"] = "open", None
+    alerts[0]["repository"]["full_name"] = "Codertocat/Hello-World"
+    alerts[0]["number"] = 191
+    import_report(
+        source=github,
+        format_key="github-secret-scanning",
+        stream=io.BytesIO(json.dumps(alerts).encode()),
+        via="cli",
+    )
+    secret = Secret.objects.get()
+    assert Finding.objects.get().secret_id == secret.pk
+    for action, fields in [
+        ("validated", {"validity": "active"}),
+        ("resolved", {"resolution": "false_positive", "resolved_at": "2022-04-02T10:00:00Z"}),
+    ]:
+        response = deliver(client, github, as_alert_delivery(action, **fields))
+        assert response.status_code == 202, response.content
+    finding = Finding.objects.get()
+    assert Secret.objects.get().pk == secret.pk  # the delivery's stand-in was dropped
+    assert finding.secret_id == secret.pk
+    assert (finding.status, finding.resolution) == ("dismissed", "false_positive")
+    assert finding.validity == "valid"
+    for row in (*Finding.objects.values(), *Secret.objects.values(), *ImportRun.objects.values()):
+        assert AIO not in json.dumps(row, default=str)
+
+
+def test_a_location_delivery_for_a_wiki_page_says_where(client, github):
+    payload = json.loads(LOCATION_CREATED.read_bytes())
+    payload["location"] = {
+        "type": "wiki_commit",
+        "details": {
+            "path": "/example/Home.md",
+            "start_line": 1,
+            "end_line": 1,
+            "start_column": 1,
+            "end_column": 64,
+            "blob_sha": "af5626b4a114abcb82d63db7c8082c3c4756e51b",
+            "page_url": "https://github.com/octocat/Hello-World/wiki/Home/302c0b7e200761c9dd9b57e57db540ee0b4293a5",
+            "commit_sha": "302c0b7e200761c9dd9b57e57db540ee0b4293a5",
+            "commit_url": "https://github.com/octocat/Hello-World/wiki/_compare/302c0b7e200761c9dd9b57e57db540ee0b4293a5",
+        },
+    }
+    response = deliver(client, github, json.dumps(payload).encode())
+    assert response.status_code == 202, response.content
+    finding = Finding.objects.get()
+    assert finding.path == "example/Home.md"
+    assert "the repository's wiki" in finding.description
