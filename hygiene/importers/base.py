@@ -236,12 +236,18 @@ class DepthGuard(io.RawIOBase):
                 yield i, byte, depth
 
 
-def _check_text_start(stream: IO[bytes]) -> tuple[IO[bytes], bytes]:
+EMPTY = "the report is empty"
+# JSON-lines tools write nothing at all when they find nothing: the way to say "a scan that
+# found nothing" (which marks what it no longer reports) is an empty list.
+EMPTY_LINES = EMPTY + " (a scan that found nothing writes no lines: send [] to import it)"
+
+
+def _check_text_start(stream: IO[bytes], empty: str = EMPTY) -> tuple[IO[bytes], bytes]:
     """Peek at the first bytes: empty and binary input get their own clear errors."""
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)
     head = buffered.peek(4096)[:4096]
     if not head.strip():
-        raise ImportFormatError("the report is empty")
+        raise ImportFormatError(empty)
     if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
         raise ImportFormatError("the report is UTF-16; save it as UTF-8", "byte 0")
     nul = head.find(b"\x00")
@@ -250,9 +256,10 @@ def _check_text_start(stream: IO[bytes]) -> tuple[IO[bytes], bytes]:
     return buffered, head
 
 
-def first_char(stream: IO[bytes]) -> tuple[IO[bytes], str]:
-    """The stream (rewrapped) and its first non-space character, after empty/binary checks."""
-    buffered, head = _check_text_start(stream)
+def first_char(stream: IO[bytes], empty: str = EMPTY) -> tuple[IO[bytes], str]:
+    """The stream (rewrapped) and its first non-space character, after empty/binary checks
+    (``empty``: the message for an empty report)."""
+    buffered, head = _check_text_start(stream, empty)
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     return buffered, chr(stripped[0]) if stripped else ""
 

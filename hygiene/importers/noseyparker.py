@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
 
-from .base import ImportFormatError, Item, Observation, first_char, iter_json_lines
+from .base import EMPTY_LINES, ImportFormatError, Item, Observation, first_char, iter_json_lines
 from .gitleaks import aws_key_id_reference
 from .leakline import (
     clean,
@@ -71,7 +71,7 @@ NOT_CREDENTIALS = frozenset(
 
 
 def parse(stream: IO[bytes]) -> Iterator[Item]:
-    stream, char = first_char(stream)
+    stream, char = first_char(stream, EMPTY_LINES)
     if char == "[":
         for index, (_kind, _prefix, value) in enumerate(stream_json(stream, {"item"})):
             yield from finding_observations(value, f"$[{index}]")

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from hygiene.taxonomy import SecretType
 
 from .base import (
+    EMPTY_LINES,
     ImportFormatError,
     Item,
     Observation,
@@ -147,7 +148,7 @@ _GO_TIME = re.compile(
 
 @guarded
 def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
-    stream, ch = first_char(stream)
+    stream, ch = first_char(stream, EMPTY_LINES)
     head = peek(stream)
     try:
         yield from _records(stream, ch, where)

@@ -905,3 +905,17 @@ def test_a_findings_link_is_kept_only_as_a_harmless_web_link(tmp_path, db):
         "c.env": "https://git.example.com/acme/api/-/blob/x/c.env#L3",
         "d.env": "",
     }
+
+
+def test_a_clean_trufflehog_scan_is_sent_as_an_empty_list(tmp_path, scanners, capsys):
+    """TruffleHog writes no lines when it finds nothing: the empty file is refused, saying to
+    send [] — which imports as a full scan that found nothing."""
+    run_cli(
+        tmp_path, reports.trufflehog([{"secret": AWS_KEY}]), source="trufflehog", fmt="trufflehog"
+    )
+    with pytest.raises(SystemExit):
+        run_cli(tmp_path, b"", source="trufflehog", fmt="trufflehog", name="empty.jsonl")
+    assert "send [] to import it" in capsys.readouterr().err
+    summary = run_cli(tmp_path, b"[]", source="trufflehog", fmt="trufflehog", name="clean.json")
+    assert (summary["received"], summary["missing"]) == (0, 1)
+    assert Finding.objects.get().missing_since is not None
