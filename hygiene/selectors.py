@@ -66,6 +66,27 @@ def secret_timeline(secret: Secret, limit: int = 100) -> list:
     return events
 
 
+def finding_timeline(finding: Finding, limit: int = 100) -> list:
+    """A finding's timeline, newest first: its events (triage, comments, what imports changed),
+    then (the oldest entry) its first report, read from the finding itself."""
+    from incidents.models import TimelineEvent
+
+    events = list(
+        TimelineEvent.objects.filter(finding=finding)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    if len(events) < limit:
+        events.append(
+            TimelineEvent(
+                kind="finding.first_seen",
+                created_at=finding.first_seen_at,
+                message=f"First reported by {finding.source.name}",
+            )
+        )
+    return events
+
+
 def lead_dashboard(user) -> dict:
     """What needs triage and what is overdue."""
     from django.utils import timezone

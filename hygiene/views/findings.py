@@ -33,7 +33,12 @@ from hygiene.models import (
 )
 from hygiene.models.findings import Validity
 from hygiene.roles import permission_required
-from hygiene.selectors import findings_visible_to, secret_timeline, secrets_visible_to
+from hygiene.selectors import (
+    finding_timeline,
+    findings_visible_to,
+    secret_timeline,
+    secrets_visible_to,
+)
 from hygiene.services import triage
 from hygiene.taxonomy import SecretType, Severity
 
@@ -333,27 +338,6 @@ def finding_comment(request, pk: int):
 
 
 # --- the finding page ---------------------------------------------------------------------
-
-
-def finding_timeline(finding: Finding, limit: int = 100) -> list:
-    """A finding's timeline, newest first: its events (triage, comments, what imports changed),
-    then (the oldest entry) its first report, read from the finding itself."""
-    from incidents.models import TimelineEvent
-
-    events = list(
-        TimelineEvent.objects.filter(finding=finding)
-        .select_related("actor")
-        .order_by("-created_at", "-id")[:limit]
-    )
-    if len(events) < limit:
-        events.append(
-            TimelineEvent(
-                kind="finding.first_seen",
-                created_at=finding.first_seen_at,
-                message=f"First reported by {finding.source.name}",
-            )
-        )
-    return events
 
 
 def _finding_context(request, finding: Finding) -> dict:
