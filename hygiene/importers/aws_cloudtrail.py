@@ -7,7 +7,12 @@ Accepts:
 * EventBridge events (``detail-type`` "AWS Service Event via CloudTrail" / "AWS API Call via
   CloudTrail", ``detail`` = the CloudTrail record): one object, an array or JSON lines;
 * bare CloudTrail records (an array or JSON lines), and ``aws cloudtrail lookup-events``
-  output (``{"Events": [{"CloudTrailEvent": "<record as a JSON string>"}]}``).
+  output (``{"Events": [{"CloudTrailEvent": "<record as a JSON string>"}]}``);
+* a trail's CloudWatch Logs group: ``aws logs get-log-events`` / ``filter-log-events`` output
+  (``{"events": [{"timestamp": ..., "message": "<record as a JSON string>"}]}``), a
+  subscription filter's decoded payload (``{"messageType": "DATA_MESSAGE", "logEvents":
+  [...]}``) and the files of an export to S3 (``create-export-task``: one
+  ``<ISO timestamp> <record>`` per line).
 
 Recognised events (everything else is skipped silently; a log file holds many):
 
@@ -70,6 +75,8 @@ IAM_EVENTS = {"UpdateAccessKey", "DeleteAccessKey", "CreateAccessKey"}
 ENVELOPE_TYPES = {"AWS Service Event via CloudTrail", "AWS API Call via CloudTrail"}
 
 _RECORDS_START = re.compile(rb'^\s*\{\s*"Records"\s*:\s*(\[)?')
+# A line of a CloudWatch Logs export: "2022-07-18T14:24:29.825Z {...}".
+_EXPORT_LINE = re.compile(rb"^\s*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
 _SECRET_ARN = re.compile(r"^arn:[\w-]+:secretsmanager:[\w-]*:\d*\w*:secret:(.+)$")
 _ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
 
@@ -131,16 +138,28 @@ def _items(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
                 yield from _expand(obj, where)
             return
         yield from _expand(load_json(stream), "$")
+    elif _EXPORT_LINE.match(head):
+        for where, obj in iter_json_lines(_export_records(stream)):
+            yield from _expand(obj, where)
     else:
         raise ImportFormatError(
             "expected CloudTrail or EventBridge JSON (an object or an array)", "byte 0"
         )
 
 
+def _export_records(stream: IO[bytes]) -> Iterator[bytes]:
+    """The records of a CloudWatch Logs export, each line without its timestamp (a line that
+    has none is passed on as it is, to be read, or rejected, as a JSON line)."""
+    for raw in stream:
+        match = _EXPORT_LINE.match(raw)
+        yield raw[match.end() :] if match else raw
+
+
 def _expand(doc: Any, where: str) -> Iterator[tuple[str, Any]]:
-    """A log file or lookup-events document gives its records; anything else is one item."""
+    """A log file, lookup-events or CloudWatch Logs document gives its records; anything else
+    is one item."""
     if isinstance(doc, dict):
-        for key in ("Records", "Events"):
+        for key in ("Records", "Events", "events", "logEvents"):
             if key in doc and ("eventName" not in doc and "detail" not in doc):
                 items = doc[key]
                 base = "$" if where == "$" else where + " $"
@@ -176,9 +195,27 @@ def _record(obj: Any, where: str) -> tuple[dict, str, str, str]:
             record = json.loads(raw)
         except (json.JSONDecodeError, RecursionError):
             raise ImportFormatError("malformed JSON string", f"{where}.CloudTrailEvent") from None
+        except ValueError:  # an integer of more digits than Python converts (4,300)
+            raise ImportFormatError(
+                "a number in the record is too long", f"{where}.CloudTrailEvent"
+            ) from None
         return expect_dict(record, f"{where}.CloudTrailEvent"), f"{where}.CloudTrailEvent", "", ""
     if "eventName" in obj or "eventSource" in obj:
         return obj, where, "", ""
+    if "message" in obj and ("timestamp" in obj or "ingestionTime" in obj):  # CloudWatch Logs
+        raw = obj["message"]
+        mwhere = f"{where}.message"
+        if not isinstance(raw, str):
+            raise ImportFormatError(f"expected a JSON string, found {type_name(raw)}", mwhere)
+        try:
+            record = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError):
+            raise ImportFormatError(
+                "not a CloudTrail record (the log group holds other logs?)", mwhere
+            ) from None
+        except ValueError:
+            raise ImportFormatError("a number in the record is too long", mwhere) from None
+        return expect_dict(record, mwhere, "a CloudTrail record"), mwhere, "", ""
     raise ImportFormatError(
         "not a CloudTrail record or EventBridge event (no eventName or detail)", where
     )

@@ -27,7 +27,10 @@ current time.
 
 The ``aws iam get-credential-report`` JSON output itself (``{"Content": "<base64 CSV>",
 "ReportFormat": "text/csv", "GeneratedTime": ...}``) is read too: ``Content`` is decoded and
-``GeneratedTime`` is ``now`` unless one is passed. See docs/formats/aws-iam-credential-report.md.
+``GeneratedTime`` is ``now`` unless one is passed. So is its text output (``--output text``:
+``<base64>\t<GeneratedTime>\ttext/csv``) and the bare base64 of ``--query Content --output
+text`` (the report not yet piped through ``base64 -d``).
+See docs/formats/aws-iam-credential-report.md.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import base64
 import binascii
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import IO
@@ -134,6 +138,8 @@ def _read_rows(stream: IO[bytes]) -> list[tuple[str, dict[str, str]]]:
             where = f"line {reader.line_num}"
             if not any(v.strip() for v in values):
                 continue
+            if [v.strip().lower() for v in values] == columns:
+                continue  # reports of several accounts concatenated, each with its header
             if len(values) != len(columns):
                 raise ImportFormatError(
                     f"row has {len(values)} fields, the header has {len(columns)}", where
@@ -154,6 +160,12 @@ def _cli_json(stream: IO[bytes]) -> tuple[IO[bytes] | None, datetime | None]:
     (None) for the output as the AWS CLI reference prints it, with ``GeneratedTime`` and
     ``ReportFormat`` but the ``Content`` left out: a report of no users."""
     doc = load_json(stream, max_depth=4)
+    if isinstance(doc, dict) and "State" in doc and set(doc) <= {"State", "Description"}:
+        raise ImportFormatError(
+            "this is the output of generate-credential-report (it starts the report): import "
+            "the output of get-credential-report, or its decoded Content",
+            "$.State",
+        )
     if isinstance(doc, dict) and "Content" not in doc and set(doc) == _CLI_KEYS_WITHOUT_CONTENT:
         safe_datetime(doc.get("GeneratedTime"), "$.GeneratedTime")
         return None, None
@@ -180,6 +192,40 @@ def _cli_json(stream: IO[bytes]) -> tuple[IO[bytes] | None, datetime | None]:
     if char in "[{":
         raise ImportFormatError("expected the report CSV, found JSON", "$.Content")
     return decoded, generated
+
+
+_BASE64_TOKEN = re.compile(r"^[A-Za-z0-9+/]{16,}={0,2}$")
+
+
+def _cli_text(stream: IO[bytes], head: bytes) -> tuple[IO[bytes], datetime | None] | None:
+    """The CSV and GeneratedTime of ``get-credential-report --output text`` (tab-separated
+    Content, GeneratedTime, ReportFormat) or of the bare base64 Content; None when the first
+    line is not that (it is then read as the CSV)."""
+    first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    try:
+        tokens = first_line.decode("ascii").split()
+    except UnicodeDecodeError:
+        return None
+    if not tokens or not _BASE64_TOKEN.match(tokens[0]):
+        return None
+    if len(tokens) > 1 and tokens[-1] != "text/csv":
+        return None
+    # Each base64 line decodes on its own only if it is a multiple of 4 long: join them all.
+    data = stream.read()
+    text = data.decode("ascii", "replace").split()
+    content = "".join(text[:1] if len(tokens) > 1 else text)
+    try:
+        decoded = base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImportFormatError(
+            "not base64, nor a credential report CSV (the CLI prints the report base64-encoded)",
+            "line 1",
+        ) from None
+    generated = safe_datetime(tokens[1], "line 1, GeneratedTime") if len(tokens) > 2 else None
+    csv_stream, char = first_char(io.BytesIO(decoded))
+    if char in "[{":
+        raise ImportFormatError("expected the report CSV, found JSON", "line 1 (decoded)")
+    return csv_stream, generated
 
 
 # The example output of the AWS CLI reference ("aws iam get-credential-report").
@@ -212,6 +258,13 @@ def parse(
         stream = csv_stream
         if now is None:
             now = generated
+    else:
+        head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
+        text_output = _cli_text(stream, head)
+        if text_output is not None:
+            stream, generated = text_output
+            if now is None:
+                now = generated
     rows = _read_rows(stream)
     if now is None:
         now = _latest_timestamp(rows) or datetime.now(UTC)

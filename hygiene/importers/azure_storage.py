@@ -1,7 +1,10 @@
 """Azure storage accounts: ``az storage account list`` / ``show`` JSON.
 
 Accepts one account object, an array of them (streamed), an ARM REST list response
-(``{"value": [...]}``) and the ARM shape with the settings under ``properties``. Keys are
+(``{"value": [...]}``), an Azure Resource Graph result (``az graph query -q "resources | where
+type =~ 'microsoft.storage/storageaccounts'"``: ``{"count": N, "data": [...], "skip_token":
+..., "total_records": N}``, or the REST API's ``{"totalRecords": N, "data": [...]}``) and the
+ARM shape with the settings under ``properties``. Keys are
 matched case-insensitively, so PowerShell's ``Get-AzStorageAccount | ConvertTo-Json``
 (``KeyCreationTime``, ``SasPolicy``...) reads too.
 
@@ -149,12 +152,31 @@ def _accounts(stream: IO[bytes]) -> Iterator[tuple[str, dict]]:
         raise ImportFormatError("expected az CLI JSON (an object or an array)", "byte 0")
     doc = load_json(stream)
     doc = expect_dict(doc, "$")
-    value = doc.get("value")
-    if isinstance(value, list) and not _looks_like_account(doc):
-        for i, obj in enumerate(value):
-            yield f"$.value[{i}]", expect_dict(obj, f"$.value[{i}]", "a storage account object")
-        return
+    for key in ("value", "data"):
+        value = doc.get(key)
+        if key in doc and not _looks_like_account(doc):
+            if key == "data" and not set(doc) <= _GRAPH_KEYS:
+                continue
+            if not isinstance(value, list):
+                raise ImportFormatError(f"expected an array, found {type_name(value)}", f"$.{key}")
+            for i, obj in enumerate(value):
+                where = f"$.{key}[{i}]"
+                yield where, expect_dict(obj, where, "a storage account object")
+            return
     yield "$", doc
+
+
+# The keys of an Azure Resource Graph result: az graph query (snake_case) and the REST API.
+_GRAPH_KEYS = {
+    "count",
+    "data",
+    "skip_token",
+    "total_records",
+    "totalRecords",
+    "$skipToken",
+    "resultTruncated",
+    "facets",
+}
 
 
 _ACCOUNT_KEYS = {

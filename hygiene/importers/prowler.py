@@ -48,6 +48,11 @@ CHECK_TYPES: dict[str, str] = {
     "apikeys_key_rotated_in_90_days": "key-rotation",
     "kms_key_rotation_enabled": "key-rotation",
     "acm_certificates_expiration_check": "key-rotation",
+    # Prowler 5 providers: OCI customer secret keys (S3-compatible access keys), expired or
+    # expiring Entra app registration credentials and Vercel API tokens.
+    "identity_user_customer_secret_keys_rotated_90_days": "key-rotation",
+    "entra_app_registration_credential_not_expired": "key-rotation",
+    "authentication_token_not_expired": "key-rotation",
     # unused credentials
     "iam_user_accesskey_unused": "unused-credential",
     "iam_user_console_access_unused": "unused-credential",
@@ -57,9 +62,11 @@ CHECK_TYPES: dict[str, str] = {
     "iam_disable_30_days_credentials": "unused-credential",
     "iam_sa_user_managed_key_unused": "unused-credential",
     "secretsmanager_secret_unused": "unused-credential",
+    "authentication_no_stale_tokens": "unused-credential",  # Vercel tokens unused for 90 days
     # root account credentials
     "iam_no_root_access_key": "root-credential",
     "iam_avoid_root_usage": "root-credential",
+    "iam_api_keys_no_root_owned": "root-credential",  # Scaleway API keys of the root user
     # MFA
     "iam_root_mfa_enabled": "missing-mfa",
     "iam_root_hardware_mfa_enabled": "missing-mfa",
@@ -82,6 +89,10 @@ CHECK_TYPES: dict[str, str] = {
     "keyvault_secret_expiration_set_for_rbac_keyvault": "key-policy",
     "keyvault_secret_expiration_set_for_non_rbac_keyvault": "key-policy",
     "iam_password_policy_expires_passwords_within_90_days_or_less": "key-policy",
+    # CloudWatch / SLS alarms on console sign-ins without MFA: a log alert, not a credential
+    # without MFA (the heuristic would say missing-mfa; Prowler 2's check32 likewise).
+    "cloudwatch_log_metric_filter_sign_in_without_mfa": "posture-other",
+    "sls_management_console_signin_without_mfa_alert_enabled": "posture-other",
 }
 
 # Checks that look for plaintext secrets in configuration (Lambda variables, user data,

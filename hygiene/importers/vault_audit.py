@@ -19,8 +19,14 @@ Yields RotationEvents:
   KV: ``request.mount_type`` when the log has it (Vault 1.13+), otherwise the mounts named in
   ``kv_mounts`` (default "secret" and "kv").
 
-Paths in a namespace are prefixed with the namespace path ("team-a/secret/app"). Values in the
-log are HMAC'd; request.data and response.data are never read.
+Paths in a namespace are prefixed with the namespace path ("team-a/secret/app"): Vault logs
+``request.path`` relative to the namespace but ``request.mount_point`` with the namespace in front
+("admin/shared-secrets/" for "shared-secrets/data/retail" in namespace "admin/").
+
+Lines may carry a prefix before the JSON entry: the devices' ``prefix`` option, or the syslog
+header ("Jun 26 04:12:45 host vault[812]: ") when the syslog device's messages are exported from
+/var/log/syslog or journalctl. Values in the log are HMAC'd; request.data and response.data are
+never read.
 See docs/formats/vault-audit.md.
 """
 
@@ -61,11 +67,40 @@ def parse(stream: IO[bytes], *, kv_mounts: Iterable[str] | None = None) -> Itera
     mounts = {m.strip("/") for m in (kv_mounts if kv_mounts is not None else DEFAULT_KV_MOUNTS)}
     stream, char = first_char(stream)
     if char != "{":
-        raise ImportFormatError("expected Vault audit JSON lines (one object per line)", "line 1")
-    for where, entry in iter_json_lines(stream):
+        head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
+        first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+        if _prefix_end(first_line) is None:
+            raise ImportFormatError(
+                "expected Vault audit JSON lines (one object per line)", "line 1"
+            )
+    for where, entry in iter_json_lines(_without_prefixes(stream)):
         event = _entry(entry, where, mounts)
         if event is not None:
             yield event
+
+
+# A line prefix: the syslog header ("Jun 26 04:12:45 host vault[812]: ",
+# "<134>1 2025-06-26T04:12:45Z host vault 812 - - ") or the audit device's ``prefix`` option.
+# Short, without quotes or braces.
+MAX_PREFIX = 512
+
+
+def _prefix_end(line: bytes) -> int | None:
+    """Where the JSON entry of a prefixed line starts (None: no prefix followed by an entry)."""
+    start = line.find(b'{"')
+    if start <= 0 or start > MAX_PREFIX or b'"' in line[:start] or b"}" in line[:start]:
+        return None
+    return start
+
+
+def _without_prefixes(stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of the log, each with its prefix (if any) cut off before the JSON entry."""
+    for raw in stream:
+        if raw.lstrip(b"\xef\xbb\xbf \t").startswith(b"{"):
+            yield raw
+            continue
+        start = _prefix_end(raw)
+        yield raw if start is None else raw[start:]
 
 
 def _entry(entry: Any, where: str, mounts: set[str]) -> RotationEvent | None:
@@ -88,7 +123,7 @@ def _entry(entry: Any, where: str, mounts: set[str]) -> RotationEvent | None:
     namespace = get_str(_sub(request, "namespace", rwhere), "path", f"{rwhere}.namespace")
     ns = namespace.strip("/") + "/" if namespace.strip("/") else ""
 
-    classified = _classify(path, request, rwhere, mounts, failed)
+    classified = _classify(path, request, rwhere, mounts, failed, ns)
     if classified is None:
         return None
     action, name, values = classified
@@ -111,7 +146,7 @@ def _entry(entry: Any, where: str, mounts: set[str]) -> RotationEvent | None:
 
 
 def _classify(
-    path: str, request: dict, rwhere: str, mounts: set[str], failed: bool
+    path: str, request: dict, rwhere: str, mounts: set[str], failed: bool, ns: str = ""
 ) -> tuple[str, str, list[str]] | None:
     revoke = _REVOKE.match(path)
     if revoke:
@@ -121,7 +156,7 @@ def _classify(
         return None
     operation = get_str(request, "operation", rwhere).lower()
     mount_type = get_str(request, "mount_type", rwhere).lower()
-    mount_point = get_str(request, "mount_point", rwhere).strip("/")
+    mount_point = _relative_mount(get_str(request, "mount_point", rwhere).strip("/"), path, ns)
     is_kv = mount_type in ("kv", "generic") if mount_type else None
 
     rotate = _ROTATE.search(path)
@@ -143,6 +178,14 @@ def _classify(
     if rest and rest.split("/", 1)[0] not in _KV_V2_VERBS:
         return ("rotated", "kv-v1-write", [path])  # KV v1: the value at this path was replaced
     return None
+
+
+def _relative_mount(mount_point: str, path: str, ns: str) -> str:
+    """The mount point relative to the request's namespace, as ``path`` is: Vault Enterprise
+    logs "admin/shared-secrets" for the path "shared-secrets/data/retail" in namespace "admin/"."""
+    if ns and mount_point.startswith(ns) and not path.startswith(mount_point + "/"):
+        return mount_point[len(ns) :].strip("/")
+    return mount_point
 
 
 def _kv_v2_data(path: str, mount_point: str) -> tuple[str, str] | None:

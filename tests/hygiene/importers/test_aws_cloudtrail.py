@@ -409,3 +409,72 @@ def test_put_secret_value_staged_without_awscurrent_is_not_a_rotation(stages, ke
     assert [(e.action, e.event_name) for e in items] == (
         [("rotated", "PutSecretValue")] if kept else []
     )
+
+
+# --- a trail's CloudWatch Logs group ------------------------------------------------------
+
+
+def test_real_get_log_events_output_is_read():
+    # `aws logs get-log-events` on a trail's log group (a CloudShell lab's sample results):
+    # each record is the JSON string in "message"; a CloudShell heartbeat and a Health call,
+    # nothing about secrets or keys, so nothing comes out, and nothing is rejected.
+    assert load("real_committed_cloudshell_lab_get_log_events.json") == []
+
+
+def elastic_records() -> list[dict]:
+    lines = (REAL / "real_elastic_integrations_iam_access_keys.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def summary(items):
+    return [(e.action, e.event_name, e.event_id, e.references, e.occurred_at) for e in items]
+
+
+def test_cloudwatch_logs_shapes_give_the_same_events():
+    # The real IAM records as CloudWatch Logs holds them: get-log-events / filter-log-events
+    # output (one line or pretty-printed), a subscription filter's payload and an S3 export.
+    expected = summary(load_real("real_elastic_integrations_iam_access_keys.jsonl"))
+    assert len(expected) == 3
+    recs = elastic_records()
+    published = json.loads((CT / "real_committed_cloudshell_lab_get_log_events.json").read_text())
+    shell = published["events"][0]
+    events = [{**shell, "message": json.dumps(r, separators=(",", ":"))} for r in recs]
+    get_log_events = {"events": events, "nextForwardToken": "f/1", "nextBackwardToken": "b/1"}
+    filter_log_events = {
+        "events": [
+            {"logStreamName": f"{C}_CloudTrail_us-east-1", "eventId": "1", **e} for e in events
+        ],
+        "searchedLogStreams": [],
+    }
+    subscription = {
+        "messageType": "DATA_MESSAGE",
+        "owner": C,
+        "logGroup": "CloudTrail/DefaultLogGroup",
+        "logStream": f"{C}_CloudTrail_us-east-1",
+        "subscriptionFilters": ["Destination"],
+        "logEvents": [
+            {"id": str(i), "timestamp": 1578516186000, "message": json.dumps(r)}
+            for i, r in enumerate(recs)
+        ],
+    }
+    for doc in (get_log_events, filter_log_events, subscription):
+        assert summary(parse_bytes(json.dumps(doc).encode())) == expected
+        assert summary(parse_bytes(json.dumps(doc, indent=4).encode())) == expected
+    export = b"".join(b"2020-01-08T20:43:06.000Z " + json.dumps(r).encode() + b"\n" for r in recs)
+    assert summary(parse_bytes(export)) == expected
+
+
+def test_cloudwatch_logs_bad_messages():
+    doc = {"events": [{"timestamp": 1, "message": "START RequestId: 1f0e Version: $LATEST"}]}
+    err = expect_error(json.dumps(doc, indent=2).encode())
+    assert err.location == "$.events[0].message"
+    assert "RequestId" not in str(err)
+    doc = {"events": [{"timestamp": 1, "message": {"eventName": "x"}}]}
+    assert expect_error(json.dumps(doc, indent=2).encode()).location == "$.events[0].message"
+    doc = {"events": [{"timestamp": 1, "message": "[1]"}]}
+    assert expect_error(json.dumps(doc, indent=2).encode()).location == "$.events[0].message"
+    export = b"2020-01-08T20:43:06.000Z {not json\n"
+    assert expect_error(export).location.startswith("line 1")
+    long_number = {"Events": [{"CloudTrailEvent": '{"a": ' + "1" * 5000 + "}"}]}
+    err = expect_error(json.dumps(long_number, indent=1).encode())
+    assert err.location == "$.Events[0].CloudTrailEvent"

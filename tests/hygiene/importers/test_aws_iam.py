@@ -420,3 +420,46 @@ def test_real_awscli_reference_output_without_content_is_an_empty_report():
     assert "found other JSON" in err.message
     err = expect_error(b'{"GeneratedTime": "tomorrow", "ReportFormat": "text/csv"}')
     assert err.location == "$.GeneratedTime"
+
+
+def test_cli_text_output_and_bare_base64_content_are_decoded():
+    # `get-credential-report --output text` prints Content, GeneratedTime and ReportFormat
+    # tab-separated; `--query Content --output text` prints the base64 alone, which people
+    # forget to pipe through `base64 -d` (or wrap at 76 columns with `base64`).
+    csv_bytes = (IAM / "real_guardian_security_hq_test_report.csv").read_bytes()
+    content = base64.b64encode(csv_bytes)
+    text = content + b"\t2023-01-01T00:00:00+00:00\ttext/csv\n"
+    generated = datetime(2023, 1, 1, tzinfo=UTC)
+    assert parse_bytes(text) == load("real_guardian_security_hq_test_report.csv", now=generated)
+    assert parse_bytes(text, now=NOW) == load("real_guardian_security_hq_test_report.csv", now=NOW)
+    expected = load("real_guardian_security_hq_test_report.csv")
+    assert parse_bytes(content) == expected
+    wrapped = b"\n".join(content[i : i + 76] for i in range(0, len(content), 76)) + b"\n"
+    assert parse_bytes(wrapped) == expected
+
+
+def test_cli_text_and_generate_report_errors():
+    err = expect_error(b"QUJDREVGR0hJSktMTU5PUFFS\nUw\n")
+    assert err.location == "line 1" and "base64" in err.message
+    err = expect_error(base64.b64encode(b'{"Content": "eA==", "ReportFormat": "text/csv"}'))
+    assert (err.location, "JSON" in err.message) == ("line 1 (decoded)", True)
+    content = base64.b64encode((IAM / "real_cfech_credential_report.csv").read_bytes())
+    err = expect_error(content + b"\tlast tuesday\ttext/csv\n")
+    assert "tuesday" not in str(err)
+    generate = {"State": "STARTED", "Description": "No report exists. Starting a new report"}
+    err = expect_error(json.dumps(generate).encode())
+    assert err.location == "$.State" and "get-credential-report" in err.message
+
+
+def test_reports_of_several_accounts_concatenated():
+    # `cat account-*.csv > all.csv`: each report keeps its header line; rows of every account.
+    guardian = (IAM / "real_guardian_security_hq_test_report.csv").read_bytes()
+    cfech = (IAM / "real_cfech_credential_report.csv").read_bytes()
+    items = parse_bytes(guardian + b"\n" + cfech, now=NOW)
+    assert items == parse_bytes(guardian, now=NOW) + parse_bytes(cfech, now=NOW)
+    assert len({i.account for i in items if isinstance(i, Observation)}) == 2
+    # A header whose columns differ is not a repeated header: an error at its line.
+    other = cfech.replace(b"user,arn,", b"user,arn ,", 1)
+    assert expect_error(
+        guardian + b"\n" + other.replace(b"mfa_active", b"mfa")
+    ).location.startswith("line ")

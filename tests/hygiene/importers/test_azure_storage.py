@@ -421,3 +421,30 @@ def test_real_arm_list_body_of_an_older_shape_is_read_but_not_judged():
     # allowSharedKeyAccess), a "{subscription-id}" placeholder in the ids. Read without error;
     # nothing to judge, as for an API version that predates those settings.
     assert load("real_azure_rest_api_specs_StorageAccountList_body.json") == []
+
+
+def test_resource_graph_results():
+    # Azure Resource Graph holds the ARM body (unset properties left out), with its type in
+    # lower case and the subscription beside it: az graph query's {"count", "data",
+    # "skip_token", "total_records"} and the REST API's {"totalRecords", "data", ...}.
+    body = json.loads(
+        (AZ / "real_azure_rest_api_specs_StorageAccountGetProperties_body.json").read_text()
+    )
+    expected = load("real_azure_rest_api_specs_StorageAccountGetProperties_body.json", now=NOW)
+    row = {
+        **body,
+        "type": "microsoft.storage/storageaccounts",
+        "subscriptionId": "{subscription-id}",
+    }
+    az_graph = {"count": 2, "data": [row, row], "skip_token": None, "total_records": 2}
+    rest = {"totalRecords": 1, "count": 1, "data": [row], "facets": [], "resultTruncated": "false"}
+    assert parse_obj(az_graph, now=NOW) == expected * 2
+    assert parse_obj(rest, now=NOW) == expected
+    assert parse_obj({"count": 0, "data": [], "skip_token": None, "total_records": 0}) == []
+    err = expect_error(json.dumps({"count": 1, "data": {"a": 1}, "total_records": 1}).encode())
+    assert err.location == "$.data"
+    err = expect_error(json.dumps({"count": 1, "data": [1], "total_records": 1}).encode())
+    assert err.location == "$.data[0]"
+    # Another document with a "data" key is not a Resource Graph result.
+    err = expect_error(json.dumps({"data": [row], "kind": "other"}).encode())
+    assert (err.location, "not a storage account" in err.message) == ("$", True)

@@ -1137,3 +1137,138 @@ def test_real_v4_ocsf_one_vuln_after_4_5_from_defectdojo():
     assert item.tool_ids["finding_uid"].endswith("-us-east-1-myAdministratorExecutionRole")
     assert item.description.startswith("Apply the principle of least privilege.")
     assert "too permissive trust" not in repr(dataclasses.asdict(item))  # status_detail
+
+
+# --- Prowler 5.46's own writers (tool_*: tests/fixtures/README-auditors.md) ------------------
+# Findings built from the checks' own metadata and written by Prowler's OCSF, CSV and ASFF
+# output classes: M365, GitHub and Azure providers, and muted results, both PASS and FAIL.
+
+
+def brief(items):
+    return [
+        (o.rule, o.secret_type, o.severity, o.passed, o.tool_resolution, o.resource, o.region)
+        for o in items
+    ]
+
+
+M365_TENANT = "00000000-1111-2222-3333-444444444444"
+
+
+@pytest.mark.parametrize(
+    "name", ["tool_prowler_5_46_m365_muted.ocsf.json", "tool_prowler_5_46_m365_muted.csv"]
+)
+def test_tool_prowler_5_m365_muted_results(name):
+    # A muted PASS stays a pass (it resolves); a muted FAIL is dismissed, never open.
+    items = load(name)
+    assert brief(items) == [
+        ("entra_admin_users_mfa_enabled", "missing-mfa", "high", False, "",
+         "aaaaaaaa-0000-0000-0000-000000000001", "global"),
+        ("entra_admin_users_mfa_enabled", "missing-mfa", "high", True, "",
+         "aaaaaaaa-0000-0000-0000-000000000002", "global"),
+        ("entra_app_registration_client_secret_unused", "posture-other", "medium", False,
+         "accepted_risk", "bbbbbbbb-0000-0000-0000-000000000001", "global"),
+    ]  # fmt: skip
+    assert {o.account for o in items} == {M365_TENANT}
+    assert all(o.references == [] for o in items)  # not an AWS account, not a storage account
+    assert items[0].title.startswith("Users in administrative roles require multifactor")
+    assert items[0].tool_ids == {
+        "finding_uid": f"prowler-m365-entra_admin_users_mfa_enabled-{M365_TENANT}-global-"
+        "admin@contoso.onmicrosoft.com"
+    }
+    # status_extended names the user: never kept.
+    assert not any("does not have MFA" in repr(o) for o in items)
+
+
+def test_tool_prowler_5_github_ocsf():
+    items = load("tool_prowler_5_46_github_muted.ocsf.json")
+    assert brief(items) == [
+        ("organization_members_mfa_required", "missing-mfa", "critical", False, "", "123456",
+         "global"),
+        ("repository_secret_scanning_enabled", "posture-other", "high", True, "", "987654",
+         "global"),
+        ("repository_secret_scanning_enabled", "posture-other", "high", False, "accepted_risk",
+         "987655", "global"),
+    ]  # fmt: skip
+    assert {o.account for o in items} == {"acme-org"}
+    assert all(o.references == [] for o in items)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tool_prowler_5_46_azure_keyvault_storage_muted.ocsf.json",
+        "tool_prowler_5_46_azure_keyvault_storage_muted.csv",
+    ],
+)
+def test_tool_prowler_5_azure_key_vault_and_storage(name):
+    sub = "55555555-6666-7777-8888-999999999999"
+    vaults = f"/subscriptions/{sub}/resourceGroups/data-rg/providers/Microsoft.KeyVault/vaults/"
+    account = (
+        f"/subscriptions/{sub}/resourceGroups/data-rg/providers/Microsoft.Storage/"
+        "storageAccounts/stpayments"
+    )
+    items = load(name)
+    assert brief(items) == [
+        ("keyvault_rbac_secret_expiration_set", "key-policy", "medium", False, "",
+         vaults + "kv-payments", "westeurope"),
+        ("keyvault_rbac_secret_expiration_set", "key-policy", "medium", False, "accepted_risk",
+         vaults + "kv-legacy", "westeurope"),
+        ("storage_key_rotation_90_days", "key-rotation", "medium", True, "", account,
+         "westeurope"),
+        ("storage_account_key_access_disabled", "shared-key-access", "high", False, "", account,
+         "westeurope"),
+    ]  # fmt: skip
+    assert {o.account for o in items} == {sub}
+    assert items[0].references == []
+    assert items[3].references == [
+        Reference("storage-account", "stpayments"),
+        Reference("other", account),
+    ]
+
+
+def test_tool_prowler_5_asff_muted_results_are_warning():
+    # Prowler 4+ writes every muted result as WARNING, PASS or FAIL alike, and leaves MANUAL
+    # out: a WARNING is read as a muted FAIL, i.e. dismissed (accepted risk), never open.
+    items = load("tool_prowler_5_46_aws_muted.asff.json")
+    user = f"arn:aws:iam::{ACCT}:user/"
+    assert brief(items) == [
+        ("iam_rotate_access_key_90_days", "key-rotation", "medium", False, "",
+         user + "ci-deployer", "us-east-1"),
+        ("iam_rotate_access_key_90_days", "key-rotation", "medium", False, "accepted_risk",
+         user + "legacy-batch", "us-east-1"),
+        ("iam_user_accesskey_unused", "unused-credential", "medium", False, "accepted_risk",
+         user + "ops", "us-east-1"),
+    ]  # fmt: skip
+    assert items[0].references == [
+        Reference("arn", user + "ci-deployer"),
+        Reference("aws-account", ACCT),
+    ]
+    assert (
+        items[0]
+        .tool_ids["finding_uid"]
+        .startswith(f"prowler-iam_rotate_access_key_90_days-{ACCT}-us-east-1-")
+    )
+    assert not any("400 days" in repr(o) for o in items)  # the Description: never kept
+
+
+@pytest.mark.parametrize(
+    ("check", "secret_type"),
+    [
+        # Prowler 5.46 checks about credentials that the heuristics got wrong
+        ("cloudwatch_log_metric_filter_sign_in_without_mfa", "posture-other"),
+        ("sls_management_console_signin_without_mfa_alert_enabled", "posture-other"),
+        ("identity_user_customer_secret_keys_rotated_90_days", "key-rotation"),
+        ("entra_app_registration_credential_not_expired", "key-rotation"),
+        ("authentication_token_not_expired", "key-rotation"),
+        ("authentication_no_stale_tokens", "unused-credential"),
+        ("iam_api_keys_no_root_owned", "root-credential"),
+        # and some the heuristics get right
+        ("entra_admin_users_mfa_enabled", "missing-mfa"),
+        ("organization_members_mfa_required", "missing-mfa"),
+        ("ram_rotate_access_key_90_days", "key-rotation"),
+        ("objectstorage_access_key_expiration", "key-policy"),
+        ("repository_secret_scanning_enabled", "posture-other"),
+    ],
+)
+def test_check_type_prowler_5_providers(check, secret_type):
+    assert check_type(check) == secret_type

@@ -332,3 +332,66 @@ def test_real_approle_login_and_ssh_sign_are_not_rotations():
     # AppRole login (request and response, a blank line between) and an SSH certificate signing
     # request: an update outside the KV mounts, with no mount_type.
     assert load("real_vagrant_approle_ssh_audit.log") == []
+
+
+def test_real_vault_1_19_namespace_kv_v2_put_and_patch():
+    # Vault Enterprise 1.19 in namespace "admin/": request.path is relative to the namespace
+    # ("shared-secrets/data/retail") but mount_point is not ("admin/shared-secrets/"); a put
+    # (update) and a patch, each a new version of the secret.
+    put, patch = load("real_jessicaahm_vault_1_19_namespace_kv_v2_put_patch.log")
+    for event in (put, patch):
+        assert (event.action, event.event_name, event.actor) == ("rotated", "kv-v2-write", "token")
+        assert event.references == [
+            Reference("vault-path", "admin/shared-secrets/retail"),
+            Reference("vault-path", "admin/shared-secrets/data/retail"),
+        ]
+        assert "hmac-sha256" not in repr(event)
+    assert put.event_id == "181a55d1-3302-7a62-191b-c55a7902ace9"
+    assert put.occurred_at == datetime(2025, 6, 26, 4, 12, 45, 323282, tzinfo=UTC)
+    assert (patch.event_id, patch.detail) == (
+        "2f75ee2e-34a0-04c5-4507-dd65c7a658c2",
+        "Vault patch admin/shared-secrets/data/retail",
+    )
+
+
+def test_namespace_mount_point_kv_v1_and_rotate():
+    # The same entries on a KV v1 mount and on a rotate endpoint: the namespace-prefixed
+    # mount_point must not hide them (a KV v1 write in a namespace used to be skipped).
+    data = (VAULT / "real_jessicaahm_vault_1_19_namespace_kv_v2_put_patch.log").read_bytes()
+    v1 = data.replace(b"shared-secrets/data/retail", b"shared-secrets/retail")
+    assert (
+        summary(parse(io.BytesIO(v1)))
+        == [("rotated", "kv-v1-write", ["admin/shared-secrets/retail"])] * 2
+    )
+    db = (
+        data.replace(b"shared-secrets/data/retail", b"database/rotate-root/pg")
+        .replace(b'"admin/shared-secrets/"', b'"admin/database/"')
+        .replace(b'"mount_type":"kv"', b'"mount_type":"database"')
+    )
+    assert (
+        summary(parse(io.BytesIO(db)))
+        == [("rotated", "rotate-root", ["admin/database/rotate-root/pg"])] * 2
+    )
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        b"Jun 26 04:12:45 vault-0 vault[812]: ",  # /var/log/syslog (syslog device)
+        b"2025-06-26T04:12:45+0000 vault-0 vault[812]: ",  # journalctl -o short-iso
+        b"<134>1 2025-06-26T04:12:45Z vault-0 vault 812 - - ",  # RFC 5424 (socket to a collector)
+        b"vault-audit: ",  # the devices' prefix option
+    ],
+)
+def test_prefixed_lines(prefix):
+    data = (VAULT / "real_jessicaahm_vault_1_19_namespace_kv_v2_put_patch.log").read_bytes()
+    expected = summary(parse(io.BytesIO(data)))
+    prefixed = b"".join(prefix + line + b"\n" for line in data.splitlines())
+    assert summary(parse(io.BytesIO(prefixed))) == expected
+    # Mixed with unprefixed lines, and a prefixed line that is not an entry: an error there.
+    mixed = data + prefix + b"starting audit device\n"
+    err = expect_error(mixed)
+    assert err.location.startswith("line 3")
+    assert b"starting" not in str(err).encode()
+    # A prefix with quotes or braces is not a prefix: the line is not JSON.
+    assert expect_error(b'x"y: ' + data).location.startswith("line 1")
