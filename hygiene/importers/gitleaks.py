@@ -5,7 +5,10 @@ v8 JSON  ``[{"RuleID", "Description", "Secret", "Match", "File", "StartLine", "C
 v7 JSON  ``[{"rule", "offender", "line", "file", "lineNumber", "commit", "repo", "repoURL",
            "leakURL", "author", "email", "date", "commitMessage", ...}]``
 CSV      v8's ``--report-format csv`` (RuleID,Commit,File,SymlinkFile,Secret,Match,StartLine,...).
-v6/v7 ``--verbose`` stdout: v7 findings as indented objects one after another (no array).
+v1-v7 ``--verbose`` stdout: findings as indented objects one after another (no array), with
+         log lines or a CI wrapper's banner around them (skipped); v1's keys are ``reason``,
+         ``string``, ``time``, ``repoURL``. v8's ``--verbose`` console text and JUnit XML
+         (``--report-format junit``) are refused, naming ``--report-format json``.
 
 betterleaks, a gitleaks fork, writes the same findings; some of its releases also wrote them as
 JSON lines (``--report-format jsonl``, one v8 finding per line), or moved the place into
@@ -34,12 +37,9 @@ from datetime import UTC, datetime
 from itertools import repeat
 from typing import IO, Any, BinaryIO
 
-import ijson
-
 from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
 
 from .base import (
-    DepthGuard,
     ImportFormatError,
     Item,
     Observation,
@@ -102,8 +102,9 @@ def sniff(head: bytes) -> str:
         return "this looks like SARIF; use format sarif"
     if b'"SourceMetadata"' in h or b'"DetectorName"' in h or b'"stringsFound"' in h:
         return "this looks like TruffleHog output; use format trufflehog"
-    if b'"plugins_used"' in h or (b'"results"' in h and b'"hashed_secret"' in h):
-        return "this looks like a detect-secrets baseline; use format detect-secrets"
+    audit_report = b'"results"' in h and b'"category"' in h and b'"secrets"' in h
+    if b'"plugins_used"' in h or (b'"results"' in h and b'"hashed_secret"' in h) or audit_report:
+        return "this looks like detect-secrets output; use format detect-secrets"
     if b'"entities_with_incidents"' in h or b'"secrets_engine_version"' in h:
         return "this looks like ggshield output; use format ggshield"
     if b'"RuleID"' in h or b'"offender"' in h:
@@ -403,15 +404,19 @@ CSV_REQUIRED = ("RuleID", "File", "Secret", "StartLine")
 
 @guarded
 def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
+    try:
+        yield from _parse(stream, where)
+    finally:
+        _forget_link()
+
+
+def _parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
     stream, ch = first_char(stream)
     head = peek(stream)
     if ch == "[":
-        try:
-            for loc, obj in iter_json_array(stream, max_depth=MAX_DEPTH):
-                where[0] = loc
-                yield finding(obj, loc)
-        finally:
-            _forget_link()
+        for loc, obj in iter_json_array(stream, max_depth=MAX_DEPTH):
+            where[0] = loc
+            yield finding(obj, loc)
     elif ch == "{" and b'"schema_version"' in head:
         yield from _parse_schema_v1(stream, head, where)
     elif ch == "{":
@@ -421,8 +426,27 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
         yield from _parse_json_lines(stream, head, where)
     elif head.strip() == b"null":  # an empty Go slice marshalled as null
         return
+    elif ch == "<":
+        raise ImportFormatError(_XML, "byte 0")
+    elif _V8_CONSOLE.search(head):
+        raise ImportFormatError(_CONSOLE, "line 1")
+    elif _INDENTED_FINDING_KEY.search(head) and _OPENING_LINE.search(head):
+        # A saved v1-v7 --verbose stdout whose findings come after log lines or a banner.
+        yield from _parse_concatenated(stream, where)
     else:
         yield from _parse_csv(stream, where)
+
+
+# gitleaks v8 --verbose prints each finding as "Finding:", "Secret:", "RuleID:"... lines.
+_V8_CONSOLE = re.compile(rb"^(?:\x1b\[[0-9;]*m)?RuleID:\s+\S", re.M)
+_CONSOLE = (
+    "this is gitleaks' --verbose console output, not a report: run gitleaks again with "
+    "--report-format json --report-path <file>"
+)
+_XML = (
+    "this is XML (gitleaks --report-format junit, or another tool's report): Leakline reads "
+    "gitleaks' json, csv and sarif formats; run gitleaks again with --report-format json"
+)
 
 
 _NOT_A_LIST = (
@@ -483,35 +507,112 @@ def _parse_json_lines(stream: IO[bytes], head: bytes, where: list[str]) -> Itera
         yield finding(obj, loc)
 
 
-# v7's own key, as its indented output writes it (v8 never printed findings as JSON).
-_INDENTED_FINDING_KEY = re.compile(rb'^[ \t]{1,8}"offender"[ \t]*:', re.M)
+# v7's own key, as its indented output writes it (v8 never printed findings as JSON); v1-v3
+# printed "string" (the match) and "reason" (the rule) instead.
+_INDENTED_FINDING_KEY = re.compile(rb'^[ \t]{1,8}"(?:offender|string)"[ \t]*:', re.M)
+_OPENING_LINE = re.compile(rb"^[ \t]*\{[ \t]*\r?$", re.M)
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# A line between findings that starts like a piece of JSON, or is a JSON value, is no log line
+# (log lines may start with a date: "2018/05/09 13:53:39 cloning ...").
+_JSONISH = re.compile(rb'[\[\]{}",:]')
+
+
+def _is_json_line(stripped: bytes) -> bool:
+    if _JSONISH.match(stripped):
+        return True
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return False
+    return True
+
+
+_NO_FINDING = (
+    "no gitleaks finding in this text: expected a JSON report (--report-format json), or a "
+    "saved --verbose stdout with findings printed as indented JSON objects"
+)
+
+
+def _is_old_finding(obj: Any) -> bool:
+    return isinstance(obj, dict) and (
+        ("rule" in obj and "offender" in obj) or ("reason" in obj and "string" in obj)
+    )
 
 
 def _parse_concatenated(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
-    """gitleaks v6/v7 ``--verbose`` print each finding to stdout as an indented JSON object,
-    one after another, with no array around them: a saved stdout is such a run of objects.
-    Taken only when the first 64 KB show an indented ``offender`` key, and the first object
-    has v7's ``rule`` and ``offender``: one indented object of any other kind is no report."""
-    guard = DepthGuard(stream, MAX_DEPTH)
-    reader = io.BufferedReader(guard, 65536)
-    index = -1
-    try:
-        values = ijson.items(reader, "", multiple_values=True, use_float=True)
-        for index, obj in enumerate(values):
-            loc = f"object {index + 1}"
-            where[0] = loc
-            if index == 0 and not (isinstance(obj, dict) and "rule" in obj and "offender" in obj):
+    """gitleaks v1-v7 ``--verbose`` print each finding to stdout as an indented JSON object,
+    one after another, with no array around them, and their log lines (``INFO[0000] scan
+    time: ...``, ``time="..." level=warning msg="leaks found: 2"``, a CI wrapper's banner)
+    between them: a saved stdout is such a run. Objects are read line by line (a finding is
+    a few KB); a line outside them is skipped as a log line unless it starts like JSON. Taken
+    only when the first 64 KB show an indented ``offender`` (or v1's ``string``) key on its own
+    line after a lone ``{``, and the first object is a v1-v7 finding: one indented object of
+    any other kind is no report."""
+    decoder = json.JSONDecoder()
+    index = depth = size = start = lineno = 0
+    chunk: list[bytes] = []
+    while raw := stream.readline(MAX_LINE + 1):
+        lineno += 1
+        loc = f"line {lineno}"
+        where[0] = loc
+        if len(raw) > MAX_LINE:
+            raise ImportFormatError(f"a line longer than {MAX_LINE // 2**20} MB", loc)
+        if depth == 0:
+            stripped = raw.strip()
+            if lineno == 1:
+                stripped = stripped.removeprefix(b"\xef\xbb\xbf").strip()
+            if not stripped.startswith(b"{"):
+                if _is_json_line(stripped):
+                    raise ImportFormatError(
+                        "expected a gitleaks finding object or a log line, found other JSON",
+                        f"{loc} (object {index + 1})",
+                    )
+                continue  # a log line or a banner
+            start, size, chunk = lineno, 0, []
+        chunk.append(raw)
+        size += len(raw)
+        if size > MAX_LINE:
+            raise ImportFormatError(f"a finding longer than {MAX_LINE // 2**20} MB", loc)
+        body = _JSON_STRING.sub(b"", raw)
+        depth += body.count(b"{") + body.count(b"[") - body.count(b"}") - body.count(b"]")
+        if depth > MAX_DEPTH:
+            raise ImportFormatError(f"JSON nested deeper than {MAX_DEPTH} levels", loc)
+        if depth > 0:
+            continue
+        after = f" (after object {index})" if index else ""
+        joined = b"".join(chunk)
+        try:
+            text_ = joined.decode("utf-8-sig" if start == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise ImportFormatError("not UTF-8 text", f"line {start}{after}") from None
+        pos, end = 0, len(text_)
+        while pos < end:
+            try:
+                obj, pos = decoder.raw_decode(text_, pos)
+            except ValueError:  # JSONDecodeError, and numbers of 4,300+ digits
+                raise ImportFormatError(
+                    "malformed or truncated JSON", f"line {start}{after}"
+                ) from None
+            while pos < end and text_[pos].isspace():
+                pos += 1
+            index += 1
+            obj_loc = f"object {index}"
+            where[0] = obj_loc
+            if index == 1 and not _is_old_finding(obj):
                 raise ImportFormatError(_NOT_A_LIST, "$")
             if not isinstance(obj, dict):
-                raise ImportFormatError(f"expected a gitleaks finding, found {type_name(obj)}", loc)
-            yield finding(obj, loc)
-    except ijson.JSONError:
-        after = f" (after object {index + 1})" if index >= 0 else ""
-        raise ImportFormatError(
-            "malformed or truncated JSON", f"near byte {guard.pos}{after}"
-        ) from None
-    finally:
-        _forget_link()
+                raise ImportFormatError(
+                    f"expected a gitleaks finding, found {type_name(obj)}", obj_loc
+                )
+            if _SURROGATE_ESCAPE.search(joined) and not _encodes(obj):
+                raise ImportFormatError("an invalid \\u escape (half of a surrogate pair)", obj_loc)
+            yield finding(obj, obj_loc)
+        depth = 0
+    if depth:
+        after = f" (after object {index})" if index else ""
+        raise ImportFormatError("malformed or truncated JSON", f"line {start}{after}")
+    if index == 0:
+        raise ImportFormatError(_NO_FINDING, "$")
 
 
 # betterleaks 2 (schema_version "1"): {"schema_version", "findings": [...], "scan": {...}} as one
@@ -664,6 +765,8 @@ def finding(obj: Any, where: str) -> Observation:
         return _v8(obj, where)
     if "rule" in obj or "offender" in obj:
         return _v7(obj, where)
+    if "reason" in obj and "string" in obj:
+        return _v1(obj, where)
     hint = (
         "this looks like TruffleHog output; use format trufflehog"
         if "SourceMetadata" in obj
@@ -814,6 +917,30 @@ def _v7(obj: dict, where: str) -> Observation:
         url=text(obj, "leakURL", where),
         author=person(text(obj, "author", where), text(obj, "email", where)),
         committed_at=to_datetime(obj, "date", where),
+    )
+    ref = aws_key_id_reference(value)
+    if ref:
+        obs.references.append(ref)
+    return scrub(obs)
+
+
+def _v1(obj: dict, where: str) -> Observation:
+    """gitleaks v1-v3 (2018): ``{"line", "commit", "string", "reason", "commitMsg", "time",
+    "author", "file", "repoURL"}``: ``string`` is the whole regex match, as v7's offender."""
+    rule = text(obj, "reason", where)
+    if not rule:
+        raise ImportFormatError("missing required field 'reason'", where)
+    value, redacted = _value_and_redacted(_v7_offender_value(text(obj, "string", where)))
+    obs = Observation(
+        rule=rule,
+        secret_type=secret_type_for(SECRET_TYPES, rule, value),
+        secret_value=value,
+        redacted=redacted,
+        repo=text(obj, "repoURL", where),
+        path=text(obj, "file", where),
+        commit=text(obj, "commit", where),
+        author=person(text(obj, "author", where), text(obj, "email", where)),
+        committed_at=to_datetime(obj, "time", where),
     )
     ref = aws_key_id_reference(value)
     if ref:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -260,9 +261,21 @@ def _match_content(obj: dict, where: str) -> str:
     return text_at(obj, "match_content", where)
 
 
+# Where Nosey Parker clones what it scans by URL (--git-url, --github-user/org): under its
+# datastore's clones/ directory, as <scheme>/<host>/<path> (noseyparker's clone_destination:
+# "https://example.com/testrepo.git" -> "<datastore>/clones/https/example.com/testrepo.git").
+_CLONE = re.compile(r"(?:^|/)clones/(https?)/([^/]+/[^/].*?)/*$")
+
+
 def _repo_name(repo_path: str) -> str:
-    """The clone's path without its ``/.git``. A scan of the working directory
-    (``noseyparker scan .``) records ``./.git``: that names no repository, so it gives none."""
+    """The clone's path without its ``/.git``; for a clone in the datastore, the URL it was
+    cloned from (the datastore's own path says nothing of the repository). A scan of the working
+    directory (``noseyparker scan .``) records ``./.git``: that names no repository, so it gives
+    none."""
+    clone = _CLONE.search(repo_path)
+    if clone:
+        scheme, rest = clone.groups()
+        return f"{scheme}://{rest.removesuffix('/.git').removesuffix('.git')}"
     trimmed = repo_path.rstrip("/\\")
     for suffix in ("/.git", "\\.git"):
         if trimmed.endswith(suffix) and len(trimmed) > len(suffix) + 1:

@@ -431,6 +431,29 @@ def _place(obs: Observation, source_name: str, source: dict, loc: str) -> None:
     email = text(source, "email", loc)
     obs.author = person(_first(source, _AUTHOR_FIELDS, loc), email)
     obs.committed_at = _lenient_time(source, loc)
+    if source_name in _CI_SOURCES:
+        _ci_place(obs, source, loc)
+
+
+# CI sources name the project by its owner's login ("username") and its bare repository name
+# (TruffleHog's circleci and travisci sources: proj.Username / job.Owner.Login, RepoName /
+# repo.Name): the username is the repository's owner, not a person who wrote the secret.
+_CI_SOURCES = frozenset({"Circleci", "CircleCI", "TravisCI", "Travisci"})
+_VCS_HOSTS = {"github": "github.com", "gh": "github.com", "bitbucket": "bitbucket.org"}
+_TRAVIS_LINK = re.compile(r"^https://app\.travis-ci\.(?:com|org)/(github|bitbucket)/")
+
+
+def _ci_place(obs: Observation, source: dict, loc: str) -> None:
+    owner = text(source, "username", loc).strip()
+    name = text(source, "repository", loc).strip()
+    obs.author = person("", text(source, "email", loc))
+    if not owner or not name or "/" in name or "/" in owner:
+        return
+    vcs = text(source, "vcs_type", loc).lower()
+    if not vcs and (travis := _TRAVIS_LINK.match(obs.url)):
+        vcs = travis.group(1)
+    host = _VCS_HOSTS.get(vcs)
+    obs.repo = f"https://{host}/{owner}/{name}" if host else f"{owner}/{name}"
 
 
 def _lenient_time(source: dict, loc: str):

@@ -787,3 +787,154 @@ def test_real_committed_csv_from_a_github_action_workspace():
     assert_no_leak(
         [generic, aws, jwt], [generic.secret_value, jwt.secret_value, "AWS_SECRET_ACCESS_KEY"]
     )
+
+
+def test_real_v7_verbose_stdout_after_a_ci_banner():
+    """gitleaks-action (v1, gitleaks v7 --verbose --redact) printed a banner, then the
+    findings as tab-indented objects: the banner is skipped, the findings import."""
+    items = run(load("real_gitleaks_action_issue44_v7_verbose_redacted_banner.txt"))
+    assert [(o.rule, o.path, o.line) for o in items] == [
+        ("AWS Manager ID", "entrypoint.sh", 16),
+        ("AWS Manager ID", "entrypoint.sh", 18),
+    ]
+    first, second = items
+    assert first.secret_type == "aws-access-key"
+    # --redact: no value, the tool's own mask instead.
+    assert (first.secret_value, first.redacted) == (None, "REDACTED")
+    assert first.commit == "e7150a87e012d353a2c2e1ca8ec832b036dbde40"
+    assert second.commit == "e1a5408dec0df17125c6a2e4bc57fa56e1296e7d"
+    assert first.author == "Zachary Rice <zricer@protonmail.com>"
+    assert first.committed_at == datetime(2020, 2, 25, 16, 6, 44, tzinfo=UTC)
+    assert first.repo == "workspace"  # v7's repo: the scanned directory's name, as reported
+    assert first.validity == "unknown"
+
+
+def test_v7_verbose_stdout_with_log_lines_between_and_after_the_findings():
+    """A saved stdout of `gitleaks -v` holds logrus lines too, in its TTY or its text form."""
+    one = load("real_committed_strowi_ci_templates_v7_verbose_stdout.json")
+    logged = (
+        b"INFO[0000] opening .\n"
+        + one
+        + b'time="2020-11-13T14:25:01Z" level=info msg="scan time: 12 milliseconds"\n'
+        + one.replace(b'"lineNumber": 26', b'"lineNumber": 27')
+        + b"\nWARN[0000] leaks found: 2\n"
+    )
+    items = run(logged)
+    assert [(o.path, o.line) for o in items] == [(".env", 26), (".env", 27)]
+    assert items[0].secret_value.startswith("postgresql://db_user:")
+    # Starting with the object, and log lines only after it.
+    assert len(run(one + b"INFO[0000] scan time: 1 second\nWARN[0000] leaks found: 1\n")) == 1
+    # A log line may start with a date.
+    assert len(run(b"2021/01/02 03:04:05 opening .\n" + one)) == 1
+
+
+def test_v7_verbose_stdout_with_log_lines_errors_say_where():
+    one = load("real_committed_strowi_ci_templates_v7_verbose_stdout.json")
+    with pytest.raises(ImportFormatError) as exc:
+        run(b"INFO[0000] opening .\n" + one + one[: len(one) // 2])
+    assert "malformed or truncated JSON" in exc.value.message
+    assert exc.value.location == "line 18 (after object 1)"
+    # JSON between the findings is not a log line.
+    for junk in (b"[1, 2]\n", b"42\n", b'"offender": "x"\n', b"},\n"):
+        with pytest.raises(ImportFormatError, match="found other JSON") as exc:
+            run(b"INFO[0000] opening .\n" + one + junk)
+        assert exc.value.location == "line 18 (object 2)"
+    # The first object must be a finding, whatever the log lines around it.
+    with pytest.raises(ImportFormatError, match="JSON array of gitleaks findings"):
+        run(b'INFO[0000] opening .\n{\n  "findings": [],\n  "offender": 1\n}\n')
+    bad_unicode = one.replace(b'"author": "Daniel Kolb"', b'"author": "\\udc80"')
+    with pytest.raises(ImportFormatError, match="surrogate"):
+        run(b"INFO[0000] opening .\n" + bad_unicode)
+
+
+def test_real_v1_verbose_stdout_reason_and_string():
+    """gitleaks v1 (2018) --verbose: a log line, then an object keyed "reason"/"string"."""
+    (obs,) = run(load("real_gitleaks_issue65_v1_verbose_stdout.txt"))
+    assert obs.rule == "AWS"
+    assert obs.secret_type == "aws-access-key"
+    assert obs.secret_value == "AKIALALEMEL33243OLIA"  # gitleaks' own test key
+    assert obs.references[0].value == "AKIALALEMEL33243OLIA"
+    assert obs.repo == "https://github.com/zricethezav/gitleaks"
+    assert (obs.path, obs.line) == ("checks_test.go", None)
+    assert obs.commit == "fe977ea8577b739c34a0071ba34e98cf6b6fad38"
+    assert obs.author == "Zachary Rice"
+    assert obs.committed_at == datetime(2018, 3, 10, 19, 34, 57, tzinfo=UTC)
+    # "line" and "commitMsg" are never read.
+    assert_no_leak([obs], ["doChecks", "external-regex"])
+    # The same objects in an array (v1's report file) read the same.
+    body = load("real_gitleaks_issue65_v1_verbose_stdout.txt").split(b"\n", 1)[1]
+    (again,) = run(b"[" + body + b"]")
+    assert again == obs
+
+
+def test_junit_and_other_xml_is_refused_with_a_clear_error():
+    junit = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n'
+        b'\t<testsuite failures="1" name="gitleaks" tests="1">\n'
+        b'\t\t<testcase classname="test-rule" file="auth.py" name="test-rule has detected '
+        b'a secret in file auth.py, line 1, at commit 0000000000000000.">\n'
+        b'\t\t\t<failure message="test-rule has detected a secret" type="test-rule">'
+        b"{}</failure>\n\t\t</testcase>\n\t</testsuite>\n</testsuites>\n"
+    )
+    with pytest.raises(ImportFormatError) as exc:
+        run(junit)
+    assert "XML" in exc.value.message and "--report-format json" in exc.value.message
+    assert exc.value.location == "byte 0"
+    with pytest.raises(ImportFormatError, match="XML"):
+        run(b"\xef\xbb\xbf  <testsuites/>")
+
+
+def test_tool_gitleaks_8_30_1_stdin_scan_has_no_file():
+    """`gitleaks stdin`: no file, commit or author; the fingerprint is ":rule:line"."""
+    items = run(load("tool_gitleaks_8_30_1_stdin.json"))
+    assert [(o.rule, o.secret_type, o.line) for o in items] == [
+        ("github-pat", "github-token", 3),
+        ("aws-access-token", "aws-access-key", 1),
+        ("generic-api-key", "api-key", 2),
+    ]
+    for obs in items:
+        assert (obs.repo, obs.path, obs.commit, obs.author, obs.url) == ("", "", "", "", "")
+        assert obs.committed_at is None
+        assert obs.tool_ids == {"fingerprint": f":{obs.rule}:{obs.line}"}
+    assert items[1].references[0].value == "AKIAZQ3FAKEK7XH2NQWE"
+    # The generic rule's Match holds the variable name: only the Secret is the value.
+    assert items[2].secret_value == "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"
+    assert_no_leak(items, [o.secret_value for o in items])
+
+
+def test_tool_gitleaks_8_30_1_dir_scan_with_a_decoded_base64_finding():
+    """`gitleaks dir`: paths as given on the command line (with a space), no commit; a
+    private key whose base64 body decodes to another key-looking text is reported twice
+    (Tags decoded:base64), with the same fingerprint but another Secret."""
+    items = run(load("tool_gitleaks_8_30_1_dir_decoded_base64.json"))
+    assert [(o.rule, o.path, o.line) for o in items] == [
+        ("aws-access-token", "repo/config/settings.py", 1),
+        ("generic-api-key", "repo/config/settings.py", 2),
+        ("private-key", "repo/id_rsa", 1),
+        ("private-key", "repo/id_rsa", 1),
+        ("github-pat", "repo/sub dir/.env", 1),
+    ]
+    key, decoded = items[2], items[3]
+    assert key.secret_type == decoded.secret_type == "private-key"
+    assert key.secret_value.startswith("-----BEGIN RSA PRIVATE KEY-----\nMIIE")
+    assert decoded.secret_value != key.secret_value
+    assert key.tool_ids == decoded.tool_ids == {"fingerprint": "repo/id_rsa:private-key:1"}
+    assert all(o.commit == "" and o.repo == "" for o in items)
+    assert_no_leak(items, [o.secret_value for o in items])
+
+
+def test_tool_gitleaks_8_30_1_junit_and_verbose_console_are_refused():
+    with pytest.raises(ImportFormatError, match="junit") as exc:
+        run(load("gitleaks_8_30_1_git_junit.xml"))
+    assert exc.value.location == "byte 0"
+    # What `gitleaks git -v` prints (the values are our scratch repository's fakes).
+    console = (
+        b"Finding:     GITHUB_TOKEN=ghp_R4nd0mFak3T0k3nV4lu3F0rT3st1ngAbCd12\n"
+        b"Secret:      ghp_R4nd0mFak3T0k3nV4lu3F0rT3st1ngAbCd12\n"
+        b"RuleID:      github-pat\nEntropy:     4.534184\nFile:        sub dir/.env\n"
+        b"Line:        1\nFingerprint: 2165564f:sub dir/.env:github-pat:1\n\n"
+    )
+    for text in (console, b"\x1b[90m12:50PM\x1b[0m INF 1 commits scanned.\n" + console):
+        with pytest.raises(ImportFormatError, match="--verbose console output") as exc:
+            run(text)
+        assert "ghp_" not in str(exc.value)

@@ -463,3 +463,35 @@ def test_real_before_0_14_a_match_has_one_provenance_object():
     with pytest.raises(ImportFormatError) as info:
         run(json.dumps(finding))
     assert "line 1.matches[0].provenance.repo_path" in str(info.value)
+
+
+def test_clone_in_the_datastore_gives_the_url_it_was_cloned_from():
+    """A --git-url / --github-* scan records the clone's path in Nosey Parker's datastore
+    (`<datastore>/clones/https/<host>/<path>`, noseyparker's clone_destination): the repository
+    is the URL, not a path on the scanning machine. The appmaker snapshot's <REPO> stands for
+    that path."""
+    data = (HERE / "real_noseyparker_appmaker_git_v0_17.json").read_bytes()
+    for clone, repo in (
+        (
+            "/home/ci/np.datastore/clones/https/github.com/appland/appmaker",
+            "https://github.com/appland/appmaker",
+        ),
+        ("datastore.np/clones/https/github.com/appland/appmaker.git", REPO_URL),
+        ("/d/clones/https/gitlab.example.com/group/sub/appmaker.git/", GITLAB_URL),
+        ("/d/clones/https/github.com/appland/appmaker/.git", REPO_URL),
+    ):
+        creds, key, bucket = run(data.replace(b"<REPO>", clone.encode()))
+        assert creds.repo == key.repo == bucket.repo == repo
+        assert (creds.path, creds.commit) == ("my.env", "9ba2c5654ef78e49ce0173b81f1bcf8f25fcb36a")
+    # Other paths are kept as they are (without /.git); "clones" elsewhere is just a name.
+    for path, repo in (
+        ("/src/clones/appmaker/.git", "/src/clones/appmaker"),
+        ("/x/myclones/https/github.com/a/b", "/x/myclones/https/github.com/a/b"),
+        ("/x/clones/https/hostonly", "/x/clones/https/hostonly"),
+    ):
+        creds, _, _ = run(data.replace(b"<REPO>", path.encode()))
+        assert creds.repo == repo
+
+
+REPO_URL = "https://github.com/appland/appmaker"
+GITLAB_URL = "https://gitlab.example.com/group/sub/appmaker"

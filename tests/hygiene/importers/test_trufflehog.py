@@ -888,3 +888,57 @@ def test_real_committed_v2_lines_with_diff_and_printdiff():
     assert readme.secret_value == "+wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
     assert pkg.url == pkg.repo == ""  # the wrapper's commit "url" is not TruffleHog's
     assert_no_leak([pkg, readme], ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "Metadata-Version"])
+
+
+def test_ci_sources_name_the_repository_by_owner_and_name():
+    """TruffleHog's CircleCI and Travis CI sources write the project's owner as "username" and
+    the bare repository name (the metadata below is what their own tests expect): the
+    repository is owner/name on its host, and the owner is no author."""
+    base = {
+        "DetectorType": 2,
+        "DetectorName": "AWS",
+        "DecoderName": "PLAIN",
+        "Verified": False,
+        "Raw": "AKIAQYLPMN5HHHFPZAM2",
+    }
+    circle = {
+        "Circleci": {
+            "vcs_type": "github",
+            "username": "dustin-decker",
+            "repository": "circle-ci",
+            "build_number": 2,
+            "build_step": "Spin up environment",
+            "link": "https://app.circleci.com/pipelines/github/dustin-decker/circle-ci/2",
+        }
+    }
+    travis = {
+        "TravisCI": {
+            "username": "truffle-sandbox",
+            "repository": "test-repo",
+            "build_number": "1",
+            "job_number": "1.1",
+            "link": "https://app.travis-ci.com/github/truffle-sandbox/test-repo/jobs/611053994",
+        }
+    }
+    c, t = run(
+        lines(
+            {**base, "SourceMetadata": {"Data": circle}, "SourceName": "trufflehog - circleci"},
+            {**base, "SourceMetadata": {"Data": travis}, "SourceName": "trufflehog - travisci"},
+        )
+    )
+    assert c.repo == "https://github.com/dustin-decker/circle-ci"
+    assert c.url == "https://app.circleci.com/pipelines/github/dustin-decker/circle-ci/2"
+    assert t.repo == "https://github.com/truffle-sandbox/test-repo"
+    assert c.author == t.author == ""
+    assert (c.tool_ids["source"], t.tool_ids["source"]) == ("Circleci", "TravisCI")
+    assert c.secret_type == t.secret_type == "aws-access-key"
+    # Without a known host, owner/name; a repository that already has an owner is kept.
+    circle["Circleci"]["vcs_type"] = "other"
+    travis["TravisCI"]["repository"] = "org/test-repo"
+    c, t = run(
+        lines(
+            {**base, "SourceMetadata": {"Data": circle}},
+            {**base, "SourceMetadata": {"Data": travis}},
+        )
+    )
+    assert (c.repo, t.repo) == ("dustin-decker/circle-ci", "org/test-repo")
