@@ -16,7 +16,9 @@ FORMATS: dict[str, Format] = {
             split=JSON_ARRAY,
         ),
         Format("trufflehog", "TruffleHog (JSON lines, v3 and v2)", "scanner", "trufflehog"),
-        Format("detect-secrets", "detect-secrets baseline", "scanner", "detect_secrets"),
+        Format(
+            "detect-secrets", "detect-secrets baseline or audit report", "scanner", "detect_secrets"
+        ),
         Format("ggshield", "GitGuardian ggshield (JSON)", "scanner", "ggshield"),
         Format("github-secret-scanning", "GitHub secret scanning alerts", "scanner", "github"),
         Format("gitlab-secret-detection", "GitLab secret detection", "scanner", "gitlab"),

@@ -12,6 +12,13 @@ IBM's fork (``"version": "0.13.1+ibm…"``) adds ``verified_result``, and its ``
 only that a plugin tried: ``verified_result`` true is a live credential, false one that failed
 verification (written with ``--output-verified-false``), null not verified. Where an item has
 ``verified_result`` it decides the validity.
+
+``detect-secrets audit --report [--json]`` (1.1+) writes a report instead: ``{"results":
+[{"category", "filename", "lines": {"<line number>": <line text>}, "secrets": <raw value>,
+"types": [...]}]}``, one entry per secret and file with every line where it occurs. The value
+goes to ``secret_value`` only (its fingerprint is the one of the baseline's ``hashed_secret``);
+the line texts are never read. ``category`` is the audit label: VERIFIED_TRUE (``is_secret:
+true``), VERIFIED_FALSE (a false positive) or UNVERIFIED.
 """
 
 from __future__ import annotations
@@ -80,6 +87,9 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
             "$",
         )
     results = doc["results"]
+    if isinstance(results, list):
+        yield from _report(results, where)
+        return
     if not isinstance(results, dict):
         raise ImportFormatError(
             f"'results' should be an object (file → findings), found {type_name(results)}",
@@ -129,3 +139,69 @@ def finding(item: object, where: str, filename: str) -> Observation:
         # finding page says someone confirmed it.
         tool_ids={"audit": "confirmed a secret"} if is_secret else {},
     )
+
+
+_CATEGORIES = {"VERIFIED_TRUE": True, "VERIFIED_FALSE": False, "UNVERIFIED": None}
+
+
+def _report(results: list, where: list[str]) -> Iterator[Observation]:
+    """``detect-secrets audit --report``: one Observation per line of each reported secret."""
+    for index, entry in enumerate(results):
+        loc = f"$.results[{index}]"
+        where[0] = loc
+        if not isinstance(entry, dict):
+            raise ImportFormatError(
+                f"expected a report entry object, found {type_name(entry)}", loc
+            )
+        if "secrets" not in entry or "types" not in entry:
+            raise ImportFormatError(
+                "not a detect-secrets audit report entry: 'secrets' and 'types' are required", loc
+            )
+        value = entry["secrets"]
+        if not isinstance(value, str) or not value.strip():
+            raise ImportFormatError("should be a non-empty string", f"{loc}.secrets")
+        types = entry["types"]
+        if not isinstance(types, list) or not types:
+            raise ImportFormatError("should be a non-empty array of names", f"{loc}.types")
+        names = []
+        for i, name in enumerate(types):
+            if not isinstance(name, str) or not name.strip():
+                raise ImportFormatError("should be a plugin's secret type", f"{loc}.types[{i}]")
+            names.append(name)
+        category = text(entry, "category", loc).upper()
+        if category not in _CATEGORIES:
+            raise ImportFormatError(
+                "should be VERIFIED_TRUE, VERIFIED_FALSE or UNVERIFIED", f"{loc}.category"
+            )
+        is_secret = _CATEGORIES[category]
+        path = text(entry, "filename", loc)
+        lines = entry.get("lines") or {}
+        if not isinstance(lines, dict):
+            raise ImportFormatError(
+                f"should be an object (line number → line), found {type_name(lines)}",
+                f"{loc}.lines",
+            )
+        numbers = []
+        for key in lines:
+            # The keys only: the values are the lines' text, the secret with them.
+            number_text = str(key).strip()
+            if not (number_text.isascii() and number_text.isdigit()) or int(number_text) < 1:
+                raise ImportFormatError("a key is not a line number", f"{loc}.lines")
+            numbers.append(int(number_text))
+        # A specific plugin's type names the secret better than the keyword/entropy ones.
+        rule = next((n for n in names if n.lower() not in _GENERIC_TYPES), names[0])
+        for line in sorted(set(numbers)) or [None]:
+            yield Observation(
+                rule=rule,
+                secret_type=secret_type_for(SECRET_TYPES, rule, value),
+                secret_value=value,
+                path=path,
+                line=line,
+                tool_resolution="false_positive" if is_secret is False else "",
+                tool_ids={"audit": "confirmed a secret"} if is_secret else {},
+            )
+
+
+_GENERIC_TYPES = frozenset(
+    {"secret keyword", "base64 high entropy string", "hex high entropy string"}
+)

@@ -13,8 +13,15 @@ and last sixth kept, the rest ``*``): then it is not a value; it is kept as ``re
 when it shows at most 4 leading characters. With ``--show-secrets`` the secret part goes to
 ``secret_value``; identifier parts (client_id, host, username...) become references.
 ``ignore_sha`` (SHA-256 over the uncensored matches) is never kept: an unkeyed hash of the
-value. Non-secret policies (older "Filenames"/"File extensions" breaks)
-become posture observations.
+value; nor are ``incident_details.secret_hash`` / ``hmsl_hash``. Non-secret policies (older
+"Filenames"/"File extensions" breaks) become posture observations.
+
+With ``--all-secrets`` ggshield also lists what it would ignore, with ``ignore_reason.kind``:
+``not_introduced`` is a secret on a deleted or context line of a commit's patch, which that
+commit did not add (the commit that added it reports it): it is skipped, as ggshield itself
+does without the flag. A secret stored in a vault (``secret_vaulted`` with
+``vault_type``/``vault_name``/``vault_path``) gets the vault path as a reference, so that the
+vault's own events about that path match it.
 """
 
 from __future__ import annotations
@@ -123,6 +130,8 @@ _LOCAL_IGNORES = {
     "ignored_path": "accepted_risk",
     "backend_excluded": "accepted_risk",
 }
+# Secrets ggshield lists only with --all-secrets, and that are not a leak of the scanned place.
+_NOT_LEAKS_HERE = frozenset({"not_introduced"})
 _INCIDENT_ID = re.compile(r"/incidents/(\d+)")
 # Where a scan lists its files: "entities_with_incidents"; ggshield 1.2-1.4 wrote
 # "entities_with_issues", some later 1.x releases "results".
@@ -210,6 +219,8 @@ def _incident(
     rule = text(inc, "type", loc) or text(inc, "break_type", loc) or text(inc, "detector", loc)
     if not rule:
         raise ImportFormatError("missing required field 'type'", loc)
+    if _ignore_kind(inc, loc) in _NOT_LEAKS_HERE:
+        return
     policy = text(inc, "policy", loc)
     details = mapping(inc, "incident_details", loc)
     dloc = f"{loc}.incident_details"
@@ -248,6 +259,7 @@ def _incident(
         "validity": {"valid": "valid", "invalid": "invalid"}.get(validity.lower(), "unknown"),
         "severity": severity,
         "tool_resolution": resolution,
+        "description": _vault_note(inc, loc),
     }
 
     occurrences = []
@@ -277,10 +289,12 @@ def _incident(
         )
         return
 
-    main = [o for o in occurrences if o[3] not in ID_TYPES] or occurrences
+    # Only identifier parts (a patch showing a connection's host and user but not its
+    # password): no secret part to stand for the secret, which is named by its place.
+    main = [o for o in occurrences if o[3] not in ID_TYPES]
     if main:
         main = [o for o in main if o[3] == main[0][3]]
-    references: list[Reference] = []
+    references: list[Reference] = _vault_references(inc, loc)
     for _oloc, _occ, match, mtype in occurrences:
         if mtype in ID_TYPES and match and not censored(match):
             ref = aws_key_id_reference(match)
@@ -350,13 +364,40 @@ def _resolution(inc: dict, loc: str, details: dict, dloc: str) -> str:
         return _IGNORE_REASONS.get(text(details, "ignore_reason", dloc).lower(), "accepted_risk")
     if status == "RESOLVED":
         return "revoked" if flag(details, "secret_revoked", dloc) else "resolved"
+    return _LOCAL_IGNORES.get(_ignore_kind(inc, loc), "")
+
+
+def _ignore_kind(inc: dict, loc: str) -> str:
+    """ggshield's own ignore reason (``{"kind", "detail"}``, or the kind alone), lower-cased."""
     reason: Any = inc.get("ignore_reason")
     if isinstance(reason, dict):
         reason = reason.get("kind") or reason.get("type")
     if isinstance(reason, str):
-        return _LOCAL_IGNORES.get(reason.lower(), "")
+        return reason.lower()
     if reason is not None:
         raise ImportFormatError(
             "'ignore_reason' should be a string or an object", f"{loc}.ignore_reason"
         )
     return ""
+
+
+def _vault_note(inc: dict, loc: str) -> str:
+    if not flag(inc, "secret_vaulted", loc):
+        return ""
+    kind = text(inc, "vault_type", loc) or "a secrets manager"
+    name = text(inc, "vault_name", loc)
+    return f"GitGuardian found this secret stored in {kind}{f' ({name})' if name else ''}."
+
+
+def _vault_references(inc: dict, loc: str) -> list[Reference]:
+    """Where the secret is stored (``secret_vaulted``): a HashiCorp Vault path, an ARN (AWS
+    Secrets Manager), or another vault's path named with its vault type."""
+    path = text(inc, "vault_path", loc).strip()
+    if not path:
+        return []
+    kind = text(inc, "vault_type", loc)
+    if path.startswith("arn:"):
+        return [Reference("arn", path)]
+    if not kind or "hashicorp" in kind.lower() or kind.lower() == "vault":
+        return [Reference("vault-path", path)]
+    return [Reference("other", f"{kind}: {path}")]

@@ -1,9 +1,10 @@
 """GitHub secret scanning alerts.
 
 Accepts (1) the REST "list secret scanning alerts" response for a repository, organization or
-enterprise (a JSON array of alerts, streamed; also the pages ``gh api --paginate`` writes)
-and (2) one decoded ``secret_scanning_alert`` (or ``secret_scanning_alert_location``) webhook
-delivery, or one bare alert object.
+enterprise (a JSON array of alerts, streamed; also the pages ``gh api --paginate`` writes,
+and the alerts one a line as ``--jq '.[]'`` or a log shipper writes them) and (2) one decoded
+``secret_scanning_alert`` (or ``secret_scanning_alert_location``) webhook delivery, or one
+bare alert object.
 ``parse_webhook(payload)`` handles a delivery the web hook endpoint has already decoded and
 returns ``(action, Observation)``.
 
@@ -20,7 +21,7 @@ from typing import IO
 
 from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
 
-from .base import ImportFormatError, Item, Observation, first_char, load_json
+from .base import ImportFormatError, Item, Observation, first_char
 from .leakline import (
     clean,
     dict_at,
@@ -98,18 +99,7 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
     if char == "[":
         yield from _alerts(stream)
     elif char == "{":
-        doc = load_json(stream)
-        doc = object_at(doc, "$")
-        if "action" in doc and "alert" in doc:
-            yield parse_webhook(doc)[1]
-        elif "number" in doc and "secret_type" in doc:
-            yield alert_observation(doc, "$")
-        else:
-            raise ImportFormatError(
-                "not a GitHub secret scanning report: expected the list-alerts array, "
-                "one alert or a secret_scanning_alert webhook delivery",
-                "$",
-            )
+        yield from _objects(stream)
     else:
         raise ImportFormatError(
             "not a GitHub secret scanning report: expected a JSON array of alerts"
@@ -140,6 +130,35 @@ def _alerts(stream: IO[bytes]) -> Iterator[Observation]:
             yield _alert(value, here)
 
 
+def _objects(stream: IO[bytes]) -> Iterator[Observation]:
+    """One alert or webhook delivery, or several one after another: ``gh api --paginate
+    .../secret-scanning/alerts --jq '.[]'`` writes one alert object a line (JSON Lines), as
+    do log shippers that split the list. Streamed, one object at a time."""
+    events = stream_json(stream, {""}, watch={""}, multiple_values=True)
+    count = 0
+    for kind, _prefix, value in events:
+        if kind == "begin":
+            if value != "an object":
+                raise ImportFormatError(
+                    f"expected another alert (an object) after the first, found {value}",
+                    f"after object {count}",
+                )
+            continue
+        count += 1
+        here = "$" if count == 1 else f"object {count} $"
+        doc = object_at(value, here)
+        if "action" in doc and "alert" in doc:
+            yield parse_webhook(doc, here)[1]
+        elif "number" in doc and "secret_type" in doc:
+            yield alert_observation(doc, here)
+        else:
+            raise ImportFormatError(
+                "not a GitHub secret scanning report: expected the list-alerts array, "
+                "alerts one a line, one alert or a secret_scanning_alert webhook delivery",
+                here,
+            )
+
+
 def _alert(value, where: str) -> Observation:
     alert = object_at(value, where, "an alert object")
     if "secret_type" not in alert or "number" not in alert:
@@ -150,7 +169,7 @@ def _alert(value, where: str) -> Observation:
     return alert_observation(alert, where)
 
 
-def parse_webhook(payload: dict) -> tuple[str, Observation]:
+def parse_webhook(payload: dict, where: str = "$") -> tuple[str, Observation]:
     """One decoded ``secret_scanning_alert`` webhook delivery → (action, Observation).
 
     Actions seen: created, reopened, resolved, revoked, validated, publicly_leaked, assigned,
@@ -159,28 +178,30 @@ def parse_webhook(payload: dict) -> tuple[str, Observation]:
     the new location. Deliveries never include the secret value.
     """
     if not isinstance(payload, dict):
-        raise ImportFormatError("not a secret_scanning_alert delivery: expected an object", "$")
+        raise ImportFormatError("not a secret_scanning_alert delivery: expected an object", where)
     action = payload.get("action")
     if not isinstance(action, str) or not action.strip():
-        raise ImportFormatError("not a secret_scanning_alert delivery: no 'action'", "$.action")
+        raise ImportFormatError(
+            "not a secret_scanning_alert delivery: no 'action'", f"{where}.action"
+        )
     alert = payload.get("alert")
     if not isinstance(alert, dict):
         raise ImportFormatError(
-            "not a secret_scanning_alert delivery: no 'alert' object", "$.alert"
+            "not a secret_scanning_alert delivery: no 'alert' object", f"{where}.alert"
         )
     if "secret_type" not in alert or "number" not in alert:
         raise ImportFormatError(
             "not a secret_scanning_alert delivery: the alert has no 'number'/'secret_type'",
-            "$.alert",
+            f"{where}.alert",
         )
-    repository = dict_at(payload, "repository", "$")
+    repository = dict_at(payload, "repository", where)
     location, location_type = None, ""
     if isinstance(payload.get("location"), dict):
-        location = dict_at(payload["location"], "details", "$.location")
-        location_type = text_at(payload["location"], "type", "$.location")
+        location = dict_at(payload["location"], "details", f"{where}.location")
+        location_type = text_at(payload["location"], "type", f"{where}.location")
     observation = alert_observation(
         alert,
-        "$.alert",
+        f"{where}.alert",
         repository=repository,
         location=location,
         location_type=location_type,
@@ -210,7 +231,8 @@ def alert_observation(
     secret = secret or None
 
     repo_obj = repository if repository else dict_at(alert, "repository", where)
-    repo_where = "$.repository" if repository else f"{where}.repository"
+    root = where.removesuffix(".alert")  # a delivery's alert: its repository is beside it
+    repo_where = f"{root}.repository" if repository else f"{where}.repository"
     repo = text_at(repo_obj, "full_name", repo_where)
     html_url = text_at(alert, "html_url", where)
     if not repo:
@@ -229,7 +251,9 @@ def alert_observation(
     validity_raw = text_at(alert, "validity", where)
     validity = VALIDITY.get(validity_raw, "unknown")
 
-    loc_where = "$.location.details" if location is not None else f"{where}.first_location_detected"
+    loc_where = (
+        f"{root}.location.details" if location is not None else f"{where}.first_location_detected"
+    )
     loc = location if location is not None else dict_at(alert, "first_location_detected", where)
     path = text_at(loc, "path", loc_where).lstrip("/")
     line = whole_number(loc.get("start_line"), f"{loc_where}.start_line")

@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -117,6 +118,17 @@ def _bad(data: bytes | dict) -> ImportFormatError:
     return err
 
 
+def _entry(**changes) -> dict:
+    entry = {
+        "category": "UNVERIFIED",
+        "filename": "a.py",
+        "lines": {"3": "x"},
+        "secrets": "s3cr3t-value",
+        "types": ["Secret Keyword"],
+    }
+    return {"results": [{**entry, **changes}]}
+
+
 def _item(**changes) -> dict:
     doc = copy.deepcopy(SAMPLE)
     doc["results"]["modules_images"][0].update(changes)
@@ -134,7 +146,18 @@ def _item(**changes) -> dict:
         (b'{"results": ' + b"[" * 100 + b"]" * 100 + b"}", "nested deeper"),
         (b"[]", "expected a detect-secrets baseline"),
         (b'{"version": "1.0"}', "no 'results'"),
-        (b'{"results": []}', "'results' should be an object"),
+        (b'{"results": 5}', "'results' should be an object"),
+        (b'{"results": [1]}', "expected a report entry object"),
+        (b'{"results": [{"filename": "a"}]}', "'secrets' and 'types' are required"),
+        (_entry(secrets=None), "$.results[0].secrets"),
+        (_entry(secrets=["x"]), "$.results[0].secrets"),
+        (_entry(types=[]), "$.results[0].types"),
+        (_entry(types=[None]), "$.results[0].types[0]"),
+        (_entry(category="MAYBE"), "$.results[0].category"),
+        (_entry(category=None), "$.results[0].category"),
+        (_entry(lines=["3"]), "$.results[0].lines"),
+        (_entry(lines={"three": "x"}), "not a line number"),
+        (_entry(lines={"0": "x"}), "not a line number"),
         (b'{"results": {"a": {}}}', "expected an array of findings"),
         (b'{"results": {"a": [1]}}', "expected a finding object"),
         (b'{"results": {"a": [{"hashed_secret": "' + b"0" * 40 + b'"}]}}', "'type'"),
@@ -345,3 +368,72 @@ def test_real_committed_ibm_fork_0_13_1_ibm_64_baseline():
     assert items[2].secret_sha1 == items[6].secret_sha1
     hashes = [i["hashed_secret"] for items_ in doc["results"].values() for i in items_]
     assert_no_leak(items, hashes)
+
+
+# --- detect-secrets audit --report ------------------------------------------------------
+
+REPORT_SECRETS = [
+    "q8Vt2mXp9LzR4wBn7KcY1dHs6JfGa3Te",
+    "Fake-Pg-Pass-9rT2",
+    "AKIAZ7FAKEEXAMPLE2QX",
+    "sk_live_51FakeStripeKey000000000",
+    "xoxb-123456789012-210987654321-AbCdEfGhIjKlMnOpQrStUvWx",
+]
+
+
+def test_tool_1_4_baseline_custom_plugin_audited():
+    """A baseline of a scan with a custom plugin (``--plugin acme_plugin.py``: plugins_used
+    names its file), audited: is_secret true on three types, false on one."""
+    items = run((DIR / "tool_detect_secrets_1_4_0_custom_plugin_audited.json").read_bytes())
+    acme = next(o for o in items if o.rule == "Acme Internal Token")
+    assert (acme.path, acme.line) == ("deploy/slack.env", 2)
+    assert acme.secret_type == "api-key"  # a custom plugin's token
+    assert acme.secret_sha1 == "1e0095e6a15039eb86fd789d0509203cc0663a7e"
+    assert acme.tool_ids == {"audit": "confirmed a secret"}
+    assert acme.tool_resolution == ""
+    false_positive = next(o for o in items if o.path == "acme_plugin.py")
+    assert false_positive.tool_resolution == "false_positive"
+    aws = next(o for o in items if o.rule == "AWS Access Key")
+    assert (aws.secret_type, aws.line, aws.validity) == ("aws-access-key", 5, "unknown")
+    assert_no_leak(items, REPORT_SECRETS)
+
+
+def test_tool_1_4_audit_report():
+    """``detect-secrets audit --report --json``: the raw value, every line it occurs on, the
+    audit label; the line texts are never kept."""
+    data = (DIR / "tool_detect_secrets_1_4_0_audit_report.json").read_bytes()
+    items = run(data)
+    assert [(o.rule, o.path, o.line, o.tool_resolution, o.tool_ids) for o in items] == [
+        ("Secret Keyword", "acme_plugin.py", 7, "false_positive", {}),
+        ("Base64 High Entropy String", "app/settings.py", 3, "", {}),
+        ("Basic Auth Credentials", "app/settings.py", 4, "", {}),
+        ("AWS Access Key", "app/settings.py", 5, "", {"audit": "confirmed a secret"}),
+        ("AWS Access Key", "app/settings.py", 7, "", {"audit": "confirmed a secret"}),
+        ("Stripe Access Key", "app/settings.py", 6, "", {}),
+        ("Slack Token", "deploy/slack.env", 1, "", {"audit": "confirmed a secret"}),
+    ]
+    aws = items[3]
+    assert aws.secret_value == "AKIAZ7FAKEEXAMPLE2QX"
+    assert aws.secret_type == "aws-access-key"
+    assert aws.secret_sha1 is None
+    assert items[5].secret_type == "stripe-key"
+    assert items[6].secret_type == "slack-token"
+    # The same secret as the baseline's hashed_secret (its SHA-1), so the two match.
+    baseline = run((DIR / "tool_detect_secrets_1_4_0_custom_plugin_audited.json").read_bytes())
+    base_aws = next(o for o in baseline if o.rule == "AWS Access Key")
+    assert hashlib.sha1(aws.secret_value.encode()).hexdigest() == base_aws.secret_sha1
+    for obs in items:
+        fields = [
+            getattr(obs, f.name)
+            for f in dataclasses.fields(obs)
+            if f.name != "secret_value" and isinstance(getattr(obs, f.name), str)
+        ]
+        for secret in REPORT_SECRETS:
+            assert all(secret not in value for value in fields)
+        assert "AWS_ACCESS_KEY_ID" not in obs.description  # no line text
+
+
+def test_audit_report_entry_without_lines_and_specific_type_first():
+    (obs,) = run(_entry(lines={}, types=["Secret Keyword", "Slack Token"]))
+    assert (obs.rule, obs.line, obs.secret_type) == ("Slack Token", None, "slack-token")
+    assert run({"results": []}) == []

@@ -438,3 +438,129 @@ def test_real_committed_commit_range_with_one_incident():
     assert obs.tool_ids == {"policy": "Secrets detection", "match_type": "apikey"}
     ignore_sha = "5f0c6b1d2e9a4c7b8e3f1a0d6c9b2e4f7a1c3d5e8b0f2a4c6e8d0b2f4a6c8e0d"
     assert_no_leak([obs], ["kQz7Rm2", "Xb9LpW4", ignore_sha])
+
+
+# ggshield 1.56.1 run against a local stand-in for the GitGuardian API (see the fixtures
+# README): a scratch repository of planted fake credentials.
+TOOL_REPO = "/tmp/exp/h2/gg/repo"
+
+
+def _ignore_shas(name: str) -> list[str]:
+    return re.findall(r'"ignore_sha": "([0-9a-f]{64})"', load(name).decode())
+
+
+def test_tool_path_scan_all_secrets_with_incident_details_and_vault():
+    name = "tool_ggshield_1_56_1_path_all_secrets_incident_details.json"
+    items = run(load(name))
+    by_rule = {o.rule: o for o in items}
+    assert sorted(by_rule) == [
+        "AWS Keys",
+        "GitHub Personal Access Token",
+        "PostgreSQL Credentials",
+        "Slack Bot Token",
+    ]
+    assert all(o.secret_value is None for o in items)  # censored
+
+    aws = by_rule["AWS Keys"]
+    assert (aws.path, aws.line) == (f"{TOOL_REPO}/config/aws.ini", 4)  # the secret key's line
+    assert aws.secret_type == "aws-secret-key"
+    assert aws.validity == "valid"
+    assert aws.severity == "critical"  # from incident_details
+    assert aws.tool_resolution == ""  # TRIGGERED
+    assert aws.url == "https://dashboard.gitguardian.com/workspace/4321/incidents/1750042"
+    assert aws.tool_ids["incident_id"] == "1750042"
+    assert aws.tool_ids["detector"] == "aws_iam"
+    # secret_vaulted: the vault path is what Vault's own audit events name.
+    assert [(r.kind, r.value) for r in aws.references] == [
+        ("vault-path", "secret/data/payments/aws")
+    ]
+    assert "HashiCorp Vault" in aws.description
+
+    gh = by_rule["GitHub Personal Access Token"]
+    assert gh.tool_resolution == "used_in_tests"  # the dashboard ignored it as a test credential
+    assert (gh.validity, gh.severity) == ("invalid", "low")
+
+    slack = by_rule["Slack Bot Token"]
+    assert slack.tool_resolution == "accepted_risk"  # ignore_reason backend_excluded
+    assert slack.secret_type == "slack-token"
+
+    pg = by_rule["PostgreSQL Credentials"]
+    assert pg.tool_ids["match_type"] == "password"  # host, port, user, database identify it
+    assert (pg.line, pg.validity) == (5, "unknown")  # failed_to_check
+    assert pg.references == []  # censored identifiers name nothing
+
+    # Neither ignore_sha nor the incident's secret_hash / hmsl_hash (unkeyed digests).
+    assert_no_leak(items, [*_ignore_shas(name), "0" * 64, "1" * 64])
+
+
+def test_tool_repo_scan_all_secrets_skips_not_introduced():
+    """--all-secrets lists the secret deleted by the second commit (and the connection
+    parts in its context lines) with ignore_reason not_introduced: the first commit, which
+    added them, already reports them."""
+    name = "tool_ggshield_1_56_1_repo_all_secrets.json"
+    items = run(load(name))
+    first = "eec106fcaad7d3012747173f544468a783173818"
+    second = "174499780b4101acdab32789ccdcd3962c0debb0"
+    assert sorted((o.commit == first, o.rule, o.path, o.line) for o in items) == [
+        (False, "GitHub Personal Access Token", "tests/fixtures/github.txt", 2),
+        (False, "Slack Bot Token", "src/slack.py", 3),
+        (True, "AWS Keys", "config/aws.ini", 4),
+        (True, "Generic High Entropy Secret", ".env", 2),
+        (True, "PostgreSQL Credentials", ".env", 6),
+    ]
+    for obs in items:
+        assert obs.author == "Dana Fixture <dana@example.invalid>"
+        assert obs.commit in (first, second)
+    aws = next(o for o in items if o.rule == "AWS Keys")
+    assert aws.committed_at == datetime(2025, 2, 27, 8, 15, tzinfo=UTC)
+    assert [r.kind for r in aws.references] == ["vault-path"]
+    assert_no_leak(items, _ignore_shas(name))
+
+
+def test_identifier_parts_only_are_not_the_secret():
+    """A patch whose lines show a connection's host and user but not its password: no part
+    stands for the secret (its place names it), and no identifier becomes its preview."""
+    doc = _incident(
+        type="PostgreSQL Credentials",
+        occurrences=[
+            {"match": "db.i***********mple", "type": "host", "line_start": 3},
+            {"match": "bi***ng", "type": "username", "line_start": 4},
+        ],
+    )
+    (obs,) = run(doc)
+    assert (obs.secret_value, obs.redacted, obs.line) == (None, "", None)
+    assert "match_type" not in obs.tool_ids
+
+
+def test_vault_references_by_vault_type():
+    def refs(**vault):
+        (obs,) = run(_incident(secret_vaulted=True, **vault))
+        return [(r.kind, r.value) for r in obs.references], obs.description
+
+    assert refs(vault_type="HashiCorp Vault", vault_path="kv/app") == (
+        [("vault-path", "kv/app")],
+        "GitGuardian found this secret stored in HashiCorp Vault.",
+    )
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-AbCdEf"
+    assert refs(vault_type="AWS Secrets Manager", vault_path=arn)[0] == [("arn", arn)]
+    assert refs(vault_type="Azure Key Vault", vault_path="kv-prod/app")[0] == [
+        ("other", "Azure Key Vault: kv-prod/app")
+    ]
+    (obs,) = run(_incident(secret_vaulted=False))
+    assert (obs.references, obs.description) == ([], "")
+
+
+def test_tool_docker_archive_scan():
+    items = run(load("tool_ggshield_1_56_1_docker_archive.json"))
+    assert sorted((o.rule, o.path, o.line) for o in items) == [
+        ("AWS Keys", "/app/aws.ini", 4),
+        ("GitHub Personal Access Token", "Dockerfile or build-args", 7),  # the image config
+        ("PostgreSQL Credentials", "/app/.env", 5),
+    ]
+    assert all(o.repo == "" and o.commit == "" for o in items)
+    assert_no_leak(items, _ignore_shas("tool_ggshield_1_56_1_docker_archive.json"))
+
+
+@pytest.mark.parametrize("reason", [{"kind": "not_introduced", "detail": None}, "NOT_INTRODUCED"])
+def test_not_introduced_is_skipped(reason):
+    assert run(_incident(ignore_reason=reason)) == []

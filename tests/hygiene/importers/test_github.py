@@ -564,3 +564,91 @@ def test_base64_encoded_alert_is_flagged():
     alert["is_base64_encoded"] = True
     (obs,) = run(json.dumps([alert]))
     assert "The secret was found base64-encoded." in obs.description
+
+
+ELASTIC = HERE / "real_elastic_integrations_alerts_one_a_line.jsonl"
+ELASTIC_SECRETS = [
+    "npm_FakeNpmTok3nNotReal00000000000000A10",
+    "npm_FakeNpmTok3nNotReal000000000000000B2",
+    "FakeAtlassianTok3n000001",
+    "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX-us2",
+    "aio_XXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    "custom_54fH8",
+]
+
+
+def test_real_alerts_one_a_line():
+    """Alerts one a line (what `gh api --paginate … --jq '.[]'` writes, here Elastic's test
+    input): repository-level alerts of two repositories, push protection bypasses, custom
+    patterns, won't fix / revoked / false positive resolutions."""
+    items = run(ELASTIC.read_bytes())
+    assert [(o.repo, o.tool_ids["number"], o.rule, o.tool_resolution) for o in items] == [
+        ("owner/private-repo", "2", "adafruit_io_key", "false_positive"),
+        ("owner/repo", "1", "mailchimp_api_key", ""),
+        ("kcreddy-org/dummy-pub-repo", "7", "npm_access_token", ""),
+        ("kcreddy-org/dummy-pub-repo", "6", "atlassian_api_token", ""),
+        ("kcreddy-org/dummy-pub-repo", "3", "custom_pattern_2", "wont_fix"),
+        ("kcreddy-org/dummy-pub-repo", "2", "custom_pattern_1", ""),
+        ("kcreddy-org/dummy-pub-repo", "1", "npm_access_token", "revoked"),
+    ]
+    npm = items[2]
+    assert npm.secret_value == ELASTIC_SECRETS[0]
+    assert npm.secret_type == "api-key"
+    assert npm.title == "npm Access Token"
+    assert npm.description == "Push protection was bypassed."
+    assert npm.url == "https://github.com/kcreddy-org/dummy-pub-repo/security/secret-scanning/7"
+    assert npm.committed_at == datetime(2022, 7, 7, 12, 56, 24, tzinfo=UTC)
+    assert (npm.path, npm.line, npm.validity) == ("", None, "unknown")  # no location, validity
+    custom = items[4]
+    assert (custom.secret_type, custom.title) == ("generic-secret", "custom_pattern_2")
+    for obs in items:
+        texts = [
+            getattr(obs, f.name)
+            for f in dataclasses.fields(obs)
+            if f.name != "secret_value" and isinstance(getattr(obs, f.name), str)
+        ] + list(obs.tool_ids.values())
+        for secret in ELASTIC_SECRETS:
+            assert all(secret not in text for text in texts)
+    # The same alerts as one array import the same.
+    array = "[" + ",".join(ELASTIC.read_text().splitlines()) + "]"
+    assert run(array) == items
+
+
+def test_objects_one_after_another_say_which_is_wrong():
+    alerts = json.loads(ALERTS.read_bytes())
+    lines = [json.dumps(a) for a in alerts[:2]]
+    assert len(run("\n".join(lines) + "\n")) == 2
+    assert len(run("".join(lines))) == 2  # back to back
+    bad = copy.deepcopy(alerts[1])
+    bad["number"] = "two"
+    with pytest.raises(ImportFormatError) as info:
+        run(lines[0] + "\n" + json.dumps(bad))
+    assert info.value.location == "object 2 $.number"
+    with pytest.raises(ImportFormatError) as info:
+        run(lines[0] + "\n" + json.dumps({"message": "Not Found"}))
+    assert info.value.location == "object 2 $"
+    with pytest.raises(ImportFormatError) as info:
+        run(lines[0] + "\n[1]")
+    assert (info.value.message, info.value.location) == (
+        "expected another alert (an object) after the first, found an array",
+        "after object 1",
+    )
+    with pytest.raises(ImportFormatError) as info:
+        run(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])
+    assert "byte" in info.value.location
+
+
+def test_webhook_deliveries_one_after_another():
+    delivery = REOPENED.read_text()
+    first, second = run(delivery + "\n" + delivery)
+    assert first == second
+    payload = json.loads(delivery)
+    del payload["alert"]["number"]
+    with pytest.raises(ImportFormatError) as info:
+        run(delivery + json.dumps(payload))
+    assert info.value.location == "object 2 $.alert"  # the alert has no number
+    payload = json.loads(delivery)
+    payload["repository"] = []
+    with pytest.raises(ImportFormatError) as info:
+        run(delivery + json.dumps(payload))
+    assert info.value.location == "object 2 $.repository"
