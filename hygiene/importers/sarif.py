@@ -8,13 +8,18 @@ kind ``pass``/``notApplicable`` are skipped.
 Where the secret is, per tool (``runs[].tool.driver.name``):
 
 - gitleaks v8 (and betterleaks, its fork, which writes the same SARIF under its own driver name):
-  ``region.snippet.text`` is the secret (``REDACTED`` with ``--redact``: then it is kept as
-  ``redacted``); ``partialFingerprints`` carry commitSha, author, email, date.
+  ``region.snippet.text`` is the secret (``REDACTED`` with ``--redact``, the first 100-N % of
+  it and "..." with ``--redact=N``: no value then, the form kept as ``redacted`` if it shows
+  at most 4 characters); ``partialFingerprints`` carry commitSha, author, email, date.
+  2ms (Checkmarx) writes the secret as snippet too; its ``git show <commit>:<path>`` uri gives
+  commit and path, ``validationStatus`` the validity, ``cvssScore`` the severity.
   gitleaks v7: ``properties.offender`` is the secret, the snippet is the whole line (ignored).
-- Nosey Parker: ``region.snippet.text`` is the regex match (used as the value); the
-  ``logicalLocations[0].properties.first_commit`` gives commit, author and blob path.
+- Nosey Parker (and Titus, its Go port): ``region.snippet.text`` is the regex match (used as
+  the value); the ``logicalLocations[0].properties.first_commit`` gives commit, author and blob
+  path.
 - ggshield: no value (``partialFingerprints["secret/v1"]``, a hash of it, is not kept);
-  ``hostedViewerUri`` is the incident URL; ``properties.incidentDetails.validity``.
+  ``hostedViewerUri`` is the incident URL; ``properties.incidentDetails`` its validity,
+  severity and triage; ``commit://<sha>/<path>`` uris give commit and path.
 - Kingfisher: the snippet is the value; ``locations[].properties.git_metadata`` gives
   repository, commit, author and date, ``validation_outcome`` the validity (its
   ``validate_command`` spells the secret out: never read).
@@ -30,6 +35,11 @@ Where the secret is, per tool (``runs[].tool.driver.name``):
 - any other tool: ``properties.secret``/``raw``/``offender`` when present; otherwise the
   snippet only if it is a single token (no spaces) of 8+ characters, which is how scanners that
   report the match itself write it. Multi-word snippets (source lines) and masked ones are not.
+  As for the tools above, each result is judged alone: read if its rule is about secrets or its
+  value has a known credential's shape; a log none of whose results is one is refused.
+
+Paths are made relative to the repository: an absolute uri under the run's
+``originalUriBaseIds`` root or under a CI checkout (``/github/workspace/``...) loses that prefix.
 
 ``message.text`` is never stored: several tools interpolate the match into it. The rule's short
 description or name gives the title. See docs/formats/sarif.md.
@@ -52,7 +62,7 @@ from hygiene.taxonomy import (
 )
 
 from .base import ImportFormatError, Item, Observation, first_char, type_name
-from .gitleaks import aws_key_id_reference
+from .gitleaks import aws_key_id_reference, safe_redacted
 from .leakline import (
     MIN_SECRET_LEN,
     clean,
@@ -118,6 +128,9 @@ class _Run:
     rule_list: list[dict] = field(default_factory=list)
     repo: str = ""
     revision: str = ""
+    # originalUriBaseIds: base id -> (uri, the base id it is relative to); artifacts[i] -> uri
+    bases: dict[str, tuple[str, str]] = field(default_factory=dict)
+    artifacts: list[tuple[str, str]] = field(default_factory=list)
     results: int = 0
     reported: int = 0  # results that are not kind pass/notApplicable
 
@@ -131,6 +144,8 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
         "runs.item.tool",
         "runs.item.results.item",
         "runs.item.versionControlProvenance",
+        "runs.item.originalUriBaseIds",
+        "runs.item.artifacts.item",
     }
     watch = {"", "runs", "runs.item", "runs.item.results"}
     known: list[_Run] | None = None
@@ -143,6 +158,7 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
         for _ in _walk(stream_json(stream, first_pass, watch), known):
             pass
         stream.seek(start)
+        targets -= {"runs.item.artifacts.item"}  # read in the first pass (it may hold contents)
     yield from _walk(stream_json(stream, targets, watch), None, known)
 
 
@@ -194,6 +210,12 @@ def _walk(
         elif prefix == "runs.item.versionControlProvenance":
             if known is None:
                 _read_provenance(run, value, f"$.runs[{run.index}].versionControlProvenance")
+        elif prefix == "runs.item.originalUriBaseIds":
+            if known is None:
+                _read_bases(run, value, f"$.runs[{run.index}].originalUriBaseIds")
+        elif prefix == "runs.item.artifacts.item":
+            if known is None:
+                _read_artifact(run, value, f"$.runs[{run.index}].artifacts[{len(run.artifacts)}]")
         else:
             where = f"$.runs[{run.index}].results[{run.results}]"
             run.results += 1
@@ -257,6 +279,28 @@ def _read_provenance(run: _Run, value: Any, where: str) -> None:
         run.revision = text_at(first, "revisionId", f"{where}[0]")
 
 
+def _read_bases(run: _Run, value: Any, where: str) -> None:
+    bases = object_at(value, where)
+    for key, raw in bases.items():
+        base_where = f"{where}.{key}"
+        base = object_at(raw, base_where)
+        run.bases[str(key)] = (
+            text_at(base, "uri", base_where),
+            text_at(base, "uriBaseId", base_where),
+        )
+
+
+def _read_artifact(run: _Run, value: Any, where: str) -> None:
+    artifact = object_at(value, where)
+    location = dict_at(artifact, "location", where)
+    run.artifacts.append(
+        (
+            text_at(location, "uri", f"{where}.location"),
+            text_at(location, "uriBaseId", f"{where}.location"),
+        )
+    )
+
+
 def _message_text(obj: dict, key: str, where: str) -> str:
     message = dict_at(obj, key, where)
     return text_at(message, "text", f"{where}.{key}")
@@ -289,9 +333,16 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
     secret_rule = _secret_rule(tool, rule_id, info)
     explicit = any(isinstance(properties.get(k), str) and properties[k] for k in _SECRET_PROPERTIES)
 
-    severity = _severity(result, where, info)
+    severity = _severity(result, where, info, properties)
     validity = _validity(properties, where)
     resolution = _resolution(result, where)
+    details = properties.get("incidentDetails")
+    if isinstance(details, dict):
+        # ggshield --with-incident-details: the GitGuardian incident's severity and triage.
+        incident_severity = details.get("severity")
+        if isinstance(incident_severity, str) and map_severity(incident_severity):
+            severity = map_severity(incident_severity)
+        resolution = resolution or _incident_resolution(details)
 
     base_ids: dict[str, str] = {}
     for key in fingerprints:
@@ -327,6 +378,11 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
             base_ids[key] = text
 
     url = text_at(result, "hostedViewerUri", where)
+    if tool.startswith("ggshield"):
+        # The GitGuardian incident, as the ggshield importer names it.
+        incident = _INCIDENT_ID.search(url)
+        if incident:
+            base_ids["incident_id"] = incident.group(1)
     commit = text_at(fingerprints, "commitSha", fp_where) or text_at(properties, "commit", where)
     if set(commit) <= {"0"}:
         commit = ""  # gitleaks writes zeros when it scanned files, not history
@@ -348,7 +404,7 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
     seen: set[tuple] = set()
     for i, raw_location in enumerate(locations):
         loc_where = f"{where}.locations[{i}]"
-        place = _place(raw_location, loc_where)
+        place = _place(raw_location, loc_where, run)
         key = (place["uri"], place["line"], place["repo"], place["path"])
         if key in seen:
             continue
@@ -365,6 +421,8 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
         ids = dict(base_ids)
         if place["blob"]:
             ids["blob_id"] = place["blob"]
+        if place["layer"]:
+            ids["docker_layer"] = place["layer"]
         refs = [r for r in map(aws_key_id_reference, (secret, *key_ids)) if r]
         yield Observation(
             rule=rule_id,
@@ -391,7 +449,7 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
 # Tools whose every result is a secret finding (by driver name, lower-cased, spaces removed).
 _SECRET_TOOLS = re.compile(
     r"leaks|noseyparker|ggshield|gitguardian|trufflehog|kingfisher|secret|credsweeper|whispers"
-    r"|talisman|titus|spmi|patternmatcher|tartufo|shhgit|^2ms$"
+    r"|talisman|titus|spmi|patternmatcher|tartufo|shhgit|^2ms$|credscan|credentialscanner"
 )
 # Tools that scan for secrets among other things: a log of theirs without one is a clean scan.
 _MIXED_TOOLS = re.compile(
@@ -487,7 +545,7 @@ def _rule_named_by_message(result: dict, where: str, run: _Run) -> dict:
     return best
 
 
-def _place(raw: Any, where: str) -> dict:
+def _place(raw: Any, where: str, run: _Run) -> dict:
     place: dict[str, Any] = {
         "uri": "",
         "line": None,
@@ -500,6 +558,7 @@ def _place(raw: Any, where: str) -> dict:
         "blob": "",
         "url": "",
         "validity": "",
+        "layer": "",
     }
     if raw is None:
         return place
@@ -507,7 +566,23 @@ def _place(raw: Any, where: str) -> dict:
     physical = dict_at(location, "physicalLocation", where)
     phys_where = f"{where}.physicalLocation"
     artifact = dict_at(physical, "artifactLocation", phys_where)
-    place["uri"] = _uri_path(text_at(artifact, "uri", f"{phys_where}.artifactLocation"))
+    art_where = f"{phys_where}.artifactLocation"
+    uri = text_at(artifact, "uri", art_where)
+    base_id = text_at(artifact, "uriBaseId", art_where)
+    index = whole_number(artifact.get("index"), f"{art_where}.index", minimum=None)
+    if not uri and index is not None and 0 <= index < len(run.artifacts):
+        uri, base_id = run.artifacts[index]  # the artifact's uri, not repeated in the result
+    in_commit = _GIT_SHOW.fullmatch(uri) or _COMMIT_URL.fullmatch(uri)
+    if in_commit:
+        # 2ms scanning history: "git show <commit>:<path>"; ggshield scanning commits:
+        # "commit://<commit>/<path>" ("commit://staged/<path>" before a commit).
+        commit, uri = in_commit.group(1), in_commit.group(2)
+        place["commit"] = "" if commit == "staged" else commit
+    layer = _DOCKER_LAYER.fullmatch(uri)
+    if layer:
+        place["layer"], uri = layer.group(1), layer.group(2)  # ggshield: "<layer id>:/<path>"
+    absolute = _uri_path(uri)
+    place["uri"] = _repo_path(absolute, base_id, run)
     region = dict_at(physical, "region", phys_where)
     region_where = f"{phys_where}.region"
     place["line"] = whole_number(region.get("startLine"), f"{region_where}.startLine")
@@ -525,7 +600,7 @@ def _place(raw: Any, where: str) -> dict:
             fc_where = f"{log_where}.properties.first_commit"
             meta = dict_at(first_commit, "commit_metadata", fc_where)
             meta_where = f"{fc_where}.commit_metadata"
-            place["repo"] = place["uri"]
+            place["repo"] = absolute  # a git match's artifact is the repository
             place["path"] = text_at(first_commit, "blob_path", fc_where)
             place["commit"] = text_at(meta, "commit_id", meta_where)
             name = text_at(meta, "author_name", meta_where)
@@ -574,6 +649,57 @@ def _kingfisher_git(place: dict, git: dict, where: str) -> None:
         place["url"] = link  # a local repository's is a relative path, no link
 
 
+_GIT_SHOW = re.compile(r"git show ([0-9a-f]{7,64}):(.+)", re.DOTALL)
+_COMMIT_URL = re.compile(r"commit://([0-9a-f]{7,64}|staged)/(.+)", re.DOTALL)
+_DOCKER_LAYER = re.compile(r"(sha256:[0-9a-f]{64}):(/.*)", re.DOTALL)
+# Where CI services check a repository out: a path under one is a path in the repository.
+# GitHub container actions (/github/workspace), GitHub-hosted runners
+# (/home/runner/work/<repo>/<repo>, D:\a\<repo>\<repo>), Azure Pipelines
+# (/home/vsts/work/<n>/s, D:\a\<n>\s).
+_CI_CHECKOUT = re.compile(
+    r"/github/workspace/"
+    r"|/home/runner/work/([^/]+)/\1/"
+    r"|/?[A-Za-z]:/a/([^/]+)/\2/"
+    r"|/home/vsts/work/\d+/s/"
+    r"|/?[A-Za-z]:/a/\d+/s/"
+)
+
+
+def _repo_path(path: str, base_id: str, run: _Run) -> str:
+    """The path in the scanned repository, as a user knows it.
+
+    A relative uri is relative to its uriBaseId, the root of the scan (%SRCROOT%, Trivy's
+    ROOTPATH): kept, after the relative parts of that base, if any. An absolute one is made
+    relative to the run's originalUriBaseIds root that holds it, or to a CI checkout directory
+    (/github/workspace/...); else it stays absolute."""
+    if not path:
+        return path
+    if not (path.startswith("/") or _DRIVE.match(path)):
+        prefix = ""
+        seen: set[str] = set()
+        while base_id and base_id not in seen and base_id in run.bases:
+            seen.add(base_id)
+            base_uri, base_id = run.bases[base_id]
+            base = _uri_path(base_uri)
+            if not base or base.startswith("/") or _DRIVE.match(base) or "://" in base:
+                break  # an absolute root: the scan's root
+            prefix = base.rstrip("/") + "/" + prefix
+        return prefix + path
+    for base_uri, _ in run.bases.values():
+        base = _uri_path(base_uri)
+        if len(base.strip("/")) > 0 and (base.startswith("/") or _DRIVE.match(base)):
+            base = base.rstrip("/") + "/"
+            if path.startswith(base) and len(path) > len(base):
+                return path[len(base) :]
+    match = _CI_CHECKOUT.match(path)
+    if match and len(path) > match.end():
+        return path[match.end() :]
+    return path
+
+
+_DRIVE = re.compile(r"[A-Za-z]:/")
+
+
 def _uri_path(uri: str) -> str:
     # A URI has no backslash; tools run on Windows write OS paths (`src\setup.yml`,
     # `file:///C:\src\app.py`).
@@ -596,7 +722,14 @@ def _secret(tool: str, properties: dict, snippet: str, where: str) -> tuple[str 
             return _value_or_redacted(value)
     if not snippet:
         return None, ""
-    if tool.startswith(("gitleaks", "betterleaks")) or "noseyparker" in tool:
+    if tool.startswith(("gitleaks", "betterleaks")) or tool == "2ms":
+        stripped = snippet.strip()
+        if stripped.endswith("...") or "REDACTED" in stripped:
+            # --redact (REDACTED) or --redact=N (v8.19+: the first 100-N % of the secret, then
+            # "..."): no value; the form is kept only if it shows at most 4 characters.
+            return None, safe_redacted(stripped)
+        return snippet, ""
+    if "noseyparker" in tool or tool == "titus":
         return _value_or_redacted(snippet)
     if tool.startswith("trufflehog"):
         # TruffleHog's snippet is its Redacted form (for AWS the key id, for URIs the URL with
@@ -663,9 +796,15 @@ def _secretlint_hint(result: dict, where: str) -> str:
     return head.removeprefix("found ").strip()[:100]
 
 
-def _severity(result: dict, where: str, info: dict) -> str | None:
-    props = info.get("properties") or {}
-    score = props.get("security-severity")
+def _severity(result: dict, where: str, info: dict, properties: dict) -> str | None:
+    # The rule's security-severity (GitHub's place for it); Titus writes it on the result,
+    # 2ms a CVSS score of the result.
+    score = properties.get("security-severity")
+    if score is None or score == "":
+        score = (info.get("properties") or {}).get("security-severity")
+    cvss = properties.get("cvssScore")
+    if (score is None or score == "") and isinstance(cvss, int | float) and cvss is not True:
+        score = cvss if cvss > 0 else None
     if isinstance(score, str):
         try:
             score = float(score)
@@ -693,6 +832,9 @@ def _validity(properties: dict, where: str) -> str:
     for key in ("verified", "Verified"):
         if properties.get(key) is True:
             return "valid"
+    status = properties.get("validationStatus")  # 2ms: Valid, Invalid, Unknown
+    if isinstance(status, str) and status.strip():
+        return VALIDITY.get(status.strip().lower(), "unknown")
     details = properties.get("incidentDetails")
     if isinstance(details, dict) and isinstance(details.get("validity"), str):
         return VALIDITY.get(details["validity"].strip().lower(), "unknown")
@@ -707,6 +849,28 @@ def _resolution(result: dict, where: str) -> str:
             return "accepted_risk"
     if text_at(result, "baselineState", where) == "absent":
         return "resolved"
+    return ""
+
+
+_INCIDENT_ID = re.compile(r"/incidents/(\d+)")
+# GitGuardian's reasons for ignoring an incident (as in the ggshield importer).
+_INCIDENT_IGNORED = {
+    "test_credential": "used_in_tests",
+    "false_positive": "false_positive",
+    "low_risk": "accepted_risk",
+    "invalid": "resolved",
+}
+
+
+def _incident_resolution(details: dict) -> str:
+    status = details.get("status")
+    status = status.strip().upper() if isinstance(status, str) else ""
+    if status == "IGNORED":
+        reason = details.get("ignore_reason")
+        reason = reason.strip().lower() if isinstance(reason, str) else ""
+        return _INCIDENT_IGNORED.get(reason, "accepted_risk")
+    if status == "RESOLVED":
+        return "revoked" if details.get("secret_revoked") is True else "resolved"
     return ""
 
 

@@ -823,3 +823,481 @@ def test_real_committed_gitleaks_sarif_custom_rules_with_names():
     assert tu.secret_value == "TU-API-123406588"
     assert pw_old.author == "Henri Hubert <henri.hubert@gitguardian.com>"
     assert_secret_only_in_value([aws, pw, tu, pw_old], ["f4kestr0ngpass1ForLL", "Update bucket"])
+
+
+# --- gitleaks 8.30 run here, CI checkouts and SARIF's own path bases -------------------------
+
+GL_PARTIAL = HERE / "tool_gitleaks_8_30_1_git_redact_20.sarif"
+GL_WORKSPACE = HERE / "tool_gitleaks_8_30_1_dir_github_workspace.sarif"
+# The fake credentials planted in the scratch repository both gitleaks runs scanned.
+GL_PLANTED = {
+    "aws-access-token": "AKIA5HGAZYXDOWG7M6RX",
+    "generic-api-key": "fpD011RvlQCy2dsxWWHNCCI8VAhyDkjlmUoaYaLZ",
+    "github-pat": "ghp_MJ5xu09kc24Qo4YXgInJMnyILA98MzEdxuVd",
+    "slack-bot-token": "xoxb-866700672067-9049946257090-0fZ581jIBgb32enswFwTjT7f",
+    "stripe-access-token": "sk_live_XwZ8Qz8IpCRMRz5KaeHCk7Fe",
+}
+
+
+def test_tool_gitleaks_partial_redaction_is_no_value():
+    """`gitleaks git --redact=20`: the snippet is the first 80 % of the secret and "...". It is
+    not the secret (its fingerprint would match nothing) and shows too much to keep."""
+    items = run(GL_PARTIAL.read_bytes())
+    assert {o.rule for o in items} == set(GL_PLANTED)
+    partial = {o.rule: o for o in items}
+    for obs in items:
+        assert obs.secret_value is None
+        assert obs.redacted == ""  # reveals more than 4 characters
+        assert obs.commit == "309215f28de62c08f3068a810dad5b736140d549"
+        assert obs.author == "Dana Fake <dana@example.invalid>"
+        assert obs.committed_at == datetime(2025, 3, 4, 9, 11, 12, tzinfo=UTC)
+    assert partial["stripe-access-token"].path == "src/pay config.rb"
+    assert (partial["github-pat"].path, partial["github-pat"].line) == ("src/bot.js", 2)
+    assert partial["aws-access-token"].secret_type == "aws-access-key"
+    assert partial["aws-access-token"].references == []  # a partial key id is no reference
+    assert partial["slack-bot-token"].secret_type == "slack-token"
+    shown = [s[: round(len(s) * 0.8)] for s in GL_PLANTED.values()]
+    assert_secret_only_in_value(items, [*GL_PLANTED.values(), *shown, "Add settings"])
+
+
+@pytest.mark.parametrize(
+    ("snippet", "redacted"),
+    [("REDACTED", "REDACTED"), ("sk_l...", "sk_l..."), ("sk_live_XwZ8...", "")],
+)
+def test_gitleaks_redacted_forms(snippet, redacted):
+    doc = json.loads(GL_PARTIAL.read_text())
+    result = doc["runs"][0]["results"][0]
+    result["locations"][0]["physicalLocation"]["region"]["snippet"]["text"] = snippet
+    obs = run(json.dumps(doc))[0]
+    assert (obs.secret_value, obs.redacted) == (None, redacted)
+
+
+def test_tool_gitleaks_in_a_github_container_action_gives_repository_paths():
+    """`gitleaks dir /github/workspace`, as a container step scans the checkout: the paths
+    are the repository's, without the workspace directory."""
+    items = run(GL_WORKSPACE.read_bytes())
+    by_rule = {o.rule: o for o in items}
+    assert set(by_rule) == set(GL_PLANTED)
+    for rule, secret in GL_PLANTED.items():
+        assert by_rule[rule].secret_value == secret
+        assert by_rule[rule].commit == ""  # a directory scan: empty partialFingerprints
+        assert by_rule[rule].author == ""
+    assert (by_rule["aws-access-token"].path, by_rule["aws-access-token"].line) == (
+        "config/settings.py",
+        1,
+    )
+    assert by_rule["stripe-access-token"].path == "src/pay config.rb"
+    assert by_rule["slack-bot-token"].secret_type == "slack-token"
+    assert_secret_only_in_value(items)
+
+
+def _one_location_log(uri: str, run_extra: dict | None = None, **artifact) -> dict:
+    location = {"uri": uri, **artifact} if uri else dict(artifact)
+    return {
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "gitleaks"}},
+                **(run_extra or {}),
+                "results": [
+                    {
+                        "ruleId": "generic-api-key",
+                        "message": {"text": "x"},
+                        "locations": [{"physicalLocation": {"artifactLocation": location}}],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("uri", "extra", "artifact", "path"),
+    [
+        # Relative to the scan root (Trivy's ROOTPATH, CodeQL's %SRCROOT%): as written.
+        (
+            "app/config.yaml",
+            {"originalUriBaseIds": {"ROOTPATH": {"uri": "file:///github/workspace/"}}},
+            {"uriBaseId": "ROOTPATH"},
+            "app/config.yaml",
+        ),
+        # An absolute uri under the run's root: made relative to it.
+        (
+            "file:///home/dev/src/api/app/db.py",
+            {"originalUriBaseIds": {"%SRCROOT%": {"uri": "file:///home/dev/src/api/"}}},
+            {},
+            "app/db.py",
+        ),
+        (
+            "file:///home/dev/src/api/app/db.py",
+            {"originalUriBaseIds": {"%SRCROOT%": {"uri": "file:///home/dev/src/api"}}},
+            {},
+            "app/db.py",
+        ),
+        # A base that is itself relative to the root.
+        (
+            "db.py",
+            {
+                "originalUriBaseIds": {
+                    "SRC": {"uri": "app/", "uriBaseId": "ROOT"},
+                    "ROOT": {"uri": "file:///work/"},
+                }
+            },
+            {"uriBaseId": "SRC"},
+            "app/db.py",
+        ),
+        # The file system's root is no repository's.
+        (
+            "file:///etc/app/db.py",
+            {"originalUriBaseIds": {"ROOTPATH": {"uri": "file:///"}}},
+            {},
+            "/etc/app/db.py",
+        ),
+        # CI checkouts.
+        ("/github/workspace/app/db.py", None, {}, "app/db.py"),
+        ("file:///github/workspace/app/db.py", None, {}, "app/db.py"),
+        ("file:///home/runner/work/api/api/app/db.py", None, {}, "app/db.py"),
+        (
+            "/home/runner/work/api/other/app/db.py",
+            None,
+            {},
+            "/home/runner/work/api/other/app/db.py",
+        ),
+        ("D:\\a\\api\\api\\app\\db.py", None, {}, "app/db.py"),
+        ("file:///D:/a/api/api/app/db.py", None, {}, "app/db.py"),
+        ("/home/vsts/work/1/s/app/db.py", None, {}, "app/db.py"),
+        # Anything else absolute stays so: no root to know it by.
+        ("/srv/checkout/app/db.py", None, {}, "/srv/checkout/app/db.py"),
+        # Only an artifact index: the run's artifacts[] hold the uri.
+        (
+            "",
+            {
+                "artifacts": [
+                    {"location": {"uri": "other.py"}},
+                    {"location": {"uri": "/github/workspace/app/db.py"}},
+                ]
+            },
+            {"index": 1},
+            "app/db.py",
+        ),
+    ],
+)
+def test_paths_relative_to_the_repository(uri, extra, artifact, path):
+    (obs,) = run(json.dumps(_one_location_log(uri, extra, **artifact)))
+    assert obs.path == path
+
+
+class _Unseekable(io.RawIOBase):
+    """An upload that can be read once (a pipe)."""
+
+    def __init__(self, data: bytes):
+        self._data = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return False
+
+    def readinto(self, buffer):
+        chunk = self._data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_path_bases_and_artifacts_read_in_a_single_pass():
+    doc = _one_location_log(
+        "",
+        {
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": "file:///home/dev/api/"}},
+            "artifacts": [{"location": {"uri": "file:///home/dev/api/db.py"}}],
+        },
+        index=0,
+    )
+    (obs,) = list(parse(_Unseekable(json.dumps(doc).encode())))
+    assert obs.path == "db.py"
+
+
+@pytest.mark.parametrize(
+    ("extra", "where"),
+    [
+        ({"originalUriBaseIds": []}, "$.runs[0].originalUriBaseIds"),
+        ({"originalUriBaseIds": {"SRC": "file:///x/"}}, "$.runs[0].originalUriBaseIds.SRC"),
+        (
+            {"artifacts": [{"location": {"uri": []}}]},
+            "$.runs[0].artifacts[0].location.uri",
+        ),
+        ({"artifacts": ["x"]}, "$.runs[0].artifacts[0]"),
+    ],
+)
+def test_bad_path_bases(extra, where):
+    with pytest.raises(ImportFormatError) as info:
+        run(json.dumps(_one_location_log("a.py", extra)))
+    assert where in str(info.value)
+
+
+def test_nosey_parker_repository_path_is_kept_whole():
+    doc = json.loads(NOSEYPARKER.read_text())
+    for result in doc["runs"][0]["results"]:
+        for location in result["locations"]:
+            artifact = location["physicalLocation"]["artifactLocation"]
+            artifact["uri"] = "/github/workspace/"
+    for obs in run(json.dumps(doc)):
+        if obs.commit:
+            assert obs.repo == "/github/workspace/"
+
+
+# --- 2ms (Checkmarx) and Titus (Praetorian): SARIF as their writers build it ----------------
+
+
+def _two_ms_log(source: str, snippet: str, status: str = "Valid", score: float = 8.2) -> str:
+    # Checkmarx/2ms lib/reporting/sarif.go: rules with only a fullDescription, the secret as
+    # snippet (the line in snippet.properties.lineContent), validationStatus and cvssScore.
+    return json.dumps(
+        {
+            "$schema": "https://schemastore.azurewebsites.net/schemas/json/sarif-2.1.0-rtm.5.json",
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": "2ms",
+                            "semanticVersion": "3.9.0",
+                            "rules": [
+                                {
+                                    "id": "private-key",
+                                    "fullDescription": {"text": "Identified a Private Key"},
+                                }
+                            ],
+                        }
+                    },
+                    "results": [
+                        {
+                            "message": {"text": "private-key has detected secret for file k."},
+                            "ruleId": "private-key",
+                            "locations": [
+                                {
+                                    "physicalLocation": {
+                                        "artifactLocation": {"uri": source},
+                                        "region": {
+                                            "startLine": 4,
+                                            "startColumn": 1,
+                                            "endLine": 6,
+                                            "endColumn": 30,
+                                            "snippet": {
+                                                "text": snippet,
+                                                "properties": {"lineContent": snippet},
+                                            },
+                                        },
+                                    }
+                                }
+                            ],
+                            "properties": {"validationStatus": status, "cvssScore": score},
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+
+
+KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEfakeFAKEfakeFAKE0000\n-----END RSA PRIVATE KEY-----"
+
+
+def test_two_ms_git_history_result():
+    source = "git show 1a9f3c87b4d029f54e8c72d8b11a78f6a3c29d2e:deploy/keys/id_rsa"
+    (obs,) = run(_two_ms_log(source, KEY))
+    assert obs.secret_value == KEY  # a multi-line snippet is still the secret
+    assert obs.secret_type == "private-key"
+    assert (obs.path, obs.line) == ("deploy/keys/id_rsa", 4)
+    assert obs.commit == "1a9f3c87b4d029f54e8c72d8b11a78f6a3c29d2e"
+    assert obs.validity == "valid"
+    assert obs.severity == "high"  # cvssScore 8.2
+    assert obs.title == "private-key"
+    assert obs.description == "Identified a Private Key"
+    assert_secret_only_in_value([obs])
+
+
+@pytest.mark.parametrize(
+    ("status", "score", "validity", "severity"),
+    [
+        ("Invalid", 3.1, "invalid", "low"),
+        ("Unknown", 9.4, "unknown", "critical"),
+        ("Unknown", 0, "unknown", None),
+    ],
+)
+def test_two_ms_validation_and_score(status, score, validity, severity):
+    (obs,) = run(_two_ms_log("keys/id_rsa", KEY, status, score))
+    assert (obs.path, obs.commit) == ("keys/id_rsa", "")
+    assert (obs.validity, obs.severity) == (validity, severity)
+
+
+def test_titus_result_severity_and_absolute_file_uri():
+    # praetorian-inc/titus pkg/sarif: driver "titus", rules with name and description, results
+    # with the match as snippet, an absolute path as a file:// uri, the score on the result.
+    doc = {
+        "$schema": "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "titus",
+                        "version": "0.1.0",
+                        "rules": [
+                            {
+                                "id": "np.github.1",
+                                "name": "GitHub Personal Access Token",
+                                "shortDescription": {"text": "Detects GitHub PATs"},
+                            }
+                        ],
+                    }
+                },
+                "results": [
+                    {
+                        "ruleId": "np.github.1",
+                        "level": "error",
+                        "message": {"text": "GitHub Personal Access Token"},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {"uri": "file:///srv/app/.env"},
+                                    "region": {
+                                        "startLine": 3,
+                                        "startColumn": 14,
+                                        "endLine": 3,
+                                        "endColumn": 54,
+                                        "snippet": {"text": GL_PLANTED["github-pat"]},
+                                    },
+                                }
+                            }
+                        ],
+                        "properties": {
+                            "security-severity": "9.1",
+                            "titus_score": {"Final": 91, "Base": 85},
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    (obs,) = run(json.dumps(doc))
+    assert obs.secret_value == GL_PLANTED["github-pat"]
+    assert obs.secret_type == "github-token"
+    assert (obs.path, obs.line) == ("/srv/app/.env", 3)
+    assert obs.severity == "critical"  # the result's security-severity, over level "error"
+    assert obs.title == "Detects GitHub PATs"
+    assert_secret_only_in_value([obs])
+
+
+# --- an unknown tool's log mixing secrets with other findings -------------------------------
+
+
+def test_unknown_tool_mixing_secrets_and_other_findings_gives_only_the_secrets():
+    """Decided per result: a tool nobody knows (neither a secret scanner nor a scanner that
+    looks for secrets among other things) gives its results whose rule speaks of secrets or
+    whose value has a credential's shape; its SQL injection and weak-hash results are not
+    leaks, even with a one-word snippet."""
+    rules = [
+        {"id": "ACME-1", "shortDescription": {"text": "SQL injection"}},
+        {"id": "ACME-2", "shortDescription": {"text": "Hard-coded password"}},
+        {"id": "ACME-3", "shortDescription": {"text": "Weak hash function"}},
+        {
+            "id": "ACME-4",
+            "shortDescription": {"text": "Outdated dependency"},
+            "properties": {"tags": ["vulnerability"]},
+        },
+    ]
+    results = [
+        _result("ACME-1", "db.py", snippet="cursor.execute(query)"),
+        _result("ACME-2", "settings.py", snippet='PASSWORD = "hunter2hunter2"'),
+        _result("ACME-3", "crypto.py", snippet="hashlib.md5(data)"),
+        _result("ACME-4", "package.json"),
+        _result("ACME-3", "ci.yml", snippet=GL_PLANTED["github-pat"]),
+    ]
+    password, token = run(_log("AcmeScan", rules, results))
+    assert (password.rule, password.path, password.secret_value) == ("ACME-2", "settings.py", None)
+    assert password.secret_type == "generic-password"
+    assert (token.path, token.secret_type) == ("ci.yml", "github-token")  # a token's shape
+    assert token.secret_value == GL_PLANTED["github-pat"]
+
+
+def test_unknown_tool_without_any_secret_is_refused():
+    rules = [{"id": "ACME-1", "shortDescription": {"text": "SQL injection"}}]
+    with pytest.raises(ImportFormatError) as info:
+        run(_log("AcmeScan", rules, [_result("ACME-1", snippet="cursor.execute(query)")] * 3))
+    assert "none of the 3 results" in str(info.value)
+    assert "execute" not in str(info.value)
+
+
+# --- ggshield 1.56.1's own SARIF writer (its API answers served by a local stand-in) ---------
+
+GG_REPO = HERE / "tool_ggshield_1_56_1_repo_incident_details.sarif"
+GG_WORKSPACE = HERE / "tool_ggshield_1_56_1_path_github_workspace.sarif"
+GG_COMMIT = "309215f28de62c08f3068a810dad5b736140d549"
+
+
+def test_tool_ggshield_commit_scan_with_incident_details():
+    """`ggshield secret scan repo . --with-incident-details --format sarif`: uris are
+    "commit://<sha>/<path>", no rules, the detector's name as ruleId, the incident's link,
+    and the incident itself (severity, validity, status) in properties.incidentDetails."""
+    aws, github, stripe = run(GG_REPO.read_bytes())
+    for obs in (aws, github, stripe):
+        assert obs.commit == GG_COMMIT
+        assert obs.secret_value is None  # ggshield never gives the value
+        assert obs.severity == "high"  # the incident's severity
+        assert "secret/v1" not in obs.tool_ids  # ggshield's unkeyed hash of the value
+    assert (aws.rule, aws.secret_type, aws.path) == (
+        "AWS Keys",
+        "aws-access-key",
+        "config/settings.py",
+    )
+    # A commit's lines are those of its patch (the "@@" header is line 1): as ggshield says.
+    assert aws.line == 2
+    assert (github.path, github.secret_type) == ("src/bot.js", "github-token")
+    assert stripe.path == "src/pay config.rb"
+    assert aws.url == "https://dashboard.gitguardian.com/workspace/1/incidents/101"
+    assert aws.tool_ids == {"incident_id": "101"}
+    assert (aws.validity, aws.tool_resolution) == ("valid", "")
+    assert (github.validity, github.tool_resolution) == ("invalid", "revoked")  # RESOLVED
+    assert (stripe.validity, stripe.tool_resolution) == ("unknown", "used_in_tests")  # IGNORED
+    hashes = ["4ca674e4dca42119d90f339d84a53430b8d618be89432320132a1b477afb31f5"]
+    assert_secret_only_in_value([aws, github, stripe], [*GL_PLANTED.values(), *hashes])
+
+
+def test_tool_ggshield_path_scan_in_a_github_workspace():
+    """`ggshield secret scan path -r /github/workspace/src`: absolute file:// uris with
+    %-escapes, made relative to the checkout."""
+    github, stripe = run(GG_WORKSPACE.read_bytes())
+    assert (github.path, github.line, github.commit) == ("src/bot.js", 2, "")
+    assert (stripe.path, stripe.line) == ("src/pay config.rb", 1)
+    assert stripe.tool_ids == {"incident_id": "103"}
+    assert_secret_only_in_value([github, stripe], list(GL_PLANTED.values()))
+
+
+@pytest.mark.parametrize(
+    ("uri", "path", "commit", "layer"),
+    [
+        ("commit://staged/app/.env", "app/.env", "", ""),
+        (f"commit://{GG_COMMIT}/a b/c.py", "a b/c.py", GG_COMMIT, ""),
+        ("sha256:" + "ab" * 32 + ":/app/.env", "/app/.env", "", "sha256:" + "ab" * 32),
+    ],
+)
+def test_ggshield_uris_of_commits_and_image_layers(uri, path, commit, layer):
+    doc = json.loads(GG_WORKSPACE.read_text())
+    result = doc["runs"][0]["results"][0]
+    result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] = uri
+    obs = run(json.dumps(doc))[0]
+    assert (obs.path, obs.commit, obs.tool_ids.get("docker_layer", "")) == (path, commit, layer)
+
+
+def test_credscan_results_are_all_secret_findings():
+    # Microsoft's CredScan (and tools named after it) scan for credentials only: a rule whose
+    # words name no secret ("General Symmetric Key") is one all the same.
+    rules = [{"id": "CSCAN-GENERAL0020", "shortDescription": {"text": "General Symmetric Key"}}]
+    (obs,) = run(_log("CredScan", rules, [_result("CSCAN-GENERAL0020", "keys/app.config")]))
+    assert (obs.rule, obs.path, obs.title) == (
+        "CSCAN-GENERAL0020",
+        "keys/app.config",
+        "General Symmetric Key",
+    )
