@@ -20,13 +20,17 @@ SAMPLES = [
     (gitleaks, "gitleaks/redacted_data_many.json"),
     (gitleaks, "gitleaks/version_7.5.0.json"),
     (gitleaks, "gitleaks/csv_simple.csv"),
+    (gitleaks, "gitleaks/real_gitleaks_action_issue44_v7_verbose_redacted_banner.txt"),
+    (gitleaks, "gitleaks/real_gitleaks_issue65_v1_verbose_stdout.txt"),
     (trufflehog, "trufflehog/README_example_output.jsonl"),
     (trufflehog, "trufflehog/v3_git.json"),
     (detect_secrets, "detect-secrets/many_findings.json"),
+    (detect_secrets, "detect-secrets/tool_detect_secrets_1_4_0_audit_report.json"),
     (ggshield, "ggshield/many_findings.json"),
     (ggshield, "ggshield/one_finding.json"),
+    (ggshield, "ggshield/tool_ggshield_1_56_1_repo_all_secrets.json"),
 ]
-JSON_SAMPLES = [(m, n) for m, n in SAMPLES if not n.endswith(".csv")]
+JSON_SAMPLES = [(m, n) for m, n in SAMPLES if not n.endswith((".csv", ".txt"))]
 IDS = [n for _, n in SAMPLES]
 
 # Values that must never be quoted by an error message.
@@ -39,6 +43,11 @@ SECRETS = [
     "admin:admin@",
     "bd564db5d5cc358eb0e3523d3e03041739f230d5",
     "ljel3*ji5",
+    "AKIALALEMEL33243OLIA",
+    "AKIAZ7FAKEEXAMPLE2QX",
+    "q8Vt2mXp9LzR4wBn7KcY1dHs6JfGa3Te",
+    "sk_live_51FakeStripeKey000000000",
+    "xoxb-123456789012-210987654321-AbCdEfGhIjKlMnOpQrStUvWx",
 ]
 
 SETTINGS = settings(

@@ -20,6 +20,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CASES = [
     (github, "github-secret-scanning/github_secrets_detection_report_many_vul.json"),
     (github, "github-secret-scanning/reopened.payload.json"),
+    (github, "github-secret-scanning/real_elastic_integrations_alerts_one_a_line.jsonl"),
     (gitlab, "gitlab-secret-detection/gitlab_secret_detection_report_1_vuln_v15.json"),
     (gitlab, "gitlab-secret-detection/generated_report_v15.json"),
     (noseyparker, "noseyparker/noseyparker_many_vul.jsonl"),
@@ -29,6 +30,8 @@ CASES = [
     (sarif, "sarif/generated_noseyparker.sarif"),
     (sarif, "sarif/generated_ggshield.sarif"),
     (sarif, "sarif/generated_semgrep.sarif"),
+    (sarif, "sarif/tool_gitleaks_8_30_1_git_redact_20.sarif"),
+    (sarif, "sarif/tool_ggshield_1_56_1_repo_incident_details.sarif"),
     (leakline, "leakline/findings_and_events.json"),
     (leakline, "leakline/events_first.json"),
 ]
