@@ -159,11 +159,31 @@ def _accounts(stream: IO[bytes]) -> Iterator[tuple[str, dict]]:
                 continue
             if not isinstance(value, list):
                 raise ImportFormatError(f"expected an array, found {type_name(value)}", f"$.{key}")
+            _refuse_a_page(doc)
             for i, obj in enumerate(value):
                 where = f"$.{key}[{i}]"
                 yield where, expect_dict(obj, where, "a storage account object")
             return
     yield "$", doc
+
+
+def _refuse_a_page(doc: dict) -> None:
+    """One page of a longer listing (az graph query's first 100 rows by default, an ARM list with
+    a nextLink) is no full inventory: the accounts on the other pages would be marked no longer
+    seen. Refused, with how to get them all."""
+    for key in ("skip_token", "$skipToken", "skipToken", "nextLink"):
+        if doc.get(key):
+            raise ImportFormatError(
+                "this is one page of a longer listing (it has a next-page token): fetch every "
+                "page (az graph query --first 1000 with --skip-token until none is left, or "
+                "az storage account list) and import them together",
+                f"$.{key}",
+            )
+    if doc.get("resultTruncated") in (True, "true", "True"):
+        raise ImportFormatError(
+            "this Resource Graph result is truncated: fetch every page and import them together",
+            "$.resultTruncated",
+        )
 
 
 # The keys of an Azure Resource Graph result: az graph query (snake_case) and the REST API.

@@ -244,7 +244,9 @@ EMPTY_LINES = EMPTY + " (a scan that found nothing writes no lines: send [] to i
 
 def _check_text_start(stream: IO[bytes], empty: str = EMPTY) -> tuple[IO[bytes], bytes]:
     """Peek at the first bytes: empty and binary input get their own clear errors."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)
+    # A buffer as large as the peek: the default 8 KB would show the format sniffers less
+    # than the 64 KB they look at (a report after 10 KB of log lines went to the wrong reader).
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream, 65536)
     head = buffered.peek(4096)[:4096]
     if not head.strip():
         raise ImportFormatError(empty)

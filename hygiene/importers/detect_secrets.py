@@ -30,7 +30,18 @@ from typing import IO
 from hygiene.taxonomy import SecretType
 
 from .base import ImportFormatError, Item, Observation, first_char, type_name
-from .gitleaks import flag, guarded, load_document, number, peek, secret_type_for, sniff, text
+from .gitleaks import (
+    _encodes,
+    flag,
+    guarded,
+    load_document,
+    number,
+    peek,
+    scrub,
+    secret_type_for,
+    sniff,
+    text,
+)
 
 SECRET_TYPES: dict[str, SecretType] = {
     "aws access key": SecretType.AWS_ACCESS_KEY,
@@ -160,12 +171,16 @@ def _report(results: list, where: list[str]) -> Iterator[Observation]:
         value = entry["secrets"]
         if not isinstance(value, str) or not value.strip():
             raise ImportFormatError("should be a non-empty string", f"{loc}.secrets")
+        if not _encodes(value):
+            raise ImportFormatError(
+                "an invalid \\u escape (half of a surrogate pair)", f"{loc}.secrets"
+            )
         types = entry["types"]
         if not isinstance(types, list) or not types:
             raise ImportFormatError("should be a non-empty array of names", f"{loc}.types")
         names = []
         for i, name in enumerate(types):
-            if not isinstance(name, str) or not name.strip():
+            if not isinstance(name, str) or not name.strip() or not _encodes(name):
                 raise ImportFormatError("should be a plugin's secret type", f"{loc}.types[{i}]")
             names.append(name)
         category = text(entry, "category", loc).upper()
@@ -185,20 +200,26 @@ def _report(results: list, where: list[str]) -> Iterator[Observation]:
         for key in lines:
             # The keys only: the values are the lines' text, the secret with them.
             number_text = str(key).strip()
-            if not (number_text.isascii() and number_text.isdigit()) or int(number_text) < 1:
+            if (
+                not (number_text.isascii() and number_text.isdigit())
+                or len(number_text) > 10
+                or int(number_text) < 1
+            ):
                 raise ImportFormatError("a key is not a line number", f"{loc}.lines")
             numbers.append(int(number_text))
         # A specific plugin's type names the secret better than the keyword/entropy ones.
         rule = next((n for n in names if n.lower() not in _GENERIC_TYPES), names[0])
         for line in sorted(set(numbers)) or [None]:
-            yield Observation(
-                rule=rule,
-                secret_type=secret_type_for(SECRET_TYPES, rule, value),
-                secret_value=value,
-                path=path,
-                line=line,
-                tool_resolution="false_positive" if is_secret is False else "",
-                tool_ids={"audit": "confirmed a secret"} if is_secret else {},
+            yield scrub(
+                Observation(
+                    rule=rule,
+                    secret_type=secret_type_for(SECRET_TYPES, rule, value),
+                    secret_value=value,
+                    path=path,
+                    line=line,
+                    tool_resolution="false_positive" if is_secret is False else "",
+                    tool_ids={"audit": "confirmed a secret"} if is_secret else {},
+                )
             )
 
 

@@ -22,7 +22,7 @@ from typing import IO, Any
 from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
 
 from .base import EMPTY_LINES, ImportFormatError, Item, Observation, first_char, iter_json_lines
-from .gitleaks import aws_key_id_reference
+from .gitleaks import _without_credentials, aws_key_id_reference
 from .leakline import (
     clean,
     dict_at,
@@ -264,7 +264,7 @@ def _match_content(obj: dict, where: str) -> str:
 # Where Nosey Parker clones what it scans by URL (--git-url, --github-user/org): under its
 # datastore's clones/ directory, as <scheme>/<host>/<path> (noseyparker's clone_destination:
 # "https://example.com/testrepo.git" -> "<datastore>/clones/https/example.com/testrepo.git").
-_CLONE = re.compile(r"(?:^|/)clones/(https?)/([^/]+/[^/].*?)/*$")
+_CLONE = re.compile(r"(?:^|/)clones/(https?)/([^/]+/[^/].*)$")
 
 
 def _repo_name(repo_path: str) -> str:
@@ -272,10 +272,11 @@ def _repo_name(repo_path: str) -> str:
     cloned from (the datastore's own path says nothing of the repository). A scan of the working
     directory (``noseyparker scan .``) records ``./.git``: that names no repository, so it gives
     none."""
-    clone = _CLONE.search(repo_path)
+    clone = _CLONE.search(repo_path.rstrip("/"))
     if clone:
         scheme, rest = clone.groups()
-        return f"{scheme}://{rest.removesuffix('/.git').removesuffix('.git')}"
+        url = f"{scheme}://{rest.removesuffix('/.git').removesuffix('.git')}"
+        return _without_credentials(url)
     trimmed = repo_path.rstrip("/\\")
     for suffix in ("/.git", "\\.git"):
         if trimmed.endswith(suffix) and len(trimmed) > len(suffix) + 1:

@@ -281,8 +281,9 @@ def _read_provenance(run: _Run, value: Any, where: str) -> None:
 
 def _read_bases(run: _Run, value: Any, where: str) -> None:
     bases = object_at(value, where)
-    for key, raw in bases.items():
-        base_where = f"{where}.{key}"
+    for index, (key, raw) in enumerate(bases.items()):
+        # By position: a key is input, and an error message never quotes input.
+        base_where = f"{where}[key {index}]"
         base = object_at(raw, base_where)
         run.bases[str(key)] = (
             text_at(base, "uri", base_where),

@@ -448,3 +448,20 @@ def test_resource_graph_results():
     # Another document with a "data" key is not a Resource Graph result.
     err = expect_error(json.dumps({"data": [row], "kind": "other"}).encode())
     assert (err.location, "not a storage account" in err.message) == ("$", True)
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        ({"count": 1, "data": [], "skip_token": "ew0KICAi", "total_records": 400}, "$.skip_token"),
+        ({"totalRecords": 400, "data": [], "$skipToken": "ew0K"}, "$.$skipToken"),
+        ({"totalRecords": 400, "data": [], "resultTruncated": "true"}, "$.resultTruncated"),
+        ({"value": [], "nextLink": "https://management.azure.com/x?$skiptoken=1"}, "$.nextLink"),
+    ],
+)
+def test_one_page_of_a_longer_listing_is_refused(doc, where):
+    # Imported as a full scan, the accounts on the other pages would be resolved as no longer
+    # seen: the user is told to fetch every page.
+    err = expect_error(json.dumps(doc).encode())
+    assert err.location == where
+    assert "every page" in err.message

@@ -437,3 +437,24 @@ def test_audit_report_entry_without_lines_and_specific_type_first():
     (obs,) = run(_entry(lines={}, types=["Secret Keyword", "Slack Token"]))
     assert (obs.rule, obs.line, obs.secret_type) == ("Slack Token", None, "slack-token")
     assert run({"results": []}) == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "where"),
+    [
+        ({"secrets": "\ud800abcdefgh"}, "$.results[0].secrets"),
+        ({"types": ["\udc00x"]}, "$.results[0].types[0]"),
+        ({"lines": {"9" * 5000: "x"}}, "$.results[0].lines"),
+    ],
+)
+def test_audit_report_values_that_cannot_be_stored(entry, where):
+    base = {
+        "category": "UNVERIFIED",
+        "filename": "a.py",
+        "lines": {"3": "x"},
+        "secrets": "abcdefghijkl",
+        "types": ["Secret Keyword"],
+    }
+    # json.dumps keeps a lone surrogate as its \u escape, as a tool would write it.
+    data = json.dumps({"results": [{**base, **entry}]}).encode()
+    assert _bad(data).location == where

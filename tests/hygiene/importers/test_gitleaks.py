@@ -938,3 +938,27 @@ def test_tool_gitleaks_8_30_1_junit_and_verbose_console_are_refused():
         with pytest.raises(ImportFormatError, match="--verbose console output") as exc:
             run(text)
         assert "ghp_" not in str(exc.value)
+
+
+def test_verbose_stdout_cut_in_an_escaped_line_fails_where_it_was_cut():
+    # A saved stdout cut off inside a finding's "line" holding minified JSON: brackets inside
+    # the (unterminated) string don't count, and reading it is linear (a string regex restarted
+    # at each escaped quote took minutes on a few hundred KB).
+    first = b'log line\n{\n  "offender": "x",\n  "rule": "r"\n}\n'
+    cut = b'{\n "rule": "r",\n "line": "' + b'{\\"k\\":\\"vvvvvvv\\",' * 40_000
+    err = _bad(first + cut)
+    assert err.location == "line 6 (after object 1)"
+    assert "malformed or truncated JSON" in err.message
+
+
+def test_verbose_stdout_after_many_log_lines():
+    # The format is told from the first 64 KB: 40 KB of clone and scan log lines first.
+    logs = b"".join(
+        b'time="2021-03-04T10:00:%02dZ" level=info msg="cloning... %d"\n' % (i % 60, i)
+        for i in range(700)
+    )
+    assert 30_000 < len(logs) < 60_000
+    finding = b'{\n\t"line": "k = 1",\n\t"offender": "REDACTED",\n\t"rule": "AWS",\n'
+    finding += b'\t"file": "a.py",\n\t"lineNumber": 3\n}\n'
+    (obs,) = run(logs + finding)
+    assert (obs.rule, obs.path, obs.line, obs.secret_value) == ("AWS", "a.py", 3, None)

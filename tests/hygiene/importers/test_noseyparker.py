@@ -495,3 +495,14 @@ def test_clone_in_the_datastore_gives_the_url_it_was_cloned_from():
 
 REPO_URL = "https://github.com/appland/appmaker"
 GITLAB_URL = "https://gitlab.example.com/group/sub/appmaker"
+
+
+def test_clone_url_without_credentials_and_long_paths_in_linear_time():
+    data = (HERE / "real_noseyparker_appmaker_git_v0_17.json").read_bytes()
+    clone = "/d/clones/https/ci:ghp_token@github.com/appland/appmaker/"
+    creds, _, _ = run(data.replace(b"<REPO>", clone.encode()))
+    assert creds.repo == REPO_URL
+    # 200,000 slashes: a lazy pattern before "/*$" took minutes on such a path.
+    clone = "/d/clones/https/h/x" + "/" * 200_000 + "a"
+    creds, _, _ = run(data.replace(b"<REPO>", clone.encode()))
+    assert creds.repo.startswith("https://h/x/") and creds.repo.endswith("/a")

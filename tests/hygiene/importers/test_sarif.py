@@ -1022,7 +1022,7 @@ def test_path_bases_and_artifacts_read_in_a_single_pass():
     ("extra", "where"),
     [
         ({"originalUriBaseIds": []}, "$.runs[0].originalUriBaseIds"),
-        ({"originalUriBaseIds": {"SRC": "file:///x/"}}, "$.runs[0].originalUriBaseIds.SRC"),
+        ({"originalUriBaseIds": {"SRC": "file:///x/"}}, "$.runs[0].originalUriBaseIds[key 0]"),
         (
             {"artifacts": [{"location": {"uri": []}}]},
             "$.runs[0].artifacts[0].location.uri",
@@ -1301,3 +1301,12 @@ def test_credscan_results_are_all_secret_findings():
         "keys/app.config",
         "General Symmetric Key",
     )
+
+
+def test_a_path_base_is_named_by_position_not_by_its_key():
+    # The keys are input: an error never quotes them (one could be a pasted token).
+    key = "ghp_" + "k" * 36
+    with pytest.raises(ImportFormatError) as info:
+        run(json.dumps(_one_location_log("a.py", {"originalUriBaseIds": {"A": {}, key: 1}})))
+    assert info.value.location == "$.runs[0].originalUriBaseIds[key 1]"
+    assert key not in str(info.value)
