@@ -74,7 +74,11 @@ SECRETS_ACTIONS = {
 IAM_EVENTS = {"UpdateAccessKey", "DeleteAccessKey", "CreateAccessKey"}
 ENVELOPE_TYPES = {"AWS Service Event via CloudTrail", "AWS API Call via CloudTrail"}
 
-_RECORDS_START = re.compile(rb'^\s*\{\s*"Records"\s*:\s*(\[)?')
+# A document whose first key is its list of records, streamed: a log file's "Records", and the
+# "Events" of lookup-events and "events" of get-log-events / filter-log-events output (the AWS
+# CLI writes them first; a large log group's output runs to hundreds of MB). Elsewhere in the
+# document (a subscription filter's payload, at most a megabyte), it is loaded whole.
+_RECORDS_START = re.compile(rb'^\s*\{\s*"(Records|Events|events|logEvents)"\s*:\s*(\[)?')
 # A line of a CloudWatch Logs export: "2022-07-18T14:24:29.825Z {...}".
 _EXPORT_LINE = re.compile(rb"^\s*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
 _SECRET_ARN = re.compile(r"^arn:[\w-]+:secretsmanager:[\w-]*:\d*\w*:secret:(.+)$")
@@ -127,12 +131,14 @@ def _items(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
         yield from iter_json_array(stream, "item", "events")
     elif char == "{":
         start = _RECORDS_START.match(head.lstrip(b"\xef\xbb\xbf"))
-        if start:
-            if not start.group(1):
-                raise ImportFormatError("expected an array", "$.Records")
-            yield from iter_json_array(stream, "Records.item", "records")
-            return
         first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
+        # A one-line document may be the first of several JSON lines (but a log file is one).
+        if start and (start.group(1) == b"Records" or not first_line.endswith(b"}")):
+            key = start.group(1).decode()
+            if not start.group(2):
+                raise ImportFormatError("expected an array", f"$.{key}")
+            yield from iter_json_array(stream, f"{key}.item", "records")
+            return
         if first_line.endswith(b"}"):
             for where, obj in iter_json_lines(stream):
                 yield from _expand(obj, where)

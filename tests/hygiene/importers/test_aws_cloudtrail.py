@@ -478,3 +478,53 @@ def test_cloudwatch_logs_bad_messages():
     long_number = {"Events": [{"CloudTrailEvent": '{"a": ' + "1" * 5000 + "}"}]}
     err = expect_error(json.dumps(long_number, indent=1).encode())
     assert err.location == "$.Events[0].CloudTrailEvent"
+
+
+class CountingReader(io.RawIOBase):
+    """A report read in 64 KB pieces, counting how far the parser has read."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        piece = self.data[self.pos : self.pos + min(len(buffer), 65536)]
+        buffer[: len(piece)] = piece
+        self.pos += len(piece)
+        return len(piece)
+
+
+@pytest.mark.parametrize("key", ["events", "Events", "Records"])
+def test_large_cli_output_is_streamed(key):
+    # `aws logs filter-log-events` over a busy trail's log group (the CLI pages through all of
+    # it) or `aws cloudtrail lookup-events`: hundreds of MB, pretty-printed, the list first.
+    # Read as it goes, not loaded whole: the first event comes out with most of it unread.
+    recs = elastic_records()
+    if key == "events":
+        items = [{"timestamp": 1, "message": json.dumps(r)} for r in recs]
+    elif key == "Events":
+        items = [{"EventId": r["eventID"], "CloudTrailEvent": json.dumps(r)} for r in recs]
+    else:
+        items = recs
+    doc = {key: items * 3000, "nextToken": "t/1"}
+    reader = CountingReader(json.dumps(doc, indent=4).encode())
+    events = parse(io.BufferedReader(reader))
+    first = next(events)
+    assert first.event_name == recs[0]["eventName"]
+    assert reader.pos < len(reader.data) / 4
+    assert len([first, *events]) == 3 * 3000
+    assert reader.pos == len(reader.data)
+
+
+def test_large_cli_output_errors_say_where():
+    recs = elastic_records()
+    doc = {"events": [{"timestamp": 1, "message": json.dumps(r)} for r in recs]}
+    doc["events"].append({"timestamp": 1, "message": "[1]"})
+    assert expect_error(json.dumps(doc, indent=2).encode()).location == "$.events[3].message"
+    truncated = json.dumps(doc, indent=2).encode()[:-40]
+    err = expect_error(truncated)
+    assert err.message.startswith("malformed or truncated JSON")
+    assert "$.events[2]" in err.location
+    assert expect_error(b'{\n  "events": 3\n}').location == "$.events"
