@@ -39,7 +39,9 @@ Where the secret is, per tool (``runs[].tool.driver.name``):
   value has a known credential's shape; a log none of whose results is one is refused.
 
 Paths are made relative to the repository: an absolute uri under the run's
-``originalUriBaseIds`` root or under a CI checkout (``/github/workspace/``...) loses that prefix.
+``originalUriBaseIds`` root (the most specific one that holds it) or under a CI checkout
+(``/github/workspace/``...) loses that prefix. Windows paths (``file:///C:/src/a.cs``,
+``C:\\src\\a.cs``...) are read with forward slashes, the drive letter in either case.
 
 ``message.text`` is never stored: several tools interpolate the match into it. The rule's short
 description or name gives the title. See docs/formats/sarif.md.
@@ -52,7 +54,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 from hygiene.taxonomy import (
     SecretType,
@@ -406,7 +408,16 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
     for i, raw_location in enumerate(locations):
         loc_where = f"{where}.locations[{i}]"
         place = _place(raw_location, loc_where, run)
-        key = (place["uri"], place["line"], place["repo"], place["path"])
+        # One place: the same line of the same file in another commit or image layer is
+        # another one (a finding in a file edited since, a file copied into each layer).
+        key = (
+            place["uri"],
+            place["line"],
+            place["repo"],
+            place["path"],
+            place["commit"],
+            place["layer"],
+        )
         if key in seen:
             continue
         seen.add(key)
@@ -671,48 +682,98 @@ def _repo_path(path: str, base_id: str, run: _Run) -> str:
 
     A relative uri is relative to its uriBaseId, the root of the scan (%SRCROOT%, Trivy's
     ROOTPATH): kept, after the relative parts of that base, if any. An absolute one is made
-    relative to the run's originalUriBaseIds root that holds it, or to a CI checkout directory
-    (/github/workspace/...); else it stays absolute."""
+    relative to the most specific of the run's absolute originalUriBaseIds that holds it (of
+    SRCROOT file:///work/ and REPOROOT file:///work/repo/, the latter), or to a CI checkout
+    directory (/github/workspace/...); else it stays absolute. A relative uri whose root holds
+    a more specific base is made relative to that one too: one file, one path."""
     if not path:
         return path
-    if not (path.startswith("/") or _DRIVE.match(path)):
-        prefix = ""
+    if not _is_absolute(path):
+        prefix = root = ""
         seen: set[str] = set()
         while base_id and base_id not in seen and base_id in run.bases:
             seen.add(base_id)
             base_uri, base_id = run.bases[base_id]
             base = _uri_path(base_uri)
-            if not base or base.startswith("/") or _DRIVE.match(base) or "://" in base:
+            if not base or _is_absolute(base) or "://" in base:
+                root = base if _is_absolute(base) else ""
                 break  # an absolute root: the scan's root
             prefix = base.rstrip("/") + "/" + prefix
-        return prefix + path
-    for base_uri, _ in run.bases.values():
-        base = _uri_path(base_uri)
-        if len(base.strip("/")) > 0 and (base.startswith("/") or _DRIVE.match(base)):
-            base = base.rstrip("/") + "/"
-            if path.startswith(base) and len(path) > len(base):
-                return path[len(base) :]
+        relative = prefix + path
+        if root:
+            root = root.rstrip("/") + "/"
+            inner = _base_holding(root + relative, run)
+            if len(inner) > len(root):
+                return (root + relative)[len(inner) :]
+        return relative
+    base = _base_holding(path, run)
+    if base:
+        return path[len(base) :]
     match = _CI_CHECKOUT.match(path)
     if match and len(path) > match.end():
         return path[match.end() :]
     return path
 
 
-_DRIVE = re.compile(r"[A-Za-z]:/")
+def _base_holding(path: str, run: _Run) -> str:
+    """The longest absolute base of the run (with a final '/') that holds this absolute path,
+    or "". A file system's or drive's root is no repository's; a Windows drive letter matches
+    in either case (file:///c:/src/ holds C:\\src\\a.cs)."""
+    best = ""
+    folded = _fold_drive(path)
+    for base_uri, _ in run.bases.values():
+        base = _uri_path(base_uri)
+        if not _is_absolute(base) or _FS_ROOT.fullmatch(base):
+            continue
+        base = base.rstrip("/") + "/"
+        if len(best) < len(base) < len(path) and folded.startswith(_fold_drive(base)):
+            best = base
+    return best
+
+
+_DRIVE = re.compile(r"[A-Za-z]:(?:/|$)")
+# A path with a drive letter ("/C:/src" as a file uri's path): the slash before it is the uri's.
+_DRIVE_PATH = re.compile(r"/[A-Za-z]:(?=/|$)")
+_DRIVE_HOST = re.compile(r"[A-Za-z]:")
+_FS_ROOT = re.compile(r"/*|[A-Za-z]:/*")
+
+
+def _is_absolute(path: str) -> bool:
+    return path.startswith("/") or bool(_DRIVE.match(path))
+
+
+def _fold_drive(path: str) -> str:
+    return path[0].lower() + path[1:] if _DRIVE.match(path) else path
 
 
 def _uri_path(uri: str) -> str:
+    """A uri's path with forward slashes; a Windows one as C:/src/a.cs, however written
+    (file:///C:/src/a.cs, file:///c%3A/src/a.cs, file://C:/src/a.cs, C:\\src\\a.cs); a share's
+    as //server/share/a.cs."""
     # A URI has no backslash; tools run on Windows write OS paths (`src\setup.yml`,
     # `file:///C:\src\app.py`).
     # Turned into slashes before decoding, so an encoded `%5C` (a backslash that is part of
     # a file name) stays one.
     uri = uri.replace("\\", "/")
-    if uri.startswith("file:"):
-        parsed = urlparse(uri)
-        return unquote(parsed.path)
-    if "%" in uri and "://" not in uri:
-        return unquote(uri)
-    return uri
+    if uri[:5].lower() == "file:":
+        # Split by hand: urlparse fails on a '[' in the host and cuts a name at '#' or '?'
+        # (tools write file uris of raw OS paths).
+        host, path = "", uri[5:]
+        if path.startswith("//"):
+            host, slash, rest = path[2:].partition("/")
+            path = slash + rest
+        path, host = unquote(path), unquote(host)
+        if _DRIVE_HOST.fullmatch(host):
+            path = host + path  # file://C:/src/a.cs: the drive read as a host
+        elif host and host.lower() != "localhost":
+            path = "//" + host + path  # file://server/share/a.cs
+    elif "%" in uri and "://" not in uri:
+        path = unquote(uri)
+    else:
+        path = uri
+    if _DRIVE_PATH.match(path):
+        path = path[1:]
+    return path
 
 
 def _secret(tool: str, properties: dict, snippet: str, where: str) -> tuple[str | None, str]:

@@ -793,7 +793,7 @@ def test_windows_paths_in_uris_become_slashes():
         return obs.path
 
     assert path_of("src\\conf\\app.yml") == "src/conf/app.yml"
-    assert path_of("file:///C:\\work\\app.yml") == "/C:/work/app.yml"
+    assert path_of("file:///C:\\work\\app.yml") == "C:/work/app.yml"  # as C:\\work\\app.yml
     assert path_of("dir/a%5Cb.txt") == "dir/a\\b.txt"  # an encoded backslash is a name's own
 
 
@@ -1310,3 +1310,162 @@ def test_a_path_base_is_named_by_position_not_by_its_key():
         run(json.dumps(_one_location_log("a.py", {"originalUriBaseIds": {"A": {}, key: 1}})))
     assert info.value.location == "$.runs[0].originalUriBaseIds[key 1]"
     assert key not in str(info.value)
+
+
+# --- Path bases: the most specific root, Windows drives; places in several commits ---------
+
+
+def _based_path(uri: str, bases: dict[str, str], **artifact) -> str:
+    extra = {"originalUriBaseIds": {key: {"uri": base} for key, base in bases.items()}}
+    (obs,) = run(json.dumps(_one_location_log(uri, extra, **artifact)))
+    return obs.path
+
+
+NESTED = {"SRCROOT": "file:///work/", "REPOROOT": "file:///work/repo/"}
+
+
+@pytest.mark.parametrize(
+    ("uri", "artifact", "path"),
+    [
+        ("file:///work/repo/app/db.py", {}, "app/db.py"),
+        ("/work/repo/app/db.py", {}, "app/db.py"),
+        # Relative to the outer root, in the inner one: the same file, the same path.
+        ("repo/app/db.py", {"uriBaseId": "SRCROOT"}, "app/db.py"),
+        ("app/db.py", {"uriBaseId": "REPOROOT"}, "app/db.py"),
+        # Only the outer root holds it; a base is a directory, not a prefix of a name.
+        ("file:///work/tools/lint.py", {}, "tools/lint.py"),
+        ("file:///work/repository/a.py", {}, "repository/a.py"),
+        ("tools/lint.py", {"uriBaseId": "SRCROOT"}, "tools/lint.py"),
+    ],
+)
+@pytest.mark.parametrize("order", ["outer first", "inner first"])
+def test_the_most_specific_path_base_holding_a_file_wins(uri, artifact, path, order):
+    bases = NESTED if order == "outer first" else dict(reversed(NESTED.items()))
+    assert _based_path(uri, bases, **artifact) == path
+
+
+SHARE = "file://build01/share/repo/"
+
+
+@pytest.mark.parametrize(
+    ("uri", "bases", "path"),
+    [
+        ("file:///C:/src/repo/src/App/Program.cs", {"SRCROOT": "file:///C:/src/repo/"}, None),
+        ("file:///C:/src/repo/src/App/Program.cs", {"SRCROOT": "file:///c:/src/repo/"}, None),
+        ("file:///c:/src/repo/src/App/Program.cs", {"SRCROOT": "file:///C:/src/repo"}, None),
+        ("file:///C:/src/repo/src/App/Program.cs", {"SRCROOT": "file:///C%3A/src/repo/"}, None),
+        ("file:///C%3a/src/repo/src/App/Program.cs", {"SRCROOT": "file:///C:/src/repo/"}, None),
+        ("C:\\src\\repo\\src\\App\\Program.cs", {"SRCROOT": "file:///C:/src/repo/"}, None),
+        ("c:\\src\\repo\\src\\App\\Program.cs", {"SRCROOT": "file:///C:/src/repo/"}, None),
+        ("file:///C:/src/repo/src/App/Program.cs", {"SRCROOT": "C:\\src\\repo\\"}, None),
+        ("file:///C:\\src\\repo\\src\\App\\Program.cs", {"SRCROOT": "file:///C:/src/repo/"}, None),
+        ("file://C:/src/repo/src/App/Program.cs", {"SRCROOT": "file:///C:/src/repo/"}, None),
+        (
+            "file:///C:/src/repo/src/App/Program.cs",
+            {"SRCROOT": "file:///C:/src/", "REPOROOT": "file:///C:/src/repo/"},
+            None,
+        ),
+        # A share (UNC path), as a file uri or as Windows writes it.
+        ("\\\\build01\\share\\repo\\src\\App\\Program.cs", {"R": SHARE}, None),
+        ("file:////build01/share/repo/src/App/Program.cs", {"R": SHARE}, None),
+        # Another drive, a drive's root (no repository's), no base: the whole path, one form.
+        ("file:///D:/src/repo/a.cs", {"SRCROOT": "file:///C:/src/repo/"}, "D:/src/repo/a.cs"),
+        ("file:///C:/src/a.cs", {"ROOT": "file:///C:/"}, "C:/src/a.cs"),
+        ("file:///C:/src/a.cs", {"ROOT": "file:///C:"}, "C:/src/a.cs"),
+        ("file:///C:/src/a.cs", {}, "C:/src/a.cs"),
+        ("C:\\src\\a.cs", {}, "C:/src/a.cs"),
+        ("file:///C%3A/src/a.cs", {}, "C:/src/a.cs"),
+    ],
+)
+def test_windows_path_bases_give_the_repository_path(uri, bases, path):
+    assert _based_path(uri, bases) == (path or "src/App/Program.cs")
+
+
+@pytest.mark.parametrize(
+    ("uri", "path"),
+    [
+        ("file:///work/repo/src/C#/Program.cs", "src/C#/Program.cs"),  # a raw path, unescaped
+        ("file:///work/repo/docs/what?.md", "docs/what?.md"),
+        ("file://[build/repo/a.py", "//[build/repo/a.py"),  # no host a url parser takes
+    ],
+)
+def test_file_uris_of_raw_paths_are_read_whole(uri, path):
+    assert _based_path(uri, {"REPOROOT": "file:///work/repo/"}) == path
+
+
+def test_a_relative_uri_under_a_windows_base_keeps_forward_slashes():
+    bases = {"SRCROOT": "file:///C:/src/repo/"}
+    assert _based_path("src\\App\\appsettings.json", bases, uriBaseId="SRCROOT") == (
+        "src/App/appsettings.json"
+    )
+
+
+def _noseyparker_match(blob: str, commit: str, path: str, line: int) -> dict:
+    """One match of a Nosey Parker finding (report/sarif_format.rs: a location per match,
+    the blob and its first commit on the logical location)."""
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": "/src/webapp/.git"},
+            "region": {
+                "startLine": line,
+                "startColumn": 12,
+                "endLine": line,
+                "endColumn": 52,
+                "snippet": {"text": "ghp_N0s3yP4rk3rF4k3T0k3nF0rT3st1ng12"},
+            },
+        },
+        "logicalLocations": [
+            {
+                "kind": "blob",
+                "name": blob,
+                "properties": {
+                    "first_commit": {
+                        "commit_metadata": {
+                            "commit_id": commit,
+                            "author_name": "Ana Ruiz",
+                            "author_email": "ana@example.com",
+                            "author_timestamp": "1700000000 +0000",
+                        },
+                        "blob_path": path,
+                    }
+                },
+            }
+        ],
+    }
+
+
+def test_one_finding_at_the_same_place_in_two_commits_gives_both():
+    """config/app.env edited between two commits, the token still on line 3: two blobs, two
+    matches of one Nosey Parker finding, each with its own first commit."""
+    doc = json.loads(NOSEYPARKER.read_text())
+    result = doc["runs"][0]["results"][0]
+    first = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4"
+    second = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"
+    result["locations"] = [
+        _noseyparker_match("6a1f3e5c7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7a", first, "config/app.env", 3),
+        _noseyparker_match("1b3d5f7a6a1f3e5c7b9d1f3a5c7e9b1d3f5a7c9e", second, "config/app.env", 3),
+        # The first match again (a second provenance of the same blob): one place, kept once.
+        _noseyparker_match("6a1f3e5c7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7a", first, "config/app.env", 3),
+    ]
+    items = run(json.dumps(doc))
+    assert [(o.path, o.line, o.commit) for o in items] == [
+        ("config/app.env", 3, first),
+        ("config/app.env", 3, second),
+    ]
+
+
+def test_one_result_at_the_same_path_in_two_image_layers_gives_both():
+    doc = json.loads(GG_WORKSPACE.read_text())
+    result = doc["runs"][0]["results"][0]
+    (location,) = result["locations"]
+    layers = ["sha256:" + "ab" * 32, "sha256:" + "cd" * 32, "sha256:" + "ab" * 32]
+    result["locations"] = []
+    for layer in layers:
+        copy = json.loads(json.dumps(location))
+        copy["physicalLocation"]["artifactLocation"]["uri"] = f"{layer}:/app/.env"
+        result["locations"].append(copy)
+    items = [o for o in run(json.dumps(doc)) if o.rule == result["ruleId"]]
+    assert [(o.path, o.tool_ids["docker_layer"]) for o in items] == [
+        ("/app/.env", layers[0]),
+        ("/app/.env", layers[1]),
+    ]
