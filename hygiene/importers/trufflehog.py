@@ -114,6 +114,8 @@ _EXTRA_REFERENCES = {
     "endpoint": "url",
     "domain": "url",
 }
+_GENERIC = SecretType.GENERIC_SECRET.value
+_SERVICE_CREDENTIAL = re.compile(r"[a-z0-9](?:Key|Keys|Token|Tokens|Secret|Secrets)\Z")
 _LOG_KEYS = ("level", "msg")
 _V2_KEYS = ("stringsFound", "printDiff", "commitHash")
 # v2's default rules for private keys and GCP service accounts match a marker, not a value.
@@ -220,16 +222,26 @@ def finding(obj: dict[str, Any], where: str) -> Observation:
     source_name, source = _source(obj, where)
     extra = mapping(obj, "ExtraData", where)
     custom = _custom_detector(rule, extra, value)
+    secret_type = secret_type_for(
+        SECRET_TYPES,
+        rule,
+        value,
+        custom,
+        _credential_words(text(obj, "DetectorDescription", where)),
+    )
+    if secret_type == _GENERIC and not custom and _SERVICE_CREDENTIAL.search(rule):
+        # Detectors are named <Service><Credential> in CamelCase ("SnykKey", "MailgunToken",
+        # "SquareAppSecret"), which the keyword guess, looking for words, doesn't read.
+        secret_type = SecretType.API_KEY.value
+    if value and _LEGACY_MARKER.fullmatch(value.strip()):
+        # A custom detector whose regex matches only a PEM header ("-----BEGIN RSA PRIVATE
+        # KEY-----") reports the header as Raw: it names the kind of secret, not the secret.
+        # As a value it would make every key it finds one secret; the place identifies it.
+        value = None
 
     obs = Observation(
         rule=rule,
-        secret_type=secret_type_for(
-            SECRET_TYPES,
-            rule,
-            value,
-            custom,
-            _credential_words(text(obj, "DetectorDescription", where)),
-        ),
+        secret_type=secret_type,
         secret_value=value,
         redacted=safe_redacted(redacted_form, value),
         validity=_validity(obj, where),
@@ -419,7 +431,7 @@ def _place(obs: Observation, source_name: str, source: dict, loc: str) -> None:
     bucket = text(source, "bucket", loc)
     obs.url = text(source, "link", loc)
     obs.repo = (_bucket_url(source_name, bucket) if bucket else "") or _repo_from_link(
-        _first(source, _REPO_FIELDS, loc), obs.url
+        _ssh_remote_as_url(_first(source, _REPO_FIELDS, loc)), obs.url
     )
     if source_name == "Docker" and obs.repo and isinstance(source.get("tag"), str):
         tag = source["tag"].strip()
@@ -485,6 +497,33 @@ def _bucket_url(source_name: str, bucket: str) -> str:
     # "S3", but "Gcs" (proto field `gcs`), not the message's name "GCS".
     scheme = {"s3": "s3", "gcs": "gs"}.get(source_name.lower())
     return f"{scheme}://{bucket}" if scheme else bucket
+
+
+# A git remote over SSH as the Git source was given it: scp-like "git@github.com:o/r.git" or
+# "ssh://git@github.com/o/r.git". Forges (GitHub, GitLab, Bitbucket, Gitea) serve the same
+# repository at https://<host>/<path>; Azure DevOps (ssh.dev.azure.com:v3/...) does not, nor
+# does a remote with its own port (Bitbucket Server's 7999) or another user's account.
+_SCP_REMOTE = re.compile(
+    r"git@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(?!/)([^\s:\\]+/[^\s:\\]+)"
+)
+_SSH_REMOTE = re.compile(
+    r"ssh://git@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)/([^\s:\\]+/[^\s:\\]+)"
+)
+_NOT_FORGE_HOSTS = ("ssh.dev.azure.com", "vs-ssh.visualstudio.com")
+
+
+def _ssh_remote_as_url(repo: str) -> str:
+    """The https URL of a forge repository named by its SSH remote, so that a scan of the
+    clone over SSH and one over https name the same repository (and ownership rules written
+    for https://host/owner/name match both)."""
+    remote = repo.strip()
+    match = _SCP_REMOTE.fullmatch(remote) or _SSH_REMOTE.fullmatch(remote)
+    if not match:
+        return repo
+    host, path = match.groups()
+    if host.lower() in _NOT_FORGE_HOSTS or host.lower().endswith(".visualstudio.com"):
+        return repo
+    return f"https://{host}/{path}"
 
 
 def _repo_from_link(repo: str, link: str) -> str:

@@ -942,3 +942,110 @@ def test_ci_sources_name_the_repository_by_owner_and_name():
         )
     )
     assert (c.repo, t.repo) == ("dustin-decker/circle-ci", "org/test-repo")
+
+
+def test_real_custom_regex_of_pem_headers_over_an_ssh_remote():
+    """A custom detector that matches only the PEM header reports the header as Raw: that is
+    the same text for every key, no value. And the Git source names the repository by the SSH
+    remote it was given, which is the forge's https://host/owner/name."""
+    items = run(load("real_committed_0x736e_loc_bug_git_ssh_remote_pem_header.jsonl"))
+    assert len(items) == 4  # the two log records are skipped
+    assert {o.secret_value for o in items} == {None}
+    assert {o.secret_type for o in items} == {"private-key"}
+    assert {o.repo for o in items} == {"https://github.com/0x736E/trufflehog_v3_loc_bug.git"}
+    assert [(o.path, o.line, o.tool_ids["decoder"]) for o in items] == [
+        ("results/loc_accurate.json", 2, "BASE64"),
+        ("results/loc_accurate.json", 3, "BASE64"),
+        ("samples/headers/combined.txt", 5, "PLAIN"),
+        ("samples/headers/combined.txt", 1, "PLAIN"),
+    ]
+    first = items[0]
+    assert first.commit == "b4fce2ba4ecfbc3f4ecceccae095377d0f0502ec"
+    assert first.author == "0x736E <281460+0x736E@users.noreply.github.com>"
+    assert first.committed_at == datetime(2024, 2, 24, 11, 22, 24, tzinfo=UTC)
+    assert first.tool_ids["custom_detector"] == "GENERIC_PRIVATE_KEY"
+    assert first.validity == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("remote", "repo"),
+    [
+        (
+            "git@gitlab.example.com:group/sub/project.git",
+            "https://gitlab.example.com/group/sub/project.git",
+        ),
+        ("ssh://git@github.com/o/r.git", "https://github.com/o/r.git"),
+        # Not the forge's web address: another port, Azure DevOps, another account, a path.
+        (
+            "ssh://git@bitbucket.example.com:7999/proj/repo.git",
+            "ssh://git@bitbucket.example.com:7999/proj/repo.git",
+        ),
+        ("git@ssh.dev.azure.com:v3/org/project/repo", "git@ssh.dev.azure.com:v3/org/project/repo"),
+        ("alice@host.example.com:repos/r.git", "alice@host.example.com:repos/r.git"),
+        ("git@host.example.com:/srv/git/r.git", "git@host.example.com:/srv/git/r.git"),
+        ("git@github.com:r.git", "git@github.com:r.git"),
+    ],
+)
+def test_ssh_remotes_of_forges_become_https_urls(remote, repo):
+    rec = records("real_committed_0x736e_loc_bug_git_ssh_remote_pem_header.jsonl")[1]
+    rec["SourceMetadata"]["Data"]["Git"]["repository"] = remote
+    (obs,) = run(lines(rec))
+    assert obs.repo == repo
+
+
+def test_a_whole_private_key_from_a_custom_detector_is_still_the_value():
+    rec = records("real_committed_0x736e_loc_bug_git_ssh_remote_pem_header.jsonl")[1]
+    key = (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf\n"
+        "-----END RSA PRIVATE KEY-----"
+    )
+    rec["Raw"] = key
+    (obs,) = run(lines(rec))
+    assert (obs.secret_value, obs.secret_type) == (key, "private-key")
+
+
+def test_real_webgoat_history_scan_with_two_detectors_on_one_value():
+    snyk, postgres, jdbc, npm, uri, jdbc_no_password = run(
+        load("real_committed_bootlabs_webgoat_git_snyk_npm_overlap.jsonl")
+    )
+    # SnykKey and NpmToken both report the UUID on line 69: one value, two API credentials
+    # (the CamelCase detector name "SnykKey" names a key, as "NpmToken" names a token).
+    assert (snyk.rule, npm.rule) == ("SnykKey", "NpmToken")
+    assert snyk.secret_type == npm.secret_type == "api-key"
+    assert snyk.secret_value == npm.secret_value == "12345678-1234-4123-8123-123456789abc"
+    assert (snyk.path, snyk.line) == (npm.path, npm.line) == (".github/workflows/action.yml", 69)
+    assert snyk.validity == npm.validity == "unknown"  # verification was turned off (overlap)
+    assert snyk.repo == "https://github.com/bootlabs-solutions/WebGoat.git"
+    # Postgres: Raw and RawV2 alike, no Redacted; JDBC with and without a password.
+    assert (postgres.secret_type, postgres.line) == ("database-credential", 19)
+    assert postgres.secret_value == "postgresql://webgoat:webgoat@webgoat_db:5432"
+    assert jdbc.secret_type == jdbc_no_password.secret_type == "database-credential"
+    assert jdbc_no_password.secret_value == "jdbc:mysql://localhost/authority"
+    assert jdbc_no_password.path == "webgoat-5.4/doc/attic/Eclipse-Workspace.zip"
+    # URI: the value is Raw (without the path RawV2 adds); a git-svn author address.
+    assert (uri.secret_type, uri.secret_value) == (
+        "generic-password",
+        "http://guest:guest@127.0.0.1",
+    )
+    assert uri.author == (
+        "mayhew64@gmail.com <mayhew64@gmail.com@4033779f-a91e-0410-96ef-6bf7bf53c507>"
+    )
+    assert uri.committed_at == datetime(2012, 9, 9, 21, 53, 44, tzinfo=UTC)
+    assert_no_leak([snyk, postgres, jdbc, npm, uri], [snyk.secret_value, "webgoat@webgoat_db"])
+
+
+@pytest.mark.parametrize(
+    ("detector", "secret_type"),
+    [
+        ("SnykKey", "api-key"),
+        ("SquareAppSecret", "api-key"),
+        ("OpenAIAdminKeys", "api-key"),
+        ("Mailgun", "generic-secret"),  # no credential word: left generic
+        ("Monkey", "generic-secret"),  # "key" inside a word is no CamelCase credential
+    ],
+)
+def test_camel_case_detector_names_ending_in_a_credential_word(detector, secret_type):
+    rec = records("real_committed_bootlabs_webgoat_git_snyk_npm_overlap.jsonl")[0]
+    rec["DetectorName"] = detector
+    (obs,) = run(lines(rec))
+    assert obs.secret_type == secret_type
