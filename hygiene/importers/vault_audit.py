@@ -25,7 +25,12 @@ Paths in a namespace are prefixed with the namespace path ("team-a/secret/app"):
 
 Lines may carry a prefix before the JSON entry: the devices' ``prefix`` option, or the syslog
 header ("Jun 26 04:12:45 host vault[812]: ") when the syslog device's messages are exported from
-/var/log/syslog or journalctl. Values in the log are HMAC'd; request.data and response.data are
+/var/log/syslog or journalctl. Such an export also holds Vault's own server log, written by
+the same process (and so does a container's log when an audit device writes to stdout): hclog
+lines ("2026-11-29T03:12:00.123Z [INFO]  core: ...", or hclog JSON with "@level"/"@message"),
+their "  | " continuation lines and the startup banner are skipped. Any other line that is not
+an audit entry is an error, and so is a log holding no audit entry at all.
+Values in the log are HMAC'd; request.data and response.data are
 never read.
 See docs/formats/vault-audit.md.
 """
@@ -69,16 +74,27 @@ def parse(stream: IO[bytes], *, kv_mounts: Iterable[str] | None = None) -> Itera
     if char != "{":
         head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
         first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
-        if _prefix_end(first_line) is None:
-            raise ImportFormatError(
-                "expected Vault audit JSON lines (one object per line)", "line 1"
-            )
-    for where, entry in iter_json_lines(_without_prefixes(stream)):
+        if _prefix_end(first_line) is None and not _is_server_log(first_line):
+            raise ImportFormatError(NO_ENTRY, "line 1")
+    lines = _Lines(stream)
+    entries = 0
+    for where, entry in iter_json_lines(lines):
+        if isinstance(entry, dict) and _is_server_log_object(entry):
+            lines.server_log += 1
+            continue
         event = _entry(entry, where, mounts)
+        entries += 1
         if event is not None:
             yield event
+    if not entries and lines.server_log:
+        raise ImportFormatError(
+            f"{NO_ENTRY}; found only Vault's own server log ({lines.server_log} lines), "
+            "not its audit log (an audit device's file, socket or syslog output)",
+            "line 1",
+        )
 
 
+NO_ENTRY = 'expected Vault audit JSON lines (one object per line, with "type" request or response)'
 # A line prefix: the syslog header ("Jun 26 04:12:45 host vault[812]: ",
 # "<134>1 2025-06-26T04:12:45Z host vault 812 - - ") or the audit device's ``prefix`` option.
 # Short, without quotes or braces.
@@ -93,14 +109,79 @@ def _prefix_end(line: bytes) -> int | None:
     return start
 
 
-def _without_prefixes(stream: IO[bytes]) -> Iterator[bytes]:
-    """The lines of the log, each with its prefix (if any) cut off before the JSON entry."""
-    for raw in stream:
-        if raw.lstrip(b"\xef\xbb\xbf \t").startswith(b"{"):
-            yield raw
-            continue
-        start = _prefix_end(raw)
-        yield raw if start is None else raw[start:]
+# The header a syslog export puts before each message of the vault process: /var/log/syslog's
+# "Nov 29 03:12:01 host vault[812]: " (journalctl's default, and -o short-precise with
+# fractions), "2026-11-29T03:12:01+0000 host vault[812]: " (journalctl -o short-iso, rsyslog's
+# high-precision format), and RFC 5424's "<134>1 2026-11-29T03:12:01Z host vault 812 - - ".
+_TIME = rb"\d\d:\d\d:\d\d(?:[.,]\d+)?"
+_SYSLOG_HEADER = re.compile(
+    rb"(?:<\d{1,3}>)?(?:"
+    rb"[A-Z][a-z]{2} [ \d]?\d " + _TIME + rb"(?: [A-Z]{2,5})?"
+    rb"|(?:[A-Z][a-z]{2} )?\d{4}-\d\d-\d\d[T ]" + _TIME + rb"(?: ?(?:Z|[+-]\d\d:?\d\d|[A-Z]{2,5}))?"
+    rb") [^\s\[]\S* [^\s:\[\]]+(?:\[\d+\])?: ?"
+    rb"|<\d{1,3}>1 \S+ \S+ \S+ \S+ \S+ (?:-|(?:\[[^\]]*\])+) ?"
+)
+# Vault's own server log, which the same process writes to the same syslog stream (or, with
+# an audit device's file_path=stdout, the same container log). Not audit entries: skipped.
+# hclog's standard lines ("2026-11-29T03:12:00.123Z [INFO]  core: successfully unsealed"):
+_SERVER_LOG_LINE = re.compile(
+    rb"\d{4}-\d\d-\d\dT" + _TIME + rb"(?:Z|[+-]\d\d:?\d\d)? +\[(?:TRACE|DEBUG|INFO|WARN|ERROR)\] "
+)
+# and, unless the line holds a prefixed entry, the indented continuation lines of a multi-line
+# value ("  | 1 error occurred:") and the startup banner ("==> Vault server configuration:",
+# "             Api Address: https://...", its longest key unindented).
+_SERVER_LOG_MORE = re.compile(
+    rb"\s+\| ?|==> | {2,}[A-Z][A-Za-z0-9 ]{0,40}: |Administrative Namespace:"
+)
+
+
+def _message_start(line: bytes) -> int:
+    """Where the message starts: after the syslog header, if there is one."""
+    header = _SYSLOG_HEADER.match(line)
+    return header.end() if header else 0
+
+
+def _is_server_log(line: bytes, entry_start: int | None = None) -> bool:
+    """A line of Vault's own server log, bare or after a syslog header (``entry_start``:
+    where a prefixed audit entry starts in it, if it holds one)."""
+    line = line.removeprefix(b"\xef\xbb\xbf")
+    message = _message_start(line)
+    if message and not line[message:].strip():
+        return True  # a blank message (the banner's blank lines)
+    for start in dict.fromkeys((0, message)):
+        if _SERVER_LOG_LINE.match(line, start):
+            return True
+        if entry_start is None and _SERVER_LOG_MORE.match(line, start):
+            return True
+    return False
+
+
+def _is_server_log_object(entry: dict) -> bool:
+    """A server log line in hclog's JSON format (Vault's log_format = "json"): "@level",
+    "@message", "@timestamp", and no audit entry's "type"."""
+    return "type" not in entry and "@message" in entry and "@level" in entry
+
+
+class _Lines:
+    """The lines of the log, each with its prefix (if any) cut off before the JSON entry.
+    Lines of Vault's own server log become blank lines (which the JSON-lines reader skips and
+    still counts), and are counted in ``server_log``."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        self.server_log = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for raw in self.stream:
+            if raw.lstrip(b"\xef\xbb\xbf \t").startswith(b"{"):
+                yield raw
+                continue
+            start = _prefix_end(raw)
+            if raw.strip() and _is_server_log(raw, start):
+                self.server_log += 1
+                yield b"\n"
+                continue
+            yield raw if start is None else raw[start:]
 
 
 def _entry(entry: Any, where: str, mounts: set[str]) -> RotationEvent | None:

@@ -111,7 +111,15 @@ def test_insertions_of_structural_characters(key, path, data):
 JSON_CASES = [
     (key, path) for key, path in CASES if path.suffix in (".json", ".gz") and key != "vault-audit"
 ]
-JSONL_CASES = [(key, path) for key, path in CASES if path.suffix in (".jsonl", ".log")]
+# Files of JSON lines only (a syslog export, its header on each line, has byte mutations above).
+JSONL_CASES = [
+    (key, path)
+    for key, path in CASES
+    if path.suffix in (".jsonl", ".log")
+    and all(
+        line.lstrip().startswith("{") for line in raw(path).decode().splitlines() if line.strip()
+    )
+]
 
 REPLACEMENTS = st.one_of(
     st.none(),

@@ -395,3 +395,88 @@ def test_prefixed_lines(prefix):
     assert b"starting" not in str(err).encode()
     # A prefix with quotes or braces is not a prefix: the line is not JSON.
     assert expect_error(b'x"y: ' + data).location.startswith("line 1")
+
+
+# --- syslog exports that carry Vault's own server log too ----------------------------------
+
+SYSLOG_EXPORT = "generated_syslog_with_server_log.log"
+REAL_PUT_PATCH = "real_jessicaahm_vault_1_19_namespace_kv_v2_put_patch.log"
+SERVER_LOG_ONLY = b"".join(
+    line + b"\n" for line in (VAULT / SYSLOG_EXPORT).read_bytes().splitlines() if b'{"' not in line
+)
+
+
+def test_syslog_export_skips_vaults_server_log():
+    """journalctl -u vault (or /var/log/syslog) holds the syslog audit device's entries and,
+    from the same process, the startup banner and hclog lines: the entries import alone."""
+    expected = summary(load(REAL_PUT_PATCH))
+    assert len(expected) == 2
+    events = load(SYSLOG_EXPORT)
+    assert summary(events) == expected
+    assert [e.event_id for e in events] == [e.event_id for e in load(REAL_PUT_PATCH)]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"2025-06-26T04:12:45+0000 vault-0 vault[812]: ",  # journalctl -o short-iso
+        b"Jun 26 04:12:45.323282 vault-0 vault[812]: ",  # journalctl -o short-precise
+        b"<134>1 2025-06-26T04:12:45.323Z vault-0 vault 812 - - ",  # RFC 5424
+        b"",  # docker logs: an audit device with file_path=stdout, beside the server log
+    ],
+)
+def test_server_log_skipped_after_any_header(header):
+    data = b"".join(
+        header + line.split(b"vault[812]: ", 1)[1] + b"\n"
+        for line in (VAULT / SYSLOG_EXPORT).read_bytes().splitlines()
+    )
+    assert summary(parse(io.BytesIO(data))) == summary(load(REAL_PUT_PATCH))
+
+
+def test_json_server_log_is_skipped():
+    """Vault's log_format = "json" writes its server log as hclog JSON: no audit "type"."""
+    server = [
+        {"@level": "info", "@message": "core: successfully unsealed", "@module": "core",
+         "@timestamp": "2025-06-26T04:10:03.412123Z"},
+        {"@level": "error", "@message": "core: failed to run existence check", "@module": "core",
+         "@timestamp": "2025-06-26T04:15:10.870001Z", "error": "permission denied"},
+    ]  # fmt: skip
+    data = (VAULT / REAL_PUT_PATCH).read_bytes()
+    put, patch = data.splitlines(keepends=True)
+    mixed = to_bytes(server[:1]) + put + to_bytes(server[1:]) + patch
+    assert summary(parse(io.BytesIO(mixed))) == summary(load(REAL_PUT_PATCH))
+    prefixed = b"".join(b"Jun 26 04:12:45 vault-0 vault[812]: " + line for line in
+                        mixed.splitlines(keepends=True))  # fmt: skip
+    assert summary(parse(io.BytesIO(prefixed))) == summary(load(REAL_PUT_PATCH))
+    err = expect_error(to_bytes(server))
+    assert "server log" in err.message
+
+
+def test_server_log_without_audit_entries_is_refused():
+    """The vault unit's journal before an audit device was enabled (or a server log sent by
+    mistake): nothing to import, and the error says what was expected."""
+    err = expect_error(SERVER_LOG_ONLY)
+    assert err.location == "line 1"
+    assert "expected Vault audit JSON lines" in err.message
+    assert "found only Vault's own server log" in err.message
+    # The same lines without their syslog header (a container's log).
+    bare = b"".join(
+        line.split(b"vault[812]: ", 1)[1] + b"\n" for line in SERVER_LOG_ONLY.splitlines()
+    )
+    err = expect_error(bare)
+    assert err.location == "line 1"
+    assert "found only Vault's own server log" in err.message
+
+
+def test_server_log_does_not_hide_a_broken_entry():
+    """Only Vault's own log lines are skipped: a cut audit entry (syslog's message size limit)
+    or another program's line is still an error, at its line of the export."""
+    data = (VAULT / SYSLOG_EXPORT).read_bytes()
+    lines = data.splitlines(keepends=True)
+    entry_at = next(i for i, line in enumerate(lines) if b'{"' in line)
+    cut = [*lines[: entry_at + 1], lines[entry_at][:900] + b"\n", *lines[entry_at + 1 :]]
+    err = expect_error(b"".join(cut))
+    assert err.location.startswith(f"line {entry_at + 2}")
+    other = data + b"Jun 26 04:21:00 vault-0 systemd[1]: vault.service: Consumed 2.1s CPU time.\n"
+    err = expect_error(other)
+    assert err.location.startswith(f"line {len(lines) + 1}")
