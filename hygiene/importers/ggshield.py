@@ -11,7 +11,10 @@ One Observation per occurrence of the incident's secret part. ``match`` is the m
 of one part of the secret (not the line). Without ``--show-secrets`` ggshield censors it (first
 and last sixth kept, the rest ``*``): then it is not a value; it is kept as ``redacted`` only
 when it shows at most 4 leading characters. With ``--show-secrets`` the secret part goes to
-``secret_value``; identifier parts (client_id, host, username...) become references.
+``secret_value``; identifier parts (client_id, host, username...) become references. An
+incident with identifier parts only has no value to fingerprint: its GitGuardian incident id
+(else a digest of its rule and identifier parts) stands for the secret, so that two such
+incidents in one file stay two findings.
 ``ignore_sha`` (SHA-256 over the uncensored matches) is never kept: an unkeyed hash of the
 value; nor are ``incident_details.secret_hash`` / ``hmsl_hash``. Non-secret policies (older
 "Filenames"/"File extensions" breaks) become posture observations.
@@ -26,6 +29,7 @@ vault's own events about that path match it.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Iterator
@@ -290,7 +294,7 @@ def _incident(
         return
 
     # Only identifier parts (a patch showing a connection's host and user but not its
-    # password): no secret part to stand for the secret, which is named by its place.
+    # password): no secret part to stand for the secret, which is named by its incident.
     main = [o for o in occurrences if o[3] not in ID_TYPES]
     if main:
         main = [o for o in main if o[3] == main[0][3]]
@@ -311,6 +315,7 @@ def _incident(
             Observation(
                 **base,
                 secret_type=secret_type_for(SECRET_TYPES, rule, None),
+                secret_sha1=_identity_digest(rule, incident_id, occurrences),
                 tool_ids=tool_ids,
                 references=references,
             )
@@ -337,6 +342,23 @@ def _incident(
             references=[r for r in references if not value or value not in r.value],
         )
         yield scrub(obs)
+
+
+def _identity_digest(rule: str, incident_id: str, occurrences: list[tuple]) -> str | None:
+    """What stands for a secret ggshield shows only the identifier parts of (a connection's
+    host and user, not its password), in place of the value's SHA-1: the GitGuardian
+    incident, which is one secret wherever it occurs, or else the rule and the identifier
+    parts as reported (censored or not). Two such incidents in one file, which have no line,
+    are then two findings, not one named by the file alone. In memory only: the import keys
+    it (HMAC) like any SHA-1 it is given; None when there is neither (the place names it)."""
+    if incident_id:
+        basis = f"ggshield-incident\x1f{incident_id}"
+    else:
+        parts = sorted({f"{mtype}={match}" for _oloc, _occ, match, mtype in occurrences if match})
+        if not parts:
+            return None
+        basis = "\x1f".join(("ggshield-identifiers", rule, *parts))
+    return hashlib.sha1(basis.encode(), usedforsecurity=False).hexdigest()
 
 
 def _link(url: str) -> str:

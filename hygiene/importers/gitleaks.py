@@ -16,6 +16,10 @@ JSON lines (``--report-format jsonl``, one v8 finding per line), or moved the pl
 betterleaks 2 writes a report of its own (``"schema_version": "1"``, findings with ``rule_id``,
 ``match``, ``location``, ``attributes``), as one document or as JSON lines.
 
+Before v8, ``repo`` is the scanned directory's name: "." and "workspace" (gitleaks-action v1
+scanned a container action's checkout, /github/workspace) name no repository, and a ``file``
+under /github/workspace/ is made relative to it; ``repoURL`` names the repository when given.
+
 ``Secret``/``offender`` go to ``secret_value`` only. ``Match``, ``Line``/``line`` and commit
 messages are never read. ``--redact`` reports (``REDACTED`` or v8.19+'s partial ``abcd...``)
 give no value: the tool's form goes to ``redacted`` when it shows at most 4 leading characters.
@@ -35,7 +39,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from itertools import repeat
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, NamedTuple
 
 from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
 
@@ -900,49 +904,73 @@ def _v7_offender_value(offender: str) -> str:
     return match.group(2) if match else offender
 
 
+class _OldKeys(NamedTuple):
+    """Where a gitleaks finding before v8 keeps each fact ("": that version has no such key)."""
+
+    rule: str
+    value: str  # the whole regex match (see _v7_offender_value)
+    date: str
+    line: str = ""
+    tags: str = ""
+    url: str = ""
+    repo_name: str = ""
+
+
+# v4-v7: {"line", "lineNumber", "offender", "commit", "repo", "repoURL", "leakURL", "rule",
+# "commitMessage", "author", "email", "file", "date", "tags"}.
+_V7_KEYS = _OldKeys("rule", "offender", "date", "lineNumber", "tags", "leakURL", "repo")
+# v1-v3 (2018): {"line", "commit", "string", "reason", "commitMsg", "time", "author", "file",
+# "repoURL"}.
+_V1_KEYS = _OldKeys("reason", "string", "time")
+# gitleaks before v8 names the repository after the scanned directory (``repo`` is
+# filepath.Base of --path, "." for the current one): a GitHub container action's checkout,
+# /github/workspace (gitleaks-action v1), is "workspace", which names no repository.
+_NO_REPO_NAMES = frozenset({".", "./", "workspace"})
+# Where a GitHub container action (gitleaks-action v1) has the repository checked out: a path
+# under it is a path in the repository.
+_ACTION_WORKSPACE = "/github/workspace/"
+
+
+def _workspace_relative(path: str) -> str:
+    if path.startswith(_ACTION_WORKSPACE) and len(path) > len(_ACTION_WORKSPACE):
+        return path[len(_ACTION_WORKSPACE) :]
+    return path
+
+
 def _v7(obj: dict, where: str) -> Observation:
-    rule = text(obj, "rule", where)
-    if not rule:
-        raise ImportFormatError("missing required field 'rule'", where)
-    value, redacted = _value_and_redacted(_v7_offender_value(text(obj, "offender", where)))
-    repo_url = text(obj, "repoURL", where)
-    repo_name = text(obj, "repo", where)
-    obs = Observation(
-        rule=rule,
-        secret_type=secret_type_for(SECRET_TYPES, rule, value, text(obj, "tags", where)),
-        secret_value=value,
-        redacted=redacted,
-        repo=repo_url or (repo_name if repo_name not in (".", "./") else ""),
-        path=text(obj, "file", where),
-        line=number(obj, "lineNumber", where),
-        commit=text(obj, "commit", where),
-        url=text(obj, "leakURL", where),
-        author=person(text(obj, "author", where), text(obj, "email", where)),
-        committed_at=to_datetime(obj, "date", where),
-    )
-    ref = aws_key_id_reference(value)
-    if ref:
-        obs.references.append(ref)
-    return scrub(obs)
+    return _old_finding(obj, where, _V7_KEYS)
 
 
 def _v1(obj: dict, where: str) -> Observation:
-    """gitleaks v1-v3 (2018): ``{"line", "commit", "string", "reason", "commitMsg", "time",
-    "author", "file", "repoURL"}``: ``string`` is the whole regex match, as v7's offender."""
-    rule = text(obj, "reason", where)
+    """gitleaks v1-v3 (2018): ``string`` is the whole regex match, as v7's offender."""
+    return _old_finding(obj, where, _V1_KEYS)
+
+
+def _old_finding(obj: dict, where: str, keys: _OldKeys) -> Observation:
+    """A gitleaks v1-v7 finding. ``repo`` (a directory's name) counts only when it could name a
+    repository; ``repoURL`` (given with --repo-url) wins over it."""
+
+    def field(key: str) -> str:
+        return text(obj, key, where) if key else ""
+
+    rule = field(keys.rule)
     if not rule:
-        raise ImportFormatError("missing required field 'reason'", where)
-    value, redacted = _value_and_redacted(_v7_offender_value(text(obj, "string", where)))
+        raise ImportFormatError(f"missing required field '{keys.rule}'", where)
+    value, redacted = _value_and_redacted(_v7_offender_value(field(keys.value)))
+    repo_url = field("repoURL")
+    repo_name = field(keys.repo_name)
     obs = Observation(
         rule=rule,
-        secret_type=secret_type_for(SECRET_TYPES, rule, value),
+        secret_type=secret_type_for(SECRET_TYPES, rule, value, field(keys.tags)),
         secret_value=value,
         redacted=redacted,
-        repo=text(obj, "repoURL", where),
-        path=text(obj, "file", where),
-        commit=text(obj, "commit", where),
-        author=person(text(obj, "author", where), text(obj, "email", where)),
-        committed_at=to_datetime(obj, "time", where),
+        repo=repo_url or ("" if repo_name in _NO_REPO_NAMES else repo_name),
+        path=_workspace_relative(field("file")),
+        line=number(obj, keys.line, where) if keys.line else None,
+        commit=field("commit"),
+        url=field(keys.url),
+        author=person(field("author"), field("email")),
+        committed_at=to_datetime(obj, keys.date, where),
     )
     ref = aws_key_id_reference(value)
     if ref:

@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+import hashlib
 import io
 import json
 import math
@@ -13,6 +14,7 @@ import pytest
 
 from hygiene.importers.base import ImportFormatError, Observation
 from hygiene.importers.ggshield import censored, parse
+from hygiene.services.staged_rows import StagedRows
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 DIR = FIXTURES / "ggshield"
@@ -519,7 +521,7 @@ def test_tool_repo_scan_all_secrets_skips_not_introduced():
 
 def test_identifier_parts_only_are_not_the_secret():
     """A patch whose lines show a connection's host and user but not its password: no part
-    stands for the secret (its place names it), and no identifier becomes its preview."""
+    stands for the secret (its incident names it), and no identifier becomes its preview."""
     doc = _incident(
         type="PostgreSQL Credentials",
         occurrences=[
@@ -530,6 +532,89 @@ def test_identifier_parts_only_are_not_the_secret():
     (obs,) = run(doc)
     assert (obs.secret_value, obs.redacted, obs.line) == (None, "", None)
     assert "match_type" not in obs.tool_ids
+
+
+def _connection_parts(host: str, user: str, line: int, **incident) -> dict:
+    """A PostgreSQL Credentials incident whose patch shows only the host and user lines
+    (the password line is unchanged context, not part of the commit's diff)."""
+    return {
+        "policy": "Secrets detection",
+        "type": "PostgreSQL Credentials",
+        "validity": "no_checker",
+        "total_occurrences": 1,
+        "occurrences": [
+            {"match": censor(host), "type": "host", "line_start": line, "line_end": line,
+             "index_start": 8, "index_end": 8 + len(host), "post_line_start": line,
+             "post_line_end": line},
+            {"match": censor(user), "type": "username", "line_start": line + 1,
+             "line_end": line + 1, "index_start": 8, "index_end": 8 + len(user),
+             "post_line_start": line + 1, "post_line_end": line + 1},
+        ],
+        **incident,
+    }  # fmt: skip
+
+
+def _staged(items: list[Observation]) -> StagedRows:
+    rows = StagedRows(1, 1, "ggshield", datetime(2025, 7, 1, tzinfo=UTC))
+    for obs in items:
+        rows.add_observation(obs)
+    return rows
+
+
+def test_identifier_only_incidents_in_one_file_stay_two_findings():
+    """Two connections (staging and production) in one .env, each shown by its host and user
+    only: neither has a line, so the file alone would make them one finding. Each incident
+    is its own secret; the same incident listed twice is still one finding."""
+    staging = _connection_parts(
+        "db-staging.internal.example",
+        "billing_app",
+        3,
+        incident_url="https://dashboard.gitguardian.com/workspace/1/incidents/5101",
+    )
+    prod = _connection_parts(
+        "db-prod.internal.example",
+        "billing_app",
+        9,
+        incident_url="https://dashboard.gitguardian.com/workspace/1/incidents/5102",
+    )
+    doc = _incident()
+    entity = doc["scans"][0]["entities_with_incidents"][0]
+    entity.update(filename=".env", incidents=[staging, prod, copy.deepcopy(staging)])
+    items = run(doc)
+    assert [(o.path, o.line, o.secret_value) for o in items] == [(".env", None, None)] * 3
+    assert [o.tool_ids["incident_id"] for o in items] == ["5101", "5102", "5101"]
+    rows = _staged(items)
+    assert rows.counts.findings == 2
+    assert len({row[2] for row in rows.findings}) == 2  # two secrets
+
+    # The same incident in another commit is the same secret at another place.
+    later = copy.deepcopy(doc)
+    later["scans"][0]["id"] = "1f2e3d4c5b6a79881726354453627180a9b8c7d6"
+    both = _staged(items + run(later))
+    assert both.counts.findings == 4
+    assert len({row[2] for row in both.findings}) == 2
+
+
+def test_identifier_only_incidents_without_incident_ids_stay_two_findings():
+    """A scan without the dashboard's incident links: what the identifier parts show tells
+    the two incidents apart, by a digest kept in memory, never by the value itself."""
+    staging = _connection_parts("db-staging.internal.example", "billing_app", 3, incident_url="")
+    prod = _connection_parts("db-prod.internal.example", "billing_ro", 9, incident_url="")
+    doc = _incident()
+    entity = doc["scans"][0]["entities_with_incidents"][0]
+    entity.update(filename=".env", incidents=[staging, prod])
+    items = run(doc)
+    assert all("incident_id" not in o.tool_ids for o in items)
+    rows = _staged(items)
+    assert rows.counts.findings == 2
+    digests = [o.secret_sha1 for o in items]
+    assert len(set(digests)) == 2
+    shown = [occ["match"] for inc in (staging, prod) for occ in inc["occurrences"]]
+    for obs in items:
+        assert obs.secret_sha1 not in {hashlib.sha1(m.encode()).hexdigest() for m in shown}
+    staged_text = repr(rows.findings) + repr(rows.references)
+    for digest in digests:
+        assert digest not in staged_text  # only the keyed fingerprint is staged
 
 
 def test_vault_references_by_vault_type():

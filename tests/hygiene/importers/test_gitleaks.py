@@ -805,8 +805,32 @@ def test_real_v7_verbose_stdout_after_a_ci_banner():
     assert second.commit == "e1a5408dec0df17125c6a2e4bc57fa56e1296e7d"
     assert first.author == "Zachary Rice <zricer@protonmail.com>"
     assert first.committed_at == datetime(2020, 2, 25, 16, 6, 44, tzinfo=UTC)
-    assert first.repo == "workspace"  # v7's repo: the scanned directory's name, as reported
+    # v7's repo is the scanned directory's name: /github/workspace's names no repository.
+    assert first.repo == ""
     assert first.validity == "unknown"
+
+
+def test_action_v1_workspace_report_names_no_repository():
+    """gitleaks-action v1 ran gitleaks v7 on /github/workspace: the report's repo is that
+    directory's name, "workspace", and an uncommitted file's path is absolute under it. The
+    findings have no repository (not one called "workspace") and paths in the checkout."""
+    name = "generated_action_v1_v7_workspace_report.json"
+    history, uncommitted = run(load(name))
+    assert (history.repo, history.path, history.line) == ("", "deploy/settings.ini", 3)
+    assert history.commit == "9c2f4e71d0b8a3c5e6f7a8b9c0d1e2f3a4b5c6d7"
+    assert history.author == "Dana Fixture <dana@example.invalid>"
+    assert (uncommitted.repo, uncommitted.path, uncommitted.line) == ("", "scripts/.env", 7)
+    assert (uncommitted.secret_value, uncommitted.redacted) == (None, "REDACTED")
+
+    # A field that does name the repository still gives it.
+    finding = json.loads(load(name))[0]
+    finding["repoURL"] = "https://github.com/acme/deploy"
+    (obs,) = run(json.dumps([finding]).encode())
+    assert (obs.repo, obs.path) == ("https://github.com/acme/deploy", "deploy/settings.ini")
+    # Another directory's name is kept as v7 gave it, and so is a path outside the checkout.
+    finding.update(repoURL="", repo="deploy-tools", file="/srv/github/workspace.txt")
+    (obs,) = run(json.dumps([finding]).encode())
+    assert (obs.repo, obs.path) == ("deploy-tools", "/srv/github/workspace.txt")
 
 
 def test_v7_verbose_stdout_with_log_lines_between_and_after_the_findings():
