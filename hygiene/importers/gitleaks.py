@@ -803,6 +803,20 @@ _V8_TEXT = (
     "Email",
 )
 _PLAIN = {str}
+# betterleaks (the gitleaks fork) writes the v8 finding's Fingerprint as
+# "{source}!{kind}!{identity}!{rule}!{hash}#L1-1#C2-3" (some releases "!L1-1!C2-3"), where
+# {hash} is the first 8 hex digits of an unkeyed XXH3 hash of the secret, and a composite
+# rule appends "!{rule}!{hash}#L…#C…" for each required finding: a guess at a weak secret
+# could be checked against it. The place is kept, each hash is dropped.
+_VALUE_HASH_IN_FINGERPRINT = re.compile(r"(?<=!)[^!#]*(?=[#!]L\d+-\d+[#!]C\d+-\d+)")
+
+
+def _tool_fingerprint(fingerprint: str) -> str:
+    """gitleaks' own Fingerprint ("commit:file:rule:line") as it is; betterleaks' without the
+    hash of the value it carries."""
+    if "!" not in fingerprint:
+        return fingerprint
+    return _VALUE_HASH_IN_FINGERPRINT.sub("", fingerprint)
 
 
 def _v8(obj: dict, where: str) -> Observation:
@@ -845,7 +859,7 @@ def _v8(obj: dict, where: str) -> Observation:
         to_datetime(obj, "Date", where),
         title=description,
         references=[],
-        tool_ids={"fingerprint": fingerprint} if fingerprint else {},
+        tool_ids={"fingerprint": _tool_fingerprint(fingerprint)} if fingerprint else {},
     )
     if value and value[0] == "A":
         ref = aws_key_id_reference(value)

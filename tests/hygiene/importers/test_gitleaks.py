@@ -471,6 +471,55 @@ def test_real_betterleaks_reports_give_the_same_finding(name):
     assert_no_leak([obs], ["a secret", "line containing secret"])
 
 
+def test_betterleaks_fingerprint_keeps_the_place_not_the_hash_of_the_value():
+    # betterleaks' v8-shaped findings carry "{source}!{kind}!{identity}!{rule}!{hash}#L…#C…"
+    # (some releases "!L…!C…"), {hash} being 8 hex digits of an unkeyed XXH3 of the secret,
+    # one more "!{rule}!{hash}" per required finding of a composite rule.
+    name = "generated_betterleaks_fingerprint_value_hash.json"
+    git, file = run(load(name))
+    assert git.tool_ids["fingerprint"] == (
+        "git!git_patch_content!commit_sha=9f1c2b7e5d4a3c2b1a0f9e8d7c6b5a4f3e2d1c0b,"
+        "path=deploy/credentials.env!aws-access-token!#L3-3#C20-40!aws-secret-key!#L4-4#C25-65"
+    )
+    assert file.tool_ids["fingerprint"] == (
+        "file!file_content!path=config/app.ini!generic-api-key!!L7-7!C1-38"
+    )
+    for obs, digest in ((git, "5be4c3f1"), (git, "0c7d93aa"), (file, "a41c09e7")):
+        assert digest not in repr(obs)
+    assert (git.path, git.line, git.commit) == (
+        "deploy/credentials.env",
+        3,
+        "9f1c2b7e5d4a3c2b1a0f9e8d7c6b5a4f3e2d1c0b",
+    )
+    assert (file.path, file.secret_value) == ("config/app.ini", "hunter2hunter2")
+    assert_no_leak([git, file], sample_secrets(name))
+    # The CSV report's Fingerprint column goes the same way.
+    csv_report = (
+        b"RuleID,Commit,File,SymlinkFile,Secret,Match,StartLine,EndLine,StartColumn,EndColumn,"
+        b"Author,Message,Date,Email,Fingerprint,Tags\n"
+        b"generic-api-key,,config/app.ini,,hunter2hunter2,api_key = hunter2hunter2,7,7,1,38,,,,,"
+        b"file!file_content!path=config/app.ini!generic-api-key!a41c09e7#L7-7#C1-38,\n"
+    )
+    (row,) = run(csv_report)
+    assert row.tool_ids["fingerprint"] == (
+        "file!file_content!path=config/app.ini!generic-api-key!#L7-7#C1-38"
+    )
+    # gitleaks' own fingerprint names no value: kept whole.
+    (plain,) = run(
+        json.dumps(
+            [
+                {
+                    "RuleID": "r",
+                    "Secret": "s3cr3t-value",
+                    "File": "a!b.txt",
+                    "Fingerprint": "c:a!b.txt:r:1",
+                }
+            ]
+        ).encode()
+    )
+    assert plain.tool_ids["fingerprint"] == "c:a!b.txt:r:1"
+
+
 def test_json_lines_errors_name_the_line():
     line = json.dumps({"RuleID": "r", "Secret": "s3cr3t-value", "File": "f"}).encode()
     assert [o.path for o in run(line + b"\n\n" + line + b"\n")] == ["f", "f"]
