@@ -354,7 +354,7 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
         if _VALUE_DIGEST.search(str(key)):
             continue
         text = text_at(fingerprints, key, fp_where)
-        if text:
+        if text and not _BARE_DIGEST.fullmatch(text):
             base_ids[str(key)[:100]] = text
     fingerprint_secret = None
     key_ids: list[str] = []
@@ -365,7 +365,7 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
             # Microsoft's SARIF Pattern Matcher: {"secret":"<the value>"}, [secret=<the value>]
             fingerprint_secret = fingerprint_secret or _fingerprint_secret(text)
             continue
-        if _VALUE_DIGEST.search(str(key)):
+        if _VALUE_DIGEST.search(str(key)) or _BARE_DIGEST.fullmatch(text):
             continue
         # The Pattern Matcher's asset fingerprint names the key id paired with an AWS secret:
         # a reference (shown redacted), not a tool id (a key id is often itself the value a
@@ -518,6 +518,11 @@ _PLACEHOLDER_IDS = {"requires login"}
 # the Pattern Matcher's SecretHashSha256, CodeQL's primaryLocationLineHash, Semgrep's
 # matchBasedId): a guess at a weak secret could be checked against them. Not kept.
 _VALUE_DIGEST = re.compile(r"secret|hash|matchbased", re.IGNORECASE)
+# Nor is a fingerprint that is a bare digest under any other name (Snyk Code's "0" and "1",
+# hashes of the code around the match; CodeQL-style "<hash>:<n>"): what it digests is unknown,
+# it may be the line that holds the value. An id that names something (a path, a rule, a
+# commit and a line), a number or a UUID (Snyk's "snyk/asset/finding/v1") is kept.
+_BARE_DIGEST = re.compile(r"[0-9a-fA-F]{32,}(?::\d+)?|[0-9a-fA-F]{8}(?:\.[0-9a-fA-F]{8}){3,}")
 _AWS_KEY_ID_IN = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 _HOLDS_SECRET = re.compile(r'"secret"\s*:|\[secret=', re.IGNORECASE)
 _FINGERPRINT_SECRET = re.compile(r'"secret"\s*:\s*"((?:[^"\\]|\\.)*)"|\[secret=([^\]]*)\]', re.I)

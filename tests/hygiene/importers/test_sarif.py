@@ -1469,3 +1469,28 @@ def test_one_result_at_the_same_path_in_two_image_layers_gives_both():
         ("/app/.env", layers[0]),
         ("/app/.env", layers[1]),
     ]
+
+
+def test_fingerprints_that_are_bare_digests_are_not_kept():
+    # Snyk Code's "0" and "1" (hashes of the code around the match) and a CodeQL-style
+    # "<hash>:<n>" under a name that does not say "hash": what they digest is unknown, maybe
+    # the line that holds the value (an unkeyed digest a guess could be checked against).
+    # Ids that name something are kept.
+    uuid = "33235ab8-2535-4f12-9115-2d57f41c81f1"
+    result = _result("generic-api-key", snippet="k3yV4lu3Zx9Qw2Er7Ty6Ui")
+    result["fingerprints"] = {
+        "0": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "1": "3de3c1ab.4773f344.1ed2b1c9.0ba5fbd8.d3c0fbf4.4b0cb9d0.b0fbe8b8.9ee5b1b3",
+        "identity": "5",
+        "snyk/asset/finding/v1": uuid,
+    }
+    result["partialFingerprints"] = {
+        "lineFingerprint/v1": "c0ffee0c0ffee0c0ffee0c0ffee0c0ff:1",
+        "ruleAndPath/v1": "generic-api-key:app.py",
+    }
+    (obs,) = run(_log("SomeScanner", [{"id": "generic-api-key"}], [result]))
+    assert obs.tool_ids == {
+        "fingerprint:identity": "5",
+        "fingerprint:snyk/asset/finding/v1": uuid,
+        "ruleAndPath/v1": "generic-api-key:app.py",
+    }
