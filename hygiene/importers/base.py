@@ -276,6 +276,10 @@ def iter_json_array(
 
     Raises ImportFormatError with the byte offset for malformed/truncated JSON and for JSON
     nested deeper than ``max_depth``, and when the document is not shaped as expected."""
+    if not hasattr(stream, "peek"):
+        stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+    if stream.peek(3)[:3] == b"\xef\xbb\xbf":  # type: ignore[attr-defined]
+        stream.read(3)  # a UTF-8 BOM (Windows tools, PowerShell's Out-File): yajl refuses it
     guard = DepthGuard(stream, max_depth)
     reader = io.BufferedReader(guard, 65536)
     base = "$" if prefix == "item" else "$." + prefix.removesuffix(".item")

@@ -137,6 +137,7 @@ _LOCAL_IGNORES = {
 # Secrets ggshield lists only with --all-secrets, and that are not a leak of the scanned place.
 _NOT_LEAKS_HERE = frozenset({"not_introduced"})
 _INCIDENT_ID = re.compile(r"/incidents/(\d+)")
+_WORKSPACE = re.compile(r"/workspace/(\d+)/")
 # Where a scan lists its files: "entities_with_incidents"; ggshield 1.2-1.4 wrote
 # "entities_with_issues", some later 1.x releases "results".
 _ENTITY_KEYS = ("entities_with_incidents", "entities_with_issues", "results")
@@ -315,7 +316,7 @@ def _incident(
             Observation(
                 **base,
                 secret_type=secret_type_for(SECRET_TYPES, rule, None),
-                secret_sha1=_identity_digest(rule, incident_id, occurrences),
+                secret_sha1=_identity_digest(rule, incident_id, url, context["path"], occurrences),
                 tool_ids=tool_ids,
                 references=references,
             )
@@ -344,20 +345,27 @@ def _incident(
         yield scrub(obs)
 
 
-def _identity_digest(rule: str, incident_id: str, occurrences: list[tuple]) -> str | None:
+def _identity_digest(
+    rule: str, incident_id: str, url: str, path: str, occurrences: list[tuple]
+) -> str | None:
     """What stands for a secret ggshield shows only the identifier parts of (a connection's
     host and user, not its password), in place of the value's SHA-1: the GitGuardian
-    incident, which is one secret wherever it occurs, or else the rule and the identifier
-    parts as reported (censored or not). Two such incidents in one file, which have no line,
-    are then two findings, not one named by the file alone. In memory only: the import keys
-    it (HMAC) like any SHA-1 it is given; None when there is neither (the place names it)."""
+    incident (of its workspace: ids are numbered per workspace), which is one secret wherever
+    it occurs, or else the rule, the file and the identifier parts as reported (censored or
+    not): "localhost" and "postgres" in two files are not one secret. Two such incidents in
+    one file, which have no line, are then two findings, not one named by the file alone. In
+    memory only: the import keys it (HMAC) like any SHA-1 it is given; None when there is
+    neither (the place names it)."""
     if incident_id:
-        basis = f"ggshield-incident\x1f{incident_id}"
+        workspace = _WORKSPACE.search(url)
+        basis = "\x1f".join(
+            ("ggshield-incident", workspace.group(1) if workspace else "", incident_id)
+        )
     else:
         parts = sorted({f"{mtype}={match}" for _oloc, _occ, match, mtype in occurrences if match})
         if not parts:
             return None
-        basis = "\x1f".join(("ggshield-identifiers", rule, *parts))
+        basis = "\x1f".join(("ggshield-identifiers", rule, path, *parts))
     return hashlib.sha1(basis.encode(), usedforsecurity=False).hexdigest()
 
 

@@ -133,6 +133,9 @@ class _Run:
     # originalUriBaseIds: base id -> (uri, the base id it is relative to); artifacts[i] -> uri
     bases: dict[str, tuple[str, str]] = field(default_factory=dict)
     artifacts: list[tuple[str, str]] = field(default_factory=list)
+    # The absolute bases by their path (drive letter folded, final "/"), and their lengths
+    # longest first (_base_holding); made when a path first needs them, after the bases.
+    absolute_bases: tuple[dict[str, str], list[int]] | None = None
     results: int = 0
     reported: int = 0  # results that are not kind pass/notApplicable
 
@@ -291,6 +294,7 @@ def _read_bases(run: _Run, value: Any, where: str) -> None:
             text_at(base, "uri", base_where),
             text_at(base, "uriBaseId", base_where),
         )
+    run.absolute_bases = None
 
 
 def _read_artifact(run: _Run, value: Any, where: str) -> None:
@@ -723,17 +727,27 @@ def _repo_path(path: str, base_id: str, run: _Run) -> str:
 def _base_holding(path: str, run: _Run) -> str:
     """The longest absolute base of the run (with a final '/') that holds this absolute path,
     or "". A file system's or drive's root is no repository's; a Windows drive letter matches
-    in either case (file:///c:/src/ holds C:\\src\\a.cs)."""
-    best = ""
+    in either case (file:///c:/src/ holds C:\\src\\a.cs). A lookup per length of base, not a
+    scan of the bases per path (a log may list thousands of both)."""
+    if run.absolute_bases is None:
+        by_path: dict[str, str] = {}
+        for base_uri, _ in run.bases.values():
+            base = _uri_path(base_uri)
+            if not _is_absolute(base) or _FS_ROOT.fullmatch(base):
+                continue
+            base = base.rstrip("/") + "/"
+            by_path.setdefault(_fold_drive(base), base)
+        run.absolute_bases = (by_path, sorted({len(b) for b in by_path}, reverse=True))
+    by_path, lengths = run.absolute_bases
+    if not by_path:
+        return ""
     folded = _fold_drive(path)
-    for base_uri, _ in run.bases.values():
-        base = _uri_path(base_uri)
-        if not _is_absolute(base) or _FS_ROOT.fullmatch(base):
-            continue
-        base = base.rstrip("/") + "/"
-        if len(best) < len(base) < len(path) and folded.startswith(_fold_drive(base)):
-            best = base
-    return best
+    for length in lengths:
+        if length < len(path):
+            base = by_path.get(folded[:length])
+            if base is not None:
+                return base
+    return ""
 
 
 _DRIVE = re.compile(r"[A-Za-z]:(?:/|$)")

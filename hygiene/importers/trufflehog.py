@@ -503,11 +503,13 @@ def _bucket_url(source_name: str, bucket: str) -> str:
 # "ssh://git@github.com/o/r.git". Forges (GitHub, GitLab, Bitbucket, Gitea) serve the same
 # repository at https://<host>/<path>; Azure DevOps (ssh.dev.azure.com:v3/...) does not, nor
 # does a remote with its own port (Bitbucket Server's 7999) or another user's account.
+# Path segments without slashes: matched in linear time (a class that also took "/" tried every
+# split of a long path that fails to match).
 _SCP_REMOTE = re.compile(
-    r"git@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(?!/)([^\s:\\]+/[^\s:\\]+)"
+    r"git@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):([^\s:\\/]+(?:/[^\s:\\/]+)+/?)"
 )
 _SSH_REMOTE = re.compile(
-    r"ssh://git@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)/([^\s:\\]+/[^\s:\\]+)"
+    r"ssh://git@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)/([^\s:\\/]+(?:/[^\s:\\/]+)+/?)"
 )
 _NOT_FORGE_HOSTS = ("ssh.dev.azure.com", "vs-ssh.visualstudio.com")
 

@@ -157,9 +157,10 @@ def _is_server_log(line: bytes, entry_start: int | None = None) -> bool:
 
 
 def _is_server_log_object(entry: dict) -> bool:
-    """A server log line in hclog's JSON format (Vault's log_format = "json"): "@level",
-    "@message", "@timestamp", and no audit entry's "type"."""
-    return "type" not in entry and "@message" in entry and "@level" in entry
+    """A server log line in hclog's JSON format (Vault's log_format = "json"): "@level" and
+    "@message", which no audit entry has (its fields may include a "type": "enabled audit
+    backend" path=syslog/ type=syslog)."""
+    return "@message" in entry and "@level" in entry
 
 
 class _Lines:

@@ -528,3 +528,19 @@ def test_large_cli_output_errors_say_where():
     assert err.message.startswith("malformed or truncated JSON")
     assert "$.events[2]" in err.location
     assert expect_error(b'{\n  "events": 3\n}').location == "$.events"
+
+
+@pytest.mark.parametrize("key", ["events", "Events", "Records"])
+def test_streamed_output_with_a_byte_order_mark(key):
+    # PowerShell's Out-File and Windows editors write a UTF-8 BOM first.
+    recs = elastic_records()
+    if key == "events":
+        items = [{"timestamp": 1, "message": json.dumps(r)} for r in recs]
+    elif key == "Events":
+        items = [{"EventId": r["eventID"], "CloudTrailEvent": json.dumps(r)} for r in recs]
+    else:
+        items = recs
+    pretty = json.dumps({key: items}, indent=4).encode()
+    expected = summary(parse_bytes(pretty))
+    assert len(expected) == 3
+    assert summary(parse_bytes(b"\xef\xbb\xbf" + pretty)) == expected

@@ -616,6 +616,34 @@ def test_identifier_only_incidents_without_incident_ids_stay_two_findings():
     for digest in digests:
         assert digest not in staged_text  # only the keyed fingerprint is staged
 
+    # The same host and user in two files are not one secret (a local database's
+    # "localhost" / "postgres" is in many): without an incident, the file is part of it.
+    other = _incident()
+    other["scans"][0]["entities_with_incidents"][0].update(
+        filename="svc/config.py", incidents=[copy.deepcopy(staging)]
+    )
+    (elsewhere,) = run(other)
+    assert elsewhere.secret_sha1 not in digests
+
+
+def test_incident_ids_of_two_workspaces_are_two_secrets():
+    """GitGuardian numbers incidents per workspace: incident 5101 of workspace 1 and of
+    workspace 2 are two secrets; of one workspace, one wherever it is seen."""
+
+    def digest(url: str, filename: str) -> str:
+        doc = _incident()
+        doc["scans"][0]["entities_with_incidents"][0].update(
+            filename=filename,
+            incidents=[_connection_parts("db.internal.example", "app", 3, incident_url=url)],
+        )
+        (obs,) = run(doc)
+        return obs.secret_sha1
+
+    one = "https://dashboard.gitguardian.com/workspace/1/incidents/5101"
+    two = "https://dashboard.gitguardian.com/workspace/2/incidents/5101"
+    assert digest(one, ".env") == digest(one, "svc/.env")
+    assert digest(one, ".env") != digest(two, ".env")
+
 
 def test_vault_references_by_vault_type():
     def refs(**vault):

@@ -984,6 +984,14 @@ def test_real_custom_regex_of_pem_headers_over_an_ssh_remote():
         ("alice@host.example.com:repos/r.git", "alice@host.example.com:repos/r.git"),
         ("git@host.example.com:/srv/git/r.git", "git@host.example.com:/srv/git/r.git"),
         ("git@github.com:r.git", "git@github.com:r.git"),
+        ("git@github.com:o/r/", "https://github.com/o/r/"),
+        # A long path that fails to match, read once (it took 14 s when every split of it
+        # was tried).
+        ("git@github.com:o" + "/r" * 20000 + " x", "git@github.com:o" + "/r" * 20000 + " x"),
+        (
+            "ssh://git@h.example/o" + "/r" * 20000 + "//",
+            "ssh://git@h.example/o" + "/r" * 20000 + "//",
+        ),
     ],
 )
 def test_ssh_remotes_of_forges_become_https_urls(remote, repo):

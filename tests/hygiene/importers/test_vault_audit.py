@@ -440,6 +440,8 @@ def test_json_server_log_is_skipped():
          "@timestamp": "2025-06-26T04:10:03.412123Z"},
         {"@level": "error", "@message": "core: failed to run existence check", "@module": "core",
          "@timestamp": "2025-06-26T04:15:10.870001Z", "error": "permission denied"},
+        {"@level": "info", "@message": "enabled audit backend", "@module": "core",
+         "@timestamp": "2025-06-26T04:10:03.512001Z", "path": "syslog/", "type": "syslog"},
     ]  # fmt: skip
     data = (VAULT / REAL_PUT_PATCH).read_bytes()
     put, patch = data.splitlines(keepends=True)
