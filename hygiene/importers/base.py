@@ -401,3 +401,26 @@ def type_name(value: Any) -> str:
         float: "a number",
         type(None): "null",
     }.get(type(value), type(value).__name__)
+
+
+# Where CI services check a repository out: a path under one is a path in the repository.
+# GitHub container actions (/github/workspace), GitHub-hosted runners
+# (/home/runner/work/<repo>/<repo>, D:\a\<repo>\<repo>), Azure Pipelines
+# (/home/vsts/work/<n>/s, D:\a\<n>\s).
+CI_CHECKOUT = re.compile(
+    r"/github/workspace/"
+    r"|/home/runner/work/([^/]+)/\1/"
+    r"|/?[A-Za-z]:/a/([^/]+)/\2/"
+    r"|/home/vsts/work/\d+/s/"
+    r"|/?[A-Za-z]:/a/\d+/s/"
+)
+
+
+def path_in_checkout(path: str) -> str:
+    """A path under a CI checkout as the path in the repository (/github/workspace/app/.env:
+    app/.env); any other path as it is. Slashes only (importers turn Windows' into them)."""
+    if len(path) > 5 and (path[0] == "/" or path[1] == ":"):
+        match = CI_CHECKOUT.match(path)
+        if match and len(path) > match.end():
+            return path[match.end() :]
+    return path

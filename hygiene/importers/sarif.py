@@ -63,7 +63,7 @@ from hygiene.taxonomy import (
     map_severity,
 )
 
-from .base import ImportFormatError, Item, Observation, first_char, type_name
+from .base import ImportFormatError, Item, Observation, first_char, path_in_checkout, type_name
 from .gitleaks import aws_key_id_reference, safe_redacted
 from .leakline import (
     MIN_SECRET_LEN,
@@ -673,17 +673,6 @@ def _kingfisher_git(place: dict, git: dict, where: str) -> None:
 _GIT_SHOW = re.compile(r"git show ([0-9a-f]{7,64}):(.+)", re.DOTALL)
 _COMMIT_URL = re.compile(r"commit://([0-9a-f]{7,64}|staged)/(.+)", re.DOTALL)
 _DOCKER_LAYER = re.compile(r"(sha256:[0-9a-f]{64}):(/.*)", re.DOTALL)
-# Where CI services check a repository out: a path under one is a path in the repository.
-# GitHub container actions (/github/workspace), GitHub-hosted runners
-# (/home/runner/work/<repo>/<repo>, D:\a\<repo>\<repo>), Azure Pipelines
-# (/home/vsts/work/<n>/s, D:\a\<n>\s).
-_CI_CHECKOUT = re.compile(
-    r"/github/workspace/"
-    r"|/home/runner/work/([^/]+)/\1/"
-    r"|/?[A-Za-z]:/a/([^/]+)/\2/"
-    r"|/home/vsts/work/\d+/s/"
-    r"|/?[A-Za-z]:/a/\d+/s/"
-)
 
 
 def _repo_path(path: str, base_id: str, run: _Run) -> str:
@@ -718,10 +707,7 @@ def _repo_path(path: str, base_id: str, run: _Run) -> str:
     base = _base_holding(path, run)
     if base:
         return path[len(base) :]
-    match = _CI_CHECKOUT.match(path)
-    if match and len(path) > match.end():
-        return path[match.end() :]
-    return path
+    return path_in_checkout(path)
 
 
 def _base_holding(path: str, run: _Run) -> str:

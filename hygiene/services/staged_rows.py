@@ -28,6 +28,7 @@ from hygiene.fingerprints import (
     secret_location_key,
 )
 from hygiene.importers import Observation
+from hygiene.importers.base import path_in_checkout
 from hygiene.secretinfo import analyse_or_none, raise_severity
 from hygiene.taxonomy import DEFAULT_SEVERITY, SEVERITY_RANK, SecretType, Severity
 
@@ -165,6 +166,9 @@ class StagedRows:
 
     def add_observation(self, obs: Observation) -> None:
         repo = _repo(obs.repo)
+        # A scanner run in CI reports paths in its checkout: the path in the repository is
+        # the one its findings (and ownership rules) go by, whatever the format.
+        path = path_in_checkout(obs.path) if obs.path else ""
         facts: dict = {}
         preview = ""
         secret_type = obs.secret_type or SecretType.GENERIC_SECRET
@@ -200,7 +204,7 @@ class StagedRows:
                 fp = fingerprint_from_sha1(obs.secret_sha1)
             else:
                 fp = fingerprint_of_place(
-                    self.source_id, obs.rule, obs.repo, obs.path, obs.line, obs.commit
+                    self.source_id, obs.rule, obs.repo, path, obs.line, obs.commit
                 )
             if not preview and obs.redacted and len(obs.redacted) <= 80:
                 preview = obs.redacted
@@ -210,7 +214,7 @@ class StagedRows:
                 # value) or a webhook delivery (without it).
                 key = location_key("github-alert", repo, alert)
             else:
-                key = secret_location_key(fp, repo, obs.path, obs.line, obs.commit)
+                key = secret_location_key(fp, repo, path, obs.line, obs.commit)
             if floor and secret_type == SecretType.AZURE_SAS:
                 # What a SAS grants (scope, rights, expiry) is its severity, whatever the rule.
                 severity = floor
@@ -250,7 +254,7 @@ class StagedRows:
                 preview[:80],
                 _encode(facts) if facts else "{}",
                 repo[:300],
-                (obs.path or "")[:1000],
+                path[:1000],
                 line if line is None or -(2**31) < line < 2**31 else None,
                 (obs.commit or "")[:64],
                 _url(obs.url),

@@ -373,6 +373,41 @@ def test_ownership_rules_assign_teams_in_order(tmp_path, scanners, team, other_t
     assert Secret.objects.get(fingerprint=fingerprint(AWS_KEY)).team == team
 
 
+def test_paths_in_a_ci_checkout_are_paths_in_the_repository(tmp_path, scanners, team):
+    # A scanner run in CI reports the checkout's paths (a container action's /github/workspace,
+    # a hosted runner's /home/runner/work/<repo>/<repo>): stored as the repository's paths, so
+    # that ownership rules on paths match, and the same place found by another run is one.
+    OwnershipRule.objects.create(position=1, team=team, path_pattern="services/billing/*")
+    run_cli(
+        tmp_path,
+        reports.trufflehog(
+            [
+                {"secret": AWS_KEY, "file": "/github/workspace/services/billing/.env"},
+                {"secret": AWS_KEY_2, "file": "/home/runner/work/infra/infra/deploy/env.sh"},
+                {"secret": GH_TOKEN, "file": "/srv/github/workspace/a.env"},
+            ]
+        ),
+        source="trufflehog",
+        fmt="trufflehog",
+        name="th.jsonl",
+    )
+    stored = dict(Finding.objects.values_list("secret__fingerprint", "path"))
+    assert stored == {
+        fingerprint(AWS_KEY): "services/billing/.env",
+        fingerprint(AWS_KEY_2): "deploy/env.sh",
+        fingerprint(GH_TOKEN): "/srv/github/workspace/a.env",  # no checkout: as reported
+    }
+    assert Finding.objects.get(path="services/billing/.env").team == team
+    summary = run_cli(
+        tmp_path,
+        reports.trufflehog([{"secret": AWS_KEY, "file": "services/billing/.env"}]),
+        source="trufflehog",
+        fmt="trufflehog",
+        name="th2.jsonl",
+    )
+    assert (summary["created"], summary["unchanged"]) == (0, 1)
+
+
 @time_machine.travel(datetime(2026, 1, 10, tzinfo=UTC), tick=False)
 def test_a_full_control_account_sas_valid_for_years_is_critical(tmp_path, scanners):
     expiry = (datetime(2026, 1, 10, tzinfo=UTC) + timedelta(days=5 * 365)).strftime("%Y-%m-%d")
