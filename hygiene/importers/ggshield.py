@@ -38,7 +38,15 @@ from typing import IO, Any
 
 from hygiene.taxonomy import SecretType, map_severity
 
-from .base import ImportFormatError, Item, Observation, Reference, first_char, type_name
+from .base import (
+    ImportFormatError,
+    Item,
+    Observation,
+    Reference,
+    first_char,
+    path_in_checkout,
+    type_name,
+)
 from .gitleaks import (
     aws_key_id_reference,
     flag,
@@ -316,7 +324,9 @@ def _incident(
             Observation(
                 **base,
                 secret_type=secret_type_for(SECRET_TYPES, rule, None),
-                secret_sha1=_identity_digest(rule, incident_id, url, context["path"], occurrences),
+                secret_sha1=_identity_digest(
+                    rule, incident_id, url, path_in_checkout(context["path"]), occurrences
+                ),
                 tool_ids=tool_ids,
                 references=references,
             )

@@ -624,6 +624,13 @@ def test_identifier_only_incidents_without_incident_ids_stay_two_findings():
     )
     (elsewhere,) = run(other)
     assert elsewhere.secret_sha1 not in digests
+    # The file as stored: a scan run in a container action's checkout names the same one.
+    in_ci = _incident()
+    in_ci["scans"][0]["entities_with_incidents"][0].update(
+        filename="/github/workspace/.env", incidents=[copy.deepcopy(staging)]
+    )
+    (same,) = run(in_ci)
+    assert same.secret_sha1 == digests[0]
 
 
 def test_incident_ids_of_two_workspaces_are_two_secrets():
