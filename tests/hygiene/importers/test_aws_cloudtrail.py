@@ -496,19 +496,23 @@ class CountingReader(io.RawIOBase):
         return len(piece)
 
 
+def cli_items(key: str, recs: list[dict]) -> list[dict]:
+    """The real IAM records as each list holds them: get-log-events' "events" (the record as
+    "message"), lookup-events' "Events" ("CloudTrailEvent"), a log file's "Records"."""
+    if key == "events":
+        return [{"timestamp": 1, "message": json.dumps(r)} for r in recs]
+    if key == "Events":
+        return [{"EventId": r["eventID"], "CloudTrailEvent": json.dumps(r)} for r in recs]
+    return recs
+
+
 @pytest.mark.parametrize("key", ["events", "Events", "Records"])
 def test_large_cli_output_is_streamed(key):
     # `aws logs filter-log-events` over a busy trail's log group (the CLI pages through all of
     # it) or `aws cloudtrail lookup-events`: hundreds of MB, pretty-printed, the list first.
     # Read as it goes, not loaded whole: the first event comes out with most of it unread.
     recs = elastic_records()
-    if key == "events":
-        items = [{"timestamp": 1, "message": json.dumps(r)} for r in recs]
-    elif key == "Events":
-        items = [{"EventId": r["eventID"], "CloudTrailEvent": json.dumps(r)} for r in recs]
-    else:
-        items = recs
-    doc = {key: items * 3000, "nextToken": "t/1"}
+    doc = {key: cli_items(key, recs) * 3000, "nextToken": "t/1"}
     reader = CountingReader(json.dumps(doc, indent=4).encode())
     events = parse(io.BufferedReader(reader))
     first = next(events)
@@ -533,14 +537,7 @@ def test_large_cli_output_errors_say_where():
 @pytest.mark.parametrize("key", ["events", "Events", "Records"])
 def test_streamed_output_with_a_byte_order_mark(key):
     # PowerShell's Out-File and Windows editors write a UTF-8 BOM first.
-    recs = elastic_records()
-    if key == "events":
-        items = [{"timestamp": 1, "message": json.dumps(r)} for r in recs]
-    elif key == "Events":
-        items = [{"EventId": r["eventID"], "CloudTrailEvent": json.dumps(r)} for r in recs]
-    else:
-        items = recs
-    pretty = json.dumps({key: items}, indent=4).encode()
+    pretty = json.dumps({key: cli_items(key, elastic_records())}, indent=4).encode()
     expected = summary(parse_bytes(pretty))
     assert len(expected) == 3
     assert summary(parse_bytes(b"\xef\xbb\xbf" + pretty)) == expected
