@@ -52,6 +52,7 @@ from .base import (
     iter_json_array,
     load_json,
     parse_datetime,
+    path_in_checkout,
     type_name,
 )
 
@@ -940,15 +941,6 @@ _V1_KEYS = _OldKeys("reason", "string", "time")
 # filepath.Base of --path, "." for the current one): a GitHub container action's checkout,
 # /github/workspace (gitleaks-action v1), is "workspace", which names no repository.
 _NO_REPO_NAMES = frozenset({".", "./", "workspace"})
-# Where a GitHub container action (gitleaks-action v1) has the repository checked out: a path
-# under it is a path in the repository.
-_ACTION_WORKSPACE = "/github/workspace/"
-
-
-def _workspace_relative(path: str) -> str:
-    if path.startswith(_ACTION_WORKSPACE) and len(path) > len(_ACTION_WORKSPACE):
-        return path[len(_ACTION_WORKSPACE) :]
-    return path
 
 
 def _v7(obj: dict, where: str) -> Observation:
@@ -979,7 +971,7 @@ def _old_finding(obj: dict, where: str, keys: _OldKeys) -> Observation:
         secret_value=value,
         redacted=redacted,
         repo=repo_url or ("" if repo_name in _NO_REPO_NAMES else repo_name),
-        path=_workspace_relative(field("file")),
+        path=path_in_checkout(field("file")),  # gitleaks-action v1: /github/workspace/
         line=number(obj, keys.line, where) if keys.line else None,
         commit=field("commit"),
         url=field(keys.url),
