@@ -418,7 +418,12 @@ CI_CHECKOUT = re.compile(
 
 def path_in_checkout(path: str) -> str:
     """A path under a CI checkout as the path in the repository (/github/workspace/app/.env:
-    app/.env); any other path as it is. Slashes only (importers turn Windows' into them)."""
+    app/.env); any other path as it is. A scanner run on Windows writes backslashes
+    (``config\\.env``, ``D:\\a\\repo\\repo\\config\\.env``): read with slashes, as git and the
+    ownership rules write paths, when the path is plainly Windows' (a drive letter, a share,
+    or no slash at all); a POSIX name may hold a backslash, and one with a slash keeps it."""
+    if "\\" in path and ("/" not in path or path[1:3] == ":\\" or path[:2] == "\\\\"):
+        path = path.replace("\\", "/")
     if len(path) > 5 and (path[0] == "/" or path[1] == ":"):
         match = CI_CHECKOUT.match(path)
         if match and len(path) > match.end():

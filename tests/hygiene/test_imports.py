@@ -408,6 +408,35 @@ def test_paths_in_a_ci_checkout_are_paths_in_the_repository(tmp_path, scanners, 
     assert (summary["created"], summary["unchanged"]) == (0, 1)
 
 
+def test_paths_written_on_windows_are_read_with_slashes(tmp_path, scanners, team):
+    # gitleaks or TruffleHog run on a Windows machine or runner write backslashes: the same
+    # place as a Linux run's (one finding), under a runner's checkout the repository's path,
+    # and matched by ownership rules written with slashes.
+    OwnershipRule.objects.create(position=1, team=team, path_pattern="services/billing/*")
+    report = [
+        {"secret": AWS_KEY, "file": "services\\billing\\.env", "commit": "c" * 40, "line": 3},
+        {"secret": AWS_KEY_2, "file": "D:\\a\\infra\\infra\\deploy\\env.sh"},
+        {"secret": GH_TOKEN, "file": "\\\\fileserver\\share\\app.config"},
+    ]
+    run_cli(tmp_path, reports.gitleaks(report), source="gitleaks", fmt="gitleaks")
+    stored = dict(Finding.objects.values_list("secret__fingerprint", "path"))
+    assert stored == {
+        fingerprint(AWS_KEY): "services/billing/.env",
+        fingerprint(AWS_KEY_2): "deploy/env.sh",
+        fingerprint(GH_TOKEN): "//fileserver/share/app.config",
+    }
+    assert Finding.objects.get(path="services/billing/.env").team == team
+    linux = [{"secret": AWS_KEY, "file": "services/billing/.env", "commit": "c" * 40, "line": 3}]
+    summary = run_cli(
+        tmp_path, reports.gitleaks(linux), source="gitleaks", fmt="gitleaks", name="l.json"
+    )
+    assert (summary["created"], summary["unchanged"]) == (0, 1)
+    # A POSIX path keeps a backslash that is part of a name.
+    posix = [{"secret": AWS_KEY, "file": "docs/a\\b.md"}]
+    run_cli(tmp_path, reports.gitleaks(posix), source="gitleaks", fmt="gitleaks", name="p.json")
+    assert Finding.objects.filter(path="docs/a\\b.md").exists()
+
+
 @time_machine.travel(datetime(2026, 1, 10, tzinfo=UTC), tick=False)
 def test_a_full_control_account_sas_valid_for_years_is_critical(tmp_path, scanners):
     expiry = (datetime(2026, 1, 10, tzinfo=UTC) + timedelta(days=5 * 365)).strftime("%Y-%m-%d")
