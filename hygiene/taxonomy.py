@@ -94,7 +94,8 @@ _KEYWORDS: list[tuple[str, SecretType]] = [
     (r"slack|discord|telegram|mattermost", SecretType.SLACK_TOKEN),
     (r"stripe", SecretType.STRIPE_KEY),
     (
-        r"postgres|mysql|mongo|redis|jdbc|database|\bdb\b|sql|odbc|uri.?with.?credentials",
+        r"postgres|mysql|mongo|redis|jdbc|database|\bdb\b|sql|odbc|uri.?with.?credentials"
+        r"|connection.?string.{0,20}credentials",
         SecretType.DATABASE_CREDENTIAL,
     ),
     # A connection string naming no database is most often Azure Storage's.

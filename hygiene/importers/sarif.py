@@ -30,8 +30,9 @@ Where the secret is, per tool (``runs[].tool.driver.name``):
 - Trivy, Checkov, KICS, Semgrep, CodeQL...: the snippet is source code (masked by some), never
   the value. These tools report vulnerabilities and misconfigurations too: only results whose
   rule is about secrets are read (Trivy's rule tags; else the rule's id, name and short
-  description: secret, credential, password, token, key, CWE-798...). A log with results and
-  none about secrets, from a tool that scans for none, is refused.
+  description: secret, credential, password, token, key, CWE-798...; not a rule whose CWEs are
+  all other weaknesses, nor a check of CSRF tokens or JWT verification). A log with results
+  and none about secrets, from a tool that scans for none, is refused.
 - any other tool: ``properties.secret``/``raw``/``offender`` when present; otherwise the
   snippet only if it is a single token (no spaces) of 8+ characters, which is how scanners that
   report the match itself write it. Multi-word snippets (source lines) and masked ones are not.
@@ -469,7 +470,8 @@ _SECRET_TOOLS = re.compile(
 )
 # Tools that scan for secrets among other things: a log of theirs without one is a clean scan.
 _MIXED_TOOLS = re.compile(
-    r"trivy|checkov|kics|semgrep|snyk|sonar|codeql|defender|devskim|bandit|gosec"
+    r"trivy|checkov|kics|semgrep|snyk|sonar|codeql|defender|devskim|bandit|gosec|bearer"
+    r"|mobsfscan|horusec|njsscan|tfsec"
 )
 _SECRET_WORDS = re.compile(
     r"secret|credential|passw(?:or)?d|\bpwd\b|token|api[-_ ]?key|apikey|private[-_ ]?key"
@@ -486,6 +488,24 @@ _SECRET_STORE = re.compile(
 _SECRET_EXPOSED = re.compile(r"hard[-_ ]?coded|plain[-_ ]?text|expos|leak|detected", re.IGNORECASE)
 _OTHER_TAGS = {"vulnerability", "misconfiguration", "license", "sca", "quality", "maintainability"}
 _SECRET_TAGS = re.compile(r"secret|credential|password|\bcwe[-_/]?(?:798|259|321|540)\b", re.I)
+_CWE = re.compile(r"\bcwe[-_/: ]?(\d+)\b", re.IGNORECASE)
+# Weaknesses a leaked secret's rule may be filed under: hard-coded credentials and keys,
+# passwords in configuration or plain text, sensitive data in code, comments, logs or files.
+# A rule whose CWEs are all others (CodeQL's js/missing-token-validation is CSRF, CWE-352;
+# js/jwt-missing-verification CWE-347; a CORS check for credentials CWE-346; hard-coded data
+# run as code CWE-506; an empty password in configuration CWE-258) is about something else,
+# whatever words its name has.
+_SECRET_CWES = {
+    "798", "259", "321", "540", "547", "615", "256", "257", "260", "522", "523", "312", "313",
+    "315", "316", "200", "359", "532", "538", "541", "526",
+}  # fmt: skip
+# Names of checks about how tokens and credentials are handled, not of a leaked one (for tools
+# whose rules name no CWE).
+_NOT_A_LEAK = re.compile(
+    r"\b[cx]srf\b|\bcors\b|missing[-_ ](?:token|secret)|interpreted[-_ ]as[-_ ]code"
+    r"|empty[-_ ]password|(?:token|signature|jwt)[-_ ](?:validation|verification)",
+    re.IGNORECASE,
+)
 
 
 def _scans_for_secrets(tool: str) -> bool:
@@ -503,15 +523,20 @@ def _secret_rule(tool: str, rule_id: str, info: dict) -> bool:
         return True
     if rule_id and re.sub(r"[\s_]+", "-", rule_id.strip().lower()) in RULES:
         return True
-    tags = (info.get("properties") or {}).get("tags")
-    if isinstance(tags, list):
-        words = {str(t).strip().lower() for t in tags}
-        if any(_SECRET_TAGS.search(w) for w in words):
-            return True
-        if words & _OTHER_TAGS:
-            return False
+    properties = info.get("properties") or {}
+    tags = properties.get("tags")
+    words = {str(t).strip().lower() for t in tags} if isinstance(tags, list) else set()
+    if any(_SECRET_TAGS.search(w) for w in words):
+        return True
+    # CodeQL files CWEs as tags ("external/cwe/cwe-798"), Snyk Code in properties.cwe.
+    cwe_list = properties.get("cwe")
+    if isinstance(cwe_list, list):
+        words.update(str(c).strip().lower() for c in cwe_list)
+    cwes = {m for w in words for m in _CWE.findall(w)}
+    if (cwes and not cwes & _SECRET_CWES) or words & _OTHER_TAGS:
+        return False
     names = " ".join((rule_id, info.get("name", ""), info.get("short", "")))
-    if not _SECRET_WORDS.search(names):
+    if not _SECRET_WORDS.search(names) or _NOT_A_LEAK.search(names):
         return False
     return not _SECRET_STORE.search(names) or bool(_SECRET_EXPOSED.search(names))
 
@@ -675,6 +700,21 @@ _COMMIT_URL = re.compile(r"commit://([0-9a-f]{7,64}|staged)/(.+)", re.DOTALL)
 _DOCKER_LAYER = re.compile(r"(sha256:[0-9a-f]{64}):(/.*)", re.DOTALL)
 
 
+_PARENT_DIRS = re.compile(r"(?:\.\./)+")
+
+
+def _kics_container_path(path: str) -> str:
+    """KICS run in its container (``docker run -v <repo>:/path checkmarx/kics scan -p /path``,
+    as its documentation has it) writes paths relative to its working directory, /app/bin:
+    ``../../path/<file>``. The mount, or a CI checkout mounted instead, is taken off; any
+    other path stays as written."""
+    absolute = "/" + path[_PARENT_DIRS.match(path).end() :]
+    if absolute.startswith("/path/") and len(absolute) > 6:
+        return absolute[6:]
+    inner = path_in_checkout(absolute)
+    return inner if inner != absolute else path
+
+
 def _repo_path(path: str, base_id: str, run: _Run) -> str:
     """The path in the scanned repository, as a user knows it.
 
@@ -686,6 +726,8 @@ def _repo_path(path: str, base_id: str, run: _Run) -> str:
     a more specific base is made relative to that one too: one file, one path."""
     if not path:
         return path
+    if path.startswith("../") and run.tool.strip().lower() == "kics":
+        path = _kics_container_path(path)
     if not _is_absolute(path):
         prefix = root = ""
         seen: set[str] = set()
@@ -953,7 +995,13 @@ def _lenient_date(value: Any):
     return parsed
 
 
+# KICS names each secret rule "Passwords And Secrets - <what>": the group, not the type (its
+# "Secrets - AWS Access Key" read as an AWS secret key).
+_RULE_GROUP = re.compile(r"^\s*passwords\s+and\s+secrets\s*-\s*", re.IGNORECASE)
+
+
 def _secret_type(rule_id: str, info: dict, secret: str | None, hint: str = "") -> str:
+    info = {k: _RULE_GROUP.sub("", info.get(k, "")) for k in ("name", "short")}
     for candidate in (rule_id, info.get("name", "")):
         if candidate:
             exact = RULES.get(re.sub(r"[\s_]+", "-", candidate.strip().lower()))

@@ -31,6 +31,8 @@ def test_names_map_onto_the_taxonomy(name, expected):
         ("Azure connection string", "azure-storage-key"),
         ("Storage connection string", "azure-storage-key"),
         ("connection string", "azure-storage-key"),
+        # CodeQL's cs/hardcoded-connection-string-credentials: a user and password, a database's.
+        ("Hard-coded connection string with credentials", "database-credential"),
     ],
 )
 def test_a_connection_string_is_a_databases_when_it_names_one(name, expected):

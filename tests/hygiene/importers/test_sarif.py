@@ -1494,3 +1494,149 @@ def test_fingerprints_that_are_bare_digests_are_not_kept():
         "fingerprint:snyk/asset/finding/v1": uuid,
         "ruleAndPath/v1": "generic-api-key:app.py",
     }
+
+
+CODEQL = HERE / "composed_codeql_2_12_6_js_security.sarif"
+
+
+def test_codeql_security_queries_give_only_their_hard_coded_secrets():
+    # CodeQL's security suite names tokens, secrets and credentials in checks that are about
+    # something else (CSRF middleware, JWT verification, CORS for credentials, hard-coded data
+    # run as code: each with its CWE tag); only the hard-coded credentials and the password in a
+    # configuration file are leaked secrets. The rest must not open incidents.
+    found = {(obs.rule, obs.secret_type) for obs in run(CODEQL.read_bytes())}
+    assert found == {
+        ("js/hardcoded-credentials", "generic-password"),
+        ("js/password-in-configuration-file", "generic-password"),
+    }
+    # The values CodeQL quotes in its messages are not kept.
+    assert_secret_only_in_value(run(CODEQL.read_bytes()), ["s3cr3tHunter2Value", "PLAINPW-XYZ-123"])
+
+
+def test_a_rule_is_not_a_leak_for_a_word_in_its_name():
+    # Without tags: the names of token and credential handling checks are no leaked secret.
+    rules = [
+        ("js/missing-token-validation", "Missing CSRF middleware"),
+        ("cs/web/missing-token-validation", "Missing cross-site request forgery token validation"),
+        ("py/jwt-missing-verification", "JWT missing secret or public key verification"),
+        ("cs/empty-password-in-configuration", "Empty password in configuration file"),
+        ("rb/hardcoded-data-interpreted-as-code", "Hard-coded data interpreted as code"),
+        ("py/hardcoded-credentials", "Hard-coded credentials"),
+    ]
+    results = [
+        {"ruleId": rule, "message": {"text": "m"}, "locations": [_location("app/x", 3)]}
+        for rule, _ in rules
+    ]
+    log = {
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "CodeQL",
+                        "rules": [
+                            {"id": rule, "shortDescription": {"text": name}} for rule, name in rules
+                        ],
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    assert [obs.rule for obs in run(json.dumps(log))] == ["py/hardcoded-credentials"]
+    # Snyk Code names a rule's CWEs in properties.cwe.
+    log["runs"][0]["tool"]["driver"]["name"] = "SnykCode"
+    log["runs"][0]["tool"]["driver"]["rules"][-1]["properties"] = {"cwe": ["CWE-352"]}
+    assert run(json.dumps(log)) == []
+
+
+def _location(path: str, line: int) -> dict:
+    return {"physicalLocation": {"artifactLocation": {"uri": path}, "region": {"startLine": line}}}
+
+
+SNYK_CODE = HERE / "real_snykcode_snyk_ls_fixture.sarif"
+
+
+def test_real_snyk_code_hardcoded_credentials():
+    found = run(SNYK_CODE.read_bytes())
+    assert [(o.rule, o.path, o.line) for o in found] == [
+        ("csharp/NoHardcodedCredentials", "src/DocumentationViewModel.cs", 158),
+        ("csharp/NoHardcodedCredentials", "src/DocumentationViewModel.cs", 174),
+    ]
+    assert {o.secret_value for o in found} == {None}  # the snippet is code, not the value
+
+
+BEARER = HERE / "real_bearer_juiceshop.sarif"
+
+
+def test_real_bearer_log_gives_its_secrets_and_a_clean_scan_is_no_error():
+    # Bearer reports SQL injection and path traversal with its hard-coded secrets.
+    found = run(BEARER.read_bytes())
+    assert sorted((o.rule, o.path, o.line) for o in found) == [
+        ("javascript_lang_hardcoded_secret", "lib/insecurity.ts", 43),
+        ("javascript_lang_hardcoded_secret", "lib/insecurity.ts", 166),
+        ("javascript_lang_jwt_hardcoded_secret", "lib/insecurity.ts", 55),
+    ]
+    # Its next scan, the secrets fixed: a clean scan (the source's findings go missing), not
+    # "not a secret scanner".
+    doc = json.loads(BEARER.read_text())
+    doc["runs"][0]["results"] = [
+        r for r in doc["runs"][0]["results"] if "secret" not in r["ruleId"]
+    ]
+    assert doc["runs"][0]["results"] and run(json.dumps(doc)) == []
+
+
+KICS = HERE / "real_kics_2_1_11_ansible_container.sarif"
+
+
+def test_real_kics_log_from_its_container():
+    found = run(KICS.read_bytes())
+    # Its "Communication Over HTTP" and "Risky File Permissions" results are not secrets.
+    assert len(found) == 20
+    # "Passwords And Secrets - <what>": the type from <what>.
+    types = {o.title: o.secret_type for o in found}
+    assert types == {
+        "Passwords And Secrets - Generic Password": "generic-password",
+        "Passwords And Secrets - Generic Token": "api-key",
+    }
+    # ../../path/<file>: relative to KICS's working directory in the container, the repository
+    # mounted at /path.
+    assert {o.path.split("/")[0] for o in found} == {"playbooks"}
+    assert ("playbooks/infrastructure/.debug/restart-and-check-pbs.yml", 14) in {
+        (o.path, o.line) for o in found
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Passwords And Secrets - AWS Access Key", "aws-access-key"),
+        ("Passwords And Secrets - AWS Secret Key", "aws-secret-key"),
+        ("Passwords And Secrets - Generic API Key", "api-key"),
+        ("Passwords And Secrets - Slack Webhook", "chat-webhook"),
+    ],
+)
+def test_kics_secret_rules_typed_by_what_they_find(name, expected):
+    log = {
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "KICS",
+                        "rules": [{"id": "u-1", "name": name, "shortDescription": {"text": name}}],
+                    }
+                },
+                "results": [
+                    {
+                        "ruleId": "u-1",
+                        "message": {"text": "Hardcoded secret key appears in source"},
+                        "locations": [_location("../../github/workspace/infra/main.tf", 4)],
+                    }
+                ],
+            }
+        ],
+    }
+    (obs,) = run(json.dumps(log))
+    assert obs.secret_type == expected
+    assert obs.path == "infra/main.tf"  # a CI checkout mounted instead of /path
