@@ -24,7 +24,10 @@ class PlotlyJsFinder(BaseFinder):
         if path == _PREFIX + _NAME:
             match = str(_DIR / _NAME)
             return [match] if find_all else match
-        return [] if find_all else None
+        # [] either way, as Django's finders answer: finders.find() wraps anything else in a
+        # list, and [None] read as found (WhiteNoise then failed on it: a 500 for any missing
+        # static file under DEBUG).
+        return []
 
     def list(self, ignore_patterns):
         yield _NAME, self.storage

@@ -88,3 +88,16 @@ def test_check_services_says_in_one_line_what_is_missing():
     assert "pg_ctlcluster" in lines[0]
     assert lines[1].startswith("error: Redis is not reachable") and "redis-server" in lines[1]
     assert "Traceback" not in result.stderr
+
+
+def test_static_files_are_served_and_a_missing_one_is_not_found(client, settings):
+    # plotly.js comes from the plotly package (hygiene.staticfinders); a file no finder has is
+    # a 404, not a server error. With DEBUG (make run), WhiteNoise asks the finders.
+    settings.DEBUG = True
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("nope.css") is None
+    assert finders.find("vendor/plotly.min.js").endswith("plotly.min.js")
+    assert client.get("/static/vendor/plotly.min.js").status_code == 200
+    assert client.get("/static/nope.css").status_code == 404
+    assert client.get("/static/vendor/nope.js").status_code == 404

@@ -189,6 +189,14 @@ def source_upload(request, slug: str):
         counts += f", {run.passed} checks passed"
     if run.resolved:
         counts += f", {run.resolved} resolved"
+    if run.reopened:
+        counts += f", {run.reopened} reopened"
+    if run.dismissed:
+        counts += f", {run.dismissed} dismissed by the tool"
+    if run.missing:
+        # A full scan: what it no longer reports is marked missing (say so: a report of another
+        # repository or tool sent to this source does that to all the source's findings).
+        counts += f", {run.missing} no longer reported (marked missing)"
     if run.events:
         counts += f", {run.events} rotation events"
     messages.success(request, f"Import #{run.pk}: {run.status} — {counts}.")

@@ -11,6 +11,8 @@ from hygiene.models import ImportRun, Source, SourceToken
 from hygiene.services import sources as services
 from tests.conftest import FIXTURES
 from tests.db_locks import someone_waits_for
+from tests.hygiene import reports
+from tests.hygiene.test_imports import AWS_KEY, GH_TOKEN
 
 ROLES = ["lead", "engineer", "manager", "outsider"]
 
@@ -365,3 +367,24 @@ def test_a_source_deleted_while_an_import_reconciles_takes_that_imports_findings
     # behind, pointing at no source.
     assert deleted == 1
     assert not Finding.objects.exists()
+
+
+def test_an_upload_says_what_its_full_scan_marked_missing(source, as_user, client):
+    # A full scan that no longer reports a finding marks it missing: the upload says how many
+    # (another tool's report sent to this source does it to every finding it had).
+    as_user("lead")
+    first = reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN}])
+    client.post(
+        f"/sources/{source.slug}/upload/",
+        {"format": "gitleaks", "file": SimpleUploadedFile("a.json", first), "full_scan": "on"},
+    )
+    second = reports.gitleaks([{"secret": AWS_KEY}])
+    client.post(
+        f"/sources/{source.slug}/upload/",
+        {"format": "gitleaks", "file": SimpleUploadedFile("b.json", second), "full_scan": "on"},
+    )
+    run = ImportRun.objects.filter(source=source).latest("pk")
+    assert (run.unchanged, run.missing) == (1, 1)
+    page = client.get(f"/sources/{source.slug}/").content.decode()
+    assert "1 unchanged, 1 no longer reported (marked missing)" in page
+    assert '<td class="num" data-testid="import-missing">1</td>' in page

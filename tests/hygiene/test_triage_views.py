@@ -384,6 +384,13 @@ def test_finding_page_by_role(data, posture, as_user, client, who):
         assert response.status_code == {"outsider": 403}.get(who, 200)
     if who == "engineer":  # of another team: as if it didn't exist
         assert client.get(f"/findings/{data['theirs'].pk}/").status_code == 404
+    if who != "outsider":
+        # The source is linked for those who may open its page (not an engineer: 403).
+        body = client.get(f"/findings/{posture.pk}/").content.decode()
+        link = f'href="/sources/{posture.source.slug}/"'
+        source_page = client.get(f"/sources/{posture.source.slug}/").status_code
+        assert (link in body) == (source_page == 200)
+        assert posture.source.name in body
 
 
 def test_an_auditors_finding_has_a_page_with_what_the_auditor_said(posture, as_user, client):
