@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from hygiene import roles
@@ -71,7 +72,19 @@ def _error(request, status: int, message: str) -> HttpResponse:
         response["HX-Retarget"] = "#flash"
         response["HX-Reswap"] = "innerHTML"
         return response
-    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    # A form posted without htmx (scripts off): the message on a page of the app, not bare text.
+    back = request.headers.get("Referer", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = ""
+    return render(request, "400.html", {"message": message, "back": back}, status=status)
+
+
+def _first_page(request, name: str):
+    """A broken page link (edited, or from an older version): the first page of the same list."""
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    messages.warning(request, "That page link was broken: this is the first page.")
+    return redirect(f"{reverse(name)}?{query.urlencode()}" if query else reverse(name))
 
 
 def _filter_choices() -> dict:
@@ -126,7 +139,9 @@ def finding_list(request):
     try:
         context = _results_context(request, ff, cursor)
     except BadCursor as exc:
-        return _error(request, 400, str(exc))
+        if _is_htmx(request):
+            return _error(request, 400, str(exc))
+        return _first_page(request, "finding_list")
     if _is_htmx(request) and request.headers.get("HX-Target") == "results":
         return render(request, "hygiene/partials/finding_results.html", context)
     context.update(_filter_choices())
@@ -145,7 +160,9 @@ def secret_group_list(request):
     try:
         page = page_secret_groups(groups, cursor=cursor)
     except BadCursor as exc:
-        return _error(request, 400, str(exc))
+        if _is_htmx(request):
+            return _error(request, 400, str(exc))
+        return _first_page(request, "secret_groups")
     context = {
         "ff": ff,
         "page": page,
