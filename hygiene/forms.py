@@ -32,12 +32,34 @@ class OwnershipRuleForm(forms.Form):
 FORMAT_CHOICES = [(key, f"{f.label} ({key})") for key, f in sorted(FORMATS.items())]
 
 
-class SourceForm(forms.Form):
-    slug = forms.SlugField(max_length=64)
+SCAN_CHOICES = [
+    ("full", "Full: a finding a report no longer has is marked missing"),
+    ("partial", "Partial: reports cover part of the source; nothing goes missing"),
+]
+
+
+class SourceSettingsForm(forms.Form):
     name = forms.CharField(max_length=120)
-    kind = forms.ChoiceField(choices=SourceKind.choices)
     default_format = forms.ChoiceField(choices=[("", "—"), *FORMAT_CHOICES], required=False)
     default_team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"), required=False)
+    # A select, not a checkbox: a form that doesn't send it (an older page, a script) keeps
+    # the default, full scans.
+    scans = forms.ChoiceField(choices=SCAN_CHOICES, required=False)
+
+    def clean(self):
+        data = super().clean()
+        data["full_scan"] = data.pop("scans", "") != "partial"
+        return data
+
+
+class SourceForm(SourceSettingsForm):
+    slug = forms.SlugField(max_length=64)
+    kind = forms.ChoiceField(choices=SourceKind.choices)
+    field_order = ["slug", "name", "kind", "default_format", "default_team", "scans"]
+
+
+class SourceEditForm(SourceSettingsForm):
+    is_active = forms.BooleanField(required=False)
 
 
 class TokenForm(forms.Form):

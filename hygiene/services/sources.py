@@ -60,6 +60,50 @@ def source_create(
 
 
 @transaction.atomic
+def source_update(
+    *,
+    source: Source,
+    by,
+    name: str,
+    default_format: str = "",
+    default_team: Team | None = None,
+    full_scan: bool = True,
+    is_active: bool = True,
+) -> list[str]:
+    """Change a source's settings (its slug stays: it is in tokens' scripts and webhook URLs);
+    returns what changed, as words for the timeline. An inactive source's tokens and webhook
+    are refused until it is active again."""
+    _require(by)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("Give the source a name.")
+    new = {
+        "name": name[:120],
+        "default_format": (default_format or "").strip()[:40],
+        "default_team": default_team,
+        "full_scan": bool(full_scan),
+        "is_active": bool(is_active),
+    }
+    locked = Source.objects.select_for_update().get(pk=source.pk)
+    changed = [field for field, value in new.items() if getattr(locked, field) != value]
+    if not changed:
+        return []
+    for field in changed:
+        setattr(locked, field, new[field])
+    locked.save(update_fields=changed)
+    words = {
+        "name": f"name “{locked.name}”",
+        "default_format": f"default format {locked.default_format or 'none'}",
+        "default_team": f"default team {locked.default_team.name if locked.default_team else 'none'}",
+        "full_scan": "full scans" if locked.full_scan else "partial scans",
+        "is_active": "active" if locked.is_active else "inactive (tokens and webhook refused)",
+    }
+    said = [words[field] for field in changed]
+    _log(by, "source.updated", f"Source {locked.slug}: {', '.join(said)}", locked)
+    return said
+
+
+@transaction.atomic
 def source_token_create(
     *, source: Source, by, name: str, expires_at: datetime | None = None
 ) -> tuple[SourceToken, str]:

@@ -10,7 +10,14 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from hygiene.forms import FORMAT_CHOICES, SourceForm, TokenForm, UploadForm
+from hygiene.forms import (
+    FORMAT_CHOICES,
+    SCAN_CHOICES,
+    SourceEditForm,
+    SourceForm,
+    TokenForm,
+    UploadForm,
+)
 from hygiene.models import ImportRun, Source, SourceKind, SourceToken, Team
 from hygiene.roles import permission_required
 from hygiene.services import sources as services
@@ -39,6 +46,7 @@ def _list_context(form=None):
         "sources": sources,
         "form": form or SourceForm(),
         "kinds": SourceKind.choices,
+        "scan_choices": SCAN_CHOICES,
         "teams": Team.objects.order_by("name")[:200],
     }
 
@@ -65,6 +73,9 @@ def _detail_context(source, **extra):
     return {
         "source": source,
         "format_choices": FORMAT_CHOICES,
+        "scan_choices": SCAN_CHOICES,
+        "teams": Team.objects.order_by("name")[:200],
+        "edit_form": extra.pop("edit_form", None),
         "tokens": source.tokens.select_related("created_by")[:50],
         "imports": source.imports.select_related("token", "created_by")[:50],
         "token_form": TokenForm(),
@@ -78,6 +89,27 @@ def _detail_context(source, **extra):
 def source_detail(request, slug: str):
     source = get_object_or_404(Source, slug=slug)
     return render(request, "hygiene/source_detail.html", _detail_context(source))
+
+
+@require_POST
+@permission_required("hygiene.manage_sources")
+def source_edit(request, slug: str):
+    """Name, default format and team, full or partial scans, active or not."""
+    source = get_object_or_404(Source, slug=slug)
+    form = SourceEditForm(request.POST)
+    if form.is_valid():
+        try:
+            changed = services.source_update(source=source, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            if changed:
+                messages.success(request, f"Source {source.slug}: {', '.join(changed)}.")
+            else:
+                messages.info(request, "Nothing changed.")
+            return redirect("source_detail", slug=source.slug)
+    context = _detail_context(source, edit_form=form)
+    return render(request, "hygiene/source_detail.html", context, status=400)
 
 
 def _shown_once(request, source, **extra):

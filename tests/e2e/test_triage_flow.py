@@ -182,6 +182,14 @@ def test_sources_and_ownership_pages(login, screenshot, page, live_server, lead,
     page.reload()
     expect(page.get_by_test_id("new-token")).to_have_count(0)
     assert raw not in page.content()
+    # Its settings: partial scans from now on, the default team.
+    page.get_by_test_id("source-settings").locator("summary").click()
+    edit = page.get_by_test_id("source-edit-form")
+    edit.locator("select[name=scans]").select_option("partial")
+    edit.locator("select[name=default_team]").select_option(label="Payments")
+    edit.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("partial scans")
+    expect(page.locator("dl.facts")).to_contain_text("Payments")
     page.goto(f"{live_server.url}/sources/")
     screenshot("triage-sources")
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from hygiene.api.auth import authenticate_token
 from hygiene.models import ImportRun, Source, SourceToken
 from hygiene.services import sources as services
+from incidents.models import TimelineEvent
 from tests.conftest import FIXTURES
 from tests.db_locks import someone_waits_for
 from tests.hygiene import reports
@@ -166,6 +167,87 @@ def test_create_source_form(as_user, client):
     assert reload.status_code == 302 and reload.url == "/sources/"
     assert bad.status_code == 400 and "exists already" in bad.content.decode()
     assert Source.objects.filter(slug="prowler").count() == 1
+    assert Source.objects.get(slug="prowler").full_scan  # not sent: full scans, the default
+
+
+def test_create_source_form_says_what_is_wrong_with_each_field_and_keeps_choices(
+    as_user, client, team
+):
+    as_user("lead")
+    bad = client.post(
+        "/sources/new/",
+        {
+            "slug": "okslug",
+            "name": "x" * 500,
+            "kind": "bogus",
+            "default_format": "nope",
+            "default_team": str(team.pk),
+            "scans": "partial",
+        },
+    )
+    assert bad.status_code == 400
+    page = bad.content.decode()
+    assert "Ensure this value has at most 120 characters" in page
+    assert "Select a valid choice. bogus is not one of the available choices." in page
+    assert "Select a valid choice. nope is not one of the available choices." in page
+    assert f'<option value="{team.pk}" selected>' in page
+    assert '<option value="partial" selected>' in page
+    assert not Source.objects.filter(slug="okslug").exists()
+    good = client.post(
+        "/sources/new/",
+        {"slug": "okslug", "name": "OK", "kind": "scanner", "scans": "partial"},
+    )
+    assert good.status_code == 302
+    assert Source.objects.get(slug="okslug").full_scan is False
+
+
+@pytest.mark.parametrize("who", ["engineer", "manager"])
+def test_only_leads_change_a_sources_settings(source, as_user, client, who):
+    as_user(who)
+    response = client.post(f"/sources/{source.slug}/settings/", {"name": "Hijacked"})
+    assert response.status_code == 403
+    source.refresh_from_db()
+    assert source.name == "gitleaks in CI"
+
+
+def test_a_lead_changes_a_sources_settings_and_an_inactive_sources_tokens_are_refused(
+    source, source_token, as_user, client, team
+):
+    lead = as_user("lead")
+    assert authenticate_token(source_token) is not None
+    page = client.get(f"/sources/{source.slug}/").content.decode()
+    assert 'data-testid="source-edit-form"' in page
+    response = client.post(
+        f"/sources/{source.slug}/settings/",
+        {
+            "name": "gitleaks nightly",
+            "default_format": "gitleaks",
+            "default_team": str(team.pk),
+            "scans": "partial",
+        },  # Active unchecked
+        follow=True,
+    )
+    source.refresh_from_db()
+    assert (source.name, source.default_team, source.full_scan, source.is_active) == (
+        "gitleaks nightly",
+        team,
+        False,
+        False,
+    )
+    assert "inactive (tokens and webhook refused)" in response.content.decode()
+    event = TimelineEvent.objects.get(kind="source.updated")
+    assert event.actor == lead and "partial scans" in event.message
+    # An inactive source's token no longer imports.
+    assert authenticate_token(source_token) is None
+    # Nothing to change: said so, nothing logged.
+    same = {"name": "gitleaks nightly", "default_format": "gitleaks", "default_team": team.pk}
+    client.post(f"/sources/{source.slug}/settings/", {**same, "scans": "partial"})
+    assert TimelineEvent.objects.filter(kind="source.updated").count() == 1
+    # A bad value: the page again, with what is wrong, and nothing changed.
+    bad = client.post(f"/sources/{source.slug}/settings/", {"name": " ", "scans": "full"})
+    assert bad.status_code == 400 and "This field is required" in bad.content.decode()
+    source.refresh_from_db()
+    assert source.name == "gitleaks nightly" and not source.full_scan
 
 
 def test_upload_a_report_by_hand(source, as_user, client):
