@@ -91,10 +91,11 @@ def source_update(
     for field in changed:
         setattr(locked, field, new[field])
     locked.save(update_fields=changed)
+    team = locked.default_team.name if locked.default_team else "none"
     words = {
         "name": f"name “{locked.name}”",
         "default_format": f"default format {locked.default_format or 'none'}",
-        "default_team": f"default team {locked.default_team.name if locked.default_team else 'none'}",
+        "default_team": f"default team {team}",
         "full_scan": "full scans" if locked.full_scan else "partial scans",
         "is_active": "active" if locked.is_active else "inactive (tokens and webhook refused)",
     }
