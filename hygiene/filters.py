@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from hygiene.models import Finding, FindingCategory, FindingStatus, Secret, Source, Team
 from hygiene.models.findings import Validity
-from hygiene.search_terms import search_q
+from hygiene.search_terms import repo_q, search_q
 from hygiene.taxonomy import SecretType, Severity
 
 PAGE_SIZE = 50
@@ -69,6 +69,7 @@ class FindingFilter:
     source: list[str] = field(default_factory=list)  # slugs
     team: list[str] = field(default_factory=list)  # slugs, or "none" for unowned
     repo: str = ""
+    secret: int | None = None  # one secret's findings (its page links here)
     validity: list[str] = field(default_factory=list)
     reused: bool | None = None
     age: str = ""
@@ -107,6 +108,8 @@ class FindingFilter:
                 out.append((key, value))
         if self.reused is not None:
             out.append(("reused", "1" if self.reused else "0"))
+        if self.secret is not None:
+            out.append(("secret", str(self.secret)))
         if self.pending:
             out.append(("pending", "1"))
         for key in ("first_from", "first_to", "last_from", "last_to"):
@@ -121,6 +124,10 @@ class FindingFilter:
         params = [(k, v) for k, v in self.params() if k not in extra]
         params.extend((k, v) for k, v in extra.items() if v not in (None, ""))
         return urlencode(params)
+
+    @property
+    def querystring_without_secret(self) -> str:
+        return self.querystring(secret=None)
 
     @property
     def is_empty(self) -> bool:
@@ -146,7 +153,9 @@ class FindingFilter:
                 q |= Q(team__isnull=True)
             qs = qs.filter(q)
         if self.repo:
-            qs = qs.filter(repo=self.repo)
+            qs = qs.filter(repo_q(self.repo, connection))
+        if self.secret is not None:
+            qs = qs.filter(secret_id=self.secret)
         if self.validity:
             qs = qs.filter(validity__in=self.validity)
         if self.reused is not None:
@@ -239,6 +248,11 @@ def parse_filter(data: QueryDict, *, user=None) -> FindingFilter:
         ff.team = [t for t in teams if t in known]
         notes.extend(f"Ignored unknown team “{t[:40]}”." for t in teams if t not in known)
     ff.repo = (data.get("repo") or "").strip()[:300]
+    secret = (data.get("secret") or "").strip()
+    if secret.isdigit() and 0 < int(secret) < 2**63:
+        ff.secret = int(secret)
+    elif secret:
+        notes.append(f"Ignored secret “{secret[:20]}”: a secret's number.")
     ff.validity = _choices(data, "validity", Validity.values, "validity", notes)
     reused = (data.get("reused") or "").strip().lower()
     if reused in ("1", "true", "yes"):

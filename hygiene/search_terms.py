@@ -141,3 +141,33 @@ def search_q(text: str, connection) -> Q:
     for column in COLUMNS:
         q |= Q(_AnyOf(F(column), values, pattern))
     return q
+
+
+def repo_q(text: str, connection) -> Q:
+    """Findings of a repository: as stored (``https://github.com/acme/api``), or named by its
+    path (``acme/api``, ``api``): the known repositories whose URL ends with it (any case,
+    without a trailing ``.git`` or ``/``). An index lookup of each."""
+    text = text.strip()
+    base = text.removesuffix("/").removesuffix(".git")
+    if "://" in text or text.startswith("git@"):
+        return Q(repo__in={text, base, f"{base}.git", f"{base}/"})
+    text = base
+    if not text:
+        return Q(repo="")
+    if connection.vendor != "postgresql":
+        q = Q(repo__iexact=text)
+        for end in ("", ".git", "/"):
+            q |= Q(repo__iendswith=f"/{text}{end}")
+        return q
+    like = connection.ops.prep_for_like_query(text)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT value FROM hygiene_searchterm WHERE UPPER(value) = UPPER(%s)"
+            " OR UPPER(value) LIKE UPPER(%s) OR UPPER(value) LIKE UPPER(%s)"
+            " OR UPPER(value) LIKE UPPER(%s)"
+            f" LIMIT {INLINE_TERMS}",
+            [text, f"%/{like}", f"%/{like}.git", f"%/{like}/"],
+        )
+        values = [row[0] for row in cursor.fetchall()]
+    # The terms mix repositories with paths, rules and resources: the repo column decides.
+    return Q(repo__in=values) if values else Q(pk__in=[])

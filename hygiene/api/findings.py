@@ -106,7 +106,8 @@ def _query(request) -> QueryDict:
 
 @router.get("", response=FindingPage, summary="Findings, filtered like the findings page")
 def list_findings(request):
-    """Same parameters as the page: status, severity, type, category, source, team, repo,
+    """Same parameters as the page: status, severity, type, category, source, team, repo (its
+    URL, or org/repo: the repositories whose URL ends with it), secret (a secret's id),
     validity, reused, age, first_from/first_to, last_from/last_to, assignee, pending, q, sort
     (newest | oldest | severity | last_seen), cursor (from the previous page's next_cursor)."""
     user = require_user(request, "hygiene.view_finding")

@@ -131,6 +131,35 @@ def test_it_filters_by_type_category_source_team_repo_validity_reused(world, tea
     assert ids(apply("type=aws-access-key&status=dismissed")[1]) == {world["high_dismissed"].pk}
 
 
+def test_a_repository_is_found_by_its_url_or_by_its_path(world, source):
+    # Scanners store a repository as its URL (TruffleHog, GitHub) or as org/repo (gitleaks's
+    # link): the filter's "org/repo" finds both, a URL only itself.
+    https = make_finding(source, repo="https://github.com/Acme/Payments-API.git")
+    other_host = make_finding(source, repo="https://gitlab.example.com/acme/payments-api/")
+    lookalike = make_finding(source, repo="https://github.com/acme/payments-api-v2")
+    plain = {world["crit_new"].pk, world["high_dismissed"].pk, world["low_tests"].pk}
+    by_path = ids(apply("repo=acme/payments-api")[1])
+    assert by_path == plain | {https.pk, other_host.pk}
+    assert lookalike.pk not in by_path
+    assert ids(apply("repo=payments-api")[1]) == plain | {https.pk, other_host.pk}
+    url = "https://github.com/Acme/Payments-API.git"
+    assert ids(apply(f"repo={url}")[1]) == {https.pk}
+    assert ids(apply("repo=acme/nothing-here")[1]) == set()
+
+
+def test_a_secrets_findings_and_a_bad_secret_number(world):
+    crit = world["crit_new"].secret_id
+    ff, qs = apply(f"secret={crit}&status=open")
+    assert ids(qs) == {world["crit_new"].pk, world["crit_old"].pk}
+    assert ("secret", str(crit)) in ff.params()
+    assert (
+        "secret" not in ff.querystring_without_secret
+        and "status=open" in ff.querystring_without_secret
+    )
+    ff, qs = apply("secret=abc")
+    assert ff.secret is None and ff.notes == ["Ignored secret “abc”: a secret's number."]
+
+
 def test_it_searches_repo_path_and_rule_case_insensitively(world):
     assert ids(apply("q=TESTS/fixtures")[1]) == {world["low_tests"].pk}
     assert ids(apply("q=generic-API")[1]) == {world["low_tests"].pk}

@@ -502,3 +502,31 @@ def test_finding_page_queries_are_bounded(data, posture, as_user, client):
     with CaptureQueriesContext(connection) as many:
         client.get(f"/findings/{posture.pk}/")
     assert len(many) == len(few)
+
+
+def test_a_secret_with_more_findings_than_its_page_shows_links_to_all_of_them(
+    data, as_user, client, source
+):
+    as_user("lead")
+    secret = data["secret"]
+    Finding.objects.bulk_create(
+        Finding(
+            secret=secret,
+            source=source,
+            location_key=f"k{i:063d}",
+            rule="aws-access-token",
+            secret_type=secret.secret_type,
+            severity="high",
+            repo="acme/monorepo",
+            path=f"svc/{i}/.env",
+            first_seen_at=data["mine"].first_seen_at,
+        )
+        for i in range(200)
+    )
+    page = client.get(f"/secrets/{secret.pk}/").content.decode()
+    assert "Showing the 200 most recently seen of 202." in page
+    assert f'href="/findings/?secret={secret.pk}" data-testid="all-findings-of-secret"' in page
+    listing = client.get(f"/findings/?secret={secret.pk}&status=open").content.decode()
+    assert 'data-testid="filter-secret"' in listing
+    assert "<strong>202</strong> findings match" in listing
+    assert 'href="?status=open">all secrets</a>' in listing
