@@ -17,7 +17,17 @@ from django.db.models.functions import Coalesce
 from django.http import QueryDict, StreamingHttpResponse
 from django.utils import timezone
 
-from hygiene.models import Finding, FindingCategory, FindingStatus, Secret, Source, Team
+from hygiene.fingerprints import reference_hash
+from hygiene.models import (
+    Finding,
+    FindingCategory,
+    FindingStatus,
+    ReferenceKind,
+    Secret,
+    SecretReference,
+    Source,
+    Team,
+)
 from hygiene.models.findings import Validity
 from hygiene.search_terms import repo_q, search_q
 from hygiene.taxonomy import SecretType, Severity
@@ -180,10 +190,26 @@ class FindingFilter:
         if self.pending:
             qs = qs.exclude(proposed_resolution="").filter(status__in=["open", "triaged"])
         if self.q:
-            qs = qs.filter(search_q(self.q, connection))
+            search = search_q(self.q, connection)
+            known = _secrets_named_by(self.q)
+            qs = qs.filter(search | Q(secret_id__in=known) if known else search)
         return qs
 
     _user = None
+
+
+def _secrets_named_by(text: str) -> list[int]:
+    """The secrets one of whose identifiers (an AWS access key id, an ARN, a Vault path...) is
+    ``text``, whole: references are kept as keyed hashes, so only an exact identifier matches
+    (the key id an "exposed key" notice gives finds its secret and all of its findings)."""
+    if len(text) < 4 or " " in text:
+        return []
+    hashes = [reference_hash(kind, text) for kind in ReferenceKind.values]
+    return list(
+        SecretReference.objects.filter(value_hash__in=hashes)
+        .values_list("secret_id", flat=True)
+        .distinct()[:1000]
+    )
 
 
 def _day_start(d: date) -> datetime:

@@ -17,7 +17,8 @@ from hygiene.filters import (
     parse_filter,
     secret_groups,
 )
-from hygiene.models import Finding, FindingSighting, Secret, Source
+from hygiene.fingerprints import reference_hash
+from hygiene.models import Finding, FindingSighting, Secret, SecretReference, Source
 
 NOW = timezone.now().replace(microsecond=0)
 _seq = itertools.count(1)
@@ -158,6 +159,24 @@ def test_a_secrets_findings_and_a_bad_secret_number(world):
     )
     ff, qs = apply("secret=abc")
     assert ff.secret is None and ff.notes == ["Ignored secret “abc”: a secret's number."]
+
+
+def test_search_finds_a_secrets_findings_by_its_key_id_or_arn(world):
+    # An "exposed key" notice names the key id: the secret that has it as a reference (kept as
+    # a keyed hash) and all its findings, in any case; part of one matches no reference.
+    crit = world["crit_new"].secret
+    for kind, value in (
+        ("aws-access-key-id", "AKIAIOSFODNN7EXAMPLE"),
+        ("arn", "arn:aws:iam::123456789012:user/ci-deploy"),
+    ):
+        SecretReference.objects.create(
+            secret=crit, kind=kind, display=value[:8], value_hash=reference_hash(kind, value)
+        )
+    both = {world["crit_new"].pk, world["crit_old"].pk}
+    assert ids(apply("q=akiaiosfodnn7example")[1]) == both
+    assert ids(apply("q=arn:aws:iam::123456789012:user/ci-deploy")[1]) == both
+    assert ids(apply("q=AKIAIOSFODNN7EXAMPLE&source=trufflehog")[1]) == {world["crit_old"].pk}
+    assert ids(apply("q=AKIAIOSFODNN7")[1]) == set()
 
 
 def test_it_searches_repo_path_and_rule_case_insensitively(world):
