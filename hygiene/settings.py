@@ -94,6 +94,20 @@ RQ_QUEUES = {
     for name in ("default", "imports", "notifications")
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
+# The cache holds short-lived counters (failed logins: hygiene.login_throttle), shared by every
+# web process through Redis; embedded, the one process keeps them in memory.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "leakline",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+AUTHENTICATION_BACKENDS = ["hygiene.login_throttle.ThrottledModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

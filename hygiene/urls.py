@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from hygiene.api import api
+from hygiene.login_throttle import ThrottledLoginView
 from hygiene.views import dashboard, events, health
 
 urlpatterns = [
@@ -15,7 +15,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        ThrottledLoginView.as_view(),
         name="login",
     ),
     path("accounts/", include("django.contrib.auth.urls")),

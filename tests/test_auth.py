@@ -110,6 +110,48 @@ def test_wrong_password_is_refused(client, lead):
 
 
 @pytest.mark.django_db
+def test_password_guessing_locks_the_account_for_a_while_and_a_right_password_resets(
+    client, lead, manager, settings
+):
+    from django.core.cache import cache
+
+    from hygiene.login_throttle import LOGIN_FAILURES, LOGIN_WINDOW
+
+    assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")  # shared by processes
+    lead.is_staff = True
+    lead.save()
+
+    def login(username, password=PASSWORD, url="/accounts/login/"):
+        response = client.post(url, {"username": username, "password": password, "next": "/"})
+        signed_in = "_auth_user_id" in client.session
+        client.logout()
+        return response.status_code, signed_in
+
+    # A few wrong passwords, then the right one: in, and the count starts again.
+    for _ in range(LOGIN_FAILURES - 1):
+        assert login(lead.username, "nope") == (200, False)
+    assert login(lead.username) == (302, True)
+    for _ in range(LOGIN_FAILURES):
+        assert login(lead.username.upper(), "nope") == (200, False)
+    # Locked: even the right password is not checked, and the page says why (429)...
+    response = client.post("/accounts/login/", {"username": lead.username, "password": PASSWORD})
+    assert response.status_code == 429
+    assert "Too many wrong passwords for this account: try again in 15 minutes" in (
+        response.content.decode()
+    )
+    assert "_auth_user_id" not in client.session
+    # ...nor through the admin's login. Another account is not held back.
+    assert login(lead.username, url="/admin/login/") == (200, False)
+    assert login(manager.username) == (302, True)
+    # Redis ends the lock with the window (the key's TTL).
+    redis = cache._cache.get_client()
+    (key,) = redis.scan_iter(f"*{settings.CACHES['default']['KEY_PREFIX']}*login-failures*")
+    assert 0 < redis.ttl(key) <= LOGIN_WINDOW
+    redis.delete(key)
+    assert login(lead.username) == (302, True)
+
+
+@pytest.mark.django_db
 def test_password_reset_sends_a_working_link(client, lead, mailoutbox):
     response = client.post("/accounts/password_reset/", {"email": lead.email})
     assert response.status_code == 302
@@ -152,3 +194,21 @@ def test_a_user_without_a_role_sees_nothing_on_the_dashboard(client, outsider):
     assert response.status_code == 403
     body = response.content.decode()
     assert "No role yet" in body and "overdue" not in body.lower()
+
+
+@pytest.mark.django_db
+def test_logins_go_on_when_the_cache_is_unreachable(client, lead, settings, caplog):
+    # Redis down must not lock everyone out of the app (its pages don't need the queue).
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    assert (
+        client.post("/accounts/login/", {"username": lead.username, "password": "nope"}).status_code
+        == 200
+    )
+    response = client.post("/accounts/login/", {"username": lead.username, "password": PASSWORD})
+    assert response.status_code == 302
+    assert "login throttle skipped: the cache is unreachable" in caplog.text
