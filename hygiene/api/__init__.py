@@ -4,6 +4,7 @@ with that person's role)."""
 
 from django.contrib.auth.decorators import login_required
 from ninja import NinjaAPI
+from ninja.errors import ValidationError
 
 from hygiene.api.auth import TokenAuth
 
@@ -16,6 +17,27 @@ api = NinjaAPI(
     # The interactive docs and the schema are pages for people: behind the login like all pages.
     docs_decorator=login_required,
 )
+
+
+@api.exception_handler(ValidationError)
+def _invalid_parameters(request, exc: ValidationError):
+    """A parameter or body that doesn't validate: 422 in the shape of every error of the API
+    ({"detail", "location"}), each problem listed; the values sent are not echoed back."""
+    errors = [
+        {
+            "location": ".".join(str(part) for part in error.get("loc", ())),
+            "detail": str(error.get("msg", "invalid")),
+        }
+        for error in exc.errors
+    ]
+    first = errors[0] if errors else {"location": "", "detail": "invalid request"}
+    where = first["location"].split(".", 1)[-1]
+    return api.create_response(
+        request,
+        {"detail": f"{where}: {first['detail']}", "location": first["location"], "errors": errors},
+        status=422,
+    )
+
 
 from hygiene.api import routes  # noqa: E402  (registers the routers on `api`)
 

@@ -232,3 +232,20 @@ def test_a_webhook_that_is_not_an_alert_is_400(client, github):
     response = deliver(client, github, {"action": "created", "zen": "hi"})
     assert response.status_code == 400
     assert "secret_scanning_alert" in response.json()["detail"]
+
+
+def test_a_parameter_that_does_not_validate_is_422_in_the_apis_error_shape(
+    client, source, source_token
+):
+    # Every API error is {"detail", "location"}: a bad parameter too, naming it, and the
+    # value sent is not echoed back.
+    response = post(client, source_token, b"[]", query="format=gitleaks&full_scan=maybe")
+    assert response.status_code == 422
+    body = response.json()
+    assert body["location"] == "query.full_scan"
+    assert body["detail"].startswith("full_scan: Input should be a valid boolean")
+    assert body["errors"] == [{"location": "query.full_scan", "detail": body["detail"][11:]}]
+    assert "maybe" not in response.content.decode()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {source_token}"}
+    missing = client.get("/api/v1/imports/abc", **auth)
+    assert missing.status_code == 422 and missing.json()["location"] == "path.run_id"
