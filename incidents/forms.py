@@ -1,5 +1,8 @@
 """Input parsing for the incident pages. Forms only parse; services decide."""
 
+import re
+from datetime import timedelta
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.forms import formset_factory
@@ -117,6 +120,49 @@ class PlaybookForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+_DURATION_PART = re.compile(
+    r"\s*(\d+(?:\.\d+)?)\s*(weeks?|w|days?|d|hours?|hrs?|h|minutes?|mins?|m)(?![a-z])\s*",
+    re.I,
+)
+_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60}
+
+
+class DeadlineField(forms.DurationField):
+    """A deadline as people write one: 30m, 4h, 7d, 1d 12h, 2 weeks; Django's 1:00:00 and
+    7 00:00:00 still work. Shown back the short way."""
+
+    default_error_messages = {
+        "invalid": "Enter a duration such as 30m, 4h, 7d or 1d 12h.",
+        "overflow": "That duration is too long.",
+    }
+
+    def prepare_value(self, value):
+        if isinstance(value, timedelta):
+            seconds = int(value.total_seconds())
+            parts = []
+            for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+                count, seconds = divmod(seconds, size)
+                if count:
+                    parts.append(f"{count}{unit}")
+            return " ".join(parts) or "0m"
+        return value
+
+    def to_python(self, value):
+        text = str(value or "").strip()
+        position, total, parts = 0, 0.0, 0
+        while text and position < len(text):
+            match = _DURATION_PART.match(text, position)
+            if match is None or match.end() == position:
+                break
+            total += float(match.group(1)) * _SECONDS[match.group(2)[0].lower()]
+            position, parts = match.end(), parts + 1
+        if parts and position == len(text):
+            if total > 10**9:
+                raise forms.ValidationError(self.error_messages["overflow"], code="overflow")
+            return timedelta(seconds=round(total))
+        return super().to_python(value)
+
+
 class PlaybookStepForm(forms.Form):
     position = forms.IntegerField(min_value=1, max_value=999)
     action = forms.ChoiceField(choices=StepAction.choices)
@@ -127,10 +173,10 @@ class PlaybookStepForm(forms.Form):
         required=False, max_length=100, help_text="Positions, comma-separated."
     )
     default_role = forms.ChoiceField(choices=Role.choices)
-    deadline_critical = forms.DurationField(help_text="e.g. 1:00:00 or 7 00:00:00 (7 days)")
-    deadline_high = forms.DurationField()
-    deadline_medium = forms.DurationField()
-    deadline_low = forms.DurationField()
+    deadline_critical = DeadlineField(help_text="e.g. 30m, 4h, 7d or 1d 12h")
+    deadline_high = DeadlineField()
+    deadline_medium = DeadlineField()
+    deadline_low = DeadlineField()
 
     def has_changed(self):
         # The blank "new step" row posts its selects' first choices; without a title it is

@@ -130,11 +130,12 @@ def test_rqworker_runs_jobs_as_the_worker_service_does():
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_the_embedded_server_stops_on_ctrl_c_and_sigterm(sig):
     port = free_port()
+    env = {k: v for k, v in app_env().items() if k != "SITE_URL"}
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port), "--sweep-every", "1"],
         cwd=ROOT,
-        env=app_env(),
-        stdout=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         # As `make run` in a script would: background jobs start with SIGINT ignored.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
@@ -143,6 +144,9 @@ def test_the_embedded_server_stops_on_ctrl_c_and_sigterm(sig):
         assert health_when_up(port, proc)["database"] == "ok"
         proc.send_signal(sig)
         assert proc.wait(timeout=20) is not None
+        # Without SITE_URL, notifications link to this server (not the default port).
+        said = proc.stdout.read().decode()
+        assert f"links in notifications: http://127.0.0.1:{port}/" in said
     finally:
         if proc.poll() is None:
             proc.kill()

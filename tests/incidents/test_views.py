@@ -1,4 +1,5 @@
 import re
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -319,11 +320,28 @@ def test_playbook_pages_and_edit_saves_a_new_version(client, lead, engineer):
     assert new.steps.count() == 6
     assert str(new.steps.get(position=1).deadline_critical) == "0:30:00"
     assert client.get(reverse("playbook_detail", args=[new.pk])).status_code == 200
-    # Bad input: a clear 400, no new version.
-    data["steps-0-deadline_critical"] = "soon"
-    response = client.post(reverse("playbook_edit", args=["aws-access-key"]), data)
-    assert response.status_code == 400
+    # Bad input: a clear 400 saying how to write one, no new version.
+    for bad in ("soon", "-5h", "4x", "99999999d"):
+        data["steps-0-deadline_critical"] = bad
+        response = client.post(reverse("playbook_edit", args=["aws-access-key"]), data)
+        assert response.status_code == 400, bad
+        body = response.content.decode()
+        assert (
+            "Enter a duration such as 30m, 4h, 7d or 1d 12h." in body
+            or "That duration is too long." in body
+            or "A deadline is at most" in body
+        ), bad
     assert Playbook.objects.filter(slug="aws-access-key").count() == 2
+    # As people write deadlines, and shown back the same way.
+    data["steps-0-deadline_critical"] = "1d 12h"
+    data["steps-1-deadline_high"] = "45 min"
+    response = client.post(reverse("playbook_edit", args=["aws-access-key"]), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    newer = Playbook.objects.get(slug="aws-access-key", is_current=True)
+    assert newer.steps.get(position=1).deadline_critical == timedelta(days=1, hours=12)
+    assert newer.steps.get(position=2).deadline_high == timedelta(minutes=45)
+    page = client.get(reverse("playbook_edit", args=["aws-access-key"])).content.decode()
+    assert 'value="1d 12h"' in page
 
 
 def test_managers_and_outsiders(client, manager, outsider, aws_incident):

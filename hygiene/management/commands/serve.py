@@ -1,6 +1,8 @@
+import os
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -27,8 +29,14 @@ class Command(BaseCommand):
         sweeper = threading.Thread(
             target=jobs.sweep_loop, kwargs={"stop": stop, "every": sweep_every}, daemon=True
         )
+        if "SITE_URL" not in os.environ:
+            # Links in notifications point at this server, not the default port.
+            settings.SITE_URL = f"http://{host}:{port}"
         sweeper.start()
-        self.stdout.write(f"Leakline on http://{host}:{port}/ (timer sweep every {sweep_every}s)")
+        self.stdout.write(
+            f"Leakline on http://{host}:{port}/ (timer sweep every {sweep_every}s;"
+            f" links in notifications: {settings.SITE_URL}/)"
+        )
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True)
         finally:
