@@ -244,6 +244,21 @@ def _title_for(secrets: list[Secret]) -> str:
     return title[:200]
 
 
+def _not_covered_by(playbook, secrets: list[Secret]) -> list[str]:
+    """The secrets whose type has a playbook of its own other than ``playbook``, as "the Slack
+    token …xy (playbook Slack token)"."""
+    own: dict[str, object] = {}
+    out = []
+    for secret in secrets:
+        if secret.secret_type not in own:
+            own[secret.secret_type] = playbook_for(secret.secret_type)
+        theirs = own[secret.secret_type]
+        if theirs.pk != playbook.pk:
+            name = f"{secret.get_secret_type_display()} {secret.preview}".strip()
+            out.append(f"{name} (playbook {theirs})")
+    return out
+
+
 def incident_open(
     *,
     secrets: list[Secret],
@@ -344,6 +359,19 @@ def incident_open(
             playbook_version=playbook.version,
             secret_ids=[s.pk for s in locked],
         )
+        uncovered = _not_covered_by(playbook, locked)
+        if uncovered:
+            # One incident follows one playbook: say which secrets' own playbooks it leaves
+            # out (a Slack token in a database credential's incident has no Slack revoke step).
+            _event(
+                incident,
+                "note",
+                f"Playbook {playbook} doesn't cover {'; '.join(uncovered)}: add steps for "
+                "them here, or give them an incident of their own.",
+                actor=opened_by,
+                actor_label=actor_label,
+            )
+        incident.uncovered = uncovered
         TimelineEvent.objects.bulk_create(
             TimelineEvent(
                 secret=s,

@@ -4,6 +4,7 @@ for htmx, answers with the re-rendered incident partial (errors included, 4xx st
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -347,6 +348,12 @@ def incident_open(request):
                 error, status = str(e), 409
     if error:
         return render(request, "incidents/error.html", {"error": error}, status=status)
+    if incident.uncovered:
+        messages.warning(
+            request,
+            f"{incident.reference} follows playbook {incident.playbook}, which doesn't cover "
+            f"{'; '.join(incident.uncovered)}.",
+        )
     if _is_htmx(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = reverse("incident_detail", args=[incident.pk])

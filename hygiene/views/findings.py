@@ -317,6 +317,12 @@ def _open_incident(request, findings_qs):
         incident = triage.findings_open_incident(findings_qs=findings_qs, by=request.user)
     except IncidentError as exc:
         return _error(request, 400, str(exc))
+    if incident.uncovered:
+        messages.warning(
+            request,
+            f"{incident.reference} follows playbook {incident.playbook}, which doesn't cover "
+            f"{'; '.join(incident.uncovered)}.",
+        )
     url = reverse("incident_detail", args=[incident.pk])
     if _is_htmx(request):
         response = HttpResponse(status=204)

@@ -6,6 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from hygiene.models import Finding, OwnershipRule
+from incidents.defaults import playbook_for
 from incidents.models import TimelineEvent
 from tests.hygiene.test_filters import make_finding, make_secret
 
@@ -334,6 +335,32 @@ def test_opening_an_incident_twice_is_a_400_with_the_reason(data, as_user, clien
     again = client.post("/findings/bulk/", post, **HX)
     assert again.status_code == 400
     assert "already has an open incident" in again.content.decode()
+
+
+def test_an_incident_over_secrets_of_other_playbooks_says_what_it_leaves_out(
+    data, as_user, client, source, team
+):
+    as_user("lead")
+    slack = make_secret(secret_type="slack-token", severity="medium", preview="xoxb-…9z")
+    database = make_secret(secret_type="database-credential", severity="critical")
+    ids = [make_finding(source, s, team=team).pk for s in (slack, database)]
+    response = client.post("/findings/bulk/", {"action": "incident", "ids": ids}, follow=True)
+    page = response.content.decode()
+    incident = database.incidents.get()
+    assert incident.playbook.slug == "database-credential"
+    chat = playbook_for("slack-token")
+    assert (
+        f"{incident.reference} follows playbook {incident.playbook}, which doesn&#x27;t cover "
+        f"Slack token xoxb-…9z (playbook {chat})." in page
+    )
+    note = incident.timeline.get(kind="note")
+    assert "add steps for them here, or give them an incident of their own" in note.message
+    # Secrets of one playbook: nothing to say.
+    aws = [make_secret(secret_type="aws-access-key") for _ in range(2)]
+    ids = [make_finding(source, s, team=team).pk for s in aws]
+    response = client.post("/findings/bulk/", {"action": "incident", "ids": ids}, follow=True)
+    assert "doesn&#x27;t cover" not in response.content.decode()
+    assert not aws[0].incidents.get().timeline.filter(kind="note").exists()
 
 
 @pytest.mark.parametrize(
