@@ -72,6 +72,16 @@ class Secret(models.Model):
     def __str__(self):
         return f"{self.get_secret_type_display()} {self.preview}"
 
+    @property
+    def default_reference_kind(self) -> str:
+        """The identifier a person most likely adds for this secret (the reference form's
+        first guess): an AWS key's id, a storage account's name, else any identifier."""
+        if self.secret_type.startswith("aws-"):
+            return "aws-access-key-id"
+        if self.secret_type in ("azure-sas", "azure-storage-key"):
+            return "storage-account"
+        return "other"
+
 
 class ReferenceKind(models.TextChoices):
     AWS_ACCESS_KEY_ID = "aws-access-key-id", "AWS access key id"

@@ -1,6 +1,8 @@
 """The triage pages and actions as a matrix: every action by every role, plus an engineer of
 another team and an outsider who sees nothing."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -557,3 +559,23 @@ def test_a_secret_with_more_findings_than_its_page_shows_links_to_all_of_them(
     assert 'data-testid="filter-secret"' in listing
     assert "<strong>202</strong> findings match" in listing
     assert 'href="?status=open">all secrets</a>' in listing
+
+
+@pytest.mark.parametrize(
+    ("secret_type", "kind"),
+    [
+        ("aws-access-key", "aws-access-key-id"),
+        ("azure-sas", "storage-account"),
+        ("slack-token", "other"),
+        ("github-token", "other"),
+    ],
+)
+def test_the_reference_form_first_offers_the_kind_a_secret_usually_has(
+    as_user, client, source, team, secret_type, kind
+):
+    as_user("lead")
+    secret = make_secret(secret_type=secret_type)
+    make_finding(source, secret, team=team)
+    page = client.get(f"/secrets/{secret.pk}/").content.decode()
+    kinds = page.split('data-testid="reference-kind"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="([a-z-]+)" selected>', kinds) == [kind]
