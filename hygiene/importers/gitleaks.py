@@ -830,6 +830,9 @@ def _v8(obj: dict, where: str) -> Observation:
         )
     if not rule:
         raise ImportFormatError("missing required field 'RuleID'", where)
+    if not (secret or file or symlink or link or commit or fingerprint):
+        # Nothing to track: no secret (or its redacted form) and no place it was found.
+        raise ImportFormatError("a finding without 'Secret' or 'File' (nothing to track)", where)
     if secret and "REDACTED" not in secret and not secret.endswith("..."):
         value, redacted = secret, ""
     else:
