@@ -239,7 +239,16 @@ def parse(
                 "sasPolicy or allowSharedKeyAccess)",
                 where,
             )
-        yield from _account_items(_Fields(obj, where), now, max_age)
+        account = _Fields(obj, where)
+        if not (account.text("id") or account.text("name") or account.text("storageAccountName")):
+            # A filtered output (--query) without them: its findings would belong to no account,
+            # and one such PASS would resolve another unnamed account's FAIL.
+            raise ImportFormatError(
+                "a storage account without 'id' or 'name': nothing says which account it is "
+                "(keep id and name in your --query)",
+                where,
+            )
+        yield from _account_items(account, now, max_age)
 
 
 def _account_items(acc: _Fields, now: datetime, max_age: timedelta) -> Iterator[Item]:

@@ -266,7 +266,9 @@ def test_wrong_format_other_tools():
     assert "not a CloudTrail record" in err.message
     prowler = (FIXTURES / "prowler" / "example_output_aws.ocsf.json").read_bytes()
     assert expect_error(prowler).location == "$[0]"
-    azure = FIXTURES / "azure-storage-accounts" / "az_storage_account_show_sasPolicy.json"
+    azure = (
+        FIXTURES / "azure-storage-accounts" / "refused" / "az_storage_account_show_sasPolicy.json"
+    )
     assert expect_error(azure.read_bytes()).location == "$"
 
 

@@ -88,13 +88,19 @@ def test_sample_key_creation_time_fresh_when_now_is_close():
 
 
 def test_sample_sas_policy_pascal_case():
-    # The docs' sample: just {"SasPolicy": {...}}, "1.12:05:06" = 1.5 days <= 7 days
-    (obs,) = load("az_storage_account_show_sasPolicy.json")
+    # The docs' sample: just {"SasPolicy": {...}}, "1.12:05:06" = 1.5 days <= 7 days. Named, it
+    # is read; alone it names no account: refused (a finding of no account, which a PASS of
+    # another unnamed one would resolve).
+    sample = json.loads((AZ / "refused" / "az_storage_account_show_sasPolicy.json").read_text())
+    (obs,) = parse_obj({**sample, "name": "acc", "id": account_id("acc")})
     assert obs.rule == "storage_sas_expiration_policy"
     assert obs.secret_type == "sas-policy"
     assert obs.passed is True
-    assert obs.resource == ""  # the sample names no account
-    assert obs.references == []
+    assert obs.resource == account_id("acc")
+    with pytest.raises(ImportFormatError) as info:
+        load("refused/az_storage_account_show_sasPolicy.json")
+    assert "without 'id' or 'name'" in info.value.message
+    assert "keep id and name in your --query" in info.value.message
 
 
 # --- generated list ---------------------------------------------------------------------
