@@ -163,6 +163,10 @@ class StagedRows:
         self.references: list[tuple] = []
         self.counts = StageCounts()
         self.seen_keys: set[str] = set()
+        # Posture checks staged as passed, and those of them a later FAIL in the same report
+        # overrode after their row was written (Stager deletes those rows at the end).
+        self.passed_keys: set[str] = set()
+        self.superseded_passes: set[str] = set()
 
     def add_observation(self, obs: Observation) -> None:
         repo = _repo(obs.repo)
@@ -233,10 +237,21 @@ class StagedRows:
         if severity not in SEVERITY_RANK:
             severity = Severity.MEDIUM
         if key in self.seen_keys:
-            return
+            if obs.passed or key not in self.passed_keys:
+                return  # the first row of a place stays; a FAIL is never undone by a PASS
+            # The same check on the same resource passed earlier in this report and fails now
+            # (Prowler reports each of a user's two access keys on the user's ARN): it fails.
+            self.passed_keys.discard(key)
+            self.counts.passed -= 1
+            kept = [row for row in self.findings if row[1] != key]
+            if len(kept) == len(self.findings):
+                self.superseded_passes.add(key)  # written already
+            self.findings = kept
         self.seen_keys.add(key)
         if obs.passed:
             self.counts.passed += 1
+            if obs.category == "posture":
+                self.passed_keys.add(key)
         else:
             self.counts.findings += 1
         resolution = obs.tool_resolution if obs.tool_resolution in _RESOLUTIONS else ""

@@ -26,7 +26,7 @@ from django.db import connection
 
 from hygiene.fingerprints import reference_hash
 from hygiene.importers import FORMATS, ImportFormatError, Observation, RotationEvent, split
-from hygiene.models import EventReference
+from hygiene.models import EventReference, StagedFinding
 from hygiene.models import RotationEvent as RotationEventRow
 from hygiene.services.staged_rows import (
     _FINDING_COLUMNS,
@@ -73,6 +73,12 @@ class Stager(StagedRows):
             self._end_copy(*sys.exc_info())
             raise
         self._end_copy()
+        if self.superseded_passes:
+            # Passes a later FAIL of the same check overrode after they were written: one
+            # statement for all (usually none).
+            StagedFinding.objects.filter(
+                run_id=self.run.pk, passed=True, location_key__in=sorted(self.superseded_passes)
+            ).delete()
         return self.counts
 
     def add(self, item) -> None:

@@ -158,3 +158,27 @@ def test_the_findings_list_says_what_a_posture_finding_is_and_where(db, lead, cl
     assert finding.title[:60] in page and finding.region in page
     # Validity is a credential's: a posture finding has none to show.
     assert "valid-unknown" not in page and "no credential to verify" in page
+
+
+@pytest.mark.parametrize("batch", [5000, 1])
+@pytest.mark.parametrize("order", ["pass_first", "fail_first"])
+def test_a_fail_and_a_pass_of_one_check_on_one_resource_is_a_fail(monkeypatch, batch, order):
+    # Prowler 3+ reports each of a user's two access keys on the user's ARN: key 1 rotated
+    # (PASS), key 2 not (FAIL). Whatever their order (and even when the PASS was staged in an
+    # earlier batch), the check fails: one open finding, the PASS not counted.
+    monkeypatch.setattr("hygiene.services.staging.BATCH", batch)
+    source = Source.objects.create(slug="prowler", name="Prowler", kind="auditor")
+    fields, rows = prowler_rows()
+    failing = next(r for r in rows if r["STATUS"] == "FAIL" and r["MUTED"].lower() != "true")
+    twin = dict(failing, STATUS="PASS", FINDING_UID=failing["FINDING_UID"] + "-key-1")
+    pair = [twin, failing] if order == "pass_first" else [failing, twin]
+    run = import_report(
+        source=source, format_key="prowler", stream=prowler_csv(fields, pair), via="cli"
+    )
+    assert (run.created, run.passed) == (1, 0)
+    finding = Finding.objects.get()
+    assert (finding.rule, finding.resource, finding.status) == (
+        failing["CHECK_ID"],
+        failing["RESOURCE_UID"],
+        "open",
+    )
