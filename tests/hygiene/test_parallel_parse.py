@@ -109,7 +109,7 @@ def test_a_report_parsed_in_two_stores_what_one_process_stores(settings, forks, 
     findings[5].update(file="C:\\repo\\app\tsettings.py", commit="c" * 40)
     findings[250] = dict(findings[5])
     findings[260]["secret"] = findings[1]["secret"]
-    findings[270]["file"] = "deploy\\env\nprod.sh"
+    findings[270]["file"] = "deploy/back\\slash\nprod.sh"  # a slash: the backslash stays
     findings[280]["description"] = 'quoted "AWS" key\\n'
     data = reports.gitleaks(findings)
     one, two = sources("one-process", "two-processes")
@@ -122,7 +122,7 @@ def test_a_report_parsed_in_two_stores_what_one_process_stores(settings, forks, 
     assert parallel.status == serial.status == "succeeded"
     assert (parallel.received, parallel.created) == (serial.received, serial.created) == (300, 299)
     assert stored(two) == stored(one)
-    assert Finding.objects.filter(source=two, path="deploy\\env\nprod.sh").exists()
+    assert Finding.objects.filter(source=two, path="deploy/back\\slash\nprod.sh").exists()
     assert Secret.objects.count() == 299 - 1  # findings 1 and 260 share a secret
     aws = {f["secret"] for f in findings if f["rule"] == "aws-access-token"}
     assert SecretReference.objects.filter(kind="aws-access-key-id").count() == len(aws)
