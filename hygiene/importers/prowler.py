@@ -431,6 +431,8 @@ def _v3_items(obj: dict, where: str) -> Iterator[Observation]:
     status = _status(get_str(obj, "Status", where), f"{where}.Status")
     if status is None:
         return
+    if status == "fail" and get_str(obj, "StatusExtended", where).startswith("Manual check"):
+        return  # early Prowler 3 wrote its manual checks as FAIL "Manual check: <how to>"
     remediation = _sub(_sub(obj, "Remediation", where), "Recommendation", f"{where}.Remediation")
     account = (
         get_str(obj, "AccountId", where)

@@ -1272,3 +1272,14 @@ def test_tool_prowler_5_asff_muted_results_are_warning():
 )
 def test_check_type_prowler_5_providers(check, secret_type):
     assert check_type(check) == secret_type
+
+
+def test_real_prowler_3_manual_check_written_as_a_fail_is_skipped():
+    # Early Prowler 3 wrote a manual check as FAIL "Manual check: <what to look at>": nothing
+    # failed, nothing to track.
+    items = load("real_defectdojo_prowler_3_many_vuln_manual_check.json")
+    assert sorted(i.rule for i in items) == [
+        "accessanalyzer_enabled",
+        "acm_certificates_expiration_check",
+    ]
+    assert all(not i.passed for i in items)
