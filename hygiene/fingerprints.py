@@ -103,6 +103,11 @@ def reference_hash(kind: str, value: str) -> str:
 
 
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
+_SAS_URL = re.compile(
+    r"^(?P<scheme>https?)://(?P<host>[a-z0-9.-]{1,63}\.(?:blob|file|queue|table|dfs)\.core\."
+    r"(?:windows\.net|chinacloudapi\.cn|usgovcloudapi\.net))(?P<path>/[^?#\s]*)?\?[^#\s]*sig=",
+    re.IGNORECASE,
+)
 _URI_WITH_PASSWORD = re.compile(
     r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<user>[^:/@\s]{1,40}):[^@\s]+@(?P<host>[^/:?\s]{1,60})"
 )
@@ -121,6 +126,10 @@ def redact(value: str) -> str:
     if uri:
         # The scheme, user and host say which credential it is; the password stays out.
         return f"{uri['scheme']}://{uri['user']}:…@{uri['host']}"[:80]
+    sas = _SAS_URL.match(value) if "sig=" in value else None
+    if sas:
+        # A SAS URL: its account and path say what it opens; the signature stays out.
+        return f"{sas['scheme']}://{sas['host']}{sas['path'][:30]}?… (SAS)"
     n = len(value)
     if n >= 20:
         return f"{value[:4]}…{value[-2:]}"

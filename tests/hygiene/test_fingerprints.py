@@ -34,6 +34,16 @@ def test_previews_show_what_the_credential_is_never_the_secret_part():
         "OPENSSH PRIVATE KEY (PEM) …"
     )
     assert redact("hunter2hunter2") == "hun…"
+    # A SAS URL: which account (and blob) it opens, not its signature.
+    sas = (
+        "https://acmelogs.blob.core.windows.net/logs/app.log?sv=2021-08-06&sr=b&sp=r"
+        "&se=2026-01-12T00:00:00Z&spr=https&sig=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmc%3D"
+    )
+    assert redact(sas) == "https://acmelogs.blob.core.windows.net/logs/app.log?… (SAS)"
+    assert redact("https://acme.blob.core.windows.net/?sv=1&sig=abc%3D") == (
+        "https://acme.blob.core.windows.net/?… (SAS)"
+    )
+    assert redact("https://example.com/x?sig=abcdefghijklmnop") == "http…op"  # not Azure's
     assert redact("short") == "…"
 
 
