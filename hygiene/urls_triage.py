@@ -29,6 +29,7 @@ urlpatterns = [
     path("sources/new/", sources.source_create, name="source_create"),
     path("sources/<slug:slug>/", sources.source_detail, name="source_detail"),
     path("sources/<slug:slug>/settings/", sources.source_edit, name="source_edit"),
+    path("sources/<slug:slug>/delete/", sources.source_remove, name="source_remove"),
     path("sources/<slug:slug>/tokens/", sources.token_create, name="source_token_create"),
     path(
         "sources/<slug:slug>/tokens/<int:pk>/revoke/",

@@ -112,6 +112,22 @@ def source_edit(request, slug: str):
     return render(request, "hygiene/source_detail.html", context, status=400)
 
 
+@require_POST
+@permission_required("hygiene.manage_sources")
+def source_remove(request, slug: str):
+    """Delete a source with its findings, runs and tokens: only when its slug is typed back."""
+    source = get_object_or_404(Source, slug=slug)
+    if (request.POST.get("confirm") or "").strip() != source.slug:
+        messages.error(
+            request, f"Type the source's slug ({source.slug}) to delete it with its findings."
+        )
+        return redirect("source_detail", slug=source.slug)
+    findings = services.source_delete(source=source, by=request.user)
+    plural = "" if findings == 1 else "s"
+    messages.success(request, f"Source {slug} deleted with its {findings} finding{plural}.")
+    return redirect("source_list")
+
+
 def _shown_once(request, source, **extra):
     """Render the page (or the tokens panel) with a secret that will never be shown again."""
     template = (

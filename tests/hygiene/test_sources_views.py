@@ -470,3 +470,28 @@ def test_an_upload_says_what_its_full_scan_marked_missing(source, as_user, clien
     page = client.get(f"/sources/{source.slug}/").content.decode()
     assert "1 unchanged, 1 no longer reported (marked missing)" in page
     assert '<td class="num" data-testid="import-missing">1</td>' in page
+
+
+def test_a_lead_deletes_a_source_by_typing_its_slug(source, as_user, client):
+    as_user("engineer")
+    assert (
+        client.post(f"/sources/{source.slug}/delete/", {"confirm": source.slug}).status_code == 403
+    )
+    lead = as_user("lead")
+    client.post(
+        f"/sources/{source.slug}/upload/",
+        {
+            "format": "gitleaks",
+            "file": SimpleUploadedFile("a.json", reports.gitleaks([{"secret": AWS_KEY}])),
+        },
+    )
+    assert source.findings.count() == 1
+    wrong = client.post(f"/sources/{source.slug}/delete/", {"confirm": "gitleaks"}, follow=True)
+    assert "Type the source&#x27;s slug (gitleaks-ci) to delete it" in wrong.content.decode()
+    assert Source.objects.filter(pk=source.pk).exists()
+    done = client.post(f"/sources/{source.slug}/delete/", {"confirm": source.slug}, follow=True)
+    assert done.redirect_chain[-1][0] == "/sources/"
+    assert "Source gitleaks-ci deleted with its 1 finding." in done.content.decode()
+    assert not Source.objects.filter(pk=source.pk).exists()
+    event = TimelineEvent.objects.get(kind="source.deleted")
+    assert event.actor == lead
