@@ -129,7 +129,7 @@ def redact(value: str) -> str:
     sas = _SAS_URL.match(value) if "sig=" in value else None
     if sas:
         # A SAS URL: its account and path say what it opens; the signature stays out.
-        return f"{sas['scheme']}://{sas['host']}{sas['path'][:30]}?… (SAS)"
+        return f"{sas['scheme']}://{sas['host']}{(sas['path'] or '')[:30]}?… (SAS)"
     n = len(value)
     if n >= 20:
         return f"{value[:4]}…{value[-2:]}"

@@ -43,6 +43,9 @@ def test_previews_show_what_the_credential_is_never_the_secret_part():
     assert redact("https://acme.blob.core.windows.net/?sv=1&sig=abc%3D") == (
         "https://acme.blob.core.windows.net/?… (SAS)"
     )
+    assert redact("https://acme.blob.core.windows.net?sv=1&sig=abc%3D") == (
+        "https://acme.blob.core.windows.net?… (SAS)"
+    )
     assert redact("https://example.com/x?sig=abcdefghijklmnop") == "http…op"  # not Azure's
     assert redact("short") == "…"
 

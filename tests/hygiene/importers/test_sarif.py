@@ -1550,6 +1550,46 @@ def test_a_rule_is_not_a_leak_for_a_word_in_its_name():
     assert run(json.dumps(log)) == []
 
 
+@pytest.mark.parametrize(
+    ("rule", "name", "cwe"),
+    [
+        ("cs/hardcoded-key", "Hard-coded encryption key", "320"),
+        (
+            "py/flask-constant-secret-key",
+            "Initializing SECRET_KEY of Flask app with Constant value",
+            "287",
+        ),
+        ("js/hardcoded-credentials", "Hard-coded credentials", "798"),
+    ],
+)
+def test_a_secret_rule_filed_under_a_cwe_of_its_own_is_read(rule, name, cwe):
+    # Only CWEs known to be no leak veto a rule: a hard-coded key or Flask SECRET_KEY, filed
+    # under CWE-320 or CWE-287, is a leaked secret by its name.
+    log = {
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "CodeQL",
+                        "rules": [
+                            {
+                                "id": rule,
+                                "shortDescription": {"text": name},
+                                "properties": {"tags": ["security", f"external/cwe/cwe-{cwe}"]},
+                            }
+                        ],
+                    }
+                },
+                "results": [
+                    {"ruleId": rule, "message": {"text": "m"}, "locations": [_location("a.py", 2)]}
+                ],
+            }
+        ],
+    }
+    assert [obs.rule for obs in run(json.dumps(log))] == [rule]
+
+
 def _location(path: str, line: int) -> dict:
     return {"physicalLocation": {"artifactLocation": {"uri": path}, "region": {"startLine": line}}}
 
