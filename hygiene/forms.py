@@ -59,7 +59,25 @@ class SourceForm(SourceSettingsForm):
 
 
 class SourceEditForm(SourceSettingsForm):
-    is_active = forms.BooleanField(required=False)
+    active = forms.ChoiceField(
+        choices=[("yes", "Active"), ("no", "Inactive: tokens and webhook refused")],
+        required=False,
+    )
+
+    def settings_for(self, source) -> dict:
+        """The settings to save: what the form sent, the source's own for what it left out (a
+        script posting only a name changes only the name)."""
+        data = self.cleaned_data
+        sent = self.data
+        return {
+            "name": data["name"],
+            "default_format": data["default_format"]
+            if "default_format" in sent
+            else source.default_format,
+            "default_team": data["default_team"] if "default_team" in sent else source.default_team,
+            "full_scan": data["full_scan"] if "scans" in sent else source.full_scan,
+            "is_active": data["active"] != "no" if "active" in sent else source.is_active,
+        }
 
 
 class TokenForm(forms.Form):

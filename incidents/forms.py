@@ -121,10 +121,11 @@ class PlaybookForm(forms.Form):
 
 
 _DURATION_PART = re.compile(
-    r"\s*(\d+(?:\.\d+)?)\s*(weeks?|w|days?|d|hours?|hrs?|h|minutes?|mins?|m)(?![a-z])\s*",
+    r"\s*(\d+(?:\.\d+)?)\s*(weeks?|w|days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)"
+    r"(?![a-z])\s*",
     re.I,
 )
-_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60}
+_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 class DeadlineField(forms.DurationField):
@@ -140,7 +141,7 @@ class DeadlineField(forms.DurationField):
         if isinstance(value, timedelta):
             seconds = int(value.total_seconds())
             parts = []
-            for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
                 count, seconds = divmod(seconds, size)
                 if count:
                     parts.append(f"{count}{unit}")

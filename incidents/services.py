@@ -26,7 +26,7 @@ from django.utils import timezone
 from hygiene.models import Finding, FindingStatus, RotationEvent, Secret
 from hygiene.roles import role_of
 from hygiene.taxonomy import SEVERITY_RANK, Severity, max_severity
-from incidents.defaults import playbook_for
+from incidents.defaults import GENERIC_SLUG, playbook_for
 from incidents.models import (
     EscalationState,
     FollowUp,
@@ -245,15 +245,15 @@ def _title_for(secrets: list[Secret]) -> str:
 
 
 def _not_covered_by(playbook, secrets: list[Secret]) -> list[str]:
-    """The secrets whose type has a playbook of its own other than ``playbook``, as "the Slack
-    token …xy (playbook Slack token)"."""
+    """The secrets whose type has a playbook of its own other than ``playbook`` (not the
+    generic one, which any playbook covers), as "Slack token …xy (playbook Chat token)"."""
     own: dict[str, object] = {}
     out = []
     for secret in secrets:
         if secret.secret_type not in own:
             own[secret.secret_type] = playbook_for(secret.secret_type)
         theirs = own[secret.secret_type]
-        if theirs.pk != playbook.pk:
+        if theirs.pk != playbook.pk and theirs.slug != GENERIC_SLUG:
             name = f"{secret.get_secret_type_display()} {secret.preview}".strip()
             out.append(f"{name} (playbook {theirs})")
     return out

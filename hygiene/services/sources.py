@@ -172,6 +172,8 @@ def source_delete(*, source: Source, by=None) -> int:
     The source row is locked first: a reconcile in progress holds it (FOR KEY SHARE) until it
     commits, so its findings are there to be collected rather than left behind without a
     source (findings reference their source without a database constraint)."""
+    if by is not None:
+        _require(by)
     locked = Source.objects.select_for_update().filter(pk=source.pk).first()
     if locked is None:
         return 0

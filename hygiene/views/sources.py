@@ -99,7 +99,9 @@ def source_edit(request, slug: str):
     form = SourceEditForm(request.POST)
     if form.is_valid():
         try:
-            changed = services.source_update(source=source, by=request.user, **form.cleaned_data)
+            changed = services.source_update(
+                source=source, by=request.user, **form.settings_for(source)
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

@@ -224,7 +224,8 @@ def test_a_lead_changes_a_sources_settings_and_an_inactive_sources_tokens_are_re
             "default_format": "gitleaks",
             "default_team": str(team.pk),
             "scans": "partial",
-        },  # Active unchecked
+            "active": "no",
+        },
         follow=True,
     )
     source.refresh_from_db()
@@ -239,6 +240,10 @@ def test_a_lead_changes_a_sources_settings_and_an_inactive_sources_tokens_are_re
     assert event.actor == lead and "partial scans" in event.message
     # An inactive source's token no longer imports.
     assert authenticate_token(source_token) is None
+    # A script posting only a name changes only the name.
+    client.post(f"/sources/{source.slug}/settings/", {"name": "gitleaks nightly"})
+    source.refresh_from_db()
+    assert (source.default_team, source.full_scan, source.is_active) == (team, False, False)
     # Nothing to change: said so, nothing logged.
     same = {"name": "gitleaks nightly", "default_format": "gitleaks", "default_team": team.pk}
     client.post(f"/sources/{source.slug}/settings/", {**same, "scans": "partial"})

@@ -357,8 +357,8 @@ def test_an_incident_over_secrets_of_other_playbooks_says_what_it_leaves_out(
     )
     note = incident.timeline.get(kind="note")
     assert "add steps for them here, or give them an incident of their own" in note.message
-    # Secrets of one playbook: nothing to say.
-    aws = [make_secret(secret_type="aws-access-key") for _ in range(2)]
+    # Secrets of one playbook, or of none but the generic one: nothing to say.
+    aws = [make_secret(secret_type="aws-access-key"), make_secret(secret_type="generic-secret")]
     ids = [make_finding(source, s, team=team).pk for s in aws]
     response = client.post("/findings/bulk/", {"action": "incident", "ids": ids}, follow=True)
     assert "doesn&#x27;t cover" not in response.content.decode()

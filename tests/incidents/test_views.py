@@ -342,6 +342,11 @@ def test_playbook_pages_and_edit_saves_a_new_version(client, lead, engineer):
     assert newer.steps.get(position=2).deadline_high == timedelta(minutes=45)
     page = client.get(reverse("playbook_edit", args=["aws-access-key"])).content.decode()
     assert 'value="1d 12h"' in page
+    # Seconds survive being shown and saved again.
+    data["steps-0-deadline_critical"] = "1m 30s"
+    assert client.post(reverse("playbook_edit", args=["aws-access-key"]), data).status_code == 302
+    page = client.get(reverse("playbook_edit", args=["aws-access-key"])).content.decode()
+    assert 'value="1m 30s"' in page
 
 
 def test_managers_and_outsiders(client, manager, outsider, aws_incident):
