@@ -19,6 +19,7 @@ matches no finding). SQLite (``make run``) searches with plain ``icontains``.
 migrations (the benchmarks)."""
 
 from django.db.models import BooleanField, Expression, F, Q
+from django.db.models.expressions import RawSQL
 
 FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -151,23 +152,25 @@ def repo_q(text: str, connection) -> Q:
     base = text.removesuffix("/").removesuffix(".git")
     if "://" in text or text.startswith("git@"):
         return Q(repo__in={text, base, f"{base}.git", f"{base}/"})
+    if not base:
+        return Q(repo=text)
     text = base
-    if not text:
-        return Q(repo="")
     if connection.vendor != "postgresql":
         q = Q(repo__iexact=text)
         for end in ("", ".git", "/"):
             q |= Q(repo__iendswith=f"/{text}{end}")
         return q
     like = connection.ops.prep_for_like_query(text)
+    matching = (
+        "SELECT value FROM hygiene_searchterm WHERE UPPER(value) = UPPER(%s)"
+        " OR UPPER(value) LIKE UPPER(%s) OR UPPER(value) LIKE UPPER(%s)"
+        " OR UPPER(value) LIKE UPPER(%s)"
+    )
+    params = [text, f"%/{like}", f"%/{like}.git", f"%/{like}/"]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT value FROM hygiene_searchterm WHERE UPPER(value) = UPPER(%s)"
-            " OR UPPER(value) LIKE UPPER(%s) OR UPPER(value) LIKE UPPER(%s)"
-            " OR UPPER(value) LIKE UPPER(%s)"
-            f" LIMIT {INLINE_TERMS}",
-            [text, f"%/{like}", f"%/{like}.git", f"%/{like}/"],
-        )
+        cursor.execute(f"{matching} LIMIT {INLINE_TERMS + 1}", params)
         values = [row[0] for row in cursor.fetchall()]
     # The terms mix repositories with paths, rules and resources: the repo column decides.
+    if len(values) > INLINE_TERMS:  # common: every match, as a subquery
+        return Q(repo__in=RawSQL(matching, params))  # noqa: S611 - constant SQL, bound values
     return Q(repo__in=values) if values else Q(pk__in=[])

@@ -394,3 +394,16 @@ def test_a_search_matching_many_values_gives_the_same_findings(world, source, mo
     assert ids(apply("q=acme")[1]) == {
         f.pk for f in Finding.objects.all() if "acme" in f"{f.repo}\n{f.path}\n{f.rule}".lower()
     }
+
+
+def test_a_repository_named_by_a_common_name_is_found_past_the_inlined_terms(
+    world, source, monkeypatch
+):
+    # More matching terms than are passed as constants (paths ending with the name too): the
+    # query takes every match as a subquery, and the repository is still found.
+    monkeypatch.setattr("hygiene.search_terms.INLINE_TERMS", 3)
+    wanted = make_finding(source, repo="https://github.com/acme/api")
+    for n in range(5):
+        make_finding(source, path=f"svc{n}/api")
+    assert wanted.pk in ids(apply("repo=api")[1])
+    assert ids(apply("repo=/")[1]) == set()  # a slash alone names no repository
