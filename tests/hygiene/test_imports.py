@@ -437,6 +437,43 @@ def test_paths_written_on_windows_are_read_with_slashes(tmp_path, scanners, team
     assert Finding.objects.filter(path="docs/a\\b.md").exists()
 
 
+def test_findings_stored_with_checkout_or_windows_paths_are_rekeyed_once(
+    tmp_path, scanners, monkeypatch
+):
+    # Stored by an earlier version (paths as the tool wrote them), then migrated
+    # (hygiene.repo_paths, migration 0016): the next scan of the same places finds them again,
+    # creating nothing and marking nothing missing, and a secret known by its place (no value:
+    # --redact) stays one secret.
+    report = reports.gitleaks(
+        [
+            {"secret": AWS_KEY, "file": "services\\billing\\.env", "commit": "c" * 40},
+            {"secret": "REDACTED", "file": "D:\\a\\infra\\infra\\deploy\\env.sh"},
+            {"secret": GH_TOKEN, "file": "/github/workspace/app/settings.py"},
+            {"secret": AWS_KEY_2, "file": "docs/plain.md"},
+        ]
+    )
+    with monkeypatch.context() as old:
+        old.setattr("hygiene.services.staged_rows.path_in_checkout", lambda path: path)
+        run_cli(tmp_path, report, source="gitleaks", fmt="gitleaks", name="old.json")
+    assert Finding.objects.filter(path__contains="\\").count() == 2
+    secrets = Secret.objects.count()
+
+    from hygiene.repo_paths import rekey_repository_paths
+
+    assert rekey_repository_paths(Finding, Secret) == 3
+    assert rekey_repository_paths(Finding, Secret) == 0  # once
+    rescan = report + b"\n"  # the next scan (not the same bytes: those are the earlier run)
+    summary = run_cli(tmp_path, rescan, source="gitleaks", fmt="gitleaks", name="new.json")
+    assert (summary["created"], summary["missing"], summary["unchanged"]) == (0, 0, 4)
+    assert Secret.objects.count() == secrets
+    assert set(Finding.objects.values_list("path", flat=True)) == {
+        "services/billing/.env",
+        "deploy/env.sh",
+        "app/settings.py",
+        "docs/plain.md",
+    }
+
+
 @time_machine.travel(datetime(2026, 1, 10, tzinfo=UTC), tick=False)
 def test_a_full_control_account_sas_valid_for_years_is_critical(tmp_path, scanners):
     expiry = (datetime(2026, 1, 10, tzinfo=UTC) + timedelta(days=5 * 365)).strftime("%Y-%m-%d")
