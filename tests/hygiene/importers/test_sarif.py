@@ -1523,26 +1523,9 @@ def test_a_rule_is_not_a_leak_for_a_word_in_its_name():
         ("rb/hardcoded-data-interpreted-as-code", "Hard-coded data interpreted as code"),
         ("py/hardcoded-credentials", "Hard-coded credentials"),
     ]
-    results = [
-        {"ruleId": rule, "message": {"text": "m"}, "locations": [_location("app/x", 3)]}
-        for rule, _ in rules
-    ]
-    log = {
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "CodeQL",
-                        "rules": [
-                            {"id": rule, "shortDescription": {"text": name}} for rule, name in rules
-                        ],
-                    }
-                },
-                "results": results,
-            }
-        ],
-    }
+    log = _code_scanner_log(
+        "CodeQL", [{"id": rule, "shortDescription": {"text": name}} for rule, name in rules]
+    )
     assert [obs.rule for obs in run(json.dumps(log))] == ["py/hardcoded-credentials"]
     # Snyk Code names a rule's CWEs in properties.cwe.
     log["runs"][0]["tool"]["driver"]["name"] = "SnykCode"
@@ -1565,29 +1548,20 @@ def test_a_rule_is_not_a_leak_for_a_word_in_its_name():
 def test_a_secret_rule_filed_under_a_cwe_of_its_own_is_read(rule, name, cwe):
     # Only CWEs known to be no leak veto a rule: a hard-coded key or Flask SECRET_KEY, filed
     # under CWE-320 or CWE-287, is a leaked secret by its name.
-    log = {
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "CodeQL",
-                        "rules": [
-                            {
-                                "id": rule,
-                                "shortDescription": {"text": name},
-                                "properties": {"tags": ["security", f"external/cwe/cwe-{cwe}"]},
-                            }
-                        ],
-                    }
-                },
-                "results": [
-                    {"ruleId": rule, "message": {"text": "m"}, "locations": [_location("a.py", 2)]}
-                ],
-            }
-        ],
-    }
+    tags = ["security", f"external/cwe/cwe-{cwe}"]
+    rules = [{"id": rule, "shortDescription": {"text": name}, "properties": {"tags": tags}}]
+    log = _code_scanner_log("CodeQL", rules)
     assert [obs.rule for obs in run(json.dumps(log))] == [rule]
+
+
+def _code_scanner_log(tool: str, rules: list[dict]) -> dict:
+    """A log of ``tool`` with ``rules`` and one result of each."""
+    results = [
+        {"ruleId": r["id"], "message": {"text": "m"}, "locations": [_location("app/x", 3)]}
+        for r in rules
+    ]
+    driver = {"name": tool, "rules": rules}
+    return {"version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": results}]}
 
 
 def _location(path: str, line: int) -> dict:
