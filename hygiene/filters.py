@@ -1,6 +1,7 @@
 """The findings filter: its whole state lives in the URL (shareable, bookmarkable), is parsed
 and validated here into a queryset, and is paged with keyset cursors (no OFFSET: page 2,000 costs
-what page 1 costs). Unknown values are ignored with a visible note; a broken cursor is a 400."""
+what page 1 costs). Unknown values are ignored with a visible note; a broken cursor raises
+BadCursor (the API answers 400, a page opens its first page)."""
 
 import base64
 import binascii

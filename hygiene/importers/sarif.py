@@ -31,8 +31,9 @@ Where the secret is, per tool (``runs[].tool.driver.name``):
   the value. These tools report vulnerabilities and misconfigurations too: only results whose
   rule is about secrets are read (Trivy's rule tags; else the rule's id, name and short
   description: secret, credential, password, token, key, CWE-798...; not a rule whose CWEs are
-  all other weaknesses, nor a check of CSRF tokens or JWT verification). A log with results
-  and none about secrets, from a tool that scans for none, is refused.
+  all known non-leak weaknesses (CSRF, JWT verification, injections...), nor such a check by
+  its name). A log with results and none about secrets, from a tool that scans for none, is
+  refused.
 - any other tool: ``properties.secret``/``raw``/``offender`` when present; otherwise the
   snippet only if it is a single token (no spaces) of 8+ characters, which is how scanners that
   report the match itself write it. Multi-word snippets (source lines) and masked ones are not.
