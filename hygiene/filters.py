@@ -315,12 +315,24 @@ def parse_filter(data: QueryDict, *, user=None) -> FindingFilter:
 # --- keyset pagination ----------------------------------------------------------------------
 
 
-def encode_cursor(payload: list) -> str:
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+BACKWARD = "prev"  # a cursor's last element when it pages back (before its key)
 
 
-def decode_cursor(cursor: str, sort: str) -> list:
+def encode_cursor(payload: list, *, backward: bool = False) -> str:
+    raw = json.dumps([*payload, BACKWARD] if backward else payload, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@dataclass
+class Cursor:
+    """A page boundary: the sort key of a row, and whether the page is the rows after it (in
+    the sort order) or the ones before it (Previous page)."""
+
+    key: list
+    backward: bool = False
+
+
+def decode_cursor(cursor: str, sort: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         payload = json.loads(raw)
@@ -328,14 +340,17 @@ def decode_cursor(cursor: str, sort: str) -> list:
         raise BadCursor("That page link is broken; start again from the first page.") from exc
     if not isinstance(payload, list) or not payload or payload[0] != sort:
         raise BadCursor("That page link belongs to another sort order; start from the first page.")
+    backward = payload[-1] == BACKWARD
+    if backward:
+        payload = payload[:-1]
     try:
         if sort == "severity":
             _, sev, ts, pk = payload
             if sev not in SEVERITY_ORDER:
                 raise ValueError(sev)
-            return [sev, datetime.fromisoformat(ts), int(pk)]
+            return Cursor([sev, datetime.fromisoformat(ts), int(pk)], backward)
         _, ts, pk = payload
-        return [datetime.fromisoformat(ts), int(pk)]
+        return Cursor([datetime.fromisoformat(ts), int(pk)], backward)
     except (ValueError, TypeError) as exc:
         raise BadCursor("That page link is broken; start again from the first page.") from exc
 
@@ -345,6 +360,8 @@ class Page:
     items: list
     next_cursor: str | None
     size: int = PAGE_SIZE
+    # The page before this one (None on the first page, or when there is nothing before).
+    prev_cursor: str | None = None
 
 
 def _after(column: str, desc: bool, value, pk) -> Q:
@@ -356,51 +373,84 @@ def _after(column: str, desc: bool, value, pk) -> Q:
     )
 
 
+def _keyset_page(qs, column: str, desc: bool, at: Cursor | None, size: int, key) -> Page:
+    """One page of ``qs`` ordered by ``column`` then pk (``desc``: newest first), after the
+    cursor ``at`` (or before it, reading the other way and turning the rows round).
+    ``key(row)``: a row's cursor payload."""
+    backward = bool(at and at.backward)
+    reading_desc = desc != backward
+    ranged = qs.filter(_after(column, reading_desc, *at.key)) if at else qs
+    prefix = "-" if reading_desc else ""
+    items = list(ranged.order_by(f"{prefix}{column}", f"{prefix}pk")[: size + 1])
+    if backward and not items:  # what was before the cursor is gone: the first page
+        return _keyset_page(qs, column, desc, None, size, key)
+    return _turn(items, at, size, key)
+
+
+def _turn(items: list, at: Cursor | None, size: int, key) -> Page:
+    """A page from rows read away from the cursor ``at`` (up to ``size`` + 1 of them, the
+    extra one telling that there are more that way)."""
+    more = len(items) > size
+    items = items[:size]
+    if at and at.backward:
+        items.reverse()
+        # Read backwards: the rows after this page are those from the cursor on.
+        next_cursor = encode_cursor(key(items[-1])) if items else None
+        prev_cursor = encode_cursor(key(items[0]), backward=True) if more else None
+    else:
+        next_cursor = encode_cursor(key(items[-1])) if more else None
+        prev_cursor = encode_cursor(key(items[0]), backward=True) if at and items else None
+    return Page(items=items, next_cursor=next_cursor, size=size, prev_cursor=prev_cursor)
+
+
 def page_findings(
     qs: QuerySet[Finding], *, sort: str, cursor: str | None = None, size: int = PAGE_SIZE
 ) -> Page:
-    """One page of ``qs`` in ``sort`` order after ``cursor`` (raises BadCursor)."""
-    after = decode_cursor(cursor, sort) if cursor else None
+    """One page of ``qs`` in ``sort`` order after (or, paging back, before) ``cursor``
+    (raises BadCursor)."""
+    at = decode_cursor(cursor, sort) if cursor else None
     if sort == "severity":
-        return _page_by_severity(qs, after, size)
+        return _page_by_severity(qs, at, size)
     column, desc = _KEYSET[sort]
     if sort == "last_seen":
         # An inner join (every imported finding has its sighting): PostgreSQL reads
         # sighting_last_seen backwards and stops at a page, where an outer join sorts them all.
         qs = qs.filter(sighting__last_seen_at__isnull=False)
-    if after:
-        qs = qs.filter(_after(column, desc, after[0], after[1]))
-    prefix = "-" if desc else ""
-    items = list(qs.order_by(f"{prefix}{column}", f"{prefix}pk")[: size + 1])
-    next_cursor = None
-    if len(items) > size:
-        items = items[:size]
-        last = items[-1]
-        value = last.last_seen_at if sort == "last_seen" else getattr(last, column)
-        next_cursor = encode_cursor([sort, value.isoformat(), last.pk])
-    return Page(items=items, next_cursor=next_cursor, size=size)
+
+        def key(row):
+            return [sort, row.last_seen_at.isoformat(), row.pk]
+    else:
+
+        def key(row):
+            return [sort, getattr(row, column).isoformat(), row.pk]
+
+    return _keyset_page(qs, column, desc, at, size, key)
 
 
-def _page_by_severity(qs, after, size) -> Page:
+def _page_by_severity(qs, at: Cursor | None, size) -> Page:
     """Severity order as one index range per severity (critical first, newest first within):
-    an ORDER BY over a CASE expression would sort every matching row."""
+    an ORDER BY over a CASE expression would sort every matching row. Paging back reads the
+    ranges the other way (from the cursor's severity towards critical, oldest first)."""
     items: list = []
-    start = SEVERITY_ORDER.index(after[0]) if after else 0
-    for i, sev in enumerate(SEVERITY_ORDER[start:], start=start):
-        part = qs.filter(severity=sev)
-        if after and i == start:
-            part = part.filter(_after("first_seen_at", True, after[1], after[2]))
-        items.extend(part.order_by("-first_seen_at", "-pk")[: size + 1 - len(items)])
+    backward = bool(at and at.backward)
+    start = SEVERITY_ORDER.index(at.key[0]) if at else 0
+    severities = range(start, -1, -1) if backward else range(start, len(SEVERITY_ORDER))
+    order = ("first_seen_at", "pk") if backward else ("-first_seen_at", "-pk")
+    for i in severities:
+        part = qs.filter(severity=SEVERITY_ORDER[i])
+        if at and i == start:
+            part = part.filter(_after("first_seen_at", not backward, *at.key[1:]))
+        items.extend(part.order_by(*order)[: size + 1 - len(items)])
         if len(items) > size:
             break
-    next_cursor = None
-    if len(items) > size:
-        items = items[:size]
-        last = items[-1]
-        next_cursor = encode_cursor(
-            ["severity", last.severity, last.first_seen_at.isoformat(), last.pk]
-        )
-    return Page(items=items, next_cursor=next_cursor, size=size)
+    if backward and not items:  # what was before the cursor is gone: the first page
+        return _page_by_severity(qs, None, size)
+    return _turn(
+        items,
+        at,
+        size,
+        lambda row: ["severity", row.severity, row.first_seen_at.isoformat(), row.pk],
+    )
 
 
 @dataclass
@@ -480,16 +530,15 @@ def secret_groups(findings: QuerySet[Finding]) -> QuerySet[Secret]:
 def page_secret_groups(
     groups: QuerySet[Secret], *, cursor: str | None = None, size: int = PAGE_SIZE
 ) -> Page:
-    after = decode_cursor(cursor, "groups") if cursor else None
-    if after:
-        groups = groups.filter(_after("last_seen_at", True, after[0], after[1]))
-    items = list(groups.order_by("-last_seen_at", "-pk")[: size + 1])
-    next_cursor = None
-    if len(items) > size:
-        items = items[:size]
-        last = items[-1]
-        next_cursor = encode_cursor(["groups", last.last_seen_at.isoformat(), last.pk])
-    return Page(items=items, next_cursor=next_cursor, size=size)
+    at = decode_cursor(cursor, "groups") if cursor else None
+    return _keyset_page(
+        groups,
+        "last_seen_at",
+        True,
+        at,
+        size,
+        lambda row: ["groups", row.last_seen_at.isoformat(), row.pk],
+    )
 
 
 # --- CSV export -----------------------------------------------------------------------------

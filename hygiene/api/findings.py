@@ -49,6 +49,8 @@ class FindingOut(Schema):
 class FindingPage(Schema):
     items: list[FindingOut]
     next_cursor: str | None
+    # The page before (null on the first page).
+    prev_cursor: str | None
     notes: list[str]
 
 
@@ -70,6 +72,8 @@ class SecretGroupOut(Schema):
 class SecretGroupPage(Schema):
     items: list[SecretGroupOut]
     next_cursor: str | None
+    # The page before (null on the first page).
+    prev_cursor: str | None
     notes: list[str]
 
 
@@ -109,7 +113,7 @@ def list_findings(request):
     """Same parameters as the page: status, severity, type, category, source, team, repo (its
     URL, or org/repo: the repositories whose URL ends with it), secret (a secret's id),
     validity, reused, age, first_from/first_to, last_from/last_to, assignee, pending, q, sort
-    (newest | oldest | severity | last_seen), cursor (from the previous page's next_cursor)."""
+    (newest | oldest | severity | last_seen), cursor (a page's next_cursor or prev_cursor)."""
     user = require_user(request, "hygiene.view_finding")
     ff = parse_filter(_query(request), user=user)
     qs = ff.apply(findings_visible_to(user)).select_related(
@@ -122,6 +126,7 @@ def list_findings(request):
     return {
         "items": [_finding(f) for f in page.items],
         "next_cursor": page.next_cursor,
+        "prev_cursor": page.prev_cursor,
         "notes": ff.notes,
     }
 
@@ -154,7 +159,12 @@ def list_secrets(request):
         }
         for s in page.items
     ]
-    return {"items": items, "next_cursor": page.next_cursor, "notes": ff.notes}
+    return {
+        "items": items,
+        "next_cursor": page.next_cursor,
+        "prev_cursor": page.prev_cursor,
+        "notes": ff.notes,
+    }
 
 
 @router.get("/{finding_id}", response=FindingOut, summary="One finding")

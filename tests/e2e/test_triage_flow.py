@@ -325,3 +325,32 @@ def test_an_auditors_finding_page(login, screenshot, page, live_server, lead, so
     screenshot("finding-page-posture")
     finding.refresh_from_db()
     assert (finding.status, finding.assignee_id) == ("resolved", lead.pk)
+
+
+def test_paging_forward_and_back(login, live_server, lead, source, team):
+    """Next page and Previous page swap the results in place and keep the URL (Back, a shared
+    link) in step; the filter stays."""
+    now = timezone.now()
+    for i in range(120):
+        make_finding(
+            source, severity="low", path=f"f{i:03}.py", first_seen_at=now - timedelta(minutes=i)
+        )
+    page = login(lead)
+    page.goto(f"{live_server.url}/findings/?severity=low")
+    expect(page.get_by_test_id("prev-page")).to_have_count(0)
+    expect(rows(page).first).to_contain_text("f000.py")
+    page.get_by_test_id("next-page").click()
+    expect(rows(page).first).to_contain_text("f050.py")
+    page.get_by_test_id("next-page").click()
+    expect(rows(page).first).to_contain_text("f100.py")
+    expect(rows(page)).to_have_count(20)
+    expect(page.get_by_test_id("next-page")).to_have_count(0)
+    page.get_by_test_id("prev-page").click()
+    expect(rows(page).first).to_contain_text("f050.py")
+    expect(rows(page)).to_have_count(50)
+    assert "severity=low" in page.url and "cursor=" in page.url
+    page.get_by_test_id("prev-page").click()
+    expect(rows(page).first).to_contain_text("f000.py")
+    expect(page.get_by_test_id("prev-page")).to_have_count(0)
+    page.reload()
+    expect(rows(page).first).to_contain_text("f000.py")

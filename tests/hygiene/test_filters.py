@@ -282,14 +282,26 @@ def test_keyset_pages_walk_every_row_once_in_order(db, source, sort):
             first_seen_at=same_time if i % 3 == 0 else NOW - timedelta(minutes=i),
         )
     qs = Finding.objects.all()
-    seen, cursor = [], None
+    seen, pages, cursor = [], [], None
     while True:
         page = page_findings(qs, sort=sort, cursor=cursor, size=5)
+        assert (page.prev_cursor is None) == (not pages)  # none on the first page only
         seen.extend(page.items)
+        pages.append([f.pk for f in page.items])
         cursor = page.next_cursor
         if not cursor:
             break
     assert len(seen) == 23 and len({f.pk for f in seen}) == 23
+    # Previous page, from the last page back to the first: the same pages in reverse, and
+    # each one's Next page leads to the page it was reached from.
+    back, cursor = [], page.prev_cursor
+    while cursor:
+        previous = page_findings(qs, sort=sort, cursor=cursor, size=5)
+        back.append([f.pk for f in previous.items])
+        forward = page_findings(qs, sort=sort, cursor=previous.next_cursor, size=5)
+        assert [f.pk for f in forward.items] == pages[len(pages) - len(back)]
+        cursor = previous.prev_cursor
+    assert back == pages[-2::-1]
     key = {
         "newest": lambda f: (-f.first_seen_at.timestamp(), -f.pk),
         "oldest": lambda f: (f.first_seen_at.timestamp(), f.pk),
@@ -333,15 +345,31 @@ def test_grouped_pages_walk_every_secret(db, source):
         s = make_secret()
         make_finding(source, s)
         make_finding(source, s)
-    seen, cursor = [], None
+    seen, cursor, pages = [], None, []
     while True:
         page = page_secret_groups(secret_groups(Finding.objects.all()), cursor=cursor, size=3)
         seen.extend(page.items)
+        pages.append([s.pk for s in page.items])
         cursor = page.next_cursor
         if not cursor:
             break
     assert len({s.pk for s in seen}) == 7
     assert all(s.occurrences == 2 for s in seen)
+    back = page_secret_groups(secret_groups(Finding.objects.all()), cursor=page.prev_cursor, size=3)
+    assert [s.pk for s in back.items] == pages[-2]
+    first = page_secret_groups(secret_groups(Finding.objects.all()), cursor=back.prev_cursor, size=3)
+    assert [s.pk for s in first.items] == pages[0] and first.prev_cursor is None
+
+
+def test_paging_back_past_rows_that_are_gone_opens_the_first_page(db, source):
+    findings = [make_finding(source, first_seen_at=NOW - timedelta(minutes=i)) for i in range(8)]
+    qs = Finding.objects.all()
+    page2 = page_findings(qs, sort="newest", cursor=None, size=3)
+    page2 = page_findings(qs, sort="newest", cursor=page2.next_cursor, size=3)
+    Finding.objects.filter(pk__in=[f.pk for f in findings[:3]]).delete()
+    back = page_findings(qs, sort="newest", cursor=page2.prev_cursor, size=3)
+    assert [f.pk for f in back.items] == [f.pk for f in findings[3:6]]
+    assert back.prev_cursor is None
 
 
 def test_csv_has_a_header_and_defuses_formulas(db, source):

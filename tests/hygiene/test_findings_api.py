@@ -34,6 +34,9 @@ def test_lead_lists_filters_and_pages(client, data, lead, source):
     page2 = client.get(f"/api/v1/findings?sort=oldest&cursor={page1['next_cursor']}", **auth)
     assert len(page2.json()["items"]) == 8
     assert not {i["id"] for i in page1["items"]} & {i["id"] for i in page2.json()["items"]}
+    assert page1["prev_cursor"] is None
+    back = client.get(f"/api/v1/findings?sort=oldest&cursor={page2.json()['prev_cursor']}", **auth)
+    assert back.json()["items"] == page1["items"] and back.json()["prev_cursor"] is None
 
 
 def test_bad_input_is_a_4xx_with_a_message(client, data, lead):

@@ -1,6 +1,7 @@
 """The triage pages and actions as a matrix: every action by every role, plus an engineer of
 another team and an outsider who sees nothing."""
 
+import html
 import re
 
 import pytest
@@ -207,9 +208,17 @@ def test_findings_page_keeps_state_in_the_url_and_pages(data, as_user, client, s
     assert body.count('data-testid="finding-row"') == 50
     assert "60</strong> findings match" in body
     cursor = page1.context["page"].next_cursor
+    assert 'data-testid="prev-page"' not in body and 'data-testid="first-page"' not in body
     page2 = client.get(f"/findings/?severity=low&sort=oldest&cursor={cursor}", **HX)
     assert page2.content.decode().count('data-testid="finding-row"') == 10
     assert "<html" not in page2.content.decode()  # an htmx fragment, not a page
+    # Previous page keeps the filter and leads back to the first 50.
+    back = re.search(r'href="\?([^"]*)"[^>]*data-testid="prev-page"', page2.content.decode())
+    assert "severity=low" in back[1] and "sort=oldest" in back[1]
+    page1_again = client.get("/findings/?" + html.unescape(back[1]))
+    assert [f.pk for f in page1_again.context["page"].items] == [
+        f.pk for f in page1.context["page"].items
+    ]
 
 
 def test_the_findings_page_runs_a_bounded_number_of_queries(data, as_user, client, source):
