@@ -463,8 +463,14 @@ def step_complete(
         now = timezone.now()
         completed_at = now
         if event is not None and event.occurred_at:
-            # When the rotation really happened, but not before the incident (nor in the future).
-            completed_at = min(max(event.occurred_at, incident.opened_at), now)
+            # When the rotation really happened, but not before the incident, nor before the
+            # steps it waits on were done (nor in the future).
+            done = [
+                at
+                for s in incident.steps.filter(position__in=step.depends_on or [])
+                if (at := s.completed_at or s.skipped_at)
+            ]
+            completed_at = min(max(event.occurred_at, incident.opened_at, *done), now)
         step.completed_at = completed_at
         step.completed_by = by
         step.evidence_note = note
@@ -817,6 +823,9 @@ def exposure_window(incident: Incident) -> timedelta | None:
 
 # --- rotator events ----------------------------------------------------------------------
 
+# Revocations that can be undone (an IAM key made inactive, not deleted): they complete only
+# the playbook's first revoke step.
+DEACTIVATIONS = frozenset({"UpdateAccessKey"})
 EVENT_STEP_ACTION = {
     "rotated": StepAction.ROTATE,
     "revoked": StepAction.REVOKE,
@@ -885,6 +894,22 @@ def rotation_event_apply(*, event: RotationEvent) -> list[Step]:
                     "rotation_event",
                     f"{what} reported; no open {action} step to apply it to",
                     actor_label=label,
+                    event=event.pk,
+                )
+                continue
+            if (
+                event.event_name in DEACTIVATIONS
+                and incident.steps.filter(action=action, position__lt=step.position).exists()
+            ):
+                # Deactivating is the first revocation (AWS's playbook: deactivate, rotate,
+                # ..., delete the old key); a later one, "delete", takes a deletion.
+                _event(
+                    incident,
+                    "rotation_event",
+                    f"{what} reported; deactivating a key doesn't complete step "
+                    f"{step.position} “{step.title}” (deleting it does)",
+                    actor_label=label,
+                    step=step,
                     event=event.pk,
                 )
                 continue

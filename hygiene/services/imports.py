@@ -24,7 +24,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hygiene.importers import FORMATS, ImportFormatError, get_parser
-from hygiene.models import ImportRun, ImportStatus, RotationEvent
+from hygiene.models import (
+    EventReference,
+    ImportRun,
+    ImportStatus,
+    RotationEvent,
+    SecretReference,
+)
 from hygiene.services.reconcile import Reconciler
 from hygiene.services.staging import ChildFailed, stage_report
 
@@ -295,24 +301,47 @@ def _after_reconcile(run: ImportRun, counts) -> None:
         apply_events()
 
 
+# A reference kind that names one credential: an event naming one is about that credential
+# only. An IAM event also names the key's user (ARN, user name), who may have other keys: a
+# secret known by another key id is not the one the event is about.
+IDENTIFYING_KINDS = ("aws-access-key-id",)
+# Events whose Vault path reference is a prefix: they revoke every lease under it.
+PREFIX_EVENTS = ("revoke-prefix", "revoke-force")
+
+
 def apply_events() -> int:
-    """Match unmatched rotation events to secrets through their references (one UPDATE), then
-    apply each matched, unapplied event to its secret's open incident. Events that match nothing
-    stay listed, and are claimed as soon as a matching reference appears."""
+    """Match unmatched rotation events to secrets through their references, then apply each
+    matched, unapplied event to its secret's open incident. Events that match nothing stay
+    listed, and are claimed as soon as a matching reference appears.
+
+    A reference of an identifying kind (an access key id) is preferred over the others, and
+    vetoes secrets known by another identifier of that kind. A Vault revoke-prefix event
+    matches the leases under its prefix."""
     from django.db import connection
 
-    match = """
+    kinds = ", ".join(f"'{k}'" for k in IDENTIFYING_KINDS)
+    match = f"""
         SELECT sr.secret_id FROM hygiene_eventreference er
         JOIN hygiene_secretreference sr ON sr.value_hash = er.value_hash
         WHERE er.event_id = hygiene_rotationevent.id
+          AND NOT EXISTS (
+              SELECT 1 FROM hygiene_eventreference ek
+              JOIN hygiene_secretreference sk
+                ON sk.secret_id = sr.secret_id AND sk.kind = ek.kind
+              WHERE ek.event_id = hygiene_rotationevent.id AND ek.kind IN ({kinds})
+                AND NOT EXISTS (SELECT 1 FROM hygiene_secretreference same
+                                WHERE same.secret_id = sr.secret_id
+                                  AND same.kind = ek.kind AND same.value_hash = ek.value_hash))
     """
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            UPDATE hygiene_rotationevent SET secret_id = ({match} ORDER BY sr.id LIMIT 1)
+            UPDATE hygiene_rotationevent SET secret_id = (
+                {match} ORDER BY CASE WHEN er.kind IN ({kinds}) THEN 0 ELSE 1 END, sr.id LIMIT 1)
             WHERE secret_id IS NULL AND applied_at IS NULL AND EXISTS ({match})
             """
         )
+    _match_vault_prefixes()
     from incidents.services import rotation_event_apply
 
     pending = (
@@ -329,3 +358,42 @@ def apply_events() -> int:
         rotation_event_apply(event=event)
         applied += 1
     return applied
+
+
+def _match_vault_prefixes() -> None:
+    """Unmatched revoke-prefix events and the secrets with a Vault path under their prefix
+    (a leaked lease of ``database/creds/readonly/<id>`` is revoked by a revoke-prefix of
+    ``database/creds/readonly``). Paths are not secret: their display is the path. Leads add
+    these references by hand, so there are few. An event has one secret: with several under
+    its prefix, the one referenced first (as for any other reference)."""
+    events = list(
+        EventReference.objects.filter(
+            kind="vault-path",
+            event__secret__isnull=True,
+            event__applied_at__isnull=True,
+            event__action="revoked",
+            event__event_name__in=PREFIX_EVENTS,
+        ).values_list("event_id", "display")[:10_000]
+    )
+    if not events:
+        return
+    leases = [
+        (display.strip("/"), secret_id)
+        for secret_id, display in SecretReference.objects.filter(kind="vault-path")
+        .order_by("id")
+        .values_list("secret_id", "display")
+    ]
+    claimed: dict[int, int] = {}
+    for event_id, prefix in events:
+        prefix = prefix.strip("/")
+        if not prefix or event_id in claimed:
+            continue
+        for path, secret_id in leases:
+            if path == prefix or path.startswith(prefix + "/"):
+                claimed[event_id] = secret_id
+                break
+    RotationEvent.objects.bulk_update(
+        [RotationEvent(pk=event, secret_id=secret) for event, secret in claimed.items()],
+        ["secret"],
+        batch_size=1000,
+    )

@@ -2,6 +2,7 @@
 deactivated and the Secrets Manager secret that held it rotated → the revoke and rotate steps
 are done, with the events as evidence."""
 
+import importlib
 import io
 import json
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from hygiene.models import RotationEvent, Source
 from hygiene.services.imports import import_report
 from hygiene.services.triage import secret_reference_add
 from incidents.models import TimelineEvent
-from incidents.services import incident_open
+from incidents.services import incident_open, step_complete
 from tests.hygiene import reports
 
 LEAKED_KEY = "AKIAQYLPMN5HHHFPZAM2"
@@ -202,3 +203,132 @@ def test_a_lead_adds_a_reference_on_the_incident_page_and_waiting_events_apply(
     assert rotate.completed_at is not None and rotate.evidence_event.event_id == "ev-5"
     bad = client.post(url, {**form, "kind": "nonsense"}, headers={"HX-Request": "true"})
     assert bad.status_code == 400
+
+
+def delete_access_key(key_id: str, at: str, event_id: str) -> dict:
+    record = update_access_key(key_id, "", at, event_id)
+    record["eventName"] = "DeleteAccessKey"
+    record["requestParameters"] = {"userName": "deploy-bot", "accessKeyId": key_id}
+    return record
+
+
+def test_deactivating_a_key_twice_does_not_delete_it(sources, lead):
+    """AWS's playbook revokes twice: deactivate first (step 1), delete the old key once the
+    new one works (step 4). Only a deletion completes step 4, and not before the rotation it
+    waits on."""
+    scanner, rotator = sources
+    with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False):
+        _, incident = leak(scanner, lead)
+    with time_machine.travel(datetime(2026, 11, 2, 12, 0, tzinfo=UTC), tick=False):
+        import_events(
+            rotator, update_access_key(LEAKED_KEY, "Inactive", "2026-11-02T09:20:00Z", "ev-d1")
+        )
+        steps = {s.position: s for s in incident.steps.all()}
+        assert steps[1].evidence_event.event_id == "ev-d1"
+        assert steps[4].title == "Delete the old key" and steps[4].action == "revoke"
+        step_complete(step=steps[2], by=lead, note="New key deployed")
+        # Someone deactivates it again (a script re-run): step 4 stays open.
+        import_events(
+            rotator, update_access_key(LEAKED_KEY, "Inactive", "2026-11-02T10:00:00Z", "ev-d2")
+        )
+        steps[4].refresh_from_db()
+        assert steps[4].completed_at is None
+        assert incident.timeline.filter(
+            kind="rotation_event", message__contains="deactivating a key doesn't complete step 4"
+        ).exists()
+        # The deletion happened before the rotation was recorded by hand at noon: the step is
+        # done when both were.
+        import_events(rotator, delete_access_key(LEAKED_KEY, "2026-11-02T11:00:00Z", "ev-del"))
+    steps[4].refresh_from_db()
+    assert steps[4].evidence_event.event_id == "ev-del"
+    assert steps[4].completed_at == datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    assert RotationEvent.objects.filter(detail__contains=LEAKED_KEY).count() == 0
+    assert RotationEvent.objects.get(event_id="ev-del").detail == (
+        "IAM access key AKIA…ZAM2 of user deploy-bot deleted"
+    )
+
+
+def test_an_event_about_another_key_of_the_same_user_is_not_this_secrets(sources, lead):
+    """The user's ARN matches any key of the user; the key id the event names decides."""
+    scanner, rotator = sources
+    secret, incident = leak(scanner, lead)
+    user_arn = "arn:aws:iam::111122223333:user/deploy-bot"
+    secret_reference_add(secret=secret, by=lead, kind="arn", value=user_arn)
+    import_events(rotator, delete_access_key("AKIA2OGYBAH6STMMNEWK", "2026-11-02T09:30:00Z", "n1"))
+    assert RotationEvent.objects.get(event_id="n1").secret is None
+    assert incident.steps.get(position=1).completed_at is None
+    # An event that names no key id (a console action logged without it) is matched by the
+    # user, as documented: a weaker match, but the only one.
+    record = delete_access_key("", "2026-11-02T09:40:00Z", "n2")
+    record["requestParameters"] = {"userName": "deploy-bot"}
+    import_events(rotator, record)
+    assert RotationEvent.objects.get(event_id="n2").secret == secret
+    # And its own key id wins over the user's other secrets.
+    other = Source.objects.create(slug="other-scan", name="other", kind="scanner")
+    import_report(
+        source=other,
+        format_key="gitleaks",
+        stream=io.BytesIO(reports.gitleaks([{"secret": "AKIA2OGYBAH6STMMNEWK"}])),
+        via="cli",
+    )
+    new_key = other.findings.get().secret
+    secret_reference_add(secret=new_key, by=lead, kind="arn", value=user_arn)
+    assert RotationEvent.objects.get(event_id="n1").secret == new_key
+
+
+def vault_response(path: str, at: str, request_id: str) -> bytes:
+    entry = {
+        "time": at,
+        "type": "response",
+        "auth": {"display_name": "ops-admin"},
+        "request": {"id": request_id, "operation": "update", "path": path},
+        "response": {},
+        "error": "",
+    }
+    return (json.dumps(entry) + "\n").encode()
+
+
+def test_a_vault_revoke_prefix_revokes_the_leases_under_it(sources, lead):
+    scanner, _ = sources
+    vault = Source.objects.create(slug="vault", name="Vault", kind="rotator")
+    secret, incident = leak(scanner, lead)
+    lease = "database/creds/readonly/Hk2XQZ5p8LbRwT3vN6mY"
+    secret_reference_add(secret=secret, by=lead, kind="vault-path", value=lease)
+    for path, request_id in (
+        ("sys/leases/revoke-prefix/database/creds/read", "not-a-path-prefix"),
+        ("sys/leases/revoke-prefix/database/creds/readonly/", "the-prefix"),
+    ):
+        import_report(
+            source=vault,
+            format_key="vault-audit",
+            stream=io.BytesIO(vault_response(path, "2026-11-02T09:30:00Z", request_id)),
+            via="cli",
+        )
+    assert RotationEvent.objects.get(event_id="not-a-path-prefix").secret is None
+    revoke = incident.steps.get(position=1)
+    assert revoke.evidence_event.event_id == "the-prefix"
+
+
+def test_key_ids_in_details_stored_earlier_are_redacted(sources):
+    """Migration 0017: events imported before the detail redacted the key id."""
+    from django.apps import apps
+
+    migration = importlib.import_module("hygiene.migrations.0017_redact_key_ids_in_event_details")
+    _, rotator = sources
+    details = [
+        f"IAM access key {LEAKED_KEY} of user deploy-bot deactivated",
+        f"IAM access key {LEAKED_KEY} deleted",
+        "IAM access key of user Bob deactivated",
+        "RotationSucceeded arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/x-Ab12Cd",
+    ]
+    for i, detail in enumerate(details):
+        RotationEvent.objects.create(
+            source=rotator, action="revoked", event_id=f"old-{i}", detail=detail
+        )
+    migration.redact_details(apps, None)
+    assert list(RotationEvent.objects.order_by("event_id").values_list("detail", flat=True)) == [
+        "IAM access key AKIA…ZAM2 of user deploy-bot deactivated",
+        "IAM access key AKIA…ZAM2 deleted",
+        details[2],
+        details[3],
+    ]

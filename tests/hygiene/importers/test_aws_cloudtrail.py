@@ -103,7 +103,7 @@ def test_iam_references_and_actor():
     ]
     assert create.actor == f"arn:aws:iam::{C}:user/admin"
     assert create.occurred_at == datetime(2024, 6, 1, 9, tzinfo=UTC)
-    assert create.detail == "IAM access key AKIAEXAMPLENEWKEY001 of user deploy-bot created"
+    assert create.detail == "IAM access key AKIA…Y001 of user deploy-bot created"
     assert deactivate.references[1:] == [
         Reference("arn", user_arn),
         Reference("other", "deploy-bot"),
@@ -369,7 +369,7 @@ def test_real_elastic_records_with_valid_ids_give_key_and_user_refs():
         Reference("other", "Bob"),
     ]
     assert items[1].references == items[0].references
-    assert items[1].detail == "IAM access key AKIAIOSFODNN7EXAMPLE of user Bob deactivated"
+    assert items[1].detail == "IAM access key AKIA…MPLE of user Bob deactivated"
 
 
 def test_real_rotation_failed_eventbridge_without_error_code():
