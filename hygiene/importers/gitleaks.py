@@ -782,9 +782,17 @@ def finding(obj: Any, where: str) -> Observation:
     raise ImportFormatError(hint or "not a gitleaks finding (no 'RuleID' or 'rule')", where)
 
 
+# What a rule matched that is no credential, so no value (the place identifies the finding):
+# a bare PEM header (gitleaks v4-v7's "Asymmetric Private Key" rule, custom v8 rules) names the
+# kind of key, not the key, and as a value it would make every key found one secret; a v4-v7
+# file rule (a rule on file names, "PEM Files") reports the file's name.
+_PEM_HEADER_ONLY = re.compile(r"\s*-----BEGIN [A-Z0-9 ]{1,60}-----\s*")
+_FILE_RULE_OFFENDER = "Filename/path offender:"
+
+
 def _value_and_redacted(secret: str) -> tuple[str | None, str]:
     """gitleaks --redact writes "REDACTED" (v7, v8) or "abcd..." (v8.19+ --redact=N)."""
-    if not secret:
+    if not secret or secret.startswith(_FILE_RULE_OFFENDER) or _PEM_HEADER_ONLY.fullmatch(secret):
         return None, ""
     if "REDACTED" in secret or secret.endswith("..."):
         return None, safe_redacted(secret)

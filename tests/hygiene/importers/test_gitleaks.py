@@ -176,7 +176,7 @@ def test_v7():
     key = items[2]
     assert key.rule == "Asymmetric Private Key"
     assert key.secret_type == "private-key"
-    assert key.secret_value == "-----BEGIN OPENSSH PRIVATE KEY-----"
+    assert key.secret_value is None  # the rule matched only the header: no key to fingerprint
     assert key.committed_at == datetime(2021, 7, 27, 16, 19, 31, tzinfo=UTC)
     assert [o.line for o in items] == [13, 13, 13, 44, 37, 13, 44, 37]
     assert {o.rule for o in items} == {"AWS Access Key", "Asymmetric Private Key"}
@@ -1037,3 +1037,23 @@ def test_verbose_stdout_after_many_log_lines():
     finding += b'\t"file": "a.py",\n\t"lineNumber": 3\n}\n'
     (obs,) = run(logs + finding)
     assert (obs.rule, obs.path, obs.line, obs.secret_value) == ("AWS", "a.py", 3, None)
+
+
+def test_real_v7_header_only_private_keys_are_each_their_place():
+    """gitleaks v7's "Asymmetric Private Key" matched only the PEM header: a header is no key,
+    and as a value it made every key found one secret."""
+    items = run(load("real_webgoat_v7_header_only_private_keys.json"))
+    keys = [obs for obs in items if obs.rule == "Asymmetric Private Key"]
+    assert len(keys) == 3 and len({(obs.path, obs.line) for obs in keys}) == 3
+    for obs in keys:
+        assert obs.secret_type == "private-key"
+        assert obs.secret_value is None and obs.redacted == ""
+    aws = [obs for obs in items if obs.rule == "AWS Access Key"]
+    assert [obs.secret_value for obs in aws] == ["AKIAJQLKPGHXRH2AH5QA"] * 2
+
+
+def test_real_v4_file_rule_offender_is_no_value():
+    (obs,) = run(load("real_issue351_v4_file_rule.json"))
+    assert obs.rule == "PEM Files"
+    assert obs.secret_value is None and obs.redacted == ""
+    assert obs.path == "sonar-project.properties" and obs.line is None
