@@ -162,6 +162,16 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
     doc = load_document(stream)
     if not isinstance(doc, dict):
         raise ImportFormatError(f"expected a JSON object, found {type_name(doc)}", "$")
+    for engine, command in (("iac_engine_version", "iac"), ("sca_engine_version", "sca")):
+        # ggshield's IaC and SCA scans write the same envelope (entities_with_incidents…)
+        # about misconfigurations or vulnerable packages: taken as a secret scan, an empty one
+        # would mark every secret of the source missing.
+        if engine in doc and "secrets_engine_version" not in doc:
+            raise ImportFormatError(
+                f"this is a ggshield {command} scan report, not a secret scan; "
+                "send ggshield secret scan --json",
+                f"$.{engine}",
+            )
     known = (
         "entities_with_incidents",
         "entities_with_issues",

@@ -684,3 +684,35 @@ def test_tool_docker_archive_scan():
 @pytest.mark.parametrize("reason", [{"kind": "not_introduced", "detail": None}, "NOT_INTRODUCED"])
 def test_not_introduced_is_skipped(reason):
     assert run(_incident(ignore_reason=reason)) == []
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        # ggshield's own tests: `ggshield iac scan --json` with nothing found.
+        (json.loads(load("refused/real_ggshield_tests_iac_scan_no_incident.json")), "iac"),
+        (
+            {
+                "id": ".",
+                "type": "path_scan",
+                "iac_engine_version": "1.15.0",
+                "entities_with_incidents": [
+                    {
+                        "filename": "s3.tf",
+                        "incidents": [{"policy_id": "GG_IAC_0055", "severity": "HIGH"}],
+                    }
+                ],
+                "total_incidents": 1,
+            },
+            "iac",
+        ),
+        ({"type": "path_scan", "sca_engine_version": "1.0", "entities_with_incidents": []}, "sca"),
+    ],
+)
+def test_iac_and_sca_scan_reports_are_refused(doc, where):
+    """They share the secret scan's envelope: an empty one taken as a clean secret scan would
+    mark every finding of the source missing."""
+    with pytest.raises(ImportFormatError) as exc:
+        run(doc)
+    assert f"ggshield {where} scan report, not a secret scan" in exc.value.message
+    assert exc.value.location == f"$.{where}_engine_version"
