@@ -109,7 +109,8 @@ _SAS_URL = re.compile(
     re.IGNORECASE,
 )
 _URI_WITH_PASSWORD = re.compile(
-    r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<user>[^:/@\s]{1,40}):[^@\s]+@(?P<host>[^/:?\s]{1,60})"
+    r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<user>[^:/@\s]{1,40}):(?P<password>[^@\s]+)@"
+    r"(?P<host>[^/:?\s]{1,60})"
 )
 
 
@@ -124,8 +125,12 @@ def redact(value: str) -> str:
         return f"{pem.group(1).strip()} (PEM) …"
     uri = _URI_WITH_PASSWORD.match(value) if "://" in value else None
     if uri:
-        # The scheme, user and host say which credential it is; the password stays out.
-        return f"{uri['scheme']}://{uri['user']}:…@{uri['host']}"[:80]
+        # The scheme, user and host say which credential it is; the password stays out, and
+        # so does a user that is (or holds, or is part of) the password: guest:guest.
+        user, password = uri["user"], uri["password"]
+        if user in password or password in user:
+            user = "…"
+        return f"{uri['scheme']}://{user}:…@{uri['host']}"[:80]
     sas = _SAS_URL.match(value) if "sig=" in value else None
     if sas:
         # A SAS URL: its account and path say what it opens; the signature stays out.

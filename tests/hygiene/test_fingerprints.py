@@ -30,6 +30,10 @@ def test_previews_show_what_the_credential_is_never_the_secret_part():
     assert redact("postgres://app:s3cr3tPassw0rd@db.internal:5432/payments") == (
         "postgres://app:…@db.internal"
     )
+    # A user that is the password, or part of it, stays out too.
+    assert redact("amqp://guest:guest@localhost:5672/") == "amqp://…:…@localhost"
+    assert redact("postgres://postgres:postgres2024@db") == "postgres://…:…@db"
+    assert redact("mysql://rootadmin:root@db") == "mysql://…:…@db"
     assert redact("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXkt") == (
         "OPENSSH PRIVATE KEY (PEM) …"
     )
