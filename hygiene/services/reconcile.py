@@ -155,7 +155,10 @@ class Reconciler:
         if has["placeholder"]:
             self.drop_unused_new_secrets()
         self.assign_teams()
-        if self.run.full_scan:
+        # A report of rotation events alone (a rotator's, or a leakline document without
+        # findings) is no scan: it says nothing of what the source's scanner would find.
+        events_only = self.run.events and not has["findings"] and not has["passed"]
+        if self.run.full_scan and not events_only:
             counts.missing, resolved = self.mark_missing(has["findings"])
             counts.resolved += resolved
         if has["references"]:

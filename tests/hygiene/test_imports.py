@@ -333,6 +333,34 @@ def test_a_partial_import_marks_nothing_missing(tmp_path, scanners):
     assert not Finding.objects.filter(missing_since__isnull=False).exists()
 
 
+def test_a_document_of_events_alone_is_no_scan(tmp_path, scanners):
+    """A leakline document without findings (a rotator's events) sent to a source with
+    findings marks none of them missing: it says nothing of what a scan would find."""
+    Source.objects.create(slug="own", name="own", kind="scanner", default_format="leakline")
+    finding = {"rule": "r", "secret": AWS_KEY, "location": {"path": "a.env"}}
+    findings = {"version": 1, "findings": [finding]}
+    run_cli(tmp_path, json.dumps(findings).encode(), source="own", fmt="leakline")
+    event = {"refs": [{"kind": "other", "value": "db-prod"}], "action": "rotated", "at": 1714564800}
+    summary = run_cli(
+        tmp_path,
+        json.dumps({"version": 1, "events": [event]}).encode(),
+        source="own",
+        fmt="leakline",
+        name="events.json",
+    )
+    assert (summary["missing"], summary["events"]) == (0, 1)
+    assert Finding.objects.get(source__slug="own").missing_since is None
+    # An empty findings list is a clean scan, events or not.
+    summary = run_cli(
+        tmp_path,
+        json.dumps({"version": 1, "findings": [], "events": []}).encode(),
+        source="own",
+        fmt="leakline",
+        name="clean.json",
+    )
+    assert summary["missing"] == 1
+
+
 def test_detect_secrets_audited_false_positives_arrive_dismissed(tmp_path, scanners):
     data = reports.detect_secrets(
         [
