@@ -138,6 +138,8 @@ def _observation(
         or finding_secret
         or text_at(snippet, "matching", f"{where}.snippet")
     ) or None
+    if secret and secret.startswith(_BASE64_PEM):
+        secret = _pem_from_base64(secret)
 
     repo = path = file_path = commit = author = ""
     committed_at = None
@@ -255,6 +257,20 @@ def _decode_group(text: str) -> str:
     except (binascii.Error, ValueError):
         return text  # older reports wrote capture groups as text
     return raw.decode("utf-8", errors="replace")
+
+
+# base64 of "-----BEGIN": a key matched as base64 ("Base64-PEM-Encoded Private Key", np.pem.2),
+# whose decoded group is still the base64 text of the PEM. Decoded, it is the key that other
+# rules and tools (np.pem.1, TruffleHog, gitleaks) report as a PEM: one secret, not two.
+_BASE64_PEM = "LS0tLS1CRUdJTi"
+
+
+def _pem_from_base64(text: str) -> str:
+    try:
+        pem = base64.b64decode("".join(text.split()), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        return text
+    return pem if pem.startswith("-----BEGIN ") else text
 
 
 def _match_content(obj: dict, where: str) -> str:

@@ -1048,3 +1048,21 @@ def test_a_clean_trufflehog_scan_is_sent_as_an_empty_list(tmp_path, scanners, ca
     summary = run_cli(tmp_path, b"[]", source="trufflehog", fmt="trufflehog", name="clean.json")
     assert (summary["received"], summary["missing"]) == (0, 1)
     assert Finding.objects.get().missing_since is not None
+
+
+def test_a_key_found_as_base64_by_nosey_parker_and_decoded_by_trufflehog_is_one_secret(
+    tmp_path, scanners
+):
+    """Real reports of one private key in OWASP/wrongsecrets: Nosey Parker's np.pem.2 captures
+    the key's base64 text, TruffleHog decodes it to the PEM."""
+    Source.objects.create(slug="np", name="np", kind="scanner", default_format="noseyparker")
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    for source, fmt, path in (
+        ("trufflehog", "trufflehog", "trufflehog/real_udit_uniyal_wrongsecrets_k8s_main_key.jsonl"),
+        ("np", "noseyparker", "noseyparker/real_defectdojo_0_22_base64_pem_wrongsecrets.jsonl"),
+    ):
+        run_cli(tmp_path, (fixtures / path).read_bytes(), source=source, fmt=fmt, name=f"{fmt}")
+    (secret,) = Secret.objects.all()
+    assert secret.finding_count == 2 and secret.secret_type == "private-key"
+    assert secret.preview == "RSA PRIVATE KEY (PEM) …"
+    assert {f.path for f in secret.findings.all()} == {"k8s/main.key"}
