@@ -348,14 +348,21 @@ def scrub(obs: Observation) -> Observation:
 
 
 def secret_type_for(table: dict[str, SecretType], rule: str, value: str | None, *names: str) -> str:
-    """Tool table (by lower-cased rule) → well-known value prefixes → rule/description words."""
+    """Tool table (by lower-cased rule) → well-known value prefixes → rule/description words.
+    A rule the table calls generic (an entropy check, "generic-api-key") yields to the value's
+    prefix: an sk_live_ key an entropy plugin found is a Stripe key."""
     exact = table.get(rule.lower())
-    if exact is not None:
+    if exact is not None and exact not in _GENERIC_RULE_TYPES:
         return _TYPE_VALUES[exact]
     by_value = guess_secret_type_from_value(value)
     if by_value is not None:
         return by_value.value
+    if exact is not None:
+        return _TYPE_VALUES[exact]
     return _guess_by_names(rule, *names)
+
+
+_GENERIC_RULE_TYPES = frozenset({SecretType.GENERIC_SECRET, SecretType.API_KEY})
 
 
 _TYPE_VALUES = {member: str(member.value) for member in SecretType}

@@ -1057,3 +1057,17 @@ def test_real_v4_file_rule_offender_is_no_value():
     assert obs.rule == "PEM Files"
     assert obs.secret_value is None and obs.redacted == ""
     assert obs.path == "sonar-project.properties" and obs.line is None
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "expected"),
+    [
+        ("generic-api-key", "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "github-token"),
+        ("generic-api-key", "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "stripe-key"),
+        ("generic-api-key", "9f8e7d6c5b4a39281706f5e4d3c2b1a0", "api-key"),
+        ("aws-access-token", "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "aws-access-key"),
+    ],
+)
+def test_a_generic_rule_yields_to_the_values_prefix(rule, value, expected):
+    (obs,) = run(json.dumps([{"RuleID": rule, "Secret": value, "File": "f"}]).encode())
+    assert obs.secret_type == expected
