@@ -36,6 +36,22 @@ class SecretType(models.TextChoices):
     POSTURE_OTHER = "posture-other", "Other posture problem"
 
 
+# What an auditor's (posture) finding can be; every other type is a leaked value's.
+POSTURE_TYPES = frozenset(
+    {
+        SecretType.KEY_ROTATION,
+        SecretType.UNUSED_CREDENTIAL,
+        SecretType.ROOT_CREDENTIAL,
+        SecretType.MISSING_MFA,
+        SecretType.SECRET_ROTATION,
+        SecretType.SHARED_KEY_ACCESS,
+        SecretType.SAS_POLICY,
+        SecretType.KEY_POLICY,
+        SecretType.POSTURE_OTHER,
+    }
+)
+
+
 class Severity(models.TextChoices):
     CRITICAL = "critical", "Critical"
     HIGH = "high", "High"

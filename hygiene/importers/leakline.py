@@ -28,6 +28,7 @@ from typing import IO, Any
 import ijson
 
 from hygiene.taxonomy import (
+    POSTURE_TYPES,
     SecretType,
     Severity,
     guess_secret_type,
@@ -322,6 +323,8 @@ def dict_at(obj: dict, key: str, where: str) -> dict:
 # --- the Leakline format ----------------------------------------------------------------------
 
 SECRET_TYPES = [t.value for t in SecretType]
+LEAKED_TYPES = [t for t in SECRET_TYPES if t not in POSTURE_TYPES]
+POSTURE_ONLY_TYPES = [t for t in SECRET_TYPES if t in POSTURE_TYPES]
 SEVERITIES = [s.value for s in Severity]
 VALIDITIES = ["valid", "invalid", "unknown"]
 CATEGORIES = ["secret", "posture"]
@@ -507,7 +510,21 @@ def finding(value: Any, where: str) -> Observation:
                 "unknown secret_type; accepted values: " + ", ".join(SECRET_TYPES),
                 f"{where}.secret_type",
             )
+        allowed = POSTURE_ONLY_TYPES if category == "posture" else LEAKED_TYPES
+        if type_value not in allowed:
+            raise ImportFormatError(
+                f"a {category} finding's secret_type should be one of: "
+                + ", ".join(allowed)
+                + (
+                    " (a posture type needs category 'posture')"
+                    if category == "secret"
+                    else " (a leaked value's type needs category 'secret')"
+                ),
+                f"{where}.secret_type",
+            )
         secret_type = type_value
+    elif category == "posture":
+        secret_type = SecretType.POSTURE_OTHER.value
     else:
         guessed = guess_secret_type_from_value(secret) or guess_secret_type(rule, title)
         secret_type = guessed.value
@@ -521,6 +538,12 @@ def finding(value: Any, where: str) -> Observation:
     if not isinstance(passed, bool):
         raise ImportFormatError(
             f"should be true or false, found {type_name(passed)}", f"{where}.passed"
+        )
+    if passed and category != "posture":
+        raise ImportFormatError(
+            "only a posture finding (an auditor's check) can pass; a secret finding reports a"
+            " leaked value: leave 'passed' out, or make it category 'posture'",
+            f"{where}.passed",
         )
     ids = dict_at(obj, "ids", where)
     tool_ids: dict[str, str] = {}

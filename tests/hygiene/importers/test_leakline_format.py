@@ -11,7 +11,8 @@ import pytest
 
 from hygiene.importers import get_parser
 from hygiene.importers.base import ImportFormatError, Observation, Reference, RotationEvent
-from hygiene.importers.leakline import SECRET_TYPES, parse
+from hygiene.importers.leakline import LEAKED_TYPES, SECRET_TYPES, parse
+from hygiene.importers.leakline import POSTURE_ONLY_TYPES as POSTURE_TYPES
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 HERE = FIXTURES / "leakline"
@@ -225,6 +226,28 @@ def error_of(d) -> str:
             lambda d: d["findings"][0].update(passed="yes"),
             "$.findings[0].passed: should be true or false",
         ),
+        (
+            lambda d: d["findings"][0].update(passed=True),
+            "$.findings[0].passed: only a posture finding (an auditor's check) can pass",
+        ),
+        (
+            lambda d: d["findings"][1].update(category="secret", passed=True),
+            "$.findings[1].passed: only a posture finding",
+        ),
+        (
+            lambda d: d["findings"][2].update(secret_type="aws-access-key"),
+            "$.findings[2].secret_type: a posture finding's secret_type should be one of: "
+            "key-rotation",
+        ),
+        (
+            lambda d: d["findings"][0].update(secret_type="missing-mfa"),
+            "$.findings[0].secret_type: a secret finding's secret_type should be one of: "
+            "aws-access-key",
+        ),
+        (
+            lambda d: d["findings"][1].update(category="secret", secret_type="posture-other"),
+            "$.findings[1].secret_type: a secret finding's secret_type",
+        ),
         (lambda d: d["findings"][0].update(rule=None), "$.findings[0].rule: missing required"),
         (lambda d: d["findings"][0].update(rule=["r"]), "$.findings[0].rule: should be a string"),
         (
@@ -308,6 +331,90 @@ def test_unknown_secret_type_lists_every_accepted_value():
     message = error_of(d)
     for value in SECRET_TYPES:
         assert value in message
+
+
+@pytest.mark.parametrize(
+    ("report", "where", "allowed", "refused"),
+    [
+        (  # a posture finding with a secret type
+            {
+                "version": 1,
+                "findings": [
+                    {
+                        "rule": "p",
+                        "category": "posture",
+                        "secret_type": "aws-access-key",
+                        "resource": "arn:x",
+                    }
+                ],
+            },
+            "$.findings[0].secret_type",
+            POSTURE_TYPES,
+            LEAKED_TYPES,
+        ),
+        (  # a secret finding (category by default) with a posture type
+            {
+                "version": 1,
+                "findings": [
+                    {
+                        "rule": "s",
+                        "secret": "zzzzzzzz12345678q",
+                        "secret_type": "missing-mfa",
+                        "location": {"repo": "acme/z", "path": "c", "line": 2},
+                    }
+                ],
+            },
+            "$.findings[0].secret_type",
+            LEAKED_TYPES,
+            POSTURE_TYPES,
+        ),
+    ],
+    ids=["posture-with-secret-type", "secret-with-posture-type"],
+)
+def test_secret_type_must_belong_to_the_category(report, where, allowed, refused):
+    message = error_of(report)
+    assert message.startswith(f"{where}: ")
+    listed = message.split(" should be one of: ", 1)[1].split(" (", 1)[0].split(", ")
+    assert listed == allowed
+    assert not set(listed) & set(refused)
+    assert "zzzzzzzz12345678q" not in message
+    # Every taxonomy value is accepted by exactly one of the two categories.
+    assert sorted(LEAKED_TYPES + POSTURE_TYPES) == sorted(SECRET_TYPES)
+    assert not set(LEAKED_TYPES) & set(POSTURE_TYPES)
+
+
+def test_a_secret_finding_cannot_pass():
+    report = {
+        "version": 1,
+        "findings": [{"rule": "s4", "secret": "zzzzzzzz12345678r", "passed": True}],
+    }
+    message = error_of(report)
+    assert message.startswith("$.findings[0].passed: only a posture finding")
+    assert "zzzzzzzz12345678r" not in message
+    # Unseekable: the same refusal, not a silently dropped "passed" item.
+    with pytest.raises(ImportFormatError, match=r"^\$\.findings\[0\]\.passed: "):
+        list(parse(Unseekable(json.dumps(report).encode())))
+    # false / null stay allowed on a secret finding (the default), and a posture finding passes.
+    for value in (False, None):
+        report["findings"][0]["passed"] = value
+        assert run(report)[0].passed is False
+    posture = {
+        "rule": "p3",
+        "category": "posture",
+        "resource": "arn:aws:iam::1:user/bob",
+        "secret_type": "missing-mfa",
+        "passed": True,
+    }
+    (obs,) = run({"version": 1, "findings": [posture]})
+    assert (obs.category, obs.secret_type, obs.passed) == ("posture", "missing-mfa", True)
+
+
+@pytest.mark.parametrize("rule", ["storage-shared-key-enabled", "github-token-rotation"])
+def test_a_posture_finding_without_a_type_is_posture_other(rule):
+    """Not a secret type guessed from the rule's name ("github-token-rotation" → github-token)."""
+    report = {"version": 1, "findings": [{"rule": rule, "category": "posture", "resource": "x"}]}
+    (obs,) = run(report)
+    assert obs.secret_type == "posture-other"
 
 
 def test_errors_come_before_any_item_on_a_seekable_stream():
