@@ -13,9 +13,16 @@ only that a plugin tried: ``verified_result`` true is a live credential, false o
 verification (written with ``--output-verified-false``), null not verified. Where an item has
 ``verified_result`` it decides the validity.
 
+One value found by several plugins on one line is one item per plugin, with the same
+``hashed_secret`` and ``line_number``: one finding (the same place), whose first row names it.
+1.x sorts a line's items by type name, so the entropy plugins' ("Base64 High Entropy String")
+often come first: of those items a file lists, the specific plugins' ("Slack Token") are
+yielded before the generic ones (entropy strings, "Secret Keyword"), otherwise in order.
+
 ``detect-secrets audit --report [--json]`` (1.1+) writes a report instead: ``{"results":
 [{"category", "filename", "lines": {"<line number>": <line text>}, "secrets": <raw value>,
-"types": [...]}]}``, one entry per secret and file with every line where it occurs. The value
+"types": [...]}]}`` (1.4+; 1.1-1.3 write the bare array, ``[{"category", ...}]``), one entry
+per secret and file with every line where it occurs. The value
 goes to ``secret_value`` only (its fingerprint is the one of the baseline's ``hashed_secret``);
 the line texts are never read. ``category`` is the audit label: VERIFIED_TRUE (``is_secret:
 true``), VERIFIED_FALSE (a false positive) or UNVERIFIED.
@@ -74,6 +81,11 @@ SECRET_TYPES: dict[str, SecretType] = {
     "pypi upload token": SecretType.API_KEY,
 }
 
+# What the keyword and entropy plugins report: any value, so a type that says little.
+_GENERIC_TYPES = frozenset(
+    {"secret keyword", "base64 high entropy string", "hex high entropy string"}
+)
+
 _SHA1 = re.compile(r"[0-9a-fA-F]{40}")
 
 
@@ -81,14 +93,24 @@ _SHA1 = re.compile(r"[0-9a-fA-F]{40}")
 def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
     stream, ch = first_char(stream)
     head = peek(stream)
-    if ch != "{":
+    if ch not in ("{", "["):
         hint = sniff(head)
         raise ImportFormatError(
-            hint or "expected a detect-secrets baseline (a JSON object with 'results')", "$"
+            hint
+            or "expected a detect-secrets baseline (a JSON object with 'results') or audit report",
+            "$",
         )
     doc = load_document(stream)
+    if isinstance(doc, list):
+        # ``audit --report --json`` of 1.1-1.3: the entries without the "results" wrapper.
+        if doc and not _is_report_entry(doc[0]):
+            hint = sniff(head)
+            if hint and "detect-secrets" not in hint:  # another tool's array of findings
+                raise ImportFormatError(hint, "$")
+        yield from _report(doc, where, "$")
+        return
     if not isinstance(doc, dict):
-        raise ImportFormatError(f"expected a JSON object, found {type_name(doc)}", "$")
+        raise ImportFormatError(f"expected a JSON object or array, found {type_name(doc)}", "$")
     if "results" not in doc:
         hint = sniff(head)
         raise ImportFormatError(
@@ -99,7 +121,7 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
         )
     results = doc["results"]
     if isinstance(results, list):
-        yield from _report(results, where)
+        yield from _report(results, where, "$.results")
         return
     if not isinstance(results, dict):
         raise ImportFormatError(
@@ -113,10 +135,35 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
             raise ImportFormatError(
                 f"expected an array of findings, found {type_name(items)}", file_loc
             )
+        observations = []
         for index, item in enumerate(items):
             loc = f"{file_loc}[{index}]"
             where[0] = loc
-            yield finding(item, loc, filename)
+            observations.append(finding(item, loc, filename))
+        yield from _specific_first(observations)
+
+
+def _specific_first(observations: list[Observation]) -> list[Observation]:
+    """One file's findings, where several share a place (the same value on the same line,
+    found by several plugins) the specific plugins' first: staging keeps a place's first row,
+    and "Slack Token" says more than "Base64 High Entropy String". Otherwise in order."""
+    places: dict[tuple, list[int]] = {}
+    for index, obs in enumerate(observations):
+        places.setdefault((obs.path, obs.line, obs.secret_sha1), []).append(index)
+    ordered = list(observations)
+    for indexes in places.values():
+        if len(indexes) > 1:
+            # A stable sort: among the specific ones, and among the generic ones, file order.
+            best_first = sorted(
+                (observations[i] for i in indexes), key=lambda o: _is_generic(o.rule)
+            )
+            for index, obs in zip(indexes, best_first, strict=True):
+                ordered[index] = obs
+    return ordered
+
+
+def _is_generic(rule: str) -> bool:
+    return rule.lower() in _GENERIC_TYPES
 
 
 def finding(item: object, where: str, filename: str) -> Observation:
@@ -155,16 +202,21 @@ def finding(item: object, where: str, filename: str) -> Observation:
 _CATEGORIES = {"VERIFIED_TRUE": True, "VERIFIED_FALSE": False, "UNVERIFIED": None}
 
 
-def _report(results: list, where: list[str]) -> Iterator[Observation]:
-    """``detect-secrets audit --report``: one Observation per line of each reported secret."""
+def _is_report_entry(entry: object) -> bool:
+    return isinstance(entry, dict) and "secrets" in entry and "types" in entry
+
+
+def _report(results: list, where: list[str], at: str) -> Iterator[Observation]:
+    """``detect-secrets audit --report``: one Observation per line of each reported secret.
+    ``at``: the JSON path of the entries' array ("$.results", or "$" for 1.1-1.3)."""
     for index, entry in enumerate(results):
-        loc = f"$.results[{index}]"
+        loc = f"{at}[{index}]"
         where[0] = loc
         if not isinstance(entry, dict):
             raise ImportFormatError(
                 f"expected a report entry object, found {type_name(entry)}", loc
             )
-        if "secrets" not in entry or "types" not in entry:
+        if not _is_report_entry(entry):
             raise ImportFormatError(
                 "not a detect-secrets audit report entry: 'secrets' and 'types' are required", loc
             )
@@ -208,7 +260,7 @@ def _report(results: list, where: list[str]) -> Iterator[Observation]:
                 raise ImportFormatError("a key is not a line number", f"{loc}.lines")
             numbers.append(int(number_text))
         # A specific plugin's type names the secret better than the keyword/entropy ones.
-        rule = next((n for n in names if n.lower() not in _GENERIC_TYPES), names[0])
+        rule = next((n for n in names if not _is_generic(n)), names[0])
         for line in sorted(set(numbers)) or [None]:
             yield scrub(
                 Observation(
@@ -221,8 +273,3 @@ def _report(results: list, where: list[str]) -> Iterator[Observation]:
                     tool_ids={"audit": "confirmed a secret"} if is_secret else {},
                 )
             )
-
-
-_GENERIC_TYPES = frozenset(
-    {"secret keyword", "base64 high entropy string", "hex high entropy string"}
-)

@@ -17,8 +17,8 @@ DIR = FIXTURES / "detect-secrets"
 SAMPLE = json.loads((DIR / "many_findings.json").read_bytes())
 
 
-def run(data: bytes | dict) -> list[Observation]:
-    if isinstance(data, dict):
+def run(data: bytes | dict | list) -> list[Observation]:
+    if isinstance(data, dict | list):
         data = json.dumps(data).encode()
     return list(parse(io.BytesIO(data)))
 
@@ -107,7 +107,7 @@ def test_verified_types_and_case():
 SECRETS = ["bd564db5d5cc358eb0e3523d3e03041739f230d5"]
 
 
-def _bad(data: bytes | dict) -> ImportFormatError:
+def _bad(data: bytes | dict | list) -> ImportFormatError:
     with pytest.raises(ImportFormatError) as info:
         run(data)
     err = info.value
@@ -141,10 +141,14 @@ def _item(**changes) -> dict:
         (b"", "empty"),
         (b"\n  \n", "empty"),
         (b"\x00\x00\x01\x02", "binary"),
-        (b"[" * 100_000, "expected a detect-secrets baseline"),
+        (b"[" * 100_000, "nested"),
         (b'{"results": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested"),
         (b'{"results": ' + b"[" * 100 + b"]" * 100 + b"}", "nested deeper"),
-        (b"[]", "expected a detect-secrets baseline"),
+        (b"[1]", "$[0]"),
+        (b'[{"filename": "a"}]', "'secrets' and 'types' are required"),
+        (_entry(secrets=None)["results"], "$[0].secrets"),
+        (_entry(types=[None])["results"], "$[0].types[0]"),
+        (_entry(lines={"0": "x"})["results"], "$[0].lines"),
         (b'{"version": "1.0"}', "no 'results'"),
         (b'{"results": 5}', "'results' should be an object"),
         (b'{"results": [1]}', "expected a report entry object"),
@@ -458,3 +462,178 @@ def test_audit_report_values_that_cannot_be_stored(entry, where):
     # json.dumps keeps a lone surrogate as its \u escape, as a tool would write it.
     data = json.dumps({"results": [{**base, **entry}]}).encode()
     assert _bad(data).location == where
+
+
+# --- detect-secrets 1.1-1.3: the audit report is a bare array ----------------------------
+
+REPORT_1_1 = DIR / "tool_detect_secrets_1_1_0_audit_report.json"
+AUDITED_1_3 = DIR / "tool_detect_secrets_1_3_0_audited.json"
+SLACK_1_1 = "xoxb-912837465012-918273645098-Qm7Rk2Lp9Xs4Tn6Vb8Wc1Zd3"
+
+
+def test_tool_1_1_audit_report_is_a_bare_array():
+    """detect-secrets 1.1.0 ``audit --report --json`` (1.1-1.3 print the list of entries; only
+    1.4+ wrap it in {"results": ...}): read entry by entry as the wrapped form."""
+    data = REPORT_1_1.read_bytes()
+    assert data.lstrip().startswith(b"[")
+    items = run(data)
+    assert [(o.rule, o.path, o.line, o.tool_resolution, o.tool_ids) for o in items] == [
+        ("NPM tokens", ".npmrc", 1, "", {}),
+        ("Base64 High Entropy String", "app/settings.py", 2, "", {}),
+        ("Slack Token", "app/settings.py", 3, "", {"audit": "confirmed a secret"}),
+        ("Base64 High Entropy String", "app/settings.py", 4, "false_positive", {}),
+        ("Stripe Access Key", "app/settings.py", 4, "", {"audit": "confirmed a secret"}),
+        ("Basic Auth Credentials", "app/settings.py", 5, "", {}),
+        ("Secret Keyword", "app/settings.py", 6, "", {}),
+        ("JSON Web Token", "app/settings.py", 7, "", {}),
+        ("Basic Auth Credentials", "config/basic.yaml", 1, "", {}),
+        ("Base64 High Entropy String", "config/basic.yaml", 2, "false_positive", {}),
+        ("Mailchimp Access Key", "config/prod.env", 2, "", {}),
+        ("Twilio API Key", "config/prod.env", 3, "", {"audit": "confirmed a secret"}),
+        ("Square OAuth Secret", "config/prod.env", 4, "", {}),
+        ("Base64 High Entropy String", "config/prod.env", 6, "false_positive", {}),
+        ("Artifactory Credentials", "config/prod.env", 6, "", {}),
+        ("Private Key", "deploy/id_rsa", 1, "", {"audit": "confirmed a secret"}),
+    ]
+    slack = items[2]
+    assert (slack.secret_type, slack.secret_value, slack.secret_sha1) == (
+        "slack-token",
+        SLACK_1_1,
+        None,
+    )
+    assert items[4].secret_type == "stripe-key"
+    assert items[15].secret_type == "private-key"
+    # The same value the baseline hashed: the report's findings match the baseline's.
+    baseline = run(AUDITED_1_3.read_bytes())
+    base_slack = next(o for o in baseline if o.rule == "Slack Token")
+    assert hashlib.sha1(slack.secret_value.encode()).hexdigest() == base_slack.secret_sha1
+    # What 1.4+ would write for the same entries reads the same.
+    assert run({"results": json.loads(data)}) == items
+    for obs in items:
+        assert obs.secret_value
+        assert obs.description == "" or obs.secret_value not in obs.description
+        for field in dataclasses.fields(obs):
+            value = getattr(obs, field.name)
+            if field.name != "secret_value" and isinstance(value, str):
+                assert SLACK_1_1 not in value
+    assert run(b"[]") == []  # 1.1-1.3's report of nothing
+
+
+@pytest.mark.parametrize(
+    ("index", "changes", "where"),
+    [
+        (3, {"filename": ["app/settings.py"]}, "$[3].filename"),
+        (0, {"secrets": None}, "$[0].secrets"),
+        (1, {"types": ["Secret Keyword", 5]}, "$[1].types[1]"),
+        (5, {"category": "MAYBE"}, "$[5].category"),
+        (2, {"lines": {"three": "x"}}, "$[2].lines"),
+    ],
+)
+def test_tool_1_1_audit_report_errors_name_the_json_path(index, changes, where):
+    entries = json.loads(REPORT_1_1.read_bytes())
+    entries[index].update(changes)
+    err = _bad(entries)
+    assert err.location == where
+    assert SLACK_1_1 not in str(err)
+
+
+def test_audit_report_bare_array_of_non_entries():
+    entries = json.loads(REPORT_1_1.read_bytes())
+    entries[4] = "Stripe Access Key"
+    assert _bad(entries).location == "$[4]"
+    entries[4] = {"filename": "a.py", "types": ["Slack Token"]}
+    err = _bad(entries)
+    assert (err.location, err.message) == (
+        "$[4]",
+        "not a detect-secrets audit report entry: 'secrets' and 'types' are required",
+    )
+
+
+# --- one value, several plugins, one line: the specific plugin's item first ---------------
+
+
+def _first_per_place(items: list[Observation]) -> dict[tuple, Observation]:
+    """What staging keeps: the first row of each place (value, path, line)."""
+    first: dict[tuple, Observation] = {}
+    for obs in items:
+        first.setdefault((obs.secret_sha1, obs.path, obs.line), obs)
+    return first
+
+
+def test_tool_1_3_audited_baseline_specific_plugin_before_entropy():
+    """detect-secrets 1.3.0 sorts a line's items by type: "Base64 High Entropy String" comes
+    before "Slack Token" for the same hashed value on app/settings.py line 3."""
+    doc = json.loads(AUDITED_1_3.read_bytes())
+    listed = [i["type"] for i in doc["results"]["app/settings.py"] if i["line_number"] == 3]
+    assert listed == ["Base64 High Entropy String", "Slack Token"]
+    items = run(AUDITED_1_3.read_bytes())
+    assert len(items) == 20  # every item still comes through
+    line_3 = [o for o in items if (o.path, o.line) == ("app/settings.py", 3)]
+    assert [o.rule for o in line_3] == ["Slack Token", "Base64 High Entropy String"]
+    first = _first_per_place(items)
+    slack = first[("f74f548ba3ce2aa54da0b01824403fc8edef087d", "app/settings.py", 3)]
+    assert (slack.rule, slack.secret_type) == ("Slack Token", "slack-token")
+    assert slack.tool_ids == {"audit": "confirmed a secret"}
+    aws = first[("e4fba91f312be733aa2dc644dab8ca8c1b685409", "app/settings.py", 2)]
+    assert aws.secret_type == "aws-access-key"
+    line_2 = [o.rule for o in items if (o.path, o.line) == ("app/settings.py", 2)]
+    assert line_2 == ["AWS Access Key", "Base64 High Entropy String", "Secret Keyword"]
+    # Other values on the same line are other places: left where the file lists them.
+    basic = [(o.rule, o.secret_sha1[:8]) for o in items if o.path == "config/basic.yaml"]
+    assert basic == [
+        ("Basic Auth Credentials", "0179e240"),
+        ("Base64 High Entropy String", "2a9c390a"),
+        ("GitHub Token", "e175c6f5"),
+    ]
+    assert [o.rule for o in items if o.path == "config/prod.env"][-2:] == [
+        "Base64 High Entropy String",
+        "Artifactory Credentials",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("order", "specific"),
+    [
+        (["Secret Keyword", "Base64 High Entropy String", "Slack Token"], "Slack Token"),
+        (["Hex High Entropy String", "Slack Token", "Secret Keyword"], "Slack Token"),
+        (["Base64 High Entropy String", "secret keyword", "JSON Web Token"], "JSON Web Token"),
+    ],
+)
+def test_specific_plugin_first_whatever_the_order(order, specific):
+    doc = json.loads(AUDITED_1_3.read_bytes())
+    template = doc["results"]["app/settings.py"][4]  # the Slack Token item on line 3
+    other = doc["results"]["app/settings.py"][8]  # a keyword on line 6: another value
+    doc["results"] = {}
+    doc["results"]["app/settings.py"] = [
+        {**template, "type": order[0]},
+        other,
+        {**template, "type": order[1]},
+        {**template, "type": order[2]},
+    ]
+    items = run(doc)
+    assert [o.line for o in items] == [3, 6, 3, 3]
+    assert items[0].rule == specific
+    assert items[1] == run({"results": {"app/settings.py": [other]}})[0]
+    # The generic ones keep the file's order.
+    generic = [t for t in order if t != specific]
+    assert [items[2].rule, items[3].rule] == generic
+
+
+@pytest.mark.django_db
+def test_tool_1_3_audited_baseline_imports_the_slack_token_as_one(db):
+    from hygiene.models import Finding, Source
+    from hygiene.services.imports import import_report
+
+    source = Source.objects.create(
+        slug="detect-secrets",
+        name="detect-secrets",
+        kind="scanner",
+        default_format="detect-secrets",
+    )
+    with AUDITED_1_3.open("rb") as stream:
+        import_report(source=source, format_key="detect-secrets", stream=stream, via="cli")
+    finding = Finding.objects.get(path="app/settings.py", line=3)
+    assert (finding.rule, finding.secret_type) == ("Slack Token", "slack-token")
+    assert finding.secret.secret_type == "slack-token"
+    aws = Finding.objects.get(path="app/settings.py", line=2)
+    assert aws.secret_type == "aws-access-key"
