@@ -364,6 +364,9 @@ def _resolution(state: str, resolution: str, action: str) -> str:
         return "resolved"
     if action == "revoked":
         return "revoked"
+    if state == "open":
+        # GitHub says so: a dismissal that came from GitHub (it was reopened there) is undone.
+        return "open"
     return ""
 
 

@@ -281,6 +281,10 @@ def _after_reconcile(run: ImportRun, counts) -> None:
     from incidents.models import TimelineEvent
 
     label = f"{run.format} import #{run.pk}"
+    reopened = {
+        "reported": "Reopened: reported again after it was resolved",
+        "tool": "Reopened in the reporting tool",
+    }
     TimelineEvent.objects.bulk_create(
         [
             TimelineEvent(
@@ -288,9 +292,23 @@ def _after_reconcile(run: ImportRun, counts) -> None:
                 secret_id=secret_id,
                 kind="finding.reopened",
                 actor_label=label,
-                message="Reopened: reported again after it was resolved",
+                message=reopened[how],
             )
-            for finding_id, secret_id in counts.reopened_ids
+            for finding_id, secret_id, how in counts.reopened_ids
+        ]
+        + [
+            TimelineEvent(
+                finding_id=finding_id,
+                secret_id=secret_id,
+                kind="finding.dismissed" if resolution != "fixed" else "finding.status",
+                actor_label=label,
+                message=(
+                    "Resolved in the reporting tool"
+                    if resolution == "fixed"
+                    else f"Dismissed in the reporting tool: {resolution.replace('_', ' ')}"
+                ),
+            )
+            for finding_id, secret_id, resolution in counts.dismissed_ids
         ]
     )
     apply_events()

@@ -26,6 +26,8 @@ SEVERITY_FROM_RANK_SQL = (
     "WHEN 1 THEN 'low' ELSE 'info' END"
 )
 DISMISSALS = ("false_positive", "used_in_tests", "accepted_risk", "revoked", "wont_fix")
+# The resolution comment of a finding the reporting tool itself closed (and may reopen).
+TOOL_COMMENT = "Resolved in the reporting tool"
 LAST_SEEN_GRANULARITY = timedelta(hours=1)
 # Staged rows come and go within minutes, so the tables' statistics never describe a large run:
 # without fresh ones the planner expects a few dozen rows and probes an index 100,000 times
@@ -57,7 +59,8 @@ class ReconcileCounts:
     missing: int = 0
     dismissed: int = 0
     secret_ids: list[int] = field(default_factory=list)
-    reopened_ids: list[tuple[int, int | None]] = field(default_factory=list)
+    reopened_ids: list[tuple[int, int | None, str]] = field(default_factory=list)
+    dismissed_ids: list[tuple[int, int | None, str]] = field(default_factory=list)
 
 
 class SourceGone(Exception):
@@ -143,7 +146,7 @@ class Reconciler:
             # this transaction's rows, for the statements below.
             self.sql("ANALYZE hygiene_secret (first_seen_at, severity, validity)")
         if self.known:  # triage can close findings meanwhile (no lock), not create them
-            counts.reopened_ids = self.reopen_resolved()
+            counts.reopened_ids = self.reopen_resolved(has["tool_says_open"])
             counts.reopened = len(counts.reopened_ids)
         if has["passed"]:
             counts.resolved += self.resolve_passed()
@@ -151,7 +154,8 @@ class Reconciler:
         if large and written:
             self.sql("ANALYZE hygiene_finding (first_seen_at, source_id, category, missing_since)")
         if has["tool_resolution"]:
-            counts.dismissed = self.apply_tool_dismissals()
+            counts.dismissed_ids = self.apply_tool_dismissals()
+            counts.dismissed = len(counts.dismissed_ids)
         if has["placeholder"]:
             self.drop_unused_new_secrets()
         self.assign_teams()
@@ -178,20 +182,24 @@ class Reconciler:
         row = self.rows(
             """
             SELECT COALESCE(MAX(CASE WHEN passed THEN 1 ELSE 0 END), 0),
-                   COALESCE(MAX(CASE WHEN tool_resolution <> '' THEN 1 ELSE 0 END), 0),
+                   COALESCE(MAX(CASE WHEN tool_resolution NOT IN ('', 'open', 'reopened')
+                       THEN 1 ELSE 0 END), 0),
+                   COALESCE(MAX(CASE WHEN tool_resolution IN ('open', 'reopened')
+                       THEN 1 ELSE 0 END), 0),
                    EXISTS(SELECT 1 FROM hygiene_stagedreference WHERE run_id = %(run)s),
                    COALESCE(SUM(CASE WHEN passed THEN 0 ELSE 1 END), 0),
                    EXISTS(SELECT 1 FROM hygiene_finding WHERE source_id = %(source)s)
             FROM hygiene_stagedfinding WHERE run_id = %(run)s
             """
         )[0]
-        self.known = bool(row[4])
+        self.known = bool(row[5])
         return {
             "passed": bool(row[0]),
             "tool_resolution": bool(row[1]),
-            "references": bool(row[2]),
+            "tool_says_open": bool(row[2]),
+            "references": bool(row[3]),
             "placeholder": self.run.format == "github-secret-scanning",
-            "findings": row[3],
+            "findings": row[4],
         }
 
     # -- secrets -------------------------------------------------------------------------
@@ -304,25 +312,52 @@ class Reconciler:
 
     # -- findings ------------------------------------------------------------------------
 
-    def reopen_resolved(self) -> list[tuple[int, int | None]]:
-        """A resolved finding reported again is a regression: it reopens (dismissed ones stay)."""
+    def reopen_resolved(self, tool_says_open: bool) -> list[tuple[int, int | None, str]]:
+        """A resolved finding reported again is a regression: it reopens. Dismissed ones stay,
+        unless the tool reopened the alert (a webhook's "reopened"), or says it is open and the
+        dismissal was its own (GitHub's list after an alert was reopened there). Returns (id,
+        secret id, how) of each: "reported" again, or "tool" (the tool reopened it).
+        ``tool_says_open``: whether any staged row says so."""
         # A join with the source's closed findings (the partial index finding_closed_at): when
         # there are none, as in most re-scans, it ends before reading the run's rows (0.11 s
         # per 100,000 for IN (…) of them). Staged location keys are unique per run.
-        return self.rows(
-            """
-            UPDATE hygiene_finding SET status = 'open', resolution = '', resolved_at = NULL,
-                resolved_by_id = NULL, missing_since = NULL, updated_at = %(now)s
-            FROM (SELECT location_key, tool_resolution FROM hygiene_stagedfinding
+        staged = """(SELECT location_key, tool_resolution FROM hygiene_stagedfinding
                   WHERE run_id = %(run)s AND passed = FALSE
-                    AND tool_resolution IN ('', 'reopened')) s
+                    AND tool_resolution IN ('', 'reopened', 'open')) s"""
+        by_tool = f"""(s.tool_resolution = 'reopened'
+                   OR (s.tool_resolution = 'open'
+                       AND hygiene_finding.resolution_comment = '{TOOL_COMMENT}'))"""
+        reopened_by_tool: set[int] = set()
+        if tool_says_open:
+            # Which of them the tool reopened: dismissed ones (RETURNING can't say what a row
+            # was before, and SQLite's can't read the joined rows).
+            reopened_by_tool = {
+                row[0]
+                for row in self.rows(
+                    f"""SELECT hygiene_finding.id FROM hygiene_finding JOIN {staged}
+                          ON hygiene_finding.location_key = s.location_key
+                        WHERE hygiene_finding.source_id = %(source)s
+                          AND hygiene_finding.status = 'dismissed' AND {by_tool}"""
+                )
+            }
+        rows = self.rows(
+            f"""
+            UPDATE hygiene_finding SET status = 'open', resolution = '', resolved_at = NULL,
+                resolved_by_id = NULL, missing_since = NULL, updated_at = %(now)s,
+                resolution_comment = CASE
+                    WHEN hygiene_finding.resolution_comment = '{TOOL_COMMENT}' THEN ''
+                    ELSE hygiene_finding.resolution_comment END
+            FROM {staged}
             WHERE hygiene_finding.source_id = %(source)s
               AND hygiene_finding.status IN ('resolved', 'dismissed')
               AND hygiene_finding.location_key = s.location_key
-              AND (hygiene_finding.status = 'resolved' OR s.tool_resolution = 'reopened')
+              AND (hygiene_finding.status = 'resolved' OR {by_tool})
             RETURNING hygiene_finding.id, hygiene_finding.secret_id
             """
         )
+        return [
+            (pk, secret, "tool" if pk in reopened_by_tool else "reported") for pk, secret in rows
+        ]
 
     def resolve_passed(self) -> int:
         return self.sql(
@@ -341,11 +376,21 @@ class Reconciler:
         """When a known finding (``old``) is updated from a reported one (``new``); its
         sighting is refreshed then too (``_sighting_due``)."""
         return f"""({old}.missing_since IS NOT NULL
-               OR {old}.severity <> {new}.severity
+               OR {old}.severity <> {Reconciler._severity(old, new)}
                OR ({new}.validity <> 'unknown' AND {old}.validity <> {new}.validity)
                OR ({new}.url <> '' AND {old}.url <> {new}.url)
                OR {old}.title <> {new}.title
-               OR {old}.description <> {new}.description)"""
+               OR ({new}.description <> '' AND {old}.description <> {new}.description)
+               OR ({old}.path = '' AND {new}.path <> ''))"""
+
+    @staticmethod
+    def _severity(old: str, new: str) -> str:
+        """A known finding's severity from a report: the report's, except that a report that
+        doesn't say whether the secret is valid (a GitHub location delivery) keeps what an
+        earlier "valid" raised (its validity is kept too)."""
+        return f"""(CASE WHEN {new}.validity = 'unknown' AND {old}.validity = 'valid'
+                     AND {_rank(new + ".severity")} < {_rank(old + ".severity")}
+                THEN {old}.severity ELSE {new}.severity END)"""
 
     def _sighting_due(self, finding: str, sighting: str, new: str) -> str:
         """When a known finding's sighting (``sighting``) moves to now: hourly at most
@@ -369,8 +414,9 @@ class Reconciler:
         if not self.known:
             counts.created = self._insert_new(staged, anti_join=False)
             return counts.created
-        changes = """f.severity <> s.severity OR f.missing_since IS NOT NULL
-                       OR (s.validity <> 'unknown' AND f.validity <> s.validity)"""
+        changes = f"""f.severity <> {self._severity("f", "s")} OR f.missing_since IS NOT NULL
+                       OR (s.validity <> 'unknown' AND f.validity <> s.validity)
+                       OR (f.path = '' AND s.path <> '')"""
         # Reopened ones (reopen_resolved, just now) count as reopened, not unchanged too.
         known, stale, sighted, unsighted, changed, reopened = self.rows(
             f"""
@@ -425,17 +471,27 @@ class Reconciler:
             )
 
     def _refresh_known(self, staged: str) -> int:
+        severity = self._severity("hygiene_finding", "s")
         return self.sql(
             f"""
             UPDATE hygiene_finding SET
                 missing_since = NULL,
-                severity = s.severity,
+                severity = {severity},
                 validity = CASE WHEN s.validity = 'unknown' THEN hygiene_finding.validity
                     ELSE s.validity END,
                 url = CASE WHEN s.url <> '' THEN s.url ELSE hygiene_finding.url END,
                 title = s.title,
-                description = s.description,
-                updated_at = CASE WHEN hygiene_finding.severity <> s.severity
+                description = CASE WHEN s.description <> '' THEN s.description
+                    ELSE hygiene_finding.description END,
+                -- A finding known without a place (a GitHub alert first seen in a webhook
+                -- delivery without one) takes the first one reported.
+                path = CASE WHEN hygiene_finding.path = '' THEN s.path
+                    ELSE hygiene_finding.path END,
+                line = CASE WHEN hygiene_finding.path = '' AND s.path <> '' THEN s.line
+                    ELSE hygiene_finding.line END,
+                "commit" = CASE WHEN hygiene_finding.path = '' AND s.path <> '' THEN s."commit"
+                    ELSE hygiene_finding."commit" END,
+                updated_at = CASE WHEN hygiene_finding.severity <> {severity}
                     OR hygiene_finding.missing_since IS NOT NULL
                     THEN %(now)s ELSE hygiene_finding.updated_at END
             FROM ({staged}) s
@@ -472,7 +528,7 @@ class Reconciler:
                      WHEN s.tool_resolution IN ({dismissals}) THEN s.tool_resolution
                      ELSE '' END,
                 CASE WHEN s.tool_resolution IN ({dismissals}, 'resolved')
-                     THEN 'Resolved in the reporting tool' ELSE '' END,
+                     THEN '{TOOL_COMMENT}' ELSE '' END,
                 CASE WHEN s.tool_resolution IN ({dismissals}, 'resolved') THEN %(now)s END,
                 '', '', s.repo, s.path, s.line, s."commit", s.url, s.author, s.committed_at,
                 s.title, s.description, s.resource, s.account, s.region, s.validity, s.tool_ids,
@@ -497,18 +553,19 @@ class Reconciler:
         )
         return created
 
-    def apply_tool_dismissals(self) -> int:
+    def apply_tool_dismissals(self) -> list[tuple[int, int | None, str]]:
         """The tool's own triage (GitHub resolved as used_in_tests, detect-secrets audited
-        false positive) applies to open findings it reports."""
+        false positive) applies to open findings it reports. Returns (id, secret id,
+        resolution) of each finding it closed, for their timelines."""
         dismissals = ", ".join(f"'{d}'" for d in DISMISSALS)
-        return self.sql(
+        return self.rows(
             f"""
             UPDATE hygiene_finding SET
                 status = CASE WHEN s.tool_resolution = 'resolved' THEN 'resolved'
                     ELSE 'dismissed' END,
                 resolution = CASE WHEN s.tool_resolution = 'resolved' THEN 'fixed'
                     ELSE s.tool_resolution END,
-                resolution_comment = 'Resolved in the reporting tool',
+                resolution_comment = '{TOOL_COMMENT}',
                 resolved_at = %(now)s, updated_at = %(now)s
             FROM hygiene_stagedfinding s
             WHERE s.run_id = %(run)s AND s.passed = FALSE
@@ -517,6 +574,7 @@ class Reconciler:
               AND hygiene_finding.location_key = s.location_key
               AND hygiene_finding.status IN ('open', 'triaged')
               AND hygiene_finding.first_seen_at <> %(now)s
+            RETURNING hygiene_finding.id, hygiene_finding.secret_id, hygiene_finding.resolution
             """
         )
 

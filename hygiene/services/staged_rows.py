@@ -48,6 +48,7 @@ _RESOLUTIONS = {
     "wont_fix",
     "resolved",
     "reopened",  # a webhook says the tool reopened it: undo the tool's earlier dismissal
+    "open",  # the tool says it is open: undo a dismissal that was the tool's own
 }
 
 FINDING_COLUMNS = [

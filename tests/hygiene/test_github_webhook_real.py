@@ -259,3 +259,89 @@ def test_a_location_delivery_for_a_wiki_page_says_where(client, github):
     finding = Finding.objects.get()
     assert finding.path == "example/Home.md"
     assert "the repository's wiki" in finding.description
+
+
+def test_a_location_delivery_fills_in_an_alert_known_without_a_place(client, github):
+    """An alert first known from a delivery without a location (created, validated…) takes
+    the place of the first location delivery; a later one's place doesn't move it."""
+    deliver(client, github, as_alert_delivery("created", updated_at="2022-04-01T12:00:00Z"))
+    finding = Finding.objects.get()
+    assert (finding.path, finding.line, finding.commit) == ("", None, "")
+    deliver(client, github, LOCATION_CREATED.read_bytes(), event="secret_scanning_alert_location")
+    finding.refresh_from_db()
+    assert (finding.path, finding.line) == ("example/secrets.txt", 1)
+    assert finding.commit == "f14d7debf9775f957cf4f1e8176da0786431f72b"
+    later = json.loads(LOCATION_CREATED.read_bytes())
+    later["location"]["details"].update(path="/config/other.env", start_line=7)
+    deliver(client, github, json.dumps(later).encode(), event="secret_scanning_alert_location")
+    finding.refresh_from_db()
+    assert (finding.path, finding.line) == ("example/secrets.txt", 1)
+
+
+def test_a_location_delivery_keeps_what_the_alert_said(client, github):
+    """A location delivery's alert says nothing of validity or push protection: the severity
+    a live secret raised and the alert's flags stay."""
+    deliver(
+        client,
+        github,
+        as_alert_delivery(
+            "validated",
+            validity="active",
+            push_protection_bypassed=True,
+            updated_at="2022-04-01T12:00:00Z",
+        ),
+    )
+    finding = Finding.objects.get()
+    raised = finding.severity
+    assert finding.validity == "valid" and "Push protection was bypassed." in finding.description
+    deliver(client, github, LOCATION_CREATED.read_bytes(), event="secret_scanning_alert_location")
+    finding.refresh_from_db()
+    assert (finding.severity, finding.validity) == (raised, "valid")
+    assert "Push protection was bypassed." in finding.description
+
+
+def test_the_alert_list_reopens_what_github_dismissed_not_what_a_person_did(client, github, lead):
+    """GitHub's list says an alert is open again after GitHub had closed it: the dismissal
+    that came from GitHub is undone, with a timeline entry for each change; one a person
+    made in Leakline stays."""
+    from hygiene.services.triage import findings_dismiss
+    from incidents.models import TimelineEvent
+
+    def alert_list(state, resolution=None, number=191, at="2022-04-01T12:00:00Z"):
+        alerts = json.loads(ORG_ALERTS.read_bytes())[:1]
+        alerts[0].update(state=state, resolution=resolution, number=number, updated_at=at)
+        alerts[0]["validity"] = "unknown"  # a live one's dismissal takes two leads
+        alerts[0]["repository"]["full_name"] = "Codertocat/Hello-World"
+        return io.BytesIO(json.dumps(alerts).encode())
+
+    def send(stream):
+        import_report(source=github, format_key="github-secret-scanning", stream=stream, via="cli")
+
+    send(alert_list("resolved", "used_in_tests"))
+    finding = Finding.objects.get()
+    assert (finding.status, finding.resolution) == ("dismissed", "used_in_tests")
+    send(alert_list("open", at="2022-04-02T12:00:00Z"))
+    finding.refresh_from_db()
+    assert finding.status in ("open", "triaged") and finding.resolution == ""
+    send(alert_list("resolved", "false_positive", at="2022-04-03T12:00:00Z"))
+    finding.refresh_from_db()
+    assert (finding.status, finding.resolution) == ("dismissed", "false_positive")
+    messages = list(
+        TimelineEvent.objects.filter(finding=finding)
+        .order_by("id")
+        .values_list("message", flat=True)
+    )
+    assert "Reopened in the reporting tool" in messages
+    assert "Dismissed in the reporting tool: false positive" in messages
+    # A person's own dismissal stays whatever GitHub's list says.
+    send(alert_list("open", at="2022-04-04T12:00:00Z"))
+    finding.refresh_from_db()
+    findings_dismiss(
+        findings_qs=Finding.objects.filter(pk=finding.pk),
+        by=lead,
+        reason="accepted_risk",
+        comment="Vendor sandbox",
+    )
+    send(alert_list("open", at="2022-04-05T12:00:00Z"))
+    finding.refresh_from_db()
+    assert (finding.status, finding.resolution) == ("dismissed", "accepted_risk")

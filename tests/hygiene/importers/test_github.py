@@ -65,7 +65,7 @@ def test_rest_alerts_sample_content():
     assert (third.rule, third.secret_type) == ("github_personal_access_token", "github-token")
     assert [o.secret_value for o in items] == SECRETS
     assert [o.validity for o in items] == ["valid", "valid", "invalid"]
-    assert [o.tool_resolution for o in items] == ["false_positive", "", "revoked"]
+    assert [o.tool_resolution for o in items] == ["false_positive", "open", "revoked"]
     assert all(o.repo == "octocat/Hello-World" for o in items)
     assert [(o.path, o.line) for o in items] == [
         ("example/secrets.txt", 1),
@@ -93,7 +93,8 @@ def test_registry_points_here():
 @pytest.mark.parametrize(
     ("state", "resolution", "expected"),
     [
-        ("open", None, ""),
+        ("open", None, "open"),
+        ("", None, ""),  # older alerts without a state say nothing
         ("resolved", "false_positive", "false_positive"),
         ("resolved", "used_in_tests", "used_in_tests"),
         ("resolved", "wont_fix", "wont_fix"),
@@ -164,15 +165,15 @@ def test_webhook_reopened_sample():
     assert obs.repo == "Codertocat/Hello-World"
     assert obs.url == "https://github.com/Codertocat/Hello-World/security/secret-scanning/191"
     assert obs.tool_ids["number"] == "191"
-    assert obs.tool_resolution == ""
+    assert obs.tool_resolution == ""  # no state; the webhook handler makes it "reopened"
     assert obs.secret_value is None
 
 
 @pytest.mark.parametrize(
     ("action", "fields", "resolution", "validity"),
     [
-        ("created", {"state": "open"}, "", "unknown"),
-        ("reopened", {"state": "open"}, "", "unknown"),
+        ("created", {"state": "open"}, "open", "unknown"),
+        ("reopened", {"state": "open"}, "open", "unknown"),
         ("resolved", {"state": "resolved", "resolution": "wont_fix"}, "wont_fix", "unknown"),
         (
             "resolved",
@@ -477,7 +478,7 @@ def test_real_2022_enterprise_list_without_locations_or_validity():
     assert first.committed_at == datetime(2020, 11, 6, 18, 48, 51, tzinfo=UTC)
     assert (second.rule, second.title) == ("mailchimp_api_key", "Mailchimp API Key")
     assert second.secret_value == "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX-us2"
-    assert second.tool_resolution == ""  # open, resolution null
+    assert second.tool_resolution == "open"  # open, resolution null
     assert second.url == "https://github.com/owner/repo/security/secret-scanning/1"
     assert (
         second.tool_ids["url"] == "https://api.github.com/repos/owner/repo/secret-scanning/alerts/1"
@@ -584,11 +585,11 @@ def test_real_alerts_one_a_line():
     items = run(ELASTIC.read_bytes())
     assert [(o.repo, o.tool_ids["number"], o.rule, o.tool_resolution) for o in items] == [
         ("owner/private-repo", "2", "adafruit_io_key", "false_positive"),
-        ("owner/repo", "1", "mailchimp_api_key", ""),
-        ("kcreddy-org/dummy-pub-repo", "7", "npm_access_token", ""),
-        ("kcreddy-org/dummy-pub-repo", "6", "atlassian_api_token", ""),
+        ("owner/repo", "1", "mailchimp_api_key", "open"),
+        ("kcreddy-org/dummy-pub-repo", "7", "npm_access_token", "open"),
+        ("kcreddy-org/dummy-pub-repo", "6", "atlassian_api_token", "open"),
         ("kcreddy-org/dummy-pub-repo", "3", "custom_pattern_2", "wont_fix"),
-        ("kcreddy-org/dummy-pub-repo", "2", "custom_pattern_1", ""),
+        ("kcreddy-org/dummy-pub-repo", "2", "custom_pattern_1", "open"),
         ("kcreddy-org/dummy-pub-repo", "1", "npm_access_token", "revoked"),
     ]
     npm = items[2]
