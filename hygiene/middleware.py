@@ -1,6 +1,12 @@
+from urllib.parse import urlencode, urlsplit
+
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as _LoginRequired
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden, JsonResponse
+from django.shortcuts import resolve_url
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import csrf
 
 
 class LoginRequiredMiddleware(_LoginRequired):
@@ -48,3 +54,55 @@ class RejectNulCharactersMiddleware:
                 return JsonResponse({"detail": self.MESSAGE}, status=400)
             return HttpResponseBadRequest(self.MESSAGE, content_type="text/plain")
         return self.get_response(request)
+
+
+class HtmxMiddleware:
+    """Pages that answer htmx with a fragment and a browser with the whole page, at one URL:
+
+    - ``Vary: HX-Request``, so that the browser's cache never gives the fragment back as the
+      page (Back after a filter showed a bare, unstyled table);
+    - when the session has expired, htmx would follow the redirect to the login page and swap
+      that page into the one the user is on: it is told to go to the login page instead, and
+      to come back to the page (not to the URL the request was for, which may take only a
+      POST);
+    - a stale CSRF token (the user logged out and in elsewhere) reloads the page, which gets a
+      fresh one, instead of a request that silently does nothing."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path_info.startswith("/api/"):
+            return response
+        patch_vary_headers(response, ("HX-Request",))
+        if request.headers.get("HX-Request") != "true":
+            return response
+        login = resolve_url(settings.LOGIN_URL)
+        if response.status_code == 302 and response["Location"].startswith(login + "?"):
+            redirect = HttpResponse(status=200)
+            redirect["HX-Redirect"] = f"{login}?{urlencode({'next': _current_page(request)})}"
+            patch_vary_headers(redirect, ("HX-Request",))
+            return redirect
+        return response
+
+
+def _current_page(request) -> str:
+    """The page an htmx request was made from (its path and query), when it is ours."""
+    current = request.headers.get("HX-Current-URL", "")
+    if current and url_has_allowed_host_and_scheme(
+        current, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        parts = urlsplit(current)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return "/"
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: an htmx request reloads its page (with a fresh token); a form
+    posted without scripts gets Django's page."""
+    if request.headers.get("HX-Request") == "true":
+        response = HttpResponseForbidden("Your session changed; the page reloads.")
+        response["HX-Refresh"] = "true"
+        return response
+    return csrf.csrf_failure(request, reason)

@@ -240,3 +240,51 @@ def test_logins_go_on_when_the_cache_is_unreachable(client, lead, settings, capl
     response = client.post("/accounts/login/", {"username": lead.username, "password": PASSWORD})
     assert response.status_code == 302
     assert "login throttle skipped: the cache is unreachable" in caplog.text
+
+
+@pytest.mark.django_db
+def test_an_htmx_request_after_the_session_expired_goes_to_the_login_page(client):
+    """htmx would follow the redirect and swap the login page into the page: it is told to go
+    there instead, and to come back to the page it was on (not to the POST-only URL)."""
+    response = client.post(
+        "/findings/bulk/",
+        {"action": "assign"},
+        headers={
+            "HX-Request": "true",
+            "HX-Current-URL": "http://testserver/findings/?severity=high&sort=oldest",
+        },
+    )
+    assert response.status_code == 200 and response.content == b""
+    assert (
+        response["HX-Redirect"]
+        == "/accounts/login/?next=%2Ffindings%2F%3Fseverity%3Dhigh%26sort%3Doldest"
+    )
+    # A page from elsewhere is not where the login sends the user back to.
+    response = client.get(
+        "/findings/",
+        headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example/phish"},
+    )
+    assert response["HX-Redirect"] == "/accounts/login/?next=%2F"
+    # Without htmx: Django's redirect.
+    response = client.get("/findings/?severity=high")
+    assert response.status_code == 302 and "HX-Redirect" not in response
+
+
+@pytest.mark.django_db
+def test_pages_that_answer_htmx_with_a_fragment_vary_on_it(client, lead):
+    """Else the browser's cache gives the fragment back as the page (Back after a filter)."""
+    client.force_login(lead)
+    for path in ("/findings/", "/findings/secrets/", "/metrics/"):
+        assert "HX-Request" in client.get(path)["Vary"], path
+
+
+@pytest.mark.django_db
+def test_a_stale_csrf_token_reloads_an_htmx_page(lead):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(lead)
+    response = client.post("/findings/bulk/", {"action": "assign"}, headers={"HX-Request": "true"})
+    assert response.status_code == 403 and response["HX-Refresh"] == "true"
+    plain = client.post("/findings/bulk/", {"action": "assign"})
+    assert plain.status_code == 403 and "HX-Refresh" not in plain

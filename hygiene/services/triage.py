@@ -249,9 +249,14 @@ def _all(ids: list[list[int]]) -> list[int]:
 
 
 @transaction.atomic
-def findings_assign(*, findings_qs, by, assignee=None, team: Team | None = None) -> BulkResult:
+def findings_assign(
+    *, findings_qs, by, assignee=None, team: Team | None = None, unassign: bool = False
+) -> BulkResult:
+    """Assign to a person and/or a team; ``unassign``: to nobody (the team stays)."""
     _require(by, "hygiene.triage_finding")
-    if assignee is None and team is None:
+    if unassign and assignee is not None:
+        raise TriageError("Choose a person or nobody, not both.")
+    if assignee is None and team is None and not unassign:
         raise TriageError("Choose a person or a team to assign to.")
     if assignee is not None and not assignee.is_active:
         raise TriageError("That person's account is disabled.")
@@ -260,6 +265,8 @@ def findings_assign(*, findings_qs, by, assignee=None, team: Team | None = None)
     if assignee is not None:
         sets.append("assignee_id = %s")
         params.append(assignee.pk)
+    if unassign:
+        sets.append("assignee_id = NULL")
     if team is not None:
         sets.append("team_id = %s")
         params.append(team.pk)
@@ -271,11 +278,15 @@ def findings_assign(*, findings_qs, by, assignee=None, team: Team | None = None)
         )
         if x
     )
+    if unassign:
+        message = f"Unassigned (team {team.name})" if team else "Unassigned"
+    else:
+        message = f"Assigned to {to}"
     change = _Change(
         sets,
         params,
         kind="finding.assigned",
-        message=f"Assigned to {to}",
+        message=message,
         data={"assignee": getattr(assignee, "pk", None), "team": getattr(team, "pk", None)},
     )
     [ids] = _bulk(findings_qs, by, None, [change], now)
@@ -548,6 +559,17 @@ def secret_reference_add(*, secret: Secret, by, kind: str, value: str):
         raise TriageError("Choose a reference kind.")
     if not value or len(value) > 1000:
         raise TriageError("Enter the identifier (at most 1000 characters).")
+    if kind == ReferenceKind.OTHER:
+        # "Other" matches only events that call it "other": an ARN or an access key id left
+        # under the default kind would never claim its rotation events.
+        kind = next(
+            (
+                shaped
+                for shaped in ("arn", "aws-access-key-id")
+                if _REFERENCE_SHAPES[shaped][0].match(value)
+            ),
+            kind,
+        )
     problem = _reference_problem(kind, value)
     if problem:
         raise TriageError(problem)

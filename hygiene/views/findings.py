@@ -143,6 +143,7 @@ def finding_list(request):
             return _error(request, 400, str(exc))
         return _first_page(request, "finding_list")
     if _is_htmx(request) and request.headers.get("HX-Target") == "results":
+        context["oob"] = True  # the page's links follow the filter
         return render(request, "hygiene/partials/finding_results.html", context)
     context.update(_filter_choices())
     context["users"] = (
@@ -173,6 +174,7 @@ def secret_group_list(request):
         "can_select": _can_select(request.user),
     }
     if _is_htmx(request) and request.headers.get("HX-Target") == "results":
+        context["oob"] = True  # the page's links follow the filter
         return render(request, "hygiene/partials/group_results.html", context)
     context.update(_filter_choices())
     context["users"] = (
@@ -212,14 +214,15 @@ def _run_action(request, action, findings_qs):
     user, post = request.user, request.POST
     if action == "assign":
         assignee = team = None
-        if post.get("assignee"):
+        unassign = post.get("assignee") == "none"
+        if post.get("assignee") and not unassign:
             assignee = get_object_or_404(
                 get_user_model(), pk=_int_list([post["assignee"]])[0], is_active=True
             )
         if post.get("team"):
             team = get_object_or_404(Team, slug=post["team"])
         return triage.findings_assign(
-            findings_qs=findings_qs, by=user, assignee=assignee, team=team
+            findings_qs=findings_qs, by=user, assignee=assignee, team=team, unassign=unassign
         )
     if action == "status":
         return triage.findings_set_status(

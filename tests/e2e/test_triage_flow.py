@@ -84,6 +84,10 @@ def test_monday_morning(login, screenshot, page, live_server, lead, monday, team
     expect(rows(page)).to_have_count(2)
     expect(page).to_have_url(re.compile(r"status=open.*severity=critical.*age=24h"))
     assert "q=" not in page.url  # empty fields stay out of the shareable URL
+    # The page's links outside the results follow the filter too.
+    expect(page.get_by_test_id("export-csv")).to_have_attribute(
+        "href", re.compile(r"export\.csv\?.*severity=critical")
+    )
     screenshot("triage-findings")
 
     # The URL is the whole state: opening it afresh gives the same list.
@@ -354,3 +358,20 @@ def test_paging_forward_and_back(login, live_server, lead, source, team):
     expect(page.get_by_test_id("prev-page")).to_have_count(0)
     page.reload()
     expect(rows(page).first).to_contain_text("f000.py")
+
+
+def test_back_after_a_filter_shows_the_whole_page(login, live_server, lead, monday):
+    """The filtered list came as a fragment at the page's own URL: Back must not show that
+    fragment alone (the responses vary on HX-Request)."""
+    page = login(lead)
+    page.goto(f"{live_server.url}/findings/")
+    page.get_by_test_id("filter-severity").select_option(["critical"])
+    page.get_by_test_id("apply-filters").click()
+    expect(rows(page)).to_have_count(2)
+    page.get_by_test_id("finding-link").first.click()
+    expect(page).to_have_url(re.compile(r"/findings/\d+/$"))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"severity=critical"))
+    expect(page.get_by_test_id("apply-filters")).to_be_visible()
+    expect(rows(page)).to_have_count(2)
+    assert page.evaluate("getComputedStyle(document.body).fontFamily") != "Times New Roman"

@@ -80,6 +80,18 @@ def test_assign_needs_a_target(findings, lead):
         triage.findings_assign(findings_qs=all_findings(), by=lead)
 
 
+def test_unassign_leaves_findings_to_nobody_and_keeps_their_team(findings, lead, engineer, team):
+    triage.findings_assign(findings_qs=all_findings(), by=lead, assignee=engineer)
+    result = triage.findings_assign(findings_qs=all_findings(), by=lead, unassign=True)
+    assert result.changed == 5
+    assert set(Finding.objects.values_list("assignee_id", "team_id")) == {(None, team.pk)}
+    assert events("finding.assigned").filter(message="Unassigned").count() == 5
+    with pytest.raises(TriageError, match="not both"):
+        triage.findings_assign(
+            findings_qs=all_findings(), by=lead, assignee=engineer, unassign=True
+        )
+
+
 def test_set_status_resolved_and_back(findings, lead):
     triage.findings_set_status(
         findings_qs=all_findings(), by=lead, status="resolved", comment="rotated"
@@ -444,6 +456,21 @@ def test_reference_is_stored_as_a_hash_and_a_redacted_display(db, lead):
     assert events("secret.reference_added").count() == 2
     with pytest.raises(TriageError):
         triage.secret_reference_add(secret=secret, by=lead, kind="bogus", value="x")
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("arn:aws:secretsmanager:us-west-2:123456789012:secret:app-WoDpmU", "arn"),
+        ("AKIAIOSFODNN7EXAMPLE", "aws-access-key-id"),
+        ("db-prod/readonly", "other"),
+    ],
+)
+def test_an_arn_or_key_id_given_as_other_is_stored_as_what_it_is(db, lead, value, kind):
+    """ "Other" matches only events that say "other": an ARN left under the default kind would
+    never claim its rotation events."""
+    ref = triage.secret_reference_add(secret=make_secret(), by=lead, kind="other", value=value)
+    assert ref.kind == kind
 
 
 def test_open_incident_for_the_selected_secrets(findings, lead):

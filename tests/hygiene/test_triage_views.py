@@ -588,3 +588,34 @@ def test_the_reference_form_first_offers_the_kind_a_secret_usually_has(
     page = client.get(f"/secrets/{secret.pk}/").content.decode()
     kinds = page.split('data-testid="reference-kind"')[1].split("</select>")[0]
     assert re.findall(r'<option value="([a-z-]+)" selected>', kinds) == [kind]
+
+
+def test_the_page_links_follow_the_filter_applied_with_htmx(data, as_user, client):
+    """Export CSV and Group by secret sit outside the results: the results' answer carries
+    them (out of band), with the filter."""
+    as_user("lead")
+    body = client.get("/findings/?severity=critical", **HX).content.decode()
+    links = re.search(
+        r'<div class="links" id="page-links" hx-swap-oob="true">(.*?)</div>', body, re.S
+    )
+    assert links, body[-500:]
+    assert "/findings/export.csv?severity=critical" in links[1]
+    assert "/findings/secrets/?severity=critical" in links[1]
+    grouped = client.get("/findings/secrets/?severity=critical", **HX).content.decode()
+    assert 'href="/findings/?severity=critical" data-testid="ungroup"' in grouped
+    page = client.get("/findings/?severity=critical").content.decode()
+    assert page.count('id="page-links"') == 1 and "hx-swap-oob" not in page
+
+
+def test_a_finding_is_unassigned_from_its_page(data, as_user, client, engineer):
+    as_user("lead")
+    finding = data["mine"]
+    Finding.objects.filter(pk=finding.pk).update(assignee=engineer)
+    response = client.post(
+        "/findings/bulk/",
+        {"action": "assign", "ids": [finding.pk], "assignee": "none", "return_to": "finding"},
+    )
+    assert response.status_code == 302
+    finding.refresh_from_db()
+    assert finding.assignee is None and finding.team is not None
+    assert "Nobody" in client.get(f"/findings/{finding.pk}/").content.decode()
