@@ -67,7 +67,9 @@ def incident_list(request):
         .order_by("-opened_at", "-id")
     )
     page = Paginator(qs, PAGE_SIZE).get_page(g.get("page"))
-    kept = {k: g.get(k) for k in ("status", "severity", "owner", "team", "overdue") if g.get(k)}
+    kept = {k: g.get(k) for k in ("severity", "owner", "team", "overdue") if g.get(k)}
+    if status:  # the status in effect, the default too: the form shows what the list shows
+        kept = {"status": status, **kept}
     return render(
         request,
         "incidents/incident_list.html",

@@ -288,3 +288,36 @@ def test_a_stale_csrf_token_reloads_an_htmx_page(lead):
     assert response.status_code == 403 and response["HX-Refresh"] == "true"
     plain = client.post("/findings/bulk/", {"action": "assign"})
     assert plain.status_code == 403 and "HX-Refresh" not in plain
+
+
+@pytest.mark.django_db
+def test_a_user_changes_their_password_within_the_app(client, engineer):
+    from django.contrib.auth.models import User
+
+    engineer.set_password("old-password-1")
+    engineer.save()
+    client.force_login(engineer)
+    page = client.get("/").content.decode()
+    assert 'href="/accounts/password_change/"' in page
+    form = client.get("/accounts/password_change/").content.decode()
+    assert "Django administration" not in form and "Change your password" in form
+    wrong = client.post(
+        "/accounts/password_change/",
+        {
+            "old_password": "nope",
+            "new_password1": "N3w-passw0rd!x",
+            "new_password2": "N3w-passw0rd!x",
+        },
+    )
+    assert wrong.status_code == 200 and "incorrectly" in wrong.content.decode()
+    done = client.post(
+        "/accounts/password_change/",
+        {
+            "old_password": "old-password-1",
+            "new_password1": "N3w-passw0rd!x",
+            "new_password2": "N3w-passw0rd!x",
+        },
+        follow=True,
+    )
+    assert "Password changed" in done.content.decode()
+    assert User.objects.get(pk=engineer.pk).check_password("N3w-passw0rd!x")

@@ -1,6 +1,8 @@
 """A person's API tokens (``llu_…``): list, create (shown once, in the response that made it),
 revoke. Each reads the JSON API with its owner's role."""
 
+import secrets
+
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -15,8 +17,26 @@ def _context(request, **extra):
     return {
         "tokens": UserToken.objects.filter(user=request.user)[:50],
         "form": TokenForm(),
+        # The form's one-time id: the page showing a new token is the POST's answer, and
+        # reloading it would post the form again and make a second token.
+        "once": secrets.token_urlsafe(12),
         **extra,
     }
+
+
+SENT_FORMS_KEPT = 20
+
+
+def _sent_before(request) -> bool:
+    """Whether this form (its one-time id) was posted already; records it if not."""
+    once = request.POST.get("once", "")[:40]
+    if not once:
+        return False
+    sent = request.session.get("sent_forms", [])
+    if once in sent:
+        return True
+    request.session["sent_forms"] = [*sent[-(SENT_FORMS_KEPT - 1) :], once]
+    return False
 
 
 @require_GET
@@ -27,6 +47,14 @@ def token_list(request):
 @never_cache
 @require_POST
 def token_create(request):
+    if _sent_before(request):
+        problem = (
+            "That form was sent already: the token it made is in the list (its value was "
+            "shown once). Create another one if you need it."
+        )
+        return render(
+            request, "hygiene/api_tokens.html", _context(request, error=problem), status=409
+        )
     form = TokenForm(request.POST)
     problem = None
     if form.is_valid():

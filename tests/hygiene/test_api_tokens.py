@@ -76,3 +76,24 @@ def test_only_its_owner_revokes_a_token(manager, lead):
     with pytest.raises(PermissionDenied):
         user_token_revoke(token=token, by=lead)
     assert user_token_revoke(token=token, by=manager).revoked_at is not None
+
+
+def test_reloading_the_page_that_shows_a_new_token_makes_no_second_one(client, engineer):
+    """The token is shown in the POST's answer: a reload posts the form again."""
+    import re
+
+    from hygiene.models import UserToken
+
+    client.force_login(engineer)
+    once = re.search(
+        r'name="once" value="([^"]+)"', client.get("/account/tokens/").content.decode()
+    )
+    form = {"name": "laptop", "once": once[1]}
+    assert client.post("/account/tokens/new/", form).status_code == 200
+    again = client.post("/account/tokens/new/", form)
+    assert again.status_code == 409 and "sent already" in again.content.decode()
+    assert UserToken.objects.filter(user=engineer).count() == 1
+    # A fresh form (its own id) makes another.
+    fresh = re.search(r'name="once" value="([^"]+)"', again.content.decode())[1]
+    assert client.post("/account/tokens/new/", {"name": "ci", "once": fresh}).status_code == 200
+    assert UserToken.objects.filter(user=engineer).count() == 2
