@@ -2,6 +2,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
+from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
 from hygiene.models import SourceToken, UserToken
@@ -53,6 +54,27 @@ def authenticate_token(raw: str) -> Principal | None:
     return None
 
 
+def refusal(raw: str) -> str:
+    """Why a token is refused, for its holder (who has its value: nothing is given away)."""
+    raw = (raw or "").strip()
+    model = SourceToken if raw.startswith(SourceToken.PREFIX) else None
+    if raw.startswith(UserToken.PREFIX):
+        model = UserToken
+    token = model.objects.filter(token_hash=hash_token(raw)).first() if model else None
+    if token is None:
+        return "unknown token"
+    if token.revoked_at:
+        return "this token was revoked"
+    if not token.is_usable():
+        return f"this token expired on {token.expires_at:%Y-%m-%d %H:%M} UTC"
+    if model is SourceToken:
+        return f"this token's source ({token.source.slug}) is inactive"
+    return "this token's account is disabled"
+
+
 class TokenAuth(HttpBearer):
     def authenticate(self, request, token):
-        return authenticate_token(token)
+        principal = authenticate_token(token)
+        if principal is None:
+            raise HttpError(401, refusal(token))
+        return principal

@@ -91,15 +91,25 @@ def test_without_or_with_a_bad_token_it_is_401(client, source):
     response = post(client, "lls_not-a-real-token", data)
     assert response.status_code == 401
     assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"detail": "unknown token"}
 
 
-def test_revoked_or_expired_tokens_are_refused(client, source, source_token):
+def test_revoked_expired_or_inactive_tokens_are_refused_saying_why(client, source, source_token):
+    from datetime import timedelta
+
     from django.utils import timezone
 
     SourceToken.objects.update(revoked_at=timezone.now())
-    assert post(client, source_token, b"[]").status_code == 401
-    SourceToken.objects.update(revoked_at=None, expires_at=timezone.now())
-    assert post(client, source_token, b"[]").status_code == 401
+    refused = post(client, source_token, b"[]")
+    assert refused.status_code == 401 and refused.json()["detail"] == "this token was revoked"
+    SourceToken.objects.update(revoked_at=None, expires_at=timezone.now() - timedelta(days=1))
+    refused = post(client, source_token, b"[]")
+    assert refused.status_code == 401 and "this token expired on " in refused.json()["detail"]
+    SourceToken.objects.update(expires_at=None)
+    Source.objects.filter(pk=source.pk).update(is_active=False)
+    refused = post(client, source_token, b"[]")
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == f"this token's source ({source.slug}) is inactive"
 
 
 def test_a_token_of_one_source_cannot_import_into_another(client, source, source_token):
