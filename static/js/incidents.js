@@ -1,13 +1,50 @@
 // Incident page behaviour. The countdowns themselves tick in app.js (every .timer[data-due]).
 (function () {
   "use strict";
+
+  // The form whose action was refused: what the user typed in it, put back after the swap.
+  var kept = null;
+
+  function fieldsOf(form) {
+    var fields = [];
+    form.querySelectorAll("input, textarea, select").forEach(function (f) {
+      if (!f.name || f.type === "hidden" || f.type === "submit" || f.type === "file") return;
+      fields.push({ name: f.name, checkbox: f.type === "checkbox", value: f.type === "checkbox" ? f.checked : f.value });
+    });
+    return fields;
+  }
+
   // Actions answer a 4xx with the incident re-rendered around the error message: show it
-  // instead of dropping it (htmx doesn't swap error responses by default).
+  // instead of dropping it (htmx doesn't swap error responses by default), and keep what the
+  // user typed in the form that was refused (the incident comes back as stored).
   document.addEventListener("htmx:beforeSwap", function (e) {
     var status = e.detail.xhr.status;
     if (status === 400 || status === 409) {
       e.detail.shouldSwap = true;
       e.detail.isError = false;
+      var elt = e.detail.requestConfig && e.detail.requestConfig.elt;
+      var form = elt && elt.closest ? elt.closest("form[hx-post]") : null;
+      kept = form ? { action: form.getAttribute("hx-post"), fields: fieldsOf(form) } : null;
     }
+  });
+
+  // Then the message goes into that form, where the user is looking, which gets the focus.
+  document.addEventListener("htmx:afterSwap", function () {
+    if (!kept) return;
+    var form = document.querySelector('form[hx-post="' + CSS.escape(kept.action) + '"]');
+    if (form) {
+      kept.fields.forEach(function (f) {
+        var field = form.querySelector('[name="' + CSS.escape(f.name) + '"]');
+        if (!field) return;
+        if (f.checkbox) field.checked = f.value; else field.value = f.value;
+      });
+      var error = document.querySelector(".inc-error");
+      var message = error && (error.closest("p") || error);
+      if (message) form.insertBefore(message, form.firstChild);
+      (message || form).scrollIntoView({ block: "center" });
+      var first = form.querySelector("textarea, input:not([type=hidden]), select");
+      if (first) first.focus();
+    }
+    kept = null;
   });
 })();

@@ -111,3 +111,22 @@ def test_an_action_error_is_shown_in_place(page, login, lead, team):
         "Add evidence: a note or a link to what you did."
     )
     expect(page.locator("h1")).to_contain_text(incident.reference)
+
+
+def test_a_refused_action_keeps_what_was_typed_and_says_why_beside_it(page, login, lead, team):
+    incident = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
+    page = login(lead)
+    page.set_viewport_size({"width": 1280, "height": 700})
+    page.goto(page.url + f"incidents/{incident.pk}/")
+    item = step_item(page, 3)
+    item.locator("textarea[name=note]").fill("Rotated in Vault, see the change")
+    item.locator("input[name=url]").fill("ftp://example.com/change")
+    item.get_by_role("button", name="Mark done").click()
+    error = page.get_by_test_id("error")
+    expect(error).to_be_visible()
+    expect(error).to_be_in_viewport()
+    item = step_item(page, 3)
+    expect(item.get_by_test_id("error")).to_have_count(1)  # in the form that was refused
+    expect(item.locator("textarea[name=note]")).to_have_value("Rotated in Vault, see the change")
+    expect(item.locator("input[name=url]")).to_have_value("ftp://example.com/change")
+    expect(item.locator("textarea[name=note]")).to_be_focused()
