@@ -26,16 +26,26 @@ def findings_visible_to(user) -> QuerySet[Finding]:
 
 
 def secrets_visible_to(user) -> QuerySet[Secret]:
+    """Leads and managers see every secret; engineers their teams', those of findings
+    assigned to them and those of the incidents they see; anyone without a role none."""
     qs = Secret.objects.all()
     if sees_everything(user):
         return qs
     if role_of(user) is None:
         return qs.none()
+    from incidents.models import IncidentSecret  # incidents builds on hygiene
+    from incidents.selectors import incidents_visible_to
+
     teams = team_ids_of(user)
     mine = Finding.objects.filter(secret_id=OuterRef("pk")).filter(
         Q(team_id__in=teams) | Q(assignee_id=user.pk)
     )
-    return qs.filter(Q(team_id__in=teams) | Exists(mine))
+    # And the secrets of the incidents they work on (owner, participant, a step of theirs):
+    # the incident page links to them.
+    working_on = IncidentSecret.objects.filter(
+        secret_id=OuterRef("pk"), incident__in=incidents_visible_to(user).values("pk")
+    )
+    return qs.filter(Q(team_id__in=teams) | Exists(mine) | Exists(working_on))
 
 
 def secret_timeline(secret: Secret, limit: int = 100) -> list:

@@ -4,7 +4,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from hygiene.roles import role_of, sees_everything
-from incidents.models import Incident, IncidentStatus, Step
+from incidents.models import FollowUp, Incident, IncidentStatus, Step
 
 OPEN_STEP = Q(completed_at__isnull=True, skipped_at__isnull=True)
 
@@ -17,7 +17,7 @@ def open_steps() -> QuerySet[Step]:
 
 def incidents_visible_to(user) -> QuerySet[Incident]:
     """Leads and managers see every incident; engineers their teams' and the ones they own,
-    take part in or have a step in; anyone else none."""
+    take part in, have a step in or own a follow-up of; anyone else none."""
     qs = Incident.objects.all()
     if sees_everything(user):
         return qs
@@ -25,9 +25,23 @@ def incidents_visible_to(user) -> QuerySet[Incident]:
         return qs.none()
     mine = Step.objects.filter(incident=OuterRef("pk"), assignee=user)
     member = Incident.participants.through.objects.filter(incident=OuterRef("pk"), user=user)
+    follow_up = FollowUp.objects.filter(incident=OuterRef("pk"), owner=user)
     return qs.filter(
-        Q(team__members=user) | Q(owner=user) | Exists(member) | Exists(mine)
+        Q(team__members=user)
+        | Q(owner=user)
+        | Exists(member)
+        | Exists(mine)
+        | Exists(follow_up)
     ).distinct()
+
+
+def follow_ups_for_user(user) -> QuerySet[FollowUp]:
+    """My work: the open follow-ups I own, soonest due first."""
+    return (
+        FollowUp.objects.filter(owner=user, done_at__isnull=True)
+        .select_related("incident")
+        .order_by("due_at", "id")
+    )
 
 
 def incidents_filtered(user, *, status="", severity="", owner=None, team=None, overdue=False):

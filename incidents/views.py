@@ -20,6 +20,7 @@ from hygiene.selectors import secrets_visible_to
 from incidents import forms, services
 from incidents.models import FollowUp, Incident, IncidentStatus, Playbook, Step
 from incidents.selectors import (
+    follow_ups_for_user,
     incident_timeline,
     incidents_filtered,
     incidents_visible_to,
@@ -89,7 +90,12 @@ def incident_list(request):
 @permission_required("incidents.view_step")
 def my_work(request):
     page = Paginator(steps_for_user(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "incidents/my_work.html", {"page": page, "now": timezone.now()})
+    follow_ups = follow_ups_for_user(request.user)[:PAGE_SIZE]
+    return render(
+        request,
+        "incidents/my_work.html",
+        {"page": page, "follow_ups": follow_ups, "now": timezone.now()},
+    )
 
 
 # --- the incident page -------------------------------------------------------------------

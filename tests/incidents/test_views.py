@@ -393,3 +393,37 @@ def test_the_incident_list_opens_on_what_is_still_open(client, lead, aws_inciden
     everything = client.get(reverse("incident_list"), {"status": ""}).content.decode()
     assert aws_incident.reference in everything
     assert '<option value="active" selected>' not in everything
+
+
+def test_an_engineer_sees_what_their_incident_work_needs(client, lead, engineer, other_team):
+    """The owner of another team's incident opens its secret from the incident page; the owner
+    of a follow-up sees its incident and finds the follow-up in My work, and marks it done."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents.models import FollowUp
+    from incidents.services import incident_assign, incident_open
+    from tests.incidents.conftest import make_secret
+
+    secret = make_secret(team=other_team)
+    incident = incident_open(secrets=[secret], opened_by=lead)
+    client.force_login(engineer)
+    assert client.get(f"/secrets/{secret.pk}/").status_code == 404
+    incident_assign(incident=incident, owner=engineer, by=lead)
+    assert client.get(f"/secrets/{secret.pk}/").status_code == 200
+    unowned = incident_open(secrets=[make_secret(team=None)], opened_by=lead)
+    assert client.get(f"/incidents/{unowned.pk}/").status_code == 403
+    follow_up = FollowUp.objects.create(
+        incident=unowned,
+        title="Add a pre-commit hook",
+        owner=engineer,
+        due_at=timezone.now() + timedelta(days=7),
+    )
+    assert client.get(f"/incidents/{unowned.pk}/").status_code == 200
+    work = client.get(reverse("my_work")).content.decode()
+    assert "Add a pre-commit hook" in work and unowned.reference in work
+    assert client.post(f"/follow-ups/{follow_up.pk}/done").status_code == 302
+    follow_up.refresh_from_db()
+    assert follow_up.done_at is not None
+    assert "Add a pre-commit hook" not in client.get(reverse("my_work")).content.decode()
