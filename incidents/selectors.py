@@ -27,11 +27,7 @@ def incidents_visible_to(user) -> QuerySet[Incident]:
     member = Incident.participants.through.objects.filter(incident=OuterRef("pk"), user=user)
     follow_up = FollowUp.objects.filter(incident=OuterRef("pk"), owner=user)
     return qs.filter(
-        Q(team__members=user)
-        | Q(owner=user)
-        | Exists(member)
-        | Exists(mine)
-        | Exists(follow_up)
+        Q(team__members=user) | Q(owner=user) | Exists(member) | Exists(mine) | Exists(follow_up)
     ).distinct()
 
 
