@@ -277,10 +277,18 @@ def test_the_main_pages_fit_a_phone_screen(login, live_server, lead, team):
     make_finding(Source.objects.create(slug="odd", name="Odd", kind="scanner"), secret)
     page = login(lead)
     page.set_viewport_size({"width": 390, "height": 800})
-    for path in ("/", "/findings/", "/incidents/", "/metrics/"):
+    pages = ("/", "/findings/", "/incidents/", "/metrics/", "/playbooks/", "/sources/")
+    for path in (*pages, "/sources/odd/", "/account/tokens/", "/my-work/"):
         page.goto(f"{live_server.url}{path}")
         # Wide tables scroll inside their frame; nothing else widens the page.
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    # The header (wrapped on a phone) and the bulk bar scroll away instead of sticking on top
+    # of each other and half the screen.
+    page.goto(f"{live_server.url}/findings/")
+    for bar in (".topbar", ".bulk-bar"):
+        assert page.evaluate(f"getComputedStyle(document.querySelector('{bar}')).position") == (
+            "static"
+        ), bar
 
 
 def test_an_auditors_finding_page(login, screenshot, page, live_server, lead, source, team):
@@ -375,3 +383,14 @@ def test_back_after_a_filter_shows_the_whole_page(login, live_server, lead, mond
     expect(page.get_by_test_id("apply-filters")).to_be_visible()
     expect(rows(page)).to_have_count(2)
     assert page.evaluate("getComputedStyle(document.body).fontFamily") != "Times New Roman"
+
+
+def test_the_first_tab_offers_to_skip_the_header(login, live_server, lead):
+    page = login(lead)
+    page.goto(f"{live_server.url}/findings/")
+    page.keyboard.press("Tab")
+    skip = page.get_by_test_id("skip-link")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
