@@ -157,6 +157,8 @@ class Reconciler:
             counts.dismissed_ids = self.apply_tool_dismissals()
             counts.dismissed = len(counts.dismissed_ids)
         if has["placeholder"]:
+            if self.known:
+                self.adopt_values()
             self.drop_unused_new_secrets()
         self.assign_teams()
         # A report of rotation events alone (a rotator's, or a leakline document without
@@ -576,6 +578,83 @@ class Reconciler:
               AND hygiene_finding.first_seen_at <> %(now)s
             RETURNING hygiene_finding.id, hygiene_finding.secret_id, hygiene_finding.resolution
             """
+        )
+
+    def adopt_values(self) -> None:
+        """A GitHub alert first known from a webhook delivery (never with the value) has a
+        stand-in secret, known by its place; when a list of alerts brings the value, the
+        finding becomes the value's secret, the one other scanners find it as. A stand-in
+        whose value is new takes the value's fingerprint and preview (it keeps its id, and so
+        its incidents and timeline); when the value's secret was known already, the finding
+        moves to it, and the stand-in goes unless an incident holds it. A few rows: alerts
+        are hundreds, not hundreds of thousands."""
+        pairs = self.rows(
+            """
+            SELECT f.id, old.id, new.id, new.first_seen_at = %(now)s
+            FROM hygiene_stagedfinding s
+            JOIN hygiene_finding f ON f.source_id = %(source)s AND f.location_key = s.location_key
+            JOIN hygiene_secret old ON old.id = f.secret_id AND old.preview = ''
+            JOIN hygiene_secret new ON new.fingerprint = s.fingerprint AND new.id <> old.id
+            WHERE s.run_id = %(run)s AND s.category = 'secret' AND s.preview <> ''
+              AND NOT EXISTS (SELECT 1 FROM hygiene_finding other
+                              WHERE other.secret_id = old.id AND other.id <> f.id)
+            """
+        )
+        if not pairs:
+            return
+        adopted = [(old, new) for _, old, new, is_new in pairs if is_new]
+        moved = [(finding, old, new) for finding, old, new, is_new in pairs if not is_new]
+        for old, new in adopted:
+            # The stand-in takes what the value gave the new secret, then its fingerprint (the
+            # new row goes first: fingerprints are unique).
+            params = {"old": old, "new": new}
+            self.sql(
+                f"""
+                UPDATE hygiene_secret SET preview = n.preview, secret_type = n.secret_type,
+                    analysis = n.analysis,
+                    severity = CASE WHEN {_rank("n.severity")} > {_rank("hygiene_secret.severity")}
+                        THEN n.severity ELSE hygiene_secret.severity END,
+                    validity = CASE WHEN n.validity <> 'unknown'
+                        AND hygiene_secret.validity <> 'revoked'
+                        THEN n.validity ELSE hygiene_secret.validity END,
+                    updated_at = %(now)s
+                FROM hygiene_secret n
+                WHERE hygiene_secret.id = %(old)s AND n.id = %(new)s
+                """,
+                params,
+            )
+            (fingerprint,) = self.rows(
+                "DELETE FROM hygiene_secret WHERE id = %(new)s RETURNING fingerprint", params
+            )[0]
+            self.sql(
+                "UPDATE hygiene_secret SET fingerprint = %(fp)s WHERE id = %(old)s",
+                {**params, "fp": fingerprint},
+            )
+        for finding, old, new in moved:
+            self.sql(
+                "UPDATE hygiene_finding SET secret_id = %(new)s, updated_at = %(now)s"
+                " WHERE id = %(finding)s",
+                {"new": new, "finding": finding},
+            )
+            self.sql(
+                """DELETE FROM hygiene_secret WHERE id = %(old)s
+                   AND NOT EXISTS (SELECT 1 FROM incidents_incidentsecret i
+                                   WHERE i.secret_id = %(old)s)""",
+                {"old": old},
+            )
+            self._recount(new)
+
+    def _recount(self, secret: int) -> None:
+        place = "CASE WHEN f.repo <> '' THEN f.repo ELSE 'source:' || f.source_id END"
+        self.sql(
+            f"""
+            UPDATE hygiene_secret SET finding_count = agg.n, place_count = agg.places,
+                reused = agg.places >= 2
+            FROM (SELECT COUNT(*) AS n, COUNT(DISTINCT {place}) AS places
+                  FROM hygiene_finding f WHERE f.secret_id = %(secret)s) agg
+            WHERE hygiene_secret.id = %(secret)s
+            """,
+            {"secret": secret},
         )
 
     def drop_unused_new_secrets(self) -> None:

@@ -345,3 +345,59 @@ def test_the_alert_list_reopens_what_github_dismissed_not_what_a_person_did(clie
     send(alert_list("open", at="2022-04-05T12:00:00Z"))
     finding.refresh_from_db()
     assert (finding.status, finding.resolution) == ("dismissed", "accepted_risk")
+
+
+def test_an_alert_first_known_from_a_webhook_takes_its_value_from_the_alert_list(client, github):
+    """Deliveries never carry the value: the alert's secret is a stand-in until the list of
+    alerts brings it. Then it is the value's secret (one secret, the one gitleaks finds too),
+    and its incident stays with it."""
+    from hygiene.fingerprints import fingerprint
+    from incidents.models import Incident
+
+    deliver(
+        client,
+        github,
+        as_alert_delivery("created", validity="active", updated_at="2022-04-01T12:00:00Z"),
+    )
+    stand_in = Secret.objects.get()
+    assert stand_in.preview == "" and Incident.objects.filter(secrets=stand_in).exists()
+    alerts = json.loads(ORG_ALERTS.read_bytes())[:1]
+    alerts[0].update(state="open", resolution=None, number=191)
+    alerts[0]["repository"]["full_name"] = "Codertocat/Hello-World"
+    import_report(
+        source=github,
+        format_key="github-secret-scanning",
+        stream=io.BytesIO(json.dumps(alerts).encode()),
+        via="cli",
+    )
+    secret = Secret.objects.get()
+    assert secret.pk == stand_in.pk and secret.fingerprint == fingerprint(AIO)
+    assert secret.preview.startswith("aio_") and Finding.objects.get().secret_id == secret.pk
+    assert Incident.objects.filter(secrets=secret).count() == 1
+    # A second alert of another repository, first known from a delivery too, whose value a
+    # scanner had found already: its finding joins that secret.
+    scanner = Source.objects.create(slug="gl", name="gitleaks", kind="scanner")
+    other = "aio_" + "Y" * 28
+    from tests.hygiene import reports
+
+    import_report(
+        source=scanner,
+        format_key="gitleaks",
+        stream=io.BytesIO(reports.gitleaks([{"secret": other}])),
+        via="cli",
+    )
+    deliver(
+        client, github, as_alert_delivery("created", number=192, updated_at="2022-04-05T12:00:00Z")
+    )
+    alerts[0].update(number=192, secret=other)
+    import_report(
+        source=github,
+        format_key="github-secret-scanning",
+        stream=io.BytesIO(json.dumps(alerts).encode()),
+        via="cli",
+    )
+    known = Secret.objects.get(fingerprint=fingerprint(other))
+    assert known.finding_count == 2 and Finding.objects.filter(secret=known).count() == 2
+    assert Secret.objects.count() == 2  # the second stand-in is gone
+    for row in (*Finding.objects.values(), *Secret.objects.values()):
+        assert AIO not in json.dumps(row, default=str) and other not in json.dumps(row, default=str)
