@@ -103,7 +103,15 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
     doc = load_document(stream)
     if isinstance(doc, list):
         # ``audit --report --json`` of 1.1-1.3: the entries without the "results" wrapper.
-        if doc and not _is_report_entry(doc[0]):
+        if not doc:
+            # Any tool's clean scan looks like this: taken as a clean report it would mark
+            # every finding of the source missing.
+            raise ImportFormatError(
+                "an empty array is no detect-secrets baseline; send the .secrets.baseline "
+                "(an audit report of 1.1-1.3 with nothing in it has nothing to import)",
+                "$",
+            )
+        if not _is_report_entry(doc[0]):
             hint = sniff(head)
             if hint and "detect-secrets" not in hint:  # another tool's array of findings
                 raise ImportFormatError(hint, "$")

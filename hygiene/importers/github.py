@@ -364,8 +364,10 @@ def _resolution(state: str, resolution: str, action: str) -> str:
         return "resolved"
     if action == "revoked":
         return "revoked"
-    if state == "open":
-        # GitHub says so: a dismissal that came from GitHub (it was reopened there) is undone.
+    if state == "open" and not action:
+        # A list of alerts says so: a dismissal that came from GitHub (reopened there) is
+        # undone. Not a webhook delivery's: they may arrive out of order (a late "validated"
+        # after "resolved"); GitHub's own reopening comes as the "reopened" action.
         return "open"
     return ""
 

@@ -387,12 +387,16 @@ class Reconciler:
 
     @staticmethod
     def _severity(old: str, new: str) -> str:
-        """A known finding's severity from a report: the report's, except that a report that
-        doesn't say whether the secret is valid (a GitHub location delivery) keeps what an
-        earlier "valid" raised (its validity is kept too)."""
+        """A known finding's severity from a report: the report's, which staging raised a
+        level when the report said the secret is valid. A report that doesn't say (a GitHub
+        location delivery) keeps the finding's validity: when that is "valid", the level it
+        raises is kept too (one level above the report's, not whatever was stored)."""
+        bump = (
+            f"CASE {new}.severity WHEN 'low' THEN 'medium' WHEN 'medium' THEN 'high' "
+            f"WHEN 'high' THEN 'critical' ELSE {new}.severity END"
+        )
         return f"""(CASE WHEN {new}.validity = 'unknown' AND {old}.validity = 'valid'
-                     AND {_rank(new + ".severity")} < {_rank(old + ".severity")}
-                THEN {old}.severity ELSE {new}.severity END)"""
+                THEN {bump} ELSE {new}.severity END)"""
 
     def _sighting_due(self, finding: str, sighting: str, new: str) -> str:
         """When a known finding's sighting (``sighting``) moves to now: hourly at most
@@ -474,6 +478,19 @@ class Reconciler:
 
     def _refresh_known(self, staged: str) -> int:
         severity = self._severity("hygiene_finding", "s")
+        if self.pg:
+            # Paths a known finding takes now (it had none): search terms are added by a
+            # trigger on INSERT only (hygiene.search_terms), so these are added here.
+            self.sql(
+                f"""
+                INSERT INTO hygiene_searchterm (value)
+                SELECT DISTINCT s.path FROM ({staged}) s
+                JOIN hygiene_finding f
+                  ON f.source_id = %(source)s AND f.location_key = s.location_key
+                WHERE f.path = '' AND s.path <> ''
+                  AND NOT EXISTS (SELECT 1 FROM hygiene_searchterm t WHERE t.value = s.path)
+                """
+            )
         return self.sql(
             f"""
             UPDATE hygiene_finding SET

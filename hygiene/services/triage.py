@@ -524,6 +524,7 @@ def _reference_display(kind: str, value: str) -> str:
     return value[:300]
 
 
+_ACCESS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
 _REFERENCE_SHAPES = {
     "aws-access-key-id": (
         re.compile(r"^(AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[A-Z0-9]{16}$"),
@@ -562,14 +563,10 @@ def secret_reference_add(*, secret: Secret, by, kind: str, value: str):
     if kind == ReferenceKind.OTHER:
         # "Other" matches only events that call it "other": an ARN or an access key id left
         # under the default kind would never claim its rotation events.
-        kind = next(
-            (
-                shaped
-                for shaped in ("arn", "aws-access-key-id")
-                if _REFERENCE_SHAPES[shaped][0].match(value)
-            ),
-            kind,
-        )
+        if _REFERENCE_SHAPES["arn"][0].match(value):
+            kind = ReferenceKind.ARN
+        elif _ACCESS_KEY_ID.match(value):  # not AIDA…/AROA… (a user's or role's id)
+            kind = ReferenceKind.AWS_ACCESS_KEY_ID
     problem = _reference_problem(kind, value)
     if problem:
         raise TriageError(problem)

@@ -401,3 +401,39 @@ def test_an_alert_first_known_from_a_webhook_takes_its_value_from_the_alert_list
     assert Secret.objects.count() == 2  # the second stand-in is gone
     for row in (*Finding.objects.values(), *Secret.objects.values()):
         assert AIO not in json.dumps(row, default=str) and other not in json.dumps(row, default=str)
+
+
+def test_a_late_delivery_saying_open_does_not_undo_githubs_dismissal(client, github):
+    """Deliveries may arrive out of order: only GitHub's "reopened" (or its list) reopens."""
+    deliver(client, github, as_alert_delivery("created", updated_at="2022-04-01T12:00:00Z"))
+    deliver(
+        client,
+        github,
+        as_alert_delivery(
+            "resolved",
+            state="resolved",
+            resolution="false_positive",
+            updated_at="2022-04-03T12:00:00Z",
+        ),
+    )
+    deliver(
+        client,
+        github,
+        as_alert_delivery(
+            "validated", state="open", validity="inactive", updated_at="2022-04-02T12:00:00Z"
+        ),
+    )
+    finding = Finding.objects.get()
+    assert (finding.status, finding.resolution) == ("dismissed", "false_positive")
+
+
+def test_a_place_filled_in_later_is_searchable(client, github, lead):
+    from django.http import QueryDict
+
+    from hygiene.filters import parse_filter
+    from hygiene.selectors import findings_visible_to
+
+    deliver(client, github, as_alert_delivery("created", updated_at="2022-04-01T12:00:00Z"))
+    deliver(client, github, LOCATION_CREATED.read_bytes(), event="secret_scanning_alert_location")
+    ff = parse_filter(QueryDict("q=secrets.txt"), user=lead)
+    assert list(ff.apply(findings_visible_to(lead))) == [Finding.objects.get()]

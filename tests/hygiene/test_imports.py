@@ -1066,3 +1066,19 @@ def test_a_key_found_as_base64_by_nosey_parker_and_decoded_by_trufflehog_is_one_
     assert secret.finding_count == 2 and secret.secret_type == "private-key"
     assert secret.preview == "RSA PRIVATE KEY (PEM) …"
     assert {f.path for f in secret.findings.all()} == {"k8s/main.key"}
+
+
+def test_a_severity_a_tool_lowers_falls_though_the_secret_was_once_valid(tmp_path, scanners):
+    """The level that "valid" added stays while the validity does (a report that doesn't say
+    keeps it), on top of what the tool now says, not on top of what was stored."""
+    Source.objects.create(slug="own", name="own", kind="scanner", default_format="leakline")
+
+    def send(severity, validity, name):
+        finding = {"rule": "r", "secret": GH_TOKEN, "severity": severity, "validity": validity}
+        doc = {"version": 1, "findings": [finding]}
+        run_cli(tmp_path, json.dumps(doc).encode(), source="own", fmt="leakline", name=name)
+        return Finding.objects.get(source__slug="own")
+
+    assert send("high", "valid", "1.json").severity == "critical"
+    assert send("low", "unknown", "2.json").severity == "medium"
+    assert send("low", "invalid", "3.json").severity == "low"

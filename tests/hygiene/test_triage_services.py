@@ -463,6 +463,7 @@ def test_reference_is_stored_as_a_hash_and_a_redacted_display(db, lead):
     [
         ("arn:aws:secretsmanager:us-west-2:123456789012:secret:app-WoDpmU", "arn"),
         ("AKIAIOSFODNN7EXAMPLE", "aws-access-key-id"),
+        ("AIDAIOSFODNN7EXAMPLE", "other"),  # a user's id, not a key's
         ("db-prod/readonly", "other"),
     ],
 )

@@ -516,7 +516,9 @@ def test_tool_1_1_audit_report_is_a_bare_array():
             value = getattr(obs, field.name)
             if field.name != "secret_value" and isinstance(value, str):
                 assert SLACK_1_1 not in value
-    assert run(b"[]") == []  # 1.1-1.3's report of nothing
+    # 1.1-1.3's report of nothing is any tool's clean scan: refused, not a clean baseline.
+    with pytest.raises(ImportFormatError, match="empty array"):
+        run(b"[]")
 
 
 @pytest.mark.parametrize(

@@ -172,8 +172,8 @@ def test_webhook_reopened_sample():
 @pytest.mark.parametrize(
     ("action", "fields", "resolution", "validity"),
     [
-        ("created", {"state": "open"}, "open", "unknown"),
-        ("reopened", {"state": "open"}, "open", "unknown"),
+        ("created", {"state": "open"}, "", "unknown"),
+        ("reopened", {"state": "open"}, "", "unknown"),
         ("resolved", {"state": "resolved", "resolution": "wont_fix"}, "wont_fix", "unknown"),
         (
             "resolved",
