@@ -427,3 +427,31 @@ def test_an_engineer_sees_what_their_incident_work_needs(client, lead, engineer,
     follow_up.refresh_from_db()
     assert follow_up.done_at is not None
     assert "Add a pre-commit hook" not in client.get(reverse("my_work")).content.decode()
+
+
+def test_stored_previews_that_may_show_a_default_password_lose_the_user(lead):
+    """Migration 0005: a preview made before the user was left out when it is the password."""
+    import importlib
+
+    from django.apps import apps
+
+    from incidents.models import Incident, TimelineEvent
+    from incidents.services import incident_open
+    from tests.incidents.conftest import make_secret
+
+    migration = importlib.import_module("incidents.migrations.0005_previews_without_default_users")
+    guest = make_secret(secret_type="database-credential")
+    type(guest).objects.filter(pk=guest.pk).update(preview="amqp://guest:…@localhost")
+    guest.refresh_from_db()
+    app = make_secret(secret_type="database-credential")
+    type(app).objects.filter(pk=app.pk).update(preview="postgres://app:…@db.internal")
+    incident = incident_open(secrets=[guest], opened_by=lead)
+    TimelineEvent.objects.create(
+        incident=incident, kind="comment", message="see amqp://guest:…@localhost"
+    )
+    migration.scrub_previews(apps, None)
+    guest.refresh_from_db()
+    app.refresh_from_db()
+    assert (guest.preview, app.preview) == ("amqp://…:…@localhost", "postgres://app:…@db.internal")
+    assert "guest" not in Incident.objects.get(pk=incident.pk).title
+    assert not TimelineEvent.objects.filter(message__contains="guest:").exists()
