@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from hygiene.models import Source, SourceKind, SourceToken, Team, UserToken
+from hygiene.models import Finding, Source, SourceKind, SourceToken, Team, UserToken
 from incidents.models import TimelineEvent
 
 
@@ -179,7 +179,11 @@ def source_delete(*, source: Source, by=None) -> int:
         return 0
     findings = locked.findings.count()
     slug, pk = locked.slug, locked.pk
+    secret_ids = list(
+        locked.findings.exclude(secret_id=None).values_list("secret_id", flat=True).distinct()
+    )
     locked.delete()
+    _recount_secrets(secret_ids)
     TimelineEvent.objects.create(
         kind="source.deleted",
         actor=by,
@@ -187,6 +191,54 @@ def source_delete(*, source: Source, by=None) -> int:
         data={"source": pk, "slug": slug},
     )
     return findings
+
+
+def _recount_secrets(secret_ids: list[int], batch: int = 5000) -> None:
+    """The secrets a deletion took findings from: their counts from the findings left (a
+    secret this source alone had found has none, and is no longer reused)."""
+    from django.db import connection
+
+    place = "CASE WHEN f.repo <> '' THEN f.repo ELSE 'source:' || f.source_id END"
+    for start in range(0, len(secret_ids), batch):
+        chunk = secret_ids[start : start + batch]
+        marks = ", ".join(["%s"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE hygiene_secret SET
+                    finding_count = (SELECT COUNT(*) FROM hygiene_finding f
+                                     WHERE f.secret_id = hygiene_secret.id),
+                    place_count = (SELECT COUNT(DISTINCT {place}) FROM hygiene_finding f
+                                   WHERE f.secret_id = hygiene_secret.id)
+                WHERE id IN ({marks})
+                """,
+                chunk,
+            )
+            cursor.execute(
+                f"UPDATE hygiene_secret SET reused = place_count >= 2 WHERE id IN ({marks})", chunk
+            )
+
+
+def incidents_only_this_source_found(source: Source) -> list[str]:
+    """The open incidents whose every secret this source alone has findings of: deleting the
+    source leaves them about secrets nothing reports any more (they stay open)."""
+    from django.db.models import Exists, OuterRef
+
+    from incidents.models import Incident, IncidentSecret
+
+    elsewhere = Finding.objects.filter(secret_id=OuterRef("secret_id")).exclude(source=source)
+    from_here = Finding.objects.filter(secret_id=OuterRef("secret_id"), source=source)
+    reported_elsewhere = IncidentSecret.objects.filter(incident=OuterRef("pk")).filter(
+        Exists(elsewhere) | ~Exists(from_here)
+    )
+    found_here = IncidentSecret.objects.filter(incident=OuterRef("pk")).filter(Exists(from_here))
+    return [
+        str(incident.reference)
+        for incident in Incident.objects.exclude(status="closed")
+        .filter(Exists(found_here))
+        .exclude(Exists(reported_elsewhere))
+        .order_by("pk")[:20]
+    ]
 
 
 # --- personal API tokens ------------------------------------------------------------------

@@ -88,7 +88,10 @@ def _detail_context(source, **extra):
 @permission_required("hygiene.view_source")
 def source_detail(request, slug: str):
     source = get_object_or_404(Source, slug=slug)
-    return render(request, "hygiene/source_detail.html", _detail_context(source))
+    context = _detail_context(source)
+    if request.user.has_perm("hygiene.manage_sources"):
+        context["incidents_left"] = services.incidents_only_this_source_found(source)
+    return render(request, "hygiene/source_detail.html", context)
 
 
 @require_POST
@@ -124,9 +127,16 @@ def source_remove(request, slug: str):
             request, f"Type the source's slug ({source.slug}) to delete it with its findings."
         )
         return redirect("source_detail", slug=source.slug)
+    left = services.incidents_only_this_source_found(source)
     findings = services.source_delete(source=source, by=request.user)
     plural = "" if findings == 1 else "s"
     messages.success(request, f"Source {slug} deleted with its {findings} finding{plural}.")
+    if left:
+        messages.warning(
+            request,
+            f"Open incidents about secrets only {slug} had found stay open: {', '.join(left)}. "
+            "Close them if the source was a mistake.",
+        )
     return redirect("source_list")
 
 

@@ -500,3 +500,35 @@ def test_a_lead_deletes_a_source_by_typing_its_slug(source, as_user, client):
     assert not Source.objects.filter(pk=source.pk).exists()
     event = TimelineEvent.objects.get(kind="source.deleted")
     assert event.actor == lead
+
+
+def test_deleting_a_source_says_which_open_incidents_only_it_had_found(source, as_user, client):
+    """Its incidents stay open (a person decides); the page warns before, the message after,
+    and the secrets it shared with another source are counted again (no longer reused)."""
+    from hygiene.models import Secret
+    from hygiene.services.imports import import_report
+    from incidents.services import incident_open
+
+    lead = as_user("lead")
+    other = Source.objects.create(slug="trufflehog", name="TruffleHog", kind="scanner")
+    for target, secrets in ((source, [AWS_KEY, GH_TOKEN]), (other, [GH_TOKEN])):
+        import_report(
+            source=target,
+            format_key="gitleaks",
+            stream=io.BytesIO(
+                reports.gitleaks([{"secret": s, "repo": f"acme/{target.slug}"} for s in secrets])
+            ),
+            via="cli",
+        )
+    only_here = source.findings.get(secret__preview__startswith="AKIA").secret
+    shared = other.findings.get().secret
+    assert shared.reused
+    mine = incident_open(secrets=[only_here], opened_by=lead)
+    incident_open(secrets=[shared], opened_by=lead)
+    page = client.get(f"/sources/{source.slug}/").content.decode()
+    assert f"stay open after it is deleted: {mine.reference}." in page
+    done = client.post(f"/sources/{source.slug}/delete/", {"confirm": source.slug}, follow=True)
+    assert f"only gitleaks-ci had found stay open: {mine.reference}." in done.content.decode()
+    shared = Secret.objects.get(pk=shared.pk)
+    assert (shared.finding_count, shared.place_count, shared.reused) == (1, 1, False)
+    assert Secret.objects.get(pk=only_here.pk).finding_count == 0
