@@ -49,6 +49,21 @@ def _rank(col: str) -> str:
     return SEVERITY_RANK_SQL.format(col=col)
 
 
+def place_sql(alias: str, pg: bool, *, source: bool = True) -> str:
+    """Where a finding is, for counting a secret's places (two or more: reused): its
+    repository whatever the tool called it, lower-cased without scheme and host (gitleaks
+    names one by its URL, https://github.com/acme/app, GitHub's alerts acme/app); without a
+    repository, its source (``source``) or the same place. String functions, not a regex: a
+    regex cost 0.6 s per 100,000 rows."""
+    find = "strpos" if pg else "instr"
+    repo = f"{alias}.repo"
+    after = f"{find}({repo}, '://') + 3"
+    path = f"substr({repo}, {after} + {find}(substr({repo}, {after}), '/'))"
+    normal = f"lower(CASE WHEN {find}({repo}, '://') > 0 THEN {path} ELSE {repo} END)"
+    elsewhere = f"'source:' || {alias}.source_id" if source else "''"
+    return f"CASE WHEN {repo} <> '' THEN {normal} ELSE {elsewhere} END"
+
+
 @dataclass
 class ReconcileCounts:
     created: int = 0
@@ -234,6 +249,7 @@ class Reconciler:
                 return 0
             if candidates:
                 only, params = "AND fingerprint = ANY(%(candidates)s)", {"candidates": candidates}
+        run_place = place_sql("hygiene_stagedfinding", self.pg, source=False)
         return self.sql(
             f"""
             INSERT INTO hygiene_secret (fingerprint, secret_type, preview, severity, validity,
@@ -255,7 +271,7 @@ class Reconciler:
                                AS val,
                            MIN(committed_at) AS committed,
                            COUNT(*) AS n,
-                           COUNT(DISTINCT CASE WHEN repo <> '' THEN repo ELSE '' END) AS places
+                           COUNT(DISTINCT {run_place}) AS places
                     FROM hygiene_stagedfinding
                     WHERE run_id = %(run)s AND category = 'secret' {only}
                     GROUP BY fingerprint
@@ -662,7 +678,7 @@ class Reconciler:
             self._recount(new)
 
     def _recount(self, secret: int) -> None:
-        place = "CASE WHEN f.repo <> '' THEN f.repo ELSE 'source:' || f.source_id END"
+        place = place_sql("f", self.pg)
         self.sql(
             f"""
             UPDATE hygiene_secret SET finding_count = agg.n, place_count = agg.places,
@@ -766,7 +782,7 @@ class Reconciler:
     def refresh_secret_stats(self) -> None:
         """New secrets got their counts at insert; recount only known secrets that gained a
         finding in this run (in a re-scan, none)."""
-        place = "CASE WHEN f.repo <> '' THEN f.repo ELSE 'source:' || f.source_id END"
+        place = place_sql("f", self.pg)
         self.sql(
             f"""
             UPDATE hygiene_secret SET finding_count = agg.n, place_count = agg.places,

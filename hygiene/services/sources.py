@@ -198,7 +198,9 @@ def _recount_secrets(secret_ids: list[int], batch: int = 5000) -> None:
     secret this source alone had found has none, and is no longer reused)."""
     from django.db import connection
 
-    place = "CASE WHEN f.repo <> '' THEN f.repo ELSE 'source:' || f.source_id END"
+    from hygiene.services.reconcile import place_sql
+
+    place = place_sql("f", connection.vendor == "postgresql")
     for start in range(0, len(secret_ids), batch):
         chunk = secret_ids[start : start + batch]
         marks = ", ".join(["%s"] * len(chunk))

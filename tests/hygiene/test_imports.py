@@ -1082,3 +1082,29 @@ def test_a_severity_a_tool_lowers_falls_though_the_secret_was_once_valid(tmp_pat
     assert send("high", "valid", "1.json").severity == "critical"
     assert send("low", "unknown", "2.json").severity == "medium"
     assert send("low", "invalid", "3.json").severity == "low"
+
+
+def test_one_repository_named_by_its_url_and_by_its_name_is_one_place(tmp_path, scanners):
+    """gitleaks names the repository by its URL, GitHub's alerts by owner/name: a secret both
+    report in it is not reused."""
+    report = json.loads(reports.gitleaks([{"secret": GH_TOKEN, "file": "config/x.py"}]))
+    report[0]["Link"] = f"https://github.com/Acme/App/blob/{report[0]['Commit']}/config/x.py#L10"
+    run_cli(tmp_path, json.dumps(report).encode(), source="gitleaks", fmt="gitleaks")
+    assert Finding.objects.get(source__slug="gitleaks").repo == "https://github.com/Acme/App"
+    run_cli(
+        tmp_path,
+        reports.trufflehog([{"secret": GH_TOKEN, "repo": "acme/app", "file": "other.py"}]),
+        source="trufflehog",
+        fmt="trufflehog",
+    )
+    secret = Secret.objects.get(fingerprint=fingerprint(GH_TOKEN))
+    assert (secret.finding_count, secret.place_count, secret.reused) == (2, 1, False)
+    run_cli(
+        tmp_path,
+        reports.trufflehog([{"secret": GH_TOKEN, "repo": "acme/billing", "file": "x.py"}]),
+        source="trufflehog",
+        fmt="trufflehog",
+        name="second.json",
+    )
+    secret.refresh_from_db()
+    assert (secret.place_count, secret.reused) == (2, True)
