@@ -1108,3 +1108,42 @@ def test_one_repository_named_by_its_url_and_by_its_name_is_one_place(tmp_path, 
     )
     secret.refresh_from_db()
     assert (secret.place_count, secret.reused) == (2, True)
+
+
+def test_header_only_keys_stored_as_one_secret_are_split_by_place_once(tmp_path, scanners, lead):
+    """Migration incidents 0006: findings stored when a bare PEM header was fingerprinted as
+    the value (one secret for every key gitleaks v7 found) get the secret and key an import
+    gives them now; the next scan finds them again, and the incident holds them all."""
+    import importlib
+
+    from django.apps import apps
+
+    from hygiene.fingerprints import secret_location_key
+    from incidents.models import Incident
+    from incidents.services import incident_open
+
+    migration = importlib.import_module("incidents.migrations.0006_header_only_keys_by_place")
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "gitleaks"
+    data = (fixture / "real_webgoat_v7_header_only_private_keys.json").read_bytes()
+    run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
+    keys = Finding.objects.filter(rule="Asymmetric Private Key")
+    assert keys.count() == 3
+    # As they were stored before: one secret, keyed by the header's fingerprint.
+    header = fingerprint("-----BEGIN PRIVATE KEY-----")
+    first = keys.order_by("pk").first().secret
+    Secret.objects.filter(pk=first.pk).update(fingerprint=header, finding_count=3)
+    for f in keys:
+        Finding.objects.filter(pk=f.pk).update(
+            secret=first, location_key=secret_location_key(header, f.repo, f.path, f.line, f.commit)
+        )
+    Incident.objects.all().delete()  # the ones the import opened, one per key
+    Secret.objects.filter(findings__isnull=True).delete()
+    incident = incident_open(secrets=[first], opened_by=lead)
+    assert set(keys.all().values_list("secret_id", flat=True)) == {first.pk}
+    migration.split_by_place(apps, None)
+    moved = {f.secret for f in keys.all().select_related("secret")}
+    assert len(moved) == 3 and first not in moved
+    assert set(incident.secrets.filter(incidentsecret__active=True)) == moved
+    again = run_cli(tmp_path, data + b"\n", source="gitleaks", fmt="gitleaks", name="again.json")
+    assert (again["created"], again["missing"]) == (0, 0)
+    assert Incident.objects.count() == 1
