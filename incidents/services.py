@@ -455,7 +455,10 @@ def step_complete(
         step = _fresh_step(step)
         step.incident = incident
         if step.is_done:
-            raise IncidentError(f"Step {step.position} is already {step.state()}.")
+            raise IncidentError(
+                f"Step {step.position} is already {'skipped' if step.skipped_at else 'done'}"
+                " (someone else may have just done it)."
+            )
         blockers = _blocking(step)
         if blockers:
             names = ", ".join(f"{s.position}. {s.title}" for s in blockers)
@@ -512,7 +515,10 @@ def step_skip(*, step: Step, by: User, reason: str) -> Step:
         step = _fresh_step(step)
         step.incident = incident
         if step.is_done:
-            raise IncidentError(f"Step {step.position} is already {step.state()}.")
+            raise IncidentError(
+                f"Step {step.position} is already {'skipped' if step.skipped_at else 'done'}"
+                " (someone else may have just done it)."
+            )
         if step.required and not can_manage(by):
             raise PermissionDenied("Only a security lead can skip a required step.")
         step.skipped_at = timezone.now()

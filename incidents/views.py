@@ -68,9 +68,12 @@ def incident_list(request):
         .order_by("-opened_at", "-id")
     )
     page = Paginator(qs, PAGE_SIZE).get_page(g.get("page"))
-    kept = {k: g.get(k) for k in ("severity", "owner", "team", "overdue") if g.get(k)}
-    if status:  # the status in effect, the default too: the form shows what the list shows
-        kept = {"status": status, **kept}
+    # The status in effect, the default too, and "" (Any) as well: the form shows what the
+    # list shows, and the pager keeps it (a link without it would mean "active" again).
+    kept = {
+        "status": status,
+        **{k: g.get(k) for k in ("severity", "owner", "team", "overdue") if g.get(k)},
+    }
     return render(
         request,
         "incidents/incident_list.html",

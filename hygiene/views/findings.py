@@ -276,6 +276,8 @@ def finding_bulk(request):
         return _error(request, 403, str(exc) or "Your role does not allow this action.")
     except ValidationError as exc:
         return _error(request, 400, " ".join(exc.messages))
+    if action == "assign" and request.POST.get("assignee") == "none":
+        verb = "unassigned"
     flash = result.summary(verb)
     back = _back_to_finding(request)
     if back:

@@ -32,7 +32,15 @@
   document.addEventListener("htmx:afterSwap", function () {
     if (!kept) return;
     var form = document.querySelector('form[hx-post="' + CSS.escape(kept.action) + '"]');
-    if (form) {
+    if (!form) {
+      // The form is gone (someone else did the step meanwhile): the message, in view.
+      var alone = document.querySelector(".inc-error");
+      if (alone) {
+        alone.setAttribute("tabindex", "-1");
+        alone.scrollIntoView({ block: "center" });
+        alone.focus();
+      }
+    } else {
       kept.fields.forEach(function (f) {
         var field = form.querySelector('[name="' + CSS.escape(f.name) + '"]');
         if (!field) return;

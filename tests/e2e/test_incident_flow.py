@@ -130,3 +130,20 @@ def test_a_refused_action_keeps_what_was_typed_and_says_why_beside_it(page, logi
     expect(item.locator("textarea[name=note]")).to_have_value("Rotated in Vault, see the change")
     expect(item.locator("input[name=url]")).to_have_value("ftp://example.com/change")
     expect(item.locator("textarea[name=note]")).to_be_focused()
+
+
+def test_a_step_someone_else_just_did_says_so_in_view(page, login, lead, team):
+    from incidents.services import step_complete
+
+    incident = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
+    page = login(lead)
+    page.set_viewport_size({"width": 1280, "height": 700})
+    page.goto(page.url + f"incidents/{incident.pk}/")
+    item = step_item(page, 3)
+    item.locator("textarea[name=note]").fill("Rotated")
+    step_complete(step=incident.steps.get(position=3), by=lead, note="done in another tab")
+    item.get_by_role("button", name="Mark done").click()
+    error = page.get_by_test_id("error")
+    expect(error).to_have_text("Step 3 is already done (someone else may have just done it).")
+    expect(error).to_be_in_viewport()
+    expect(error).to_be_focused()

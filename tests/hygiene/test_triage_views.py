@@ -618,4 +618,7 @@ def test_a_finding_is_unassigned_from_its_page(data, as_user, client, engineer):
     assert response.status_code == 302
     finding.refresh_from_db()
     assert finding.assignee is None and finding.team is not None
-    assert "Nobody" in client.get(f"/findings/{finding.pk}/").content.decode()
+    page = client.get(f"/findings/{finding.pk}/").content.decode()
+    # Unassigned: the select says so, and keeping it while choosing a team changes no person.
+    assert '<option value="">Nobody</option>' in page and 'value="none"' not in page
+    assert "1 finding unassigned." in page

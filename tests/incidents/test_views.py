@@ -393,6 +393,9 @@ def test_the_incident_list_opens_on_what_is_still_open(client, lead, aws_inciden
     everything = client.get(reverse("incident_list"), {"status": ""}).content.decode()
     assert aws_incident.reference in everything
     assert '<option value="active" selected>' not in everything
+    # "Any" goes along to the next pages.
+    page = client.get(reverse("incident_list"), {"status": ""})
+    assert page.context["query"] == "status="
 
 
 def test_an_engineer_sees_what_their_incident_work_needs(client, lead, engineer, other_team):
