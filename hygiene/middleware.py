@@ -1,8 +1,15 @@
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.middleware import LoginRequiredMiddleware as _LoginRequired
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden, JsonResponse
+from django.http import (
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import resolve_url
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -76,33 +83,52 @@ class HtmxMiddleware:
         if request.path_info.startswith("/api/"):
             return response
         patch_vary_headers(response, ("HX-Request",))
-        if request.headers.get("HX-Request") != "true":
-            return response
         login = resolve_url(settings.LOGIN_URL)
-        if response.status_code == 302 and response["Location"].startswith(login + "?"):
+        to_login = response.status_code == 302 and response["Location"].startswith(login + "?")
+        if to_login and request.headers.get("HX-Request") == "true":
             redirect = HttpResponse(status=200)
             redirect["HX-Redirect"] = f"{login}?{urlencode({'next': _current_page(request)})}"
             patch_vary_headers(redirect, ("HX-Request",))
             return redirect
+        if to_login and request.method == "POST":
+            # A form posted after the session expired: back to its page after the login,
+            # not to the URL it posted to (which answers only a POST: 405).
+            response["Location"] = f"{login}?{urlencode({'next': _current_page(request)})}"
         return response
 
 
-def _current_page(request) -> str:
-    """The page an htmx request was made from (its path and query), when it is ours."""
-    current = request.headers.get("HX-Current-URL", "")
+def _current_page(request, default: str = "/") -> str:
+    """The page a request was made from (its path and query), when it is ours: htmx says so,
+    a form's post has it as its referrer."""
+    current = request.headers.get("HX-Current-URL") or request.headers.get("Referer", "")
     if current and url_has_allowed_host_and_scheme(
         current, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         parts = urlsplit(current)
         return parts.path + (f"?{parts.query}" if parts.query else "")
-    return "/"
+    return default
+
+
+STALE_FORM = (
+    "Your session changed (you logged in again, maybe in another tab), so that page was out "
+    "of date and nothing was done: do it again."
+)
 
 
 def csrf_failure(request, reason=""):
-    """CSRF_FAILURE_VIEW: an htmx request reloads its page (with a fresh token); a form
-    posted without scripts gets Django's page."""
+    """CSRF_FAILURE_VIEW: a page whose token went stale (the user logged in again elsewhere)
+    is reloaded with a fresh one, and says why (what was typed is lost: the request was
+    refused before it was read). An htmx request reloads its page; a form posted without
+    scripts goes back to its page; anything else gets Django's page."""
+    signed_in = request.user.is_authenticated
     if request.headers.get("HX-Request") == "true":
-        response = HttpResponseForbidden("Your session changed; the page reloads.")
+        if signed_in:
+            messages.warning(request, STALE_FORM)
+        response = HttpResponseForbidden(STALE_FORM)
         response["HX-Refresh"] = "true"
         return response
+    back = _current_page(request, default="")
+    if signed_in and back:
+        messages.warning(request, STALE_FORM)
+        return HttpResponseRedirect(back)
     return csrf.csrf_failure(request, reason)

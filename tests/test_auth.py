@@ -265,9 +265,16 @@ def test_an_htmx_request_after_the_session_expired_goes_to_the_login_page(client
         headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example/phish"},
     )
     assert response["HX-Redirect"] == "/accounts/login/?next=%2F"
-    # Without htmx: Django's redirect.
+    # Without htmx: Django's redirect; a form's post comes back to its page, not to the URL it
+    # posted to (which answers only a POST).
     response = client.get("/findings/?severity=high")
     assert response.status_code == 302 and "HX-Redirect" not in response
+    posted = client.post(
+        "/findings/bulk/",
+        {"action": "assign"},
+        headers={"Referer": "http://testserver/findings/7/"},
+    )
+    assert posted["Location"] == "/accounts/login/?next=%2Ffindings%2F7%2F"
 
 
 @pytest.mark.django_db
@@ -286,8 +293,16 @@ def test_a_stale_csrf_token_reloads_an_htmx_page(lead):
     client.force_login(lead)
     response = client.post("/findings/bulk/", {"action": "assign"}, headers={"HX-Request": "true"})
     assert response.status_code == 403 and response["HX-Refresh"] == "true"
-    plain = client.post("/findings/bulk/", {"action": "assign"})
-    assert plain.status_code == 403 and "HX-Refresh" not in plain
+    reloaded = client.get("/findings/").content.decode()
+    assert "Your session changed" in reloaded  # the reloaded page says why
+    # A form posted without scripts goes back to its page, which says why.
+    plain = client.post(
+        "/findings/bulk/",
+        {"action": "assign"},
+        headers={"Referer": "http://testserver/findings/7/"},
+    )
+    assert plain.status_code == 302 and plain["Location"] == "/findings/7/"
+    assert client.post("/findings/bulk/", {"action": "assign"}).status_code == 403
 
 
 @pytest.mark.django_db

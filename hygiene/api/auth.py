@@ -73,6 +73,14 @@ def refusal(raw: str) -> str:
 
 
 class TokenAuth(HttpBearer):
+    def __call__(self, request):
+        header = request.headers.get(self.header, "")
+        if not header.strip():
+            raise HttpError(401, "no token: send one as Authorization: Bearer <token>")
+        if header.split(" ", 1)[0].lower() != self.openapi_scheme:
+            raise HttpError(401, "send the token as Authorization: Bearer <token>")
+        return super().__call__(request)
+
     def authenticate(self, request, token):
         principal = authenticate_token(token)
         if principal is None:

@@ -88,6 +88,11 @@ def test_without_or_with_a_bad_token_it_is_401(client, source):
     data = reports.gitleaks([{"secret": AWS_KEY}])
     anonymous = client.post("/api/v1/imports?format=gitleaks", data, "application/json")
     assert anonymous.status_code == 401
+    assert anonymous.json() == {"detail": "no token: send one as Authorization: Bearer <token>"}
+    basic = client.post(
+        "/api/v1/imports?format=gitleaks", data, "application/json", HTTP_AUTHORIZATION="Basic eA=="
+    )
+    assert basic.status_code == 401 and "Bearer" in basic.json()["detail"]
     response = post(client, "lls_not-a-real-token", data)
     assert response.status_code == 401
     assert response["Content-Type"].startswith("application/json")
