@@ -55,6 +55,35 @@
     });
   });
 
+  // Back and Forward between filters restore htmx's copy of the page, whose filter form shows
+  // what its HTML said (the first filter), not what was chosen since: Apply would then drop the
+  // filter the results show. The form is set from the address instead, which is the state.
+  function formFromAddress() {
+    var form = document.querySelector("form[data-testid=filters]");
+    if (!form) return;
+    var params = new URLSearchParams(window.location.search);
+    form.querySelectorAll("input[name], select[name], textarea[name]").forEach(function (field) {
+      var values = params.getAll(field.name);
+      if (field.tagName === "SELECT" && field.multiple) {
+        Array.prototype.forEach.call(field.options, function (option) {
+          option.selected = values.indexOf(option.value) >= 0;
+        });
+      } else if (field.tagName === "SELECT") {
+        // Absent from the address: the first option ("Any", or the default sort).
+        field.selectedIndex = 0;
+        Array.prototype.forEach.call(field.options, function (option, i) {
+          if (values.length && option.value === values[0]) field.selectedIndex = i;
+        });
+      } else if (field.type === "checkbox" || field.type === "radio") {
+        field.checked = values.indexOf(field.value) >= 0;
+      } else if (field.type !== "hidden" && field.type !== "submit") {
+        field.value = values.length ? values[0] : "";
+      }
+    });
+  }
+
+  document.addEventListener("htmx:historyRestore", formFromAddress);
+  window.addEventListener("pageshow", formFromAddress);
   document.addEventListener("htmx:afterSwap", updateSelection);
   document.addEventListener("DOMContentLoaded", updateSelection);
 })();

@@ -394,3 +394,30 @@ def test_the_first_tab_offers_to_skip_the_header(login, live_server, lead):
     expect(skip).to_be_in_viewport()
     page.keyboard.press("Enter")
     assert page.url.endswith("#main")
+
+
+def test_back_between_two_filters_shows_the_first_filter_in_the_form(
+    login, live_server, lead, monday
+):
+    """htmx's copy of the page has the form as first rendered: Apply after Back must not drop
+    the filter the results show."""
+    page = login(lead)
+    page.goto(f"{live_server.url}/findings/")
+    page.get_by_test_id("filter-severity").select_option(["critical"])
+    page.get_by_test_id("apply-filters").click()
+    expect(page).to_have_url(re.compile(r"severity=critical"))
+    page.get_by_test_id("filter-severity").select_option(["high"])
+    page.get_by_test_id("filter-sort").select_option("oldest")
+    page.get_by_test_id("apply-filters").click()
+    expect(page).to_have_url(re.compile(r"severity=high.*sort=oldest"))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"severity=critical"))
+    expect(rows(page)).to_have_count(2)
+    selected = page.get_by_test_id("filter-severity").evaluate(
+        "s => Array.from(s.selectedOptions).map(o => o.value)"
+    )
+    assert selected == ["critical"]
+    assert page.get_by_test_id("filter-sort").input_value() == "newest"
+    page.get_by_test_id("apply-filters").click()
+    expect(page).to_have_url(re.compile(r"severity=critical"))
+    expect(rows(page)).to_have_count(2)
