@@ -113,11 +113,17 @@ def test_an_action_error_is_shown_in_place(page, login, lead, team):
     expect(page.locator("h1")).to_contain_text(incident.reference)
 
 
-def test_a_refused_action_keeps_what_was_typed_and_says_why_beside_it(page, login, lead, team):
+def incident_page(login, lead, team):
+    """A lead on a new incident's page, in a window shorter than the page."""
     incident = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
     page = login(lead)
     page.set_viewport_size({"width": 1280, "height": 700})
     page.goto(page.url + f"incidents/{incident.pk}/")
+    return page, incident
+
+
+def test_a_refused_action_keeps_what_was_typed_and_says_why_beside_it(login, lead, team):
+    page, _ = incident_page(login, lead, team)
     item = step_item(page, 3)
     item.locator("textarea[name=note]").fill("Rotated in Vault, see the change")
     item.locator("input[name=url]").fill("ftp://example.com/change")
@@ -132,13 +138,10 @@ def test_a_refused_action_keeps_what_was_typed_and_says_why_beside_it(page, logi
     expect(item.locator("textarea[name=note]")).to_be_focused()
 
 
-def test_a_step_someone_else_just_did_says_so_in_view(page, login, lead, team):
+def test_a_step_someone_else_just_did_says_so_in_view(login, lead, team):
     from incidents.services import step_complete
 
-    incident = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
-    page = login(lead)
-    page.set_viewport_size({"width": 1280, "height": 700})
-    page.goto(page.url + f"incidents/{incident.pk}/")
+    page, incident = incident_page(login, lead, team)
     item = step_item(page, 3)
     item.locator("textarea[name=note]").fill("Rotated")
     step_complete(step=incident.steps.get(position=3), by=lead, note="done in another tab")

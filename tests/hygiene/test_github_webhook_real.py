@@ -74,6 +74,20 @@ def as_alert_delivery(action: str, **alert_fields) -> bytes:
     return json.dumps(payload).encode()
 
 
+def import_alert_list(source, **fields):
+    """GitHub's documented organization list, its first alert as alert 191 of
+    Codertocat/Hello-World (the deliveries' alert), open unless ``fields`` say otherwise."""
+    alerts = json.loads(ORG_ALERTS.read_bytes())[:1]
+    alerts[0].update({"state": "open", "resolution": None, "number": 191, **fields})
+    alerts[0]["repository"]["full_name"] = "Codertocat/Hello-World"
+    return import_report(
+        source=source,
+        format_key="github-secret-scanning",
+        stream=io.BytesIO(json.dumps(alerts).encode()),
+        via="cli",
+    )
+
+
 def test_github_docs_deliveries(client, github):
     # The location delivery GitHub documents, byte for byte as stored (under the alert event:
     # see the next test for its own event name).
@@ -211,16 +225,7 @@ def test_each_resolution_of_a_resolved_delivery(client, github, resolution):
 def test_deliveries_attach_to_the_alert_imported_with_its_value(client, github):
     """An organization's alert list (with the secret) first, then deliveries for the same
     alert: one finding and one secret, and the value is nowhere in what was stored."""
-    alerts = json.loads(ORG_ALERTS.read_bytes())
-    alerts[0]["state"], alerts[0]["resolution"] = "open", None
-    alerts[0]["repository"]["full_name"] = "Codertocat/Hello-World"
-    alerts[0]["number"] = 191
-    import_report(
-        source=github,
-        format_key="github-secret-scanning",
-        stream=io.BytesIO(json.dumps(alerts).encode()),
-        via="cli",
-    )
+    import_alert_list(github)
     secret = Secret.objects.get()
     assert Finding.objects.get().secret_id == secret.pk
     for action, fields in [
@@ -307,23 +312,19 @@ def test_the_alert_list_reopens_what_github_dismissed_not_what_a_person_did(clie
     from hygiene.services.triage import findings_dismiss
     from incidents.models import TimelineEvent
 
-    def alert_list(state, resolution=None, number=191, at="2022-04-01T12:00:00Z"):
-        alerts = json.loads(ORG_ALERTS.read_bytes())[:1]
-        alerts[0].update(state=state, resolution=resolution, number=number, updated_at=at)
-        alerts[0]["validity"] = "unknown"  # a live one's dismissal takes two leads
-        alerts[0]["repository"]["full_name"] = "Codertocat/Hello-World"
-        return io.BytesIO(json.dumps(alerts).encode())
+    def send(state, resolution=None, at="2022-04-01T12:00:00Z"):
+        # A live one's dismissal would take two leads.
+        import_alert_list(
+            github, state=state, resolution=resolution, updated_at=at, validity="unknown"
+        )
 
-    def send(stream):
-        import_report(source=github, format_key="github-secret-scanning", stream=stream, via="cli")
-
-    send(alert_list("resolved", "used_in_tests"))
+    send("resolved", "used_in_tests")
     finding = Finding.objects.get()
     assert (finding.status, finding.resolution) == ("dismissed", "used_in_tests")
-    send(alert_list("open", at="2022-04-02T12:00:00Z"))
+    send("open", at="2022-04-02T12:00:00Z")
     finding.refresh_from_db()
     assert finding.status in ("open", "triaged") and finding.resolution == ""
-    send(alert_list("resolved", "false_positive", at="2022-04-03T12:00:00Z"))
+    send("resolved", "false_positive", at="2022-04-03T12:00:00Z")
     finding.refresh_from_db()
     assert (finding.status, finding.resolution) == ("dismissed", "false_positive")
     messages = list(
@@ -334,7 +335,7 @@ def test_the_alert_list_reopens_what_github_dismissed_not_what_a_person_did(clie
     assert "Reopened in the reporting tool" in messages
     assert "Dismissed in the reporting tool: false positive" in messages
     # A person's own dismissal stays whatever GitHub's list says.
-    send(alert_list("open", at="2022-04-04T12:00:00Z"))
+    send("open", at="2022-04-04T12:00:00Z")
     finding.refresh_from_db()
     findings_dismiss(
         findings_qs=Finding.objects.filter(pk=finding.pk),
@@ -342,7 +343,7 @@ def test_the_alert_list_reopens_what_github_dismissed_not_what_a_person_did(clie
         reason="accepted_risk",
         comment="Vendor sandbox",
     )
-    send(alert_list("open", at="2022-04-05T12:00:00Z"))
+    send("open", at="2022-04-05T12:00:00Z")
     finding.refresh_from_db()
     assert (finding.status, finding.resolution) == ("dismissed", "accepted_risk")
 
@@ -361,15 +362,7 @@ def test_an_alert_first_known_from_a_webhook_takes_its_value_from_the_alert_list
     )
     stand_in = Secret.objects.get()
     assert stand_in.preview == "" and Incident.objects.filter(secrets=stand_in).exists()
-    alerts = json.loads(ORG_ALERTS.read_bytes())[:1]
-    alerts[0].update(state="open", resolution=None, number=191)
-    alerts[0]["repository"]["full_name"] = "Codertocat/Hello-World"
-    import_report(
-        source=github,
-        format_key="github-secret-scanning",
-        stream=io.BytesIO(json.dumps(alerts).encode()),
-        via="cli",
-    )
+    import_alert_list(github)
     secret = Secret.objects.get()
     assert secret.pk == stand_in.pk and secret.fingerprint == fingerprint(AIO)
     assert secret.preview.startswith("aio_") and Finding.objects.get().secret_id == secret.pk
@@ -389,13 +382,7 @@ def test_an_alert_first_known_from_a_webhook_takes_its_value_from_the_alert_list
     deliver(
         client, github, as_alert_delivery("created", number=192, updated_at="2022-04-05T12:00:00Z")
     )
-    alerts[0].update(number=192, secret=other)
-    import_report(
-        source=github,
-        format_key="github-secret-scanning",
-        stream=io.BytesIO(json.dumps(alerts).encode()),
-        via="cli",
-    )
+    import_alert_list(github, number=192, secret=other)
     known = Secret.objects.get(fingerprint=fingerprint(other))
     assert known.finding_count == 2 and Finding.objects.filter(secret=known).count() == 2
     assert Secret.objects.count() == 2  # the second stand-in is gone
