@@ -28,6 +28,24 @@
     }
   });
 
+  // The step an action was on: after the incident is drawn again, focus goes back to it (else
+  // it falls to the page, and a keyboard user starts again from the top).
+  var onStep = null;
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var elt = e.detail.elt;
+    var step = elt && elt.closest ? elt.closest("li[data-step]") : null;
+    onStep = step ? step.dataset.step : null;
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    if (kept || !onStep) return;
+    var step = document.querySelector('li[data-step="' + CSS.escape(onStep) + '"]');
+    onStep = null;
+    if (step && !step.contains(document.activeElement)) {
+      step.setAttribute("tabindex", "-1");
+      step.focus({ preventScroll: true });
+    }
+  });
+
   // Then the message goes into that form, where the user is looking, which gets the focus.
   document.addEventListener("htmx:afterSwap", function () {
     if (!kept) return;

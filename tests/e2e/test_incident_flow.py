@@ -150,3 +150,12 @@ def test_a_step_someone_else_just_did_says_so_in_view(login, lead, team):
     expect(error).to_have_text("Step 3 is already done (someone else may have just done it).")
     expect(error).to_be_in_viewport()
     expect(error).to_be_focused()
+
+
+def test_after_an_action_the_keyboard_carries_on_from_its_step(login, lead, team):
+    page, _ = incident_page(login, lead, team)
+    item = step_item(page, 3)
+    item.locator("textarea[name=note]").fill("Rotated")
+    item.get_by_role("button", name="Mark done").click()
+    expect(page.get_by_test_id("evidence-3")).to_contain_text("Done")
+    expect(step_item(page, 3)).to_be_focused()
