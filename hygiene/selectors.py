@@ -25,6 +25,29 @@ def findings_visible_to(user) -> QuerySet[Finding]:
     return qs.filter(Q(team_id__in=team_ids_of(user)) | Q(assignee_id=user.pk))
 
 
+def incident_secret_ids(user) -> QuerySet:
+    """The secrets of the incidents an engineer works on (owner, participant, a step or a
+    follow-up of theirs, their teams'): on those secrets' and findings' own pages they see
+    every finding, wherever it is (they have to clean it up). Lists stay team-scoped."""
+    from incidents.models import IncidentSecret  # incidents builds on hygiene
+    from incidents.selectors import incidents_visible_to
+
+    return IncidentSecret.objects.filter(
+        incident__in=incidents_visible_to(user).values("pk")
+    ).values("secret_id")
+
+
+def findings_of_secret_visible_to(user, secret_id: int) -> QuerySet[Finding]:
+    """A secret's findings as its page shows them: the visible ones, or all of them to whoever
+    works on one of its incidents."""
+    visible = findings_visible_to(user).filter(secret_id=secret_id)
+    if sees_everything(user) or role_of(user) is None:
+        return visible
+    if incident_secret_ids(user).filter(secret_id=secret_id).exists():
+        return Finding.objects.filter(secret_id=secret_id)
+    return visible
+
+
 def secrets_visible_to(user) -> QuerySet[Secret]:
     """Leads and managers see every secret; engineers their teams', those of findings
     assigned to them and those of the incidents they see; anyone without a role none."""
@@ -33,18 +56,12 @@ def secrets_visible_to(user) -> QuerySet[Secret]:
         return qs
     if role_of(user) is None:
         return qs.none()
-    from incidents.models import IncidentSecret  # incidents builds on hygiene
-    from incidents.selectors import incidents_visible_to
-
     teams = team_ids_of(user)
     mine = Finding.objects.filter(secret_id=OuterRef("pk")).filter(
         Q(team_id__in=teams) | Q(assignee_id=user.pk)
     )
-    # And the secrets of the incidents they work on (owner, participant, a step of theirs):
-    # the incident page links to them.
-    working_on = IncidentSecret.objects.filter(
-        secret_id=OuterRef("pk"), incident__in=incidents_visible_to(user).values("pk")
-    )
+    # And the secrets of the incidents they work on: the incident page links to them.
+    working_on = incident_secret_ids(user).filter(secret_id=OuterRef("pk"))
     return qs.filter(Q(team_id__in=teams) | Exists(mine) | Exists(working_on))
 
 

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -36,6 +36,7 @@ from hygiene.models.findings import Validity
 from hygiene.roles import permission_required
 from hygiene.selectors import (
     finding_timeline,
+    findings_of_secret_visible_to,
     findings_visible_to,
     secret_timeline,
     secrets_visible_to,
@@ -389,12 +390,18 @@ def _finding_context(request, finding: Finding) -> dict:
 def finding_detail(request, pk: int):
     """One finding: where it is (or, for an auditor's, which resource), what the tool said,
     its triage and its timeline. A scanner's finding also links to its secret's page."""
-    finding = get_object_or_404(
-        findings_visible_to(request.user).select_related(
-            "source", "team", "assignee", "secret", "sighting", "resolved_by", "proposed_by"
-        ),
-        pk=pk,
-    )
+    related = ("source", "team", "assignee", "secret", "sighting", "resolved_by", "proposed_by")
+    finding = findings_visible_to(request.user).select_related(*related).filter(pk=pk).first()
+    if finding is None:
+        # Someone working on an incident of its secret sees where it leaked.
+        finding = get_object_or_404(Finding.objects.select_related(*related), pk=pk)
+        if (
+            not finding.secret_id
+            or not findings_of_secret_visible_to(request.user, finding.secret_id)
+            .filter(pk=pk)
+            .exists()
+        ):
+            raise Http404
     return render(request, "hygiene/finding_detail.html", _finding_context(request, finding))
 
 
@@ -410,7 +417,7 @@ def _back_to_finding(request) -> str:
 
 
 def _secret_context(request, secret):
-    findings = findings_visible_to(request.user).filter(secret=secret)
+    findings = findings_of_secret_visible_to(request.user, secret.pk)
     return {
         "secret": secret,
         "findings": findings.select_related("source", "team", "assignee", "sighting").order_by(

@@ -405,16 +405,24 @@ def test_an_engineer_sees_what_their_incident_work_needs(client, lead, engineer,
 
     from django.utils import timezone
 
+    from hygiene.models import Finding, Source
     from incidents.models import FollowUp
     from incidents.services import incident_assign, incident_open
-    from tests.incidents.conftest import make_secret
+    from tests.incidents.conftest import make_finding, make_secret
 
     secret = make_secret(team=other_team)
+    elsewhere = make_finding(secret, Source.objects.create(slug="gl", name="gl", kind="scanner"))
+    Finding.objects.filter(pk=elsewhere.pk).update(team=other_team, path="deploy/prod.env")
     incident = incident_open(secrets=[secret], opened_by=lead)
     client.force_login(engineer)
     assert client.get(f"/secrets/{secret.pk}/").status_code == 404
+    assert client.get(f"/findings/{elsewhere.pk}/").status_code == 404
     incident_assign(incident=incident, owner=engineer, by=lead)
-    assert client.get(f"/secrets/{secret.pk}/").status_code == 200
+    # Where it leaked, to clean it up: the secret's page lists it, and its page opens.
+    assert "deploy/prod.env" in client.get(f"/secrets/{secret.pk}/").content.decode()
+    assert client.get(f"/findings/{elsewhere.pk}/").status_code == 200
+    # The findings list stays their teams'.
+    assert "deploy/prod.env" not in client.get("/findings/").content.decode()
     unowned = incident_open(secrets=[make_secret(team=None)], opened_by=lead)
     assert client.get(f"/incidents/{unowned.pk}/").status_code == 403
     follow_up = FollowUp.objects.create(
