@@ -22,6 +22,7 @@ CANDIDATES = (
     | Q(path__startswith="/github/workspace/")
     | Q(path__startswith="/home/runner/work/")
     | Q(path__startswith="/home/vsts/work/")
+    | Q(path__startswith="/path/")
 )
 
 

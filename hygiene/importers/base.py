@@ -406,9 +406,11 @@ def type_name(value: Any) -> str:
 # Where CI services check a repository out: a path under one is a path in the repository.
 # GitHub container actions (/github/workspace), GitHub-hosted runners
 # (/home/runner/work/<repo>/<repo>, D:\a\<repo>\<repo>), Azure Pipelines
-# (/home/vsts/work/<n>/s, D:\a\<n>\s).
+# (/home/vsts/work/<n>/s, D:\a\<n>\s); and gitleaks' documented Docker run, which mounts the
+# repository at /path (docker run -v <repo>:/path zricethezav/gitleaks … --source=/path).
 CI_CHECKOUT = re.compile(
-    r"/github/workspace/"
+    r"/path/"
+    r"|/github/workspace/"
     r"|/home/runner/work/([^/]+)/\1/"
     r"|/?[A-Za-z]:/a/([^/]+)/\2/"
     r"|/home/vsts/work/\d+/s/"

@@ -63,6 +63,7 @@ CHECK_TYPES: dict[str, str] = {
     "iam_sa_user_managed_key_unused": "unused-credential",
     "secretsmanager_secret_unused": "unused-credential",
     "authentication_no_stale_tokens": "unused-credential",  # Vercel tokens unused for 90 days
+    "entra_app_registration_client_secret_unused": "unused-credential",
     # root account credentials
     "iam_no_root_access_key": "root-credential",
     "iam_avoid_root_usage": "root-credential",
@@ -189,7 +190,10 @@ _HEURISTICS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"root.*(access_key|key)"), "root-credential"),
     (re.compile(r"secret.*rotat|rotat.*secret"), "secret-rotation"),
     (re.compile(r"rotat"), "key-rotation"),
-    (re.compile(r"(key|credential|access).*unused|unused.*(key|credential)"), "unused-credential"),
+    (
+        re.compile(r"(key|credential|access|secret|token).*unused|unused.*(key|credential)"),
+        "unused-credential",
+    ),
     (re.compile(r"(^|_)sas(_|$)"), "sas-policy"),
     (re.compile(r"shared_key|key_access_disabled"), "shared-key-access"),
     (re.compile(r"(key|secret).*expiration"), "key-policy"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,6 +39,18 @@ PARSE_GC_THRESHOLD = 20_000
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _quote = json.encoder.encode_basestring  # what _encode writes for a str (ensure_ascii=False)
 _GENERIC = {SecretType.GENERIC_SECRET, SecretType.GENERIC_PASSWORD, SecretType.API_KEY}
+# What a rule captured that can't be a credential's value: a few characters, or only a password
+# hash's scheme ("$apr1$": a custom htpasswd rule captures it and nothing after). As a secret's
+# identity it would make one secret of every finding anywhere that captured the same.
+MIN_VALUE_LEN = 6
+_SCHEME = re.compile(r"\$[0-9a-z]{1,8}\$")
+
+
+def _not_a_value(value: str) -> bool:
+    value = value.strip()
+    return len(value) < MIN_VALUE_LEN or _SCHEME.fullmatch(value) is not None
+
+
 _BUMP = {"low": "medium", "medium": "high", "high": "critical", "critical": "critical"}
 _VALIDITY = {"valid", "invalid", "unknown", "revoked"}
 _RESOLUTIONS = {
@@ -189,6 +202,8 @@ class StagedRows:
             severity = obs.severity or Severity.MEDIUM
         else:
             value = obs.secret_value
+            if value and (len(value) < MIN_VALUE_LEN or value[0] in "$ ") and _not_a_value(value):
+                value = None  # the place identifies the finding
             if value:
                 fp = fingerprint(value)
                 preview = redact(value)

@@ -478,6 +478,8 @@ def test_findings_stored_with_checkout_or_windows_paths_are_rekeyed_once(
             {"secret": "REDACTED", "file": "D:\\a\\infra\\infra\\deploy\\env.sh"},
             {"secret": GH_TOKEN, "file": "/github/workspace/app/settings.py"},
             {"secret": AWS_KEY_2, "file": "docs/plain.md"},
+            # gitleaks' documented Docker run mounts the repository at /path.
+            {"secret": "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "file": "/path/js/app.js"},
         ]
     )
     with monkeypatch.context() as old:
@@ -488,17 +490,18 @@ def test_findings_stored_with_checkout_or_windows_paths_are_rekeyed_once(
 
     from hygiene.repo_paths import rekey_repository_paths
 
-    assert rekey_repository_paths(Finding, Secret) == 3
+    assert rekey_repository_paths(Finding, Secret) == 4
     assert rekey_repository_paths(Finding, Secret) == 0  # once
     rescan = report + b"\n"  # the next scan (not the same bytes: those are the earlier run)
     summary = run_cli(tmp_path, rescan, source="gitleaks", fmt="gitleaks", name="new.json")
-    assert (summary["created"], summary["missing"], summary["unchanged"]) == (0, 0, 4)
+    assert (summary["created"], summary["missing"], summary["unchanged"]) == (0, 0, 5)
     assert Secret.objects.count() == secrets
     assert set(Finding.objects.values_list("path", flat=True)) == {
         "services/billing/.env",
         "deploy/env.sh",
         "app/settings.py",
         "docs/plain.md",
+        "js/app.js",
     }
 
 
@@ -1147,3 +1150,23 @@ def test_header_only_keys_stored_as_one_secret_are_split_by_place_once(tmp_path,
     again = run_cli(tmp_path, data + b"\n", source="gitleaks", fmt="gitleaks", name="again.json")
     assert (again["created"], again["missing"]) == (0, 0)
     assert Incident.objects.count() == 1
+
+
+def test_a_capture_that_is_no_credentials_value_does_not_join_findings(tmp_path, scanners):
+    """A custom htpasswd rule captures only "$apr1$" (real gitleaks SARIF): as a value it would
+    make one reused secret of every such finding anywhere. The place identifies each."""
+    Source.objects.create(slug="sarif", name="sarif", kind="scanner", default_format="sarif")
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "sarif"
+    data = (fixture / "real_argus_gitleaks_htpasswd_apr1_prefix.sarif").read_bytes()
+    run_cli(tmp_path, data, source="sarif", fmt="sarif", name="argus.sarif")
+    htpasswd = Finding.objects.filter(source__slug="sarif", path__endswith="htpasswd")
+    run_cli(
+        tmp_path,
+        reports.gitleaks([{"secret": "$apr1$", "file": "deploy/.htpasswd"}, {"secret": "abc"}]),
+        source="gitleaks",
+        fmt="gitleaks",
+    )
+    elsewhere = Finding.objects.filter(source__slug="gitleaks")
+    secrets = {f.secret_id for f in (*htpasswd, *elsewhere)}
+    assert len(secrets) == htpasswd.count() + elsewhere.count() >= 3
+    assert not Secret.objects.filter(pk__in=secrets, reused=True).exists()

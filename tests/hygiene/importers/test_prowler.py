@@ -1165,7 +1165,7 @@ def test_tool_prowler_5_m365_muted_results(name):
          "aaaaaaaa-0000-0000-0000-000000000001", "global"),
         ("entra_admin_users_mfa_enabled", "missing-mfa", "high", True, "",
          "aaaaaaaa-0000-0000-0000-000000000002", "global"),
-        ("entra_app_registration_client_secret_unused", "posture-other", "medium", False,
+        ("entra_app_registration_client_secret_unused", "unused-credential", "medium", False,
          "accepted_risk", "bbbbbbbb-0000-0000-0000-000000000001", "global"),
     ]  # fmt: skip
     assert {o.account for o in items} == {M365_TENANT}
