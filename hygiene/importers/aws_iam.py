@@ -308,6 +308,7 @@ def _user_items(
             tool_ids={"user": user},
         )
 
+    created = _date(row, "user_creation_time", where)
     any_active = False
     for n in (1, 2):
         active = _bool(row, f"access_key_{n}_active", where)
@@ -327,7 +328,10 @@ def _user_items(
         if used is not None:
             unused = bool(active) and now - used >= unused_age
         else:
-            unused = bool(active) and (rotated is None or now - rotated >= unused_age)
+            # Never used: unused once it is old enough. A key without a creation date is no
+            # older than its user (a key created yesterday is not "unused" yet).
+            since = rotated or created
+            unused = bool(active) and since is not None and now - since >= unused_age
         yield obs(
             f"iam_access_key_{n}_unused",
             "unused-credential",

@@ -633,6 +633,14 @@ def _parse_csv(stream: IO[bytes]) -> Iterator[Observation]:
                 "expected Prowler's ';'-separated CSV, found a ','-separated header", "line 1"
             )
         columns = [h.strip().upper() for h in header]
+        if "REQUIREMENTS_ID" in columns and "CHECKID" in columns:
+            # Prowler writes one of these per framework, beside its own CSV
+            # (output/compliance/…_cis_6.0_aws.csv): the same results, by requirement.
+            raise ImportFormatError(
+                "this is a Prowler compliance CSV (one framework's requirements); import the "
+                "main CSV Prowler wrote beside it, prowler-output-….csv",
+                "line 1",
+            )
         _require_columns(columns, _REQUIRED_COLUMNS, "a Prowler CSV")
         for values in reader:
             where = f"line {reader.line_num}"

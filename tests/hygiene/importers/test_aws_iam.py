@@ -213,6 +213,22 @@ def test_threshold_boundaries():
     assert not obs[("iam_access_key_1_rotation", arn)].passed
 
 
+def test_an_active_key_without_a_creation_date_is_no_older_than_its_user():
+    """Prowler's own test reports: an active key, last_rotated N/A, never used. Judged against
+    a report of the day the user was made, it is not "unused for 90 days" yet."""
+    header = (IAM / "generated_credential_report.csv").read_text().splitlines()[0]
+    row = (
+        f"svc,arn:aws:iam::{ACCT}:user/svc,2024-05-30T00:00:00+00:00,false,N/A,N/A,N/A,false,"
+        "true,N/A,N/A,N/A,N/A,"
+        "false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+    )
+    data = f"{header}\n{row}\n".encode()
+    arn = f"arn:aws:iam::{ACCT}:user/svc"
+    assert observations(parse_bytes(data, now=NOW))[("iam_access_key_1_unused", arn)].passed
+    later = datetime(2024, 9, 1, tzinfo=UTC)
+    assert not observations(parse_bytes(data, now=later))[("iam_access_key_1_unused", arn)].passed
+
+
 def test_naive_now_is_utc():
     a = load("generated_credential_report.csv", now=datetime(2024, 6, 1))
     b = load("generated_credential_report.csv", now=NOW)

@@ -334,6 +334,13 @@ def test_csv_wrong_headers_names_missing_columns():
     assert "RESOURCE_UID" in err.message
 
 
+def test_real_compliance_csv_is_refused_naming_the_main_csv():
+    data = FIXTURES / "prowler" / "refused" / "real_maheribra_prowler_5_cis_6_0_compliance.csv"
+    err = expect_error(data.read_bytes())
+    assert err.location == "line 1"
+    assert "Prowler compliance CSV" in err.message and "prowler-output-" in err.message
+
+
 def test_csv_comma_separated_is_explained():
     err = expect_error(b"CHECK_ID,STATUS,RESOURCE_UID\nx,FAIL,y\n")
     assert "';'-separated" in err.message
