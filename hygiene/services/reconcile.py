@@ -347,15 +347,17 @@ class Reconciler:
                        AND hygiene_finding.resolution_comment = '{TOOL_COMMENT}'))"""
         reopened_by_tool: set[int] = set()
         if tool_says_open:
-            # Which of them the tool reopened: dismissed ones (RETURNING can't say what a row
-            # was before, and SQLite's can't read the joined rows).
+            # Which of them the tool reopened: dismissed ones, and resolved ones it had closed
+            # (GitHub's pattern_edited) (RETURNING can't say what a row was before, and
+            # SQLite's can't read the joined rows).
             reopened_by_tool = {
                 row[0]
                 for row in self.rows(
                     f"""SELECT hygiene_finding.id FROM hygiene_finding JOIN {staged}
                           ON hygiene_finding.location_key = s.location_key
                         WHERE hygiene_finding.source_id = %(source)s
-                          AND hygiene_finding.status = 'dismissed' AND {by_tool}"""
+                          AND hygiene_finding.status IN ('dismissed', 'resolved')
+                          AND {by_tool}"""
                 )
             }
         rows = self.rows(

@@ -346,6 +346,15 @@ def test_the_alert_list_reopens_what_github_dismissed_not_what_a_person_did(clie
     send("open", at="2022-04-05T12:00:00Z")
     finding.refresh_from_db()
     assert (finding.status, finding.resolution) == ("dismissed", "accepted_risk")
+    # GitHub closing it as its pattern changed, then listing it open again: its reopening.
+    other = dict(number=193)
+    import_alert_list(github, state="resolved", resolution="pattern_edited", **other)
+    closed = Finding.objects.get(tool_ids__number="193")
+    assert (closed.status, closed.resolution) == ("resolved", "fixed")
+    import_alert_list(github, state="open", updated_at="2022-04-06T12:00:00Z", **other)
+    assert TimelineEvent.objects.filter(
+        finding=closed, kind="finding.reopened", message="Reopened in the reporting tool"
+    ).exists()
 
 
 def test_an_alert_first_known_from_a_webhook_takes_its_value_from_the_alert_list(client, github):
