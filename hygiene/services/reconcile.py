@@ -619,13 +619,16 @@ class Reconciler:
         """A GitHub alert first known from a webhook delivery (never with the value) has a
         stand-in secret, known by its place; when a list of alerts brings the value, the
         finding becomes the value's secret, the one other scanners find it as. A stand-in
-        whose value is new takes the value's fingerprint and preview (it keeps its id, and so
-        its incidents and timeline); when the value's secret was known already, the finding
-        moves to it, and the stand-in goes unless an incident holds it. A few rows: alerts
+        whose value is new (no finding has it yet) takes the value's fingerprint and preview
+        (it keeps its id, and so its incidents and timeline); when the value's secret has
+        findings already (another scanner's, another alert of this list), the finding moves
+        to it, and the stand-in goes unless an incident holds it. A few rows: alerts
         are hundreds, not hundreds of thousands."""
         pairs = self.rows(
             """
-            SELECT f.id, old.id, new.id, new.first_seen_at = %(now)s
+            SELECT f.id, old.id, new.id,
+                   new.first_seen_at = %(now)s
+                   AND NOT EXISTS (SELECT 1 FROM hygiene_finding nf WHERE nf.secret_id = new.id)
             FROM hygiene_stagedfinding s
             JOIN hygiene_finding f ON f.source_id = %(source)s AND f.location_key = s.location_key
             JOIN hygiene_secret old ON old.id = f.secret_id AND old.preview = ''

@@ -433,3 +433,28 @@ def test_a_place_filled_in_later_is_searchable(client, github, lead):
     deliver(client, github, LOCATION_CREATED.read_bytes(), event="secret_scanning_alert_location")
     ff = parse_filter(QueryDict("q=secrets.txt"), user=lead)
     assert list(ff.apply(findings_visible_to(lead))) == [Finding.objects.get()]
+
+
+def test_a_value_two_alerts_share_joins_them_though_one_was_a_stand_in(client, github):
+    """The same token leaked in two repositories is two alerts: one first known from a
+    delivery, the other new in the list that brings the value. One secret, both findings."""
+    from hygiene.fingerprints import fingerprint
+
+    deliver(client, github, as_alert_delivery("created", updated_at="2022-04-01T12:00:00Z"))
+    alerts = json.loads(ORG_ALERTS.read_bytes())[:1]
+    alerts[0].update(state="open", resolution=None, number=191)
+    alerts[0]["repository"]["full_name"] = "Codertocat/Hello-World"
+    second = json.loads(json.dumps(alerts[0]))
+    second.update(number=7)
+    second["repository"]["full_name"] = "Codertocat/Other"
+    import_report(
+        source=github,
+        format_key="github-secret-scanning",
+        stream=io.BytesIO(json.dumps([alerts[0], second]).encode()),
+        via="cli",
+    )
+    assert Finding.objects.count() == 2
+    (secret,) = Secret.objects.filter(findings__isnull=False).distinct()
+    assert secret.fingerprint == fingerprint(AIO)
+    assert set(Finding.objects.values_list("secret_id", flat=True)) == {secret.pk}
+    assert Secret.objects.get(pk=secret.pk).finding_count == 2
