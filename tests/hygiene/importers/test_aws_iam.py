@@ -195,14 +195,22 @@ def test_thresholds(max_key_age_days, unused_days, expected_rotation, expected_u
     assert unused == expected_unused
 
 
-def test_threshold_boundaries():
+def svc_report(created: str, key_1: str) -> bytes:
+    """A report of one user, svc (no password), created ``created``, whose first key is
+    ``key_1`` (active,last_rotated,last_used_date,last_used_region,last_used_service)."""
     header = (IAM / "generated_credential_report.csv").read_text().splitlines()[0]
     row = (
-        f"svc,arn:aws:iam::{ACCT}:user/svc,2024-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,"
-        "true,2024-03-03T00:00:00+00:00,2024-03-03T00:00:00+00:00,us-east-1,s3,"
+        f"svc,arn:aws:iam::{ACCT}:user/svc,{created},false,N/A,N/A,N/A,false,{key_1},"
         "false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
     )
-    data = f"{header}\n{row}\n".encode()
+    return f"{header}\n{row}\n".encode()
+
+
+def test_threshold_boundaries():
+    data = svc_report(
+        "2024-01-01T00:00:00+00:00",
+        "true,2024-03-03T00:00:00+00:00,2024-03-03T00:00:00+00:00,us-east-1,s3",
+    )
     # 2024-03-03 + 90 days = 2024-06-01: exactly 90 days is not "older than 90"
     # but is "unused for >= 90 days".
     obs = observations(parse_bytes(data, now=NOW))
@@ -216,13 +224,7 @@ def test_threshold_boundaries():
 def test_an_active_key_without_a_creation_date_is_no_older_than_its_user():
     """Prowler's own test reports: an active key, last_rotated N/A, never used. Judged against
     a report of the day the user was made, it is not "unused for 90 days" yet."""
-    header = (IAM / "generated_credential_report.csv").read_text().splitlines()[0]
-    row = (
-        f"svc,arn:aws:iam::{ACCT}:user/svc,2024-05-30T00:00:00+00:00,false,N/A,N/A,N/A,false,"
-        "true,N/A,N/A,N/A,N/A,"
-        "false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
-    )
-    data = f"{header}\n{row}\n".encode()
+    data = svc_report("2024-05-30T00:00:00+00:00", "true,N/A,N/A,N/A,N/A")
     arn = f"arn:aws:iam::{ACCT}:user/svc"
     assert observations(parse_bytes(data, now=NOW))[("iam_access_key_1_unused", arn)].passed
     later = datetime(2024, 9, 1, tzinfo=UTC)
