@@ -640,39 +640,21 @@ class Reconciler:
         )
         if not pairs:
             return
-        adopted = [(old, new) for _, old, new, is_new in pairs if is_new]
-        moved = [(finding, old, new) for finding, old, new, is_new in pairs if not is_new]
-        for old, new in adopted:
-            # The stand-in takes what the value gave the new secret, then its fingerprint (the
-            # new row goes first: fingerprints are unique).
-            params = {"old": old, "new": new}
+        # The value's secret → the secret that has the value now: of several stand-ins of one
+        # value (the same token in two repositories, both alerts first known from
+        # deliveries), the first adopts it and the others' findings join that one.
+        holder: dict[int, int] = {}
+        recount: set[int] = set()
+        for finding, old, new, is_new in pairs:
+            if is_new and new not in holder:
+                self._adopt(old, new)
+                holder[new] = old
+                continue
+            target = holder.get(new, new)
             self.sql(
-                f"""
-                UPDATE hygiene_secret SET preview = n.preview, secret_type = n.secret_type,
-                    analysis = n.analysis,
-                    severity = CASE WHEN {_rank("n.severity")} > {_rank("hygiene_secret.severity")}
-                        THEN n.severity ELSE hygiene_secret.severity END,
-                    validity = CASE WHEN n.validity <> 'unknown'
-                        AND hygiene_secret.validity <> 'revoked'
-                        THEN n.validity ELSE hygiene_secret.validity END,
-                    updated_at = %(now)s
-                FROM hygiene_secret n
-                WHERE hygiene_secret.id = %(old)s AND n.id = %(new)s
-                """,
-                params,
-            )
-            (fingerprint,) = self.rows(
-                "DELETE FROM hygiene_secret WHERE id = %(new)s RETURNING fingerprint", params
-            )[0]
-            self.sql(
-                "UPDATE hygiene_secret SET fingerprint = %(fp)s WHERE id = %(old)s",
-                {**params, "fp": fingerprint},
-            )
-        for finding, old, new in moved:
-            self.sql(
-                "UPDATE hygiene_finding SET secret_id = %(new)s, updated_at = %(now)s"
+                "UPDATE hygiene_finding SET secret_id = %(target)s, updated_at = %(now)s"
                 " WHERE id = %(finding)s",
-                {"new": new, "finding": finding},
+                {"target": target, "finding": finding},
             )
             self.sql(
                 """DELETE FROM hygiene_secret WHERE id = %(old)s
@@ -680,7 +662,36 @@ class Reconciler:
                                    WHERE i.secret_id = %(old)s)""",
                 {"old": old},
             )
-            self._recount(new)
+            recount.add(target)
+        for secret in sorted(recount):
+            self._recount(secret)
+
+    def _adopt(self, old: int, new: int) -> None:
+        """The stand-in ``old`` takes what the value gave the new secret ``new``, then its
+        fingerprint (the new row goes first: fingerprints are unique)."""
+        params = {"old": old, "new": new}
+        self.sql(
+            f"""
+            UPDATE hygiene_secret SET preview = n.preview, secret_type = n.secret_type,
+                analysis = n.analysis,
+                severity = CASE WHEN {_rank("n.severity")} > {_rank("hygiene_secret.severity")}
+                    THEN n.severity ELSE hygiene_secret.severity END,
+                validity = CASE WHEN n.validity <> 'unknown'
+                    AND hygiene_secret.validity <> 'revoked'
+                    THEN n.validity ELSE hygiene_secret.validity END,
+                updated_at = %(now)s
+            FROM hygiene_secret n
+            WHERE hygiene_secret.id = %(old)s AND n.id = %(new)s
+            """,
+            params,
+        )
+        (fingerprint,) = self.rows(
+            "DELETE FROM hygiene_secret WHERE id = %(new)s RETURNING fingerprint", params
+        )[0]
+        self.sql(
+            "UPDATE hygiene_secret SET fingerprint = %(fp)s WHERE id = %(old)s",
+            {**params, "fp": fingerprint},
+        )
 
     def _recount(self, secret: int) -> None:
         place = place_sql("f", self.pg)

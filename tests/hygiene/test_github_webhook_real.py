@@ -458,3 +458,32 @@ def test_a_value_two_alerts_share_joins_them_though_one_was_a_stand_in(client, g
     assert secret.fingerprint == fingerprint(AIO)
     assert set(Finding.objects.values_list("secret_id", flat=True)) == {secret.pk}
     assert Secret.objects.get(pk=secret.pk).finding_count == 2
+
+
+def test_two_stand_ins_of_one_value_become_one_secret(client, github):
+    """The same token in two repositories, both alerts first known from deliveries: the list
+    that brings the value makes them one secret (the second used to fail the import)."""
+    from hygiene.fingerprints import fingerprint
+
+    for number, repo in ((191, "Codertocat/Hello-World"), (7, "Codertocat/Other")):
+        payload = json.loads(as_alert_delivery("created", number=number))
+        payload["repository"]["full_name"] = repo
+        payload["alert"]["updated_at"] = f"2022-04-01T12:00:{number % 60:02d}Z"
+        deliver(client, github, json.dumps(payload).encode())
+    assert Secret.objects.count() == 2
+    alerts = json.loads(ORG_ALERTS.read_bytes())[:1]
+    alerts[0].update(state="open", resolution=None, number=191)
+    alerts[0]["repository"]["full_name"] = "Codertocat/Hello-World"
+    second = json.loads(json.dumps(alerts[0]))
+    second.update(number=7)
+    second["repository"]["full_name"] = "Codertocat/Other"
+    run = import_report(
+        source=github,
+        format_key="github-secret-scanning",
+        stream=io.BytesIO(json.dumps([alerts[0], second]).encode()),
+        via="cli",
+    )
+    assert run.status == "succeeded"
+    (secret,) = Secret.objects.all()
+    assert secret.fingerprint == fingerprint(AIO)
+    assert secret.finding_count == 2 and Finding.objects.filter(secret=secret).count() == 2
