@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.db import OperationalError, connection, transaction
 
+from hygiene import search_terms
 from hygiene.models import OwnershipRule
 from hygiene.ownership import glob_to_regex
 
@@ -577,10 +578,17 @@ class Reconciler:
             """
         sighting = "INSERT INTO hygiene_findingsighting (finding_id, last_seen_at)"
         if self.pg:
+            # The new findings' search terms: the distinct values of the run's rows, added here
+            # in one statement (some are known findings': their terms are there already), and
+            # the trigger told to skip this INSERT's rows, and only its (search_terms).
+            self.sql(search_terms.add_terms_sql(staged))
+            self.sql(f"SELECT set_config('{search_terms.SKIP_SETTING}', 'on', true)")
             # One statement: the new findings' ids straight into their sightings.
-            return self.sql(
+            created = self.sql(
                 f"WITH new AS ({insert} RETURNING id) {sighting} SELECT id, %(now)s FROM new"
             )
+            self.sql(f"SELECT set_config('{search_terms.SKIP_SETTING}', 'off', true)")
+            return created
         created = self.sql(insert)
         self.sql(
             f"""{sighting} SELECT f.id, %(now)s FROM hygiene_finding f

@@ -11,9 +11,10 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import OperationalError, connection, connections
+from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
-from hygiene.filters import page_findings
+from hygiene.filters import page_findings, parse_filter
 from hygiene.fingerprints import fingerprint
 from hygiene.models import (
     Finding,
@@ -92,6 +93,44 @@ def test_a_report_becomes_secrets_and_findings(tmp_path, scanners):
         f"gitleaks import #{run.pk}",
     )
     assert not TimelineEvent.objects.exists()  # one stored row per new secret no more
+
+
+def test_imported_findings_are_found_by_search_and_so_are_those_written_after(tmp_path, scanners):
+    # Search goes through the distinct values of repo/path/rule (hygiene.search_terms): an
+    # import adds its findings' own, a re-scan its new ones, and a finding written another
+    # way later in the same transaction (the ORM) still gets its own.
+    def search(text):
+        return set(parse_filter(QueryDict(f"q={text}")).apply(Finding.objects.all()))
+
+    first = reports.gitleaks(
+        [
+            {"secret": AWS_KEY, "file": "deploy/kustomize-overlay.yaml", "rule": "zebra-key"},
+            {"secret": GH_TOKEN, "file": "ci/release.yml", "rule": "github-pat"},
+        ]
+    )
+    run_cli(tmp_path, first, source="gitleaks", fmt="gitleaks")
+    overlay = Finding.objects.get(path="deploy/kustomize-overlay.yaml")
+    assert search("KUSTOMIZE") == {overlay}
+    assert search("zebra") == {overlay}
+    rescan = reports.gitleaks(
+        [
+            {"secret": AWS_KEY, "file": "deploy/kustomize-overlay.yaml", "rule": "zebra-key"},
+            {"secret": AWS_KEY_2, "file": "infra/terraform.tfvars", "rule": "aws-access-token"},
+        ]
+    )
+    run_cli(tmp_path, rescan, source="gitleaks", fmt="gitleaks")
+    tfvars = Finding.objects.get(path="infra/terraform.tfvars")
+    assert search("terraform") == {tfvars}
+    written = Finding.objects.create(
+        secret=Secret.objects.get(fingerprint=fingerprint(GH_TOKEN)),
+        source=scanners["trufflehog"],
+        location_key="written-by-the-orm",
+        rule="quokka-token",
+        secret_type="api-key",
+        path="tools/quokka.env",
+        first_seen_at=datetime.now(UTC),
+    )
+    assert search("quokka") == {written}
 
 
 def test_the_same_report_twice_creates_nothing(tmp_path, scanners):
