@@ -5,7 +5,7 @@ stdin: the format, the byte range of the report's second half, a descriptor for 
 anonymous file), the run, the time of the import and the fingerprint key. It parses that half
 with the format's importer and builds staged rows exactly as the main process does
 (services.staged_rows), writing them as it goes — ("rows", keys, COPY text, references)…
-("end",) — and answers on stdout once the whole half is parsed:
+("end", verified repeats) — and answers on stdout once the whole half is parsed:
 
     ("done", items)
     ("error", message, location)                bad input (location within the half)
@@ -45,7 +45,7 @@ def main() -> int:
 
     settings.configure(FINGERPRINT_KEY=job["fingerprint_key"])
     from hygiene.importers import ImportFormatError, Observation, get_parser, split
-    from hygiene.services.staged_rows import PARSE_GC_THRESHOLD, CopyText, StagedRows
+    from hygiene.services.staged_rows import PARSE_GC_THRESHOLD, VALIDITY, CopyText, StagedRows
 
     gc.set_threshold(PARSE_GC_THRESHOLD, *gc.get_threshold()[1:])  # a parse, and no more
     out = sys.stdout.buffer
@@ -57,7 +57,7 @@ def main() -> int:
         written = os.fdopen(job["rows_fd"], "wb", buffering=1024 * 1024)
 
         def write_rows() -> None:
-            keys = [(row[1], row[-1]) for row in rows.findings]
+            keys = [(row[1], row[-1], row[VALIDITY] == "valid") for row in rows.findings]
             pickle.dump(("rows", keys, formatter.rows(rows.findings), rows.references), written)
             rows.findings, rows.references = [], []
 
@@ -72,7 +72,7 @@ def main() -> int:
             if len(rows.findings) >= batch:
                 write_rows()
         write_rows()
-        pickle.dump(("end",), written)
+        pickle.dump(("end", sorted(rows.verified_repeats)), written)
         written.flush()
     except ImportFormatError as exc:
         pickle.dump(("error", exc.message, exc.location), out)

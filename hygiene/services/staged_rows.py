@@ -51,7 +51,7 @@ def _not_a_value(value: str) -> bool:
     return len(value) < MIN_VALUE_LEN or _SCHEME.fullmatch(value) is not None
 
 
-_BUMP = {"low": "medium", "medium": "high", "high": "critical", "critical": "critical"}
+BUMP = {"low": "medium", "medium": "high", "high": "critical"}  # a valid secret: one step up
 _VALIDITY = {"valid", "invalid", "unknown", "revoked"}
 _RESOLUTIONS = {
     "false_positive",
@@ -91,6 +91,7 @@ FINDING_COLUMNS = [
     "tool_resolution",
     "passed",
 ]
+VALIDITY = FINDING_COLUMNS.index("validity")  # in a staged row
 REFERENCE_COLUMNS = ["run_id", "fingerprint", "kind", "display", "value_hash"]
 _FINDING_COLUMNS = ", ".join(f'"{c}"' for c in FINDING_COLUMNS)
 
@@ -181,6 +182,11 @@ class StagedRows:
         # overrode after their row was written (Stager deletes those rows at the end).
         self.passed_keys: set[str] = set()
         self.superseded_passes: set[str] = set()
+        # Places reported again, verified, after a first row that was not (Stager marks their
+        # rows valid at the end): TruffleHog writes a line per (id, secret) candidate pair of a
+        # two-part credential (AWS, Twilio), with the id as Raw, and only the pair that
+        # verified says so, in whatever order the candidates came.
+        self.verified_repeats: set[str] = set()
 
     def add_observation(self, obs: Observation) -> None:
         repo = _repo(obs.repo)
@@ -243,7 +249,7 @@ class StagedRows:
                 if floor:
                     severity = raise_severity(severity, floor)
             if obs.validity == "valid":
-                severity = _BUMP.get(severity, severity)
+                severity = BUMP.get(severity, severity)
             if refs:
                 append = self.references.append
                 for kind, value, display in refs:
@@ -254,7 +260,11 @@ class StagedRows:
             severity = Severity.MEDIUM
         if key in self.seen_keys:
             if obs.passed or key not in self.passed_keys:
-                return  # the first row of a place stays; a FAIL is never undone by a PASS
+                # The first row of a place stays (a FAIL is never undone by a PASS), but not
+                # as unverified when a repeat was verified.
+                if obs.validity == "valid":
+                    self.verified_repeats.add(key)
+                return
             # The same check on the same resource passed earlier in this report and fails now
             # (Prowler reports each of a user's two access keys on the user's ARN): it fails.
             self.passed_keys.discard(key)

@@ -23,6 +23,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Case, F, Value, When
 
 from hygiene.fingerprints import reference_hash
 from hygiene.importers import FORMATS, ImportFormatError, Observation, RotationEvent, split
@@ -31,6 +32,7 @@ from hygiene.models import RotationEvent as RotationEventRow
 from hygiene.services.staged_rows import (
     _FINDING_COLUMNS,
     BATCH,
+    BUMP,
     FINDING_COLUMNS,
     REFERENCE_COLUMNS,
     StageCounts,
@@ -79,6 +81,18 @@ class Stager(StagedRows):
             StagedFinding.objects.filter(
                 run_id=self.run.pk, passed=True, location_key__in=sorted(self.superseded_passes)
             ).delete()
+        if self.verified_repeats:
+            # Places a later row verified (usually none): their staged rows become valid, and
+            # as severe as a valid first row would have made them (one step up).
+            StagedFinding.objects.filter(
+                run_id=self.run.pk, passed=False, location_key__in=sorted(self.verified_repeats)
+            ).exclude(validity="valid").update(
+                validity="valid",
+                severity=Case(
+                    *(When(severity=old, then=Value(new)) for old, new in BUMP.items()),
+                    default=F("severity"),
+                ),
+            )
         return self.counts
 
     def add(self, item) -> None:
@@ -91,25 +105,30 @@ class Stager(StagedRows):
         if len(self.findings) >= BATCH or len(self.events) >= BATCH:
             self.flush()
 
-    def merge(self, keys: list[tuple[str, bool]], data: bytes, references: list[tuple]) -> None:
-        """Rows the child staged, as COPY text (``keys``: their location keys and passed flags,
-        in order). The child's half comes after ours: a key we staged already keeps our row."""
+    def merge(
+        self, keys: list[tuple[str, bool, bool]], data: bytes, references: list[tuple]
+    ) -> None:
+        """Rows the child staged, as COPY text (``keys``: their location keys, passed flags and
+        whether they are valid, in order). The child's half comes after ours: a key we staged
+        already keeps our row (verified if the child's was)."""
         seen = self.seen_keys
-        if not seen.isdisjoint(key for key, _ in keys):
+        if not seen.isdisjoint(key for key, _, _ in keys):
             lines = data.split(b"\n")  # one row per line: COPY text escapes newlines in values
             if lines[-1] == b"":
                 lines.pop()
             kept_keys, kept_lines = [], []
-            for (key, passed), line in zip(keys, lines, strict=True):
+            for (key, passed, valid), line in zip(keys, lines, strict=True):
                 if key not in seen:
                     seen.add(key)
-                    kept_keys.append((key, passed))
+                    kept_keys.append((key, passed, valid))
                     kept_lines.append(line + b"\n")
+                elif valid and not passed:
+                    self.verified_repeats.add(key)
             keys, data = kept_keys, b"".join(kept_lines)
-        passed = sum(1 for _, p in keys if p)
+        passed = sum(1 for _, p, _ in keys if p)
         self.counts.passed += passed
         self.counts.findings += len(keys) - passed
-        seen.update(key for key, _ in keys)
+        seen.update(key for key, _, _ in keys)
         if data:
             self._findings_copy().write(data)
         self.references.extend(references)
@@ -291,8 +310,8 @@ def _stage_in_two(run, parse, body, now: datetime, cut: int) -> StageCounts:
 
 class OtherHalf:
     """The child parsing the report's second half. It writes its rows to ``rows`` as it goes
-    (("rows", keys, COPY text, references)… then ("end",)) and, once its half is parsed,
-    answers on stdout: ("done", items); or ("error", message, location) for bad input; or
+    (("rows", keys, COPY text, references)… then ("end", verified repeats)) and, once its half
+    is parsed, answers on stdout: ("done", items); or ("error", message, location) for bad input; or
     ("failed", exception type, code location) for a bug."""
 
     def __init__(self, child: subprocess.Popen, run, parse, fd: int, cut: int, rows):
@@ -343,6 +362,7 @@ class OtherHalf:
             # Pickles our own child wrote (it is trusted as this process is).
             while (message := pickle.load(self.rows))[0] == "rows":  # noqa: S301
                 stager.merge(*message[1:])
+            stager.verified_repeats.update(message[1])  # ("end", keys)
         except (EOFError, OSError, pickle.UnpicklingError) as exc:  # a truncated file
             raise ChildFailed(
                 type(exc).__name__, "OtherHalf.take, reading the second half's rows"

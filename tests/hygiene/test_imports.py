@@ -133,6 +133,28 @@ def test_imported_findings_are_found_by_search_and_so_are_those_written_after(tm
     assert search("quokka") == {written}
 
 
+@pytest.mark.parametrize("verified_first", [False, True])
+def test_a_place_reported_again_verified_is_valid_whichever_line_came_first(
+    tmp_path, scanners, verified_first
+):
+    # TruffleHog writes a line per (key id, secret) candidate pair of an AWS key, with the key
+    # id as Raw: one place, and only the pair that verified says so.
+    lines = [
+        {"secret": AWS_KEY, "verified": False, "file": "infra/creds.ini", "line": 2},
+        {"secret": AWS_KEY, "verified": True, "file": "infra/creds.ini", "line": 2},
+        {"secret": AWS_KEY_2, "verified": False, "file": "infra/creds.ini", "line": 7},
+    ]
+    if verified_first:
+        lines[:2] = lines[1::-1]
+    summary = run_cli(tmp_path, reports.trufflehog(lines), source="trufflehog", fmt="trufflehog")
+    assert (summary["received"], summary["created"]) == (3, 2)
+    verified = Finding.objects.get(line=2)
+    assert (verified.validity, verified.severity) == ("valid", "critical")
+    assert Secret.objects.get(fingerprint=fingerprint(AWS_KEY)).validity == "valid"
+    unverified = Finding.objects.get(line=7)
+    assert (unverified.validity, unverified.severity) == ("unknown", "high")
+
+
 def test_the_same_report_twice_creates_nothing(tmp_path, scanners):
     data = reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN}])
     first = run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
