@@ -39,16 +39,23 @@ PARSE_GC_THRESHOLD = 20_000
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _quote = json.encoder.encode_basestring  # what _encode writes for a str (ensure_ascii=False)
 _GENERIC = {SecretType.GENERIC_SECRET, SecretType.GENERIC_PASSWORD, SecretType.API_KEY}
-# What a rule captured that can't be a credential's value: a few characters, or only a password
-# hash's scheme ("$apr1$": a custom htpasswd rule captures it and nothing after). As a secret's
-# identity it would make one secret of every finding anywhere that captured the same.
+# What a rule captured that can't be a credential's value: a few characters, only a password
+# hash's scheme ("$apr1$": a custom htpasswd rule captures it and nothing after), or only a PEM
+# header (GitLab's default "RSA private key" and "PKCS8 private key" rules, custom gitleaks and
+# 2ms rules: "-----BEGIN RSA PRIVATE KEY-----" names the kind of key, not the key). As a
+# secret's identity it would make one secret of every finding anywhere that captured the same.
 MIN_VALUE_LEN = 6
 _SCHEME = re.compile(r"\$[0-9a-z]{1,8}\$")
+_PEM_HEADER = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]{1,60}-----")
 
 
 def _not_a_value(value: str) -> bool:
     value = value.strip()
-    return len(value) < MIN_VALUE_LEN or _SCHEME.fullmatch(value) is not None
+    return (
+        len(value) < MIN_VALUE_LEN
+        or _SCHEME.fullmatch(value) is not None
+        or _PEM_HEADER.fullmatch(value) is not None
+    )
 
 
 BUMP = {"low": "medium", "medium": "high", "high": "critical"}  # a valid secret: one step up
@@ -208,7 +215,11 @@ class StagedRows:
             severity = obs.severity or Severity.MEDIUM
         else:
             value = obs.secret_value
-            if value and (len(value) < MIN_VALUE_LEN or value[0] in "$ ") and _not_a_value(value):
+            if (
+                value
+                and (len(value) < MIN_VALUE_LEN or value[0] in "$ -\t\n")
+                and _not_a_value(value)
+            ):
                 value = None  # the place identifies the finding
             if value:
                 fp = fingerprint(value)

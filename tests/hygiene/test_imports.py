@@ -1213,6 +1213,68 @@ def test_header_only_keys_stored_as_one_secret_are_split_by_place_once(tmp_path,
     assert Incident.objects.count() == 1
 
 
+def test_keys_whose_rule_matched_only_their_pem_header_are_secrets_of_their_own(tmp_path, scanners):
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    from hygiene.fingerprints import secret_location_key
+
+    """GitLab's default "RSA private key" / "PKCS8 private key" rules (and custom gitleaks or
+    2ms rules in SARIF) match only the header, which is all the report holds: as a value it
+    made one reused secret of every key anywhere."""
+    Source.objects.create(slug="gitlab", name="gitlab", kind="scanner")
+
+    def vulnerability(path: str, rule: str, header: str) -> dict:
+        return {
+            "id": fingerprint(path)[:64],
+            "category": "secret_detection",
+            "name": rule,
+            "severity": "Critical",
+            "raw_source_code_extract": header,
+            "scanner": {"id": "gitleaks", "name": "Gitleaks"},
+            "location": {"file": path, "commit": {"sha": "0000000"}, "start_line": 1},
+            "identifiers": [{"type": "gitleaks_rule_id", "name": rule, "value": rule}],
+        }
+
+    report = {
+        "version": "15.0.6",
+        "vulnerabilities": [
+            vulnerability("keys/id_rsa", "RSA private key", "-----BEGIN RSA PRIVATE KEY-----"),
+            vulnerability("deploy/tls.key", "RSA private key", "-----BEGIN RSA PRIVATE KEY-----"),
+            vulnerability("svc/sa.pem", "PKCS8 private key", "-----BEGIN PRIVATE KEY-----\n"),
+        ],
+        "scan": {"type": "secret_detection", "status": "success"},
+    }
+    data = json.dumps(report).encode()
+    summary = run_cli(tmp_path, data, source="gitlab", fmt="gitlab-secret-detection")
+    assert summary["created"] == 3
+    # Stored before (one secret keyed by the header's fingerprint), migration incidents 0007
+    # gives them the secrets and keys an import gives them now.
+    header = fingerprint("-----BEGIN RSA PRIVATE KEY-----")
+    rsa = Finding.objects.filter(rule="RSA private key").order_by("pk")
+    shared = rsa[0].secret
+    Secret.objects.filter(pk=shared.pk).update(fingerprint=header, finding_count=2)
+    for f in rsa:
+        key = secret_location_key(header, f.repo, f.path, f.line, f.commit)
+        Finding.objects.filter(pk=f.pk).update(secret=shared, location_key=key)
+    Secret.objects.filter(findings__isnull=True).delete()
+    migration = importlib.import_module(
+        "incidents.migrations.0007_header_only_keys_of_every_format_by_place"
+    )
+    migration.split_by_place(django_apps, None)
+    assert len({f.secret_id for f in rsa.all()}) == 2
+    gitleaks_key = reports.gitleaks(
+        [{"secret": "-----BEGIN RSA PRIVATE KEY-----", "file": "ops/key.pem", "rule": "pem"}]
+    )
+    run_cli(tmp_path, gitleaks_key, source="gitleaks", fmt="gitleaks")
+    secrets = set(Finding.objects.values_list("secret_id", flat=True))
+    assert len(secrets) == 4
+    assert not Secret.objects.filter(reused=True).exists()
+    again = run_cli(tmp_path, data + b"\n", source="gitlab", fmt="gitlab-secret-detection")
+    assert (again["created"], again["unchanged"], again["missing"]) == (0, 3, 0)
+
+
 def test_a_capture_that_is_no_credentials_value_does_not_join_findings(tmp_path, scanners):
     """A custom htpasswd rule captures only "$apr1$" (real gitleaks SARIF): as a value it would
     make one reused secret of every such finding anywhere. The place identifies each."""

@@ -1,0 +1,19 @@
+"""0006 again: imports now give any finding whose value is only a PEM header no value (GitLab's
+default "RSA private key" and "PKCS8 private key" rules, custom gitleaks or 2ms rules in SARIF),
+where 0006 ran after gitleaks and TruffleHog had stopped using it. Findings of those formats
+stored since are moved the same way (0006's ``split_by_place`` covers every source)."""
+
+import importlib
+
+from django.db import migrations
+
+
+def split_by_place(apps, schema_editor):
+    earlier = importlib.import_module("incidents.migrations.0006_header_only_keys_by_place")
+    earlier.split_by_place(apps, schema_editor)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("incidents", "0006_header_only_keys_by_place")]
+
+    operations = [migrations.RunPython(split_by_place, migrations.RunPython.noop, elidable=True)]
