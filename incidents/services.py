@@ -854,6 +854,32 @@ def _event_url(event: RotationEvent) -> str:
         return ""
 
 
+def _no_proof(event: RotationEvent) -> str:
+    """Why ``event`` can't complete a step of its secret's incident ("" when it can)."""
+    if event.action not in ("rotated", "revoked"):
+        return ""
+    exposed = event.secret.exposed_since
+    if event.occurred_at and exposed and event.occurred_at < exposed:
+        # The rotation that made the leaked value (an automatic rotation, the leaked IAM
+        # key's own creation) or an earlier key's revocation: nothing done about this leak.
+        return (
+            f"but it is dated {event.occurred_at:%Y-%m-%d %H:%M} UTC, before the secret was "
+            f"exposed ({exposed:%Y-%m-%d %H:%M} UTC)"
+        )
+    if event.event_name == "CredentialReport" and event.action == "revoked" and exposed:
+        # An inactive key slot of the user (the report has no key ids): the leaked key is off
+        # only if no key of the user created before the leak is still active.
+        user = event.event_id.rsplit(":key", 1)[0] + ":"
+        if RotationEvent.objects.filter(
+            import_run_id=event.import_run_id,
+            action="rotated",
+            event_id__startswith=user,
+            occurred_at__lte=exposed,
+        ).exists():
+            return "but the same report lists a key of the user created before the leak as active"
+    return ""
+
+
 def rotation_event_apply(*, event: RotationEvent) -> list[Step]:
     """Apply a rotator's event to the open incident(s) of its secret: rotated/revoked/verified
     complete the first open step of that action with the event as evidence; rotation_failed puts
@@ -876,6 +902,7 @@ def rotation_event_apply(*, event: RotationEvent) -> list[Step]:
         if not incidents:
             # Kept unapplied: an incident opened later for this secret claims it.
             return touched
+        no_proof = _no_proof(event) if action is not None else ""
         for incident in incidents:
             incident = _locked(incident)
             if action is None:
@@ -914,6 +941,17 @@ def rotation_event_apply(*, event: RotationEvent) -> list[Step]:
                     "rotation_event",
                     f"{what} reported; deactivating a key doesn't complete step "
                     f"{step.position} “{step.title}” (deleting it does)",
+                    actor_label=label,
+                    step=step,
+                    event=event.pk,
+                )
+                continue
+            if no_proof:
+                _event(
+                    incident,
+                    "rotation_event",
+                    f"{what} reported, {no_proof}: step {step.position} “{step.title}” stays "
+                    "open",
                     actor_label=label,
                     step=step,
                     event=event.pk,

@@ -66,7 +66,10 @@ def event_factory(rotator):
     def make(secret, action, **extra):
         extra.setdefault("occurred_at", timezone.now())
         return RotationEvent.objects.create(
-            source=rotator, secret=secret, action=action, event_id=f"ev-{next(_seq)}", **extra
+            source=rotator,
+            secret=secret,
+            action=action,
+            **{"event_id": f"ev-{next(_seq)}", **extra},
         )
 
     return make

@@ -440,7 +440,7 @@ def test_rotation_failed_with_the_real_notifications_writes_an_alert(
 
 
 def test_events_without_an_open_incident_wait_for_one(event_factory):
-    secret = make_secret()
+    secret = make_secret(exposed_since=T0 - D)
     event = event_factory(secret, "rotated", occurred_at=T0)
     assert rotation_event_apply(event=event) == []
     event.refresh_from_db()
@@ -532,3 +532,49 @@ def test_an_engineer_assigned_a_step_may_work_an_incident_of_another_team(
 def test_managers_cant_be_assigned(lead, manager, aws_incident):
     with pytest.raises(IncidentError, match="can't"):
         services.incident_assign(incident=aws_incident, by=lead, owner=manager)
+
+
+def test_a_rotation_dated_before_the_leak_completes_nothing(event_factory):
+    # An automatic rotation that made the leaked value, or the leaked IAM key's own creation,
+    # did nothing about this leak.
+    secret = make_secret(exposed_since=T0)
+    with time_machine.travel(T0 + H, tick=False):
+        incident = incident_open(secrets=[secret], opened_by=None, auto=True, actor_label="p")
+    with time_machine.travel(T0 + 2 * H, tick=False):
+        before = event_factory(secret, "rotated", occurred_at=T0 - D, event_name="PutSecretValue")
+        assert rotation_event_apply(event=before) == []
+        assert step(incident, 2).completed_at is None
+        said = incident.timeline.filter(kind="rotation_event").last().message
+        assert "before the secret was exposed" in said and "stays open" in said
+        after = event_factory(secret, "rotated", occurred_at=T0 + H, event_name="PutSecretValue")
+        assert [s.position for s in rotation_event_apply(event=after)] == [2]
+
+
+@pytest.mark.parametrize("older_key_active", [True, False])
+def test_a_credential_report_revokes_a_leaked_key_only_if_no_older_key_is_active(
+    event_factory, older_key_active
+):
+    # The report has no key ids: an inactive slot of the user proves the leaked key is off
+    # only when no key the user created before the leak is still active.
+    secret = make_secret(exposed_since=T0)
+    with time_machine.travel(T0 + H, tick=False):
+        incident = incident_open(secrets=[secret], opened_by=None, auto=True, actor_label="p")
+    user = "credential-report:arn:aws:iam::123456789012:user/carol"
+    created = T0 - 90 * D if older_key_active else T0 + H
+    with time_machine.travel(T0 + 2 * H, tick=False):
+        event_factory(
+            secret,
+            "rotated",
+            occurred_at=created,
+            event_name="CredentialReport",
+            event_id=f"{user}:key1:active:{created:%Y-%m-%dT%H:%M:%S}",
+        )
+        revoked = event_factory(
+            secret,
+            "revoked",
+            occurred_at=None,
+            event_name="CredentialReport",
+            event_id=f"{user}:key2:inactive:2022-01-01T00:00:00",
+        )
+        done = [s.position for s in rotation_event_apply(event=revoked)]
+    assert done == ([] if older_key_active else [1])
