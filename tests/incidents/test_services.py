@@ -578,3 +578,4 @@ def test_a_credential_report_revokes_a_leaked_key_only_if_no_older_key_is_active
         )
         done = [s.position for s in rotation_event_apply(event=revoked)]
     assert done == ([] if older_key_active else [1])
+    assert (step(incident, 1).completed_at is None) is older_key_active
