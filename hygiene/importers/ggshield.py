@@ -15,9 +15,25 @@ when it shows at most 4 leading characters. With ``--show-secrets`` the secret p
 incident with identifier parts only has no value to fingerprint: its GitGuardian incident id
 (else a digest of its rule and identifier parts) stands for the secret, so that two such
 incidents in one file stay two findings.
-``ignore_sha`` (SHA-256 over the uncensored matches) is never kept: an unkeyed hash of the
-value; nor are ``incident_details.secret_hash`` / ``hmsl_hash``. Non-secret policies (older
+A censored secret part (ggshield's default: no ``--show-secrets``) is not a value either: the
+same secret in three commits of a range, or in two files, is one secret all the same. What
+names it is ggshield's ``ignore_sha``, the secret's own hash (what ``ggshield secret ignore``
+writes to ``.gitguardian.yaml``'s ``matches-ignore``: SHA-256 over the incident's
+``match,type`` pairs, taken before the output censors them): one secret wherever it is seen,
+known to the dashboard or not yet; else its GitGuardian incident. A shown value always wins
+(the same value found by gitleaks is the same secret); a censored and a shown report of one
+secret are two.
+``ignore_sha`` is never kept: an unkeyed hash of the value, only digested in memory into
+that identity, which the import keys (HMAC) like any SHA-1; nor are
+``incident_details.secret_hash`` / ``hmsl_hash``. Non-secret policies (older
 "Filenames"/"File extensions" breaks) become posture observations.
+
+Places: ggshield's docker scans that name a layer's file
+``sha256:<layer id>:/<path>``: the path in the image is ``/<path>`` and the layer a tool id
+(``docker_layer``), as the SARIF importer splits ggshield's SARIF; one file copied into two
+layers is one place. ``pypi`` and ``archive`` scans unpack into a new temporary directory
+every run (``/tmp/tmp<8 characters>ggshield/``): the path is the one in the package
+(``acme_sdk-2.3.1/acme_sdk/config.py``), so that the next scan finds the same places.
 
 With ``--all-secrets`` ggshield also lists what it would ignore, with ``ignore_reason.kind``:
 ``not_introduced`` is a secret on a deleted or context line of a commit's patch, which that
@@ -146,6 +162,13 @@ _LOCAL_IGNORES = {
 _NOT_LEAKS_HERE = frozenset({"not_introduced"})
 _INCIDENT_ID = re.compile(r"/incidents/(\d+)")
 _WORKSPACE = re.compile(r"/workspace/(\d+)/")
+_IGNORE_SHA = re.compile(r"[0-9a-f]{64}")
+# ggshield's docker scans (as its SARIF): "<layer id>:/<path in the image>".
+_DOCKER_LAYER = re.compile(r"(sha256:[0-9a-f]{64}):(/.*)", re.DOTALL)
+# tempfile.TemporaryDirectory(suffix="ggshield"), where ggshield unpacks a package (pypi) or
+# an archive: "tmp" and 8 random characters, under /tmp, macOS's /var/folders/…/T or
+# Windows' …\AppData\Local\Temp.
+_TEMP_DIR = re.compile(r"(?:.*?[/\\])?tmp[a-z0-9_]{8}ggshield([/\\])(?=.)", re.DOTALL)
 # Where a scan lists its files: "entities_with_incidents"; ggshield 1.2-1.4 wrote
 # "entities_with_issues", some later 1.x releases "results".
 _ENTITY_KEYS = ("entities_with_incidents", "entities_with_issues", "results")
@@ -211,7 +234,7 @@ def _scan(
         where[0] = eloc
         if not isinstance(entity, dict):
             raise ImportFormatError(f"expected an object, found {type_name(entity)}", eloc)
-        path = text(entity, "filename", eloc)
+        path, layer = _place(text(entity, "filename", eloc))
         mode = text(entity, "mode", eloc).upper()
         # ggshield 1.2-1.4 called incidents "issues" (entities_with_issues, total_issues).
         incidents_key = (
@@ -224,6 +247,7 @@ def _scan(
                 raise ImportFormatError(f"expected an object, found {type_name(incident)}", iloc)
             context = {
                 "path": path,
+                "layer": layer,
                 "commit": commit,
                 "author": author,
                 "committed_at": committed_at,
@@ -267,6 +291,8 @@ def _incident(
             tool_ids["detector"] = name
     if flag(inc, "known_secret", loc):
         tool_ids["known_secret"] = "true"  # noqa: S105 (a flag, not a password)
+    if context.get("layer"):
+        tool_ids["docker_layer"] = context["layer"]
 
     validity = text(inc, "validity", loc) or text(details, "validity", dloc)
     severity = map_severity(text(inc, "severity", loc) or text(details, "severity", dloc) or None)
@@ -342,6 +368,8 @@ def _incident(
             )
         )
         return
+    # A censored secret part is no value: the secret ggshield hashed stands for it.
+    hidden_identity = _censored_identity(inc.get("ignore_sha"), incident_id, url)
     for oloc, occ, match, mtype in main:
         hidden = censored(match)
         value = None if hidden or not match else match
@@ -357,6 +385,7 @@ def _incident(
             **base,
             secret_type=secret_type_for(SECRET_TYPES, rule, value, mtype),
             secret_value=value,
+            secret_sha1=None if value else hidden_identity,
             redacted=safe_redacted(match) if hidden else "",
             line=line,
             tool_ids=ids,
@@ -377,16 +406,53 @@ def _identity_digest(
     memory only: the import keys it (HMAC) like any SHA-1 it is given; None when there is
     neither (the place names it)."""
     if incident_id:
-        workspace = _WORKSPACE.search(url)
-        basis = "\x1f".join(
-            ("ggshield-incident", workspace.group(1) if workspace else "", incident_id)
-        )
+        basis = _incident_basis(incident_id, url)
     else:
         parts = sorted({f"{mtype}={match}" for _oloc, _occ, match, mtype in occurrences if match})
         if not parts:
             return None
         basis = "\x1f".join(("ggshield-identifiers", rule, path, *parts))
     return hashlib.sha1(basis.encode(), usedforsecurity=False).hexdigest()
+
+
+def _incident_basis(incident_id: str, url: str) -> str:
+    """The GitGuardian incident, of its workspace (ids are numbered per workspace)."""
+    workspace = _WORKSPACE.search(url)
+    return "\x1f".join(("ggshield-incident", workspace.group(1) if workspace else "", incident_id))
+
+
+def _censored_identity(ignore_sha: Any, incident_id: str, url: str) -> str | None:
+    """What stands for a secret whose secret part ggshield censored, in place of the value's
+    SHA-1: its ``ignore_sha``, the SHA-256 ggshield computes over the uncensored matches (the
+    secret, and the identifier parts it goes with), the same in every commit, file and layer
+    and whether the dashboard knows the secret or not; else its GitGuardian incident. Only
+    the digest of either: ``ignore_sha`` itself is an unkeyed hash of the value. In memory
+    only, keyed (HMAC) by the import; None when there is neither (the place names it)."""
+    sha = ignore_sha.strip().lower() if isinstance(ignore_sha, str) else ""
+    if _IGNORE_SHA.fullmatch(sha):
+        basis = "\x1f".join(("ggshield-secret", sha))
+    elif incident_id:
+        basis = _incident_basis(incident_id, url)
+    else:
+        return None
+    return hashlib.sha1(basis.encode(), usedforsecurity=False).hexdigest()
+
+
+def _place(filename: str) -> tuple[str, str]:
+    """The path a file has wherever ggshield scans it, and the docker layer it is in: a layer
+    id is taken off as the SARIF importer does (``sha256:<id>:/app/.env``: ``/app/.env``),
+    and the temporary directory a package or archive is unpacked into, new every run, with
+    it (``/tmp/tmpq8w3e_x1ggshield/acme_sdk-2.3.1/setup.py``: ``acme_sdk-2.3.1/setup.py``)."""
+    layer = ""
+    in_layer = _DOCKER_LAYER.fullmatch(filename)
+    if in_layer:
+        layer, filename = in_layer.group(1), in_layer.group(2)
+    unpacked = _TEMP_DIR.match(filename)
+    if unpacked:
+        filename = filename[unpacked.end() :]
+        if unpacked.group(1) == "\\":
+            filename = filename.replace("\\", "/")  # Windows' temporary directory
+    return filename, layer
 
 
 def _link(url: str) -> str:

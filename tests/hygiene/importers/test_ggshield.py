@@ -716,3 +716,232 @@ def test_iac_and_sca_scan_reports_are_refused(doc, where):
         run(doc)
     assert f"ggshield {where} scan report, not a secret scan" in exc.value.message
     assert exc.value.location == f"$.{where}_engine_version"
+
+
+# --- censored secrets: the secret ggshield hashed names them ----------------------------------
+
+STRIPE = "sk_live_51HqLyjWDarjtT1zdp7dcQwErTyUiOp9aS"  # fake
+GENERIC = "f3b9c1e7a2d84c6e9b0a5d7e1c3f8b2a9d4e6c1b"  # fake
+
+
+def _ignore_sha(value: str, match_type: str = "apikey") -> str:
+    """ggshield's get_ignore_sha: SHA-256 over the uncensored "match,type" pairs."""
+    return hashlib.sha256(f"{value},{match_type}".encode()).hexdigest()
+
+
+def _secret_incident(value: str, rule: str, line: int, *, show: bool = False, **fields) -> dict:
+    """An incident as `ggshield secret scan … --json` writes it (censored unless --show-secrets)."""
+    return {
+        "policy": "Secrets detection",
+        "occurrences": [
+            {"match": value if show else censor(value), "type": "apikey", "line_start": line,
+             "line_end": line, "index_start": 10, "index_end": 10 + len(value)},
+        ],
+        "type": rule,
+        "validity": "no_checker",
+        "ignore_sha": _ignore_sha(value),
+        "total_occurrences": 1,
+        "incident_url": "",
+        "known_secret": False,
+        **fields,
+    }  # fmt: skip
+
+
+def _path_scan(files: list[tuple[str, list[dict]]], scan_type: str = "path_scan") -> dict:
+    return {
+        "id": "/home/dev/acme-api",
+        "type": scan_type,
+        "entities_with_incidents": [
+            {"mode": "FILE", "filename": name, "incidents": incidents,
+             "total_incidents": len(incidents), "total_occurrences": len(incidents)}
+            for name, incidents in files
+        ],
+        "total_incidents": sum(len(i) for _, i in files),
+        "secrets_engine_version": "2.124.0",
+    }  # fmt: skip
+
+
+def _secrets(rows: StagedRows) -> set[str]:
+    return {row[2] for row in rows.findings}
+
+
+KNOWN = {
+    "incident_url": "https://dashboard.gitguardian.com/workspace/51234/incidents/8812345",
+    "known_secret": True,
+}
+
+
+def test_censored_secret_carried_through_a_commit_range_is_one_secret():
+    """`ggshield secret scan commit-range` without --show-secrets: a secret added in one commit
+    and still on added lines of the next two, unknown to the dashboard (no incident link), is
+    one secret found in three commits, not three secrets."""
+    commits = []
+    for n, (mode, line) in enumerate([("NEW", 5), ("MODIFY", 6), ("MODIFY", 9)]):
+        incident = _secret_incident(GENERIC, "Generic High Entropy Secret", line + 3)
+        incident["occurrences"][0].update(post_line_start=line, post_line_end=line)
+        scan = {
+            "id": f"{'abc'[n]}1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
+            "type": "commit",
+            "extra_info": {"author": "Jane Dev", "email": "jane@example.com",
+                           "date": f"Tue Mar 5 10:0{n}:00 2024 +0100"},
+            "entities_with_incidents": [
+                {"mode": mode, "filename": "app/settings.py", "incidents": [incident]}
+            ],
+        }  # fmt: skip
+        commits.append(scan)
+    doc = {"id": "HEAD~3...HEAD", "type": "commit-range", "scans": commits}
+    items = run(doc)
+    assert [(o.commit[0], o.path, o.line, o.secret_value) for o in items] == [
+        ("a", "app/settings.py", 5, None),
+        ("b", "app/settings.py", 6, None),
+        ("c", "app/settings.py", 9, None),
+    ]
+    rows = _staged(items)
+    assert rows.counts.findings == 3  # three commits: three places
+    assert len(_secrets(rows)) == 1  # of one secret
+    # Only a digest: neither ignore_sha (an unkeyed hash of the value) nor the SHA-1 of the
+    # value is emitted, and only the keyed fingerprint is staged.
+    assert_no_leak(items, [_ignore_sha(GENERIC), censor(GENERIC)[:8] + "*"])
+    assert items[0].secret_sha1 != hashlib.sha1(GENERIC.encode()).hexdigest()
+    assert items[0].secret_sha1 not in repr(rows.findings)
+
+
+def test_censored_known_secret_in_two_files_is_one_secret():
+    """`ggshield secret scan path` without --show-secrets: one secret (one GitGuardian
+    incident) in two files is one secret at two places; another secret stays another."""
+    doc = _path_scan(
+        [
+            ("config/.env", [_secret_incident(STRIPE, "Stripe Keys", 3, **KNOWN)]),
+            ("deploy/values.yaml", [_secret_incident(STRIPE, "Stripe Keys", 12, **KNOWN)]),
+            ("scripts/seed.py", [_secret_incident(GENERIC, "Generic High Entropy Secret", 7)]),
+        ]
+    )
+    items = run(doc)
+    assert [(o.path, o.line, o.secret_value) for o in items] == [
+        ("config/.env", 3, None),
+        ("deploy/values.yaml", 12, None),
+        ("scripts/seed.py", 7, None),
+    ]
+    stripe_env, stripe_values, generic = (o.secret_sha1 for o in items)
+    assert stripe_env == stripe_values != generic
+    rows = _staged(items)
+    assert rows.counts.findings == 3
+    assert len(_secrets(rows)) == 2
+    assert_no_leak(items, [_ignore_sha(STRIPE), _ignore_sha(GENERIC)])
+
+
+def test_censored_secret_keeps_its_identity_once_the_dashboard_knows_it():
+    """The secret unknown to the dashboard at one scan and known (an incident link) at the
+    next is the same secret: its finding is not closed and opened again."""
+    before = run(_path_scan([(".env", [_secret_incident(STRIPE, "Stripe Keys", 3)])]))
+    after = run(_path_scan([(".env", [_secret_incident(STRIPE, "Stripe Keys", 3, **KNOWN)])]))
+    assert before[0].secret_sha1 is not None
+    assert before[0].secret_sha1 == after[0].secret_sha1
+    assert [r[1] for r in _staged(before).findings] == [r[1] for r in _staged(after).findings]
+
+
+def test_censored_secret_without_ignore_sha_is_named_by_its_incident():
+    """A report without ignore_sha: the GitGuardian incident (of its workspace) names it."""
+
+    def identity(filename: str, **fields) -> str | None:
+        incident = _secret_incident(STRIPE, "Stripe Keys", 3, **fields)
+        del incident["ignore_sha"]
+        (obs,) = run(_path_scan([(filename, [incident])]))
+        return obs.secret_sha1
+
+    known = identity(".env", **KNOWN)
+    assert known is not None
+    assert identity("deploy/values.yaml", **KNOWN) == known
+    other_workspace = KNOWN["incident_url"].replace("/51234/", "/9/")
+    assert identity(".env", incident_url=other_workspace) != known
+    # Neither ignore_sha nor incident: nothing names it but its place, as before.
+    assert identity(".env") is None
+
+
+def test_a_shown_value_wins_over_ignore_sha():
+    """With --show-secrets the value is the identity (what gitleaks finding the same value
+    matches), whatever ggshield's ignore_sha; the censored report is told apart from it."""
+    shown = _secret_incident(STRIPE, "Stripe Keys", 9, show=True, **KNOWN)
+    (obs,) = run(_path_scan([("docker-compose.yml", [shown])]))
+    assert (obs.secret_value, obs.secret_sha1) == (STRIPE, None)
+    (fp,) = _secrets(_staged([obs]))
+    gitleaks_like = Observation(rule="stripe", secret_type="stripe-key", secret_value=STRIPE)
+    assert _secrets(_staged([gitleaks_like])) == {fp}
+
+
+# --- places of docker and pypi scans ---------------------------------------------------------
+
+LAYER_1 = "sha256:" + "1f" * 32
+LAYER_2 = "sha256:" + "2e" * 32
+
+
+def test_docker_layer_is_not_part_of_the_path():
+    """ggshield's docker scan names a layer's file "<layer id>:/app/.env": the path in the
+    image is /app/.env, the layer a tool id (as the SARIF importer reads ggshield's SARIF).
+    The same file copied into two layers is one place of one secret."""
+    doc = _path_scan(
+        [
+            (f"{LAYER_1}:/app/.env", [_secret_incident(STRIPE, "Stripe Keys", 2, show=True)]),
+            (f"{LAYER_2}:/app/.env", [_secret_incident(STRIPE, "Stripe Keys", 2, show=True)]),
+        ],
+        scan_type="scan_docker_archive",
+    )
+    doc["id"] = "acme/api:1.4.2"
+    items = run(doc)
+    assert [(o.path, o.line, o.tool_ids["docker_layer"]) for o in items] == [
+        ("/app/.env", 2, LAYER_1),
+        ("/app/.env", 2, LAYER_2),
+    ]
+    rows = _staged(items)
+    assert rows.counts.findings == 1
+    assert [(r[11], r[12]) for r in rows.findings] == [("/app/.env", 2)]
+    # 1.56's docker scans write the path alone: no layer.
+    archive = run(load("tool_ggshield_1_56_1_docker_archive.json"))
+    assert all("docker_layer" not in o.tool_ids for o in archive)
+
+
+@pytest.mark.parametrize(
+    ("filename", "path"),
+    [
+        (
+            "/tmp/tmpq8w3e_x1ggshield/acme_sdk-2.3.1/acme_sdk/config.py",
+            "acme_sdk-2.3.1/acme_sdk/config.py",
+        ),
+        # a wheel unpacks into the directory itself
+        ("/tmp/tmp0a_zk93mggshield/acme_sdk/config.py", "acme_sdk/config.py"),
+        (
+            "/private/var/folders/x4/5tq1d8zn6kd_2h0000gn/T/tmpabcd1234ggshield/pkg/setup.py",
+            "pkg/setup.py",
+        ),
+        (
+            "C:\\Users\\dev\\AppData\\Local\\Temp\\tmpk2j_8x0qggshield\\acme_sdk-2.3.1\\setup.py",
+            "acme_sdk-2.3.1/setup.py",
+        ),
+        # not ggshield's temporary directory: as written
+        ("/tmp/build/acme_sdk/config.py", "/tmp/build/acme_sdk/config.py"),
+        ("src/tmpq8w3e_x1ggshield.py", "src/tmpq8w3e_x1ggshield.py"),
+    ],
+)
+def test_unpacked_package_path_is_the_path_in_the_package(filename, path):
+    incident = _secret_incident(STRIPE, "Stripe Keys", 8, show=True, **KNOWN)
+    doc = _path_scan([(filename, [incident])])
+    doc["id"] = "acme-sdk"
+    (obs,) = run(doc)
+    assert obs.path == path
+    assert obs.repo == ""
+    assert "docker_layer" not in obs.tool_ids
+
+
+def test_pypi_scans_of_one_package_find_the_same_places():
+    """ggshield unpacks the package into a new temporary directory every run: two scans of
+    one release report the same finding, not a new one each time."""
+
+    def scan(tmp: str) -> list[tuple]:
+        incident = _secret_incident(STRIPE, "Stripe Keys", 8, show=True, **KNOWN)
+        doc = _path_scan([(f"/tmp/{tmp}/acme_sdk-2.3.1/acme_sdk/config.py", [incident])])
+        doc.update(id="acme-sdk", type="path_scan")
+        return _staged(run(doc)).findings
+
+    first, second = scan("tmpq8w3e_x1ggshield"), scan("tmp7hd0_kq2ggshield")
+    assert [r[1] for r in first] == [r[1] for r in second]
+    assert [r[11] for r in first] == ["acme_sdk-2.3.1/acme_sdk/config.py"]
