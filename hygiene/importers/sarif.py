@@ -14,9 +14,13 @@ Where the secret is, per tool (``runs[].tool.driver.name``):
   2ms (Checkmarx) writes the secret as snippet too; its ``git show <commit>:<path>`` uri gives
   commit and path, ``validationStatus`` the validity, ``cvssScore`` the severity.
   gitleaks v7: ``properties.offender`` is the secret, the snippet is the whole line (ignored).
-- Nosey Parker (and Titus, its Go port): ``region.snippet.text`` is the regex match (used as
-  the value); the ``logicalLocations[0].properties.first_commit`` gives commit, author and blob
-  path.
+- Nosey Parker (and Titus, its Go port): ``region.snippet.text`` is the rule's whole regex
+  match (``API_KEY = "...``), not its capture groups, which the log does not carry: it is the
+  value only when it is itself a bare credential of a known shape (a GitHub token, an AWS key
+  id..., where the capture is the match); otherwise no value (the finding is known by its place),
+  an AWS key id in the match kept as a reference. The ``logicalLocations[0].properties
+  .first_commit`` gives commit, author and blob path. Rules are typed as the Nosey Parker
+  importer types them; its ``level``, "warning" on every result, is not a severity.
 - ggshield: no value (``partialFingerprints["secret/v1"]``, a hash of it, is not kept);
   ``hostedViewerUri`` is the incident URL; ``properties.incidentDetails`` its validity,
   severity and triage; ``commit://<sha>/<path>`` uris give commit and path.
@@ -81,6 +85,8 @@ from .leakline import (
     to_datetime,
     whole_number,
 )
+from .noseyparker import NOT_CREDENTIALS as NOSEYPARKER_NOT_CREDENTIALS
+from .noseyparker import _secret_type as noseyparker_secret_type
 
 # gitleaks v8 rule ids (also used by other gitleaks-based tools) → taxonomy; normalised keys.
 RULES: dict[str, SecretType] = {
@@ -341,8 +347,14 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
     fp_where = f"{where}.partialFingerprints"
     secret_rule = _secret_rule(tool, rule_id, info)
     explicit = any(isinstance(properties.get(k), str) and properties[k] for k in _SECRET_PROPERTIES)
+    noseyparker = "noseyparker" in tool
+    # Nosey Parker rules that match identifiers (a bucket name, an ARN): informational.
+    identifier = noseyparker and rule_id.strip().lower() in NOSEYPARKER_NOT_CREDENTIALS
 
-    severity = _severity(result, where, info, properties)
+    # Nosey Parker writes level "warning" on every result: the type's severity decides.
+    severity = _severity(result, where, info, properties, use_level=not noseyparker)
+    if identifier:
+        severity = "info"
     validity = _validity(properties, where)
     resolution = _resolution(result, where)
     details = properties.get("incidentDetails")
@@ -441,10 +453,21 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
             ids["blob_id"] = place["blob"]
         if place["layer"]:
             ids["docker_layer"] = place["layer"]
-        refs = [r for r in map(aws_key_id_reference, (secret, *key_ids)) if r]
+        named = key_ids
+        if secret is None and (noseyparker or tool == "titus"):
+            # The match holds the key id beside the secret (AWS API Credentials): an identifier.
+            named = [*key_ids, *(m.group(0) for m in _AWS_KEY_ID_IN.finditer(place["snippet"]))]
+        refs = [r for r in map(aws_key_id_reference, (secret, *named)) if r]
+        if identifier:
+            secret_type = SecretType.GENERIC_SECRET.value
+        elif noseyparker:
+            # As the Nosey Parker importer types its rules (the rule id is the rule's name).
+            secret_type = noseyparker_secret_type(rule_id, "", secret)
+        else:
+            secret_type = _secret_type(rule_id, info, secret, hint)
         yield Observation(
             rule=rule_id,
-            secret_type=_secret_type(rule_id, info, secret, hint),
+            secret_type=secret_type,
             secret_value=secret,
             redacted=redacted,
             repo=clean(place["repo"] or repo, secret),
@@ -505,9 +528,16 @@ _NOT_LEAK_CWES = {
 # whose rules name no CWE).
 _NOT_A_LEAK = re.compile(
     r"\b[cx]srf\b|\bcors\b|missing[-_ ](?:token|secret)|interpreted[-_ ]as[-_ ]code"
-    r"|empty[-_ ]password|(?:token|signature|jwt)[-_ ](?:validation|verification)",
+    r"|empty[-_ ]password|(?:token|signature|jwt)[-_ ](?:validation|verification)"
+    # How a CI workflow hands its secrets on (to every step, into artifacts, unmasked): the
+    # secrets are the CI's own, referenced by name, none is written in the repository.
+    r"|excessive[-_ ]secrets?[-_ ]exposure|secrets?[-_ ]in[-_ ]artifacts?"
+    r"|unmasked[-_ ]secrets?[-_ ]exposure",
     re.IGNORECASE,
 )
+# CodeQL's GitHub Actions query pack (actions/...): workflow hygiene (injections, permissions,
+# how secrets are passed to steps and artifacts); none reports a credential written in the code.
+_CODEQL_ACTIONS_QUERY = re.compile(r"actions/[a-z]")
 
 
 def _scans_for_secrets(tool: str) -> bool:
@@ -523,6 +553,8 @@ def _secret_rule(tool: str, rule_id: str, info: dict) -> bool:
     credentials"), and not of where secrets are kept (a secrets manager's encryption)."""
     if _SECRET_TOOLS.search(tool):
         return True
+    if "codeql" in tool and _CODEQL_ACTIONS_QUERY.match(rule_id):
+        return False
     if rule_id and re.sub(r"[\s_]+", "-", rule_id.strip().lower()) in RULES:
         return True
     properties = info.get("properties") or {}
@@ -841,7 +873,9 @@ def _secret(tool: str, properties: dict, snippet: str, where: str) -> tuple[str 
             return None, safe_redacted(stripped)
         return snippet, ""
     if "noseyparker" in tool or tool == "titus":
-        return _value_or_redacted(snippet)
+        # The rule's whole match (snippet.matching), context included: the capture inside it
+        # is not in the log. The match is the value only when it is itself a bare credential.
+        return _bare_credential(snippet), ""
     if tool.startswith("trufflehog"):
         # TruffleHog's snippet is its Redacted form (for AWS the key id, for URIs the URL with
         # the password masked), never Raw: kept only as a redacted form when it is safe.
@@ -857,6 +891,33 @@ def _secret(tool: str, properties: dict, snippet: str, where: str) -> tuple[str 
     ):
         return _value_or_redacted(candidate)
     return None, ""
+
+
+# Credentials whose known shape (a prefix, token characters) makes a match that is only one of
+# them the credential itself: what a rule's capture of it holds too. So is a webhook URL.
+_BARE_SHAPES = {
+    SecretType.AWS_ACCESS_KEY,
+    SecretType.GITHUB_TOKEN,
+    SecretType.GITLAB_TOKEN,
+    SecretType.SLACK_TOKEN,
+    SecretType.STRIPE_KEY,
+}
+# What a match with context has around its credential: spaces, quotes, assignments, lists.
+_MATCH_CONTEXT = re.compile(r"[\s'\"`=,;<>()\[\]{}]")
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _bare_credential(match: str) -> str | None:
+    """The match itself, if it is one credential of a known shape and nothing around it."""
+    candidate = match.strip()
+    if not candidate or _MATCH_CONTEXT.search(candidate):
+        return None
+    shape = guess_secret_type_from_value(candidate)
+    if shape is SecretType.CHAT_WEBHOOK or (
+        shape in _BARE_SHAPES and _TOKEN_CHARS.fullmatch(candidate)
+    ):
+        return candidate
+    return None
 
 
 def _value_or_redacted(value: str) -> tuple[str | None, str]:
@@ -907,7 +968,9 @@ def _secretlint_hint(result: dict, where: str) -> str:
     return head.removeprefix("found ").strip()[:100]
 
 
-def _severity(result: dict, where: str, info: dict, properties: dict) -> str | None:
+def _severity(
+    result: dict, where: str, info: dict, properties: dict, use_level: bool = True
+) -> str | None:
     # The rule's security-severity (GitHub's place for it); Titus writes it on the result,
     # 2ms a CVSS score of the result.
     score = properties.get("security-severity")
@@ -931,6 +994,8 @@ def _severity(result: dict, where: str, info: dict, properties: dict) -> str | N
         if score > 0:
             return "low"
         return "info"
+    if not use_level:
+        return None
     level = text_at(result, "level", where) or info.get("level", "")
     return map_severity(level) if level else None
 

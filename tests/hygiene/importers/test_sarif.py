@@ -11,6 +11,7 @@ import pytest
 from hygiene.importers import get_parser
 from hygiene.importers.base import ImportFormatError, Observation
 from hygiene.importers.sarif import parse
+from hygiene.taxonomy import DEFAULT_SEVERITY, SecretType
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 HERE = FIXTURES / "sarif"
@@ -117,7 +118,7 @@ def test_noseyparker_sarif():
     assert obs.commit == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4"
     assert obs.author == "Ana Ruiz <ana@example.com>"
     assert obs.committed_at == datetime.fromtimestamp(1700000000, tz=UTC)
-    assert obs.severity == "medium"  # level "warning"
+    assert obs.severity is None  # its fixed level "warning" is no severity: the type's
     assert obs.tool_ids["blob_id"] == "6a1f3e5c7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7a"
     assert_secret_only_in_value([obs])
 
@@ -1654,3 +1655,110 @@ def test_kics_secret_rules_typed_by_what_they_find(name, expected):
     (obs,) = run(json.dumps(log))
     assert obs.secret_type == expected
     assert obs.path == "infra/main.tf"  # a CI checkout mounted instead of /path
+
+
+# --- Nosey Parker's SARIF: the snippet is the whole match, the level is fixed ---------------
+
+# noseyparker report --format sarif (cmd_report/sarif_format.rs): region.snippet.text is
+# snippet.matching, the rule's whole match with its context (`API_KEY = "...`), not the capture
+# groups the JSONL report gives; every result has level "warning".
+NP_CONTEXT = HERE / "review_noseyparker_0_22_match_with_context.sarif"
+NP_GENERIC_KEY = "32ui1ffdasfhu239b4df2ac6609a9919"
+NP_AWS_SECRET = "q8Jx2Lm7Vn4Rt1Yp9Wz3Ks6Hd0Fb5Gc8Ne2Ta7Ui"
+
+
+def test_noseyparker_sarif_match_with_context_is_no_value():
+    items = run(NP_CONTEXT.read_bytes())
+    assert [(o.rule, o.path, o.line) for o in items] == [
+        ("Generic API Key", "app/schema/config.py", 16),
+        ("Generic API Key", "app/other.py", 3),
+        ("AWS API Credentials", "deploy/aws.env", 3),
+    ]
+    for obs in items:
+        # Not the match (one key would be a secret per line it sits on, and none the JSONL
+        # report's): no value, the finding is known by its place.
+        assert obs.secret_value is None
+        assert obs.redacted == ""
+    assert_secret_only_in_value(items, [NP_GENERIC_KEY, NP_AWS_SECRET])
+
+
+def test_noseyparker_sarif_typed_as_the_jsonl_import_and_its_level_ignored():
+    generic, _, aws = run(NP_CONTEXT.read_bytes())
+    # As hygiene.importers.noseyparker types the same rules; the severity is the type's (its
+    # fixed "warning" would make every finding medium).
+    assert (generic.secret_type, generic.severity) == ("api-key", None)
+    assert (aws.secret_type, aws.severity) == ("aws-secret-key", None)
+    assert DEFAULT_SEVERITY[SecretType(aws.secret_type)] == "critical"
+    # The key id in the match is an identifier: kept as a reference, as the JSONL import does.
+    assert [(r.kind, r.value) for r in aws.references] == [
+        ("aws-access-key-id", "AKIAZ3MQ7RTYWXPLKJHG")
+    ]
+
+
+def test_noseyparker_sarif_bare_credential_match_is_the_value():
+    # A rule whose whole match is the credential (GitHub PAT, AWS key id...): the capture is the
+    # match, the value the JSONL report gives too.
+    (obs,) = run(NOSEYPARKER.read_bytes())
+    assert obs.secret_value == "ghp_N0s3yP4rk3rF4k3T0k3nF0rT3st1ng12"
+    assert obs.secret_type == "github-token"
+    assert obs.severity is None
+
+
+@pytest.mark.parametrize(
+    "match",
+    [
+        'token = "ghp_N0s3yP4rk3rF4k3T0k3nF0rT3st1ng12"',
+        "GITHUB_TOKEN=ghp_N0s3yP4rk3rF4k3T0k3nF0rT3st1ng12",
+        "'ghp_N0s3yP4rk3rF4k3T0k3nF0rT3st1ng12'",
+        "apikey: k3yV4lu3Zx9Qw2Er7Ty6Ui00",
+        "k3yV4lu3Zx9Qw2Er7Ty6Ui00k3yV4lu3",
+    ],
+)
+def test_noseyparker_sarif_match_is_not_the_value(match):
+    doc = json.loads(NOSEYPARKER.read_text())
+    location = doc["runs"][0]["results"][0]["locations"][0]
+    location["physicalLocation"]["region"]["snippet"]["text"] = match
+    (obs,) = run(json.dumps(doc))
+    assert obs.secret_value is None
+    assert obs.redacted == ""
+    assert_secret_only_in_value([obs], [match])
+
+
+def test_noseyparker_sarif_identifier_rules_are_informational():
+    # As in the JSONL import: a bucket name leaks no access (not an AWS key at high).
+    doc = json.loads(NP_CONTEXT.read_text())
+    result = doc["runs"][0]["results"][1]
+    result["ruleId"] = "AWS S3 Bucket (subdomain style)"
+    result["locations"][0]["physicalLocation"]["region"]["snippet"]["text"] = (
+        "acme-backups.s3.amazonaws.com"
+    )
+    (obs,) = [o for o in run(json.dumps(doc)) if o.rule == result["ruleId"]]
+    assert (obs.secret_type, obs.severity) == ("generic-secret", "info")
+
+
+# --- CodeQL's GitHub Actions queries: workflow hygiene, not leaked secrets -----------------
+
+CODEQL_ACTIONS = HERE / "review_codeql_2_17_actions_queries.sarif"
+
+
+def test_codeql_actions_secret_handling_queries_are_not_leaks():
+    items = run(CODEQL_ACTIONS.read_bytes())
+    assert [(o.rule, o.path, o.line) for o in items] == [
+        ("js/hardcoded-credentials", "src/pay.js", 12)
+    ]
+    assert items[0].secret_type != "github-token"
+    assert_secret_only_in_value(items, ["sk_live_51CodeQLFakeStripeKey000111"])
+
+
+@pytest.mark.parametrize(
+    ("rule", "name"),
+    [
+        ("actions/excessive-secrets-exposure", "Excessive Secrets Exposure"),
+        ("actions/secrets-in-artifacts", "Storage of sensitive information in GitHub Actions"),
+        ("actions/unmasked-secret-exposure", "Unmasked Secret Exposure"),
+    ],
+)
+def test_codeql_actions_query_alone_is_a_clean_scan(rule, name):
+    tags = ["actions", "security", "external/cwe/cwe-312"]
+    rules = [{"id": rule, "shortDescription": {"text": name}, "properties": {"tags": tags}}]
+    assert run(json.dumps(_code_scanner_log("CodeQL", rules))) == []
