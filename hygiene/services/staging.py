@@ -8,6 +8,7 @@ half, a child program (services.parse_child) the second; see ``stage_report``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import os
@@ -185,8 +186,12 @@ class Stager(StagedRows):
             cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({marks})", prepared)
 
     def _write_events(self, events: list[RotationEvent]) -> None:
-        # A log file read twice (or overlapping exports) repeats events: keep each once.
-        ids = {e.event_id for e in events if e.event_id}
+        # A log file read twice (or overlapping exports) repeats events: keep each once. An
+        # event without the tool's id is known by what it says (derived_event_id).
+        for e in events:
+            if not e.event_id:
+                e.event_id = derived_event_id(e)
+        ids = {e.event_id for e in events}
         seen = set(
             RotationEventRow.objects.filter(
                 source_id=self.run.source_id, event_id__in=ids
@@ -228,6 +233,20 @@ class Stager(StagedRows):
         ]
         EventReference.objects.bulk_create(refs)
         self.counts.event_ids.extend(row.pk for row in created)
+
+
+def derived_event_id(event: RotationEvent) -> str:
+    """An id for an event its tool gave none (``id`` is optional in the leakline format): a
+    digest of all it says — references as their keyed hashes (a reference's value may be a
+    secret's identifier) — so that the same event sent again, in an overlapping feed, is kept
+    once."""
+    refs = sorted(
+        f"{r.kind}\x1e{reference_hash(r.kind, r.value)}" for r in event.references if r.value
+    )
+    when = event.occurred_at.isoformat() if event.occurred_at else ""
+    said = (event.event_name, event.actor, event.evidence_url, event.detail)
+    facts = "\x1f".join((event.action, when, *(v or "" for v in said), *refs))
+    return "derived:" + hashlib.sha256(facts.encode()).hexdigest()[:32]
 
 
 # -- two processes for a large report ---------------------------------------------------------

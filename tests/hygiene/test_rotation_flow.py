@@ -332,3 +332,35 @@ def test_key_ids_in_details_stored_earlier_are_redacted(sources):
         details[2],
         details[3],
     ]
+
+
+def test_an_event_without_an_id_sent_again_is_kept_once(sources, lead):
+    # "id" is optional in the leakline format: an overlapping feed repeats such events.
+    scanner, _ = sources
+    rotator = Source.objects.create(slug="rotator", name="rotator", kind="rotator")
+    leak(scanner, lead)
+
+    def event(action: str, detail: str) -> dict:
+        return {
+            "ref": {"kind": "aws-access-key-id", "value": LEAKED_KEY},
+            "action": action,
+            "at": "2024-05-02T10:00:00Z",
+            "name": "KeyRotator",
+            "detail": detail,
+        }
+
+    def send(*events: dict, pad: bytes = b""):
+        data = json.dumps({"version": 1, "events": list(events)}).encode() + pad
+        return import_report(
+            source=rotator, format_key="leakline", stream=io.BytesIO(data), via="cli"
+        )
+
+    first = send(event("rotation_failed", "AccessDenied"))
+    send(event("rotation_failed", "AccessDenied"), event("rotated", "new key issued"), pad=b"\n")
+    stored = RotationEvent.objects.filter(source=rotator)
+    assert sorted(stored.values_list("action", flat=True)) == ["rotated", "rotation_failed"]
+    assert stored.get(action="rotation_failed").import_run_id == first.pk
+    assert LEAKED_KEY not in "".join(stored.values_list("event_id", flat=True))
+    # Told apart by what they say: another failure at the same time is another event.
+    send(event("rotation_failed", "Throttling"), pad=b"\n\n")
+    assert stored.filter(action="rotation_failed").count() == 2
