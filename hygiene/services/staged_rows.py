@@ -141,6 +141,13 @@ def _url(value: str | None) -> str:
     return value[:1000]
 
 
+def place_of_link(url: str) -> str:
+    """What tells a place without a file, line or commit apart (a comment on an issue or pull
+    request, a Postman environment, a CI build, a chat message): its link, as stored. Two such
+    places of one secret are two findings, not one with the first place's link."""
+    return _url(url)
+
+
 def _repo(value: str) -> str:
     if not value:
         return ""
@@ -250,8 +257,10 @@ class StagedRows:
                 # One GitHub alert is one finding, whether it came from the REST list (with the
                 # value) or a webhook delivery (without it).
                 key = location_key("github-alert", repo, alert)
-            else:
+            elif path or obs.line or obs.commit or not obs.url:
                 key = secret_location_key(fp, repo, path, obs.line, obs.commit)
+            else:
+                key = secret_location_key(fp, repo, place_of_link(obs.url), None, "")
             if floor and secret_type == SecretType.AZURE_SAS:
                 # What a SAS grants (scope, rights, expiry) is its severity, whatever the rule.
                 severity = floor

@@ -155,6 +155,53 @@ def test_a_place_reported_again_verified_is_valid_whichever_line_came_first(
     assert (unverified.validity, unverified.severity) == ("unknown", "high")
 
 
+def test_one_secret_in_two_comments_is_two_findings_each_with_its_link(tmp_path, scanners):
+    """TruffleHog's GitHub comments (and Postman environments, CI builds) have no file, line
+    or commit: the link tells the places apart."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    from hygiene.fingerprints import secret_location_key
+
+    def comment(link: str, user: str) -> str:
+        data = {"link": link, "username": user, "repository": "webapp"}
+        return json.dumps(
+            {
+                "SourceMetadata": {"Data": {"Github": data}},
+                "SourceName": "trufflehog - github",
+                "DetectorName": "Github",
+                "DecoderName": "PLAIN",
+                "Verified": True,
+                "Raw": GH_TOKEN,
+                "Redacted": "ghp_****",
+            }
+        )
+
+    issue = "https://github.com/acme/webapp/issues/12#issuecomment-1877000001"
+    pull = "https://github.com/acme/webapp/pull/40#issuecomment-1877000555"
+    data = f"{comment(issue, 'octo-dev')}\n{comment(pull, 'other-dev')}\n".encode()
+    summary = run_cli(tmp_path, data, source="trufflehog", fmt="trufflehog")
+    assert summary["created"] == 2
+    found = Finding.objects.filter(source__slug="trufflehog")
+    assert {(f.url, f.author) for f in found} == {(issue, "octo-dev"), (pull, "other-dev")}
+    assert len({f.secret_id for f in found}) == 1
+    swapped = f"{comment(pull, 'other-dev')}\n{comment(issue, 'octo-dev')}\n".encode()
+    again = run_cli(tmp_path, swapped, source="trufflehog", fmt="trufflehog", name="b.json")
+    assert (again["created"], again["unchanged"], again["missing"]) == (0, 2, 0)
+    # Stored before (one key for every link-only place), migration hygiene 0020 gives them
+    # the key an import gives them now.
+    first = found.get(url=issue)
+    old = secret_location_key(first.secret.fingerprint, first.repo, "", None, "")
+    Finding.objects.filter(pk=first.pk).update(location_key=old)
+    migration = importlib.import_module(
+        "hygiene.migrations.0020_places_without_a_file_keyed_by_link"
+    )
+    migration.rekey(django_apps, None)
+    third = run_cli(tmp_path, data + b"\n", source="trufflehog", fmt="trufflehog", name="c.json")
+    assert (third["created"], third["missing"]) == (0, 0)
+
+
 def test_the_same_report_twice_creates_nothing(tmp_path, scanners):
     data = reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN}])
     first = run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
