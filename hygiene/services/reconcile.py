@@ -630,8 +630,8 @@ class Reconciler:
         whose value is new (no finding has it yet) takes the value's fingerprint and preview
         (it keeps its id, and so its incidents and timeline); when the value's secret has
         findings already (another scanner's, another alert of this list), the finding moves
-        to it, and the stand-in goes unless an incident holds it. A few rows: alerts
-        are hundreds, not hundreds of thousands."""
+        to it, and the stand-in goes, its incidents and history going to that secret
+        (_merge_into). A few rows: alerts are hundreds, not hundreds of thousands."""
         pairs = self.rows(
             """
             SELECT f.id, old.id, new.id,
@@ -664,12 +664,7 @@ class Reconciler:
                 " WHERE id = %(finding)s",
                 {"target": target, "finding": finding},
             )
-            self.sql(
-                """DELETE FROM hygiene_secret WHERE id = %(old)s
-                   AND NOT EXISTS (SELECT 1 FROM incidents_incidentsecret i
-                                   WHERE i.secret_id = %(old)s)""",
-                {"old": old},
-            )
+            self._merge_into(old, target)
             recount.add(target)
         for secret in sorted(recount):
             self._recount(secret)
@@ -700,6 +695,30 @@ class Reconciler:
             "UPDATE hygiene_secret SET fingerprint = %(fp)s WHERE id = %(old)s",
             {**params, "fp": fingerprint},
         )
+
+    def _merge_into(self, old: int, target: int) -> None:
+        """The stand-in ``old`` is the value's secret ``target``: its incidents (an incident
+        opened for the alert's delivery), references, events and timeline go to ``target``,
+        then it goes. An incident that holds both keeps its link to ``target``."""
+        params = {"old": old, "target": target}
+        for statement in (
+            """UPDATE incidents_incidentsecret SET secret_id = %(target)s
+               WHERE secret_id = %(old)s AND NOT EXISTS (
+                   SELECT 1 FROM incidents_incidentsecret o
+                   WHERE o.incident_id = incidents_incidentsecret.incident_id
+                     AND o.secret_id = %(target)s)""",
+            "DELETE FROM incidents_incidentsecret WHERE secret_id = %(old)s",
+            """UPDATE hygiene_secretreference SET secret_id = %(target)s
+               WHERE secret_id = %(old)s AND NOT EXISTS (
+                   SELECT 1 FROM hygiene_secretreference o
+                   WHERE o.secret_id = %(target)s AND o.kind = hygiene_secretreference.kind
+                     AND o.value_hash = hygiene_secretreference.value_hash)""",
+            "DELETE FROM hygiene_secretreference WHERE secret_id = %(old)s",
+            "UPDATE hygiene_rotationevent SET secret_id = %(target)s WHERE secret_id = %(old)s",
+            "UPDATE incidents_timelineevent SET secret_id = %(target)s WHERE secret_id = %(old)s",
+            "DELETE FROM hygiene_secret WHERE id = %(old)s",
+        ):
+            self.sql(statement, params)
 
     def _recount(self, secret: int) -> None:
         place = place_sql("f", self.pg)

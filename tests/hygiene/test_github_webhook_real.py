@@ -487,3 +487,36 @@ def test_two_stand_ins_of_one_value_become_one_secret(client, github):
     (secret,) = Secret.objects.all()
     assert secret.fingerprint == fingerprint(AIO)
     assert secret.finding_count == 2 and Finding.objects.filter(secret=secret).count() == 2
+
+
+def test_a_stand_in_with_an_incident_joins_the_known_secret_with_its_incident(client, github):
+    """An alert first known from a delivery, valid (an incident opened for its stand-in),
+    whose value another scanner had found: the list that brings the value moves the finding
+    to that secret, and the incident and history with it; no secret is left without
+    findings."""
+    from hygiene.fingerprints import fingerprint
+    from incidents.models import Incident, TimelineEvent
+    from tests.hygiene import reports
+
+    scanner = Source.objects.create(slug="gl", name="gitleaks", kind="scanner")
+    import_report(
+        source=scanner,
+        format_key="gitleaks",
+        stream=io.BytesIO(reports.gitleaks([{"secret": AIO}])),
+        via="cli",
+    )
+    known = Secret.objects.get()
+    deliver(
+        client,
+        github,
+        as_alert_delivery("created", validity="active", updated_at="2022-04-01T12:00:00Z"),
+    )
+    stand_in = Secret.objects.exclude(pk=known.pk).get()
+    incident = Incident.objects.get(secrets=stand_in)
+    import_alert_list(github)
+    assert not Secret.objects.filter(pk=stand_in.pk).exists()
+    assert Finding.objects.get(source=github).secret_id == known.pk
+    assert set(incident.secrets.filter(incidentsecret__active=True)) == {known}
+    known.refresh_from_db()
+    assert known.fingerprint == fingerprint(AIO) and known.finding_count == 2
+    assert not TimelineEvent.objects.filter(secret_id=stand_in.pk).exists()
