@@ -12,7 +12,12 @@ Accepts:
   (``{"events": [{"timestamp": ..., "message": "<record as a JSON string>"}]}``), a
   subscription filter's decoded payload (``{"messageType": "DATA_MESSAGE", "logEvents":
   [...]}``) and the files of an export to S3 (``create-export-task``: one
-  ``<ISO timestamp> <record>`` per line).
+  ``<ISO timestamp> <record>`` per line);
+* a trail bucket's digest files (``..._CloudTrail-Digest_...json.gz``, next to the log
+  files): read as holding no events, so that a bucket can be imported file by file.
+
+CloudTrail Lake ``get-query-results`` output is refused with its own message: its rows hold
+only the columns a query selected.
 
 Recognised events (everything else is skipped silently; a log file holds many):
 
@@ -161,10 +166,31 @@ def _export_records(stream: IO[bytes]) -> Iterator[bytes]:
         yield raw[match.end() :] if match else raw
 
 
+# The fields every CloudTrail digest file has (log file integrity validation: delivered next to
+# the log files, under AWSLogs/<account>/CloudTrail-Digest/).
+_DIGEST_KEYS = {"digestStartTime", "digestEndTime", "digestS3Bucket", "logFiles"}
+
+
+def _is_digest(doc: dict) -> bool:
+    return doc.keys() >= _DIGEST_KEYS and "eventName" not in doc and "Records" not in doc
+
+
 def _expand(doc: Any, where: str) -> Iterator[tuple[str, Any]]:
-    """A log file, lookup-events or CloudWatch Logs document gives its records; anything else
-    is one item."""
+    """A log file, lookup-events or CloudWatch Logs document gives its records; a digest file
+    gives none; anything else is one item."""
     if isinstance(doc, dict):
+        if _is_digest(doc):
+            # A trail bucket's digest file lists the hour's log files and their hashes: no
+            # events. Read as such (a bucket synced and imported file by file holds one per
+            # hour and region), not refused.
+            return
+        if "QueryResultRows" in doc and "QueryStatus" in doc:
+            raise ImportFormatError(
+                "this is CloudTrail Lake query output (get-query-results), which holds only the "
+                "columns the query selected, not CloudTrail records: send the trail's log files "
+                '({"Records": [...]}), lookup-events output or EventBridge events instead',
+                where,
+            )
         for key in ("Records", "Events", "events", "logEvents"):
             if key in doc and ("eventName" not in doc and "detail" not in doc):
                 items = doc[key]

@@ -51,10 +51,10 @@ from .base import (
     RotationEvent,
     expect_dict,
     first_char,
-    iter_json_array,
     load_json,
     type_name,
 )
+from .leakline import stream_json
 from .prowler import safe_datetime
 
 MAX_SAS_PERIOD = timedelta(days=7)
@@ -93,6 +93,26 @@ def parse_period(value: Any, where: str) -> timedelta:
     if hours > 23 or minutes > 59 or seconds > 59:
         raise ImportFormatError("not a period of the form D.HH:MM:SS", where)
     return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+# Windows PowerShell 5.1's ConvertTo-Json writes a DateTime as "\/Date(<ms since the epoch>)\/"
+# ("/Date(...)/" once the JSON is read), a DateTimeOffset with the offset it had, e.g.
+# "/Date(1715328000000+0200)/": the milliseconds count from the epoch in UTC either way.
+_DOTNET_DATE = re.compile(r"^/Date\((-?\d{1,15})(?:[+-]\d{4})?\)/$")
+
+
+def _date(value: Any, where: str) -> datetime | None:
+    """A date as az (ISO 8601) or PowerShell 5.1 (/Date(ms)/) writes it, in UTC."""
+    if isinstance(value, str):
+        match = _DOTNET_DATE.match(value.strip())
+        if match:
+            try:
+                return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
+                    milliseconds=int(match.group(1))
+                )
+            except OverflowError:
+                raise ImportFormatError("date/time out of range", where) from None
+    return safe_datetime(value, where)
 
 
 class _Fields:
@@ -145,8 +165,7 @@ class _Fields:
 def _accounts(stream: IO[bytes]) -> Iterator[tuple[str, dict]]:
     stream, char = first_char(stream)
     if char == "[":
-        for where, obj in iter_json_array(stream, "item", "storage accounts"):
-            yield where, expect_dict(obj, where, "a storage account object")
+        yield from _arrays(stream)
         return
     if char != "{":
         raise ImportFormatError("expected az CLI JSON (an object or an array)", "byte 0")
@@ -165,6 +184,34 @@ def _accounts(stream: IO[bytes]) -> Iterator[tuple[str, dict]]:
                 yield where, expect_dict(obj, where, "a storage account object")
             return
     yield "$", doc
+
+
+def _arrays(stream: IO[bytes]) -> Iterator[tuple[str, dict]]:
+    """An array of accounts, streamed; also several one after another, as a loop over
+    subscriptions writes them (``for s in ...; do az storage account list --subscription $s;
+    done > all.json``): the second array's accounts are at "array 2 $[i]"."""
+    array = index = 0
+    last = ""  # the last account read, for errors in the JSON after it
+    events = stream_json(stream, {"item"}, watch={""}, multiple_values=True)
+    try:
+        for kind, _prefix, value in events:
+            if kind == "begin":  # a document: the first array (_accounts saw "["), or another
+                if value != "an array":
+                    raise ImportFormatError(
+                        "expected another array of storage accounts after the first, "
+                        f"found {value}",
+                        f"after array {array}",
+                    )
+                array, index = array + 1, 0
+                continue
+            here = f"$[{index}]" if array == 1 else f"array {array} $[{index}]"
+            index += 1
+            last = here
+            yield here, expect_dict(value, here, "a storage account object")
+    except ImportFormatError as exc:
+        if exc.location.startswith("near byte") and last:
+            raise ImportFormatError(exc.message, f"{exc.location} (after {last})") from None
+        raise
 
 
 def _refuse_a_page(doc: dict) -> None:
@@ -327,7 +374,7 @@ def _account_items(acc: _Fields, now: datetime, max_age: timedelta) -> Iterator[
                 isinstance(value, bool) or not isinstance(value, str | int | float)
             ):
                 raise ImportFormatError(f"expected a date, found {type_name(value)}", where)
-            created[key] = safe_datetime(value, where) if value is not None else None
+            created[key] = _date(value, where) if value is not None else None
         old = [k for k, t in created.items() if t is None or now - t > limit]
         yield obs(
             "storage_key_rotation",

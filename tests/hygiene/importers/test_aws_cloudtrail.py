@@ -543,3 +543,80 @@ def test_streamed_output_with_a_byte_order_mark(key):
     expected = summary(parse_bytes(pretty))
     assert len(expected) == 3
     assert summary(parse_bytes(b"\xef\xbb\xbf" + pretty)) == expected
+
+
+# --- a trail bucket's other files ------------------------------------------------------------
+
+
+def digest() -> dict:
+    return json.loads(gzip.decompress((CT / "generated_cloudtrail_digest.json.gz").read_bytes()))
+
+
+def test_digest_file_holds_no_events():
+    # A synced trail bucket holds a digest file (log file integrity validation) per hour and
+    # region next to the log files; imported file by file, each must not fail the loop.
+    assert load("generated_cloudtrail_digest.json.gz") == []
+    assert parse_bytes(json.dumps(digest(), indent=2).encode()) == []
+    # The first digest of a chain has no previous one; an hour without log files lists none.
+    first = {**digest(), "logFiles": []}
+    first.update(dict.fromkeys([k for k in first if k.startswith("previousDigest")]))
+    assert parse_bytes(json.dumps(first).encode()) == []
+
+
+def test_digest_files_among_log_files_in_json_lines():
+    # zcat of a bucket's files: log files and digests, one document a line.
+    log_file = json.dumps({"Records": records()}).encode()
+    lines = json.dumps(digest()).encode() + b"\n" + log_file + b"\n" + json.dumps(digest()).encode()
+    assert summary(parse_bytes(lines)) == summary(parse_bytes(log_file))
+    assert len(parse_bytes(lines)) == 12
+
+
+def test_an_object_with_only_some_digest_fields_is_still_refused():
+    err = expect_error(json.dumps({"digestStartTime": "2024-06-21T08:00:00Z"}).encode())
+    assert "not a CloudTrail record" in err.message
+
+
+@pytest.mark.django_db
+def test_a_digest_import_is_a_succeeded_run_without_events():
+    from hygiene.models import ImportRun, Source
+    from hygiene.models import RotationEvent as StoredEvent
+    from hygiene.services.imports import import_report
+
+    source = Source.objects.create(slug="trail", name="trail", kind="rotator")
+    with (CT / "generated_cloudtrail_log.json.gz").open("rb") as fh:
+        logged = import_report(source=source, format_key="aws-cloudtrail", stream=fh, via="cli")
+    events = StoredEvent.objects.count()
+    assert logged.events == 12 and events
+    with (CT / "generated_cloudtrail_digest.json.gz").open("rb") as fh:
+        run = import_report(source=source, format_key="aws-cloudtrail", stream=fh, via="cli")
+    run.refresh_from_db()
+    assert (run.status, run.error, run.events, run.received) == ("succeeded", "", 0, 0)
+    assert run.missing == 0
+    assert StoredEvent.objects.count() == events
+    assert ImportRun.objects.filter(status="failed").count() == 0
+
+
+def lake_results() -> dict:
+    rows = [
+        [
+            {"eventID": "0c2b5f4e-7d9a-4b8e-9f1a-2b3c4d5e6f70"},
+            {"eventTime": "2024-06-20 10:05:00.000"},
+            {"eventName": "UpdateAccessKey"},
+            {"eventSource": "iam.amazonaws.com"},
+            {"requestParameters": "{userName=deployer, accessKeyId=AKIAEXAMPLEOLDKEY001}"},
+        ]
+    ]
+    return {
+        "QueryStatus": "FINISHED",
+        "QueryStatistics": {"ResultsCount": 1, "TotalResultsCount": 1, "BytesScanned": 1234},
+        "QueryResultRows": rows,
+    }
+
+
+def test_cloudtrail_lake_query_results_are_refused_saying_what_they_are():
+    err = expect_error(json.dumps(lake_results(), indent=2).encode())
+    assert err.location == "$"
+    assert "CloudTrail Lake" in err.message and "get-query-results" in err.message
+    assert '{"Records": [...]}' in err.message and "lookup-events" in err.message
+    assert "AKIA" not in str(err) and "deployer" not in str(err)
+    assert expect_error(json.dumps(lake_results()).encode()).location == "line 1"

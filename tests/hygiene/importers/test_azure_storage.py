@@ -471,3 +471,103 @@ def test_one_page_of_a_longer_listing_is_refused(doc, where):
     err = expect_error(json.dumps(doc).encode())
     assert err.location == where
     assert "every page" in err.message
+
+
+# --- several subscriptions, PowerShell 5.1 ---------------------------------------------------
+
+
+def other_subscription_list() -> list:
+    other = "11111111-2222-3333-4444-555555555555"
+    account = json.loads((AZ / "generated_az_storage_account_list.json").read_text())[1]
+    return [
+        {**account, "name": "othersubdata", "id": account_id("othersubdata").replace(SUB, other)}
+    ]
+
+
+def test_arrays_one_after_another_from_a_loop_over_subscriptions():
+    # for s in ...; do az storage account list --subscription $s; done > all.json
+    first = (AZ / "generated_az_storage_account_list.json").read_bytes()
+    second = json.dumps(other_subscription_list(), indent=2).encode()
+    items = list(parse(io.BytesIO(first + b"\n" + second + b"\n"), now=NOW))
+    expected = results(load("generated_az_storage_account_list.json"))
+    expected.update(
+        {
+            ("othersubdata", rule): False
+            for rule in (
+                "storage_key_expiration_policy",
+                "storage_key_rotation",
+                "storage_sas_expiration_policy",
+                "storage_shared_key_access",
+            )
+        }
+    )
+    assert results(items) == expected
+    other = [
+        i for i in items if isinstance(i, Observation) and i.references[0].value == "othersubdata"
+    ]
+    assert {i.account for i in other} == {"11111111-2222-3333-4444-555555555555"}
+    # Compact, on one line, with an empty subscription's [] in between.
+    compact = b"".join(
+        json.dumps(doc).encode() for doc in (json.loads(first), [], other_subscription_list())
+    )
+    assert results(parse(io.BytesIO(compact), now=NOW)) == expected
+
+
+def test_errors_in_a_later_array_say_where():
+    first = (AZ / "generated_az_storage_account_list.json").read_bytes()
+    bad = [{**other_subscription_list()[0], "keyPolicy": []}]
+    err = expect_error(first + json.dumps(bad).encode())
+    assert err.location == "array 2 $[0].keyPolicy"
+    assert expect_error(first + b"[1]").location == "array 2 $[0]"
+    second = json.dumps(other_subscription_list() * 2, indent=2).encode()
+    err = expect_error(first + second[:-60])
+    assert "truncated" in err.message
+    assert err.location.startswith("near byte") and err.location.endswith("(after array 2 $[0])")
+    err = expect_error(first + b'{"name": "a", "keyPolicy": null}')
+    assert "expected another array of storage accounts after the first" in err.message
+    assert err.location == "after array 1"
+
+
+def test_powershell_5_1_dates():
+    # Windows PowerShell 5.1: Get-AzStorageAccount | ConvertTo-Json writes "\/Date(ms)\/".
+    items = load("generated_powershell51_convertto_json.json")
+    assert results(items) == {
+        ("psrotated", "storage_key_expiration_policy"): True,
+        ("psrotated", "storage_key_rotation"): True,  # 2024-05-10 and 05-24, policy 60 days
+        ("psrotated", "storage_sas_expiration_policy"): True,
+        ("psrotated", "storage_shared_key_access"): True,
+        ("pslegacy", "storage_key_expiration_policy"): False,
+        ("pslegacy", "storage_key_rotation"): False,
+        ("pslegacy", "storage_sas_expiration_policy"): False,
+        ("pslegacy", "storage_shared_key_access"): False,
+    }
+    (event,) = [i for i in items if isinstance(i, RotationEvent)]
+    assert event.occurred_at == datetime(2024, 5, 10, 8, tzinfo=UTC)  # the older key, in UTC
+    assert event.references[0] == Reference("storage-account", "psrotated")
+    assert (
+        results(load("generated_powershell51_convertto_json.json", now=NOW + timedelta(days=60)))[
+            ("psrotated", "storage_key_rotation")
+        ]
+        is False
+    )
+
+
+def ps_key_times(key1: str, key2: str | None) -> bytes:
+    """An account with these key times, written as PowerShell 5.1 writes them ("\\/Date(")."""
+    doc = json.dumps({"name": "a", "KeyCreationTime": {"Key1": key1, "Key2": key2}})
+    return doc.replace("/", "\\/").encode()
+
+
+@pytest.mark.parametrize(
+    "text", ["/Date(1715328000000)/", "/Date(1715328000000+0200)/", "/Date(1715328000000-0500)/"]
+)
+def test_powershell_date_forms_are_the_same_instant(text):
+    # The offset says where the date was written; the milliseconds count from the epoch in UTC.
+    (_, event) = list(parse(io.BytesIO(ps_key_times(text, text)), now=NOW))
+    assert event.occurred_at == datetime(2024, 5, 10, 8, tzinfo=UTC)
+
+
+def test_bad_powershell_dates_have_locations():
+    for text in ["/Date(soon)/", "/Date(999999999999999)/", "/Date(1715328000000+02)/"]:
+        err = expect_error(ps_key_times(text, None))
+        assert err.location == "$.KeyCreationTime.Key1", text
