@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from django.db import OperationalError, connection, transaction
 
 from hygiene import search_terms
+from hygiene.importers import FORMATS
 from hygiene.models import OwnershipRule
 from hygiene.ownership import glob_to_regex
 
@@ -77,6 +78,10 @@ class ReconcileCounts:
     secret_ids: list[int] = field(default_factory=list)
     reopened_ids: list[tuple[int, int | None, str]] = field(default_factory=list)
     dismissed_ids: list[tuple[int, int | None, str]] = field(default_factory=list)
+
+
+# Formats that report rotation events only.
+_ROTATORS = {key: fmt.kind == "rotator" for key, fmt in FORMATS.items()}
 
 
 class SourceGone(Exception):
@@ -178,8 +183,11 @@ class Reconciler:
             self.drop_unused_new_secrets()
         self.assign_teams()
         # A report of rotation events alone (a rotator's, or a leakline document without
-        # findings) is no scan: it says nothing of what the source's scanner would find.
-        events_only = self.run.events and not has["findings"] and not has["passed"]
+        # findings) is no scan: it says nothing of what the source's scanner would find. Nor
+        # is a rotator's log without events (a CloudTrail digest, an hour of nothing).
+        events_only = (self.run.events or _ROTATORS.get(self.run.format, False)) and not (
+            has["findings"] or has["passed"]
+        )
         if self.run.full_scan and not events_only:
             counts.missing, resolved = self.mark_missing(has["findings"])
             counts.resolved += resolved

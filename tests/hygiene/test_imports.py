@@ -458,6 +458,12 @@ def test_a_document_of_events_alone_is_no_scan(tmp_path, scanners):
     )
     assert (summary["missing"], summary["events"]) == (0, 1)
     assert Finding.objects.get(source__slug="own").missing_since is None
+    # Nor is a rotator's log without events (a CloudTrail digest, a quiet hour).
+    quiet = {"Records": []}
+    summary = run_cli(
+        tmp_path, json.dumps(quiet).encode(), source="own", fmt="aws-cloudtrail", name="ct.json"
+    )
+    assert (summary["status"], summary["missing"], summary["events"]) == ("succeeded", 0, 0)
     # An empty findings list is a clean scan, events or not.
     summary = run_cli(
         tmp_path,
