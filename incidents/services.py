@@ -950,8 +950,7 @@ def rotation_event_apply(*, event: RotationEvent) -> list[Step]:
                 _event(
                     incident,
                     "rotation_event",
-                    f"{what} reported, {no_proof}: step {step.position} “{step.title}” stays "
-                    "open",
+                    f"{what} reported, {no_proof}: step {step.position} “{step.title}” stays open",
                     actor_label=label,
                     step=step,
                     event=event.pk,

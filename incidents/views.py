@@ -8,13 +8,14 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from hygiene.models import ReferenceKind, Team
+from hygiene.models import Finding, ReferenceKind, Team
 from hygiene.roles import permission_required
 from hygiene.selectors import secrets_visible_to
 from incidents import forms, services
@@ -104,6 +105,44 @@ def my_work(request):
 # --- the incident page -------------------------------------------------------------------
 
 
+def _short(text: str, limit: int = 48) -> str:
+    """Cut in the middle: a path's start (the repository) and end (file:line) both tell."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return f"{text[:head]}…{text[-(limit - 1 - head) :]}"
+
+
+def _label_secrets(secrets: list) -> None:
+    """Give each secret a ``choice_label`` for the reference form's select: its type, preview
+    and where it was first found (repo path:line, else the rule), so that two generic
+    passwords previewed "…" can be told apart. One query for the findings."""
+    finding_ids = {s.pk: s.first_finding_id for s in secrets}
+    found = Finding.objects.in_bulk([f for f in finding_ids.values() if f])
+    for s in secrets:
+        finding = found.get(finding_ids[s.pk])
+        where = (finding.location_display or finding.rule) if finding else ""
+        parts = [s.get_secret_type_display(), s.preview or f"#{s.pk}"]
+        s.choice_label = " ".join(parts) + (f" — {_short(where)}" if where else "")
+    seen: dict[str, int] = {}
+    for s in secrets:
+        seen[s.choice_label] = seen.get(s.choice_label, 0) + 1
+    for s in secrets:
+        if seen[s.choice_label] > 1:  # still alike: the secret's number tells them apart
+            s.choice_label += f" (#{s.pk})"
+
+
+def _incident_secrets(incident: Incident, *, labelled: bool) -> list:
+    secrets = incident.secrets.prefetch_related("references").order_by("pk")
+    if labelled:
+        first = Finding.objects.filter(secret=OuterRef("pk")).order_by("first_seen_at", "id")
+        secrets = secrets.annotate(first_finding_id=Subquery(first.values("pk")[:1]))
+    secrets = list(secrets[:50])
+    if labelled and len(secrets) > 1:
+        _label_secrets(secrets)
+    return secrets
+
+
 def _incident_context(request, incident: Incident, error: str = "") -> dict:
     user = request.user
     steps = list(
@@ -118,19 +157,28 @@ def _incident_context(request, incident: Incident, error: str = "") -> dict:
         s.blocked_by = [p for p in (s.depends_on or []) if p not in done]
     manage = can_manage(user)
     work = can_work(user, incident)
+    is_open = incident.status != IncidentStatus.CLOSED
+    secrets = _incident_secrets(incident, labelled=manage and is_open)
+    # The reference form (leads, open incidents): with several secrets the lead picks one (no
+    # default: the first was too often the wrong one) from labels that tell them apart; the
+    # kind starts at what they all most likely are, else "Other" (which recognises ARNs and
+    # access key ids), and follows the secret picked (incidents.js).
+    kinds = {s.default_reference_kind for s in secrets}
     return {
         "incident": incident,
         "steps": steps,
         "timeline": incident_timeline(incident),
-        "secrets": incident.secrets.prefetch_related("references")[:50],
+        "secrets": secrets,
+        "has_references": any(s.references.all() for s in secrets),
         "reference_kinds": ReferenceKind.choices,
+        "reference_kind_default": kinds.pop() if len(kinds) == 1 else ReferenceKind.OTHER,
         "participants": incident.participants.all()[:50],
         "follow_ups": incident.follow_ups.select_related("owner")[:50],
         "exposure": exposure_window(incident),
         "now": timezone.now(),
         "can_manage": manage,
         "can_work": work,
-        "is_open": incident.status != IncidentStatus.CLOSED,
+        "is_open": is_open,
         "error": error,
         "owner_form": forms.OwnerForm(initial={"owner": incident.owner_id}) if manage else None,
         "assignable": list(forms.assignable_users()[:200]) if manage else [],
@@ -275,23 +323,39 @@ def incident_comment(request, incident):
 @incident_action
 def incident_reference(request, incident):
     """A lead links an identifier (the Secrets Manager ARN that held the key, a Vault path) to
-    the incident's secret, so rotator events about it complete the steps."""
+    one of the incident's secrets, so rotator events about it complete the steps. Written to
+    the incident's timeline as well as the secret's; not on a closed incident."""
     from hygiene.services.triage import TriageError, secret_reference_add
 
     if not can_manage(request.user):
         raise PermissionDenied
-    secret = incident.secrets.filter(pk=request.POST.get("secret") or 0).first()
-    if secret is None:
-        raise IncidentError("Pick one of this incident's secrets.")
+    if incident.status == IncidentStatus.CLOSED:
+        raise IncidentError(
+            "This incident is closed: add the reference on the secret's page instead."
+        )
+    secret_id = request.POST.get("secret", "")
+    secrets = incident.secrets.all()
+    if not secret_id:
+        # One secret: the form sends it (no choice to make). Several: the lead must choose.
+        only = list(secrets[:2])
+        if len(only) != 1:
+            raise IncidentError("Choose the secret this reference belongs to.")
+        secret = only[0]
+    else:
+        ok = secret_id.isascii() and secret_id.isdigit() and len(secret_id) < 19  # a bigint
+        secret = secrets.filter(pk=int(secret_id)).first() if ok else None
+        if secret is None:
+            raise IncidentError("Choose one of this incident's secrets.")
     try:
         secret_reference_add(
             secret=secret,
             by=request.user,
             kind=request.POST.get("kind", ""),
             value=request.POST.get("value", ""),
+            incident=incident,
         )
     except TriageError as exc:
-        raise IncidentError(str(exc)) from None
+        raise IncidentError(" ".join(exc.messages)) from None
 
 
 @incident_action

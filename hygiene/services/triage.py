@@ -551,10 +551,26 @@ def _reference_problem(kind: str, value: str) -> str:
 
 
 @transaction.atomic
-def secret_reference_add(*, secret: Secret, by, kind: str, value: str):
+def secret_reference_add(*, secret: Secret, by, kind: str, value: str, incident=None):
+    """Link an identifier to ``secret``. From an incident's page (``incident``, one of whose
+    secrets this is), the timeline entry is the incident's too, and names which secret; a
+    closed incident takes none (checked under the lock its actions take)."""
     from hygiene.models import ReferenceKind, SecretReference
 
     _require(by, "hygiene.triage_finding")
+    if incident is not None:
+        from incidents.models import Incident, IncidentStatus
+
+        status = (
+            Incident.objects.select_for_update()
+            .filter(pk=incident.pk)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if status in (None, IncidentStatus.CLOSED):
+            raise TriageError(
+                "This incident is closed: add the reference on the secret's page instead."
+            )
     value = (value or "").strip()
     if kind not in ReferenceKind.values:
         raise TriageError("Choose a reference kind.")
@@ -579,17 +595,29 @@ def secret_reference_add(*, secret: Secret, by, kind: str, value: str):
     )
     if not created:
         raise TriageError("That reference is already on this secret.")
-    if created:
-        TimelineEvent.objects.create(
-            secret=secret,
-            kind="secret.reference_added",
-            actor=by,
-            message=f"Reference added: {ref.get_kind_display()} {ref.display}",
-        )
-        # Rotation events that arrived before anyone knew this identifier are claimed now.
-        from hygiene.services.imports import apply_events
+    # Only the display (an access key id redacted to its ends), never the value typed.
+    what = f"{ref.get_kind_display()} {ref.display}"
+    if incident is None:
+        message = f"Reference added: {what}"
+    else:
+        # Which secret, as the incident page's form labels it: a generic password's preview
+        # alone ("…") doesn't tell.
+        found = secret.findings.order_by("first_seen_at", "id").first()
+        where = (found.location_display or found.rule) if found else ""
+        message = f"Reference added to {secret}{f' ({where})' if where else ''}: {what}"
+    # One entry, on the secret's timeline and (from an incident) the incident's.
+    TimelineEvent.objects.create(
+        secret=secret,
+        incident=incident,
+        kind="secret.reference_added",
+        actor=by,
+        message=message,
+        data={"reference": ref.pk, "kind": kind},
+    )
+    # Rotation events that arrived before anyone knew this identifier are claimed now.
+    from hygiene.services.imports import apply_events
 
-        apply_events()
+    apply_events()
     return ref
 
 

@@ -73,4 +73,19 @@
     }
     kept = null;
   });
+
+  // The reference form: picking a secret sets the kind to what it most likely is (an AWS
+  // key's access key id...), unless the lead already chose a kind.
+  document.addEventListener("change", function (e) {
+    var field = e.target;
+    var form = field.closest ? field.closest("form.ref-form") : null;
+    if (!form) return;
+    var kind = form.querySelector('select[name="kind"]');
+    if (field === kind) {
+      kind.dataset.chosen = "1";
+    } else if (field.name === "secret" && kind && !kind.dataset.chosen) {
+      var option = field.options[field.selectedIndex];
+      if (option && option.dataset.kind) kind.value = option.dataset.kind;
+    }
+  });
 })();

@@ -159,3 +159,33 @@ def test_after_an_action_the_keyboard_carries_on_from_its_step(login, lead, team
     item.get_by_role("button", name="Mark done").click()
     expect(page.get_by_test_id("evidence-3")).to_contain_text("Done")
     expect(step_item(page, 3)).to_be_focused()
+
+
+def test_a_lead_picks_which_secret_a_reference_is_for(login, screenshot, lead, team, source):
+    from hygiene.models import Secret
+
+    password = make_secret(team=team, secret_type="generic-password")
+    Secret.objects.filter(pk=password.pk).update(preview="…")
+    key = make_secret(team=team)
+    make_finding(password, source)
+    make_finding(key, source)
+    incident = incident_open(secrets=[password, key], opened_by=lead)
+    page = login(lead)
+    page.goto(page.url + f"incidents/{incident.pk}/")
+    form = page.get_by_role("form", name="Add a reference")
+    chooser = form.get_by_test_id("reference-secret")
+    expect(chooser).to_have_value("")  # no secret until the lead picks one
+    form.get_by_test_id("reference-value").fill("AKIAQYLPMN5HHHFPZAM2")
+    form.get_by_role("button", name="Add reference").click()  # the browser asks for a secret
+    expect(form.get_by_test_id("reference-value")).to_have_value("AKIAQYLPMN5HHHFPZAM2")
+    assert not chooser.evaluate("el => el.checkValidity()")
+    # Picking the AWS key (told apart by type, preview and place) sets the kind that fits it.
+    chooser.select_option(label=f"AWS access key {key.preview} — acme/payments config/prod.env:3")
+    expect(form.get_by_test_id("reference-kind")).to_have_value("aws-access-key-id")
+    form.get_by_role("button", name="Add reference").click()
+    expect(page.get_by_test_id("references")).to_contain_text("AKIA…ZAM2")
+    expect(page.get_by_test_id("timeline")).to_contain_text(
+        f"Reference added to AWS access key {key.preview}"
+    )
+    screenshot("incident-reference-added")
+    assert key.references.get().display == "AKIA…ZAM2" and not password.references.exists()

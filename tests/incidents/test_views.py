@@ -466,3 +466,171 @@ def test_stored_previews_that_may_show_a_default_password_lose_the_user(lead):
     assert (guest.preview, app.preview) == ("amqp://…:…@localhost", "postgres://app:…@db.internal")
     assert "guest" not in Incident.objects.get(pk=incident.pk).title
     assert not TimelineEvent.objects.filter(message__contains="guest:").exists()
+
+
+# --- adding a reference from the incident page ---------------------------------------------
+
+KEY_ID = "AKIAQYLPMN5HHHFPZAM2"  # fake
+
+
+def two_secret_incident(lead, team, source):
+    """A generic password previewed "…" and an AWS key, each found in its own file."""
+    from hygiene.models import Finding, Secret
+    from tests.incidents.conftest import make_finding
+
+    password = make_secret(team=team, secret_type="generic-password")
+    Secret.objects.filter(pk=password.pk).update(preview="…")
+    key = make_secret(team=team)
+    make_finding(password, source)
+    Finding.objects.filter(secret=password).update(path="deploy/db.yml", line=12)
+    make_finding(key, source)  # acme/payments config/prod.env:3
+    password.refresh_from_db()
+    return incident_open(secrets=[password, key], opened_by=lead), password, key
+
+
+def reference_select(html):
+    match = re.search(r'<select name="secret"[^>]*>(.*?)</select>', html, re.S)
+    assert match, "no secret select"
+    return re.findall(r'<option value="(\d*)"([^>]*)>([^<]*)</option>', match.group(1))
+
+
+def test_the_reference_form_makes_the_lead_choose_among_secrets_told_apart(
+    client, lead, team, source
+):
+    incident, password, key = two_secret_incident(lead, team, source)
+    client.force_login(lead)
+    html = client.get(url("incident_detail", incident)).content.decode()
+    assert re.search(r'<select name="secret" required', html)
+    options = reference_select(html)
+    # No secret picked beforehand: a required placeholder comes first, and is the one selected.
+    assert options[0][0] == "" and "selected" in options[0][1]
+    assert options[0][2] == "Choose the secret…"
+    assert all("selected" not in attrs for _, attrs, _ in options[1:])
+    labels = {int(pk): label for pk, _, label in options[1:]}
+    assert labels == {
+        password.pk: "Generic password … — acme/payments deploy/db.yml:12",
+        key.pk: f"AWS access key {key.preview} — acme/payments config/prod.env:3",
+    }
+    # Kinds differ between the two: the kind starts at "Other", and follows the secret.
+    assert 'data-kind="aws-access-key-id"' in html
+    assert re.search(r'<option value="other" selected>', html)
+
+
+def test_one_secret_needs_no_choice(client, lead, aws_incident):
+    client.force_login(lead)
+    html = client.get(url("incident_detail", aws_incident)).content.decode()
+    assert '<select name="secret"' not in html
+    secret = aws_incident.secrets.get()
+    assert f'<input type="hidden" name="secret" value="{secret.pk}">' in html
+    assert re.search(r'<option value="aws-access-key-id" selected>', html)
+    # And a form without the secret (as a script may post it) means the only one.
+    response = client.post(
+        url("incident_reference", aws_incident), {"kind": "aws-access-key-id", "value": KEY_ID}
+    )
+    assert response.status_code == 302
+    assert secret.references.get().display == "AKIA…ZAM2"
+
+
+def test_a_reference_without_a_chosen_secret_is_refused_in_the_form(client, lead, team, source):
+    incident, password, key = two_secret_incident(lead, team, source)
+    client.force_login(lead)
+    form = {"secret": "", "kind": "aws-access-key-id", "value": KEY_ID}
+    response = client.post(url("incident_reference", incident), form, **HTMX)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'data-testid="error">Choose the secret this reference belongs to.</span>' in html
+    assert not password.references.exists() and not key.references.exists()
+    # Another incident's secret, or nonsense, is refused as well.
+    other = make_secret(team=team)
+    for bad in (str(other.pk), "abc", "²", "9" * 30):
+        response = client.post(url("incident_reference", incident), {**form, "secret": bad})
+        assert response.status_code == 400
+        assert "Choose one of this incident&#x27;s secrets." in response.content.decode()
+    assert not other.references.exists()
+
+
+def test_adding_a_reference_writes_the_incident_timeline_naming_the_secret(
+    client, lead, team, source
+):
+    from incidents.models import TimelineEvent
+
+    incident, password, key = two_secret_incident(lead, team, source)
+    client.force_login(lead)
+    form = {"secret": key.pk, "kind": "aws-access-key-id", "value": KEY_ID}
+    response = client.post(url("incident_reference", incident), form, **HTMX)
+    assert response.status_code == 200
+    assert key.references.get().display == "AKIA…ZAM2" and not password.references.exists()
+    entry = incident.timeline.get(kind="secret.reference_added")
+    assert entry.actor == lead and entry.secret_id == key.pk
+    assert entry.message == (
+        f"Reference added to AWS access key {key.preview} (acme/payments config/prod.env:3): "
+        "AWS access key id AKIA…ZAM2"
+    )
+    html = response.content.decode()
+    timeline = html.split('data-testid="timeline"')[1]
+    assert "Reference added to AWS access key" in timeline and "AKIA…ZAM2" in timeline
+    assert KEY_ID not in html  # the key id may be the leaked value itself: never shown whole
+    assert not TimelineEvent.objects.filter(message__contains=KEY_ID).exists()
+    # The same entry is the secret's (one entry, not two).
+    assert TimelineEvent.objects.filter(secret=key, kind="secret.reference_added").count() == 1
+    # Each reference says which secret it is of.
+    references = html.split('data-testid="references">')[1].split("</dd>")[0]
+    assert f'AKIA…ZAM2</span> <span class="muted ref-of">of AWS access key {key.preview}' in (
+        references
+    )
+
+
+def test_a_refused_reference_says_why_without_list_brackets(client, lead, aws_incident):
+    client.force_login(lead)
+    secret = aws_incident.secrets.get()
+    response = client.post(
+        url("incident_reference", aws_incident),
+        {"secret": secret.pk, "kind": "aws-account", "value": "12345"},
+        **HTMX,
+    )
+    assert response.status_code == 400
+    assert 'data-testid="error">An AWS account id is 12 digits.</span>' in (
+        response.content.decode()
+    )
+    assert not aws_incident.timeline.filter(kind="secret.reference_added").exists()
+
+
+def test_a_closed_incident_takes_no_reference(client, lead, aws_incident):
+    from hygiene.services.triage import TriageError, secret_reference_add
+
+    Incident.objects.filter(pk=aws_incident.pk).update(status="closed")
+    client.force_login(lead)
+    html = client.get(url("incident_detail", aws_incident)).content.decode()
+    assert 'aria-label="Add a reference"' not in html
+    secret = aws_incident.secrets.get()
+    response = client.post(
+        url("incident_reference", aws_incident),
+        {"secret": secret.pk, "kind": "aws-access-key-id", "value": KEY_ID},
+        **HTMX,
+    )
+    assert response.status_code == 400
+    assert "This incident is closed: add the reference on the secret&#x27;s page instead." in (
+        response.content.decode()
+    )
+    assert not secret.references.exists()
+    assert not aws_incident.timeline.filter(kind="secret.reference_added").exists()
+    # Closed while the lead was typing: the service checks again, under the incident's lock.
+    with pytest.raises(TriageError, match="This incident is closed"):
+        secret_reference_add(
+            secret=secret, by=lead, kind="aws-access-key-id", value=KEY_ID, incident=aws_incident
+        )
+    assert not secret.references.exists()
+
+
+def test_only_leads_add_references_from_the_incident(client, engineer, manager, aws_incident):
+    secret = aws_incident.secrets.get()
+    form = {"secret": secret.pk, "kind": "aws-access-key-id", "value": KEY_ID}
+    client.force_login(engineer)
+    assert (
+        'aria-label="Add a reference"'
+        not in client.get(url("incident_detail", aws_incident)).content.decode()
+    )
+    assert client.post(url("incident_reference", aws_incident), form).status_code == 403
+    client.force_login(manager)
+    assert client.post(url("incident_reference", aws_incident), form).status_code == 403
+    assert not secret.references.exists()
