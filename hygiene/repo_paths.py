@@ -23,6 +23,9 @@ CANDIDATES = (
     | Q(path__startswith="/home/runner/work/")
     | Q(path__startswith="/home/vsts/work/")
     | Q(path__startswith="/path/")
+    | Q(path__startswith="/builds/")
+    | Q(path__startswith="/home/gitlab-runner/builds/")
+    | Q(path__iregex=r"^[A-Za-z]:/GitLab-Runner/builds/")
 )
 
 

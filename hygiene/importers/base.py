@@ -406,8 +406,18 @@ def type_name(value: Any) -> str:
 # Where CI services check a repository out: a path under one is a path in the repository.
 # GitHub container actions (/github/workspace), GitHub-hosted runners
 # (/home/runner/work/<repo>/<repo>, D:\a\<repo>\<repo>), Azure Pipelines
-# (/home/vsts/work/<n>/s, D:\a\<n>\s); and gitleaks' documented Docker run, which mounts the
-# repository at /path (docker run -v <repo>:/path zricethezav/gitleaks … --source=/path).
+# (/home/vsts/work/<n>/s, D:\a\<n>\s); GitLab runners: CI_PROJECT_DIR, /builds/<group>/<project>
+# (Docker and Kubernetes executors), /builds/<short token>/<n>/<group>/<project> (Kubernetes
+# since runner 14, a host-bound /builds), a shell executor's
+# /home/gitlab-runner/builds/<short token>/<n>/<group>/<project> and a Windows runner's
+# C:\GitLab-Runner\builds\<short token>\<n>\<group>\<project> (the short token is the runner
+# token's first 8 characters, 9 for a glrt- one; <n> the concurrent job's number): a project
+# in a subgroup (/builds/group/subgroup/project/) can't be told from a directory of a
+# group's project, so one namespace level is taken off, as for most projects; and gitleaks'
+# documented Docker run, which mounts the repository at /path (docker run -v
+# <repo>:/path zricethezav/gitleaks … --source=/path).
+_GITLAB_JOB = r"[A-Za-z0-9_-]{8,9}/\d+/"
+_GITLAB_PROJECT = r"[^/!]+/[^/!]+/"
 CI_CHECKOUT = re.compile(
     r"/path/"
     r"|/github/workspace/"
@@ -415,7 +425,13 @@ CI_CHECKOUT = re.compile(
     r"|/?[A-Za-z]:/a/([^/]+)/\2/"
     r"|/home/vsts/work/\d+/s/"
     r"|/?[A-Za-z]:/a/\d+/s/"
+    rf"|/builds/(?:{_GITLAB_JOB})?{_GITLAB_PROJECT}"
+    rf"|/home/gitlab-runner/builds/{_GITLAB_JOB}{_GITLAB_PROJECT}"
+    rf"|/?[A-Za-z]:/(?i:GitLab-Runner)/builds/{_GITLAB_JOB}{_GITLAB_PROJECT}"
 )
+# gitleaks' separator between an archive's path and the path of a file inside it
+# (build/dist.zip!config/app.env; nested archives: a.zip!b.tar!c.env).
+ARCHIVE_SEPARATOR = "!"
 
 
 def path_in_checkout(path: str) -> str:
@@ -423,9 +439,14 @@ def path_in_checkout(path: str) -> str:
     app/.env); any other path as it is. A scanner run on Windows writes backslashes
     (``config\\.env``, ``D:\\a\\repo\\repo\\config\\.env``): read with slashes, as git and the
     ownership rules write paths, when the path is plainly Windows' (a drive letter, a share,
-    or no slash at all); a POSIX name may hold a backslash, and one with a slash keeps it."""
-    if "\\" in path and ("/" not in path or path[1:3] == ":\\" or path[:2] == "\\\\"):
-        path = path.replace("\\", "/")
+    or no slash at all); a POSIX name may hold a backslash, and one with a slash keeps it.
+    For a file inside an archive (gitleaks' ``build\\dist.zip!config/app.env``) the archive's
+    path, before the first "!", tells: the path inside the archive has slashes wherever the
+    archive was made."""
+    if "\\" in path:
+        outer = path.partition(ARCHIVE_SEPARATOR)[0]
+        if "/" not in outer or outer[1:3] == ":\\" or outer[:2] == "\\\\":
+            path = path.replace("\\", "/")
     if len(path) > 5 and (path[0] == "/" or path[1] == ":"):
         match = CI_CHECKOUT.match(path)
         if match and len(path) > match.end():

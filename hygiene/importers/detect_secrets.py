@@ -17,7 +17,9 @@ One value found by several plugins on one line is one item per plugin, with the 
 ``hashed_secret`` and ``line_number``: one finding (the same place), whose first row names it.
 1.x sorts a line's items by type name, so the entropy plugins' ("Base64 High Entropy String")
 often come first: of those items a file lists, the specific plugins' ("Slack Token") are
-yielded before the generic ones (entropy strings, "Secret Keyword"), otherwise in order.
+yielded before the generic ones (entropy strings, "Secret Keyword"), and those before
+"Public IP (ipv4)", otherwise in order. That type (1.5's IPPublicDetector, on by default) is
+no credential: a generic secret at severity info, as Nosey Parker's identifier rules are.
 
 ``detect-secrets audit --report [--json]`` (1.1+) writes a report instead: ``{"results":
 [{"category", "filename", "lines": {"<line number>": <line text>}, "secrets": <raw value>,
@@ -85,6 +87,12 @@ SECRET_TYPES: dict[str, SecretType] = {
 _GENERIC_TYPES = frozenset(
     {"secret keyword", "base64 high entropy string", "hex high entropy string"}
 )
+
+# Plugins that find what is no credential: detect-secrets 1.5's IPPublicDetector (on by default)
+# reports public IPv4 addresses. Imported at severity info with a generic type, as Nosey
+# Parker's identifier rules are (importers.noseyparker.NOT_CREDENTIALS): a place to look at,
+# nothing to rotate; and after any plugin's credential found at the same place.
+NOT_CREDENTIALS = frozenset({"public ip (ipv4)"})
 
 _SHA1 = re.compile(r"[0-9a-fA-F]{40}")
 
@@ -161,17 +169,24 @@ def _specific_first(observations: list[Observation]) -> list[Observation]:
     ordered = list(observations)
     for indexes in places.values():
         if len(indexes) > 1:
-            # A stable sort: among the specific ones, and among the generic ones, file order.
-            best_first = sorted(
-                (observations[i] for i in indexes), key=lambda o: _is_generic(o.rule)
-            )
+            # A stable sort: within each rank, file order.
+            best_first = sorted((observations[i] for i in indexes), key=lambda o: _rank(o.rule))
             for index, obs in zip(indexes, best_first, strict=True):
                 ordered[index] = obs
     return ordered
 
 
-def _is_generic(rule: str) -> bool:
-    return rule.lower() in _GENERIC_TYPES
+def _rank(rule: str) -> int:
+    """How little a plugin's type says: a credential's (0), any value's (1), no credential (2)."""
+    name = rule.lower()
+    return 2 if name in NOT_CREDENTIALS else 1 if name in _GENERIC_TYPES else 0
+
+
+def _typing(rule: str, value: str | None) -> tuple[str, str | None]:
+    """The secret type and severity (None: the type's) of a plugin's finding."""
+    if rule.lower() in NOT_CREDENTIALS:
+        return SecretType.GENERIC_SECRET.value, "info"
+    return secret_type_for(SECRET_TYPES, rule, value), None
 
 
 def finding(item: object, where: str, filename: str) -> Observation:
@@ -193,9 +208,11 @@ def finding(item: object, where: str, filename: str) -> Observation:
         validity = {True: "valid", False: "invalid"}.get(verified, "unknown")
     else:
         validity = "valid" if flag(item, "is_verified", where) else "unknown"
+    secret_type, severity = _typing(rule, None)
     return Observation(
         rule=rule,
-        secret_type=secret_type_for(SECRET_TYPES, rule, None),
+        secret_type=secret_type,
+        severity=severity,
         secret_sha1=hashed.lower(),
         path=text(item, "filename", where) or text({"filename": filename}, "filename", where),
         line=number(item, "line_number", where),
@@ -267,13 +284,16 @@ def _report(results: list, where: list[str], at: str) -> Iterator[Observation]:
             ):
                 raise ImportFormatError("a key is not a line number", f"{loc}.lines")
             numbers.append(int(number_text))
-        # A specific plugin's type names the secret better than the keyword/entropy ones.
-        rule = next((n for n in names if not _is_generic(n)), names[0])
+        # A specific plugin's type names the secret better than the keyword/entropy ones,
+        # and those better than a type that is no credential's.
+        rule = min(names, key=_rank)
+        secret_type, severity = _typing(rule, value)
         for line in sorted(set(numbers)) or [None]:
             yield scrub(
                 Observation(
                     rule=rule,
-                    secret_type=secret_type_for(SECRET_TYPES, rule, value),
+                    secret_type=secret_type,
+                    severity=severity,
                     secret_value=value,
                     path=path,
                     line=line,

@@ -207,7 +207,8 @@ def whole_number(value: Any, where: str, *, minimum: int | None = 0) -> int | No
 
 
 def to_datetime(value: Any, where: str, *, strict: bool = True) -> datetime | None:
-    """An aware UTC datetime from RFC 3339 / ISO 8601 text or epoch seconds/ms.
+    """An aware UTC datetime from RFC 3339 / ISO 8601 text (its "t" and "z" in either case) or
+    epoch seconds/ms.
 
     Non-strict (third-party metadata such as a commit date): an unreadable value gives None
     rather than failing the whole import. The zero dates some tools write ("0001-01-01") → None.
@@ -220,6 +221,10 @@ def to_datetime(value: Any, where: str, *, strict: bool = True) -> datetime | No
         if strict:
             raise ImportFormatError("not a date/time", where)
         return None
+    if isinstance(value, str) and value.rstrip().endswith("z"):
+        # RFC 3339 (5.6) allows "t" and "z" in lower case, as JSON Schema's date-time does;
+        # Python reads a lower-case "t", not a "z".
+        value = value.rstrip()[:-1] + "Z"
     try:
         parsed = parse_datetime(value, where)
     except ImportFormatError:

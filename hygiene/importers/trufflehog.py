@@ -84,6 +84,10 @@ SECRET_TYPES: dict[str, SecretType] = {
     "gcpapplicationdefaultcredentials": SecretType.GCP_KEY,
     "stripe": SecretType.STRIPE_KEY,
     "jwt": SecretType.JWT,
+    # Named for the service alone, with no credential word for the name guess to read:
+    # Twilio's API key SID and secret (or account SID and auth token), a Hugging Face hf_ token.
+    "twilio": SecretType.API_KEY,
+    "huggingface": SecretType.API_KEY,
 }
 
 # ExtraData keys that name (not reveal) the credential → Reference kind. Everything else in

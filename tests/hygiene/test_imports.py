@@ -579,6 +579,52 @@ def test_paths_written_on_windows_are_read_with_slashes(tmp_path, scanners, team
     assert Finding.objects.filter(path="docs/a\\b.md").exists()
 
 
+def test_paths_in_a_gitlab_ci_checkout_are_paths_in_the_repository(tmp_path, scanners, team):
+    # A GitLab job runs in CI_PROJECT_DIR: /builds/<group>/<project> (Docker, Kubernetes), or
+    # /builds/<short token>/<n>/<group>/<project>; a repository's own builds/ directory is
+    # no checkout. A scan of the same place outside CI finds the same finding.
+    OwnershipRule.objects.create(position=1, team=team, path_pattern="services/billing/*")
+    report = [
+        {"secret": AWS_KEY, "file": "/builds/acme/api/services/billing/.env", "line": 3},
+        {"secret": AWS_KEY_2, "file": "/builds/DFtgsufb/0/acme/web/deploy/env.sh", "line": 5},
+        {"secret": GH_TOKEN, "file": "builds/acme/api/ci.env", "line": 7},
+    ]
+    for finding in report:
+        finding["commit"] = "c" * 40
+    run_cli(tmp_path, reports.gitleaks(report), source="gitleaks", fmt="gitleaks")
+    stored = dict(Finding.objects.values_list("secret__fingerprint", "path"))
+    assert stored == {
+        fingerprint(AWS_KEY): "services/billing/.env",
+        fingerprint(AWS_KEY_2): "deploy/env.sh",
+        fingerprint(GH_TOKEN): "builds/acme/api/ci.env",  # relative: the repository's own
+    }
+    assert Finding.objects.get(path="services/billing/.env").team == team
+    local = [{**report[0], "file": "services/billing/.env"}]
+    summary = run_cli(
+        tmp_path, reports.gitleaks(local), source="gitleaks", fmt="gitleaks", name="l.json"
+    )
+    assert (summary["created"], summary["unchanged"]) == (0, 1)
+
+
+def test_a_file_in_an_archive_scanned_on_windows_is_the_linux_scans_place(tmp_path, scanners):
+    # gitleaks --max-archive-depth: <archive>!<file in it>; on Windows the archive's path has
+    # backslashes, the path inside the archive slashes.
+    windows = [
+        {"secret": AWS_KEY, "file": "build\\dist.zip!config/app.env", "line": 2, "commit": ""},
+        {"secret": GH_TOKEN, "file": "D:\\a\\api\\api\\out\\a.zip!b.tar!c/d.env", "commit": ""},
+    ]
+    run_cli(tmp_path, reports.gitleaks(windows), source="gitleaks", fmt="gitleaks")
+    assert set(Finding.objects.values_list("path", flat=True)) == {
+        "build/dist.zip!config/app.env",
+        "out/a.zip!b.tar!c/d.env",
+    }
+    linux = [{**windows[0], "file": "build/dist.zip!config/app.env"}]
+    summary = run_cli(
+        tmp_path, reports.gitleaks(linux), source="gitleaks", fmt="gitleaks", name="l.json"
+    )
+    assert (summary["created"], summary["unchanged"]) == (0, 1)
+
+
 def test_findings_stored_with_checkout_or_windows_paths_are_rekeyed_once(
     tmp_path, scanners, monkeypatch
 ):
@@ -594,21 +640,24 @@ def test_findings_stored_with_checkout_or_windows_paths_are_rekeyed_once(
             {"secret": AWS_KEY_2, "file": "docs/plain.md"},
             # gitleaks' documented Docker run mounts the repository at /path.
             {"secret": "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "file": "/path/js/app.js"},
+            # A GitLab runner's CI_PROJECT_DIR (migration 0021), a Windows archive path.
+            {"secret": "glpat-x9Yb3kQ7LmN2pR5tV8wZ", "file": "/builds/acme/api/ci/vars.env"},
+            {"secret": "xoxb-1234-5678-AbCdEfGhIjKl", "file": "build\\dist.zip!config/app.env"},
         ]
     )
     with monkeypatch.context() as old:
         old.setattr("hygiene.services.staged_rows.path_in_checkout", lambda path: path)
         run_cli(tmp_path, report, source="gitleaks", fmt="gitleaks", name="old.json")
-    assert Finding.objects.filter(path__contains="\\").count() == 2
+    assert Finding.objects.filter(path__contains="\\").count() == 3
     secrets = Secret.objects.count()
 
     from hygiene.repo_paths import rekey_repository_paths
 
-    assert rekey_repository_paths(Finding, Secret) == 4
+    assert rekey_repository_paths(Finding, Secret) == 6
     assert rekey_repository_paths(Finding, Secret) == 0  # once
     rescan = report + b"\n"  # the next scan (not the same bytes: those are the earlier run)
     summary = run_cli(tmp_path, rescan, source="gitleaks", fmt="gitleaks", name="new.json")
-    assert (summary["created"], summary["missing"], summary["unchanged"]) == (0, 0, 5)
+    assert (summary["created"], summary["missing"], summary["unchanged"]) == (0, 0, 7)
     assert Secret.objects.count() == secrets
     assert set(Finding.objects.values_list("path", flat=True)) == {
         "services/billing/.env",
@@ -616,6 +665,8 @@ def test_findings_stored_with_checkout_or_windows_paths_are_rekeyed_once(
         "app/settings.py",
         "docs/plain.md",
         "js/app.js",
+        "ci/vars.env",
+        "build/dist.zip!config/app.env",
     }
 
 

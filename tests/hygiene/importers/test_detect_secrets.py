@@ -639,3 +639,72 @@ def test_tool_1_3_audited_baseline_imports_the_slack_token_as_one(db):
     assert finding.secret.secret_type == "slack-token"
     aws = Finding.objects.get(path="app/settings.py", line=2)
     assert aws.secret_type == "aws-access-key"
+
+
+# detect-secrets 1.5's IPPublicDetector (on by default): a public IPv4 address, no credential.
+# hashed_secret: SHA-1 of "203.0.113.77" (a documentation address).
+PUBLIC_IP_SHA1 = hashlib.sha1(b"203.0.113.77").hexdigest()
+
+
+def _baseline_1_5(*items: dict) -> dict:
+    return {
+        "version": "1.5.0",
+        "plugins_used": [{"name": "IPPublicDetector"}, {"name": "KeywordDetector"}],
+        "filters_used": [],
+        "results": {"app/config.py": [{"filename": "app/config.py", **i} for i in items]},
+        "generated_at": "2024-05-01T10:20:30Z",
+    }
+
+
+def test_public_ip_is_informational_not_a_credential():
+    keyword = {"type": "Secret Keyword", "hashed_secret": "9" * 40, "line_number": 4}
+    doc = _baseline_1_5(
+        {"type": "Public IP (ipv4)", "hashed_secret": PUBLIC_IP_SHA1, "line_number": 2},
+        {**keyword, "is_verified": False},
+    )
+    ip, secret = run(doc)
+    assert (ip.rule, ip.secret_type, ip.severity) == ("Public IP (ipv4)", "generic-secret", "info")
+    assert (ip.path, ip.line, ip.secret_sha1) == ("app/config.py", 2, PUBLIC_IP_SHA1)
+    assert (secret.secret_type, secret.severity) == ("generic-secret", None)  # the type's
+
+
+def test_public_ip_comes_after_a_credential_found_at_the_same_place():
+    # The same value on the same line by two plugins (detect-secrets sorts a line's items by
+    # type name: "Public IP" before "Secret Keyword"): staging keeps the first, the keyword's.
+    same = {"hashed_secret": PUBLIC_IP_SHA1, "line_number": 7}
+    items = run(
+        _baseline_1_5({"type": "Public IP (ipv4)", **same}, {"type": "Secret Keyword", **same})
+    )
+    assert [(o.rule, o.severity) for o in items] == [
+        ("Secret Keyword", None),
+        ("Public IP (ipv4)", "info"),
+    ]
+    # An audit report names the secret by its most telling type.
+    (obs,) = run(_entry(secrets="203.0.113.77", types=["Public IP (ipv4)", "Secret Keyword"]))
+    assert (obs.rule, obs.severity) == ("Secret Keyword", None)
+    (ip,) = run(_entry(secrets="203.0.113.77", types=["Public IP (ipv4)"]))
+    assert (ip.rule, ip.secret_type, ip.severity) == ("Public IP (ipv4)", "generic-secret", "info")
+
+
+@pytest.mark.django_db
+def test_public_ip_is_stored_at_severity_info(db):
+    from hygiene.models import Finding, Source
+    from hygiene.services.imports import import_report
+
+    source = Source.objects.create(
+        slug="detect-secrets",
+        name="detect-secrets",
+        kind="scanner",
+        default_format="detect-secrets",
+    )
+    doc = _baseline_1_5(
+        {"type": "Public IP (ipv4)", "hashed_secret": PUBLIC_IP_SHA1, "line_number": 2},
+        {"type": "Secret Keyword", "hashed_secret": "9" * 40, "line_number": 4},
+    )
+    stream = io.BytesIO(json.dumps(doc).encode())
+    import_report(source=source, format_key="detect-secrets", stream=stream, via="cli")
+    found = {f.rule: (f.secret_type, f.severity) for f in Finding.objects.all()}
+    assert found == {
+        "Public IP (ipv4)": ("generic-secret", "info"),
+        "Secret Keyword": ("generic-secret", "medium"),
+    }

@@ -129,6 +129,24 @@ def test_full_example():
     assert_secret_only_in_value(items, [VAULT, GHP])
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # RFC 3339 (5.6) lets "T" and "Z" be lower case; JSON Schema's date-time is RFC 3339's.
+        ("2024-05-01t10:20:30z", datetime(2024, 5, 1, 10, 20, 30, tzinfo=UTC)),
+        ("2024-05-01T10:20:30.250z", datetime(2024, 5, 1, 10, 20, 30, 250000, tzinfo=UTC)),
+    ],
+)
+def test_rfc_3339_dates_in_lower_case(text, expected):
+    d = doc()
+    d["findings"][0]["location"]["committed_at"] = text
+    d["events"][0]["at"] = text
+    items = run(d)
+    finding = next(i for i in items if isinstance(i, Observation))
+    event = next(i for i in items if isinstance(i, RotationEvent))
+    assert finding.committed_at == event.occurred_at == expected
+
+
 def test_events_before_findings_and_version_last():
     items = run(EVENTS_FIRST.read_bytes())
     assert isinstance(items[0], RotationEvent)

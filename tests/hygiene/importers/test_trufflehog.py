@@ -1057,3 +1057,25 @@ def test_camel_case_detector_names_ending_in_a_credential_word(detector, secret_
     rec["DetectorName"] = detector
     (obs,) = run(lines(rec))
     assert obs.secret_type == secret_type
+
+
+@pytest.mark.parametrize(
+    ("detector", "detector_type", "raw", "raw_v2"),
+    [
+        # Twilio's Raw is the API key (or account) SID, RawV2 the SID and its secret.
+        (
+            "Twilio",
+            26,
+            "SK0f3c9a51d2e84b7c96a1e0d5b4c3f2a1",
+            "SK0f3c9a51d2e84b7c96a1e0d5b4c3f2a1Zq8Rk2Lm5Np7Tx3Vw9Yb4Cd6Fg1Hj0K",
+        ),
+        ("HuggingFace", 1066, "hf_kQ7mZr2VxB9pLc4NtW8yHd3FsJ6gAe5UoR", ""),
+    ],
+)
+def test_service_named_detectors_are_api_keys(detector, detector_type, raw, raw_v2):
+    # Named for the service alone: nothing in the name for the keyword guess to read.
+    rec = records("real_committed_bootlabs_webgoat_git_snyk_npm_overlap.jsonl")[0]
+    rec.update(DetectorName=detector, DetectorType=detector_type, Raw=raw, RawV2=raw_v2)
+    rec.update(Verified=True, VerificationError="")
+    (obs,) = run(lines(rec))
+    assert (obs.rule, obs.secret_type, obs.validity) == (detector, "api-key", "valid")
