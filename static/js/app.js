@@ -53,6 +53,34 @@
     });
   }
 
+  // Metrics charts below the fold: <section data-lazy-section hx-trigger="lazy-load once">, each
+  // fetched by its own request. Those in or near the view load at once; the others as soon as the
+  // page has loaded, because End or a fast scroll passes over a chart without it ever being in
+  // view (htmx's "revealed" then never fired and the chart stayed an empty, busy box).
+  function loadLazySections(root) {
+    if (!window.htmx) return;
+    var sections = Array.prototype.slice.call(
+      (root || document).querySelectorAll("[data-lazy-section]"));
+    if (root && root.matches && root.matches("[data-lazy-section]")) sections.push(root);
+    if (!sections.length) return;
+    function load(el) {
+      if (el.leaklineRequested || !document.body.contains(el)) return;
+      el.leaklineRequested = true;  // a property, not an attribute: not kept in htmx's history
+      window.htmx.trigger(el, "lazy-load");
+    }
+    if ("IntersectionObserver" in window) {
+      var seen = new IntersectionObserver(function (entries) {
+        entries.forEach(function (entry) {
+          if (entry.isIntersecting) { seen.unobserve(entry.target); load(entry.target); }
+        });
+      }, { rootMargin: "100% 0px" });
+      sections.forEach(function (el) { seen.observe(el); });
+    }
+    function loadRest() { setTimeout(function () { sections.forEach(load); }, 300); }
+    if (document.readyState === "complete") loadRest();
+    else window.addEventListener("load", loadRest, { once: true });
+  }
+
   // Select-all checkboxes: <input type="checkbox" data-select-all="name">
   document.addEventListener("change", function (e) {
     var t = e.target;
@@ -74,5 +102,7 @@
     drawCharts();
   });
   document.addEventListener("htmx:afterSwap", function (e) { tick(); drawCharts(e.target); });
+  // htmx:load: new content (the page, a redraw, a restored page) once htmx listens on it.
+  document.addEventListener("htmx:load", function (e) { loadLazySections(e.detail.elt); });
   window.Leakline = { tick: tick, drawCharts: drawCharts, formatRemaining: formatRemaining };
 })();

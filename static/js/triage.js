@@ -82,6 +82,29 @@
     });
   }
 
+  // Next / Previous page swap the results in place, which left the view where the pager was
+  // (the bottom of the new page) and the focus on <body> (the clicked link is gone). The new page
+  // starts at its top, below the sticky header and bulk bar, and the focus moves to its count, so
+  // that a screen reader says where we are and the next Tab goes on into the list.
+  function showNewPage(e) {
+    var cfg = e.detail.requestConfig;
+    var elt = cfg && cfg.elt;
+    if (!elt || !elt.closest || !elt.closest(".pager")) return;
+    var results = document.getElementById("results");
+    var head = document.getElementById("result-count");
+    if (!results || !head || !results.contains(head)) return;
+    var covered = 0;
+    document.querySelectorAll(".topbar, .bulk-bar").forEach(function (bar) {
+      if (window.getComputedStyle(bar).position === "sticky") {
+        covered = Math.max(covered, bar.getBoundingClientRect().bottom);
+      }
+    });
+    var top = results.getBoundingClientRect().top;
+    if (top < covered || top > window.innerHeight / 2) window.scrollBy(0, top - covered - 8);
+    head.focus({ preventScroll: true });
+  }
+
+  document.addEventListener("htmx:afterSettle", showNewPage);
   document.addEventListener("htmx:historyRestore", formFromAddress);
   window.addEventListener("pageshow", formFromAddress);
   document.addEventListener("htmx:afterSwap", updateSelection);

@@ -23,6 +23,9 @@ def test_each_role_logs_in_and_sees_its_landing_page(
     screenshot(f"dashboard-{who}")
     page.get_by_role("button", name="Log out").click()
     expect(page.locator("input[name=username]")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("You're logged out.")
+    page.reload()  # said once
+    expect(page.get_by_role("status")).to_have_count(0)
 
 
 def test_a_wrong_password_keeps_you_out(page, live_server, lead):

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,32 @@ def test_manager_filters_the_metrics_and_downloads_the_csv(login, live_server, m
     # A range that ends before it starts: the page says so instead of keeping stale charts.
     page.get_by_test_id("filter-until").fill("2025-03-01")
     expect(page.get_by_test_id("metrics-error")).to_contain_text("since: must not be after until")
+
+
+@pytest.mark.usefixtures("world")
+def test_every_chart_draws_when_the_reader_jumps_to_the_end(login, live_server, manager):
+    """End (or a fast scroll) passes over the charts in the middle of the page: they load all
+    the same, instead of staying empty busy boxes."""
+    from hygiene.views.metrics import CHARTS
+
+    page = login(manager)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/metrics/?since=")
+    page.keyboard.press("End")
+    page.wait_for_function("() => scrollY > 0")
+    charts = page.locator("#metrics-body .chart")
+    expect(charts).to_have_count(len(CHARTS))
+    expect(page.locator("#metrics-body [aria-busy=true]")).to_have_count(0)
+    for _, chart_id, _ in CHARTS:
+        chart = page.locator(f"#chart-{chart_id}")
+        expect(chart).to_have_attribute("data-drawn", re.compile(r"\d"))
+        expect(page.locator(f"#chart-{chart_id} .main-svg").first).to_be_attached()
+
+    # The same after a filter redraws the page, while the reader is at its end.
+    page.get_by_test_id("filter-team").select_option("payments")
+    expect(page).to_have_url(re.compile("team=payments"))
+    page.evaluate("document.activeElement.blur()")  # End scrolls the page, not the select
+    page.keyboard.press("End")
+    expect(page.locator("#metrics-body [aria-busy=true]")).to_have_count(0)
+    expect(page.locator("#metrics-body .chart:not([data-drawn])")).to_have_count(0)
+    expect(page.get_by_test_id("csv-noise")).to_have_attribute("href", re.compile("team=payments"))

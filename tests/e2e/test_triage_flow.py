@@ -421,3 +421,111 @@ def test_back_between_two_filters_shows_the_first_filter_in_the_form(
     page.get_by_test_id("apply-filters").click()
     expect(page).to_have_url(re.compile(r"severity=critical"))
     expect(rows(page)).to_have_count(2)
+
+
+UNCOVERED = (
+    "el => { const r = el.getBoundingClientRect(); "
+    "const hit = document.elementFromPoint(r.left + 20, r.top + Math.min(r.height, 20) / 2); "
+    "return r.top >= 0 && r.bottom <= innerHeight && !!hit && el.contains(hit); }"
+)
+FOCUS_IN_RESULTS = (
+    "() => document.getElementById('results').contains(document.activeElement) "
+    "&& document.activeElement !== document.body"
+)
+
+
+@pytest.mark.parametrize("grouped", [False, True], ids=["findings", "secrets"])
+def test_a_new_page_starts_at_its_top_with_the_focus_in_the_results(
+    login, live_server, lead, source, team, grouped
+):
+    """Next page, clicked at the bottom of a long page, shows the new page from its first row
+    (not hidden under the sticky header and bulk bar), and the keyboard carries on in the list."""
+    for i in range(60):
+        make_finding(source, make_secret(severity="low"), severity="low", path=f"p{i:03}.py")
+    page = login(lead)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/findings/{'secrets/' if grouped else ''}?severity=low")
+    row = page.get_by_test_id("group-row" if grouped else "finding-row")
+    expect(row).to_have_count(50)
+    first_link = row.first.locator("a").first
+    first_on_page_one = first_link.get_attribute("href")  # its secret's page
+
+    page.get_by_test_id("next-page").click()  # scrolls to it: the bottom of the page
+    expect(row).to_have_count(10)
+    assert first_link.get_attribute("href") != first_on_page_one
+    page.wait_for_function(FOCUS_IN_RESULTS)
+    assert row.first.evaluate(UNCOVERED)
+    expect(page.get_by_test_id("result-count")).to_be_focused()
+    # The next Tab goes on into the results, not back to the top of the page.
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUS_IN_RESULTS)
+
+    # The same with the keyboard, back to the first page.
+    page.get_by_test_id("prev-page").focus()
+    page.keyboard.press("Enter")
+    expect(row).to_have_count(50)
+    expect(first_link).to_have_attribute("href", first_on_page_one)
+    page.wait_for_function(FOCUS_IN_RESULTS)
+    assert row.first.evaluate(UNCOVERED)
+
+
+def test_the_multi_select_filters_say_how_and_show_their_choices(login, live_server, lead):
+    page = login(lead)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/findings/")
+    hint = page.get_by_test_id("multi-hint")
+    expect(hint).to_be_visible()
+    expect(hint).to_contain_text("Ctrl-click")
+    for name in ("status", "severity", "type", "validity"):
+        box = page.get_by_test_id(f"filter-{name}")
+        expect(box).to_have_attribute("aria-describedby", "multi-hint")
+        if name != "type":  # every choice in view, no scrolling inside the box
+            assert box.evaluate("s => s.scrollHeight <= s.clientHeight + 1"), name
+    expect(page.get_by_test_id("filter-severity").get_by_text("Info")).to_be_in_viewport()
+    assert page.get_by_test_id("filter-type").evaluate("s => s.size") >= 8
+    # Several values go into the address as before (links and the API read them).
+    page.get_by_test_id("filter-severity").select_option(["critical", "info"])
+    page.get_by_test_id("apply-filters").click()
+    expect(page).to_have_url(re.compile(r"severity=critical&severity=info"))
+
+
+def test_table_cells_split_only_long_tokens(login, live_server, lead, other_team):
+    """Team names, sources and dates keep their words whole (they split as "Platfor|m" and
+    "2026-11-|29"); a long rule, path or preview still wraps in its cell."""
+    upload = Source.objects.create(slug="upload-lead", name="upload lead", kind="scanner")
+    for i in range(3):
+        make_finding(
+            upload,
+            make_secret(preview=f"sk_live_{'q' * 40}{i}", team=other_team),
+            team=other_team,
+            rule="storage_account_key_access_keys_disabled_" + "k" * 60,
+            repo="https://github.com/acme/" + "infrastructure-terraform-modules" * 3,
+            path="modules/ci/" + "very_long_directory_name_" * 6 + "main.tf",
+        )
+    page = login(lead)
+    # The words (of these texts) that a cell of the rows shows on more than one line.
+    split = (
+        "([testid, words]) => { const out = []; "
+        "document.querySelectorAll(`[data-testid=${testid}] td`).forEach(td => { "
+        "const walk = document.createTreeWalker(td, NodeFilter.SHOW_TEXT); let n; "
+        "while ((n = walk.nextNode())) { for (const word of words) { "
+        "const i = n.data.indexOf(word); if (i < 0) continue; "
+        "const r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + word.length); "
+        "const lines = new Set([...r.getClientRects()].map(x => Math.round(x.top))); "
+        "if (lines.size > 1) out.push(word); } } }); return out; }"
+    )
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path, testid in (("/findings/", "finding-row"), ("/findings/secrets/", "group-row")):
+            page.goto(f"{live_server.url}{path}")
+            row = page.get_by_test_id(testid).first
+            expect(row).to_be_visible()
+            day = row.locator("td.muted").first.inner_text().split()[0]  # 2026-11-29
+            words = ["Platform", "upload", "lead", day]
+            assert page.evaluate(split, [testid, words]) == [], (path, width)
+            # The long tokens wrap in their cells: the page never widens, and on a desktop
+            # screen the table fits without scrolling sideways.
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (path, width)
+            if width == 1280:
+                frame = page.locator(".table-wrap").first
+                assert frame.evaluate("w => w.scrollWidth <= w.clientWidth + 1"), path
