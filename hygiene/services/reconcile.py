@@ -708,9 +708,30 @@ class Reconciler:
         """The stand-in ``old`` is the value's secret ``target``: its incidents (an incident
         opened for the alert's delivery), references, events and timeline go to ``target``,
         then it goes. An incident that holds both keeps its link to ``target``."""
-        params = {"old": old, "target": target}
+        params = {"old": old, "target": target, "empty": "{}"}
+        # An incident of the stand-in whose secret another open incident tracks already (one
+        # open incident per secret): it keeps the secret as an inactive link, and says so.
+        self.sql(
+            """
+            INSERT INTO incidents_timelineevent (incident_id, secret_id, kind, actor_label,
+                message, data, created_at)
+            SELECT i.incident_id, %(target)s, 'secret_merged', 'import',
+                   'Its secret is the one INC-' || t.incident_id
+                   || ' tracks (the same value): INC-' || t.incident_id
+                   || ' tracks it from now on', %(empty)s,
+                   %(now)s
+            FROM incidents_incidentsecret i
+            JOIN incidents_incidentsecret t ON t.secret_id = %(target)s AND t.active
+                AND t.incident_id <> i.incident_id
+            WHERE i.secret_id = %(old)s AND i.active
+            """,
+            params,
+        )
         for statement in (
-            """UPDATE incidents_incidentsecret SET secret_id = %(target)s
+            """UPDATE incidents_incidentsecret SET secret_id = %(target)s,
+                   active = active AND NOT EXISTS (
+                       SELECT 1 FROM incidents_incidentsecret t
+                       WHERE t.secret_id = %(target)s AND t.active)
                WHERE secret_id = %(old)s AND NOT EXISTS (
                    SELECT 1 FROM incidents_incidentsecret o
                    WHERE o.incident_id = incidents_incidentsecret.incident_id

@@ -520,3 +520,38 @@ def test_a_stand_in_with_an_incident_joins_the_known_secret_with_its_incident(cl
     known.refresh_from_db()
     assert known.fingerprint == fingerprint(AIO) and known.finding_count == 2
     assert not TimelineEvent.objects.filter(secret_id=stand_in.pk).exists()
+
+
+def test_a_stand_in_whose_value_another_open_incident_tracks_hands_it_over(client, github):
+    """Both the known secret and the delivery's stand-in have an open incident (one open
+    incident per secret): the stand-in's incident keeps the secret as an inactive link and
+    says which incident tracks it; the import succeeds."""
+    from incidents.models import Incident, IncidentSecret, TimelineEvent
+    from incidents.services import incident_open
+    from tests.hygiene import reports
+
+    scanner = Source.objects.create(slug="gl", name="gitleaks", kind="scanner")
+    import_report(
+        source=scanner,
+        format_key="gitleaks",
+        stream=io.BytesIO(reports.gitleaks([{"secret": AIO}])),
+        via="cli",
+    )
+    known = Secret.objects.get()
+    tracking = Incident.objects.filter(secrets=known).first() or incident_open(
+        secrets=[known], opened_by=None, auto=True, actor_label="policy"
+    )
+    deliver(
+        client,
+        github,
+        as_alert_delivery("created", validity="active", updated_at="2022-04-01T12:00:00Z"),
+    )
+    stand_in = Secret.objects.exclude(pk=known.pk).get()
+    other = Incident.objects.get(secrets=stand_in)
+    run = import_alert_list(github)
+    assert run.status == "succeeded", run.error
+    assert not Secret.objects.filter(pk=stand_in.pk).exists()
+    assert IncidentSecret.objects.get(secret=known, active=True).incident_id == tracking.pk
+    assert IncidentSecret.objects.get(incident=other).secret_id == known.pk
+    said = TimelineEvent.objects.get(incident=other, kind="secret_merged").message
+    assert f"INC-{tracking.pk}" in said
