@@ -858,25 +858,37 @@ def _no_proof(event: RotationEvent) -> str:
     """Why ``event`` can't complete a step of its secret's incident ("" when it can)."""
     if event.action not in ("rotated", "revoked"):
         return ""
-    exposed = event.secret.exposed_since
-    if event.occurred_at and exposed and event.occurred_at < exposed:
+    secret = event.secret
+    exposed = secret.exposed_since
+    # Exposed since a commit's or an alert's date: earlier than the import that first found
+    # it. Without one, exposed_since is that import's time, which says nothing of the leak.
+    dated = exposed is not None and exposed < secret.first_seen_at
+    if dated and event.occurred_at and event.occurred_at < exposed:
         # The rotation that made the leaked value (an automatic rotation, the leaked IAM
         # key's own creation) or an earlier key's revocation: nothing done about this leak.
         return (
             f"but it is dated {event.occurred_at:%Y-%m-%d %H:%M} UTC, before the secret was "
             f"exposed ({exposed:%Y-%m-%d %H:%M} UTC)"
         )
-    if event.event_name == "CredentialReport" and event.action == "revoked" and exposed:
+    if event.event_name == "CredentialReport" and event.action == "revoked":
         # An inactive key slot of the user (the report has no key ids): the leaked key is off
-        # only if no key of the user created before the leak is still active.
+        # only if no key of the user created before the leak (or, undated, before it was
+        # found) is still active, by the latest report that said anything of each slot.
+        # (Reports repeat unchanged slots, which are stored once: by the first that said so.)
+        before = exposed if dated else secret.first_seen_at
         user = event.event_id.rsplit(":key", 1)[0] + ":"
-        if RotationEvent.objects.filter(
-            import_run_id=event.import_run_id,
-            action="rotated",
-            event_id__startswith=user,
-            occurred_at__lte=exposed,
-        ).exists():
-            return "but the same report lists a key of the user created before the leak as active"
+        latest: dict[str, tuple] = {}
+        for pk, event_id, action, at in RotationEvent.objects.filter(
+            source_id=event.source_id, event_name="CredentialReport", event_id__startswith=user
+        ).values_list("pk", "event_id", "action", "occurred_at"):
+            slot = event_id[len(user) :].split(":", 1)[0]
+            if slot not in latest or pk > latest[slot][0]:
+                latest[slot] = (pk, action, at)
+        if any(
+            action == "rotated" and at is not None and at <= before
+            for _, action, at in latest.values()
+        ):
+            return "but the user still has an active key created before the leak"
     return ""
 
 

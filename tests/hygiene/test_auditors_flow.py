@@ -144,6 +144,58 @@ def test_a_credential_report_showing_the_key_inactive_verifies_revocation(db, le
     assert revoke.evidence_event.event_name == "CredentialReport"
 
 
+def test_deactivating_the_users_other_key_a_day_later_revokes_nothing(db, lead):
+    """Day 1 the user has two active keys, both older than the leak; day 2 the other one is
+    deactivated. The report has no key ids: the leaked key may be the one still active, so
+    the revoke step stays open (day 2's report repeats the active key, stored once, day 1)."""
+    scanner = Source.objects.create(slug="trufflehog", name="TruffleHog", kind="scanner")
+    auditor = Source.objects.create(slug="iam", name="IAM credential report", kind="auditor")
+    user_arn = "arn:aws:iam::210987654321:user/deploy-bot"
+    leak = [
+        {
+            "secret": "AKIAQYLPMN5HHHFPZAM2",
+            "verified": False,
+            "extra": {"account": "210987654321", "arn": user_arn},
+        }
+    ]
+    import_report(
+        source=scanner,
+        format_key="trufflehog",
+        stream=io.BytesIO(reports.trufflehog(leak)),
+        via="cli",
+    )
+    incident = incident_open(secrets=[scanner.findings.get().secret], opened_by=lead)
+    report = (
+        FIXTURES / "aws-iam-credential-report" / "generated_credential_report.csv"
+    ).read_text()
+    lines = report.splitlines()
+    header = lines[0].split(",")
+
+    def day(key_2_active: bool) -> bytes:
+        rows = [line.split(",") for line in lines[1:]]
+        for row in rows:
+            if row[header.index("arn")] == user_arn:
+                for n in (1, 2):
+                    row[header.index(f"access_key_{n}_last_rotated")] = (
+                        f"2023-01-0{n}T00:00:00+00:00"
+                    )
+                row[header.index("access_key_1_active")] = "true"
+                row[header.index("access_key_2_active")] = "true" if key_2_active else "false"
+        return ("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n").encode()
+
+    for key_2_active in (True, False):
+        run = import_report(
+            source=auditor,
+            format_key="aws-iam-credential-report",
+            stream=io.BytesIO(day(key_2_active)),
+            via="cli",
+        )
+        assert run.status == "succeeded", run.error
+    assert incident.steps.get(position=1).completed_at is None
+    said = incident.timeline.filter(kind="rotation_event").values_list("message", flat=True)
+    assert any("still has an active key created before the leak" in m for m in said)
+
+
 def test_the_findings_list_says_what_a_posture_finding_is_and_where(db, lead, client):
     source = Source.objects.create(slug="prowler", name="Prowler", kind="auditor")
     fields, rows = prowler_rows()

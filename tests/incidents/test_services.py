@@ -534,14 +534,24 @@ def test_managers_cant_be_assigned(lead, manager, aws_incident):
         services.incident_assign(incident=aws_incident, by=lead, owner=manager)
 
 
-def test_a_rotation_dated_before_the_leak_completes_nothing(event_factory):
+@pytest.mark.parametrize("leak_dated", [True, False])
+def test_a_rotation_dated_before_the_leak_completes_nothing(event_factory, leak_dated):
     # An automatic rotation that made the leaked value, or the leaked IAM key's own creation,
-    # did nothing about this leak.
+    # did nothing about this leak. Known only since it was found (no commit date), the leak
+    # may be older than the event: then the event counts.
+    from hygiene.models import Secret
+
     secret = make_secret(exposed_since=T0)
+    if leak_dated:  # committed at T0, found by an import an hour later
+        Secret.objects.filter(pk=secret.pk).update(first_seen_at=T0 + H)
+        secret.refresh_from_db()
     with time_machine.travel(T0 + H, tick=False):
         incident = incident_open(secrets=[secret], opened_by=None, auto=True, actor_label="p")
     with time_machine.travel(T0 + 2 * H, tick=False):
         before = event_factory(secret, "rotated", occurred_at=T0 - D, event_name="PutSecretValue")
+        if not leak_dated:
+            assert [s.position for s in rotation_event_apply(event=before)] == [2]
+            return
         assert rotation_event_apply(event=before) == []
         assert step(incident, 2).completed_at is None
         said = incident.timeline.filter(kind="rotation_event").last().message
