@@ -9,8 +9,10 @@ Only rows whose stored key is the one the import gave them are rewritten (their 
 recomputed), and only where the new key is free in the source: any other row is left as it is.
 Batched: a few queries per thousand candidate rows, none per unaffected finding."""
 
+from django.db import connections
 from django.db.models import Q
 
+from hygiene import search_terms
 from hygiene.fingerprints import fingerprint_of_place, secret_location_key
 from hygiene.importers.base import path_in_checkout
 
@@ -89,4 +91,20 @@ def _rekey(Finding, Secret, findings: list) -> int:
         findings_out.append(f)
     Secret.objects.bulk_update(secrets_out, ["fingerprint"])
     Finding.objects.bulk_update(findings_out, ["path", "location_key"])
+    _add_search_terms(Finding, [f.path for f in findings_out])
     return len(findings_out)
+
+
+def _add_search_terms(Finding, paths: list[str]) -> None:
+    """The new paths as search terms (hygiene.search_terms: its trigger sees inserts only)."""
+    connection = connections[Finding.objects.db]
+    if not paths or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            search_terms.add_terms_sql(
+                "SELECT '' AS repo, p AS path, '' AS rule, '' AS resource"
+                " FROM unnest(%s::text[]) AS p"
+            ),
+            [sorted(set(paths))],
+        )

@@ -416,7 +416,9 @@ def type_name(value: Any) -> str:
 # group's project, so one namespace level is taken off, as for most projects; and gitleaks'
 # documented Docker run, which mounts the repository at /path (docker run -v
 # <repo>:/path zricethezav/gitleaks … --source=/path).
-_GITLAB_JOB = r"[A-Za-z0-9_-]{8,9}/\d+/"
+# The short token has an upper-case letter or a digit (none in 8 random characters of 64: 1 in
+# 750): a group named like a word ("frontend") with a project named by a year is no job.
+_GITLAB_JOB = r"(?=[a-z_-]{0,8}[A-Z0-9])[A-Za-z0-9_-]{8,9}/\d+/"
 _GITLAB_PROJECT = r"[^/!]+/[^/!]+/"
 CI_CHECKOUT = re.compile(
     r"/path/"

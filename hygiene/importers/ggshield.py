@@ -168,7 +168,9 @@ _DOCKER_LAYER = re.compile(r"(sha256:[0-9a-f]{64}):(/.*)", re.DOTALL)
 # tempfile.TemporaryDirectory(suffix="ggshield"), where ggshield unpacks a package (pypi) or
 # an archive: "tmp" and 8 random characters, under /tmp, macOS's /var/folders/…/T or
 # Windows' …\AppData\Local\Temp.
-_TEMP_DIR = re.compile(r"(?:.*?[/\\])?tmp[a-z0-9_]{8}ggshield([/\\])(?=.)", re.DOTALL)
+_TEMP_DIR = re.compile(
+    r"(?:/|[A-Za-z]:[/\\])(?:.*?[/\\])?tmp[a-z0-9_]{8}ggshield([/\\])(?=.)", re.DOTALL
+)
 # Where a scan lists its files: "entities_with_incidents"; ggshield 1.2-1.4 wrote
 # "entities_with_issues", some later 1.x releases "results".
 _ENTITY_KEYS = ("entities_with_incidents", "entities_with_issues", "results")

@@ -35,7 +35,7 @@ def rekey(apps, schema_editor):
 
 
 def _apply(Finding, planned):
-    """A query for the batch's keys already taken, an update per finding moved."""
+    """A query for the batch's keys already taken, one bulk update for the batch."""
     if not planned:
         return
     taken = set(
@@ -44,10 +44,12 @@ def _apply(Finding, planned):
             location_key__in=[key for _, _, key in planned],
         ).values_list("source_id", "location_key")
     )
+    moved = []
     for pk, source, key in planned:
         if (source, key) not in taken:
             taken.add((source, key))
-            Finding.objects.filter(pk=pk).update(location_key=key)
+            moved.append(Finding(pk=pk, location_key=key))
+    Finding.objects.bulk_update(moved, ["location_key"])
 
 
 class Migration(migrations.Migration):

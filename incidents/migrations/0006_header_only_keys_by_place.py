@@ -19,13 +19,13 @@ HEADERS = [
 ]
 
 
-def split_by_place(apps, schema_editor):
+def split_by_place(apps, schema_editor, headers=HEADERS):
     from hygiene.fingerprints import fingerprint, fingerprint_of_place, secret_location_key
 
     Secret = apps.get_model("hygiene", "Secret")
     Finding = apps.get_model("hygiene", "Finding")
     IncidentSecret = apps.get_model("incidents", "IncidentSecret")
-    for shared in Secret.objects.filter(fingerprint__in=[fingerprint(h) for h in HEADERS]):
+    for shared in Secret.objects.filter(fingerprint__in=[fingerprint(h) for h in headers]):
         incidents = list(
             IncidentSecret.objects.filter(secret=shared, active=True).values_list(
                 "incident_id", flat=True

@@ -655,6 +655,9 @@ def test_findings_stored_with_checkout_or_windows_paths_are_rekeyed_once(
 
     assert rekey_repository_paths(Finding, Secret) == 6
     assert rekey_repository_paths(Finding, Secret) == 0  # once
+    # Found by its new path (search goes through the distinct values: hygiene.search_terms).
+    searched = parse_filter(QueryDict("q=ci/vars.env")).apply(Finding.objects.all())
+    assert [f.path for f in searched] == ["ci/vars.env"]
     rescan = report + b"\n"  # the next scan (not the same bytes: those are the earlier run)
     summary = run_cli(tmp_path, rescan, source="gitleaks", fmt="gitleaks", name="new.json")
     assert (summary["created"], summary["missing"], summary["unchanged"]) == (0, 0, 7)
@@ -1353,9 +1356,10 @@ def test_keys_whose_rule_matched_only_their_pem_header_are_secrets_of_their_own(
     data = json.dumps(report).encode()
     summary = run_cli(tmp_path, data, source="gitlab", fmt="gitlab-secret-detection")
     assert summary["created"] == 3
-    # Stored before (one secret keyed by the header's fingerprint), migration incidents 0007
-    # gives them the secrets and keys an import gives them now.
-    header = fingerprint("-----BEGIN RSA PRIVATE KEY-----")
+    # Stored before (one secret keyed by the marker's fingerprint: here a footer, which 0006
+    # did not look for), migration incidents 0007 gives them the secrets and keys an import
+    # gives them now.
+    header = fingerprint("-----END RSA PRIVATE KEY-----")
     rsa = Finding.objects.filter(rule="RSA private key").order_by("pk")
     shared = rsa[0].secret
     Secret.objects.filter(pk=shared.pk).update(fingerprint=header, finding_count=2)

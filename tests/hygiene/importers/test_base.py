@@ -13,6 +13,8 @@ from hygiene.importers.base import path_in_checkout
         # Kubernetes since runner 14, a host-bound /builds: <short token>/<concurrent id>/.
         ("/builds/DFtgsufb/0/acme/api/src/app.py", "src/app.py"),
         ("/builds/t1_9oyyF1/3/acme/api/src/app.py", "src/app.py"),  # a glrt- token's
+        # A group named like a word, a project named by a year: no job's token.
+        ("/builds/frontend/2024/src/main/app.env", "src/main/app.env"),
         # The shell executor; a Windows runner.
         ("/home/gitlab-runner/builds/t1_9oyyF1/0/hats-for-cats/web/.env", ".env"),
         ("C:\\GitLab-Runner\\builds\\183c56d5\\0\\mygroup\\myproject\\app\\.env", "app/.env"),

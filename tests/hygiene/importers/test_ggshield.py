@@ -920,6 +920,8 @@ def test_docker_layer_is_not_part_of_the_path():
         # not ggshield's temporary directory: as written
         ("/tmp/build/acme_sdk/config.py", "/tmp/build/acme_sdk/config.py"),
         ("src/tmpq8w3e_x1ggshield.py", "src/tmpq8w3e_x1ggshield.py"),
+        # a repository's own directory so named (a relative path): no temporary directory
+        ("src/tmpq8w3e_x1ggshield/x.py", "src/tmpq8w3e_x1ggshield/x.py"),
     ],
 )
 def test_unpacked_package_path_is_the_path_in_the_package(filename, path):
