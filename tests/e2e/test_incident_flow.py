@@ -189,3 +189,46 @@ def test_a_lead_picks_which_secret_a_reference_is_for(login, screenshot, lead, t
     )
     screenshot("incident-reference-added")
     assert key.references.get().display == "AKIA…ZAM2" and not password.references.exists()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def overflows_sideways(page):
+    return page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+
+
+def test_on_a_phone_the_checklist_comes_first(login, screenshot, lead, team):
+    """On call with a phone: the first step's "Mark done" is on the first screen, above the
+    facts and the lead's actions, and nothing needs scrolling sideways."""
+    incident = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
+    page = login(lead)
+    page.set_viewport_size(PHONE)
+    page.goto(page.url + f"incidents/{incident.pk}/")
+    mark_done = step_item(page, 1).get_by_role("button", name="Mark done")
+    box = mark_done.bounding_box()
+    assert box["y"] + box["height"] <= PHONE["height"], box
+    assert box["y"] < page.get_by_role("heading", name="Facts").bounding_box()["y"]
+    assert box["y"] < page.get_by_role("button", name="Close incident").bounding_box()["y"]
+    assert not overflows_sideways(page)
+    screenshot("incident-phone")
+
+    # And it works from there.
+    step_item(page, 1).locator("textarea[name=note]").fill("Revoked at the issuer")
+    mark_done.click()
+    expect(page.get_by_test_id("evidence-1")).to_contain_text("Revoked at the issuer")
+    assert not overflows_sideways(page)
+
+
+def test_on_a_phone_my_work_shows_the_next_step_without_scrolling_sideways(
+    login, screenshot, lead, engineer, team
+):
+    incident = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
+    page = login(engineer)
+    page.set_viewport_size(PHONE)
+    page.goto(page.url + "my-work/")
+    first = incident.steps.get(position=1)
+    step = page.get_by_test_id("work-row").first.get_by_text(f"1. {first.title}")
+    expect(step).to_be_in_viewport(ratio=1)  # the whole of it, not cut at the screen's edge
+    assert not overflows_sideways(page)
+    screenshot("my-work-phone")
