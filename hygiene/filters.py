@@ -336,7 +336,7 @@ def decode_cursor(cursor: str, sort: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         payload = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadCursor("That page link is broken; start again from the first page.") from exc
     if not isinstance(payload, list) or not payload or payload[0] != sort:
         raise BadCursor("That page link belongs to another sort order; start from the first page.")
@@ -351,7 +351,7 @@ def decode_cursor(cursor: str, sort: str) -> Cursor:
             return Cursor([sev, datetime.fromisoformat(ts), int(pk)], backward)
         _, ts, pk = payload
         return Cursor([datetime.fromisoformat(ts), int(pk)], backward)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise BadCursor("That page link is broken; start again from the first page.") from exc
 
 

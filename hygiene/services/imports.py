@@ -111,10 +111,13 @@ def import_report(
     ``run.duplicate = True``). Raises ImportRejected (nothing recorded) or ImportFailed (a failed
     run recorded). With ``background`` the reconcile step is queued (status stays "queued")."""
     key = check_format(format_key, source)
+    full_scan = source.full_scan if full_scan is None else full_scan
     body, digest, size = spool(stream)
     with body:
         follows = _latest_run_id(source)
-        existing = _existing_run(source, digest, follows)
+        # The same bytes read as another format, or now as a full scan (which marks what it
+        # doesn't report), are another import.
+        existing = _existing_run(source, digest, follows, format_key=key, full_scan=full_scan)
         if existing:
             return existing
         try:
@@ -127,7 +130,7 @@ def import_report(
                 payload_sha256=digest,
                 follows_run=follows,
                 payload_bytes=size,
-                full_scan=source.full_scan if full_scan is None else full_scan,
+                full_scan=full_scan,
                 status=ImportStatus.RUNNING,
                 started_at=timezone.now(),
             )
@@ -173,13 +176,20 @@ def _latest_run_id(source) -> int:
     return latest or 0
 
 
-def _existing_run(source, digest: str, follows: int) -> ImportRun | None:
+def _existing_run(
+    source, digest: str, follows: int, *, format_key: str = "", full_scan: bool | None = None
+) -> ImportRun | None:
     """The run of this very report when it is the source's latest (``follows``), or came in
     at the same time after the same run: the report is a duplicate. After another report it
-    is imported again (what it says may have changed back)."""
+    is imported again (what it says may have changed back). With ``format_key`` and
+    ``full_scan``, only a run that read it so."""
+    runs = ImportRun.objects.filter(source=source, payload_sha256=digest)
+    if format_key:
+        runs = runs.filter(format=format_key)
+    if full_scan is not None:
+        runs = runs.filter(full_scan=full_scan)
     run = (
-        ImportRun.objects.filter(source=source, payload_sha256=digest)
-        .exclude(status=ImportStatus.FAILED)
+        runs.exclude(status=ImportStatus.FAILED)
         .filter(Q(pk=follows) | Q(follows_run=follows))
         .order_by("pk")
         .first()

@@ -214,6 +214,35 @@ def test_the_same_report_twice_creates_nothing(tmp_path, scanners):
     assert Finding.objects.count() == 2 and Secret.objects.count() == 2
 
 
+def test_the_same_bytes_as_a_full_scan_or_another_format_are_another_import(scanners):
+    """A partial import, then the very same bytes as a full scan: the full scan runs (and
+    marks what it doesn't report); the same bytes sent as another format are read as that."""
+    from hygiene.services.imports import ImportFailed, import_report
+
+    source = scanners["gitleaks"]
+    Finding.objects.all().delete()
+    import_report(
+        source=source,
+        format_key="gitleaks",
+        stream=io.BytesIO(reports.gitleaks([{"secret": AWS_KEY_2, "file": "old/gone.env"}])),
+        via="cli",
+    )
+    data = reports.gitleaks([{"secret": AWS_KEY}])
+
+    def send(fmt: str, full_scan: bool):
+        return import_report(
+            source=source, format_key=fmt, stream=io.BytesIO(data), via="cli", full_scan=full_scan
+        )
+
+    partial = send("gitleaks", False)
+    assert send("gitleaks", False).pk == partial.pk  # the same import: a duplicate
+    full = send("gitleaks", True)
+    assert full.pk != partial.pk and not getattr(full, "duplicate", False)
+    assert Finding.objects.get(path="old/gone.env").missing_since is not None
+    with pytest.raises(ImportFailed, match="gitleaks"):
+        send("trufflehog", True)  # read as TruffleHog, which it is not
+
+
 def test_a_report_sent_again_after_another_is_imported_again(tmp_path, scanners):
     # Day 1 finds a leak, day 2 finds none, day 3 finds it again: day 3's report is byte for
     # byte day 1's, and it is news (the finding reopens), not a duplicate of day 1.

@@ -1,6 +1,8 @@
+
 """The triage pages and actions as a matrix: every action by every role, plus an engineer of
 another team and an outsider who sees nothing."""
 
+import base64
 import html
 import re
 
@@ -246,6 +248,11 @@ def test_bad_filters_show_a_note_and_bad_cursors_go_to_the_first_page(data, as_u
         assert "That page link was broken: this is the first page." in response.content.decode()
         htmx = client.get(f"{url}?cursor=garbage", **HX)
         assert htmx.status_code == 400 and htmx["HX-Retarget"] == "#flash"
+    # Crafted ones too: a number past any integer, JSON nested past Python's recursion limit.
+    for crafted in ('["newest","2026-01-01T00:00:00+00:00",1e400]', "[" * 3000):
+        cursor = base64.urlsafe_b64encode(crafted.encode()).decode().rstrip("=")
+        response = client.get(f"/findings/?cursor={cursor}", follow=True)
+        assert response.redirect_chain == [("/findings/", 302)]
 
 
 def test_a_form_posted_without_scripts_gets_its_error_on_a_page(data, as_user, client):
