@@ -23,7 +23,7 @@ from contextlib import ExitStack
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 
 from hygiene.fingerprints import reference_hash
@@ -191,35 +191,15 @@ class Stager(StagedRows):
         for e in events:
             if not e.event_id:
                 e.event_id = derived_event_id(e)
-        ids = {e.event_id for e in events}
-        seen = set(
-            RotationEventRow.objects.filter(
-                source_id=self.run.source_id, event_id__in=ids
-            ).values_list("event_id", "action")
-        )
-        unique = []
-        for e in events:
-            key = (_clip(e.event_id, 200), _clip(e.action, 24))
-            if e.event_id and key in seen:
-                continue
-            seen.add(key)
-            unique.append(e)
-        events = unique
-        rows = [
-            RotationEventRow(
-                source_id=self.run.source_id,
-                import_run=self.run,
-                action=_clip(e.action, 24),
-                event_name=_clip(e.event_name, 80),
-                event_id=_clip(e.event_id, 200),
-                occurred_at=e.occurred_at,
-                actor=_clip(e.actor, 300),
-                evidence_url=_clip(e.evidence_url, 1000),
-                detail=_clip(e.detail, 500),
-            )
-            for e in events
-        ]
-        created = RotationEventRow.objects.bulk_create(rows)
+        events = self._unseen(events)
+        try:
+            with transaction.atomic():
+                created = RotationEventRow.objects.bulk_create(self._event_rows(events))
+        except IntegrityError:
+            # Another import of the source stored some of them meanwhile (staging holds no
+            # lock of the source: this insert waited for that import's commit): the others.
+            events = self._unseen(events)
+            created = RotationEventRow.objects.bulk_create(self._event_rows(events))
         refs = [
             EventReference(
                 event=row,
@@ -233,6 +213,39 @@ class Stager(StagedRows):
         ]
         EventReference.objects.bulk_create(refs)
         self.counts.event_ids.extend(row.pk for row in created)
+
+    def _unseen(self, events: list[RotationEvent]) -> list[RotationEvent]:
+        """The events the source hasn't stored yet, each once."""
+        ids = {_clip(e.event_id, 200) for e in events}
+        seen = set(
+            RotationEventRow.objects.filter(
+                source_id=self.run.source_id, event_id__in=ids
+            ).values_list("event_id", "action")
+        )
+        unique = []
+        for e in events:
+            key = (_clip(e.event_id, 200), _clip(e.action, 24))
+            if key in seen:
+                continue
+            seen.add(key)
+            unique.append(e)
+        return unique
+
+    def _event_rows(self, events: list[RotationEvent]) -> list[RotationEventRow]:
+        return [
+            RotationEventRow(
+                source_id=self.run.source_id,
+                import_run=self.run,
+                action=_clip(e.action, 24),
+                event_name=_clip(e.event_name, 80),
+                event_id=_clip(e.event_id, 200),
+                occurred_at=e.occurred_at,
+                actor=_clip(e.actor, 300),
+                evidence_url=_clip(e.evidence_url, 1000),
+                detail=_clip(e.detail, 500),
+            )
+            for e in events
+        ]
 
 
 def derived_event_id(event: RotationEvent) -> str:

@@ -364,3 +364,36 @@ def test_an_event_without_an_id_sent_again_is_kept_once(sources, lead):
     # Told apart by what they say: another failure at the same time is another event.
     send(event("rotation_failed", "Throttling"), pad=b"\n\n")
     assert stored.filter(action="rotation_failed").count() == 2
+
+
+def test_an_event_another_import_stored_meanwhile_is_kept_once(sources, lead, monkeypatch):
+    # Staging holds no lock of the source: an overlapping feed's import may store an event
+    # between our check and our insert. Ours keeps the others and succeeds.
+    from hygiene.services.staging import Stager
+
+    rotator = Source.objects.create(slug="rotator", name="rotator", kind="rotator")
+    events = [
+        {"ref": {"kind": "other", "value": "db-prod"}, "action": "rotated", "at": t, "id": i}
+        for i, t in (("evt-1", 1714564800), ("evt-2", 1714568400))
+    ]
+    real = Stager._unseen
+    raced = []
+
+    def racing(self, pending):
+        unseen = real(self, pending)
+        if not raced:
+            raced.append(True)
+            RotationEvent.objects.create(source=rotator, action="rotated", event_id="evt-1")
+        return unseen
+
+    monkeypatch.setattr(Stager, "_unseen", racing)
+    run = import_report(
+        source=rotator,
+        format_key="leakline",
+        stream=io.BytesIO(json.dumps({"version": 1, "events": events}).encode()),
+        via="cli",
+    )
+    assert run.status == "succeeded", run.error
+    stored = RotationEvent.objects.filter(source=rotator)
+    assert sorted(stored.values_list("event_id", flat=True)) == ["evt-1", "evt-2"]
+    assert stored.get(event_id="evt-2").import_run_id == run.pk
