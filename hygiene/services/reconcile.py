@@ -586,14 +586,17 @@ class Reconciler:
             """
         sighting = "INSERT INTO hygiene_findingsighting (finding_id, last_seen_at)"
         if self.pg:
-            # The new findings' search terms: the distinct values of the run's rows, added here
-            # in one statement (some are known findings': their terms are there already), and
-            # the trigger told to skip this INSERT's rows, and only its (search_terms).
-            self.sql(search_terms.add_terms_sql(staged))
+            # One statement: the new findings' ids straight into their sightings, and their
+            # distinct values into the search terms, the trigger told to skip this INSERT's
+            # rows, and only its (search_terms).
             self.sql(f"SELECT set_config('{search_terms.SKIP_SETTING}', 'on', true)")
-            # One statement: the new findings' ids straight into their sightings.
+            terms = search_terms.add_terms_sql("SELECT repo, path, rule, resource FROM new")
             created = self.sql(
-                f"WITH new AS ({insert} RETURNING id) {sighting} SELECT id, %(now)s FROM new"
+                f"""
+                WITH new AS ({insert} RETURNING id, repo, path, rule, resource),
+                terms AS ({terms})
+                {sighting} SELECT id, %(now)s FROM new
+                """
             )
             self.sql(f"SELECT set_config('{search_terms.SKIP_SETTING}', 'off', true)")
             return created
