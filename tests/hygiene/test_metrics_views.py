@@ -45,7 +45,8 @@ def test_page_shows_cards_and_a_figure_per_chart(client, manager):
         assert f'<script id="fig-{chart}" type="application/json">' in html
     assert "vendor/plotly.min.js" in html
     assert "<script>" not in html  # no inline code (CSP)
-    # Below the fold, the charts that read many findings fetch themselves when revealed.
+    # The charts that read many findings fetch themselves after the page (static/js/app.js
+    # loadLazySections: those near the view at once, the others once the page has loaded).
     for chart in (
         "survival",
         "trend-incidents",
@@ -54,7 +55,7 @@ def test_page_shows_cards_and_a_figure_per_chart(client, manager):
         "noise",
         "reused",
     ):
-        assert f'hx-get="?since=&amp;section={chart}" hx-trigger="revealed"' in html
+        assert f'hx-get="?since=&amp;section={chart}" hx-trigger="lazy-load once"' in html
         assert f'id="fig-{chart}"' not in html
 
 
