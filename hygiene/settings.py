@@ -1,5 +1,6 @@
 """Leakline settings. Everything comes from the environment; see README "Configuration"."""
 
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -85,6 +86,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif sys.argv[1:2] in (["runserver"], ["serve"]):
+    # The dev server (also under `serve`) runs each request in a thread of its own: a kept
+    # connection would outlive its thread, one more per request, until PostgreSQL refuses
+    # every client. gunicorn and the rq workers keep theirs.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -188,6 +194,12 @@ LEAKLINE_MAX_REPORT_BYTES = env_int("LEAKLINE_MAX_REPORT_BYTES", 200 * 1024 * 10
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 LEAKLINE_SPOOL_DIR = env_str("LEAKLINE_SPOOL_DIR", "")  # "" = system temp dir
+# An upload too large for memory goes to a file without a name in LEAKLINE_SPOOL_DIR (Django's
+# own handler writes a named one, left behind if the worker is killed): hygiene/uploads.py.
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "hygiene.uploads.AnonymousFileUploadHandler",
+]
 # Reports at least this large, in a format that can be cut, are parsed by two processes
 # (PostgreSQL only). 0 turns it off.
 LEAKLINE_PARALLEL_PARSE_BYTES = env_int("LEAKLINE_PARALLEL_PARSE_BYTES", 16 * 1024 * 1024)

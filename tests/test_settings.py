@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -101,3 +102,47 @@ def test_static_files_are_served_and_a_missing_one_is_not_found(client, settings
     assert client.get("/static/vendor/plotly.min.js").status_code == 200
     assert client.get("/static/nope.css").status_code == 404
     assert client.get("/static/vendor/nope.js").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dev_server_keeps_no_database_connection_per_request():
+    """runserver (and `serve`, which runs it) handles each request in a thread of its own: a
+    connection kept for CONN_MAX_AGE would outlive its thread, one more per request, until
+    PostgreSQL refuses every client ("too many clients"). Under runserver it is 0."""
+    import time
+    import urllib.request
+
+    from django.db import connection
+
+    from tests.test_production import app_env, free_port, health_when_up
+
+    def server_connections() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL's connections")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=app_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert health_when_up(port, proc) is not None
+        for _ in range(8):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                assert json.loads(r.read())["database"] == "ok"
+        deadline = time.monotonic() + 5
+        while server_connections() and time.monotonic() < deadline:
+            time.sleep(0.1)  # the last request's thread closes its connection after answering
+        assert server_connections() == 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

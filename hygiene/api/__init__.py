@@ -2,13 +2,73 @@
 bearer token — a source token (imports into that source only) or a person's API token (reads
 with that person's role)."""
 
+from functools import wraps
+
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.urls import URLPattern, re_path
 from ninja import NinjaAPI
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
 
 from hygiene.api.auth import TokenAuth
 
-api = NinjaAPI(
+
+class ApiError(HttpError):
+    """An error of the API, with where it is (``location``: a parameter as ``query.NAME``,
+    ``header.NAME``, ``body``…): answered as {"detail", "location"}."""
+
+    def __init__(self, status_code: int, message: str, location: str = ""):
+        super().__init__(status_code, message)
+        self.location = location
+
+
+def _json_not_allowed(view):
+    """ninja answers a method a path doesn't take (DELETE /findings, OPTIONS) with Django's
+    text/html 405: the same 405 and Allow header, in the API's JSON error shape."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            allowed = response.get("Allow", "")
+            answer = JsonResponse(
+                {
+                    "detail": f"{request.method} is not allowed here; allowed: {allowed}",
+                    "location": "method",
+                },
+                status=405,
+            )
+            answer["Allow"] = allowed
+            return answer
+        return response
+
+    return wrapper
+
+
+def _not_found(request, rest=""):
+    return JsonResponse(
+        {"detail": f"no such endpoint: {request.path_info}", "location": "path"}, status=404
+    )
+
+
+_not_found.csrf_exempt = True
+
+
+class LeaklineAPI(NinjaAPI):
+    """Every answer under /api/v1/ is JSON: a method a path doesn't take (405) and a path that
+    isn't one (404, instead of Django's HTML page) too."""
+
+    def _get_urls(self):
+        patterns = super()._get_urls()
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _json_not_allowed(pattern.callback)
+        return [*patterns, re_path(r"^(?P<rest>.*)$", _not_found, name="not-found")]
+
+
+api = LeaklineAPI(
     title="Leakline API",
     version="1",
     urls_namespace="api",
@@ -37,6 +97,16 @@ def _invalid_parameters(request, exc: ValidationError):
         {"detail": f"{where}: {first['detail']}", "location": first["location"], "errors": errors},
         status=422,
     )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    """{"detail"} and, for an ApiError, its "location"."""
+    body = {"detail": str(exc)}
+    location = getattr(exc, "location", "")
+    if location:
+        body["location"] = location
+    return api.create_response(request, body, status=exc.status_code)
 
 
 from hygiene.api import routes  # noqa: E402  (registers the routers on `api`)

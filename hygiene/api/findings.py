@@ -6,8 +6,8 @@ from datetime import datetime
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
-from ninja.errors import HttpError
 
+from hygiene.api import ApiError
 from hygiene.api.permissions import require_user
 from hygiene.filters import (
     BadCursor,
@@ -122,7 +122,7 @@ def list_findings(request):
     try:
         page = page_findings(qs, sort=ff.sort, cursor=request.GET.get("cursor") or None)
     except BadCursor as exc:
-        raise HttpError(400, str(exc)) from None
+        raise ApiError(400, str(exc), "query.cursor") from None
     return {
         "items": [_finding(f) for f in page.items],
         "next_cursor": page.next_cursor,
@@ -141,7 +141,7 @@ def list_secrets(request):
     try:
         page = page_secret_groups(groups, cursor=request.GET.get("cursor") or None)
     except BadCursor as exc:
-        raise HttpError(400, str(exc)) from None
+        raise ApiError(400, str(exc), "query.cursor") from None
     items = [
         {
             "id": s.pk,

@@ -2,13 +2,18 @@
 The report is parsed and staged within the request (the raw bytes go no further), then the
 reconcile runs as an rq job; poll GET /api/v1/imports/{id}."""
 
+import json
+
 from django.conf import settings
-from django.http import JsonResponse
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import JsonResponse, StreamingHttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 
 from hygiene.models import ImportRun
 from hygiene.services.imports import ImportFailed, ImportRejected, import_report
+from hygiene.uploads import LengthRequired, UploadTooLarge, body_stream, request_files
 
 router = Router()
 
@@ -78,6 +83,25 @@ def run_out(run: ImportRun) -> dict:
     }
 
 
+# Where a rejected import went wrong, by status: the format parameter, or the body.
+_REJECTED_AT = {400: "query.format", 413: "body", 415: "query.format", 507: "body"}
+
+
+def length_required() -> StreamingHttpResponse:
+    """411: a body sent without a Content-Length that this server can't read to its end
+    (Django's runserver takes it for an empty body; gunicorn reads it). Streamed, so that the
+    response has no Content-Length and runserver closes the connection: the unread body must
+    not be taken for the next request."""
+    body = {
+        "detail": "send a Content-Length: this server can't read a body sent without one "
+        "(Transfer-Encoding: chunked); nothing was imported",
+        "location": "header.Content-Length",
+    }
+    return StreamingHttpResponse(
+        iter([json.dumps(body).encode()]), status=411, content_type="application/json"
+    )
+
+
 def error(status: int, detail: str, location: str = "", import_id: int | None = None):
     body = {"detail": detail}
     if location:
@@ -89,7 +113,15 @@ def error(status: int, detail: str, location: str = "", import_id: int | None = 
 
 @router.post(
     "",
-    response={202: ImportRunOut, 400: ErrorOut, 403: ErrorOut, 413: ErrorOut, 415: ErrorOut},
+    response={
+        202: ImportRunOut,
+        400: ErrorOut,
+        403: ErrorOut,
+        411: ErrorOut,
+        413: ErrorOut,
+        415: ErrorOut,
+        507: ErrorOut,
+    },
     summary="Import a report",
 )
 def create_import(
@@ -98,17 +130,43 @@ def create_import(
     principal = request.auth
     token = principal.source_token
     if token is None:
-        return error(403, "imports need a source token (this is a personal token)")
+        return error(
+            403, "imports need a source token (this is a personal token)", "header.Authorization"
+        )
     if source and source != token.source.slug:
-        return error(403, f"this token belongs to source '{token.source.slug}', not '{source}'")
+        return error(
+            403,
+            f"this token belongs to source '{token.source.slug}', not '{source}'",
+            "query.source",
+        )
     length = request.headers.get("Content-Length")
     if length and length.isdigit() and int(length) > settings.LEAKLINE_MAX_REPORT_BYTES + 65536:
-        return error(413, f"the report is larger than {settings.LEAKLINE_MAX_REPORT_BYTES} bytes")
+        return error(
+            413,
+            f"the report is larger than {settings.LEAKLINE_MAX_REPORT_BYTES} bytes",
+            "body",
+        )
+    try:
+        body_stream(request)
+    except LengthRequired:
+        return length_required()
     content_type = request.content_type or ""
     if content_type.startswith("multipart/form-data"):
-        upload = request.FILES.get("file")
+        try:
+            upload = request_files(request).get("file")
+        except UploadTooLarge as exc:
+            return error(413, str(exc), "body")
+        except MultiPartParserError as exc:
+            return error(400, f"malformed multipart body: {exc}", "body")
+        except (TooManyFieldsSent, TooManyFilesSent):
+            return error(400, "malformed multipart body: too many fields or files", "body")
+        except RequestDataTooBig:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return error(413, f"a form field other than 'file' is over {limit} bytes", "body")
         if upload is None:
-            return error(400, "multipart requests need the report in a field named 'file'")
+            return error(
+                400, "multipart requests need the report in a field named 'file'", "body.file"
+            )
         stream = upload
     else:
         stream = request
@@ -123,7 +181,7 @@ def create_import(
             background=True,
         )
     except ImportRejected as exc:
-        return error(exc.status, exc.message)
+        return error(exc.status, exc.message, _REJECTED_AT.get(exc.status, ""))
     except ImportFailed as exc:
         return error(400, exc.error.message, exc.error.location, exc.run.pk)
     return Status(202, run_out(run))

@@ -2,9 +2,9 @@
 same filters as the page's URL. Definitions: docs/metrics.md."""
 
 from ninja import Field, Query, Router, Schema
-from ninja.errors import HttpError
 
 from hygiene import metrics
+from hygiene.api import ApiError
 from hygiene.api.permissions import require_user
 from hygiene.metrics import FilterError, filters_from
 
@@ -46,7 +46,10 @@ def _filters(request, query: MetricQuery):
     try:
         return filters_from(params)
     except FilterError as exc:
-        raise HttpError(400, str(exc)) from None
+        # The message names the parameter first ("since: expected a date…").
+        name = str(exc).split(":", 1)[0]
+        location = f"query.{name}" if name in MetricQuery.model_fields else "query"
+        raise ApiError(400, str(exc), location) from None
 
 
 def _endpoint(name: str):

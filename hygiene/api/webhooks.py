@@ -9,9 +9,11 @@ from urllib.parse import parse_qs
 from django.http import JsonResponse
 from ninja import Router
 
+from hygiene.api.imports import length_required
 from hygiene.importers import ImportFormatError
 from hygiene.models import Source
 from hygiene.services.imports import import_items
+from hygiene.uploads import LengthRequired, body_stream
 
 router = Router()
 MAX_DELIVERY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
@@ -30,8 +32,26 @@ def _json_of(request, body: bytes) -> bytes | str:
     return body
 
 
-def _error(status: int, detail: str) -> JsonResponse:
-    return JsonResponse({"detail": detail}, status=status)
+def _error(status: int, detail: str, location: str) -> JsonResponse:
+    return JsonResponse({"detail": detail, "location": location}, status=status)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read_delivery(request) -> bytes:
+    """The delivery's body, read as a stream up to MAX_DELIVERY_BYTES (``request.body`` would
+    refuse anything over DATA_UPLOAD_MAX_MEMORY_SIZE, 5 MB; GitHub sends up to 25 MB), also
+    when it came without a Content-Length (chunked, under gunicorn)."""
+    stream = body_stream(request)
+    parts, size = [], 0
+    while chunk := stream.read(1024 * 1024):
+        size += len(chunk)
+        if size > MAX_DELIVERY_BYTES:
+            raise _TooLarge()
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def signature_ok(secret: str, body: bytes, header: str) -> bool:
@@ -45,26 +65,38 @@ def signature_ok(secret: str, body: bytes, header: str) -> bool:
 def github_webhook(request, source_slug: str):
     source = Source.objects.filter(slug=source_slug, is_active=True).first()
     if source is None:
-        return _error(404, "no such source")
+        return _error(404, "no such source", "path.source_slug")
     if not source.webhook_secret:
-        return _error(403, "this source has no webhook secret configured")
+        return _error(403, "this source has no webhook secret configured", "path.source_slug")
+    too_large = f"the delivery is larger than {MAX_DELIVERY_BYTES} bytes"
     length = request.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > MAX_DELIVERY_BYTES:
-        return _error(413, "delivery too large")
-    body = request.body
+        return _error(413, too_large, "body")
+    try:
+        body = _read_delivery(request)
+    except LengthRequired:
+        return length_required()
+    except _TooLarge:
+        return _error(413, too_large, "body")
     if not signature_ok(
         source.webhook_secret, body, request.headers.get("X-Hub-Signature-256", "")
     ):
-        return _error(401, "missing or invalid X-Hub-Signature-256")
+        return _error(401, "missing or invalid X-Hub-Signature-256", "header.X-Hub-Signature-256")
     event = request.headers.get("X-GitHub-Event", "")
     if event == "ping":
         return JsonResponse({"ok": True, "event": "ping"})
     if event not in ALERT_EVENTS:
         return JsonResponse({"ok": True, "ignored": event or "unknown event"}, status=202)
+    # Where the JSON breaks, as the importers say it ("line 1 column 9"), in the form's
+    # `payload` field for a form-encoded delivery.
+    within = "payload, " if request.content_type == "application/x-www-form-urlencoded" else ""
     try:
         payload = json.loads(_json_of(request, body))
+    except json.JSONDecodeError as exc:
+        where = f"{within}line {exc.lineno} column {exc.colno}"
+        return _error(400, f"the delivery is not valid JSON: {exc.msg}", where)
     except (ValueError, RecursionError):
-        return _error(400, "the delivery is not valid JSON")
+        return _error(400, "the delivery is not valid JSON", within.rstrip(", ") or "body")
     from hygiene.importers.github import parse_webhook
 
     try:

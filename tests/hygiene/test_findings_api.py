@@ -71,3 +71,35 @@ def test_tokens_are_required_and_scoped(client, data, outsider, source_token, pa
     # A source token may only import.
     assert client.get(path, HTTP_AUTHORIZATION=f"Bearer {source_token}").status_code == 403
     assert client.get(path, **bearer(outsider)).status_code == 403
+
+
+def test_a_bad_cursor_says_which_parameter(client, data, lead):
+    auth = bearer(lead)
+    for path in ("/api/v1/findings", "/api/v1/findings/secrets"):
+        bad = client.get(f"{path}?cursor=%%%", **auth)
+        assert bad.status_code == 400
+        assert bad.json() == {
+            "detail": "That page link is broken; start again from the first page.",
+            "location": "query.cursor",
+        }
+
+
+def test_unknown_paths_and_methods_are_json_errors(client, data, lead):
+    auth = bearer(lead)
+    missing = client.get("/api/v1/nope", **auth)
+    assert missing.status_code == 404
+    assert missing["Content-Type"] == "application/json"
+    assert missing.json() == {"detail": "no such endpoint: /api/v1/nope", "location": "path"}
+    # Without a token too (nothing there to refuse), and under an existing prefix.
+    assert client.get("/api/v1/findings/1/nope").json()["location"] == "path"
+    for method in ("delete", "options", "put"):
+        response = getattr(client, method)("/api/v1/findings", **auth)
+        assert response.status_code == 405, method
+        assert response["Content-Type"] == "application/json"
+        assert response["Allow"] == "GET"
+        assert response.json() == {
+            "detail": f"{method.upper()} is not allowed here; allowed: GET",
+            "location": "method",
+        }
+    # What exists still answers as before.
+    assert client.get("/api/v1/findings", **auth).status_code == 200

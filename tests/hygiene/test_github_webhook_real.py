@@ -555,3 +555,33 @@ def test_a_stand_in_whose_value_another_open_incident_tracks_hands_it_over(clien
     assert IncidentSecret.objects.get(incident=other).secret_id == known.pk
     said = TimelineEvent.objects.get(incident=other, kind="secret_merged").message
     assert f"INC-{tracking.pk}" in said
+
+
+def test_a_delivery_over_5_mb_is_read_and_one_over_its_limit_is_413(client, github, monkeypatch):
+    """GitHub sends up to 25 MB; Django's request.body refuses more than 5 MB
+    (DATA_UPLOAD_MAX_MEMORY_SIZE): the delivery is read as a stream with its own limit."""
+    from hygiene.api import webhooks
+    from tests.hygiene.test_import_api import wsgi_post
+
+    payload = json.loads(LOCATION_CREATED.read_bytes())
+    payload["padding"] = "x" * (6 * 1024 * 1024)
+    body = json.dumps(payload).encode()
+    response = deliver(client, github, body)
+    assert response.status_code == 202, response.content[:500]
+    assert Finding.objects.get().path == "example/secrets.txt"
+
+    monkeypatch.setattr(webhooks, "MAX_DELIVERY_BYTES", 1024 * 1024)
+    too_large = {"detail": "the delivery is larger than 1048576 bytes", "location": "body"}
+    response = deliver(client, github, body)
+    assert response.status_code == 413 and response.json() == too_large
+    # Streamed without a Content-Length (chunked, under gunicorn): cut while reading.
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    status, _, answer = wsgi_post(
+        f"/api/v1/webhooks/github/{github.slug}",
+        body,
+        server_ends_input=True,
+        HTTP_X_HUB_SIGNATURE_256=signature,
+        HTTP_X_GITHUB_EVENT="secret_scanning_alert",
+    )
+    assert status == 413 and answer == too_large
+    assert ImportRun.objects.count() == 1

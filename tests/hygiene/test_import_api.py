@@ -264,3 +264,332 @@ def test_a_parameter_that_does_not_validate_is_422_in_the_apis_error_shape(
     auth = {"HTTP_AUTHORIZATION": f"Bearer {source_token}"}
     missing = client.get("/api/v1/imports/abc", **auth)
     assert missing.status_code == 422 and missing.json()["location"] == "path.run_id"
+
+
+# -- Bodies without a Content-Length (chunked) ---------------------------------------------
+
+
+def wsgi_post(path: str, body: bytes, *, server_ends_input: bool, query="", **environ):
+    """POST through Django's WSGI handler as a server hands a chunked request over: no
+    CONTENT_LENGTH, Transfer-Encoding: chunked, and — gunicorn — ``wsgi.input_terminated``
+    (the input ends where the body does) or — runserver — not."""
+    import io
+    import sys
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    env = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "CONTENT_TYPE": "application/json",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        **environ,
+    }
+    if server_ends_input:
+        env["wsgi.input_terminated"] = True
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"], answer["headers"] = int(status.split()[0]), dict(headers)
+
+    # As Django's test client does: the test's database connection outlives the request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        response = WSGIHandler()(env, start_response)
+        content = b"".join(response)
+        response.close()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return answer["status"], answer["headers"], json.loads(content)
+
+
+def multipart(report: bytes, boundary="leakline-test-boundary") -> tuple[bytes, str]:
+    body = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="report.json"\r\n'
+        "Content-Type: application/json\r\n\r\n"
+    ).encode()
+    body += report + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_chunked_report_is_read_to_its_end_when_the_server_ends_the_input(source, source_token):
+    # gunicorn decodes a chunked body and says the input ends with it; Django would read
+    # 0 bytes (no Content-Length) and fail the import as "the report is empty".
+    data = reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN, "rule": "github-pat"}])
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {source_token}"}
+    status, _, body = wsgi_post(
+        "/api/v1/imports", data, server_ends_input=True, query="format=gitleaks", **auth
+    )
+    assert status == 202, body
+    assert body["received"] == 2 and body["status"] == "queued"
+    # Multipart too (Django's parser takes a missing length for an empty body).
+    data = reports.gitleaks([{"secret": AWS_KEY}])
+    upload, content_type = multipart(data)
+    status, _, body = wsgi_post(
+        "/api/v1/imports",
+        upload,
+        server_ends_input=True,
+        query="format=gitleaks",
+        CONTENT_TYPE=content_type,
+        **auth,
+    )
+    assert status == 202, body
+    assert body["received"] == 1
+    work()
+    assert Finding.objects.count() == 2
+    assert not ImportRun.objects.filter(status="failed").exists()
+
+
+@pytest.mark.parametrize("as_multipart", [False, True])
+def test_a_chunked_report_over_the_limit_is_413(source, source_token, settings, as_multipart):
+    settings.LEAKLINE_MAX_REPORT_BYTES = 300
+    data = reports.gitleaks([{"secret": AWS_KEY}] * 5)
+    environ = {"HTTP_AUTHORIZATION": f"Bearer {source_token}"}
+    if as_multipart:
+        data, environ["CONTENT_TYPE"] = multipart(data)
+    status, _, body = wsgi_post(
+        "/api/v1/imports", data, server_ends_input=True, query="format=gitleaks", **environ
+    )
+    assert status == 413, body
+    assert body == {
+        "detail": "the report is larger than the limit of 300 bytes",
+        "location": "body",
+    }
+    assert not ImportRun.objects.exists()
+
+
+def test_a_chunked_report_the_server_cannot_read_is_411_and_not_recorded(source, source_token):
+    # runserver hands a chunked body over undecoded, cut at 0 bytes: ask for a length, don't
+    # record an empty report as a failed import.
+    data = reports.gitleaks([{"secret": AWS_KEY}])
+    status, headers, body = wsgi_post(
+        "/api/v1/imports",
+        data,
+        server_ends_input=False,
+        query="format=gitleaks",
+        HTTP_AUTHORIZATION=f"Bearer {source_token}",
+    )
+    assert status == 411
+    assert body["detail"].startswith("send a Content-Length")
+    assert body["location"] == "header.Content-Length"
+    # No Content-Length on the answer: runserver closes the connection instead of reading the
+    # unread body as the next request.
+    assert "Content-Length" not in headers
+    assert not ImportRun.objects.exists()
+
+
+def test_chunked_uploads_under_gunicorn_and_runserver(source, source_token):
+    """The real servers: gunicorn as docker-compose runs it reads a chunked report (and still
+    applies the size limit); runserver answers 411."""
+    import http.client
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.test_production import ROOT, app_env, free_port, health_when_up
+
+    def chunked_post(port: int, data: bytes):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request(
+                "POST",
+                "/api/v1/imports?format=gitleaks",
+                body=(data[i : i + 100] for i in range(0, len(data), 100)),  # no length
+                headers={"Authorization": f"Bearer {source_token}"},
+            )
+            response = conn.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            conn.close()
+
+    data = reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN, "rule": "github-pat"}])
+    big = reports.gitleaks([{"secret": AWS_KEY, "file": f"f{i}.py"} for i in range(40)])
+    port = free_port()
+    env = {
+        **app_env(),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "LEAKLINE_MAX_REPORT_BYTES": str(len(big) - 1),
+    }
+    bin_dir = Path(sys.executable).parent
+    command = [bin_dir / "gunicorn", "hygiene.wsgi:application", "-c", "hygiene/gunicorn.conf.py"]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert health_when_up(port, proc) is not None
+        status, body = chunked_post(port, data)
+        assert status == 202, body
+        assert body["received"] == 2
+        status, body = chunked_post(port, big)
+        assert status == 413, body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert ImportRun.objects.count() == 1
+
+    port = free_port()
+    runserver = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(
+        runserver, cwd=ROOT, env=app_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert health_when_up(port, proc) is not None
+        status, body = chunked_post(port, reports.gitleaks([{"secret": GH_TOKEN}]))
+        assert status == 411, body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert ImportRun.objects.count() == 1
+
+
+# -- Multipart: large uploads spool to no named file; malformed bodies are 400 -------------
+
+
+def test_a_large_multipart_upload_never_waits_in_a_named_file(
+    client, source, source_token, settings, monkeypatch, tmp_path
+):
+    """An upload over FILE_UPLOAD_MAX_MEMORY_SIZE goes to disk: to a file without a name (in
+    LEAKLINE_SPOOL_DIR), not Django's /tmp/tmpXXXX.upload.json that a killed worker leaves
+    behind with the raw report in it."""
+    import os
+    import tempfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from hygiene.api import imports
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    settings.LEAKLINE_SPOOL_DIR = str(spool)
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))  # Django's handler's temp dir too
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1000
+    data = reports.gitleaks([{"secret": AWS_KEY, "file": f"f{i}.py"} for i in range(20)])
+    assert len(data) > 1000
+    seen = {}
+    real_import = imports.import_report
+
+    def import_report(**kwargs):
+        # The upload was received and is still open: nothing in the spool dir has a name.
+        seen["files"] = os.listdir(spool)
+        seen["name"] = kwargs["stream"].file.name
+        return real_import(**kwargs)
+
+    monkeypatch.setattr(imports, "import_report", import_report)
+    response = client.post(
+        "/api/v1/imports?format=gitleaks",
+        {"file": SimpleUploadedFile("gitleaks.json", data)},
+        headers={"Authorization": f"Bearer {source_token}"},
+    )
+    assert response.status_code == 202, response.content
+    assert response.json()["received"] == 20
+    assert seen["files"] == []
+    assert isinstance(seen["name"], int)  # a descriptor: the file has no path
+    assert os.listdir(spool) == []
+
+
+def test_a_large_upload_on_the_sources_page_never_waits_in_a_named_file(
+    client, source, lead, settings, monkeypatch, tmp_path
+):
+    import os
+    import tempfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from hygiene.services import imports as service
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1000
+    data = reports.gitleaks([{"secret": AWS_KEY, "file": f"f{i}.py"} for i in range(20)])
+    seen = {}
+    real_spool = service.spool
+
+    def spool(stream, *args, **kwargs):
+        seen["files"] = os.listdir(tmp_path)
+        return real_spool(stream, *args, **kwargs)
+
+    monkeypatch.setattr(service, "spool", spool)
+    client.force_login(lead)
+    response = client.post(
+        f"/sources/{source.slug}/upload/",
+        {"format": "gitleaks", "file": SimpleUploadedFile("report.json", data)},
+    )
+    assert response.status_code == 302
+    assert ImportRun.objects.get().received == 20
+    assert seen["files"] == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        # curl -H 'Content-Type: multipart/form-data' --data-binary @report.json: no boundary
+        ("multipart/form-data", reports.gitleaks([{"secret": AWS_KEY}])),
+        ("multipart/form-data; boundary=\x7f", b"--\x7f\r\n"),
+    ],
+)
+def test_a_malformed_multipart_body_is_400_not_500(
+    client, source, source_token, content_type, body
+):
+    response = client.post(
+        "/api/v1/imports?format=gitleaks",
+        data=body,
+        content_type=content_type,
+        headers={"Authorization": f"Bearer {source_token}"},
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("malformed multipart body: ")
+    assert response.json()["location"] == "body"
+    assert not ImportRun.objects.exists()
+
+
+def test_a_multipart_body_whose_boundary_does_not_match_says_where_the_report_goes(
+    client, source, source_token
+):
+    upload, _ = multipart(reports.gitleaks([{"secret": AWS_KEY}]), boundary="sent")
+    response = client.post(
+        "/api/v1/imports?format=gitleaks",
+        data=upload,
+        content_type="multipart/form-data; boundary=declared",
+        headers={"Authorization": f"Bearer {source_token}"},
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "multipart requests need the report in a field named 'file'",
+        "location": "body.file",
+    }
+    assert not ImportRun.objects.exists()
+
+
+# -- Errors are JSON, with where ------------------------------------------------------------
+
+
+def test_webhook_errors_say_where(client, github):
+    not_json = b'{"action": "created", '
+    signature = "sha256=" + hmac.new(github.webhook_secret.encode(), not_json, "sha256").hexdigest()
+    response = client.post(
+        f"/api/v1/webhooks/github/{github.slug}",
+        data=not_json,
+        content_type="application/json",
+        headers={"X-Hub-Signature-256": signature, "X-GitHub-Event": "secret_scanning_alert"},
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("the delivery is not valid JSON")
+    assert response.json()["location"] == "line 1 column 23"
+    unsigned = deliver(client, github, alert_payload("created"), secret="wrong-secret")
+    assert unsigned.json()["location"] == "header.X-Hub-Signature-256"
+    assert client.post("/api/v1/webhooks/github/nope").json()["location"] == "path.source_slug"
