@@ -1,4 +1,3 @@
-
 """The triage pages and actions as a matrix: every action by every role, plus an engineer of
 another team and an outsider who sees nothing."""
 
