@@ -7,6 +7,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
+from hygiene.api import ApiError
 from hygiene.api.permissions import require_user
 from hygiene.selectors import secrets_visible_to
 from incidents import services
@@ -129,9 +130,9 @@ def _incident(i) -> dict:
 def list_incidents(request, filters: Query[ListFilters]):
     user = require_user(request, "incidents.view_incident")
     if filters.status and filters.status not in ("active", *IncidentStatus.values):
-        raise HttpError(400, f"unknown status {filters.status!r}")
+        raise ApiError(400, f"unknown status {filters.status!r}", "query.status")
     if filters.severity and filters.severity not in services.SEVERITIES:
-        raise HttpError(400, f"unknown severity {filters.severity!r}")
+        raise ApiError(400, f"unknown severity {filters.severity!r}", "query.severity")
     qs = incidents_filtered(
         user,
         status=filters.status or "",

@@ -42,6 +42,7 @@ def test_list_filters_and_is_bounded(client, lead, engineer, team, other_team):
     assert client.get(f"{BASE}?limit=1000", **auth).status_code == 422
     bad = client.get(f"{BASE}?status=bogus", **auth)
     assert bad.status_code == 400 and "unknown status" in bad.json()["detail"]
+    assert bad.json()["location"] == "query.status"
     # Engineers see their teams' incidents only.
     mine = client.get(BASE, **token_for(engineer)).json()
     assert [i["id"] for i in mine["items"]] == [ours.pk]
