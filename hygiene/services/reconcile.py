@@ -813,10 +813,20 @@ class Reconciler:
         (known,) = self.rows("SELECT COUNT(*) FROM hygiene_finding WHERE source_id = %(source)s")[0]
         if known == reported:
             return 0, 0
+        # GitHub's alert lists are an organization's or one repository's: what a list no
+        # longer reports is missing in the repositories it lists alerts of (a repository's
+        # list says nothing of the organization's other repositories).
+        in_listed_repos = (
+            """AND repo IN (SELECT s.repo FROM hygiene_stagedfinding s
+                            WHERE s.run_id = %(run)s)"""
+            if self.run.format == "github-secret-scanning"
+            else ""
+        )
         missing = self.sql(
-            """
+            f"""
             UPDATE hygiene_finding SET missing_since = %(now)s
             WHERE source_id = %(source)s AND category = 'secret' AND missing_since IS NULL
+              {in_listed_repos}
               AND NOT EXISTS (SELECT 1 FROM hygiene_stagedfinding s WHERE s.run_id = %(run)s
                               AND s.location_key = hygiene_finding.location_key)
             """

@@ -585,3 +585,36 @@ def test_a_delivery_over_5_mb_is_read_and_one_over_its_limit_is_413(client, gith
     )
     assert status == 413 and answer == too_large
     assert ImportRun.objects.count() == 1
+
+
+def test_a_repositorys_alert_list_says_nothing_of_the_organizations_other_repositories(github):
+    """An organization's list, then one repository's (GET /repos/{o}/{r}/secret-scanning/
+    alerts) as a full scan: the other repositories' findings are not missing; the listed
+    repository's alert it no longer lists is."""
+    (template,) = json.loads(ORG_ALERTS.read_bytes())
+
+    def alert(number: int, repo: str, secret: str) -> dict:
+        item = json.loads(json.dumps(template))
+        item.update(number=number, state="open", resolution=None, secret=secret)
+        item["repository"]["full_name"] = repo
+        return item
+
+    def send(alerts: list[dict]):
+        return import_report(
+            source=github,
+            format_key="github-secret-scanning",
+            stream=io.BytesIO(json.dumps(alerts).encode()),
+            via="cli",
+            full_scan=True,
+        )
+
+    org = [
+        alert(1, "acme/api", "aio_" + "A" * 28),
+        alert(2, "acme/api", "aio_" + "B" * 28),
+        alert(1, "acme/web", "aio_" + "C" * 28),
+    ]
+    send(org)
+    run = send([org[0]])  # acme/api's list: alert 2 is gone from it
+    assert run.missing == 1
+    missing = Finding.objects.filter(source=github, missing_since__isnull=False)
+    assert [(f.repo, f.tool_ids["number"]) for f in missing] == [("acme/api", "2")]
