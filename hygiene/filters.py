@@ -205,6 +205,13 @@ def _secrets_named_by(text: str) -> list[int]:
     (the key id an "exposed key" notice gives finds its secret and all of its findings)."""
     if len(text) < 4 or " " in text:
         return []
+    shown = text.replace("...", "…")
+    if "…" in shown:
+        # A secret's preview or a key id as the pages show them (AKIA…ZAM2): what a reader
+        # copies from a page or a notification. A scan of the secrets, only for such text.
+        previews = Secret.objects.filter(preview=shown).values_list("pk", flat=True)[:1000]
+        labels = SecretReference.objects.filter(display=shown).values_list("secret_id", flat=True)
+        return list({*previews, *labels[:1000]})
     hashes = [reference_hash(kind, text) for kind in ReferenceKind.values]
     return list(
         SecretReference.objects.filter(value_hash__in=hashes)

@@ -254,6 +254,25 @@ def test_bad_filters_show_a_note_and_bad_cursors_go_to_the_first_page(data, as_u
         assert response.redirect_chain == [("/findings/", 302)]
 
 
+def test_a_preview_as_the_pages_show_it_finds_its_secrets_findings(data, as_user, client):
+    # The search box says "AKIA…": a reader copies a preview or a key id's label from a page.
+    from hygiene.models import SecretReference
+
+    as_user("lead")
+    secret = data["secret"]
+    SecretReference.objects.create(
+        secret=data["theirs"].secret, kind="aws-access-key-id", display="AKIA…ZAM2", value_hash="h"
+    )
+    for text, expected in (
+        (secret.preview, {data["mine"].pk, data["mine2"].pk}),
+        (secret.preview.replace("…", "..."), {data["mine"].pk, data["mine2"].pk}),
+        ("AKIA…ZAM2", {data["theirs"].pk}),
+        ("AKIA…NONE", set()),
+    ):
+        page = client.get("/findings/", {"q": text})
+        assert {f.pk for f in page.context["page"].items} == expected, text
+
+
 def test_a_form_posted_without_scripts_gets_its_error_on_a_page(data, as_user, client):
     as_user("lead")
     response = client.post(
