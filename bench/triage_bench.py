@@ -319,6 +319,11 @@ def measure_pages(client, eng, requests: int) -> None:
         ("findings", client, "/findings/?repo=acme/repo-42"),
         ("findings", client, "/findings/?q=repo-1234"),
         ("findings", client, "/findings/?q=module42/config7&status=open"),
+        # More matching terms (5,500 paths) than search_terms.INLINE_TERMS: a hashed subquery.
+        ("findings", client, "/findings/?q=config1"),
+        ("findings", client, "/findings/?q=config1&sort=severity"),
+        ("findings", client, "/findings/?q=config1&sort=last_seen"),
+        ("findings", client, "/findings/?q=config1&status=open&severity=critical"),
         ("findings", client, "/findings/?type=private-key&status=open&sort=last_seen"),
         ("findings", client, "/findings/?sort=last_seen"),
         ("findings", client, "/findings/?status=open&sort=last_seen"),

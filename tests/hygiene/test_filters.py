@@ -425,6 +425,49 @@ def test_a_search_matching_many_values_gives_the_same_findings(world, source, mo
     }
 
 
+@pytest.mark.parametrize("sort", ["newest", "oldest", "severity", "last_seen"])
+def test_a_search_past_the_inlined_terms_pages_like_icontains(world, source, monkeypatch, sort):
+    # More matching terms than are passed as constants (a monorepo's paths matching an
+    # ordinary word): every page, in every order and with other filters, holds exactly what
+    # icontains finds, and each row is tested with a hash probe per column (a hashed SubPlan),
+    # not compared with every matching term (seconds a page past ~10,000 of them).
+    from django.db import connection
+    from django.db.models import Q
+
+    from hygiene import search_terms
+
+    sevs, statuses = ["critical", "high", "low"], ["open", "triaged", "resolved", "open"]
+    for i in range(14):
+        make_finding(
+            source,
+            path=f"svc{i}/App-CONFIG{i}.yaml",
+            severity=sevs[i % 3],
+            status=statuses[i % 4],
+            first_seen_at=NOW - timedelta(hours=i % 5),  # ties: broken by id
+        )
+    make_finding(source, path="svc/readme.md", rule="config-rule", severity="critical")
+    monkeypatch.setattr(search_terms, "INLINE_TERMS", 2)
+    for filters in ("", "status=open", "severity=critical&status=open,triaged"):
+        qs = apply(f"q=Config&{filters}&sort={sort}")[1]
+        walked, cursor = [], None
+        while True:
+            page = page_findings(qs, sort=sort, cursor=cursor, size=4)
+            walked.extend(f.pk for f in page.items)
+            if not (cursor := page.next_cursor):
+                break
+        contains = Q()
+        for column in ("repo", "path", "rule", "resource"):
+            contains |= Q(**{f"{column}__icontains": "config"})
+        expected = set(apply(filters)[1].filter(contains).values_list("pk", flat=True))
+        assert len(walked) == len(set(walked)) and set(walked) == expected, filters
+        assert len(expected) >= 3
+    sql, params = apply("q=config")[1].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert plan.count("hashed SubPlan") == 4, plan
+
+
 def test_a_repository_named_by_a_common_name_is_found_past_the_inlined_terms(
     world, source, monkeypatch
 ):
