@@ -54,7 +54,7 @@ from .base import (
     load_json,
     type_name,
 )
-from .leakline import stream_json
+from .leakline import arrays_in_turn
 from .prowler import safe_datetime
 
 MAX_SAS_PERIOD = timedelta(days=7)
@@ -190,22 +190,9 @@ def _arrays(stream: IO[bytes]) -> Iterator[tuple[str, dict]]:
     """An array of accounts, streamed; also several one after another, as a loop over
     subscriptions writes them (``for s in ...; do az storage account list --subscription $s;
     done > all.json``): the second array's accounts are at "array 2 $[i]"."""
-    array = index = 0
     last = ""  # the last account read, for errors in the JSON after it
-    events = stream_json(stream, {"item"}, watch={""}, multiple_values=True)
     try:
-        for kind, _prefix, value in events:
-            if kind == "begin":  # a document: the first array (_accounts saw "["), or another
-                if value != "an array":
-                    raise ImportFormatError(
-                        "expected another array of storage accounts after the first, "
-                        f"found {value}",
-                        f"after array {array}",
-                    )
-                array, index = array + 1, 0
-                continue
-            here = f"$[{index}]" if array == 1 else f"array {array} $[{index}]"
-            index += 1
+        for here, value in arrays_in_turn(stream, "another array of storage accounts", "array"):
             last = here
             yield here, expect_dict(value, here, "a storage account object")
     except ImportFormatError as exc:

@@ -23,6 +23,7 @@ from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_fr
 
 from .base import ImportFormatError, Item, Observation, first_char
 from .leakline import (
+    arrays_in_turn,
     clean,
     dict_at,
     object_at,
@@ -110,19 +111,7 @@ def _alerts(stream: IO[bytes]) -> Iterator[Observation]:
     """The list-alerts array, also as ``gh api --paginate`` writes it: one array per page, one
     after another (or, with ``--slurp``, an array of the page arrays). Streamed; a page is at
     most 100 alerts."""
-    page = index = 0
-    events = stream_json(stream, {"item"}, watch={""}, multiple_values=True)
-    for kind, _prefix, value in events:
-        if kind == "begin":  # a document: the first array (parse saw "["), or another page
-            if value != "an array":
-                raise ImportFormatError(
-                    f"expected another page of alerts (an array) after the first, found {value}",
-                    f"after page {page}",
-                )
-            page, index = page + 1, 0
-            continue
-        here = f"$[{index}]" if page == 1 else f"page {page} $[{index}]"
-        index += 1
+    for here, value in arrays_in_turn(stream, "another page of alerts (an array)", "page"):
         if isinstance(value, list):  # --slurp: this item is a page
             for i, alert in enumerate(value):
                 yield _alert(alert, f"{here}[{i}]")

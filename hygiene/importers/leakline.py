@@ -167,6 +167,24 @@ def stream_json(
             raise _too_deep(max_depth, counting.count)
 
 
+def arrays_in_turn(stream: IO[bytes], what: str, part: str) -> Iterator[tuple[str, Any]]:
+    """The items of JSON arrays written one after another (``gh api --paginate``'s pages, a
+    loop over subscriptions), streamed: (where, item), "$[i]" in the first array and
+    "<part> N $[i]" in the Nth. ``what`` names the next array for the error when something
+    else follows ("another page of alerts (an array)")."""
+    number = index = 0
+    for kind, _prefix, value in stream_json(stream, {"item"}, watch={""}, multiple_values=True):
+        if kind == "begin":  # a document: the first array (the caller saw "["), or another
+            if value != "an array":
+                raise ImportFormatError(
+                    f"expected {what} after the first, found {value}", f"after {part} {number}"
+                )
+            number, index = number + 1, 0
+            continue
+        yield (f"$[{index}]" if number == 1 else f"{part} {number} $[{index}]"), value
+        index += 1
+
+
 def _too_deep(max_depth: int, count: int) -> ImportFormatError:
     return ImportFormatError(f"JSON nested deeper than {max_depth} levels", f"near byte {count}")
 

@@ -489,6 +489,20 @@ def test_two_stand_ins_of_one_value_become_one_secret(client, github):
     assert secret.finding_count == 2 and Finding.objects.filter(secret=secret).count() == 2
 
 
+def found_by_a_scanner(value: str) -> Secret:
+    """The secret a gitleaks source finds ``value`` as (another scanner than GitHub)."""
+    from tests.hygiene import reports
+
+    scanner = Source.objects.create(slug="gl", name="gitleaks", kind="scanner")
+    import_report(
+        source=scanner,
+        format_key="gitleaks",
+        stream=io.BytesIO(reports.gitleaks([{"secret": value}])),
+        via="cli",
+    )
+    return scanner.findings.get().secret
+
+
 def test_a_stand_in_with_an_incident_joins_the_known_secret_with_its_incident(client, github):
     """An alert first known from a delivery, valid (an incident opened for its stand-in),
     whose value another scanner had found: the list that brings the value moves the finding
@@ -496,16 +510,8 @@ def test_a_stand_in_with_an_incident_joins_the_known_secret_with_its_incident(cl
     findings."""
     from hygiene.fingerprints import fingerprint
     from incidents.models import Incident, TimelineEvent
-    from tests.hygiene import reports
 
-    scanner = Source.objects.create(slug="gl", name="gitleaks", kind="scanner")
-    import_report(
-        source=scanner,
-        format_key="gitleaks",
-        stream=io.BytesIO(reports.gitleaks([{"secret": AIO}])),
-        via="cli",
-    )
-    known = Secret.objects.get()
+    known = found_by_a_scanner(AIO)
     deliver(
         client,
         github,
@@ -528,16 +534,8 @@ def test_a_stand_in_whose_value_another_open_incident_tracks_hands_it_over(clien
     says which incident tracks it; the import succeeds."""
     from incidents.models import Incident, IncidentSecret, TimelineEvent
     from incidents.services import incident_open
-    from tests.hygiene import reports
 
-    scanner = Source.objects.create(slug="gl", name="gitleaks", kind="scanner")
-    import_report(
-        source=scanner,
-        format_key="gitleaks",
-        stream=io.BytesIO(reports.gitleaks([{"secret": AIO}])),
-        via="cli",
-    )
-    known = Secret.objects.get()
+    known = found_by_a_scanner(AIO)
     tracking = Incident.objects.filter(secrets=known).first() or incident_open(
         secrets=[known], opened_by=None, auto=True, actor_label="policy"
     )
