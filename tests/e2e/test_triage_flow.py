@@ -96,9 +96,15 @@ def test_monday_morning(login, screenshot, page, live_server, lead, monday, team
     expect(rows(page)).to_have_count(2)
     page.evaluate("window.__sameDocument = true")
 
-    # 2. Assign the filtered set to a team, without a reload.
+    # 2. Assign the filtered set to a team, without a reload. The bulk bar is pinned under
+    # the header only while something is selected.
+    def bulk_bar_position() -> str:
+        return page.evaluate("getComputedStyle(document.querySelector('.bulk-bar')).position")
+
+    assert bulk_bar_position() == "static"
     page.get_by_test_id("select-all-matching").check()
     expect(page.get_by_test_id("selected-count")).to_have_text("All matching rows selected")
+    assert bulk_bar_position() == "sticky"
     page.get_by_test_id("bulk-team").select_option("payments")
     page.get_by_role("button", name="Assign", exact=True).click()
     expect(page.get_by_test_id("flash")).to_have_text("2 findings assigned.")
