@@ -9,8 +9,9 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import JsonResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
+from hygiene.importers import FORMATS
 from hygiene.models import ImportRun
 from hygiene.services.imports import ImportFailed, ImportRejected, import_report
 from hygiene.uploads import LengthRequired, UploadTooLarge, body_stream, request_files
@@ -83,6 +84,25 @@ def run_out(run: ImportRun) -> dict:
     }
 
 
+_BINARY = {"type": "string", "format": "binary"}
+_REPORT_BODY = {
+    "required": True,
+    "description": "The report as the tool wrote it (JSON, JSON lines, CSV, SARIF… any content "
+    "type is read as raw bytes), up to LEAKLINE_MAX_REPORT_BYTES; or multipart/form-data with "
+    "the report in a field named `file`.",
+    "content": {
+        "application/octet-stream": {"schema": _BINARY},
+        "application/json": {"schema": {"description": "A JSON report, as the tool wrote it."}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {**_BINARY, "description": "The report."}},
+                "required": ["file"],
+            }
+        },
+    },
+}
+
 # Where a rejected import went wrong, by status: the format parameter, or the body.
 _REJECTED_AT = {400: "query.format", 413: "body", 415: "query.format", 507: "body"}
 
@@ -123,9 +143,31 @@ def error(status: int, detail: str, location: str = "", import_id: int | None = 
         507: ErrorOut,
     },
     summary="Import a report",
+    description="The report exactly as the tool wrote it, as the body (any content type), or "
+    "as `multipart/form-data` with the report in a field named `file`. It is parsed and staged "
+    "within the request; the reconcile runs in the background: poll the run's `url`.",
+    # The view reads the body itself (raw, or its multipart "file"): describe it for clients.
+    openapi_extra={"requestBody": _REPORT_BODY},
 )
 def create_import(
-    request, format: str | None = None, source: str | None = None, full_scan: bool | None = None
+    request,
+    format: str | None = Query(
+        None,
+        description="The report's format (415 for another value): "
+        + ", ".join(f"`{key}`" for key in sorted(FORMATS))
+        + ". Default: the source's default format.",
+        example="gitleaks",
+    ),
+    source: str | None = Query(
+        None,
+        description="The source's slug: if given, it must be the token's own source (else 403).",
+    ),
+    full_scan: bool | None = Query(
+        None,
+        description="Whether the report is a full scan: findings it no longer reports are marked "
+        "missing, posture findings it no longer reports resolved. Default: the source's "
+        "`full_scan` setting; `false` for a partial report.",
+    ),
 ):
     principal = request.auth
     token = principal.source_token

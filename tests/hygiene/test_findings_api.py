@@ -1,6 +1,12 @@
-import pytest
+from urllib.parse import urlencode
 
-from hygiene.models import UserToken
+import pytest
+from django.http import QueryDict
+
+from hygiene.filters import AGES, SORTS, parse_filter
+from hygiene.models import FindingCategory, FindingStatus, UserToken
+from hygiene.models.findings import Validity
+from hygiene.taxonomy import SecretType, Severity
 from tests.hygiene.test_filters import make_finding, make_secret
 
 
@@ -103,3 +109,71 @@ def test_unknown_paths_and_methods_are_json_errors(client, data, lead):
         }
     # What exists still answers as before.
     assert client.get("/api/v1/findings", **auth).status_code == 200
+
+
+# -- The OpenAPI schema: what a generated client knows of the filters ------------------------
+
+
+class ReadsRecorded(QueryDict):
+    """A query string that records which parameters parse_filter reads: one value (get) or all
+    of them (getlist: repeated and comma-separated)."""
+
+    def __init__(self, query=""):
+        super().__init__(query, mutable=True)
+        self.one, self.many = set(), set()
+
+    def get(self, key, default=None):
+        self.one.add(key)
+        return super().get(key, default)
+
+    def getlist(self, key, default=None):
+        self.many.add(key)
+        return super().getlist(key, default)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/findings", "/api/v1/findings/secrets"])
+def test_the_openapi_schema_lists_every_filter_parameter(client, manager, path):
+    reads = ReadsRecorded()
+    parse_filter(reads, user=manager)
+    assert {"status", "type", "team", "q", "sort", "first_from"} <= reads.one | reads.many
+    client.force_login(manager)
+    operation = client.get("/api/v1/openapi.json").json()["paths"][path]["get"]
+    params = {p["name"]: p for p in operation["parameters"]}
+    # Every parameter the filter reads, and the cursor: nothing more, nothing less.
+    assert set(params) == reads.one | reads.many | {"cursor"}
+    for name, param in params.items():
+        assert param["in"] == "query" and param["required"] is False, name
+        assert param["description"], name
+        if name in reads.many:  # repeated or comma-separated
+            assert param["schema"]["type"] == "array" and param["explode"] is True, name
+            assert "commas" in param["description"], name
+        else:
+            assert param["schema"]["type"] != "array", name
+    enums = {
+        "status": FindingStatus.values,
+        "severity": Severity.values,
+        "type": SecretType.values,
+        "validity": Validity.values,
+        "category": FindingCategory.values,
+        "age": list(AGES),
+        "sort": list(SORTS),
+        "assignee": ["me", "none"],
+    }
+    for name, values in enums.items():
+        schema = params[name]["schema"]
+        assert (schema.get("items") or schema)["enum"] == values, name
+    for name in ("first_from", "first_to", "last_from", "last_to"):
+        assert params[name]["schema"] == {"type": "string", "format": "date"}
+    assert params["secret"]["schema"]["type"] == "integer"
+    assert params["sort"]["schema"]["default"] == "newest"
+    assert params["cursor"]["schema"] == {"type": "string"}
+    assert "next_cursor" in params["cursor"]["description"]
+    # Every value the schema offers is one the filter takes (no "Ignored ..." note), and a
+    # value it doesn't offer is noted (pending: anything else only means no such filter).
+    for name, param in params.items():
+        offered = (param["schema"].get("items") or param["schema"]).get("enum")
+        for value in offered or []:
+            ff = parse_filter(QueryDict(urlencode({name: value})), user=manager)
+            assert ff.notes == [], (name, value)
+        if offered and name != "pending":
+            assert parse_filter(QueryDict(f"{name}=bogus"), user=manager).notes, name

@@ -266,6 +266,25 @@ def test_a_parameter_that_does_not_validate_is_422_in_the_apis_error_shape(
     assert missing.status_code == 422 and missing.json()["location"] == "path.run_id"
 
 
+def test_the_openapi_schema_describes_the_report_body_and_parameters(client, manager):
+    client.force_login(manager)
+    operation = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/imports"]["post"]
+    body = operation["requestBody"]
+    assert body["required"] is True
+    content = body["content"]
+    assert set(content) == {"application/octet-stream", "application/json", "multipart/form-data"}
+    assert content["application/octet-stream"]["schema"] == {"type": "string", "format": "binary"}
+    form = content["multipart/form-data"]["schema"]
+    assert form["required"] == ["file"]
+    assert form["properties"]["file"]["format"] == "binary"
+    params = {p["name"]: p for p in operation["parameters"]}
+    assert set(params) == {"format", "source", "full_scan"}
+    assert all(p["in"] == "query" and p["required"] is False for p in params.values())
+    assert "`gitleaks`" in params["format"]["description"]
+    assert "token's own source" in params["source"]["description"]
+    assert {"type": "boolean"} in params["full_scan"]["schema"]["anyOf"]
+
+
 # -- Bodies without a Content-Length (chunked) ---------------------------------------------
 
 
