@@ -503,6 +503,17 @@ def found_by_a_scanner(value: str) -> Secret:
     return scanner.findings.get().secret
 
 
+def valid_alert_first_delivered(client, github, known: Secret) -> Secret:
+    """Alert 191 first known from a delivery saying it is valid: its stand-in secret (with the
+    incident the policy opens for it), beside ``known``."""
+    deliver(
+        client,
+        github,
+        as_alert_delivery("created", validity="active", updated_at="2022-04-01T12:00:00Z"),
+    )
+    return Secret.objects.exclude(pk=known.pk).get()
+
+
 def test_a_stand_in_with_an_incident_joins_the_known_secret_with_its_incident(client, github):
     """An alert first known from a delivery, valid (an incident opened for its stand-in),
     whose value another scanner had found: the list that brings the value moves the finding
@@ -512,12 +523,7 @@ def test_a_stand_in_with_an_incident_joins_the_known_secret_with_its_incident(cl
     from incidents.models import Incident, TimelineEvent
 
     known = found_by_a_scanner(AIO)
-    deliver(
-        client,
-        github,
-        as_alert_delivery("created", validity="active", updated_at="2022-04-01T12:00:00Z"),
-    )
-    stand_in = Secret.objects.exclude(pk=known.pk).get()
+    stand_in = valid_alert_first_delivered(client, github, known)
     incident = Incident.objects.get(secrets=stand_in)
     import_alert_list(github)
     assert not Secret.objects.filter(pk=stand_in.pk).exists()
@@ -539,12 +545,7 @@ def test_a_stand_in_whose_value_another_open_incident_tracks_hands_it_over(clien
     tracking = Incident.objects.filter(secrets=known).first() or incident_open(
         secrets=[known], opened_by=None, auto=True, actor_label="policy"
     )
-    deliver(
-        client,
-        github,
-        as_alert_delivery("created", validity="active", updated_at="2022-04-01T12:00:00Z"),
-    )
-    stand_in = Secret.objects.exclude(pk=known.pk).get()
+    stand_in = valid_alert_first_delivered(client, github, known)
     other = Incident.objects.get(secrets=stand_in)
     run = import_alert_list(github)
     assert run.status == "succeeded", run.error

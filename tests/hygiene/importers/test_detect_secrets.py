@@ -621,17 +621,23 @@ def test_specific_plugin_first_whatever_the_order(order, specific):
     assert [items[2].rule, items[3].rule] == generic
 
 
-@pytest.mark.django_db
-def test_tool_1_3_audited_baseline_imports_the_slack_token_as_one(db):
-    from hygiene.models import Finding, Source
-    from hygiene.services.imports import import_report
+def detect_secrets_source():
+    from hygiene.models import Source
 
-    source = Source.objects.create(
+    return Source.objects.create(
         slug="detect-secrets",
         name="detect-secrets",
         kind="scanner",
         default_format="detect-secrets",
     )
+
+
+@pytest.mark.django_db
+def test_tool_1_3_audited_baseline_imports_the_slack_token_as_one(db):
+    from hygiene.models import Finding
+    from hygiene.services.imports import import_report
+
+    source = detect_secrets_source()
     with AUDITED_1_3.open("rb") as stream:
         import_report(source=source, format_key="detect-secrets", stream=stream, via="cli")
     finding = Finding.objects.get(path="app/settings.py", line=3)
@@ -688,15 +694,10 @@ def test_public_ip_comes_after_a_credential_found_at_the_same_place():
 
 @pytest.mark.django_db
 def test_public_ip_is_stored_at_severity_info(db):
-    from hygiene.models import Finding, Source
+    from hygiene.models import Finding
     from hygiene.services.imports import import_report
 
-    source = Source.objects.create(
-        slug="detect-secrets",
-        name="detect-secrets",
-        kind="scanner",
-        default_format="detect-secrets",
-    )
+    source = detect_secrets_source()
     doc = _baseline_1_5(
         {"type": "Public IP (ipv4)", "hashed_secret": PUBLIC_IP_SHA1, "line_number": 2},
         {"type": "Secret Keyword", "hashed_secret": "9" * 40, "line_number": 4},
