@@ -28,12 +28,17 @@ Secrets Manager RotationStarted            rotation_started
 Secrets Manager RotateSecret               rotation_started (rotation_failed on errorCode)
 Secrets Manager PutSecretValue             rotated (skipped when staged without AWSCURRENT)
 Secrets Manager UpdateSecret (new value)   rotated
+Secrets Manager UpdateSecretVersionStage   rotated (only AWSCURRENT moved to a version)
 IAM UpdateAccessKey status Inactive        revoked (Active: skipped)
 IAM DeleteAccessKey                        revoked
 IAM CreateAccessKey                        created
 =========================================  =========================
 
 A failed API call (``errorCode`` set) did not happen: skipped, except RotateSecret.
+UpdateSecretVersionStage counts only when it moves ``AWSCURRENT`` (``versionStage``) onto a
+version (``moveToVersionId``): the finishSecret step of a rotation, or a manual one, makes that
+version's value the current one. Other labels (AWSPENDING, custom ones) and removals of a label
+(no ``moveToVersionId``) change no current value: skipped.
 
 Only named, non-secret fields are read. ``responseElements.accessKey.secretAccessKey`` (the
 new key's secret in a CreateAccessKey response) and secret values are never read.
@@ -75,6 +80,7 @@ SECRETS_ACTIONS = {
     "RotateSecret": "rotation_started",
     "PutSecretValue": "rotated",
     "UpdateSecret": "rotated",
+    "UpdateSecretVersionStage": "rotated",
 }
 IAM_EVENTS = {"UpdateAccessKey", "DeleteAccessKey", "CreateAccessKey"}
 ENVELOPE_TYPES = {"AWS Service Event via CloudTrail", "AWS API Call via CloudTrail"}
@@ -343,6 +349,8 @@ def _secrets_manager(
         # A staged version (AWSPENDING: the createSecret step of every Lambda rotation) does
         # not replace the current value; RotationSucceeded / RotationFailed tell the outcome.
         return None
+    if name == "UpdateSecretVersionStage" and not _makes_current(request, where):
+        return None
     ids = [
         get_str(extra, "SecretId", f"{where}.additionalEventData"),
         get_str(extra, "secretId", f"{where}.additionalEventData"),
@@ -358,6 +366,18 @@ def _secrets_manager(
     action = "rotation_failed" if failed else SECRETS_ACTIONS[name]
     label = next((r.value for r in refs if r.kind == "arn"), refs[0].value if refs else "")
     return action, refs, f"Secrets Manager {name} for {label}"
+
+
+def _makes_current(request: dict, where: str) -> bool:
+    """An UpdateSecretVersionStage that moves AWSCURRENT onto a version: that version's value
+    becomes the current one (rotation's finishSecret step, or a manual rotation). Another label
+    (AWSPENDING, a custom one), or a label only removed (no moveToVersionId), changes no current
+    value."""
+    rwhere = f"{where}.requestParameters"
+    stage = get_str(request, "versionStage", rwhere)
+    move_to = get_str(request, "moveToVersionId", rwhere)
+    remove_from = get_str(request, "removeFromVersionId", rwhere)
+    return stage == "AWSCURRENT" and bool(move_to) and move_to != remove_from
 
 
 def _iam(

@@ -11,8 +11,10 @@ Yields RotationEvents:
   with Reference("vault-path", lease id or prefix). A plain ``sys/leases/revoke`` carries the
   lease id only in the (HMAC'd) body, so it has nothing to match and is skipped;
 * ``<mount>/rotate-root``, ``<mount>/config/rotate-root``, ``<mount>/rotate-role/<name>``,
-  ``database/rotate-root/<connection>``, ``transit/keys/<name>/rotate`` -> ``rotated``
-  with Reference("vault-path", request path);
+  ``database/rotate-root/<connection>``, ``transit/keys/<name>/rotate``, the GCP engine's
+  ``<mount>/roleset/<name>/rotate``, ``<mount>/roleset/<name>/rotate-key`` and
+  ``<mount>/static-account/<name>/rotate-key``, GCP KMS's ``<mount>/keys/rotate/<key>``
+  -> ``rotated`` with Reference("vault-path", request path);
 * a write (create/update/patch) of a KV v2 secret, ``<mount>/data/<path>`` -> ``rotated``
   (a new version) with Reference("vault-path", "<mount>/<path>") and the raw request path;
   a write to a KV v1 mount -> ``rotated`` with Reference("vault-path", path). Which mounts are
@@ -56,7 +58,7 @@ from .prowler import safe_datetime
 DEFAULT_KV_MOUNTS = ("secret", "kv")
 WRITE_OPERATIONS = {"create", "update", "patch"}
 _REVOKE = re.compile(r"^sys/(?:leases/)?(revoke|revoke-prefix|revoke-force)/(.+)$")
-_ROTATE = re.compile(r"(?:^|/)(rotate-root|rotate-role|rotate)(?:/|$)")
+_ROTATE = re.compile(r"(?:^|/)(rotate-root|rotate-role|rotate-key|rotate)(?:/|$)")
 _KV_V2_VERBS = {"data", "metadata", "delete", "undelete", "destroy", "config", "subkeys"}
 _SYSTEM_MOUNTS = {"sys", "auth", "identity", "cubbyhole"}
 

@@ -413,6 +413,143 @@ def test_put_secret_value_staged_without_awscurrent_is_not_a_rotation(stages, ke
     )
 
 
+PENDING_VERSION = "c8a1f1de-7c2b-4a61-9b1e-2f0c5d3e4a10"  # the clientRequestToken of the put
+OLD_VERSION = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+
+
+def stage_event(**request) -> dict:
+    """The real PutSecretValue EventBridge event turned into the UpdateSecretVersionStage call
+    that follows it (requestParameters as CloudTrail logs the API's SecretId, VersionStage,
+    MoveToVersionId, RemoveFromVersionId; responseElements its ARN and Name)."""
+    doc = json.loads(
+        (REAL / "real_external_secrets_reloader_put_secret_value_eventbridge.json").read_text()
+    )
+    arn = doc["detail"]["requestParameters"]["secretId"]
+    doc["detail"]["eventName"] = "UpdateSecretVersionStage"
+    doc["detail"]["requestParameters"] = {"secretId": arn, **request}
+    doc["detail"]["responseElements"] = {"arn": arn, "name": "prod/test-secret"}
+    return doc
+
+
+def test_update_secret_version_stage_making_a_version_current_is_a_rotation():
+    # finishSecret of a rotation function (and a staged manual rotation): AWSCURRENT moves to
+    # the new version. It gets the references a PutSecretValue of that secret gets.
+    (put,) = load_real("real_external_secrets_reloader_put_secret_value_eventbridge.json")
+    doc = stage_event(
+        versionStage="AWSCURRENT", moveToVersionId=PENDING_VERSION, removeFromVersionId=OLD_VERSION
+    )
+    (event,) = parse_bytes(json.dumps(doc).encode())
+    assert (event.action, event.event_name) == ("rotated", "UpdateSecretVersionStage")
+    assert event.references == put.references
+    assert event.occurred_at == put.occurred_at
+    assert event.event_id == put.event_id
+    assert event.evidence_url == put.evidence_url
+    assert event.detail == (
+        "Secrets Manager UpdateSecretVersionStage for "
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/test-secret-123456"
+    )
+    assert PENDING_VERSION not in repr(event) and OLD_VERSION not in repr(event)
+    # without removeFromVersionId (AWSCURRENT is then moved from wherever it is)
+    doc = stage_event(versionStage="AWSCURRENT", moveToVersionId=PENDING_VERSION)
+    assert [e.action for e in parse_bytes(json.dumps(doc).encode())] == ["rotated"]
+
+
+@pytest.mark.parametrize(
+    "request_parameters",
+    [
+        # another label moved: no current value changes
+        {"versionStage": "AWSPENDING", "moveToVersionId": PENDING_VERSION},
+        {"versionStage": "AWSPREVIOUS", "moveToVersionId": OLD_VERSION},
+        {"versionStage": "deploy-blue", "moveToVersionId": PENDING_VERSION},
+        # a label only removed
+        {"versionStage": "AWSPENDING", "removeFromVersionId": PENDING_VERSION},
+        {"versionStage": "AWSCURRENT", "removeFromVersionId": OLD_VERSION},
+        # AWSCURRENT "moved" onto the version it is on
+        {
+            "versionStage": "AWSCURRENT",
+            "moveToVersionId": OLD_VERSION,
+            "removeFromVersionId": OLD_VERSION,
+        },
+        {"versionStage": "awscurrent", "moveToVersionId": PENDING_VERSION},  # labels are exact
+        {},
+    ],
+)
+def test_update_secret_version_stage_of_other_labels_is_not_a_rotation(request_parameters):
+    doc = stage_event(**request_parameters)
+    assert parse_bytes(json.dumps(doc).encode()) == []
+
+
+def test_failed_update_secret_version_stage_is_skipped():
+    doc = stage_event(versionStage="AWSCURRENT", moveToVersionId=PENDING_VERSION)
+    doc["detail"]["errorCode"] = "InvalidParameterException"
+    doc["detail"]["responseElements"] = None
+    assert parse_bytes(json.dumps(doc).encode()) == []
+
+
+def test_lambda_rotation_in_a_log_file():
+    # A rotation function's steps as a trail logs them: createSecret puts the new value as
+    # AWSPENDING (not yet current), finishSecret moves AWSCURRENT onto it (the rotation), then
+    # Secrets Manager reports RotationSucceeded.
+    base = {
+        "eventVersion": "1.09",
+        "eventSource": "secretsmanager.amazonaws.com",
+        "awsRegion": "eu-west-1",
+        "recipientAccountId": C,
+        "userIdentity": {
+            "type": "AssumedRole",
+            "arn": f"arn:aws:sts::{C}:assumed-role/db-rotation-lambda/rotator",
+        },
+    }
+    recs = [
+        {
+            **base,
+            "eventName": "PutSecretValue",
+            "eventTime": "2025-03-02T10:00:01Z",
+            "eventID": "e0000001-0000-4000-8000-000000000001",
+            "requestParameters": {
+                "secretId": DB_SECRET,
+                "clientRequestToken": PENDING_VERSION,
+                "versionStages": ["AWSPENDING"],
+            },
+            "responseElements": {"arn": DB_SECRET},
+        },
+        {
+            **base,
+            "eventName": "UpdateSecretVersionStage",
+            "eventTime": "2025-03-02T10:00:04Z",
+            "eventID": "e0000001-0000-4000-8000-000000000002",
+            "requestParameters": {
+                "secretId": DB_SECRET,
+                "versionStage": "AWSCURRENT",
+                "moveToVersionId": PENDING_VERSION,
+                "removeFromVersionId": OLD_VERSION,
+            },
+            "responseElements": {"arn": DB_SECRET, "name": "prod/db/password"},
+        },
+        {
+            **base,
+            "eventName": "RotationSucceeded",
+            "eventTime": "2025-03-02T10:00:05Z",
+            "eventID": "e0000001-0000-4000-8000-000000000003",
+            "userIdentity": {"accountId": C, "invokedBy": "secretsmanager.amazonaws.com"},
+            "eventType": "AwsServiceEvent",
+            "requestParameters": None,
+            "responseElements": None,
+            "additionalEventData": {"SecretId": DB_SECRET},
+        },
+    ]
+    events = parse_bytes(json.dumps({"Records": recs}).encode())
+    assert [(e.action, e.event_name) for e in events] == [
+        ("rotated", "UpdateSecretVersionStage"),
+        ("rotated", "RotationSucceeded"),
+    ]
+    refs = [Reference("arn", DB_SECRET), Reference("other", "prod/db/password")]
+    assert events[0].references == refs
+    assert events[1].references == refs
+    assert events[0].actor == f"arn:aws:sts::{C}:assumed-role/db-rotation-lambda/rotator"
+    assert events[0].occurred_at == datetime(2025, 3, 2, 10, 0, 4, tzinfo=UTC)
+
+
 # --- a trail's CloudWatch Logs group ------------------------------------------------------
 
 

@@ -181,6 +181,76 @@ def test_mount_type_from_the_log():
     assert parse_objs([response("kv/data/x", mount_type="database", mount_point="kv/")]) == []
 
 
+# The rotate endpoints of Vault's secrets engines (paths as the plugins register them:
+# vault-plugin-secrets-gcp roleset/<name>/rotate, roleset/<name>/rotate-key,
+# static-account/<name>/rotate-key, config/rotate-root; -gcpkms keys/rotate/<key>; -azure and
+# -openldap rotate-root; openldap and database rotate-role/<name>; AWS config/rotate-root),
+# logged with the mount type Vault 1.13+ adds.
+ENGINE_ROTATIONS = [
+    ("gcp/roleset/ci-deployer/rotate-key", "gcp", "rotate-key"),
+    ("gcp/static-account/build-sa/rotate-key", "gcp", "rotate-key"),
+    ("gcp/roleset/ci-deployer/rotate", "gcp", "rotate"),
+    ("gcp/config/rotate-root", "gcp", "rotate-root"),
+    ("gcpkms/keys/rotate/payments", "gcpkms", "rotate"),
+    ("azure/rotate-root", "azure", "rotate-root"),
+    ("aws/config/rotate-root", "aws", "rotate-root"),
+    ("ldap/rotate-role/svc-reports", "openldap", "rotate-role"),
+    ("database/rotate-role/app-static", "database", "rotate-role"),
+    ("transit/keys/payments/rotate", "transit", "rotate"),
+]
+
+
+@pytest.mark.parametrize(("path", "mount_type", "name"), ENGINE_ROTATIONS)
+def test_engine_rotate_endpoints(path, mount_type, name):
+    mount = path.split("/", 1)[0] + "/"
+    (event,) = parse_objs([response(path, mount_type=mount_type, mount_point=mount)])
+    assert summary([event]) == [("rotated", name, [path])]
+    assert event.detail == f"Vault update {path}"
+    # without the mount type (Vault before 1.13): the same
+    assert summary(parse_objs([response(path)])) == [("rotated", name, [path])]
+
+
+@pytest.mark.parametrize(("path", "mount_type", "name"), ENGINE_ROTATIONS)
+def test_engine_rotate_endpoints_failed(path, mount_type, name):
+    mount = path.split("/", 1)[0] + "/"
+    error = "1 error occurred: googleapi: Error 403"
+    entry = response(path, error=error, mount_type=mount_type, mount_point=mount)
+    (event,) = parse_objs([entry])
+    assert summary([event]) == [("rotation_failed", name, [path])]
+    assert event.detail == f"Vault update {path} failed"
+    assert "googleapi" not in repr(event)
+
+
+def test_gcp_rotate_key_in_a_namespace():
+    entry = response(
+        "gcp/static-account/build-sa/rotate-key",
+        mount_type="gcp",
+        mount_point="team-a/gcp/",
+        namespace={"id": "Xk2pQ", "path": "team-a/"},
+    )
+    (event,) = parse_objs([entry])
+    assert summary([event]) == [
+        ("rotated", "rotate-key", ["team-a/gcp/static-account/build-sa/rotate-key"])
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "gcp/roleset/ci-deployer",  # roleset configuration
+        "gcp/static-account/build-sa",
+        "gcp/roleset/ci-deployer/key",  # a new service account key issued: not a rotation
+        "gcp/static-account/build-sa/token",
+        "gcp/impersonated-account/deployer/token",  # impersonated accounts: no rotate endpoint
+        "gcpkms/keys/payments",
+    ],
+)
+def test_gcp_paths_that_are_not_rotations(path):
+    mount = path.split("/", 1)[0]
+    assert parse_objs([response(path, mount_type=mount, mount_point=mount + "/")]) == []
+    assert parse_objs([response(path)]) == []
+
+
 def test_errors_and_operations():
     assert parse_objs([response("secret/data/a", error="permission denied")]) == []
     (event,) = parse_objs([response("database/rotate-root/pg", error="permission denied")])
