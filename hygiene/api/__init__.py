@@ -4,11 +4,13 @@ with that person's role)."""
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.urls import URLPattern, re_path
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
+from ninja.openapi.docs import Swagger
 
 from hygiene.api.auth import TokenAuth
 
@@ -68,12 +70,22 @@ class LeaklineAPI(NinjaAPI):
         return [*patterns, re_path(r"^(?P<rest>.*)$", _not_found, name="not-found")]
 
 
+class LocalSwagger(Swagger):
+    """Swagger UI from ninja's own files, served by us (settings.NINJA_DIR). ninja renders its
+    local template only when it is an installed app (it isn't: see settings) and otherwise one
+    that loads Swagger UI from a CDN, which the content security policy refuses: the template
+    it renders then is the local one."""
+
+    template_cdn = str(settings.NINJA_DIR / "templates" / Swagger.template)
+
+
 api = LeaklineAPI(
     title="Leakline API",
     version="1",
     urls_namespace="api",
     auth=TokenAuth(),
     docs_url="/docs",
+    docs=LocalSwagger(),
     # The interactive docs and the schema are pages for people: behind the login like all pages.
     docs_decorator=login_required,
 )
