@@ -13,15 +13,7 @@ from ninja.errors import HttpError, ValidationError
 from ninja.openapi.docs import Swagger
 
 from hygiene.api.auth import TokenAuth
-
-
-class ApiError(HttpError):
-    """An error of the API, with where it is (``location``: a parameter as ``query.NAME``,
-    ``header.NAME``, ``body``…): answered as {"detail", "location"}."""
-
-    def __init__(self, status_code: int, message: str, location: str = ""):
-        super().__init__(status_code, message)
-        self.location = location
+from hygiene.api.errors import ApiError
 
 
 def _json_not_allowed(view):
@@ -118,9 +110,13 @@ def _http_error(request, exc: HttpError):
     location = getattr(exc, "location", "")
     if location:
         body["location"] = location
-    return api.create_response(request, body, status=exc.status_code)
+    response = api.create_response(request, body, status=exc.status_code)
+    if exc.status_code == 401:
+        # RFC 9110: a 401 names the scheme that would be accepted.
+        response["WWW-Authenticate"] = 'Bearer realm="Leakline API"'
+    return response
 
 
 from hygiene.api import routes  # noqa: E402  (registers the routers on `api`)
 
-__all__ = ["api", "routes"]
+__all__ = ["ApiError", "api", "routes"]

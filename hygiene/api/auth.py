@@ -2,9 +2,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
-from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
+from hygiene.api.errors import ApiError
 from hygiene.models import SourceToken, UserToken
 from hygiene.models.sources import hash_token
 
@@ -72,17 +72,20 @@ def refusal(raw: str) -> str:
     return "this token's account is disabled"
 
 
+_WHERE = "header.Authorization"
+
+
 class TokenAuth(HttpBearer):
     def __call__(self, request):
         header = request.headers.get(self.header, "")
         if not header.strip():
-            raise HttpError(401, "no token: send one as Authorization: Bearer <token>")
+            raise ApiError(401, "no token: send one as Authorization: Bearer <token>", _WHERE)
         if header.split(" ", 1)[0].lower() != self.openapi_scheme:
-            raise HttpError(401, "send the token as Authorization: Bearer <token>")
+            raise ApiError(401, "send the token as Authorization: Bearer <token>", _WHERE)
         return super().__call__(request)
 
     def authenticate(self, request, token):
         principal = authenticate_token(token)
         if principal is None:
-            raise HttpError(401, refusal(token))
+            raise ApiError(401, refusal(token), _WHERE)
         return principal

@@ -88,7 +88,12 @@ def test_without_or_with_a_bad_token_it_is_401(client, source):
     data = reports.gitleaks([{"secret": AWS_KEY}])
     anonymous = client.post("/api/v1/imports?format=gitleaks", data, "application/json")
     assert anonymous.status_code == 401
-    assert anonymous.json() == {"detail": "no token: send one as Authorization: Bearer <token>"}
+    assert anonymous.json() == {
+        "detail": "no token: send one as Authorization: Bearer <token>",
+        "location": "header.Authorization",
+    }
+    # The scheme that would be accepted (RFC 9110), for clients that negotiate.
+    assert anonymous["WWW-Authenticate"] == 'Bearer realm="Leakline API"'
     basic = client.post(
         "/api/v1/imports?format=gitleaks", data, "application/json", HTTP_AUTHORIZATION="Basic eA=="
     )
@@ -96,7 +101,8 @@ def test_without_or_with_a_bad_token_it_is_401(client, source):
     response = post(client, "lls_not-a-real-token", data)
     assert response.status_code == 401
     assert response["Content-Type"].startswith("application/json")
-    assert response.json() == {"detail": "unknown token"}
+    assert response.json() == {"detail": "unknown token", "location": "header.Authorization"}
+    assert response["WWW-Authenticate"].startswith("Bearer ")
 
 
 def test_revoked_expired_or_inactive_tokens_are_refused_saying_why(client, source, source_token):

@@ -24,7 +24,13 @@ def test_every_metric_needs_a_token_with_the_right_role(
         assert client.get(url, HTTP_AUTHORIZATION="Bearer llu_wrong").status_code == 401
         source = client.get(url, HTTP_AUTHORIZATION=f"Bearer {source_token}")
         assert source.status_code == 403
-        assert client.get(url, **bearer(engineer)).status_code == 403
+        assert source.json()["location"] == "header.Authorization"
+        refused = client.get(url, **bearer(engineer))
+        assert refused.status_code == 403
+        assert refused.json() == {
+            "detail": "your role does not allow this (hygiene.view_metrics)",
+            "location": "header.Authorization",
+        }
         assert client.get(url, **bearer(outsider)).status_code == 403
         assert client.get(url, **bearer(lead)).status_code == 200
         assert client.get(url, **bearer(manager)).status_code == 200
