@@ -7,7 +7,8 @@ v7 JSON  ``[{"rule", "offender", "line", "file", "lineNumber", "commit", "repo",
 CSV      v8's ``--report-format csv`` (RuleID,Commit,File,SymlinkFile,Secret,Match,StartLine,...).
 v1-v7 ``--verbose`` stdout: findings as indented objects one after another (no array), with
          log lines or a CI wrapper's banner around them (skipped); v1's keys are ``reason``,
-         ``string``, ``time``, ``repoURL``. v8's ``--verbose`` console text and JUnit XML
+         ``string``, ``time``, ``repoURL``; the first v8 releases printed v8 findings so too
+         (tab-indented). Later v8's ``--verbose`` console text and JUnit XML
          (``--report-format junit``) are refused, naming ``--report-format json``.
 
 betterleaks, a gitleaks fork, writes the same findings; some of its releases also wrote them as
@@ -21,8 +22,9 @@ scanned a container action's checkout, /github/workspace) name no repository, an
 under /github/workspace/ is made relative to it; ``repoURL`` names the repository when given.
 
 ``Secret``/``offender`` go to ``secret_value`` only. ``Match``, ``Line``/``line`` and commit
-messages are never read. ``--redact`` reports (``REDACTED`` or v8.19+'s partial ``abcd...``)
-give no value: the tool's form goes to ``redacted`` when it shows at most 4 leading characters.
+messages are never read. ``--redact`` reports (``REDACTED``, early v8's ``REDACT``, or v8.19+'s
+partial ``abcd...``) give no value: the tool's form goes to ``redacted`` when it shows at most
+4 leading characters.
 
 The first part of this module also holds small helpers the other scanner importers
 (trufflehog, detect_secrets, ggshield) share; they are candidates for base.py.
@@ -408,8 +410,24 @@ SECRET_TYPES: dict[str, SecretType] = {
     "generic-api-key": SecretType.API_KEY,
     "generic credential": SecretType.GENERIC_PASSWORD,
     "stripe-access-token": SecretType.STRIPE_KEY,
+    # Rule ids whose words the generic guess misreads: gitleaks v8's first id for Slack webhooks
+    # (Trivy's still), a Mailgun webhook's HMAC key ("signing"), Yandex Cloud's S3-compatible
+    # key ("aws"), 1Password's keys ("password").
+    "slack-web-hook": SecretType.CHAT_WEBHOOK,
+    "mailgun-signing-key": SecretType.API_KEY,
+    "yandex-aws-access-token": SecretType.API_KEY,
+    "1password-secret-key": SecretType.GENERIC_SECRET,
+    "1password-service-account-token": SecretType.API_KEY,
 }
 
+# gitleaks v8 links a finding as <remote>/blob/<commit>/<path> (GitHub, GitLab; GitLab's own
+# links have /-/blob/), <remote>/commit/<commit>?path=/<path> (Azure DevOps),
+# <remote>/src/commit/<commit>/<path> (Gitea, Forgejo, Codeberg), <remote>/src/<commit>/<path>
+# (Bitbucket). The remote is read up to the marker just before the finding's commit: the first
+# "/src/" or "/tree/" of the link may be a repository's or a GitLab subgroup's name.
+_LINK_MARKERS = ("/-/blob/", "/blob/", "/src/commit/", "/src/")
+_AZURE_MARKER = ("/commit/",)  # the commit is followed by "?path=/<path>"
+_LINK_REMOTE = re.compile(r"https?://[^/?#]+/[^?#]+")
 _LINK_REPO = re.compile(r"^(https?://[^/?#]+/.+?)(?:/-)?/(?:blob|tree|commit|src)/")
 CSV_REQUIRED = ("RuleID", "File", "Secret", "StartLine")
 
@@ -519,14 +537,16 @@ def _parse_json_lines(stream: IO[bytes], head: bytes, where: list[str]) -> Itera
         yield finding(obj, loc)
 
 
-# v7's own key, as its indented output writes it (v8 never printed findings as JSON); v1-v3
-# printed "string" (the match) and "reason" (the rule) instead.
-_INDENTED_FINDING_KEY = re.compile(rb'^[ \t]{1,8}"(?:offender|string)"[ \t]*:', re.M)
+# v7's own key, as its indented output writes it; v1-v3 printed "string" (the match) and
+# "reason" (the rule) instead. The first v8 releases printed each finding with
+# json.MarshalIndent(f, "", "\t"): a tab-indented "RuleID" (later ones print "Finding:" lines).
+_INDENTED_FINDING_KEY = re.compile(rb'^(?:[ \t]{1,8}"(?:offender|string)"|\t"RuleID")[ \t]*:', re.M)
 _OPENING_LINE = re.compile(rb"^[ \t]*\{[ \t]*\r?$", re.M)
 _ESCAPED = re.compile(rb"\\.", re.S)
 # A line between findings that starts like a piece of JSON, or is a JSON value, is no log line
-# (log lines may start with a date: "2018/05/09 13:53:39 cloning ...").
-_JSONISH = re.compile(rb'[\[\]{}",:]')
+# (log lines may start with a date: "2018/05/09 13:53:39 cloning ...", or a tag in brackets:
+# pre-commit's "[INFO] Installing environment for ..." before the hook's output).
+_JSONISH = re.compile(rb'[\]{}",:]|\[(?![A-Za-z])')
 
 
 def _is_json_line(stripped: bytes) -> bool:
@@ -545,9 +565,15 @@ _NO_FINDING = (
 )
 
 
+# What every finding the first v8 releases printed has (their whole Finding struct).
+_V8_PRINTED_KEYS = ("RuleID", "Secret", "Match", "File", "StartLine")
+
+
 def _is_old_finding(obj: Any) -> bool:
     return isinstance(obj, dict) and (
-        ("rule" in obj and "offender" in obj) or ("reason" in obj and "string" in obj)
+        ("rule" in obj and "offender" in obj)
+        or ("reason" in obj and "string" in obj)
+        or all(key in obj for key in _V8_PRINTED_KEYS)
     )
 
 
@@ -797,10 +823,17 @@ _PEM_HEADER_ONLY = re.compile(r"\s*-----BEGIN [A-Z0-9 ]{1,60}-----\s*")
 _FILE_RULE_OFFENDER = "Filename/path offender:"
 
 
+# gitleaks' first v8 releases redacted the secret as "REDACT" (and the match as "REDACTED").
+REDACT = "REDACT"
+
+
 def _value_and_redacted(secret: str) -> tuple[str | None, str]:
-    """gitleaks --redact writes "REDACTED" (v7, v8) or "abcd..." (v8.19+ --redact=N)."""
+    """gitleaks --redact writes "REDACTED" (v7, v8), "REDACT" (early v8) or "abcd..." (v8.19+
+    --redact=N). Taken as a value, "REDACT" would make every redacted finding one secret."""
     if not secret or secret.startswith(_FILE_RULE_OFFENDER) or _PEM_HEADER_ONLY.fullmatch(secret):
         return None, ""
+    if secret.strip() == REDACT:
+        return None, REDACT
     if "REDACTED" in secret or secret.endswith("..."):
         return None, safe_redacted(secret)
     return secret, ""
@@ -848,14 +881,17 @@ def _v8(obj: dict, where: str) -> Observation:
     if not (secret or file or symlink or link or commit or fingerprint):
         # Nothing to track: no secret (or its redacted form) and no place it was found.
         raise ImportFormatError("a finding without 'Secret' or 'File' (nothing to track)", where)
-    if secret and "REDACTED" not in secret and not secret.endswith("..."):
+    if secret and "REDACT" not in secret and not secret.endswith("..."):
         value, redacted = secret, ""
     else:
         value, redacted = _value_and_redacted(secret)
     line = obj.get("StartLine")
     if line.__class__ is not int or not 0 <= line <= MAX_NUMBER:
         line = number(obj, "StartLine", where)
-    path = file or symlink
+    # With --follow-symlinks, File is the link's target (filepath.EvalSymlinks: maybe outside
+    # the scanned tree) and SymlinkFile the path scanned: gitleaks' own SARIF and GitLab reports
+    # place the finding at SymlinkFile, and so does Leakline, whichever report it reads.
+    path = symlink or file
     if author and email and "<" not in email:
         author = f"{author} <{email}>"
     else:
@@ -869,7 +905,7 @@ def _v8(obj: dict, where: str) -> Observation:
         value,
         None,
         redacted,
-        _repo_from_link(link) if link else "",
+        _repo_from_link(link, commit) if link else "",
         path,
         line,
         commit,
@@ -905,20 +941,24 @@ def _forget_link() -> None:
     _link_match = ("", "")
 
 
-def _repo_from_link(link: str) -> str:
-    # The links of a report share their repository, and a link that starts with the text the
-    # last one matched matches the same way: the lazy ".+?" stops at the first place the
-    # suffix fits, and no attempt before that place reads past the matched text (it would
-    # have to be a proper prefix of "/-/blob/" etc. ending with a whole one). 1.1 µs → 0.2.
+def _repo_from_link(link: str, commit: str) -> str:
+    # The links of a report share their repository: a link that starts with the text up to
+    # the marker before the last one's commit ("…/acme/src/blob/") has the same. 1.1 µs → 0.2.
     global _link_match
     matched, repo = _link_match
     if matched and link.startswith(matched):
         return repo
+    at = link.find("/" + commit) if commit else -1
+    if at > 0:
+        head = link[: at + 1]
+        after = link[at + 1 + len(commit) : at + 2 + len(commit)]
+        for marker in _AZURE_MARKER if after == "?" else _LINK_MARKERS:
+            if head.endswith(marker) and _LINK_REMOTE.fullmatch(head, 0, len(head) - len(marker)):
+                _link_match = (head, head[: -len(marker)])
+                return head[: -len(marker)]
+    # No commit in the link (not one gitleaks wrote): the first marker.
     m = _LINK_REPO.match(link)
-    if m is None:
-        return ""
-    _link_match = (m.group(0), m.group(1))
-    return m.group(1)
+    return m.group(1) if m else ""
 
 
 # gitleaks before v8 had no secret group: ``offender`` is the whole regex match, which for

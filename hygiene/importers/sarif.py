@@ -70,7 +70,7 @@ from hygiene.taxonomy import (
 )
 
 from .base import ImportFormatError, Item, Observation, first_char, path_in_checkout, type_name
-from .gitleaks import aws_key_id_reference, safe_redacted
+from .gitleaks import REDACT, _without_credentials, aws_key_id_reference, safe_redacted
 from .leakline import (
     MIN_SECRET_LEN,
     clean,
@@ -116,6 +116,14 @@ RULES: dict[str, SecretType] = {
     "generic-api-key": SecretType.API_KEY,
     "pypi-upload-token": SecretType.API_KEY,
     "npm-access-token": SecretType.API_KEY,
+    # Ids whose words the generic guess misreads: Slack webhooks (gitleaks' first v8 id, Trivy's
+    # id), a Mailgun webhook's HMAC key ("signing"), Yandex Cloud's S3-compatible key ("aws",
+    # and 40 characters long), 1Password's keys ("password").
+    "slack-web-hook": SecretType.CHAT_WEBHOOK,
+    "mailgun-signing-key": SecretType.API_KEY,
+    "yandex-aws-access-token": SecretType.API_KEY,
+    "1password-secret-key": SecretType.GENERIC_SECRET,
+    "1password-service-account-token": SecretType.API_KEY,
 }
 
 VALIDITY = {
@@ -470,7 +478,9 @@ def result_observations(value: Any, where: str, run: _Run) -> Iterator[Observati
             secret_type=secret_type,
             secret_value=secret,
             redacted=redacted,
-            repo=clean(place["repo"] or repo, secret),
+            # A clone URL may carry its credentials (Qodana writes the remote's URL as it is,
+            # in GitLab CI https://gitlab-ci-token:<job token>@host/...): not kept.
+            repo=clean(_without_credentials(place["repo"] or repo), secret),
             path=clean(path, secret),
             line=place["line"],
             commit=clean(place["commit"] or commit or run.revision, secret),
@@ -867,6 +877,8 @@ def _secret(tool: str, properties: dict, snippet: str, where: str) -> tuple[str 
         return None, ""
     if tool.startswith(("gitleaks", "betterleaks")) or tool == "2ms":
         stripped = snippet.strip()
+        if stripped == REDACT:
+            return None, REDACT  # --redact in gitleaks' first v8 releases
         if stripped.endswith("...") or "REDACTED" in stripped:
             # --redact (REDACTED) or --redact=N (v8.19+: the first 100-N % of the secret, then
             # "..."): no value; the form is kept only if it shows at most 4 characters.

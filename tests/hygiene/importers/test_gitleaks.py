@@ -138,6 +138,44 @@ def test_gitlab_link_repo():
     assert obs.repo == "https://gitlab.example.com/group/sub/proj"
 
 
+SHA = "1b6da43b82b22e4eaa10bcf8ee591e91abbfc587"
+
+
+@pytest.mark.parametrize(
+    "link, repo",
+    [
+        # gitleaks v8.19+ createScmLink (detect/utils.go), one per platform it links for; the
+        # repository (or a GitLab subgroup) is named like one of the markers.
+        (f"https://github.com/acme/src/blob/{SHA}/app/config.py#L3", "https://github.com/acme/src"),
+        (
+            f"https://gitlab.com/acme/tree/svc/blob/{SHA}/app/config.py#L3",
+            "https://gitlab.com/acme/tree/svc",
+        ),
+        (
+            f"https://codeberg.org/acme/commit/src/commit/{SHA}/app/config.py#L3",
+            "https://codeberg.org/acme/commit",
+        ),
+        (
+            f"https://bitbucket.org/acme/src/src/{SHA}/app/config.py#lines-3",
+            "https://bitbucket.org/acme/src",
+        ),
+        (
+            f"https://dev.azure.com/acme/proj/_git/src/commit/{SHA}?path=/app/config.py&line=3"
+            "&lineStartColumn=1&lineEndColumn=10000000&type=2&lineStyle=plain&_a=files",
+            "https://dev.azure.com/acme/proj/_git/src",
+        ),
+    ],
+)
+def test_link_repo_is_read_up_to_the_findings_commit(link, repo):
+    """A repository named "src", "commit" or "tree" is no marker: the link is read up to the
+    marker before the finding's commit. Twice, so that the second reads the first's cache."""
+    finding = json.loads(load("json_simple.json"))[0]
+    finding.update(Commit=SHA, Link=link)
+    other = dict(finding, Link=link.replace("app/config.py", "b.py"), StartLine=9)
+    items = run(json.dumps([finding, other]).encode())
+    assert [obs.repo for obs in items] == [repo, repo]
+
+
 def test_secret_in_other_fields_is_scrubbed():
     finding = json.loads(load("json_simple.json"))[0]
     finding.update(Secret="s3cr3t-value-123", Description="found s3cr3t-value-123 here")
@@ -1071,3 +1109,88 @@ def test_real_v4_file_rule_offender_is_no_value():
 def test_a_generic_rule_yields_to_the_values_prefix(rule, value, expected):
     (obs,) = run(json.dumps([{"RuleID": rule, "Secret": value, "File": "f"}]).encode())
     assert obs.secret_type == expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "description", "secret", "expected"),
+    [
+        # gitleaks v8's first Slack webhook rule (config/gitleaks.toml of early v8), --redact.
+        ("slack-web-hook", "Slack Webhook", "REDACTED", "chat-webhook"),
+        # Current config/gitleaks.toml rules whose words mislead the generic guess.
+        (
+            "yandex-aws-access-token",
+            "Yandex AWS Access Token",
+            "YC" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7d",
+            "api-key",
+        ),
+        ("mailgun-signing-key", "Mailgun webhook signing key", "REDACTED", "api-key"),
+        (
+            "1password-secret-key",
+            "Uncovered a possible 1Password secret key",
+            "REDACTED",
+            "generic-secret",
+        ),
+    ],
+)
+def test_rules_whose_words_mislead_the_guess(rule, description, secret, expected):
+    finding = {"RuleID": rule, "Description": description, "Secret": secret, "File": "a.env"}
+    (obs,) = run(json.dumps([finding]).encode())
+    assert obs.secret_type == expected
+    assert obs.references == []  # a Yandex key is no AWS key id
+
+
+EARLY_V8 = "real_committed_paulstakem_v8_early_precommit_verbose_redact.txt"
+
+
+def test_real_early_v8_verbose_stdout_with_redact():
+    """gitleaks' first v8 releases printed each finding with json.MarshalIndent(f, "", "\\t")
+    and redacted the secret as "REDACT": a pre-commit hook's output, saved whole (pre-commit's
+    "[INFO] ..." lines, the banner, zerolog lines after the findings)."""
+    items = run(load(EARLY_V8))
+    assert [(o.path, o.line) for o in items] == [
+        ("terraform/lambda.tf", 44),
+        ("terraform/providers.tf", 10),
+        ("terraform/ec2.tf", 15),
+    ]
+    for obs in items:
+        assert (obs.rule, obs.secret_type, obs.title) == (
+            "aws-access-token",
+            "aws-access-key",
+            "AWS",
+        )
+        # "REDACT" is no value: as one, it made these three keys one secret.
+        assert (obs.secret_value, obs.redacted) == (None, "REDACT")
+        assert obs.references == []
+        assert (obs.commit, obs.author, obs.committed_at) == ("", "", None)  # Go's zero date
+
+
+def test_early_v8_redact_in_a_json_report_is_no_value():
+    """The same findings as the JSON report (--report-format json) writes them."""
+    text = load(EARLY_V8).decode()
+    objects = [json.loads("{" + part.split("}")[0] + "}") for part in text.split("{")[1:]]
+    items = run(json.dumps(objects).encode())
+    assert [(o.secret_value, o.redacted) for o in items] == [(None, "REDACT")] * 3
+    csv_report = (
+        "RuleID,Commit,File,Secret,Match,StartLine,EndLine,StartColumn,EndColumn,Author,"
+        "Message,Date,Email,Fingerprint\n"
+        "aws-access-token,,terraform/ec2.tf,REDACT,REDACTED,15,15,27,46,,,,,\n"
+    )
+    (obs,) = run(csv_report.encode())
+    assert (obs.secret_value, obs.redacted) == (None, "REDACT")
+
+
+def test_a_symlinked_file_is_placed_where_it_was_scanned():
+    """gitleaks dir --follow-symlinks (sources/directory.go): File is the link's target, as
+    filepath.EvalSymlinks gives it, SymlinkFile the path walked. gitleaks' SARIF (whose uri
+    the sarif importer reads) writes SymlinkFile: both imports give one place."""
+    finding = {
+        "RuleID": "generic-api-key",
+        "Secret": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+        "File": "/home/dev/shared/app.env",
+        "SymlinkFile": "config/app.env",
+        "StartLine": 3,
+    }
+    (obs,) = run(json.dumps([finding]).encode())
+    assert (obs.path, obs.line) == ("config/app.env", 3)
+    (plain,) = run(json.dumps([dict(finding, SymlinkFile="")]).encode())
+    assert plain.path == "/home/dev/shared/app.env"

@@ -221,6 +221,22 @@ def test_multiple_runs_and_version_control_provenance():
     assert items[2].repo == "https://github.com/acme/api"
 
 
+def test_provenance_repository_uri_loses_its_credentials():
+    """Qodana (GitReportContributor) writes the remote's first URL as it is: a GitLab CI
+    checkout's carries the job token (https://gitlab-ci-token:<token>@host/...)."""
+    doc = json.loads(GITLEAKS.read_text())
+    doc["runs"][0]["versionControlProvenance"] = [
+        {
+            "repositoryUri": "https://gitlab-ci-token:glcbt-64_FakeJobToken0123@gitlab.example.com/g/p.git",
+            "revisionId": "abc123",
+            "branch": "main",
+        }
+    ]
+    items = run(json.dumps(doc))
+    assert {o.repo for o in items} == {"https://gitlab.example.com/g/p.git"}
+    assert all("FakeJobToken" not in text for o in items for _, text in texts_of(o))
+
+
 def test_suppressions_and_baseline():
     doc = json.loads(GITLEAKS.read_text())
     doc["runs"][0]["results"][0]["suppressions"] = [{"kind": "external", "status": "rejected"}]
@@ -498,6 +514,41 @@ def test_real_trivy_log_gives_its_secrets_not_its_vulnerabilities():
     doc = json.loads(TRIVY.read_text())
     doc["runs"][0]["results"] = doc["runs"][0]["results"][:1]
     assert run(json.dumps(doc)) == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "title", "expected"),
+    [
+        # Trivy's builtin secret rules (pkg/fanal/secret/builtin-rules.go): id and Title.
+        ("slack-web-hook", "Slack Webhook", "chat-webhook"),
+        ("mailgun-signing-key", "Mailgun webhook signing key", "api-key"),
+        # gitleaks' (config/gitleaks.toml), as its SARIF names them.
+        ("yandex-aws-access-token", "Yandex AWS Access Token", "api-key"),
+        ("1password-service-account-token", "Uncovered a possible 1Password token", "api-key"),
+    ],
+)
+def test_trivy_and_gitleaks_rules_whose_words_mislead_the_guess(rule, title, expected):
+    doc = json.loads(TRIVY.read_text())
+    run_ = doc["runs"][0]
+    run_["tool"]["driver"]["rules"][1].update(id=rule, shortDescription={"text": title})
+    run_["results"][1]["ruleId"] = rule
+    (obs,) = run(json.dumps(doc))
+    assert (obs.rule, obs.secret_type) == (rule, expected)
+
+
+def test_early_gitleaks_v8_redact_snippet_is_no_value():
+    """gitleaks' first v8 releases redacted the secret as "REDACT", and the SARIF snippet is
+    the secret: not a value, which would make every redacted finding one secret."""
+    doc = json.loads(GITLEAKS_CI.read_text())
+    result = doc["runs"][0]["results"][0]
+    result["locations"][0]["physicalLocation"]["region"]["snippet"]["text"] = "REDACT"
+    doc["runs"][0]["results"].append(json.loads(json.dumps(result)))
+    doc["runs"][0]["results"][1]["locations"][0]["physicalLocation"]["region"]["startLine"] = 9
+    items = run(json.dumps(doc))
+    assert [(o.secret_value, o.redacted, o.line) for o in items] == [
+        (None, "REDACT", 7),
+        (None, "REDACT", 9),
+    ]
 
 
 GITLEAKS_CI = HERE / "real_gitleaks_8_ci_redacted_custom_rules.sarif"
