@@ -50,7 +50,7 @@ _PEM_HEADER = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]{1,60}-----")
 
 
 def _not_a_value(value: str) -> bool:
-    value = value.strip()
+    value = repo_without_credentials(value.strip())
     return (
         len(value) < MIN_VALUE_LEN
         or _SCHEME.fullmatch(value) is not None
@@ -148,10 +148,21 @@ def place_of_link(url: str) -> str:
     return _url(url)
 
 
+# A URL's user information: "https://gitlab-ci-token:<token>@host/…" (a CI job's clone URL, as
+# Qodana's SARIF and TruffleHog's git source write it), "https://user:p@ss@host/…".
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def repo_without_credentials(value: str) -> str:
+    """A repository as a tool named it, without the ``user:password@`` a clone URL may carry
+    (the password is often a token): nothing shown or searched holds it."""
+    return _USERINFO.sub(r"\1", value) if "@" in value else value
+
+
 def _repo(value: str) -> str:
     if not value:
         return ""
-    value = value.strip()
+    value = repo_without_credentials(value.strip())
     return value[:-4] if value.endswith(".git") else value.rstrip("/")
 
 

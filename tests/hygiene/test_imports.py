@@ -202,6 +202,86 @@ def test_one_secret_in_two_comments_is_two_findings_each_with_its_link(tmp_path,
     assert (third["created"], third["missing"]) == (0, 0)
 
 
+def search_terms_holding(text: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM hygiene_searchterm WHERE strpos(value, %s) > 0", [text]
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("fmt", ["trufflehog", "sarif"])
+def test_a_repository_cloned_with_a_token_is_stored_without_it(tmp_path, scanners, fmt):
+    """A CI job's remote carries its job token (https://gitlab-ci-token:<token>@host/…), and
+    TruffleHog's git source and Qodana's SARIF name the repository so: the token is neither
+    shown nor searchable. Findings stored with it before lose it (migration hygiene 0023) and
+    keep matching what the next scan reports."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    from hygiene.fingerprints import secret_location_key
+
+    job_token = "glcbt-64_Zq8Xv3Lm9Pn2Rt6Yw1Kd4Hs7"
+    remote = f"https://gitlab-ci-token:{job_token}@gitlab.example.com/acme/webapp.git"
+    if fmt == "trufflehog":
+        git = {"commit": "a" * 40, "file": "app/settings.py", "line": 4, "repository": remote}
+        line = {
+            "SourceMetadata": {"Data": {"Git": git}},
+            "SourceName": "trufflehog - git",
+            "DetectorName": "Github",
+            "DecoderName": "PLAIN",
+            "Verified": False,
+            "Raw": GH_TOKEN,
+        }
+        data = json.dumps(line).encode() + b"\n"
+    else:
+        result = {
+            "ruleId": "github-pat",
+            "message": {"text": "GitHub PAT"},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": "app/settings.py"},
+                        "region": {"startLine": 4, "snippet": {"text": GH_TOKEN}},
+                    }
+                }
+            ],
+        }
+        run = {
+            "tool": {"driver": {"name": "gitleaks", "rules": [{"id": "github-pat"}]}},
+            "versionControlProvenance": [{"repositoryUri": remote, "revisionId": "a" * 40}],
+            "results": [result],
+        }
+        data = json.dumps({"version": "2.1.0", "runs": [run]}).encode()
+    Source.objects.get_or_create(slug=fmt, defaults={"name": fmt, "kind": "scanner"})
+    assert run_cli(tmp_path, data, source=fmt, fmt=fmt)["created"] == 1
+    found = Finding.objects.get(source__slug=fmt)
+    assert found.repo == "https://gitlab.example.com/acme/webapp"
+    assert not Finding.objects.filter(repo__contains=job_token).exists()
+    terms = connection.vendor == "postgresql"  # search terms are PostgreSQL's
+    if terms:
+        assert search_terms_holding(job_token) == 0
+        assert search_terms_holding(found.repo) == 1
+
+    # As an import stored it before: with the token, keyed by that repository, searchable.
+    fp = found.secret.fingerprint
+    stored = remote.removesuffix(".git")
+    old_key = secret_location_key(fp, stored, found.path, found.line, found.commit)
+    Finding.objects.filter(pk=found.pk).update(repo=stored, location_key=old_key)
+    if terms:
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO hygiene_searchterm (value) VALUES (%s)", [stored])
+    migration = importlib.import_module("hygiene.migrations.0023_repositories_without_credentials")
+    migration.clean(django_apps, connection.schema_editor())
+    found.refresh_from_db()
+    assert found.repo == "https://gitlab.example.com/acme/webapp"
+    if terms:
+        assert search_terms_holding(job_token) == 0
+    again = run_cli(tmp_path, data + b"\n", source=fmt, fmt=fmt, name="again.json")
+    assert (again["created"], again["unchanged"]) == (0, 1)
+
+
 def test_the_same_report_twice_creates_nothing(tmp_path, scanners):
     data = reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN}])
     first = run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
