@@ -1,7 +1,8 @@
 """Nosey Parker: ``noseyparker report --format jsonl`` (one finding per line), and also the
 ``--format json`` array (streamed).
 
-One Observation per match. The secret value is the match's capture groups: ``groups`` (base64,
+One Observation per match and place (``_places``: each provenance entry of another repository
+or path). The secret value is the match's capture groups: ``groups`` (base64,
 Nosey Parker 0.17+; several groups are joined with ":"), else ``match_content`` (0.16 and
 earlier), else the finding's ``groups`` / ``match_content``, and only as a last resort
 ``snippet.matching`` (the whole regex match, which can include a little context). The snippet's
@@ -15,14 +16,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import IO, Any
 
 from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
 
 from .base import EMPTY_LINES, ImportFormatError, Item, Observation, first_char, iter_json_lines
-from .gitleaks import _without_credentials, aws_key_id_reference
+from .gitleaks import _without_credentials, aws_key_id_reference, peek, sniff
 from .leakline import (
     clean,
     dict_at,
@@ -57,22 +60,69 @@ RULES: dict[str, SecretType] = {
 
 STATUS = {"reject": "false_positive"}
 
-# Rules that match identifiers, not credentials: a bucket name or an ARN leaks no access by
-# itself. The keyword guess would read "AWS" in their names as an AWS access key (high
-# severity); they stay generic and informational.
+# Rules that match identifiers, not credentials: a bucket name, an ARN, an account or client id
+# leaks no access by itself. The keyword guess would read "AWS" or "Google" in their names as
+# an AWS access key or a GCP key (high severity); they stay generic and informational. Nosey
+# Parker's own np.assets ruleset lists them (its "identifier" category, 0.19+), less np.aws.1,
+# the AWS access key id, which other tools report as the key too. Known by the rule's text id
+# (0.14+), which a rename keeps, and by every name it had: 0.19 dropped "(path style)" and
+# "(subdomain style)" from the bucket rules.
+NOT_CREDENTIAL_IDS = frozenset(
+    {
+        "np.s3.1",  # AWS S3 Bucket
+        "np.s3.2",
+        "np.gcs.1",  # Google Cloud Storage Bucket
+        "np.gcs.2",
+        "np.arn.1",  # Amazon Resource Name
+        "np.aws.3",  # AWS Account ID
+        "np.google.1",  # Google Client ID
+        "np.github.5",  # GitHub Client ID
+        "np.linkedin.1",  # LinkedIn Client ID
+        "np.twitter.1",  # Twitter Client ID
+        "np.mapbox.1",  # Mapbox Public Access Token
+        "np.segment.1",  # Segment Public API Token
+        "np.shopify.1",  # Shopify Domain
+        "np.age.1",  # Age Recipient (X25519 public key)
+    }
+)
 NOT_CREDENTIALS = frozenset(
     {
+        "aws s3 bucket",
         "aws s3 bucket (path style)",
         "aws s3 bucket (subdomain style)",
         "amazon resource name",
+        "aws account id",
+        "google cloud storage bucket",
         "google cloud storage bucket (path style)",
         "google cloud storage bucket (subdomain style)",
+        "google client id",
+        "github client id",
+        "linkedin client id",
+        "twitter client id",
+        "mapbox public access token",
+        "segment public api token",
+        "shopify domain",
+        "age recipient (x25519 public key)",
     }
 )
 
 
 def parse(stream: IO[bytes]) -> Iterator[Item]:
     stream, char = first_char(stream, EMPTY_LINES)
+    head = peek(stream)
+    try:
+        yield from _records(stream, char)
+    except ImportFormatError as exc:
+        # A misrouted report, pretty-printed (a SARIF log read as JSON lines fails on its
+        # first line): name the format it looks like.
+        first = exc.location.startswith(("line 1:", "line 1.", "$[0]")) or exc.location == "line 1"
+        hint = sniff(head) if first and "(this looks like" not in exc.message else ""
+        if hint:
+            raise ImportFormatError(f"{exc.message} ({hint})", exc.location) from None
+        raise
+
+
+def _records(stream: IO[bytes], char: str) -> Iterator[Item]:
     if char == "[":
         for index, (_kind, _prefix, value) in enumerate(stream_json(stream, {"item"})):
             yield from finding_observations(value, f"$[{index}]")
@@ -82,7 +132,8 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
     else:
         raise ImportFormatError(
             "not a Nosey Parker report: expected JSON lines (report --format jsonl) or a JSON "
-            "array (--format json)"
+            "array (--format json)",
+            "line 1",
         )
 
 
@@ -92,23 +143,22 @@ def finding_observations(value: Any, where: str) -> Iterator[Observation]:
     if record_type is not None and record_type != "finding":
         return  # other record kinds are not findings
     if "rule_name" not in finding or "matches" not in finding:
-        raise ImportFormatError(
-            "not a Nosey Parker finding: 'rule_name' and 'matches' are required", where
-        )
+        raise ImportFormatError(_not_a_finding(finding), where)
     rule_name = text_at(finding, "rule_name", where, required=True)
     rule_text_id = text_at(finding, "rule_text_id", where)
     finding_id = text_at(finding, "finding_id", where)
     finding_secret = _groups(finding, where) or _match_content(finding, where)
-    statuses = list_at(finding, "statuses", where)
-    finding_status = text_at(finding, "status", where) or next(
-        (s for s in statuses if isinstance(s, str)), ""
-    )
+    # 0.16 annotated the finding (`status`); 0.17+ annotates each match (`status`, null when
+    # not annotated), the finding's `statuses` being only the set of its matches' statuses:
+    # a match's own status is the one that holds, even when null.
+    list_at(finding, "statuses", where)  # checked, not read
+    finding_status = text_at(finding, "status", where)
 
     matches = list_at(finding, "matches", where)
     for index, raw_match in enumerate(matches):
         match_where = f"{where}.matches[{index}]"
         match = object_at(raw_match, match_where, "a match object")
-        yield _observation(
+        yield from _observations(
             match,
             match_where,
             rule_name=text_at(match, "rule_name", match_where) or rule_name,
@@ -120,7 +170,16 @@ def finding_observations(value: Any, where: str) -> Iterator[Observation]:
         )
 
 
-def _observation(
+def _not_a_finding(obj: dict) -> str:
+    message = "not a Nosey Parker finding: 'rule_name' and 'matches' are required"
+    if "rule_name" in obj and ("distinct_count" in obj or "total_count" in obj):
+        # `noseyparker summarize --format json`: counts per rule, no findings.
+        return f"{message} (this looks like `summarize` output; send `report --format json`)"
+    hint = sniff(json.dumps(obj)[:65536].encode())
+    return f"{message} ({hint})" if hint else message
+
+
+def _observations(
     match: dict,
     where: str,
     *,
@@ -130,7 +189,8 @@ def _observation(
     finding_secret: str,
     finding_status: str,
     finding_groups: list,
-) -> Observation:
+) -> Iterator[Observation]:
+    """The match's Observation at each place its blob was seen (``_places``)."""
     snippet = dict_at(match, "snippet", where)
     secret = (
         _groups(match, where)
@@ -140,45 +200,6 @@ def _observation(
     ) or None
     if secret and secret.startswith(_BASE64_PEM):
         secret = _pem_from_base64(secret)
-
-    repo = path = file_path = commit = author = ""
-    committed_at = None
-    for prov_where, prov in _provenance(match, where):
-        prov = object_at(prov, prov_where)
-        kind = text_at(prov, "kind", prov_where)
-        if kind == "file":
-            file_path = file_path or text_at(prov, "path", prov_where)
-        elif kind == "git_repo":
-            repo = repo or _repo_name(text_at(prov, "repo_path", prov_where))
-            commit_prov = prov.get("first_commit") or prov.get("commit_provenance")
-            if commit_prov is None or commit:
-                continue
-            commit_where = prov_where + (
-                ".first_commit" if "first_commit" in prov else ".commit_provenance"
-            )
-            commit_prov = object_at(commit_prov, commit_where)
-            meta = dict_at(commit_prov, "commit_metadata", commit_where)
-            meta_where = f"{commit_where}.commit_metadata"
-            commit = text_at(meta, "commit_id", meta_where)
-            name = text_at(meta, "author_name", meta_where)
-            email = text_at(meta, "author_email", meta_where)
-            author = f"{name} <{email}>" if name and email else name or email
-            committed_at = epoch_with_offset(
-                meta.get("committer_timestamp") or meta.get("author_timestamp")
-            )
-            path = path or text_at(commit_prov, "blob_path", commit_where)
-        elif kind == "extended":
-            payload = prov.get("payload")
-            # An enumerator's own provenance: under "payload" (0.22+) or beside "kind"
-            # (earlier), with the keys its author chose ("path", or "filename" as in
-            # Nosey Parker's enumerator example).
-            if isinstance(payload, dict):
-                file_path = file_path or _extended_path(payload)
-                repo = repo or _extended_text(payload, "repo")
-            elif isinstance(payload, str):
-                file_path = file_path or payload
-            file_path = file_path or _extended_path(prov)
-    path = _tidy_path(path or file_path)
 
     location = dict_at(match, "location", where)
     span = dict_at(location, "source_span", f"{where}.location")
@@ -192,7 +213,7 @@ def _observation(
         "blob_id": text_at(match, "blob_id", where),
         "structural_id": text_at(match, "structural_id", where),
     }
-    status = text_at(match, "status", where) or finding_status
+    status = text_at(match, "status", where) if "status" in match else finding_status
 
     # AWS documents access key ids as identifiers; a match's group that is one names the key
     # (AWS API Credentials: key id + secret), so rotation events can be matched to the leak.
@@ -202,8 +223,44 @@ def _observation(
         ref = aws_key_id_reference(group)
         if ref and ref not in references:
             references.append(ref)
-    not_credential = rule_name.strip().lower() in NOT_CREDENTIALS
+    not_credential = (
+        rule_text_id.strip() in NOT_CREDENTIAL_IDS or rule_name.strip().lower() in NOT_CREDENTIALS
+    )
 
+    for repo, path, commit, author, committed_at in _places(match, where):
+        yield _observation(
+            rule_name=rule_name,
+            rule_text_id=rule_text_id,
+            not_credential=not_credential,
+            secret=secret,
+            references=list(references),
+            repo=repo,
+            path=path,
+            line=line,
+            commit=commit,
+            author=author,
+            committed_at=committed_at,
+            status=status,
+            ids=ids,
+        )
+
+
+def _observation(
+    *,
+    rule_name: str,
+    rule_text_id: str,
+    not_credential: bool,
+    secret: str | None,
+    references: list,
+    repo: str,
+    path: str,
+    line: int | None,
+    commit: str,
+    author: str,
+    committed_at: datetime | None,
+    status: str,
+    ids: dict[str, str],
+) -> Observation:
     return Observation(
         rule=rule_name,
         secret_type=(
@@ -223,6 +280,71 @@ def _observation(
         title=rule_name,
         tool_resolution=STATUS.get(status, ""),
         tool_ids={k: v for k, v in ids.items() if v and clean(v, secret)},
+    )
+
+
+Place = tuple[str, str, str, str, datetime | None]  # repo, path, commit, author, time
+
+
+def _places(match: dict, where: str) -> list[Place]:
+    """Where the match's blob was seen. A blob is scanned once, whatever the number of places
+    that hold it: each `git_repo` provenance entry is one (0.20+ lists a blob under every name
+    it first appeared with in a commit, and in every repository of the scan that holds it,
+    forks and copies alike), else each `file` or `extended` path. A `file` entry beside git
+    entries is the work tree's copy of a blob of the repository (`noseyparker scan .`): the
+    git entry, with its commit, names that place."""
+    git: list[Place] = []
+    other: list[tuple[str, str]] = []  # repo, path
+    for prov_where, prov in _provenance(match, where):
+        prov = object_at(prov, prov_where)
+        kind = text_at(prov, "kind", prov_where)
+        if kind == "file":
+            other.append(("", text_at(prov, "path", prov_where)))
+        elif kind == "git_repo":
+            git.append(_git_place(prov, prov_where))
+        elif kind == "extended":
+            payload = prov.get("payload")
+            # An enumerator's own provenance: under "payload" (0.22+) or beside "kind"
+            # (earlier), with the keys its author chose ("path", or "filename" as in
+            # Nosey Parker's enumerator example).
+            repo = path = ""
+            if isinstance(payload, dict):
+                repo, path = _extended_text(payload, "repo"), _extended_path(payload)
+            elif isinstance(payload, str):
+                path = payload
+            other.append((repo, path or _extended_path(prov)))
+    file_path = next((path for _, path in other if path), "")
+    if git:
+        # --git-blob-provenance=minimal names the repository alone: a file entry's path then.
+        with_commit = {place[0] for place in git if place[2]}
+        places = [
+            (repo, _tidy_path(path or file_path), commit, author, committed_at)
+            for repo, path, commit, author, committed_at in git
+            if commit or repo not in with_commit
+        ]
+    else:
+        named = [(repo, path) for repo, path in other if path or repo]
+        places = [(repo, _tidy_path(path), "", "", None) for repo, path in named]
+    return list(dict.fromkeys(places)) or [("", "", "", "", None)]
+
+
+def _git_place(prov: dict, where: str) -> Place:
+    repo = _repo_name(text_at(prov, "repo_path", where))
+    commit_prov = prov.get("first_commit") or prov.get("commit_provenance")
+    if commit_prov is None:
+        return repo, "", "", "", None
+    commit_where = where + (".first_commit" if "first_commit" in prov else ".commit_provenance")
+    commit_prov = object_at(commit_prov, commit_where)
+    meta = dict_at(commit_prov, "commit_metadata", commit_where)
+    meta_where = f"{commit_where}.commit_metadata"
+    name = text_at(meta, "author_name", meta_where)
+    email = text_at(meta, "author_email", meta_where)
+    return (
+        repo,
+        text_at(commit_prov, "blob_path", commit_where),
+        text_at(meta, "commit_id", meta_where),
+        f"{name} <{email}>" if name and email else name or email,
+        epoch_with_offset(meta.get("committer_timestamp") or meta.get("author_timestamp")),
     )
 
 

@@ -6,9 +6,11 @@ A finding: ``{"SourceMetadata": {"Data": {"<Git|Github|Gitlab|Filesystem|S3|Dock
 "StructuredData"}``.
 
 ``Raw`` (else ``RawV2``) goes to ``secret_value`` only; ``RawV2`` (for AWS: key id + secret) is
-never stored elsewhere. Releases before ``DecoderName`` existed marshalled ``Raw`` as a Go
-``[]byte``, i.e. base64; see ``_decode_old_raw`` for when it is decoded. Log records mixed into
-the stream (``{"level": ..., "msg": ...}``) are skipped.
+never stored elsewhere. The GCP and GCPApplicationDefaultCredentials detectors' Raw names the
+account, not the key: their value comes from RawV2 (``_credential_in_raw_v2``). Releases
+before ``DecoderName`` existed marshalled ``Raw`` as a Go ``[]byte``, i.e. base64; see
+``_decode_old_raw`` for when it is decoded. Log records mixed into the stream
+(``{"level": ..., "msg": ...}``) are skipped.
 
 TruffleHog v2 ``--json`` and v3 ``--json-legacy`` (git sources) write another shape, one line
 per commit and file: ``{"branch", "commit" (the message), "commitHash", "date", "diff", "path",
@@ -219,10 +221,17 @@ def finding(obj: dict[str, Any], where: str) -> Observation:
     if not rule:
         raise ImportFormatError("missing required field 'DetectorName'", where)
     redacted_form = text(obj, "Redacted", where)
+    if rule.lower() == _GCP_ADC:
+        # The refresh token's first 3 characters, "...", then all of it from the 48th on.
+        redacted_form = ""
     raw = text(obj, "Raw", where)
     if raw:
         raw = _decode_old_raw(obj, raw, redacted_form)
-    value = raw or text(obj, "RawV2", where) or None
+    raw_v2 = text(obj, "RawV2", where)
+    value = raw or raw_v2 or None
+    account_refs: list[Reference] = []
+    if raw and raw_v2:
+        value, account_refs = _credential_in_raw_v2(rule, raw, raw_v2)
     source_name, source = _source(obj, where)
     extra = mapping(obj, "ExtraData", where)
     custom = _custom_detector(rule, extra, value)
@@ -268,13 +277,56 @@ def finding(obj: dict[str, Any], where: str) -> Observation:
         ids["source"] = source_name
     if custom:
         ids["custom_detector"] = custom
+    ids.update(obs.tool_ids)  # what the place added (a staged change)
     obs.tool_ids = ids
 
     ref = aws_key_id_reference(value)
     if ref:
         obs.references.append(ref)
     obs.references.extend(_references(extra, value, obj))
+    obs.references.extend(r for r in account_refs if r not in obs.references)
     return scrub(obs)
+
+
+# Detectors whose Raw names the account, not the credential, while RawV2 holds the credential:
+# the GCP detector's Raw is the service account's client_email (every key of the account has
+# it) and its RawV2 the key file as JSON; GCPApplicationDefaultCredentials' Raw is the OAuth
+# client id (gcloud's own, the same in every user's application_default_credentials.json)
+# and its RawV2 that id followed by the user's refresh token. Raw as the value would make
+# every key of an account, or every user's credentials, one secret.
+_GCP_KEY_FILE = "gcp"
+_GCP_ADC = "gcpapplicationdefaultcredentials"
+
+
+def _credential_in_raw_v2(rule: str, raw: str, raw_v2: str) -> tuple[str, list[Reference]]:
+    """The credential itself for the detectors above: the service account key's private key
+    (the same value TruffleHog's PrivateKey detector reports for the same file, so both are
+    one secret), the refresh token; references name the account (client_email,
+    private_key_id, project_id). Raw for every other detector, and when RawV2 is not of that
+    shape."""
+    detector = rule.lower()
+    if detector == _GCP_ADC:
+        token = raw_v2[len(raw) :].strip() if raw_v2.startswith(raw) else ""
+        return (token or raw), []
+    if detector != _GCP_KEY_FILE:
+        return raw, []
+    try:
+        key = json.loads(raw_v2)
+    except (ValueError, RecursionError):  # a malformed RawV2 leaves Raw
+        return raw, []
+    if not isinstance(key, dict):
+        return raw, []
+    private_key = key.get("private_key")
+    if not isinstance(private_key, str) or "PRIVATE KEY" not in private_key:
+        return raw, []
+    refs = []
+    for field in ("client_email", "private_key_id", "project_id"):
+        found = key.get(field)
+        if isinstance(found, str) and found.strip() and len(found) <= 512:
+            found = found.strip()
+            if found not in private_key:
+                refs.append(Reference("other", f"{field}={found}"))
+    return private_key, refs
 
 
 def _custom_detector(rule: str, extra: dict, value: str | None) -> str:
@@ -429,6 +481,9 @@ def _first(source: dict, keys: tuple[str, ...], loc: str) -> str:
     return ""
 
 
+_STAGED = "Staged"
+
+
 def _place(obs: Observation, source_name: str, source: dict, loc: str) -> None:
     """Repository (or other container), path, line, commit, link, author and date from one
     source's metadata (fields of other kinds, such as enums and ACL lists, are not read)."""
@@ -444,6 +499,11 @@ def _place(obs: Observation, source_name: str, source: dict, loc: str) -> None:
     obs.path = _first(source, _PATH_FIELDS, loc)
     obs.line = number(source, "line", loc)
     obs.commit = text(source, "commit", loc)
+    if obs.commit == _STAGED:
+        # The git source's scan of staged changes (`git diff --cached`, what a pre-commit hook
+        # sees) names no commit but this word; the change is in the work tree, not history.
+        obs.commit = ""
+        obs.tool_ids["staged"] = "true"
     email = text(source, "email", loc)
     obs.author = person(_first(source, _AUTHOR_FIELDS, loc), email)
     obs.committed_at = _lenient_time(source, loc)

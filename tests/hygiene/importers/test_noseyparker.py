@@ -506,3 +506,135 @@ def test_clone_url_without_credentials_and_long_paths_in_linear_time():
     clone = "/d/clones/https/h/x" + "/" * 200_000 + "a"
     creds, _, _ = run(data.replace(b"<REPO>", clone.encode()))
     assert creds.repo.startswith("https://h/x/") and creds.repo.endswith("/a")
+
+
+def test_real_v0_22_renamed_bucket_rule_is_no_credential():
+    """Nosey Parker 0.19 renamed "AWS S3 Bucket (path style)" to "AWS S3 Bucket" (and the
+    Google Cloud Storage bucket rules likewise); a bucket name is still no AWS access key."""
+    creds, bucket = run((HERE / "real_noseyparker_appmaker_git_v0_22.json").read_bytes())
+    assert (creds.secret_type, creds.severity) == ("aws-secret-key", None)
+    assert (bucket.rule, bucket.tool_ids["rule_text_id"]) == ("AWS S3 Bucket", "np.s3.2")
+    assert (bucket.secret_type, bucket.severity) == ("generic-secret", "info")
+    assert bucket.secret_value == "s3-us-west-2.amazonaws.com/makerstrap"
+    assert bucket.references == []
+
+
+@pytest.mark.parametrize(
+    ("rule_name", "rule_text_id", "value"),
+    [
+        # Nosey Parker's np.assets ruleset: identifiers, public keys and bucket names.
+        ("Google Cloud Storage Bucket", "np.gcs.1", "acme-backups.storage.googleapis.com"),
+        ("AWS Account ID", "np.aws.3", "324320755747"),
+        ("Google Client ID", "np.google.1", "231545488769-4d1mcev9vifvlncrern52id2pqqf5u5l"),
+        ("GitHub Client ID", "np.github.5", "Iv1.8a61f9b3a7aba766"),
+        ("Amazon Resource Name", "np.arn.1", "arn:aws:iam::123456789012:user/ci"),
+        # Known by its text id under a name a later release may give it.
+        ("S3 Bucket Name", "np.s3.1", "acme-backups.s3.amazonaws.com"),
+        # Known by its name in reports without text ids (before 0.17).
+        ("AWS S3 Bucket", "", "acme-backups.s3.amazonaws.com"),
+    ],
+)
+def test_identifier_rules_are_no_credentials(rule_name, rule_text_id, value):
+    finding = json.loads((HERE / "real_noseyparker_appmaker_git_v0_22.json").read_bytes())[1]
+    group = base64.b64encode(value.encode()).decode()
+    finding.update(rule_name=rule_name, rule_text_id=rule_text_id, groups=[group])
+    match = finding["matches"][0]
+    match.update(rule_name=rule_name, rule_text_id=rule_text_id, groups=[group])
+    (obs,) = run(json.dumps(finding))
+    assert (obs.secret_type, obs.severity) == ("generic-secret", "info")
+    assert obs.secret_value == value
+    # An AWS access key id alone (np.aws.1) is still the key, as other tools report it.
+    finding.update(rule_name="AWS API Key", rule_text_id="np.aws.1")
+    match.update(rule_name="AWS API Key", rule_text_id="np.aws.1")
+    match["groups"] = [base64.b64encode(b"AKIAJEEUOSJXYB2BKLMA").decode()]
+    (obs,) = run(json.dumps(finding))
+    assert (obs.secret_type, obs.severity) == ("aws-access-key", None)
+
+
+def test_a_match_status_is_its_own_not_its_findings():
+    """`statuses` is "the unique statuses assigned to matches in the group" (Nosey Parker's
+    FindingMetadata): a match left unannotated (status null) beside a rejected one is open.
+    Nosey Parker 0.16 wrote one `status` for the finding, none per match: it holds for all."""
+    lines = (HERE / "real_defectdojo_0_22_git.jsonl").read_text().splitlines()
+    finding = json.loads(lines[2])  # one finding, two matches
+    finding["matches"][0]["status"] = "reject"
+    finding["statuses"] = ["reject"]
+    rejected, unannotated = run(json.dumps(finding))
+    assert rejected.tool_resolution == "false_positive"
+    assert unannotated.tool_resolution == ""
+    finding["matches"][1]["status"] = "accept"
+    finding["statuses"] = ["reject", "accept"]
+    assert [o.tool_resolution for o in run(json.dumps(finding))] == ["false_positive", ""]
+    for match in finding["matches"]:
+        del match["status"]
+    finding.update(status="reject", statuses=None)
+    assert [o.tool_resolution for o in run(json.dumps(finding))] == ["false_positive"] * 2
+
+
+def test_a_blob_seen_in_several_places_is_a_finding_at_each():
+    """Nosey Parker scans a blob once and lists every place it was seen as a provenance entry
+    (one repository and one name each: 0.20+ reports a blob "with all names" it first appeared
+    with in a commit, and a scan of several repositories lists each that holds it). Each is a
+    place of the secret; a file entry beside them is the work tree's copy."""
+    finding = json.loads((HERE / "real_noseyparker_appmaker_git_v0_22.json").read_bytes())[0]
+    match = finding["matches"][0]
+    git = match["provenance"][0]
+    fork = json.loads(json.dumps(git))
+    fork["repo_path"] = "/scan/clones/https/github.com/acme/appmaker-fork.git"
+    copy = json.loads(json.dumps(git))
+    copy["first_commit"]["blob_path"] = "config/my.env"
+    match["provenance"] = [git, fork, copy, {"kind": "file", "path": "<REPO>/my.env"}]
+    items = run(json.dumps(finding))
+    commit = "9ba2c5654ef78e49ce0173b81f1bcf8f25fcb36a"
+    assert [(o.repo, o.path, o.commit) for o in items] == [
+        ("<REPO>", "my.env", commit),
+        ("https://github.com/acme/appmaker-fork", "my.env", commit),
+        ("<REPO>", "config/my.env", commit),
+    ]
+    assert len({o.secret_value for o in items}) == 1
+    assert all(o.author == "David Ascher <david.ascher@gmail.com>" for o in items)
+    assert all(o.line == 9 for o in items)
+    # The same blob in two files of a directory scan: two places.
+    match["provenance"] = [
+        {"kind": "file", "path": "./svc-a/.env"},
+        {"kind": "file", "path": "./svc-b/.env"},
+        {"kind": "file", "path": "./svc-a/.env"},
+    ]
+    assert [(o.repo, o.path) for o in run(json.dumps(finding))] == [
+        ("", "svc-a/.env"),
+        ("", "svc-b/.env"),
+    ]
+    # A repository named without commits (--git-blob-provenance=minimal) and a file entry.
+    match["provenance"] = [
+        {"kind": "git_repo", "repo_path": "/src/appmaker/.git", "first_commit": None},
+        {"kind": "file", "path": "/src/appmaker/my.env"},
+    ]
+    assert [(o.repo, o.path, o.commit) for o in run(json.dumps(finding))] == [
+        ("/src/appmaker", "/src/appmaker/my.env", "")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        # `report` in its default human format (Nosey Parker's scan_secrets1 snapshot).
+        (b"Finding 1/1: AWS API Key\nMatch: AKIADEADBEEFDEADBEEF\n", "line 1: not a Nosey"),
+        # `summarize --format json` (its FindingSummaryEntry fields): counts, no findings.
+        (
+            b'[{"rule_name": "AWS API Key", "distinct_count": 1, "total_count": 1, '
+            b'"accept_count": 0, "reject_count": 0, "mixed_count": 0, "unlabeled_count": 1}]',
+            "$[0]: not a Nosey Parker finding: 'rule_name' and 'matches' are required (this "
+            "looks like `summarize` output; send `report --format json`)",
+        ),
+        ((FIXTURES / "sarif" / "sarif_simple.sarif").read_bytes(), "use format sarif"),
+        (
+            (FIXTURES / "trufflehog" / "README_example_output.jsonl").read_bytes(),
+            "use format trufflehog",
+        ),
+    ],
+)
+def test_other_outputs_are_named(data, expected):
+    with pytest.raises(ImportFormatError) as info:
+        run(data)
+    assert expected in str(info.value)
+    assert "AKIADEADBEEFDEADBEEF" not in str(info.value)

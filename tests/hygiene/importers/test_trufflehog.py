@@ -1079,3 +1079,104 @@ def test_service_named_detectors_are_api_keys(detector, detector_type, raw, raw_
     rec.update(Verified=True, VerificationError="")
     (obs,) = run(lines(rec))
     assert (obs.rule, obs.secret_type, obs.validity) == (detector, "api-key", "valid")
+
+
+# --- detectors whose Raw names the account, not the credential --------------------------------
+
+# A service account key file's shape (private key body made up: nothing here parses keys).
+_KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7" + "q" * 60
+_PEMS = [f"-----BEGIN PRIVATE KEY-----\n{_KEY_BODY}{n}\n-----END PRIVATE KEY-----\n" for n in "AB"]
+_SA = "deployer@acme-prod.iam.gserviceaccount.com"
+_GCLOUD_CLIENT = "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur"  # gcloud's own OAuth client
+_TOKENS = ["1//0gAlice" + "a" * 93, "1//0gBob" + "b" * 95]
+
+
+def _gcp_records() -> list[dict]:
+    """What TruffleHog's detectors write (pkg/detectors/gcp: Raw is the key's client_email,
+    RawV2 the key as JSON, ExtraData project and private_key_id; privatekey: Raw is the key,
+    normalized, Redacted its first 64 characters; gcpapplicationdefaultcredentials: Raw is the
+    client id before its first dot, RawV2 that id and the refresh token, Redacted the token's
+    first 3 characters, "..." and the rest from its 48th), through pkg/output/json.go."""
+    rec = records("real_committed_bootlabs_webgoat_git_snyk_npm_overlap.jsonl")[0]
+    out = []
+    for n, (pem, key_id) in enumerate(zip(_PEMS, ("3f2a9c1e" * 5, "8e7d6c5b" * 5), strict=True)):
+        key = {
+            "type": "service_account",
+            "project_id": "acme-prod",
+            "private_key_id": key_id,
+            "private_key": pem,
+            "client_email": _SA,
+            "client_id": "104829375610293847561",
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": "https://oauth2.googleapis.com/token",
+            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+            "client_x509_cert_url": "https://www.googleapis.com/robot/v1/metadata/x509/x",
+        }
+        gcp = dict(rec, DetectorType=6, DetectorName="GCP", Raw=_SA, Redacted=_SA)
+        gcp.update(RawV2=json.dumps(key, separators=(",", ":")), Verified=False)
+        gcp["ExtraData"] = {
+            "private_key_id": key_id,
+            "project": "acme-prod",
+            "rotation_guide": "https://howtorotate.com/docs/tutorials/gcp/",
+        }
+        gcp["SourceMetadata"] = {"Data": {"Git": {"file": f"keys/sa-{n}.json", "line": 6}}}
+        out.append(gcp)
+    key = dict(out[0], DetectorType=15, DetectorName="PrivateKey", Raw=_PEMS[0], RawV2="")
+    key.update(Redacted=_PEMS[0][:64], ExtraData={})
+    key["SourceMetadata"] = {"Data": {"Git": {"file": "keys/sa-0.json", "line": 1}}}
+    out.append(key)
+    for user, token in zip(("alice", "bob"), _TOKENS, strict=True):
+        adc = dict(rec, DetectorType=983, DetectorName="GCPApplicationDefaultCredentials")
+        adc.update(Raw=_GCLOUD_CLIENT, RawV2=_GCLOUD_CLIENT + token, ExtraData=None)
+        adc.update(Redacted=token[:3] + "..." + token[47:], Verified=False)
+        path = f"home/{user}/.config/gcloud/application_default_credentials.json"
+        adc["SourceMetadata"] = {"Data": {"Git": {"file": path, "line": 1}}}
+        out.append(adc)
+    return out
+
+
+def test_gcp_keys_of_one_service_account_are_different_secrets():
+    first, second, key, _, _ = run(lines(*_gcp_records()))
+    assert (first.rule, first.secret_type) == ("GCP", "gcp-key")
+    # Each key is its private key: two keys of one service account are two secrets, and the
+    # GCP and PrivateKey detectors' findings in one key file are one secret.
+    assert (first.secret_value, second.secret_value) == tuple(_PEMS)
+    assert key.secret_value == first.secret_value
+    assert [(r.kind, r.value) for r in first.references] == [
+        ("other", f"client_email={_SA}"),
+        ("other", "private_key_id=" + "3f2a9c1e" * 5),
+        ("other", "project_id=acme-prod"),
+    ]
+    assert first.redacted == ""  # the service account's address is no mask of the key
+    assert_no_leak([first, second, key], [*_PEMS, _KEY_BODY])
+
+
+def test_gcp_key_without_its_json_keeps_raw():
+    gcp = _gcp_records()[0]
+    for raw_v2 in ("", "not json", "[" * 100_000, '{"private_key": 1}', '"x"'):
+        gcp["RawV2"] = raw_v2
+        (obs,) = run(lines(gcp))
+        assert obs.secret_value == _SA
+
+
+def test_application_default_credentials_are_each_users_refresh_token():
+    *_, alice, bob = run(lines(*_gcp_records()))
+    assert (alice.rule, alice.secret_type) == ("GCPApplicationDefaultCredentials", "gcp-key")
+    # Raw is gcloud's client id, the same in every user's file: each token is its own secret.
+    assert (alice.secret_value, bob.secret_value) == tuple(_TOKENS)
+    assert alice.redacted == ""  # Redacted shows most of the token
+    assert_no_leak([alice, bob], [*_TOKENS, *(t[47:] for t in _TOKENS)])
+
+
+def test_staged_changes_name_no_commit():
+    """The git source scans staged changes (`git diff --cached`, pkg/sources/git ScanStaged)
+    with the commit "Staged" and a diff parsed without a commit header: no author, Go's zero
+    time. The change is in the work tree: no commit, no date."""
+    rec = records("real_committed_bootlabs_webgoat_git_snyk_npm_overlap.jsonl")[0]
+    git = rec["SourceMetadata"]["Data"]["Git"]
+    git.update(commit="Staged", email="", timestamp="0001-01-01 00:00:00 +0000", line=3)
+    (obs,) = run(lines(rec))
+    assert (obs.commit, obs.author, obs.committed_at) == ("", "", None)
+    assert obs.tool_ids["staged"] == "true"
+    assert obs.tool_ids["detector_type"] == str(rec["DetectorType"])
+    assert (obs.path, obs.line) == (git["file"], 3)
