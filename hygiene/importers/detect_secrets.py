@@ -127,6 +127,14 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
         return
     if not isinstance(doc, dict):
         raise ImportFormatError(f"expected a JSON object or array, found {type_name(doc)}", "$")
+    if "results" not in doc and isinstance(doc.get("secrets"), list) and "stats" in doc:
+        # IBM's fork: ``audit --report --json`` lists the failed checks only (no hash, no
+        # value), so it can't tell the secrets apart nor say which are gone.
+        raise ImportFormatError(
+            "this is the IBM fork's 'detect-secrets audit --report --json' (failed checks "
+            "only, no hashed secrets); send the .secrets.baseline it was run on",
+            "$.secrets",
+        )
     if "results" not in doc:
         hint = sniff(head)
         raise ImportFormatError(

@@ -46,6 +46,7 @@ vault's own events about that path match it.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import re
 from collections.abc import Iterator
@@ -180,11 +181,21 @@ _ENTITY_KEYS = ("entities_with_incidents", "entities_with_issues", "results")
 def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
     stream, ch = first_char(stream)
     head = peek(stream)
-    if ch != "{":
+    if ch == "[":
         raise ImportFormatError(
             sniff(head) or "expected ggshield's JSON object (ggshield secret scan --json)", "$"
         )
-    doc = load_document(stream)
+    if ch != "{":
+        stream = _after_log_lines(stream, head)
+        try:
+            doc = load_document(stream)
+        except ImportFormatError as error:
+            hint = sniff(head)
+            if hint and "ggshield" not in hint:  # another tool's JSON lines or log
+                raise ImportFormatError(hint, "$") from None
+            raise error from None
+    else:
+        doc = load_document(stream)
     if not isinstance(doc, dict):
         raise ImportFormatError(f"expected a JSON object, found {type_name(doc)}", "$")
     for engine, command in (("iac_engine_version", "iac"), ("sca_engine_version", "sca")):
@@ -212,6 +223,27 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
             "$",
         )
     yield from _scan(doc, "$", where, "", "", None)
+
+
+def _after_log_lines(stream: IO[bytes], head: bytes) -> IO[bytes]:
+    """The JSON after what ggshield (or a command it ran) wrote to stdout before it, when the
+    report is its stdout: ``--verbose`` lists the files it scans (``- /home/me/app/setup.cfg``,
+    ggshield issue #157), and a docker scan of an image not pulled yet runs ``docker pull``
+    without capturing its output (``latest: Pulling from library/nginx``…; 1.48 "prevent docker
+    scan stdout from leaking into JSON output"). The lines before the first one that starts
+    with ``{`` are blanked, so that JSON errors still name the right line."""
+    lines = stream.read().split(b"\n")
+    for index, line in enumerate(lines):
+        bare = line.removeprefix(b"\xef\xbb\xbf") if index == 0 else line
+        if bare.lstrip().startswith(b"{"):
+            lines[index] = bare
+            return io.BytesIO(b"\n".join(lines))
+        if bare.lstrip().startswith(b"["):
+            break  # a JSON array: another tool's report
+        lines[index] = b""
+    raise ImportFormatError(
+        sniff(head) or "expected ggshield's JSON object (ggshield secret scan --json)", "$"
+    )
 
 
 def _scan(
@@ -377,7 +409,12 @@ def _incident(
         value = None if hidden or not match else match
         line = number(occ, "post_line_start", oloc)
         if line is None and mode in ("FILE", ""):
-            line = number(occ, "line_start", oloc)
+            # A whole file's line: ggshield 1.29-1.30 wrote a wrong line_start for it (line 1
+            # for line 2 in its PR #949; fixed in 1.31) beside the right pre_line_start, which
+            # earlier releases wrote equal to it.
+            line = number(occ, "pre_line_start", oloc)
+            start = number(occ, "line_start", oloc)
+            line = start if line is None else line
         else:
             number(occ, "line_start", oloc)  # still type-checked
         ids = dict(tool_ids)

@@ -9,15 +9,19 @@ bare alert object.
 returns ``(action, Observation)``.
 
 The alert's ``secret`` is the raw value (GitHub returns it unless the caller asked
-``hide_secret=true``); it goes to ``secret_value`` only. Webhook deliveries never carry it.
+``hide_secret=true``); it goes to ``secret_value`` only. Webhook deliveries never carry it:
+without it, a digest of the alert (host, repository, number) stands for the secret, as GitHub
+raises one alert per secret and repository.
 See docs/formats/github-secret-scanning.md.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from typing import IO
+from urllib.parse import urlsplit
 
 from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
 
@@ -288,6 +292,9 @@ def alert_observation(
         rule=secret_type_id,
         secret_type=_secret_type(secret_type_id, display, secret),
         secret_value=secret,
+        # Without the value (``hide_secret=true``, webhook deliveries) the alert names the
+        # secret: GitHub raises one alert per secret and repository, whatever its places.
+        secret_sha1=None if secret else _alert_identity(html_url, api_url, repo, number),
         repo=clean(repo, secret),
         path=clean(path, secret),
         line=line,
@@ -300,6 +307,27 @@ def alert_observation(
         tool_resolution=tool_resolution,
         tool_ids={k: v for k, v in tool_ids.items() if clean(v, secret)},
     )
+
+
+def _alert_identity(html_url: str, api_url: str, repo: str, number: int) -> str | None:
+    """What stands for a secret GitHub does not show (``hide_secret=true``, deliveries), in
+    place of its value's SHA-1: the alert (host, repository, number). GitHub raises one alert
+    per secret and repository, so two alerts are two secrets even when nothing tells their
+    places apart (locations in issue comments, or none: GHES 3.4-3.6 lists have no location).
+    In memory only: the import keys it (HMAC) like any SHA-1. None without a repository."""
+    if not repo:
+        return None
+    host = _host(html_url) or _host(api_url)
+    host = host.removeprefix("api.")  # api.github.com: the API of github.com
+    basis = "\x1f".join(("github-alert", host.lower(), repo.lower(), str(number)))
+    return hashlib.sha1(basis.encode(), usedforsecurity=False).hexdigest()
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:  # "http://[bad": no host to tell
+        return ""
 
 
 _HTML_ALERT_URL = re.compile(r"^https?://[^/]+/([^/\s]+/[^/\s]+)/security/secret-scanning/\d+")

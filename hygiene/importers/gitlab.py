@@ -3,7 +3,8 @@
 ``vulnerabilities[]`` is streamed. Each vulnerability becomes an Observation: the rule is the
 ``gitleaks_rule_id`` identifier (or the first identifier, or the name); the raw secret is
 ``raw_source_code_extract`` (GitLab's secrets analyzer writes the matched secret there) and is
-only ever kept in ``secret_value``; ``location.file/start_line/commit`` give the place.
+only ever kept in ``secret_value`` (without it, a digest of ``cve``'s SHA-256 of the match
+names the secret); ``location.file/start_line/commit`` give the place.
 A report whose ``scan.type`` is not ``secret_detection`` (SAST, dependency scanning...) is
 refused. When the stream is seekable, a first pass checks syntax, shape and ``scan.type`` before
 anything is yielded. See docs/formats/gitlab-secret-detection.md.
@@ -11,6 +12,7 @@ anything is yielded. See docs/formats/gitlab-secret-detection.md.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from typing import IO, Any
@@ -184,7 +186,10 @@ def vulnerability(value: Any, where: str) -> Observation:
     if vuln_id:
         ids["id"] = vuln_id
     # ``cve`` ("<file>:<SHA-256 of the matched text>:<rule>") is not kept: an unkeyed hash of
-    # the value, which a guess at a weak secret could be checked against.
+    # the value, which a guess at a weak secret could be checked against. Without the
+    # extract, it only names the secret (digested, in memory).
+    secret_type = _secret_type(rule, name, secret)
+    secret_sha1 = None if secret else _cve_identity(vuln.get("cve"), secret_type)
 
     location = dict_at(vuln, "location", where)
     loc_where = f"{where}.location"
@@ -202,8 +207,9 @@ def vulnerability(value: Any, where: str) -> Observation:
 
     return Observation(
         rule=rule,
-        secret_type=_secret_type(rule, name, secret),
+        secret_type=secret_type,
         secret_value=secret,
+        secret_sha1=secret_sha1,
         path=clean(text_at(location, "file", loc_where), secret),
         line=whole_number(location.get("start_line"), f"{loc_where}.start_line"),
         commit=clean(sha, secret),
@@ -214,6 +220,27 @@ def vulnerability(value: Any, where: str) -> Observation:
         description=clean(description, secret) if description != title else "",
         tool_ids={k: v for k, v in ids.items() if clean(v, secret)},
     )
+
+
+_CVE_HASH = re.compile(r":([0-9a-f]{64}):")
+
+
+def _cve_identity(cve: Any, secret_type: str) -> str | None:
+    """What stands for a secret whose extract the report doesn't give (the analyzer before
+    raw_source_code_extract, GitLab 13.x, and GitLab's own sample reports), in place of its
+    value's SHA-1: the SHA-256 of the matched text in ``cve``
+    ("aws-key.py:e2757…:AWS"), the same in every file and commit it is found in. Not for
+    private keys: those rules of the gitleaks 7 analyzer matched only the PEM header
+    ("-----BEGIN RSA PRIVATE KEY-----"), the same for every key. Only a digest of it: the
+    hash itself is an unkeyed hash of the value. None when there is none (the place names
+    the secret)."""
+    if not isinstance(cve, str) or secret_type == SecretType.PRIVATE_KEY.value:
+        return None
+    match = _CVE_HASH.search(cve)
+    if not match:
+        return None
+    basis = "\x1f".join(("gitlab-cve-sha256", match.group(1)))
+    return hashlib.sha1(basis.encode(), usedforsecurity=False).hexdigest()
 
 
 def _secret_type(rule: str, name: str, secret: str | None) -> str:

@@ -200,6 +200,18 @@ def test_wrong_format(folder, name, hint):
     assert hint in str(_bad((FIXTURES / folder / name).read_bytes()))
 
 
+def test_ibm_fork_audit_report_json_is_refused_naming_the_baseline():
+    """The IBM fork's ``audit --report --json`` (0.13.1+ibm.48.dss on) lists the failed checks
+    only, without hashes: nothing tells its secrets apart, and a check that passed lists
+    nothing. It was refused as "no 'results'", which doesn't say what to send."""
+    data = (DIR / "refused" / "real_ibm_docs_audit_report_json.json").read_bytes()
+    error = _bad(data)
+    assert error.location == "$.secrets"
+    assert "audit --report --json" in error.message and ".secrets.baseline" in error.message
+    passed = {"stats": {"reviewed": 10, "live": 0, "unaudited": 0, "audited_real": 0}}
+    assert "audit --report --json" in _bad({**passed, "secrets": []}).message
+
+
 # --- real reports (tests/fixtures/README.md says where each comes from) -------------------
 
 

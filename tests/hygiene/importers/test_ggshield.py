@@ -354,6 +354,70 @@ def test_real_reports_without_incidents(name):
     assert run(load(name)) == []
 
 
+def test_path_scan_of_1_29_reads_the_line_from_pre_line_start():
+    """ggshield 1.29-1.30 wrote a whole file's matches with a wrong line_start (1.31's
+    changelog: "fixed incorrect values for line and index when scanning a file") beside the
+    right pre_line_start: the occurrence of GitGuardian/ggshield PR #949, a password on line 2
+    that 1.29.0 put on line 1. Earlier releases wrote both equal; 1.56 no pre_line_start."""
+    (obs,) = run(load("ggshield_1_29_0_path_scan_line_offset.json"))
+    assert (obs.path, obs.line) == ("secret.txt", 2)
+    assert obs.tool_ids["match_type"] == "password" and obs.secret_value is None
+    (earlier,) = run(load("real_gitguardian_vscode_path_scan_high_entropy.json"))
+    assert earlier.line == 4  # line_start and pre_line_start both 4
+    later = run(load("tool_ggshield_1_56_1_path_all_secrets_incident_details.json"))
+    assert all(o.line for o in later)  # line_start alone
+
+
+def test_what_ggshield_printed_before_the_json_is_skipped():
+    """A report that is ggshield's stdout: ``ggshield scan --verbose --json path setup.cfg >
+    out.json`` lists the scanned files first (ggshield issue #157, the output verbatim), and a
+    docker scan before 1.48 let ``docker pull`` (run without capturing its output, for an
+    image not pulled yet) and a bare print() per layer write before the JSON. Both were refused
+    as "expected ggshield's JSON object"."""
+    report = (
+        b"- /home/agateau/src/ggshield/setup.cfg\n"
+        b'{"id": "/home/agateau/src/ggshield/setup.cfg", "type": "path_scan", '
+        b'"total_incidents": 0, "total_occurrences": 0}\n'
+    )
+    assert run(report) == []
+    found = load("real_gitguardian_vscode_path_scan_high_entropy.json")
+    (obs,) = run(b"- test.py\n- other.py\n" + found)
+    assert (obs.path, obs.line) == ("test.py", 4)
+    pulled = (
+        b"latest: Pulling from acme/api\n"
+        b"c6a83fedfae6: Pulling fs layer\n"
+        b"c6a83fedfae6: Verifying Checksum\n"
+        b"c6a83fedfae6: Download complete\n"
+        b"c6a83fedfae6: Pull complete\n"
+        b"Digest: sha256:" + b"7" * 64 + b"\n"
+        b"Status: Downloaded newer image for acme/api:latest\n"
+        b"docker.io/acme/api:latest\n\n\n"
+    )
+    docker = load("tool_ggshield_1_56_1_docker_archive.json")
+    assert [(o.path, o.line) for o in run(pulled + docker)] == [
+        (o.path, o.line) for o in run(docker)
+    ]
+    # A JSON error names the line of the whole output.
+    with pytest.raises(ImportFormatError) as info:
+        run(b"- a.py\n" + found[:-2])
+    assert info.value.location.startswith("line ")
+    # What has no JSON object after its lines, or another tool's, is refused as before.
+    for other in (b"- a.py\n- b.py\n", b"-1", b"RuleID,Commit,File\n", b"- a.py\n[]"):
+        with pytest.raises(ImportFormatError) as info:
+            run(other)
+        assert info.value.location == "$"
+    # A gitleaks --verbose stdout, JSON findings after a banner or log lines: gitleaks'.
+    for name in (
+        "real_gitleaks_action_issue44_v7_verbose_redacted_banner.txt",
+        "real_committed_paulstakem_v8_early_precommit_verbose_redact.txt",
+        "real_committed_strowi_ci_templates_v7_verbose_stdout.json",
+    ):
+        with pytest.raises(ImportFormatError, match="gitleaks"):
+            run((FIXTURES / "gitleaks" / name).read_bytes())
+    with pytest.raises(ImportFormatError, match="not a ggshield secret scan report"):
+        run((FIXTURES / "gitleaks" / "real_gitleaks_issue65_v1_verbose_stdout.txt").read_bytes())
+
+
 def test_real_path_scan_censored_generic_secret():
     (obs,) = run(load("real_gitguardian_vscode_path_scan_high_entropy.json"))
     assert obs.rule == "Generic High Entropy Secret"

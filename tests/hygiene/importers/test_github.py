@@ -137,6 +137,43 @@ def test_hidden_secret_has_no_value():
     assert items[1].secret_type == "aws-access-key"  # exact table, not the value
 
 
+def test_hidden_secrets_of_two_alerts_are_two_secrets():
+    """``hide_secret=true`` leaves the value out, and GitHub raises one alert per secret and
+    repository: two alerts of one type whose places can't be told apart (issue comments, no
+    location at all as GHES 3.4-3.6 list them) were taken as one secret, found four times."""
+    alerts = json.loads((HERE / "real_ghdocs_list_org_alerts.json").read_text())
+    first = alerts[0]
+    del first["secret"]
+    first["first_location_detected"] = {
+        "issue_comment_url": "https://api.github.com/repos/octocat/Hello-World/issues/comments/1"
+    }
+    second = copy.deepcopy(first)
+    second["number"] = first["number"] + 1
+    second["first_location_detected"] = {
+        "issue_comment_url": "https://api.github.com/repos/octocat/Hello-World/issues/comments/2"
+    }
+    third = {k: v for k, v in second.items() if k != "first_location_detected"}
+    third["number"] = first["number"] + 2
+    fourth = {**third, "number": first["number"] + 3}
+    items = run(json.dumps([first, second, third, fourth]))
+    digests = [o.secret_sha1 for o in items]
+    assert all(digests) and len(set(digests)) == 4
+    assert all(o.secret_value is None for o in items)
+    # The same alert is the same secret: listed again, or in a webhook delivery (no value).
+    assert run(json.dumps([first]))[0].secret_sha1 == digests[0]
+    _action, delivered = parse_webhook(
+        {"action": "validated", "alert": first, "repository": first["repository"]}
+    )
+    assert delivered.secret_sha1 == digests[0]
+    # The same number in another repository is another alert.
+    other = copy.deepcopy(first)
+    other["repository"]["full_name"] = "octocat/Other"
+    assert run(json.dumps([other]))[0].secret_sha1 != digests[0]
+    # Shown, the value names the secret.
+    shown = run(ALERTS.read_text())
+    assert all(o.secret_value and o.secret_sha1 is None for o in shown)
+
+
 def test_non_commit_location_uses_alert_url():
     alerts = json.loads(ALERTS.read_text())
     alerts[0]["first_location_detected"] = {

@@ -1,6 +1,8 @@
 """GitLab secret detection reports (v14/v15)."""
 
+import copy
 import dataclasses
+import hashlib
 import io
 import json
 from datetime import UTC, datetime
@@ -329,6 +331,35 @@ def test_real_v14_1_2_without_scan_or_raw_extract():
     assert (obs.rule, obs.path, obs.commit, obs.line) == ("AWS", "aws-key.py", "", None)
     assert obs.secret_value is None
     assert obs.description.startswith("Historic AWS secret has been found in commit")
+
+
+def test_without_the_extract_the_cve_hash_names_the_secret():
+    """Reports without raw_source_code_extract (the analyzer before it, GitLab's own samples)
+    gave each place its own secret: the same AWS key in two files was two secrets. ``cve``'s
+    middle part is the SHA-256 of the matched text (checked on the real reports that have
+    both), so it names the secret; not for private keys, whose gitleaks 7 rules matched only
+    the PEM header (an extract of 35 characters in real_defectdojo_3_vuln_v14.json)."""
+    report = json.loads((HERE / "real_gitlabhq_master_v14_1_2_no_scan.json").read_bytes())
+    first = report["vulnerabilities"][0]
+    moved = copy.deepcopy(first)
+    moved["cve"] = first["cve"].replace("aws-key.py", "config/aws.py")
+    moved["location"]["file"] = "config/aws.py"
+    other = copy.deepcopy(first)
+    other["cve"] = "aws-key.py:" + "ab" * 32 + ":AWS"
+    key = copy.deepcopy(first)
+    key["cve"] = "id_rsa:" + hashlib.sha256(b"-----BEGIN RSA PRIVATE KEY-----").hexdigest()
+    key["cve"] += ":RSA private key"
+    key["identifiers"] = [{"type": "gitleaks_rule_id", "value": "RSA private key"}]
+    report["vulnerabilities"] = [first, moved, other, key]
+    items = run(json.dumps(report))
+    assert items[0].secret_sha1 and items[0].secret_sha1 == items[1].secret_sha1
+    assert items[2].secret_sha1 and items[2].secret_sha1 != items[0].secret_sha1
+    assert items[3].secret_type == "private-key" and items[3].secret_sha1 is None
+    # The digest, never the hash itself; and with the extract the value names the secret.
+    sha256 = first["cve"].split(":")[1]
+    assert all(sha256 not in repr(dataclasses.asdict(o)) for o in items)
+    for obs in run((HERE / "real_defectdojo_3_vuln_v14.json").read_bytes()):
+        assert obs.secret_value and obs.secret_sha1 is None
 
 
 def test_real_v15_2_password_in_url_and_report_scanning_itself():
