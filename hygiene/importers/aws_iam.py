@@ -10,7 +10,9 @@ rule and user ARN, ``passed=True`` when the rule holds now (so earlier findings 
   least ``unused_days`` old (a key created an hour ago has had no chance to be used).
 * ``iam_root_access_key`` (root-credential, critical): ``<root_account>`` has an active key.
 * ``iam_console_mfa`` (missing-mfa; high, critical for the root account): the user can sign
-  in with a password (root always can) and ``mfa_active`` is false.
+  in with a password and ``mfa_active`` is false. Root can unless its ``password_enabled`` is
+  ``false`` (its password deleted, e.g. by centralized root access; older reports always say
+  ``not_supported`` for root, read as a password).
 
 It also yields RotationEvents (event_name ``CredentialReport``) that let the pipeline verify
 the revocation of a leaked key of the user, referenced by the user's ARN:
@@ -353,7 +355,9 @@ def _user_items(
         )
     password = _bool(row, "password_enabled", where)
     mfa = _bool(row, "mfa_active", where)
-    console = True if is_root else bool(password)
+    # Root: the report said "not_supported" (root always had a password); since centralized
+    # root access (2024) it says true or false, false once the root password was deleted.
+    console = password is not False if is_root else bool(password)
     yield obs(
         "iam_console_mfa",
         "missing-mfa",

@@ -171,6 +171,9 @@ def _accounts(stream: IO[bytes]) -> Iterator[tuple[str, dict]]:
         raise ImportFormatError("expected az CLI JSON (an object or an array)", "byte 0")
     doc = load_json(stream)
     doc = expect_dict(doc, "$")
+    if _is_key_listing(doc):  # one key ({"keyName", "value"}): not an ARM {"value": [...]}
+        yield "$", doc
+        return
     for key in ("value", "data"):
         value = doc.get(key)
         if key in doc and not _looks_like_account(doc):
@@ -258,6 +261,20 @@ def _looks_like_account(obj: dict) -> bool:
     )
 
 
+def _is_key_listing(obj: dict) -> bool:
+    """One key of ``az storage account keys list`` ({"creationTime", "keyName", "permissions",
+    "value"}) or the ARM listKeys body ({"keys": [...]})."""
+    keys = {str(k).lower() for k in obj}
+    if keys == {"keys"} and isinstance(obj.get("keys"), list):
+        return all(isinstance(k, dict) and _is_key_listing(k) for k in obj["keys"])
+    return {"keyname", "value"} <= keys and keys <= {
+        "keyname",
+        "value",
+        "permissions",
+        "creationtime",
+    }
+
+
 def parse(
     stream: IO[bytes], *, now: datetime | None = None, max_key_age_days: int = 90
 ) -> Iterator[Item]:
@@ -267,6 +284,13 @@ def parse(
         now = now.replace(tzinfo=UTC)
     max_age = timedelta(days=max_key_age_days)
     for where, obj in _accounts(stream):
+        if _is_key_listing(obj):
+            raise ImportFormatError(
+                "this is the output of az storage account keys list (or ARM listKeys): the "
+                "account keys themselves, which Leakline never needs. Import az storage account "
+                "list or show, which tell each key's age (keyCreationTime)",
+                where,
+            )
         if not _looks_like_account(obj):
             raise ImportFormatError(
                 "not a storage account (no storage account id, keyCreationTime, keyPolicy, "

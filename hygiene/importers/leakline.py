@@ -224,6 +224,9 @@ def whole_number(value: Any, where: str, *, minimum: int | None = 0) -> int | No
     return value
 
 
+_LEAP_SECOND = re.compile(r"(?<=\d[Tt ])(\d\d:\d\d):60(?=[.,Zz+-]|$)")
+
+
 def to_datetime(value: Any, where: str, *, strict: bool = True) -> datetime | None:
     """An aware UTC datetime from RFC 3339 / ISO 8601 text (its "t" and "z" in either case) or
     epoch seconds/ms.
@@ -243,6 +246,10 @@ def to_datetime(value: Any, where: str, *, strict: bool = True) -> datetime | No
         # RFC 3339 (5.6) allows "t" and "z" in lower case, as JSON Schema's date-time does;
         # Python reads a lower-case "t", not a "z".
         value = value.rstrip()[:-1] + "Z"
+    if isinstance(value, str):
+        # RFC 3339 allows a leap second ("23:59:60Z", JSON Schema's date-time too); Python has
+        # no second 60: read it as the second before.
+        value = _LEAP_SECOND.sub(r"\1:59", value, count=1)
     try:
         parsed = parse_datetime(value, where)
     except ImportFormatError:
@@ -518,6 +525,14 @@ def finding(value: Any, where: str) -> Observation:
         )
     if secret and sha1:
         raise ImportFormatError("give either 'secret' or 'secret_sha1', not both", where)
+    if category == "posture" and (secret or sha1):
+        # A posture finding is about a resource's settings: the value would be dropped
+        # unseen, and the leak never tracked.
+        raise ImportFormatError(
+            "a posture finding (an auditor's check) carries no secret; to track a leaked value,"
+            " report it as a finding of category 'secret'",
+            f"{where}.{'secret' if secret else 'secret_sha1'}",
+        )
     redacted = text_at(obj, "redacted", where)
     if redacted and (mentions(redacted, secret) or not redaction_ok(redacted)):
         raise ImportFormatError(
@@ -644,7 +659,13 @@ def event(value: Any, where: str) -> RotationEvent:
         )
     occurred_at = to_datetime(obj.get("at"), f"{where}.at")
     if occurred_at is None:
-        raise ImportFormatError("missing required field", f"{where}.at")
+        given = obj.get("at") not in (None, "")
+        raise ImportFormatError(
+            "should be a date/time (a placeholder such as N/A or 0001-01-01 says nothing of when)"
+            if given
+            else "missing required field",
+            f"{where}.at",
+        )
     return RotationEvent(
         action=action,
         references=references,

@@ -3,8 +3,10 @@
 
 Every FAIL result becomes a posture Observation, every PASS an Observation with
 ``passed=True`` (it resolves earlier findings of the same rule and resource), MANUAL and INFO
-results are skipped. The check id is the rule; the secret-hygiene checks get a posture type
-(key rotation, unused credentials, root keys, MFA...), everything else is ``posture-other``.
+results are skipped; the secrets the IaC provider (``prowler iac``) finds in a repository's
+files are secret findings instead (no value: the scanner masks it). The check id is the rule;
+the secret-hygiene checks get a posture type (key rotation, unused credentials, root keys,
+MFA...), everything else is ``posture-other``.
 Only non-secret text is kept: the check title and the remediation text, never the
 status_extended message (Prowler 2: Message / CHECK_RESULT_EXTENDED; ASFF: Description; for
 the "find secrets" checks it names where a secret was found).
@@ -20,7 +22,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 
-from ..taxonomy import map_severity
+from ..taxonomy import guess_secret_type, map_severity
 from .base import (
     ImportFormatError,
     Item,
@@ -113,6 +115,19 @@ SECRET_EXPOSURE_CHECKS = frozenset(
         "cloudwatch_log_group_no_secrets_in_logs",
         "glue_etl_jobs_no_secrets_in_arguments",
         "stepfunctions_statemachine_no_secrets_in_definition",
+        # later Prowler 5 checks (5.46 metadata: "... contains no hardcoded secrets" and alike)
+        "amplify_app_no_secrets_in_environment",
+        "apigateway_restapi_no_secrets_in_stage_variables",
+        "awslambda_layer_no_secrets_in_content",
+        "batch_job_definition_no_secrets",
+        "codebuild_project_source_repo_url_no_sensitive_credentials",
+        "codecommit_repository_no_secrets",
+        "datapipeline_pipeline_no_secrets_in_definition",
+        "ecr_repository_image_no_secrets",
+        "elasticbeanstalk_environment_no_secrets_in_configuration",
+        "glue_catalog_connection_no_secrets",
+        "sagemaker_notebook_instance_no_secrets",
+        "project_environment_no_secrets_in_plain_type",  # Vercel
         # Prowler 2 ("[extra741] Find secrets in EC2 User Data"...; V2_CHECK_TYPES)
         "extra741",
         "extra742",
@@ -302,6 +317,76 @@ def _observation(
     )
 
 
+# Prowler 5's IaC provider (``prowler iac``) runs Trivy over a repository (earlier: Checkov);
+# its secret scanner's results (service "secret"; Checkov's framework: "secrets") are leaked
+# values in files, not posture: the check id is the scanner's rule ("aws-access-key-id"), the
+# resource the file, the account the repository URL ("iac" for a local directory), the region
+# the branch, and the finding uid ends with the lines ("...-deploy/.env-3:3"). The image
+# provider (``prowler image``, Trivy over container images) marks its secrets with the
+# category "secrets": the resource is the image, the resource details the file in it.
+_IAC_SECRET_SERVICES = frozenset({"secret", "secrets"})
+_IAC_LINES = re.compile(r"-(\d{1,9}):\d{1,9}$")
+_IAC_NO_REPO = frozenset({"", "iac", "local-iac"})
+_WORDS = re.compile(r"[a-z0-9_-]+")
+
+
+def is_iac_secret(provider: str, service: str) -> bool:
+    return provider.strip().lower() == "iac" and service.strip().lower() in _IAC_SECRET_SERVICES
+
+
+def is_image_secret(provider: str, categories: Any) -> bool:
+    """An image scan's secret: its categories (a list, or the CSV's joined text) say
+    "secrets"."""
+    if provider.strip().lower() != "image":
+        return False
+    if isinstance(categories, list):
+        categories = " ".join(c for c in categories if isinstance(c, str))
+    return isinstance(categories, str) and "secrets" in _WORDS.findall(categories.lower())
+
+
+def iac_line(finding_uid: str) -> int | None:
+    lines = _IAC_LINES.search(finding_uid)
+    return int(lines.group(1)) if lines else None
+
+
+def iac_repo(account: str) -> str:
+    return "" if account.strip().lower() in _IAC_NO_REPO else account.strip()
+
+
+def _scanned_secret(
+    *,
+    check_id: str,
+    status: str,
+    repo: str,
+    path: str,
+    line: int | None,
+    region: str,
+    severity: str,
+    title: str,
+    remediation: str,
+    finding_uid: str,
+    muted: bool,
+) -> Observation | None:
+    """A secret Prowler's IaC or image provider found in a file: a secret finding at its place
+    (Trivy masked the value; the masked match in the resource data is never read)."""
+    if status == "pass":
+        return None  # secret scanners report what they find; a PASS says nothing of a value
+    return Observation(
+        rule=check_id,
+        secret_type=guess_secret_type(check_id, title).value,
+        category="secret",
+        repo=repo,
+        path=path,
+        line=line,
+        severity=map_severity(severity) if severity else None,
+        title=title,
+        description=remediation,
+        region=region,
+        tool_resolution="accepted_risk" if muted or status == "allowlisted" else "",
+        tool_ids={"finding_uid": finding_uid} if finding_uid else {},
+    )
+
+
 # --- shared helpers --------------------------------------------------------------------
 
 
@@ -361,11 +446,42 @@ def _ocsf_items(obj: dict, where: str) -> Iterator[Observation]:
         "muted": muted,
     }
     region = get_str(cloud, "region", f"{where}.cloud")
+    if provider.strip().lower() == "iac":
+        analytic = _sub(info, "analytic", f"{where}.finding_info")
+        category = get_str(analytic, "category", f"{where}.finding_info.analytic")
+        yield from _per_resource(obj, where, account, region, common, iac_service=category)
+        return
+    if is_image_secret(provider, unmapped.get("categories")):
+        yield from _image_secrets(obj, where, region, common)
+        return
     yield from _per_resource(obj, where, account, region, common)
 
 
+def _image_secrets(obj: dict, where: str, region: str, common: dict) -> Iterator[Observation]:
+    """``prowler image``'s secrets: the image (``resources[].uid``) and the file in it (the
+    resource details: Trivy's target)."""
+    resources = obj.get("resources") or []
+    if not isinstance(resources, list):
+        raise ImportFormatError(
+            f"expected an array, found {type_name(resources)}", f"{where}.resources"
+        )
+    for i, res in enumerate(resources):
+        rwhere = f"{where}.resources[{i}]"
+        res = expect_dict(res, rwhere)
+        data = _sub(res, "data", rwhere)
+        secret = _scanned_secret(
+            repo=get_str(res, "uid", rwhere) or get_str(res, "name", rwhere),
+            path=get_str(data, "details", f"{rwhere}.data"),
+            line=None,
+            region=get_str(res, "region", rwhere) or region,
+            **_without(common, "provider", "account"),
+        )
+        if secret is not None:
+            yield secret
+
+
 def _per_resource(
-    obj: dict, where: str, account: str, cloud_region: str, common: dict
+    obj: dict, where: str, account: str, cloud_region: str, common: dict, iac_service: str = ""
 ) -> Iterator[Observation]:
     resources = obj.get("resources")
     if resources is None:
@@ -386,7 +502,25 @@ def _per_resource(
         if not region and namespace:
             # Kubernetes: no region; the CSV's REGION column says "namespace: <name>".
             region = f"namespace: {namespace}"
+        if common["provider"].strip().lower() == "iac":
+            group = _sub(res, "group", rwhere)
+            service = get_str(group, "name", f"{rwhere}.group") or iac_service
+            if is_iac_secret("iac", service):
+                secret = _scanned_secret(
+                    repo=iac_repo(common["account"]),
+                    path=resource,
+                    line=iac_line(common["finding_uid"]),
+                    region=region,
+                    **_without(common, "provider", "account"),
+                )
+                if secret is not None:
+                    yield secret
+                continue
         yield _observation(resource=resource, region=region, **common)
+
+
+def _without(common: dict, *keys: str) -> dict:
+    return {k: v for k, v in common.items() if k not in keys}
 
 
 def _ocsf_v3_items(obj: dict, metadata: dict, where: str) -> Iterator[Observation]:
@@ -661,6 +795,27 @@ def _parse_csv(stream: IO[bytes]) -> Iterator[Observation]:
             account = _pick(
                 row, "ACCOUNT_UID", "ACCOUNT_ID", "SUBSCRIPTION_ID", "SUBSCRIPTION", "PROJECT_ID"
             )
+            provider = _pick(row, "PROVIDER")
+            iac = is_iac_secret(provider, _pick(row, "SERVICE_NAME"))
+            if iac or is_image_secret(provider, _pick(row, "CATEGORIES")):
+                resource = _pick(row, "RESOURCE_UID", "RESOURCE_NAME")
+                finding_uid = _pick(row, "FINDING_UID")
+                secret = _scanned_secret(
+                    check_id=check_id,
+                    status=status,
+                    repo=iac_repo(account) if iac else resource,
+                    path=resource if iac else _pick(row, "RESOURCE_DETAILS"),
+                    line=iac_line(finding_uid) if iac else None,
+                    region=_pick(row, "REGION"),
+                    severity=_pick(row, "SEVERITY"),
+                    title=_pick(row, "CHECK_TITLE"),
+                    remediation=_pick(row, "REMEDIATION_RECOMMENDATION_TEXT"),
+                    finding_uid=finding_uid,
+                    muted=_pick(row, "MUTED").lower() == "true",
+                )
+                if secret is not None:
+                    yield secret
+                continue
             yield _observation(
                 check_id=check_id,
                 status=status,

@@ -481,3 +481,22 @@ def test_reports_of_several_accounts_concatenated():
     assert expect_error(
         guardian + b"\n" + other.replace(b"mfa_active", b"mfa")
     ).location.startswith("line ")
+
+
+@pytest.mark.parametrize(
+    ("password_enabled", "root_mfa_fails"),
+    [("false", False), ("true", True), ("not_supported", True), ("N/A", True)],
+)
+def test_root_without_a_password_needs_no_console_mfa(password_enabled, root_mfa_fails):
+    # Reports since 2024 give root's password_enabled as true/false (real_cfech: "true");
+    # "false" once the root password was deleted (centralized root access): no console sign-in,
+    # as Prowler's iam_root_mfa_enabled reads it. Older reports always said "not_supported".
+    header, root_row = (IAM / "real_cfech_credential_report.csv").read_text().splitlines()[:2]
+    fields = root_row.split(",")
+    assert fields[0] == "<root_account>" and fields[3] == "true" and fields[7] == "true"
+    fields[3], fields[7] = password_enabled, "false"  # password_enabled, mfa_active
+    items = parse_bytes(f"{header}\n{','.join(fields)}\n".encode())
+    root = f"arn:aws:iam::{CFECH_ACCT}:root"
+    mfa = observations(items)[("iam_console_mfa", root)]
+    assert mfa.passed is not root_mfa_fails
+    assert mfa.severity == "critical"

@@ -571,3 +571,52 @@ def test_bad_powershell_dates_have_locations():
     for text in ["/Date(soon)/", "/Date(999999999999999)/", "/Date(1715328000000+02)/"]:
         err = expect_error(ps_key_times(text, None))
         assert err.location == "$.KeyCreationTime.Key1", text
+
+
+KEY_1 = "y+U5+9dSFakeKeyValueForLeaklineTests000000000000000000000000000000Ryx0k4+ASt0iuHlQ=="
+KEY_2 = "TfdkgSUYFakeKeyValueForLeaklineTests00000000000000000000000000000000000000000000AA=="
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        # az storage account keys list (az 2.x, with creationTime; a public AKS tutorial's
+        # output, values replaced)
+        (
+            [
+                {
+                    "creationTime": "2023-12-27T17:51:34.896182+00:00",
+                    "keyName": "key1",
+                    "permissions": "FULL",
+                    "value": KEY_1,
+                },
+                {
+                    "creationTime": "2023-12-27T14:03:44.634621+00:00",
+                    "keyName": "key2",
+                    "permissions": "FULL",
+                    "value": KEY_2,
+                },
+            ],
+            "$[0]",
+        ),
+        # older az output without creationTime (tutorials of 2019-2021)
+        ([{"keyName": "key1", "permissions": "Full", "value": KEY_1}], "$[0]"),
+        # one key (--query "[0]"): its "value" is no ARM list
+        ({"keyName": "key1", "permissions": "FULL", "value": KEY_1}, "$"),
+        # ARM listKeys as the template reference documents it
+        (
+            {
+                "keys": [
+                    {"keyName": "key1", "permissions": "Full", "value": KEY_1},
+                    {"keyName": "key2", "permissions": "Full", "value": KEY_2},
+                ]
+            },
+            "$",
+        ),
+    ],
+)
+def test_key_listing_is_refused_with_what_to_import_instead(doc, where):
+    err = expect_error(json.dumps(doc).encode())
+    assert err.location == where
+    assert "keys list" in err.message and "az storage account list or show" in err.message
+    assert KEY_1 not in str(err) and KEY_2 not in str(err)

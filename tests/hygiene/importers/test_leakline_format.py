@@ -135,6 +135,10 @@ def test_full_example():
         # RFC 3339 (5.6) lets "T" and "Z" be lower case; JSON Schema's date-time is RFC 3339's.
         ("2024-05-01t10:20:30z", datetime(2024, 5, 1, 10, 20, 30, tzinfo=UTC)),
         ("2024-05-01T10:20:30.250z", datetime(2024, 5, 1, 10, 20, 30, 250000, tzinfo=UTC)),
+        # RFC 3339 (5.6, 5.7) allows a leap second; Python has no second 60: the one before.
+        ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("2016-12-31t23:59:60.5z", datetime(2016, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)),
+        ("2017-01-01T00:59:60+01:00", datetime(2016, 12, 31, 23, 59, 59, tzinfo=UTC)),
     ],
 )
 def test_rfc_3339_dates_in_lower_case(text, expected):
@@ -322,6 +326,22 @@ def error_of(d) -> str:
         (lambda d: d["events"][0].pop("ref"), "$.events[0]: an event needs 'ref' or 'refs'"),
         (lambda d: d["events"][0].update(at=None), "$.events[0].at: missing required"),
         (lambda d: d["events"][0].update(at="later"), "$.events[0].at: not a date/time"),
+        (
+            lambda d: d["events"][0].update(at="0001-01-01T00:00:00Z"),
+            "$.events[0].at: should be a date/time (a placeholder such as N/A or 0001-01-01",
+        ),
+        (
+            lambda d: d["events"][0].update(at="N/A"),
+            "$.events[0].at: should be a date/time (a placeholder",
+        ),
+        (
+            lambda d: d["findings"][2].update(secret="AKIAIOSFODNN7EXAMPLE-posture"),
+            "$.findings[2].secret: a posture finding (an auditor's check) carries no secret",
+        ),
+        (
+            lambda d: d["findings"][2].update(secret_sha1="2aae6c35" * 5),
+            "$.findings[2].secret_sha1: a posture finding (an auditor's check) carries no secret",
+        ),
         (lambda d: d["events"][0].update(at=True), "$.events[0].at: should be a date/time"),
         (
             lambda d: d["events"][1].update(refs={"kind": "arn"}),

@@ -239,9 +239,24 @@ def test_secret_exposure_checks_recognised():
         "ec2_instance_secrets_user_data",
         "cloudformation_stack_outputs_find_secrets",
         "ecs_task_definitions_no_environment_secrets",
+        # Prowler 5 (ids and titles from prowler 5.46.0's checks' metadata.json)
+        "amplify_app_no_secrets_in_environment",
+        "apigateway_restapi_no_secrets_in_stage_variables",
+        "awslambda_layer_no_secrets_in_content",
+        "batch_job_definition_no_secrets",
+        "codebuild_project_source_repo_url_no_sensitive_credentials",
+        "codecommit_repository_no_secrets",
+        "datapipeline_pipeline_no_secrets_in_definition",
+        "ecr_repository_image_no_secrets",
+        "elasticbeanstalk_environment_no_secrets_in_configuration",
+        "glue_catalog_connection_no_secrets",
+        "sagemaker_notebook_instance_no_secrets",
+        "project_environment_no_secrets_in_plain_type",
     ):
-        assert is_secret_exposure_check(check)
+        assert is_secret_exposure_check(check), check
     assert not is_secret_exposure_check("iam_root_mfa_enabled")
+    # Kubernetes: a pod reading a Secret into its environment exposes nothing in plain text.
+    assert not is_secret_exposure_check("core_no_secrets_envs")
 
 
 # --- other shapes ----------------------------------------------------------------------------
@@ -1290,3 +1305,70 @@ def test_real_prowler_3_manual_check_written_as_a_fail_is_skipped():
         "acm_certificates_expiration_check",
     ]
     assert all(not i.passed for i in items)
+
+
+@pytest.mark.parametrize(
+    "name", ["trivy/tool_prowler_5_46_iac_trivy.ocsf.json", "trivy/tool_prowler_5_46_iac_trivy.csv"]
+)
+def test_tool_prowler_5_iac_secrets_are_secret_findings_at_their_lines(name):
+    # `prowler iac` runs Trivy over a repository: its secret scanner's results (service
+    # "secret") are leaked values in files. Two keys in one file are two findings, at their
+    # lines (from the finding uid's "-3:3"); a misconfiguration stays posture.
+    items = load(name)
+    repo = "https://github.com/acme-corp/payments-infra"
+    secrets = [
+        (o.rule, o.secret_type, o.severity, o.repo, o.path, o.line, o.tool_resolution)
+        for o in items
+        if o.category == "secret"
+    ]
+    assert secrets == [
+        ("aws-access-key-id", "aws-access-key", "critical", repo, "deploy/.env", 3, ""),
+        ("aws-access-key-id", "aws-access-key", "critical", repo, "deploy/.env", 9, ""),
+        ("github-pat", "github-token", "critical", repo, "ci/config.yml", 12, ""),
+        ("github-pat", "github-token", "critical", repo, "docs/example.md", 20, "accepted_risk"),
+    ]
+    for o in items:
+        if o.category == "secret":
+            assert (o.secret_value, o.secret_sha1, o.resource, o.passed) == (None, None, "", False)
+            assert o.tool_ids["finding_uid"].startswith("prowler-iac-")
+    # Trivy's masked match (in the OCSF resource data) is never read.
+    assert not any("*****" in repr(o) or "AWS_ACCESS_KEY_ID" in repr(o) for o in items)
+    (misconfiguration,) = [o for o in items if o.category == "posture"]
+    assert (misconfiguration.rule, misconfiguration.resource, misconfiguration.account) == (
+        "AVD-AWS-0086",
+        "terraform/s3.tf",
+        repo,
+    )
+
+
+def test_iac_secret_of_a_local_directory_has_no_repository():
+    # A local `prowler iac --scan-path .` has no provider uid: Prowler writes "iac".
+    doc = json.loads((PROWLER / "trivy" / "tool_prowler_5_46_iac_trivy.ocsf.json").read_text())[:1]
+    doc[0]["cloud"]["account"]["uid"] = "iac"
+    doc[0]["finding_info"]["uid"] = "prowler-iac-aws-access-key-id-iac-main-deploy/.env-3:3"
+    (obs,) = parse_bytes(json.dumps(doc).encode())
+    assert (obs.category, obs.repo, obs.path, obs.line) == ("secret", "", "deploy/.env", 3)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["trivy/tool_prowler_5_46_image_trivy.ocsf.json", "trivy/tool_prowler_5_46_image_trivy.csv"],
+)
+def test_tool_prowler_5_image_secret_is_a_secret_finding_in_the_image_file(name):
+    # `prowler image` (Trivy over a container image) marks a secret with the category
+    # "secrets": the image is the container, Trivy's target (the resource details) the file.
+    image = "registry.example.com/payments/api:1.4.2:4f4fb700ef54"
+    secret, vulnerability = load(name)
+    assert (
+        secret.category, secret.rule, secret.secret_type, secret.severity, secret.repo,
+        secret.path, secret.line, secret.resource, secret.secret_value,
+    ) == (
+        "secret", "aws-secret-access-key", "aws-secret-key", "critical", image,
+        "/app/config/credentials", None, "", None,
+    )  # fmt: skip
+    assert "****" not in repr(secret)
+    assert (vulnerability.category, vulnerability.rule, vulnerability.resource) == (
+        "posture",
+        "CVE-2024-45337",
+        image,
+    )
