@@ -80,8 +80,9 @@ class ReconcileCounts:
     dismissed_ids: list[tuple[int, int | None, str]] = field(default_factory=list)
 
 
-# Formats that report rotation events only.
+# Formats that report rotation events only; cloud auditors' formats.
 _ROTATORS = {key: fmt.kind == "rotator" for key, fmt in FORMATS.items()}
+_AUDITORS = {key for key, fmt in FORMATS.items() if fmt.kind == "auditor"}
 
 
 class SourceGone(Exception):
@@ -816,17 +817,22 @@ class Reconciler:
         # GitHub's alert lists are an organization's or one repository's: what a list no
         # longer reports is missing in the repositories it lists alerts of (a repository's
         # list says nothing of the organization's other repositories).
-        in_listed_repos = (
-            """AND repo IN (SELECT s.repo FROM hygiene_stagedfinding s
-                            WHERE s.run_id = %(run)s)"""
-            if self.run.format == "github-secret-scanning"
-            else ""
-        )
+        # An auditor's secrets (Prowler's iac and image scans: Trivy's secret scanner) are
+        # missing in the accounts its run reports, as its posture findings resolve there: a
+        # cloud account's scan says nothing of a repository's (account "iac" or the
+        # --provider-uid given).
+        scope = ""
+        if self.run.format == "github-secret-scanning":
+            scope = """AND repo IN (SELECT s.repo FROM hygiene_stagedfinding s
+                                    WHERE s.run_id = %(run)s)"""
+        elif self.run.format in _AUDITORS:
+            scope = """AND account IN (SELECT s.account FROM hygiene_stagedfinding s
+                                       WHERE s.run_id = %(run)s)"""
         missing = self.sql(
             f"""
             UPDATE hygiene_finding SET missing_since = %(now)s
             WHERE source_id = %(source)s AND category = 'secret' AND missing_since IS NULL
-              {in_listed_repos}
+              {scope}
               AND NOT EXISTS (SELECT 1 FROM hygiene_stagedfinding s WHERE s.run_id = %(run)s
                               AND s.location_key = hygiene_finding.location_key)
             """

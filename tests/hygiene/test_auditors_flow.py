@@ -3,6 +3,7 @@ audit resolves them; a FAIL again reopens. The credential report verifies a revo
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,33 @@ def test_a_fail_and_a_pass_of_one_check_on_one_resource_is_a_fail(monkeypatch, b
         failing["RESOURCE_UID"],
         "open",
     )
+
+
+def test_a_cloud_audit_leaves_the_secrets_a_repository_scan_found(db):
+    """One Prowler source for `prowler aws` and `prowler iac`: a full cloud audit says nothing
+    of the secrets Trivy found in a repository (another account: the repository), so they
+    stay; the repository's next scan marks the one it no longer reports as missing."""
+    source = Source.objects.create(slug="prowler", name="Prowler", kind="auditor")
+    iac = json.loads((FIXTURES / "prowler/trivy/tool_prowler_5_46_iac_trivy.ocsf.json").read_text())
+    run = import_report(
+        source=source, format_key="prowler", stream=io.BytesIO(json.dumps(iac).encode()), via="cli"
+    )
+    assert run.full_scan and run.created == 5
+    secrets = Finding.objects.filter(category="secret")
+    assert secrets.count() == 4
+
+    fields, rows = prowler_rows()
+    cloud = import_report(
+        source=source, format_key="prowler", stream=prowler_csv(fields, rows), via="cli"
+    )
+    assert cloud.missing == 0 and not secrets.filter(missing_since__isnull=False).exists()
+
+    gone = next(
+        i for i, f in enumerate(iac) if f["finding_info"]["uid"].endswith("deploy/.env-9:9")
+    )
+    rescan = json.dumps(iac[:gone] + iac[gone + 1 :]).encode()
+    again = import_report(source=source, format_key="prowler", stream=io.BytesIO(rescan), via="cli")
+    assert again.missing == 1
+    assert list(secrets.filter(missing_since__isnull=False).values_list("path", "line")) == [
+        ("deploy/.env", 9)
+    ]
