@@ -33,6 +33,7 @@ class SecretType(models.TextChoices):
     SHARED_KEY_ACCESS = "shared-key-access", "Shared key access allowed"
     SAS_POLICY = "sas-policy", "SAS expiration policy"
     KEY_POLICY = "key-policy", "Key expiration policy"
+    SECRET_IN_CONFIG = "secret-in-config", "Plaintext secret in configuration"
     POSTURE_OTHER = "posture-other", "Other posture problem"
 
 
@@ -47,6 +48,7 @@ POSTURE_TYPES = frozenset(
         SecretType.SHARED_KEY_ACCESS,
         SecretType.SAS_POLICY,
         SecretType.KEY_POLICY,
+        SecretType.SECRET_IN_CONFIG,
         SecretType.POSTURE_OTHER,
     }
 )

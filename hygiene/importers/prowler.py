@@ -99,8 +99,9 @@ CHECK_TYPES: dict[str, str] = {
 }
 
 # Checks that look for plaintext secrets in configuration (Lambda variables, user data,
-# stack outputs, task definitions...): no posture type fits exactly, they stay posture-other
-# but are recognised (``is_secret_exposure_check``) and listed in the docs.
+# stack outputs, task definitions...): a value sits where anyone who can read the resource
+# reads it. Their type is secret-in-config (a posture finding: Prowler reports the resource,
+# not the value).
 SECRET_EXPOSURE_CHECKS = frozenset(
     {
         "awslambda_function_no_secrets_in_variables",
@@ -188,13 +189,13 @@ V2_CHECK_TYPES: dict[str, tuple[str, str]] = {
     # Find secrets in EC2 User Data / CloudFormation outputs / Lambda functions variables /
     # Lambda functions code / ECS task definitions environment variables / EC2 Auto Scaling
     # Launch Configuration / SSM Documents (SECRET_EXPOSURE_CHECKS)
-    "extra741": ("posture-other", "find secrets in"),
-    "extra742": ("posture-other", "find secrets in"),
-    "extra759": ("posture-other", "find secrets in"),
-    "extra760": ("posture-other", "find secrets in"),
-    "extra768": ("posture-other", "find secrets in"),
-    "extra775": ("posture-other", "find secrets in"),
-    "extra7141": ("posture-other", "find secrets in"),
+    "extra741": ("secret-in-config", "find secrets in"),
+    "extra742": ("secret-in-config", "find secrets in"),
+    "extra759": ("secret-in-config", "find secrets in"),
+    "extra760": ("secret-in-config", "find secrets in"),
+    "extra768": ("secret-in-config", "find secrets in"),
+    "extra775": ("secret-in-config", "find secrets in"),
+    "extra7141": ("secret-in-config", "find secrets in"),
 }
 
 # Fallback for checks not in the table (new Prowler versions add checks): first match wins.
@@ -227,6 +228,8 @@ def check_type(check_id: str) -> str:
     cid = check_id.strip().lower()
     if cid in CHECK_TYPES:
         return CHECK_TYPES[cid]
+    if cid in SECRET_EXPOSURE_CHECKS:
+        return "secret-in-config"
     return _heuristic_type(cid)
 
 

@@ -265,3 +265,28 @@ def test_a_cloud_audit_leaves_the_secrets_a_repository_scan_found(db):
     assert list(secrets.filter(missing_since__isnull=False).values_list("path", "line")) == [
         ("deploy/.env", 9)
     ]
+
+
+def test_a_plaintext_secret_in_configuration_has_its_own_type(db):
+    """Prowler's "no secrets in Lambda variables" and alike find a value where anyone who reads
+    the resource reads it: secret-in-config, not "other"; findings stored as "other" before
+    take it (migration hygiene 0024), other checks keep theirs."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    source = Source.objects.create(slug="prowler", name="Prowler", kind="auditor")
+    fields, rows = prowler_rows()
+    import_report(source=source, format_key="prowler", stream=prowler_csv(fields, rows), via="cli")
+    lambda_vars = Finding.objects.get(rule="awslambda_function_no_secrets_in_variables")
+    assert lambda_vars.secret_type == "secret-in-config"
+    other = Finding.objects.filter(category="posture", secret_type="posture-other")
+    kept = set(other.values_list("pk", flat=True))
+    assert kept, "the fixture has checks of no particular type"
+
+    Finding.objects.filter(pk=lambda_vars.pk).update(secret_type="posture-other")
+    migration = importlib.import_module("hygiene.migrations.0024_posture_type_secret_in_config")
+    migration.retype(django_apps, None)
+    lambda_vars.refresh_from_db()
+    assert lambda_vars.secret_type == "secret-in-config"
+    assert set(other.values_list("pk", flat=True)) == kept

@@ -119,7 +119,7 @@ def test_generated_ocsf_types_and_passes():
         (
             "awslambda_function_no_secrets_in_variables",
             f"arn:aws:lambda:eu-west-1:{ACCT}:function:billing-export",
-        ): ("posture-other", "critical", False),
+        ): ("secret-in-config", "critical", False),
         ("storage_account_key_access_disabled", STORAGE_ID): (
             "shared-key-access",
             "medium",
@@ -220,7 +220,11 @@ def test_status_extended_never_copied():
         ("keyvault_rbac_secret_expiration_set", "key-policy"),
         ("iam_sa_user_managed_key_rotate_90_days", "key-rotation"),
         ("apikeys_key_rotated_in_90_days", "key-rotation"),
-        ("awslambda_function_no_secrets_in_variables", "posture-other"),
+        ("awslambda_function_no_secrets_in_variables", "secret-in-config"),
+        ("ECS_TASK_DEFINITIONS_NO_ENVIRONMENT_SECRETS", "secret-in-config"),
+        ("ecr_repository_image_no_secrets", "secret-in-config"),
+        # Kubernetes: Secrets mounted as environment variables, not a value in plain text
+        ("core_no_secrets_envs", "posture-other"),
         ("accessanalyzer_enabled", "posture-other"),
         # heuristics for checks not in the table
         ("entra_privileged_user_has_mfa", "missing-mfa"),
@@ -872,11 +876,11 @@ def test_v2_csv_resource_column_and_early_header():
             "Ensure IAM password policy expires passwords within 90 days or less (Scored)",
             "key-policy",
         ),
-        ("extra741", "Find secrets in EC2 User Data", "posture-other"),
+        ("extra741", "Find secrets in EC2 User Data", "secret-in-config"),
         (
             "extra759",
             "Find secrets in Lambda functions variables (Not Scored) (Not part of CIS benchmark)",
-            "posture-other",
+            "secret-in-config",
         ),
         # a CloudWatch alarm about sign-ins without MFA, not a credential without MFA
         (
