@@ -32,6 +32,7 @@ true``), VERIFIED_FALSE (a false positive) or UNVERIFIED.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from typing import IO
@@ -197,6 +198,24 @@ def _typing(rule: str, value: str | None) -> tuple[str, str | None]:
     return secret_type_for(SECRET_TYPES, rule, value), None
 
 
+# What detect-secrets' PrivateKeyDetector "finds": the header it matched ("BEGIN RSA PRIVATE
+# KEY"; plugins/private_key.py), whose SHA-1 is every such key's hashed_secret. As a secret's
+# identity it made one secret of every RSA key anywhere: the place identifies the finding.
+_KEY_HEADERS = (
+    "BEGIN DSA PRIVATE KEY",
+    "BEGIN EC PRIVATE KEY",
+    "BEGIN OPENSSH PRIVATE KEY",
+    "BEGIN PGP PRIVATE KEY BLOCK",
+    "BEGIN PRIVATE KEY",
+    "BEGIN RSA PRIVATE KEY",
+    "BEGIN SSH2 ENCRYPTED PRIVATE KEY",
+    "PuTTY-User-Key-File-2",
+)
+_KEY_HEADER_DIGESTS = frozenset(
+    hashlib.sha1(header.encode(), usedforsecurity=False).hexdigest() for header in _KEY_HEADERS
+)
+
+
 def finding(item: object, where: str, filename: str) -> Observation:
     if not isinstance(item, dict):
         raise ImportFormatError(f"expected a finding object, found {type_name(item)}", where)
@@ -221,7 +240,7 @@ def finding(item: object, where: str, filename: str) -> Observation:
         rule=rule,
         secret_type=secret_type,
         severity=severity,
-        secret_sha1=hashed.lower(),
+        secret_sha1=None if hashed.lower() in _KEY_HEADER_DIGESTS else hashed.lower(),
         path=text(item, "filename", where) or text({"filename": filename}, "filename", where),
         line=number(item, "line_number", where),
         validity=validity,
@@ -296,6 +315,8 @@ def _report(results: list, where: list[str], at: str) -> Iterator[Observation]:
         # and those better than a type that is no credential's.
         rule = min(names, key=_rank)
         secret_type, severity = _typing(rule, value)
+        if value in _KEY_HEADERS:
+            value = None  # a private key's header, not the key (the place identifies it)
         for line in sorted(set(numbers)) or [None]:
             yield scrub(
                 Observation(

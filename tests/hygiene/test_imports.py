@@ -282,6 +282,22 @@ def test_a_repository_cloned_with_a_token_is_stored_without_it(tmp_path, scanner
     assert (again["created"], again["unchanged"]) == (0, 1)
 
 
+def test_private_keys_in_two_repositories_baselines_are_two_secrets(tmp_path, db):
+    """detect-secrets hashes the header its private-key plugin matched ("BEGIN RSA PRIVATE
+    KEY"), the same for every key: two repositories' keys are two secrets, neither reused."""
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures/detect-secrets"
+    for slug, name in (
+        ("gen3", "real_gen3_cloud_automation_v0_13_1.json"),
+        ("scratch", "tool_detect_secrets_1_5_0_audited.json"),
+    ):
+        Source.objects.create(slug=slug, name=slug, kind="scanner")
+        run_cli(tmp_path, (fixtures / name).read_bytes(), source=slug, fmt="detect-secrets")
+    keys = Finding.objects.filter(rule="Private Key")
+    assert sorted(keys.values_list("source__slug", flat=True)) == ["gen3", "scratch"]
+    assert len({f.secret_id for f in keys}) == 2
+    assert not Secret.objects.filter(findings__in=keys, reused=True).exists()
+
+
 def test_the_same_report_twice_creates_nothing(tmp_path, scanners):
     data = reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN}])
     first = run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")
