@@ -141,7 +141,13 @@ def finding_observations(value: Any, where: str) -> Iterator[Observation]:
     finding = object_at(value, where, "a finding object")
     record_type = finding.get("type")
     if record_type is not None and record_type != "finding":
-        return  # other record kinds are not findings
+        # Another kind of Nosey Parker record is no finding; another tool's object with a
+        # "type" (a Vault audit entry, an az resource, ggshield's report) is no Nosey Parker
+        # report at all: read as nothing, it was an empty scan, and marked every finding of
+        # the source missing.
+        if not _NP_KEYS.intersection(finding):
+            raise ImportFormatError(_not_a_finding(finding), where)
+        return
     if "rule_name" not in finding or "matches" not in finding:
         raise ImportFormatError(_not_a_finding(finding), where)
     rule_name = text_at(finding, "rule_name", where, required=True)
@@ -168,6 +174,10 @@ def finding_observations(value: Any, where: str) -> Iterator[Observation]:
             finding_status=finding_status,
             finding_groups=list_at(finding, "groups", where),
         )
+
+
+# What a Nosey Parker record has, whatever its kind.
+_NP_KEYS = frozenset({"rule_name", "rule_text_id", "rule_structural_id", "finding_id", "matches"})
 
 
 def _not_a_finding(obj: dict) -> str:

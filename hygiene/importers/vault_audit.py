@@ -194,6 +194,12 @@ def _entry(entry: Any, where: str, mounts: set[str]) -> RotationEvent | None:
         raise ImportFormatError(
             "not a Vault audit entry (type should be request or response)", where
         )
+    if not kind.endswith(("request", "response")):
+        # Another tool's object with a "type" (a Nosey Parker finding, an az resource):
+        # skipped, a log of them read as a log of nothing.
+        raise ImportFormatError(
+            "not a Vault audit entry (type should be request or response)", where
+        )
     if kind != "response":
         return None  # requests, and other entry types (Enterprise KMIP: kmip-request/-response)
     request = _sub(entry, "request", where)

@@ -160,7 +160,9 @@ def test_binary_group_is_decoded_safely():
 
 
 def test_non_finding_records_are_skipped():
-    assert run('{"type": "summary", "count": 3}\n') == []
+    # Another kind of Nosey Parker record (it names a rule); another tool's typed object is
+    # refused (test_another_tools_records_with_a_type_are_refused_not_skipped).
+    assert run('{"type": "summary", "rule_name": "AWS API Key", "count": 3}\n') == []
 
 
 def test_blank_lines_are_ignored():
@@ -638,3 +640,28 @@ def test_other_outputs_are_named(data, expected):
         run(data)
     assert expected in str(info.value)
     assert "AKIADEADBEEFDEADBEEF" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        # A Vault audit log sent as noseyparker: entries typed "request"/"response".
+        (FIXTURES / "vault-audit" / "generated_audit.log").read_bytes(),
+        # `az storage account list` as JSON lines, each typed Microsoft.Storage/storageAccounts.
+        b"".join(
+            json.dumps(account).encode() + b"\n"
+            for account in json.loads(
+                (
+                    FIXTURES / "azure-storage-accounts" / "generated_az_storage_account_list.json"
+                ).read_text()
+            )
+        ),
+    ],
+)
+def test_another_tools_records_with_a_type_are_refused_not_skipped(other):
+    """Skipped as "other record kinds", another tool's report read as an empty scan and marked
+    every finding of the source missing."""
+    with pytest.raises(ImportFormatError) as error:
+        run(other)
+    assert error.value.message.startswith("not a Nosey Parker finding")
+    assert error.value.location in ("line 1", "$[0]")

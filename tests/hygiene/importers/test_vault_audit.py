@@ -552,3 +552,15 @@ def test_server_log_does_not_hide_a_broken_entry():
     other = data + b"Jun 26 04:21:00 vault-0 systemd[1]: vault.service: Consumed 2.1s CPU time.\n"
     err = expect_error(other)
     assert err.location.startswith(f"line {len(lines) + 1}")
+
+
+def test_another_tools_records_with_a_type_are_refused_not_skipped():
+    """A Nosey Parker report (records typed "finding") or ggshield's (typed "path_scan")
+    sent as vault-audit: an error, not a log of nothing."""
+    noseyparker = FIXTURES / "noseyparker" / "generated_report_v0_20.jsonl"
+    ggshield = json.loads((FIXTURES / "ggshield" / "one_finding.json").read_text())
+    for data in (noseyparker.read_bytes(), to_bytes([ggshield])):
+        with pytest.raises(ImportFormatError) as error:
+            list(parse(io.BytesIO(data)))
+        assert error.value.location == "line 1"
+        assert "not a Vault audit entry" in error.value.message
