@@ -45,6 +45,7 @@ class SourceSettingsForm(forms.Form):
     # A select, not a checkbox: a form that doesn't send it (an older page, a script) keeps
     # the default, full scans.
     scans = forms.ChoiceField(choices=SCAN_CHOICES, required=False)
+    repo = forms.CharField(max_length=300, required=False, label="Repository")
 
     def clean(self):
         data = super().clean()
@@ -55,7 +56,7 @@ class SourceSettingsForm(forms.Form):
 class SourceForm(SourceSettingsForm):
     slug = forms.SlugField(max_length=64)
     kind = forms.ChoiceField(choices=SourceKind.choices)
-    field_order = ["slug", "name", "kind", "default_format", "default_team", "scans"]
+    field_order = ["slug", "name", "kind", "default_format", "default_team", "scans", "repo"]
 
 
 class SourceEditForm(SourceSettingsForm):
@@ -77,6 +78,7 @@ class SourceEditForm(SourceSettingsForm):
             "default_team": data["default_team"] if "default_team" in sent else source.default_team,
             "full_scan": data["full_scan"] if "scans" in sent else source.full_scan,
             "is_active": data["active"] != "no" if "active" in sent else source.is_active,
+            "repo": data["repo"] if "repo" in sent else source.repo,
         }
 
 

@@ -27,6 +27,11 @@ class Source(models.Model):
     default_team = models.ForeignKey(
         "hygiene.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The repository a scanner's reports are of, for the findings whose report doesn't name one
+    # (a detect-secrets baseline, a ggshield or Nosey Parker scan of a directory, a GitLab
+    # report): they are placed there, as another tool's findings of the same repository are,
+    # instead of counting as a place of their own (a secret would look reused).
+    repo = models.CharField(max_length=300, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

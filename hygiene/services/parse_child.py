@@ -50,7 +50,9 @@ def main() -> int:
     gc.set_threshold(PARSE_GC_THRESHOLD, *gc.get_threshold()[1:])  # a parse, and no more
     out = sys.stdout.buffer
     try:
-        rows = StagedRows(job["run_id"], job["source_id"], job["format"], job["now"])
+        rows = StagedRows(
+            job["run_id"], job["source_id"], job["format"], job["now"], job["source_repo"]
+        )
         stream = split.ByteRange(job["fd"], job["start"], job["end"], prefix=b"[")
         formatter = CopyText()
         batch = job["batch"]

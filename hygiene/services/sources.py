@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hygiene.models import Finding, Source, SourceKind, SourceToken, Team, UserToken
+from hygiene.services.staged_rows import normal_repo
 from incidents.models import TimelineEvent
 
 
@@ -24,6 +25,11 @@ def _log(by, kind: str, message: str, source: Source) -> None:
     )
 
 
+def clean_repo(repo: str) -> str:
+    """A source's repository as a finding's is stored (no clone URL's credentials, no .git)."""
+    return normal_repo(repo or "")[:300]
+
+
 @transaction.atomic
 def source_create(
     *,
@@ -34,6 +40,7 @@ def source_create(
     default_format: str = "",
     default_team: Team | None = None,
     full_scan: bool = True,
+    repo: str = "",
 ) -> Source:
     _require(by)
     slug, name = (slug or "").strip().lower(), (name or "").strip()
@@ -54,6 +61,7 @@ def source_create(
         default_format=(default_format or "").strip()[:40],
         default_team=default_team,
         full_scan=full_scan,
+        repo=clean_repo(repo),
     )
     _log(by, "source.created", f"Source {slug} created", source)
     return source
@@ -69,6 +77,7 @@ def source_update(
     default_team: Team | None = None,
     full_scan: bool = True,
     is_active: bool = True,
+    repo: str = "",
 ) -> list[str]:
     """Change a source's settings (its slug stays: it is in tokens' scripts and webhook URLs);
     returns what changed, as words for the timeline. An inactive source's tokens and webhook
@@ -83,6 +92,7 @@ def source_update(
         "default_team": default_team,
         "full_scan": bool(full_scan),
         "is_active": bool(is_active),
+        "repo": clean_repo(repo),
     }
     locked = Source.objects.select_for_update().get(pk=source.pk)
     changed = [field for field, value in new.items() if getattr(locked, field) != value]
@@ -98,6 +108,7 @@ def source_update(
         "default_team": f"default team {team}",
         "full_scan": "full scans" if locked.full_scan else "partial scans",
         "is_active": "active" if locked.is_active else "inactive (tokens and webhook refused)",
+        "repo": f"repository {locked.repo or 'none'} (for reports that name none)",
     }
     said = [words[field] for field in changed]
     _log(by, "source.updated", f"Source {locked.slug}: {', '.join(said)}", locked)

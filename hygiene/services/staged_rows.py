@@ -159,7 +159,8 @@ def repo_without_credentials(value: str) -> str:
     return _USERINFO.sub(r"\1", value) if "@" in value else value
 
 
-def _repo(value: str) -> str:
+def normal_repo(value: str) -> str:
+    """A repository as it is stored: trimmed, without credentials, ".git" or a final "/"."""
     if not value:
         return ""
     value = repo_without_credentials(value.strip())
@@ -194,9 +195,13 @@ class StagedRows:
     """One run's staged rows, built item by item; a location key already seen is skipped (a
     report may list the same finding twice: the first one is kept, so SQL needn't dedupe)."""
 
-    def __init__(self, run_id: int, source_id: int, format_key: str, now: datetime):
+    def __init__(
+        self, run_id: int, source_id: int, format_key: str, now: datetime, source_repo: str = ""
+    ):
         self.run_id = run_id
         self.source_id = source_id
+        # Where the findings are whose report names no repository (Source.repo), as stored.
+        self.source_repo = normal_repo(source_repo)[:300]
         self.format_key = format_key
         self.now = now
         self.findings: list[tuple] = []
@@ -214,7 +219,9 @@ class StagedRows:
         self.verified_repeats: set[str] = set()
 
     def add_observation(self, obs: Observation) -> None:
-        repo = _repo(obs.repo)
+        repo = normal_repo(obs.repo)
+        if not repo and obs.category != "posture":
+            repo = self.source_repo
         # A scanner run in CI reports paths in its checkout: the path in the repository is
         # the one its findings (and ownership rules) go by, whatever the format.
         path = path_in_checkout(obs.path) if obs.path else ""

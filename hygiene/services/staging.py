@@ -51,7 +51,7 @@ class Stager(StagedRows):
     """Collects one run's rows and flushes them in batches."""
 
     def __init__(self, run, now: datetime):
-        super().__init__(run.pk, run.source_id, run.format, now)
+        super().__init__(run.pk, run.source_id, run.format, now, run.source.repo)
         self.run = run
         self.events: list[RotationEvent] = []
         self.pg = connection.vendor == "postgresql"
@@ -367,6 +367,7 @@ class OtherHalf:
             "parent": os.getpid(),
             "run_id": self.run.pk,
             "source_id": self.run.source_id,
+            "source_repo": self.run.source.repo,
             "now": now,
             "fingerprint_key": settings.FINGERPRINT_KEY,
         }

@@ -298,6 +298,52 @@ def test_private_keys_in_two_repositories_baselines_are_two_secrets(tmp_path, db
     assert not Secret.objects.filter(findings__in=keys, reused=True).exists()
 
 
+def test_a_sources_repository_places_the_findings_of_reports_that_name_none(
+    tmp_path, scanners, lead
+):
+    """TruffleHog names the repository, a detect-secrets baseline doesn't: without the
+    source's repository the baseline's finding counted as a place of its own (its source), and
+    a secret in one repository looked reused. With it, the finding is in that repository."""
+    from hygiene.services.sources import source_update
+
+    repo = "https://github.com/acme/infra"
+    run_cli(
+        tmp_path, reports.trufflehog([{"secret": AWS_KEY}]), source="trufflehog", fmt="trufflehog"
+    )
+    baseline = reports.detect_secrets([{"secret": AWS_KEY, "file": "deploy/env.sh", "line": 3}])
+    run_cli(tmp_path, baseline, source="detect-secrets", fmt="detect-secrets")
+    secret = Secret.objects.get(fingerprint=fingerprint(AWS_KEY))
+    assert (secret.place_count, secret.reused) == (2, True)  # as it was: the source a place
+
+    source = scanners["detect-secrets"]
+    changed = source_update(
+        source=source,
+        by=lead,
+        name=source.name,
+        default_format=source.default_format,
+        repo=" https://user:tok3n@github.com/acme/infra.git ",
+    )
+    assert changed == [f"repository {repo} (for reports that name none)"]
+    source.refresh_from_db()
+    assert source.repo == repo  # as a finding's repository is stored: no credentials, no .git
+    Finding.objects.filter(source=source).delete()
+    run_cli(
+        tmp_path, baseline + b"\n", source="detect-secrets", fmt="detect-secrets", name="b.json"
+    )
+    found = Finding.objects.get(source=source)
+    assert found.repo == repo
+    secret.refresh_from_db()
+    assert (secret.place_count, secret.reused) == (1, False)
+    # A report that names its repository keeps it.
+    other = reports.trufflehog([{"secret": AWS_KEY_2, "repo": "https://github.com/acme/web"}])
+    scanners["trufflehog"].repo = repo
+    scanners["trufflehog"].save()
+    run_cli(tmp_path, other, source="trufflehog", fmt="trufflehog", name="c.json")
+    assert Finding.objects.get(secret__fingerprint=fingerprint(AWS_KEY_2)).repo == (
+        "https://github.com/acme/web"
+    )
+
+
 def test_the_same_report_twice_creates_nothing(tmp_path, scanners):
     data = reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN}])
     first = run_cli(tmp_path, data, source="gitleaks", fmt="gitleaks")

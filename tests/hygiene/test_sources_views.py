@@ -162,6 +162,9 @@ def test_create_source_form(as_user, client):
         {"slug": "prowler", "name": "Prowler", "kind": "auditor", "default_format": "prowler"},
     )
     assert response.status_code == 302 and response["Location"] == "/sources/prowler/"
+    baseline = {"slug": "ds-api", "name": "detect-secrets", "kind": "scanner"}
+    client.post("/sources/new/", {**baseline, "repo": "https://github.com/acme/api/"})
+    assert Source.objects.get(slug="ds-api").repo == "https://github.com/acme/api"
     bad = client.post("/sources/new/", {"slug": "prowler", "name": "Again", "kind": "auditor"})
     reload = client.get("/sources/new/")  # the URL the failed form left in the address bar
     assert reload.status_code == 302 and reload.url == "/sources/"
@@ -225,10 +228,15 @@ def test_a_lead_changes_a_sources_settings_and_an_inactive_sources_tokens_are_re
             "default_team": str(team.pk),
             "scans": "partial",
             "active": "no",
+            "repo": "https://github.com/acme/app.git",
         },
         follow=True,
     )
     source.refresh_from_db()
+    assert source.repo == "https://github.com/acme/app"
+    assert "repository https://github.com/acme/app (for reports that name none)" in (
+        response.content.decode()
+    )
     assert (source.name, source.default_team, source.full_scan, source.is_active) == (
         "gitleaks nightly",
         team,
@@ -244,8 +252,14 @@ def test_a_lead_changes_a_sources_settings_and_an_inactive_sources_tokens_are_re
     client.post(f"/sources/{source.slug}/settings/", {"name": "gitleaks nightly"})
     source.refresh_from_db()
     assert (source.default_team, source.full_scan, source.is_active) == (team, False, False)
+    assert source.repo == "https://github.com/acme/app"
     # Nothing to change: said so, nothing logged.
-    same = {"name": "gitleaks nightly", "default_format": "gitleaks", "default_team": team.pk}
+    same = {
+        "name": "gitleaks nightly",
+        "default_format": "gitleaks",
+        "default_team": team.pk,
+        "repo": "https://github.com/acme/app",
+    }
     client.post(f"/sources/{source.slug}/settings/", {**same, "scans": "partial"})
     assert TimelineEvent.objects.filter(kind="source.updated").count() == 1
     # A bad value: the page again, with what is wrong, and nothing changed.
@@ -532,3 +546,15 @@ def test_deleting_a_source_says_which_open_incidents_only_it_had_found(source, a
     shared = Secret.objects.get(pk=shared.pk)
     assert (shared.finding_count, shared.place_count, shared.reused) == (1, 1, False)
     assert Secret.objects.get(pk=only_here.pk).finding_count == 0
+
+
+def test_the_create_source_command_takes_a_repository(db, capsys):
+    from django.core.management import call_command
+
+    call_command(
+        "create_source", "ds-web", kind="scanner", format_key="detect-secrets", repo="acme/web/"
+    )
+    raw = capsys.readouterr().out.strip()
+    source = Source.objects.get(slug="ds-web")
+    assert (source.repo, source.default_format) == ("acme/web", "detect-secrets")
+    assert authenticate_token(raw).source == source

@@ -8,6 +8,7 @@ from django.utils.text import slugify
 
 from hygiene.importers import FORMATS
 from hygiene.models import Source, SourceKind, SourceToken
+from hygiene.services.sources import clean_repo
 
 
 class Command(BaseCommand):
@@ -19,8 +20,14 @@ class Command(BaseCommand):
         parser.add_argument("--format", dest="format_key", default="")
         parser.add_argument("--name", default="")
         parser.add_argument("--expires-days", type=int, default=None)
+        parser.add_argument(
+            "--repo",
+            default="",
+            help="the repository its reports are of, for those that name none "
+            "(a detect-secrets baseline, a ggshield or Nosey Parker scan of a directory)",
+        )
 
-    def handle(self, *args, slug, kind, format_key, name, expires_days, **options):
+    def handle(self, *args, slug, kind, format_key, name, expires_days, repo, **options):
         if slugify(slug) != slug:
             self.stderr.write(f"error: '{slug}' is not a valid slug (letters, digits, - and _)")
             sys.exit(1)
@@ -32,7 +39,12 @@ class Command(BaseCommand):
         with transaction.atomic():
             source, created = Source.objects.get_or_create(
                 slug=slug,
-                defaults={"kind": kind, "default_format": format_key, "name": name or slug},
+                defaults={
+                    "kind": kind,
+                    "default_format": format_key,
+                    "name": name or slug,
+                    "repo": clean_repo(repo),
+                },
             )
             if not created and source.kind != kind:
                 self.stderr.write(f"error: source '{slug}' exists and is a {source.kind}")
