@@ -143,6 +143,27 @@ def redact(value: str) -> str:
     return "…" if n else ""
 
 
+# A tool's mask: asterisks, an ellipsis, bullets, "REDACTED", a run of x.
+_MASK_RUN = re.compile(r"\*+|\u2026+|\.{3,}|\u2022+|REDACTED|REDACT|[xX]{4,}")
+
+
+def tighten_redacted(text: str) -> str:
+    """A tool's redacted form of a value it didn't give, showing no more than ``redact`` shows
+    of a value as long: four leading characters at most, and the last two only of one of 20
+    or more. ggshield keeps a sixth at each end ("Xq7**********Z8k": 6 of 16 characters), a
+    long token's ten. Forms with a scheme or spaces (a URL, a sentence) are left as they are."""
+    if "://" in text or " " in text:
+        return text
+    runs = list(_MASK_RUN.finditer(text))
+    if not runs:
+        return text
+    lead, trail = text[: runs[0].start()], text[runs[-1].end() :]
+    long = len(text) >= 20
+    if len(lead) <= 4 and (not trail or (long and len(trail) <= 2)):
+        return text
+    return f"{lead[:4]}\u2026{trail[-2:] if long else ''}"
+
+
 def redact_identifier(value: str) -> str:
     """For identifiers that were themselves the leaked value (an AWS key id)."""
     value = value.strip()

@@ -27,6 +27,7 @@ from hygiene.fingerprints import (
     redact_identifier,
     reference_hash,
     secret_location_key,
+    tighten_redacted,
 )
 from hygiene.importers import Observation
 from hygiene.importers.base import path_in_checkout
@@ -269,7 +270,7 @@ class StagedRows:
                     self.source_id, obs.rule, obs.repo, path, obs.line, obs.commit
                 )
             if not preview and obs.redacted and len(obs.redacted) <= 80:
-                preview = obs.redacted
+                preview = tighten_redacted(obs.redacted)
             alert = (obs.tool_ids or {}).get("number")
             if alert and self.format_key == "github-secret-scanning":
                 # One GitHub alert is one finding, whether it came from the REST list (with the

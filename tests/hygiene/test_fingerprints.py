@@ -136,3 +136,23 @@ def test_an_aws_key_id_the_importer_named_is_staged_once():
     assert [(kind, display) for _, _, kind, display, _ in rows.references] == [
         ("aws-access-key-id", "AKIA…ZAM2")
     ]
+
+
+@pytest.mark.parametrize(
+    ("tool_form", "preview"),
+    [
+        ("Xq7**********Z8k", "Xq7\u2026"),  # ggshield, 16 characters: 6 shown
+        ("ghp_R4nd0m**********************AbCd12", "ghp_\u202612"),
+        ("wJalrXUtnF****", "wJal\u2026"),
+        # Within the policy already: the tool's own form.
+        ("abcd...", "abcd..."),
+        ("REDACTED", "REDACTED"),
+        ("AKIA****************", "AKIA****************"),
+        ("ghp_****", "ghp_****"),
+        ("postgres://app:****@db.internal/app", "postgres://app:****@db.internal/app"),
+    ],
+)
+def test_a_tools_redacted_form_shows_no_more_than_our_preview(tool_form, preview):
+    from hygiene.fingerprints import tighten_redacted
+
+    assert tighten_redacted(tool_form) == preview

@@ -1572,3 +1572,26 @@ def test_a_capture_that_is_no_credentials_value_does_not_join_findings(tmp_path,
     secrets = {f.secret_id for f in (*htpasswd, *elsewhere)}
     assert len(secrets) == htpasswd.count() + elsewhere.count() >= 3
     assert not Secret.objects.filter(pk__in=secrets, reused=True).exists()
+
+
+def test_stored_tool_previews_show_no_more_than_ours(db):
+    """Migration hygiene 0026: a preview taken from ggshield's censored form is cut as an
+    import cuts it now; one of our own is left alone."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    now = datetime.now(UTC)
+    seen = {
+        "secret_type": "api-key",
+        "first_seen_at": now,
+        "last_seen_at": now,
+        "exposed_since": now,
+    }
+    censored = Secret.objects.create(fingerprint="a" * 64, preview="Xq7**********Z8k", **seen)
+    ours = Secret.objects.create(fingerprint="b" * 64, preview="AKIA…AM2", **seen)
+    migration = importlib.import_module("hygiene.migrations.0026_tighter_tool_previews")
+    migration.tighten(django_apps, None)
+    censored.refresh_from_db()
+    ours.refresh_from_db()
+    assert (censored.preview, ours.preview) == ("Xq7…", "AKIA…AM2")

@@ -150,6 +150,12 @@ def test_short_censored_match_is_kept_as_redacted():
     assert short == "ab********kl"
     (obs,) = run(_incident(occurrences=[{"match": short, "type": "apikey"}]))
     assert (obs.secret_value, obs.redacted) == (None, "ab********kl")
+    # Its preview shows no more than Leakline's own of a 12-character value (3 leading
+    # characters, none trailing): ggshield's sixth at each end is 4 of 12.
+    from hygiene.services.staged_rows import FINDING_COLUMNS
+
+    (row,) = _staged([obs]).findings
+    assert row[FINDING_COLUMNS.index("preview")] == "ab\u2026"
 
 
 @pytest.mark.parametrize(
