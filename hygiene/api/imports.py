@@ -175,6 +175,11 @@ def create_import(
         return error(
             403, "imports need a source token (this is a personal token)", "header.Authorization"
         )
+    for name in ("format", "source", "full_scan"):
+        # Given twice, one would win unsaid (full_scan=false&full_scan=true: a full scan that
+        # marks what the report doesn't list).
+        if len(request.GET.getlist(name)) > 1:
+            return error(422, f"give {name} once (it was given more than once)", f"query.{name}")
     if source and source != token.source.slug:
         return error(
             403,

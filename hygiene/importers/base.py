@@ -242,18 +242,32 @@ EMPTY = "the report is empty"
 EMPTY_LINES = EMPTY + " (a scan that found nothing writes no lines: send [] to import it)"
 
 
+# Reports sent packed, as a CI job's artifact often is: said so, not "binary".
+_PACKED = (
+    (b"\x1f\x8b", "the report is gzip-compressed; decompress it (gunzip) and send the report"),
+    (b"PK\x03\x04", "the report is a zip archive; unzip it and send the report inside"),
+)
+
+
 def _check_text_start(stream: IO[bytes], empty: str = EMPTY) -> tuple[IO[bytes], bytes]:
     """Peek at the first bytes: empty and binary input get their own clear errors."""
     # A buffer as large as the peek: the default 8 KB would show the format sniffers less
     # than the 64 KB they look at (a report after 10 KB of log lines went to the wrong reader).
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream, 65536)
     head = buffered.peek(4096)[:4096]
-    if not head.strip():
-        raise ImportFormatError(empty)
+    if not head.removeprefix(codecs.BOM_UTF8).strip():  # nothing, or a BOM and blank lines
+        raise ImportFormatError(empty, "byte 0")
     if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
         raise ImportFormatError("the report is UTF-16; save it as UTF-8", "byte 0")
+    for magic, what in _PACKED:
+        if head.startswith(magic):
+            raise ImportFormatError(what, "byte 0")
     nul = head.find(b"\x00")
     if nul >= 0:
+        sample = head[:64]
+        if len(sample) >= 8 and (not any(sample[1::2]) or not any(sample[0::2])):
+            # ASCII text as UTF-16 without a BOM: every other byte is 0.
+            raise ImportFormatError("the report is UTF-16; save it as UTF-8", "byte 0")
         raise ImportFormatError("the report is binary, not text", f"byte {nul}")
     return buffered, head
 

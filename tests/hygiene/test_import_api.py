@@ -1,5 +1,6 @@
 """POST /api/v1/imports and the GitHub webhook: 202 + a real rq worker, errors as JSON."""
 
+import gzip
 import hashlib
 import hmac
 import json
@@ -618,3 +619,41 @@ def test_webhook_errors_say_where(client, github):
     unsigned = deliver(client, github, alert_payload("created"), secret="wrong-secret")
     assert unsigned.json()["location"] == "header.X-Hub-Signature-256"
     assert client.post("/api/v1/webhooks/github/nope").json()["location"] == "path.source_slug"
+
+
+def test_a_parameter_given_twice_is_refused_saying_which(client, source, source_token):
+    """full_scan=false&full_scan=true took the last: a partial report became a full scan that
+    marks what it doesn't list."""
+    for query, name in (
+        ("format=gitleaks&full_scan=false&full_scan=true", "full_scan"),
+        ("format=gitleaks&format=trufflehog", "format"),
+        ("format=gitleaks&source=gitleaks-ci&source=gitleaks-ci", "source"),
+    ):
+        response = post(client, source_token, b"[]", query=query)
+        assert response.status_code == 422, query
+        assert response.json() == {
+            "detail": f"give {name} once (it was given more than once)",
+            "location": f"query.{name}",
+        }
+    assert not ImportRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "detail", "location"),
+    [
+        (b"", "the report is empty", "byte 0"),
+        (b"\xef\xbb\xbf\r\n", "the report is empty", "byte 0"),
+        (gzip.compress(b"[]"), "the report is gzip-compressed; decompress it", "byte 0"),
+        (b"PK\x03\x04\x14\x00\x00\x00", "the report is a zip archive; unzip it", "byte 0"),
+        ('[{"RuleID": "aws"}]'.encode("utf-16-le"), "the report is UTF-16", "byte 0"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "the report is binary, not text", "byte 8"),
+    ],
+)
+def test_empty_packed_and_binary_reports_say_what_they_are(
+    client, source, source_token, body, detail, location
+):
+    response = post(client, source_token, body)
+    assert response.status_code == 400
+    answer = response.json()
+    assert answer["detail"].startswith(detail) and answer["location"] == location
+    assert ImportRun.objects.get(pk=answer["import_id"]).status == "failed"

@@ -256,7 +256,7 @@ def sample_lines():
 
 def test_empty_and_binary():
     assert "empty" in expect_error(b"").message
-    assert "binary" in expect_error(b"PK\x03\x04\x00\x00").message
+    assert "zip archive; unzip it" in expect_error(b"PK\x03\x04\x00\x00").message
 
 
 def test_wrong_headers():

@@ -272,7 +272,7 @@ def expect_error(data: bytes) -> ImportFormatError:
 
 def test_empty_binary_not_json():
     assert "empty" in expect_error(b"").message
-    assert "binary" in expect_error(b"\x1f\x8b\x08\x00\x00\x00").message
+    assert "gzip-compressed; decompress it" in expect_error(b"\x1f\x8b\x08\x00\x00\x00").message
     assert expect_error(b"name,id\n").location == "byte 0"
 
 
