@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from itertools import repeat
 from typing import IO, Any, BinaryIO, NamedTuple
+from urllib.parse import quote
 
 from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
 
@@ -325,28 +326,42 @@ _SCRUBBED_FIELDS = (
 _scrubbed_values = operator.attrgetter(*_SCRUBBED_FIELDS)
 
 
-def scrub(obs: Observation) -> Observation:
-    """Last line of defence: the raw value must not travel in any other field."""
-    secret = obs.secret_value
-    if not secret or len(secret) < 8:
-        return obs
-    joined = "\x00".join(_scrubbed_values(obs))
-    if secret in joined:
-        for name in _SCRUBBED_FIELDS:
-            value = getattr(obs, name)
-            if secret in value:
-                setattr(obs, name, value.replace(secret, "[REDACTED]"))
+def scrub(obs: Observation, *more: str) -> Observation:
+    """Last line of defence: the raw value (and ``more`` secret material the tool gave, such as
+    the secret half of TruffleHog's RawV2) must not travel in any other field."""
+    for secret in (obs.secret_value, *more):
+        if secret and len(secret) >= 8:
+            _scrub(obs, secret)
+    return obs
+
+
+def _scrub(obs: Observation, secret: str) -> None:
+    joined = "\x00".join(v or "" for v in _scrubbed_values(obs))
+    # As written, and URL-encoded (a file named after it, in a link).
+    forms = [secret]
+    if "%" in joined:
+        encoded = quote(secret, safe="")
+        if encoded != secret:
+            forms.append(encoded)
+    for form in forms:
+        if form in joined:
+            for name in _SCRUBBED_FIELDS:
+                value = getattr(obs, name)
+                if value and form in value:
+                    setattr(obs, name, value.replace(form, "[REDACTED]"))
     if obs.redacted and secret in obs.redacted:
         obs.redacted = ""
     if obs.tool_ids:
         for key, value in list(obs.tool_ids.items()):
-            if secret in value:
-                obs.tool_ids[key] = value.replace(secret, "[REDACTED]")
+            if secret in key or (isinstance(value, str) and secret in value):
+                del obs.tool_ids[key]
+                if isinstance(value, str):
+                    value = value.replace(secret, "[REDACTED]")
+                obs.tool_ids[key.replace(secret, "[REDACTED]")] = value
     if obs.references:
         obs.references = [
             r for r in obs.references if r.kind == "aws-access-key-id" or secret not in r.value
         ]
-    return obs
 
 
 def secret_type_for(table: dict[str, SecretType], rule: str, value: str | None, *names: str) -> str:

@@ -470,14 +470,20 @@ def _document_items(parts: Iterator[tuple[str, str, Any]]) -> Iterator[Item]:
         raise ImportFormatError("not a Leakline report: no 'findings' or 'events' array", "$")
 
 
+# A name an error may quote: a word, as field names are (a misspelt "titel"). Anything else
+# (a token pasted as a key) is not quoted: errors are shown on pages and stored with the run.
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z_.\-]{0,39}")
+
+
 def _unknown_keys(obj: dict, allowed: set[str], where: str) -> None:
     for key in obj:
         if key not in allowed and not str(key).startswith("x-"):
-            # Field names are the report's structure, not its values; still keep them short.
-            name = str(key)[:40]
+            allowed_text = "allowed: " + ", ".join(sorted(allowed)) + " (or x-*)"
+            if _FIELD_NAME.fullmatch(str(key)):
+                raise ImportFormatError(f"unknown field; {allowed_text}", f"{where}.{key}")
             raise ImportFormatError(
-                "unknown field; allowed: " + ", ".join(sorted(allowed)) + " (or x-*)",
-                f"{where}.{name}",
+                f"an unknown field whose name isn't shown (it may be a value); {allowed_text}",
+                where,
             )
 
 

@@ -285,7 +285,9 @@ def finding(obj: dict[str, Any], where: str) -> Observation:
         obs.references.append(ref)
     obs.references.extend(_references(extra, value, obj))
     obs.references.extend(r for r in account_refs if r not in obs.references)
-    return scrub(obs)
+    # RawV2 beyond Raw is secret material too (AWS: the secret access key after the key id).
+    rest = raw_v2[len(raw) :] if raw and raw_v2.startswith(raw) else ""
+    return scrub(obs, rest.strip())
 
 
 # Detectors whose Raw names the account, not the credential, while RawV2 holds the credential:

@@ -31,6 +31,7 @@ from hygiene.fingerprints import (
 )
 from hygiene.importers import Observation
 from hygiene.importers.base import path_in_checkout
+from hygiene.importers.gitleaks import scrub
 from hygiene.secretinfo import analyse_or_none, raise_severity
 from hygiene.taxonomy import DEFAULT_SEVERITY, SEVERITY_RANK, SecretType, Severity
 
@@ -220,6 +221,10 @@ class StagedRows:
         self.verified_repeats: set[str] = set()
 
     def add_observation(self, obs: Observation) -> None:
+        if obs.secret_value and obs.category != "posture":
+            # Whatever the importer did: the value goes nowhere but into its fingerprint and
+            # preview (importers.gitleaks.scrub, for every format).
+            scrub(obs)
         repo = normal_repo(obs.repo)
         if not repo and obs.category != "posture":
             repo = self.source_repo
