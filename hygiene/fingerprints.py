@@ -48,8 +48,20 @@ def _hmac(message: str) -> str:
 
 
 def canonical(value: str) -> str:
-    """Tools differ in surrounding whitespace (a PEM block's final newline); nothing else."""
-    return value.strip()
+    """Tools differ in surrounding whitespace (a PEM block's final newline), and in a PEM
+    block's line ends: gitleaks reports a key as the file has it (CRLF; "\\n" escapes in an
+    .env or JSON value), TruffleHog with LF. Nothing else."""
+    value = value.strip()
+    return _pem_lines(value) if "-----BEGIN" in value else value
+
+
+def _pem_lines(value: str) -> str:
+    """A PEM block's lines ended by LF: a key's base64 body holds no backslash or CR."""
+    if "\\" in value:
+        value = value.replace("\\r\\n", "\n").replace("\\n", "\n")
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
 
 
 def sha1_of(value: str) -> str:
@@ -63,9 +75,10 @@ def fingerprint_from_sha1(sha1_hex: str) -> str:
 def fingerprint(value: str) -> str:
     # fingerprint_from_sha1(sha1_of(value)) inlined (once per finding): a hexdigest is
     # already stripped and lower-case.
-    return _hmac(
-        "secret:v1:" + hashlib.sha1(value.strip().encode(), usedforsecurity=False).hexdigest()
-    )
+    value = value.strip()
+    if "-----BEGIN" in value:
+        value = _pem_lines(value)
+    return _hmac("secret:v1:" + hashlib.sha1(value.encode(), usedforsecurity=False).hexdigest())
 
 
 def fingerprint_of_place(*parts: object) -> str:

@@ -156,3 +156,18 @@ def test_a_tools_redacted_form_shows_no_more_than_our_preview(tool_form, preview
     from hygiene.fingerprints import tighten_redacted
 
     assert tighten_redacted(tool_form) == preview
+
+
+def test_a_pem_key_is_one_secret_whatever_its_line_ends():
+    """gitleaks reports a key as the file has it (CRLF on a Windows checkout, "\\n" escapes in
+    an .env value), TruffleHog with LF: one key, one fingerprint (and the same SHA-1 a
+    detect-secrets-style digest of it would be matched by)."""
+    from hygiene.fingerprints import fingerprint, fingerprint_from_sha1, sha1_of
+
+    body = ["MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu", "KUpRKfFLfRYC"]
+    lf = "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(body) + "\n-----END RSA PRIVATE KEY-----"
+    forms = [lf, lf + "\n", lf.replace("\n", "\r\n"), lf.replace("\n", "\\n")]
+    assert len({fingerprint(form) for form in forms}) == 1
+    assert {fingerprint_from_sha1(sha1_of(form)) for form in forms} == {fingerprint(lf)}
+    # Not a PEM block: line ends are part of the value.
+    assert fingerprint("a\r\nb-secret-value") != fingerprint("a\nb-secret-value")
