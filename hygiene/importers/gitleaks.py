@@ -330,7 +330,9 @@ def scrub(obs: Observation, *more: str) -> Observation:
     """Last line of defence: the raw value (and ``more`` secret material the tool gave, such as
     the secret half of TruffleHog's RawV2) must not travel in any other field."""
     for secret in (obs.secret_value, *more):
-        if secret and len(secret) >= 8:
+        # A word ("Password", a placeholder) is also the rule's name, the file's: no secret
+        # material to take out of them.
+        if secret and len(secret) >= 8 and not secret.replace(" ", "").isalpha():
             _scrub(obs, secret)
     return obs
 

@@ -25,7 +25,7 @@ from typing import IO, Any
 from hygiene.taxonomy import SecretType, guess_secret_type, guess_secret_type_from_value
 
 from .base import EMPTY_LINES, ImportFormatError, Item, Observation, first_char, iter_json_lines
-from .gitleaks import _without_credentials, aws_key_id_reference, peek, sniff
+from .gitleaks import _without_credentials, aws_key_id_reference, peek, scrub, sniff
 from .leakline import (
     clean,
     dict_at,
@@ -40,6 +40,8 @@ from .leakline import (
 # Nosey Parker rule names whose type the keyword guess would get wrong or too vague.
 RULES: dict[str, SecretType] = {
     "aws api key": SecretType.AWS_ACCESS_KEY,
+    # The pair was exposed: the secret key's type and severity, though its value (the secret's
+    # identity, _groups) is the key id, as other tools report the same key.
     "aws api credentials": SecretType.AWS_SECRET_KEY,
     "aws secret access key": SecretType.AWS_SECRET_KEY,
     "aws session token": SecretType.AWS_SESSION_TOKEN,
@@ -237,21 +239,30 @@ def _observations(
         rule_text_id.strip() in NOT_CREDENTIAL_IDS or rule_name.strip().lower() in NOT_CREDENTIALS
     )
 
+    # An AWS key's secret half, when its key id is the value, travels nowhere either.
+    others = (
+        [g for g in groups if g and g != secret]
+        if secret and len(groups) > 1 and aws_key_id_reference(secret)
+        else []
+    )
     for repo, path, commit, author, committed_at in _places(match, where):
-        yield _observation(
-            rule_name=rule_name,
-            rule_text_id=rule_text_id,
-            not_credential=not_credential,
-            secret=secret,
-            references=list(references),
-            repo=repo,
-            path=path,
-            line=line,
-            commit=commit,
-            author=author,
-            committed_at=committed_at,
-            status=status,
-            ids=ids,
+        yield scrub(
+            _observation(
+                rule_name=rule_name,
+                rule_text_id=rule_text_id,
+                not_credential=not_credential,
+                secret=secret,
+                references=list(references),
+                repo=repo,
+                path=path,
+                line=line,
+                commit=commit,
+                author=author,
+                committed_at=committed_at,
+                status=status,
+                ids=ids,
+            ),
+            *others,
         )
 
 
@@ -370,7 +381,15 @@ def _provenance(match: dict, where: str) -> Iterator[tuple[str, Any]]:
 
 
 def _groups(obj: dict, where: str) -> str:
-    return ":".join(v for v in _group_values(obj, where) if v)
+    """The match's value: its capture groups, joined. Of a key id and its secret ("AWS API
+    Credentials", np.aws.6) the key id, as gitleaks, TruffleHog and detect-secrets report the
+    same key: "id:secret" matched no other tool's secret."""
+    values = [v for v in _group_values(obj, where) if v]
+    if len(values) > 1:
+        key_ids = [v for v in values if aws_key_id_reference(v)]
+        if key_ids:
+            return key_ids[0]
+    return ":".join(values)
 
 
 def _group_values(obj: dict, where: str) -> list[str]:
