@@ -211,6 +211,15 @@ def create_import(
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             return error(413, f"a form field other than 'file' is over {limit} bytes", "body")
         if upload is None:
+            if not request.FILES and not request.POST:
+                # Nothing parsed at all: another boundary than the Content-Type's, a body cut
+                # short (no closing boundary), or no multipart body, whatever the header says.
+                return error(
+                    400,
+                    "malformed multipart body: no part could be read (does its boundary match "
+                    "the Content-Type's, and does it end with the closing one?)",
+                    "body",
+                )
             return error(
                 400, "multipart requests need the report in a field named 'file'", "body.file"
             )

@@ -343,10 +343,10 @@ def wsgi_post(path: str, body: bytes, *, server_ends_input: bool, query="", **en
     return answer["status"], answer["headers"], json.loads(content)
 
 
-def multipart(report: bytes, boundary="leakline-test-boundary") -> tuple[bytes, str]:
+def multipart(report: bytes, boundary="leakline-test-boundary", field="file") -> tuple[bytes, str]:
     body = (
         f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="file"; filename="report.json"\r\n'
+        f'Content-Disposition: form-data; name="{field}"; filename="report.json"\r\n'
         "Content-Type: application/json\r\n\r\n"
     ).encode()
     body += report + f"\r\n--{boundary}--\r\n".encode()
@@ -583,17 +583,32 @@ def test_a_malformed_multipart_body_is_400_not_500(
     assert not ImportRun.objects.exists()
 
 
-def test_a_multipart_body_whose_boundary_does_not_match_says_where_the_report_goes(
+def test_a_multipart_body_nothing_can_be_read_from_says_why_and_one_without_file_says_where(
     client, source, source_token
 ):
-    upload, _ = multipart(reports.gitleaks([{"secret": AWS_KEY}]), boundary="sent")
+    report = reports.gitleaks([{"secret": AWS_KEY}])
+    upload, _ = multipart(report, boundary="sent")
+    cut_short = upload[: upload.rindex(b"--sent--")]  # no closing boundary
+    for body, declared in ((upload, "declared"), (cut_short, "sent"), (report, "sent")):
+        response = client.post(
+            "/api/v1/imports?format=gitleaks",
+            data=body,
+            content_type=f"multipart/form-data; boundary={declared}",
+            headers={"Authorization": f"Bearer {source_token}"},
+        )
+        assert response.status_code == 400
+        assert response.json()["detail"].startswith(
+            "malformed multipart body: no part could be read (does its boundary match"
+        )
+        assert response.json()["location"] == "body"
+    # Parts, but none named file: where the report goes.
+    other, _ = multipart(report, boundary="sent", field="report")
     response = client.post(
         "/api/v1/imports?format=gitleaks",
-        data=upload,
-        content_type="multipart/form-data; boundary=declared",
+        data=other,
+        content_type="multipart/form-data; boundary=sent",
         headers={"Authorization": f"Bearer {source_token}"},
     )
-    assert response.status_code == 400
     assert response.json() == {
         "detail": "multipart requests need the report in a field named 'file'",
         "location": "body.file",
