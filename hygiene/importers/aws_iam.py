@@ -161,7 +161,8 @@ def _cli_json(stream: IO[bytes]) -> tuple[IO[bytes] | None, datetime | None]:
     """The CSV and GeneratedTime of ``aws iam get-credential-report`` JSON output. No CSV
     (None) for the output as the AWS CLI reference prints it, with ``GeneratedTime`` and
     ``ReportFormat`` but the ``Content`` left out: a report of no users."""
-    doc = load_json(stream, max_depth=4)
+    # The usual depth limit: a deeper document is other JSON (said below), not "too deep".
+    doc = load_json(stream)
     if isinstance(doc, dict) and "State" in doc and set(doc) <= {"State", "Description"}:
         raise ImportFormatError(
             "this is the output of generate-credential-report (it starts the report): import "

@@ -335,7 +335,7 @@ def load_json(stream: IO[bytes], max_depth: int = 64) -> Any:
     except ValueError:  # an integer of more digits than Python converts (4,300)
         raise ImportFormatError("a number in the JSON is too long", "$") from None
     except RecursionError:
-        raise ImportFormatError("JSON nested too deeply") from None
+        raise ImportFormatError("JSON nested too deeply", "$") from None
     _check_depth(doc, max_depth)
     return doc
 
@@ -345,7 +345,7 @@ def _check_depth(doc: Any, max_depth: int) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > max_depth:
-            raise ImportFormatError(f"JSON nested deeper than {max_depth} levels")
+            raise ImportFormatError(f"JSON nested deeper than {max_depth} levels", "$")
         if isinstance(node, dict):
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, list):

@@ -500,3 +500,14 @@ def test_root_without_a_password_needs_no_console_mfa(password_enabled, root_mfa
     mfa = observations(items)[("iam_console_mfa", root)]
     assert mfa.passed is not root_mfa_fails
     assert mfa.severity == "critical"
+
+
+def test_another_tools_deeper_json_is_named_other_json_not_too_deep():
+    """A SARIF log or a GitLab report sent under this key: nested deeper than the CLI's JSON
+    ever is, it was refused as "nested deeper than 4 levels" with no location."""
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    for path in sorted((fixtures / "sarif").glob("*.sarif"))[:1] + sorted(
+        (fixtures / "gitlab-secret-detection").glob("*.json")
+    )[:1]:
+        err = expect_error(path.read_bytes())
+        assert "found other JSON" in err.message and err.location == "byte 0", path.name
