@@ -506,8 +506,9 @@ def test_another_tools_deeper_json_is_named_other_json_not_too_deep():
     """A SARIF log or a GitLab report sent under this key: nested deeper than the CLI's JSON
     ever is, it was refused as "nested deeper than 4 levels" with no location."""
     fixtures = Path(__file__).resolve().parents[2] / "fixtures"
-    for path in sorted((fixtures / "sarif").glob("*.sarif"))[:1] + sorted(
-        (fixtures / "gitlab-secret-detection").glob("*.json")
-    )[:1]:
+    for path in (
+        sorted((fixtures / "sarif").glob("*.sarif"))[:1]
+        + sorted((fixtures / "gitlab-secret-detection").glob("*.json"))[:1]
+    ):
         err = expect_error(path.read_bytes())
         assert "found other JSON" in err.message and err.location == "byte 0", path.name
