@@ -75,10 +75,8 @@ def fingerprint_from_sha1(sha1_hex: str) -> str:
 def fingerprint(value: str) -> str:
     # fingerprint_from_sha1(sha1_of(value)) inlined (once per finding): a hexdigest is
     # already stripped and lower-case.
-    value = value.strip()
-    if "-----BEGIN" in value:
-        value = _pem_lines(value)
-    return _hmac("secret:v1:" + hashlib.sha1(value.encode(), usedforsecurity=False).hexdigest())
+    digest = hashlib.sha1(canonical(value).encode(), usedforsecurity=False).hexdigest()
+    return _hmac("secret:v1:" + digest)
 
 
 def fingerprint_of_place(*parts: object) -> str:

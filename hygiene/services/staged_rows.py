@@ -52,7 +52,7 @@ _PEM_HEADER = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]{1,60}-----")
 
 
 def _not_a_value(value: str) -> bool:
-    value = repo_without_credentials(value.strip())
+    value = value.strip()
     return (
         len(value) < MIN_VALUE_LEN
         or _SCHEME.fullmatch(value) is not None
