@@ -17,7 +17,7 @@ from django.db import OperationalError, connection, transaction
 from hygiene import search_terms
 from hygiene.importers import FORMATS
 from hygiene.models import OwnershipRule
-from hygiene.ownership import glob_to_regex
+from hygiene.ownership import FIELDS, enabled_in_order, glob_to_regex
 
 SEVERITY_RANK_SQL = (
     "CASE {col} WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 "
@@ -105,6 +105,9 @@ class Reconciler:
         }
         # Whether the source has findings (staged_kinds, under the lock).
         self.known = True
+        # Ownership rules as SQL (owners): [([(column, parameter), ...], team id), ...].
+        self.owner_rules: list[tuple[list[tuple[str, str]], int]] = []
+        self.owner_params: dict[str, str] = {}
 
     def sql(self, statement: str, params: dict | None = None) -> int:
         with connection.cursor() as cursor:
@@ -160,6 +163,7 @@ class Reconciler:
                 " hygiene_stagedreference (run_id)"
             )
         has = self.staged_kinds()
+        self.owners()
         secrets_written = self.upsert_secrets()
         if large and secrets_written:
             # The statistics predate this run: to the planner, no secret has first_seen_at =
@@ -182,7 +186,6 @@ class Reconciler:
             if self.known:
                 self.adopt_values()
             self.drop_unused_new_secrets()
-        self.assign_teams()
         # A report of rotation events alone (a rotator's, or a leakline document without
         # findings) is no scan: it says nothing of what the source's scanner would find. Nor
         # is a rotator's log without events (a CloudTrail digest, an hour of nothing).
@@ -260,16 +263,20 @@ class Reconciler:
             if candidates:
                 only, params = "AND fingerprint = ANY(%(candidates)s)", {"candidates": candidates}
         run_place = place_sql("hygiene_stagedfinding", self.pg, source=False)
+        # A new secret's team is its findings' (all new: owner_sql), the lowest id as
+        # before; a known secret keeps its own (refresh_secret_stats).
+        team = self.owner_sql("hygiene_stagedfinding")
+        team = f"MIN({team})" if self.has_owners else team
         return self.sql(
             f"""
             INSERT INTO hygiene_secret (fingerprint, secret_type, preview, severity, validity,
                 analysis, place_count, reused, finding_count, first_seen_at, first_run_id,
-                last_seen_at, exposed_since, created_at, updated_at)
+                last_seen_at, exposed_since, created_at, updated_at, team_id)
             SELECT n.fingerprint, n.secret_type, n.preview, n.severity, n.validity, n.analysis,
                    n.place_count, n.reused, n.finding_count, %(now)s, %(run)s, %(now)s,
-                   n.exposed_since, %(now)s, %(now)s
+                   n.exposed_since, %(now)s, %(now)s, n.team
             FROM (
-                SELECT s.fingerprint, s.secret_type, s.preview,
+                SELECT s.fingerprint, s.secret_type, s.preview, agg.team,
                        {SEVERITY_FROM_RANK_SQL.format(col="agg.sev")} AS severity,
                        CASE agg.val WHEN 2 THEN 'valid' WHEN 1 THEN 'invalid' ELSE 'unknown' END
                            AS validity,
@@ -281,7 +288,8 @@ class Reconciler:
                                AS val,
                            MIN(committed_at) AS committed,
                            COUNT(*) AS n,
-                           COUNT(DISTINCT {run_place}) AS places
+                           COUNT(DISTINCT {run_place}) AS places,
+                           {team} AS team
                     FROM hygiene_stagedfinding
                     WHERE run_id = %(run)s AND category = 'secret' {only}
                     GROUP BY fingerprint
@@ -310,7 +318,7 @@ class Reconciler:
                 updated_at = excluded.updated_at
             WHERE {self._secret_changes("hygiene_secret", "excluded")}
             """,
-            params,
+            {**params, **self.owner_params},
         )
 
     def secret_candidates(self) -> list[str] | None:
@@ -566,7 +574,7 @@ class Reconciler:
                 secret_type, severity, status, resolution, resolution_comment, resolved_at,
                 proposed_resolution, proposed_comment, repo, path, line, "commit", url, author,
                 committed_at, title, description, resource, account, region, validity, tool_ids,
-                first_seen_at, missing_since, created_at, updated_at)
+                first_seen_at, missing_since, created_at, updated_at, team_id)
             SELECT sec.id, %(source)s, s.location_key, s.category, s.rule, s.secret_type,
                 s.severity,
                 CASE WHEN s.tool_resolution IN ({dismissals}) THEN 'dismissed'
@@ -579,7 +587,7 @@ class Reconciler:
                 CASE WHEN s.tool_resolution IN ({dismissals}, 'resolved') THEN %(now)s END,
                 '', '', s.repo, s.path, s.line, s."commit", s.url, s.author, s.committed_at,
                 s.title, s.description, s.resource, s.account, s.region, s.validity, s.tool_ids,
-                %(now)s, NULL, %(now)s, %(now)s
+                %(now)s, NULL, %(now)s, %(now)s, {self.owner_sql("s")}
             FROM ({staged}) s
             LEFT JOIN hygiene_secret sec
               ON s.category = 'secret' AND sec.fingerprint = s.fingerprint
@@ -597,11 +605,12 @@ class Reconciler:
                 WITH new AS ({insert} RETURNING id, repo, path, rule, resource),
                 terms AS ({terms})
                 {sighting} SELECT id, %(now)s FROM new
-                """
+                """,
+                self.owner_params,
             )
             self.sql(f"SELECT set_config('{search_terms.SKIP_SETTING}', 'off', true)")
             return created
-        created = self.sql(insert)
+        created = self.sql(insert, self.owner_params)
         self.sql(
             f"""{sighting} SELECT f.id, %(now)s FROM hygiene_finding f
             WHERE f.source_id = %(source)s AND f.first_seen_at = %(now)s
@@ -778,29 +787,41 @@ class Reconciler:
             """
         )
 
-    def assign_teams(self) -> None:
-        """Ownership rules, in order, each one UPDATE over this run's new unowned findings."""
-        new = "source_id = %(source)s AND first_seen_at = %(now)s AND team_id IS NULL"
-        for rule in OwnershipRule.objects.filter(enabled=True).order_by("position", "id"):
-            conditions, params = [], {"team": rule.team_id}
-            for column, pattern in (
-                ("repo", rule.repo_pattern),
-                ("path", rule.path_pattern),
-                ("resource", rule.resource_pattern),
-            ):
+    def owners(self) -> None:
+        """Read the ownership rules once: a new finding (or secret) gets its team as it is
+        written (owner_sql), not by an UPDATE per rule afterwards, which rewrote every new
+        finding and secret (team_id is in their metrics indexes: no HOT update) and made a
+        100,000-finding first import with three rules and a default team four times as slow
+        (25.8 s instead of 6)."""
+        rules = enabled_in_order(list(OwnershipRule.objects.order_by("position", "id")))
+        self.owner_rules = []
+        for i, rule in enumerate(rules):
+            tests = []
+            for attr, column in FIELDS:
+                pattern = getattr(rule, attr)
                 if pattern:
-                    # The same fnmatch semantics as re-applying rules (hygiene.ownership).
-                    conditions.append(f"{column} {self.regex_op} %({column}_p)s")
-                    params[f"{column}_p"] = glob_to_regex(pattern)
-            if conditions:
-                self.sql(
-                    f"UPDATE hygiene_finding SET team_id = %(team)s "
-                    f"WHERE {new} AND {' AND '.join(conditions)}",
-                    params,
-                )
-        team = self.run.source.default_team_id
-        if team:
-            self.sql(f"UPDATE hygiene_finding SET team_id = %(team)s WHERE {new}", {"team": team})
+                    tests.append((column, f"owner_{i}_{column}"))
+                    self.owner_params[f"owner_{i}_{column}"] = glob_to_regex(pattern)
+            self.owner_rules.append((tests, int(rule.team_id)))
+
+    @property
+    def has_owners(self) -> bool:
+        """Whether a new finding may get a team (owners() has read the rules)."""
+        return bool(self.owner_rules or self.run.source.default_team_id)
+
+    def owner_sql(self, row: str) -> str:
+        """The team of a new finding at staged row ``row``: the first enabled ownership rule,
+        in order, whose patterns all match (the same fnmatch semantics as re-applying rules:
+        hygiene.ownership.glob_to_regex), else the source's default team, else none."""
+        default = self.run.source.default_team_id
+        fallback = str(int(default)) if default else "CAST(NULL AS bigint)"
+        whens = [
+            "WHEN "
+            + " AND ".join(f"{row}.{column} {self.regex_op} %({key})s" for column, key in tests)
+            + f" THEN {team}"
+            for tests, team in self.owner_rules
+        ]
+        return f"CASE {' '.join(whens)} ELSE {fallback} END" if whens else fallback
 
     def mark_missing(self, reported: int) -> tuple[int, int]:
         """A full scan's findings of the source that it no longer reports: secrets are marked
@@ -895,7 +916,11 @@ class Reconciler:
             WHERE hygiene_secret.id = agg.secret_id
             """
         )
-        # A new secret takes the team of its findings (those of this run: it has no others).
+        # A secret without a team takes that of its new findings (a new one got it as it was
+        # written: upsert_secrets). With no ownership rule and no default team, no new
+        # finding has one.
+        if not self.has_owners:
+            return
         self.sql(
             """
             UPDATE hygiene_secret SET team_id = owned.team
