@@ -239,7 +239,8 @@ def create_import(
     except ImportRejected as exc:
         return error(exc.status, exc.message, _REJECTED_AT.get(exc.status, ""))
     except ImportFailed as exc:
-        return error(400, exc.error.message, exc.error.location, exc.run.pk)
+        status = getattr(exc.error, "status", 400)  # 403: events from a scanner's source
+        return error(status, exc.error.message, exc.error.location, exc.run.pk)
     return Status(202, run_out(run))
 
 

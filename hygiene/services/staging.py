@@ -47,6 +47,19 @@ log = logging.getLogger(__name__)
 _READ_BUFFER = 1024 * 1024
 
 
+class EventsRefused(ImportFormatError):
+    """A rotation event from a secret scanner's source: an event completes revoke and rotate
+    steps of any incident whose secret it names (an AWS key id, an ARN), so only the sources
+    that watch rotations (rotators) and audit credentials (auditors) may send them. Scanner
+    tokens sit in every CI job."""
+
+    status = 403
+
+
+# The kinds of source whose reports may hold rotation events.
+EVENT_SOURCES = {"rotator", "auditor"}
+
+
 class Stager(StagedRows):
     """Collects one run's rows and flushes them in batches."""
 
@@ -99,6 +112,13 @@ class Stager(StagedRows):
     def add(self, item) -> None:
         self.counts.received += 1
         if isinstance(item, RotationEvent):
+            if self.run.source.kind not in EVENT_SOURCES:
+                raise EventsRefused(
+                    f"source '{self.run.source.slug}' is a secret scanner's: rotation events"
+                    " complete incident steps, so they come from a rotator or auditor source"
+                    " (send them with its token)",
+                    f"event {self.counts.events + 1}",
+                )
             self.events.append(item)
             self.counts.events += 1
         elif isinstance(item, Observation):

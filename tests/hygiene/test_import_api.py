@@ -10,7 +10,15 @@ import pytest
 from rq import SimpleWorker
 
 from hygiene.fingerprints import fingerprint
-from hygiene.models import Finding, ImportRun, Secret, Source, SourceToken, UserToken
+from hygiene.models import (
+    Finding,
+    ImportRun,
+    RotationEvent,
+    Secret,
+    Source,
+    SourceToken,
+    UserToken,
+)
 from tests.hygiene import reports
 from tests.hygiene.test_imports import AWS_KEY, GH_TOKEN
 
@@ -130,6 +138,39 @@ def test_a_token_of_one_source_cannot_import_into_another(client, source, source
     assert response.status_code == 403
     assert "belongs to source 'gitleaks-ci'" in response.json()["detail"]
     assert not ImportRun.objects.exists()
+
+
+def test_only_rotator_and_auditor_sources_report_rotation_events(client, source, source_token):
+    """An event completes the revoke and rotate steps of any incident whose secret it names
+    (an AWS key id is no secret): a scanner's token, in every CI job, must not send them."""
+    events = {
+        "version": 1,
+        "events": [
+            {
+                "refs": [{"kind": "aws-access-key-id", "value": AWS_KEY}],
+                "action": "revoked",
+                "at": 1714564800,
+            },
+        ],
+    }
+    data = json.dumps(events).encode()
+    response = post(client, source_token, data, query="format=leakline")
+    assert response.status_code == 403
+    body = response.json()
+    assert "rotator or auditor source" in body["detail"]
+    assert (body["location"], body["import_id"]) == ("event 1", ImportRun.objects.get().pk)
+    assert ImportRun.objects.get().status == "failed"
+    assert not RotationEvent.objects.exists()
+    # A scanner's source may still send an empty rotator log (no events: nothing to refuse).
+    response = post(client, source_token, b'{"Records": []}', query="format=aws-cloudtrail")
+    assert response.status_code == 202
+    # The rotator's own source may.
+    rotator = Source.objects.create(slug="rotations", name="rotations", kind="rotator")
+    raw, prefix, digest = SourceToken.generate()
+    SourceToken.objects.create(source=rotator, prefix=prefix, token_hash=digest, name="lambda")
+    response = post(client, raw, data, query="format=leakline")
+    assert response.status_code == 202
+    assert RotationEvent.objects.get().action == "revoked"
 
 
 def test_a_personal_token_cannot_import(client, source, lead):

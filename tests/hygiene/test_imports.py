@@ -616,7 +616,7 @@ def test_a_partial_import_marks_nothing_missing(tmp_path, scanners):
 def test_a_document_of_events_alone_is_no_scan(tmp_path, scanners):
     """A leakline document without findings (a rotator's events) sent to a source with
     findings marks none of them missing: it says nothing of what a scan would find."""
-    Source.objects.create(slug="own", name="own", kind="scanner", default_format="leakline")
+    Source.objects.create(slug="own", name="own", kind="rotator", default_format="leakline")
     finding = {"rule": "r", "secret": AWS_KEY, "location": {"path": "a.env"}}
     findings = {"version": 1, "findings": [finding]}
     run_cli(tmp_path, json.dumps(findings).encode(), source="own", fmt="leakline")
