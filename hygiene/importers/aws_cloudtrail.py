@@ -8,13 +8,20 @@ Accepts:
   CloudTrail", ``detail`` = the CloudTrail record): one object, an array or JSON lines;
 * bare CloudTrail records (an array or JSON lines), and ``aws cloudtrail lookup-events``
   output (``{"Events": [{"CloudTrailEvent": "<record as a JSON string>"}]}``);
-* a trail's CloudWatch Logs group: ``aws logs get-log-events`` / ``filter-log-events`` output
-  (``{"events": [{"timestamp": ..., "message": "<record as a JSON string>"}]}``), a
+* a trail's CloudWatch Logs group, or the log group an EventBridge rule sends its events to
+  (each message then an EventBridge event): ``aws logs get-log-events`` / ``filter-log-events``
+  output (``{"events": [{"timestamp": ..., "message": "<record as a JSON string>"}]}``), a
   subscription filter's decoded payload (``{"messageType": "DATA_MESSAGE", "logEvents":
-  [...]}``) and the files of an export to S3 (``create-export-task``: one
-  ``<ISO timestamp> <record>`` per line);
+  [...]}``; the subscription's ``CONTROL_MESSAGE`` holds no events), the objects a Firehose
+  delivery stream puts in S3 (those payloads run together, see below) and the files of an
+  export to S3 (``create-export-task``: one ``<ISO timestamp> <record>`` per line);
 * a trail bucket's digest files (``..._CloudTrail-Digest_...json.gz``, next to the log
-  files): read as holding no events, so that a bucket can be imported file by file.
+  files): read as holding no events, so that a bucket can be imported file by file;
+* several of these documents one after another, with or without blanks between: ``zcat`` of a
+  bucket's files (each log file is one line without a newline at its end), a gzip of several
+  members, a Firehose object, pages of CLI output appended to one file, pretty-printed events
+  pasted one after another. Each is read in turn; errors in the second and later say
+  "document N".
 
 CloudTrail Lake ``get-query-results`` output is refused with its own message: its rows hold
 only the columns a query selected.
@@ -23,9 +30,10 @@ Recognised events (everything else is skipped silently; a log file holds many):
 
 =========================================  =========================
 Secrets Manager RotationSucceeded          rotated
-Secrets Manager RotationFailed/Abandoned   rotation_failed
+Secrets Manager RotationFailed             rotation_failed
 Secrets Manager RotationStarted            rotation_started
-Secrets Manager RotateSecret               rotation_started (rotation_failed on errorCode)
+Secrets Manager RotateSecret               rotation_started (rotation_failed on errorCode;
+                                           skipped when rotateImmediately is false)
 Secrets Manager PutSecretValue             rotated (skipped when staged without AWSCURRENT)
 Secrets Manager UpdateSecret (new value)   rotated
 Secrets Manager UpdateSecretVersionStage   rotated (only AWSCURRENT moved to a version)
@@ -35,6 +43,9 @@ IAM CreateAccessKey                        created
 =========================================  =========================
 
 A failed API call (``errorCode`` set) did not happen: skipped, except RotateSecret.
+RotationAbandoned is skipped: Secrets Manager logs it when a new version put by hand
+(PutSecretValue, UpdateSecret) takes the place of a pending rotation's; that call is the
+rotation, and the abandoned one is no failure to alert on.
 UpdateSecretVersionStage counts only when it moves ``AWSCURRENT`` (``versionStage``) onto a
 version (``moveToVersionId``): the finishSecret step of a rotation, or a manual one, makes that
 version's value the current one. Other labels (AWSPENDING, custom ones) and removals of a label
@@ -56,6 +67,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from .base import (
+    DepthGuard,
     ImportFormatError,
     Item,
     Reference,
@@ -75,7 +87,6 @@ IAM = "iam.amazonaws.com"
 SECRETS_ACTIONS = {
     "RotationSucceeded": "rotated",
     "RotationFailed": "rotation_failed",
-    "RotationAbandoned": "rotation_failed",
     "RotationStarted": "rotation_started",
     "RotateSecret": "rotation_started",
     "PutSecretValue": "rotated",
@@ -94,11 +105,22 @@ _RECORDS_START = re.compile(rb'^\s*\{\s*"(Records|Events|events|logEvents)"\s*:\
 _EXPORT_LINE = re.compile(rb"^\s*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
 _SECRET_ARN = re.compile(r"^arn:[\w-]+:secretsmanager:[\w-]*:\d*\w*:secret:(.+)$")
 _ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
+# The eventSource of the records of S3, SQS, SNS, DynamoDB... event notifications ("aws:s3"); a
+# CloudTrail record's is a service's host name ("iam.amazonaws.com").
+_NOTIFICATION_SOURCE = re.compile(r"aws:[a-z0-9]+")
+
+
+# A region name ("eu-west-1", "us-gov-west-1", "ap-southeast-5") and a CloudTrail event id (a
+# UUID): what the console link is built of. The region goes into the link's host name.
+_REGION = re.compile(r"[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}")
+_EVENT_ID = re.compile(r"[A-Za-z0-9-]{1,128}")
 
 
 def console_url(region: str, event_id: str) -> str:
-    """CloudTrail console link to one event (Event history > event details)."""
-    if not region or not event_id:
+    """CloudTrail console link to one event (Event history > event details); none unless
+    the region and the id are shaped as AWS writes them (a record with anything else there,
+    placeholders copied from documentation or a crafted one, would link to another host)."""
+    if not _REGION.fullmatch(region) or not _EVENT_ID.fullmatch(event_id):
         return ""
     if region.startswith("cn-"):
         host = f"console.amazonaws.cn/cloudtrail/home?region={region}"
@@ -139,22 +161,16 @@ def _items(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
     stream, char = first_char(stream)
     head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
     if char == "[":
-        yield from iter_json_array(stream, "item", "events")
+        yield from _documents(stream)  # type: ignore[arg-type]
     elif char == "{":
         start = _RECORDS_START.match(head.lstrip(b"\xef\xbb\xbf"))
         first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
-        # A one-line document may be the first of several JSON lines (but a log file is one).
-        if start and (start.group(1) == b"Records" or not first_line.endswith(b"}")):
-            key = start.group(1).decode()
-            if not start.group(2):
-                raise ImportFormatError("expected an array", f"$.{key}")
-            yield from iter_json_array(stream, f"{key}.item", "records")
+        # A one-line document may be the first of several JSON lines (but a log file is one,
+        # and the files of a bucket run together: see _documents).
+        if first_line.endswith(b"}") and not (start and start.group(1) == b"Records"):
+            yield from _json_lines(stream)
             return
-        if first_line.endswith(b"}"):
-            for where, obj in iter_json_lines(stream):
-                yield from _expand(obj, where)
-            return
-        yield from _expand(load_json(stream), "$")
+        yield from _documents(stream)  # type: ignore[arg-type]
     elif _EXPORT_LINE.match(head):
         for where, obj in iter_json_lines(_export_records(stream)):
             yield from _expand(obj, where)
@@ -162,6 +178,153 @@ def _items(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
         raise ImportFormatError(
             "expected CloudTrail or EventBridge JSON (an object or an array)", "byte 0"
         )
+
+
+# Where one document ends and the next begins is the only place where a closing bracket is
+# followed by an opening one with nothing but blanks between (inside a document, a comma comes
+# first), but for strings, which DepthGuard.walk tells apart. Looked for among the structural
+# bytes alone (blanks and the rest deleted: C speed), a chunk in which none is found is passed
+# on as it is.
+_NOT_STRUCTURAL = bytes(sorted(set(range(256)) - set(b'{}[]",:')))
+_BOUNDARIES = (b"}{", b"}[", b"]{", b"][")
+
+
+class _Document(io.RawIOBase):
+    """The bytes of the next JSON document of a stream that holds several, one after another:
+    ``zcat`` of a trail bucket's files (each log file one line with no newline at its end, so
+    "...]}{"Records": [...", and digest files among them), pages of CLI output appended to one
+    file, pretty-printed events pasted one after another. Reads up to where the document ends
+    and leaves the rest in ``source``. Scans as DepthGuard does (C-level bytes operations) and
+    walks byte by byte only a chunk in which the document may end."""
+
+    def __init__(self, source: io.BufferedReader):
+        self.source = source
+        self.state = DepthGuard(io.BytesIO())  # the depth and string state, fed what we pass
+        self.started = False
+        self.done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self.done or (self.started and self.state.depth == 0):
+            self.done = True
+            return 0
+        data = self.source.peek(len(buffer))[: len(buffer)]
+        if not data:
+            return 0
+        end = len(data)
+        structure = data.translate(None, _NOT_STRUCTURAL)
+        if any(boundary in structure for boundary in _BOUNDARIES):
+            for i, byte, depth in self.state.walk(data):
+                if depth == 0 and byte in b"}]":
+                    end = i + 1
+                    break
+        data = self.source.read(end)
+        self.state.scan(data)  # nested too deeply: ImportFormatError
+        self.started = self.started or bool(data.strip(b"\xef\xbb\xbf \t\r\n"))
+        buffer[:end] = data
+        return end
+
+
+def _json_lines(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
+    """JSON lines, a line of which may hold several documents run together: a Firehose
+    delivery of a CloudWatch Logs subscription to S3 is its records (each a DATA_MESSAGE, or a
+    CONTROL_MESSAGE), gzipped one by one and put one after another, without newlines."""
+    held: list[tuple[Any, str]] = []
+
+    def lines() -> Iterator[bytes]:
+        for lineno, raw in enumerate(stream, start=1):
+            pieces = _split_line(raw)
+            if len(pieces) == 1:
+                yield raw
+                continue
+            for number, piece in enumerate(pieces, start=1):
+                where = f"line {lineno} document {number}"
+                try:
+                    held.append((load_json(io.BytesIO(piece)), where))
+                except ImportFormatError as exc:
+                    raise ImportFormatError(
+                        exc.message, f"{where}{_located(exc.location)}"
+                    ) from None
+            yield b"\n"  # read above; a blank line still counts, so the next is numbered right
+
+    for where, obj in iter_json_lines(lines()):
+        while held:
+            yield from _expand(*held.pop(0))
+        yield from _expand(obj, where)
+    while held:
+        yield from _expand(*held.pop(0))
+
+
+def _split_line(raw: bytes) -> list[bytes]:
+    """The documents run together on one line (most often just the line)."""
+    structure = raw.translate(None, _NOT_STRUCTURAL)
+    if not any(boundary in structure for boundary in _BOUNDARIES):
+        return [raw]
+    ends = [
+        i + 1
+        for i, byte, depth in DepthGuard(io.BytesIO()).walk(raw)
+        if depth == 0 and byte in b"}]"
+    ]
+    pieces = [raw[a:b] for a, b in zip([0, *ends], [*ends, len(raw)], strict=True)]
+    return [piece for piece in pieces if piece.strip()] or [raw]
+
+
+def _documents(stream: io.BufferedReader) -> Iterator[tuple[str, Any]]:
+    """The items of one JSON document, or of several one after another (see _Document). A
+    document whose first key is its list of records (a log file, large CLI output) is streamed;
+    another is loaded whole and expanded."""
+    number = 0
+    offset = 0
+    while True:
+        head = stream.peek(4096)[:4096]
+        stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if number and len(stripped) < len(head):  # blanks after a document
+            offset += len(stream.read(len(head) - len(stripped)))
+            continue
+        if not head:
+            return
+        # (The first document's leading blanks are read with it: first_char saw it start.)
+        head = stripped
+        number += 1
+        if number > 1 and head[:1] not in (b"{", b"["):
+            raise ImportFormatError(
+                "expected another JSON document after the previous one", f"byte {offset}"
+            )
+        document = _Document(stream)
+        reader = io.BufferedReader(document, 65536)
+        try:
+            yield from _document(reader, head, number)
+        except ImportFormatError as exc:
+            if number == 1:
+                raise
+            raise ImportFormatError(
+                exc.message, f"document {number} (from byte {offset})" + _located(exc.location)
+            ) from None
+        reader.read()  # what the reader left (blanks after the document)
+        offset += document.state.pos
+
+
+def _located(location: str) -> str:
+    return f" {location}" if location else ""
+
+
+def _document(reader: io.BufferedReader, head: bytes, number: int) -> Iterator[tuple[str, Any]]:
+    prefix = "" if number == 1 else f"document {number} "
+    if head[:1] == b"[":
+        for where, obj in iter_json_array(reader, "item", "events"):
+            yield prefix + where, obj
+        return
+    start = _RECORDS_START.match(head)
+    if start:
+        key = start.group(1).decode()
+        if not start.group(2):
+            raise ImportFormatError("expected an array", f"$.{key}")
+        for where, obj in iter_json_array(reader, f"{key}.item", "records"):
+            yield prefix + where, obj
+        return
+    yield from _expand(load_json(reader), prefix.strip() or "$")
 
 
 def _export_records(stream: IO[bytes]) -> Iterator[bytes]:
@@ -185,6 +348,10 @@ def _expand(doc: Any, where: str) -> Iterator[tuple[str, Any]]:
     """A log file, lookup-events or CloudWatch Logs document gives its records; a digest file
     gives none; anything else is one item."""
     if isinstance(doc, dict):
+        if doc.get("messageType") == "CONTROL_MESSAGE":
+            # CloudWatch Logs checking that a subscription's destination (Firehose) is there:
+            # delivered among the DATA_MESSAGEs, with its own text as the one log event.
+            return
         if _is_digest(doc):
             # A trail bucket's digest file lists the hour's log files and their hashes: no
             # events. Read as such (a bucket synced and imported file by file holds one per
@@ -253,7 +420,11 @@ def _record(obj: Any, where: str) -> tuple[dict, str, str, str]:
             ) from None
         except ValueError:
             raise ImportFormatError("a number in the record is too long", mwhere) from None
-        return expect_dict(record, mwhere, "a CloudTrail record"), mwhere, "", ""
+        record = expect_dict(record, mwhere, "a CloudTrail record")
+        if "detail" in record and ("detail-type" in record or "source" in record):
+            # An EventBridge rule's log group target (/aws/events/...): the event, whole.
+            return _record(record, mwhere)
+        return record, mwhere, "", ""
     raise ImportFormatError(
         "not a CloudTrail record or EventBridge event (no eventName or detail)", where
     )
@@ -281,6 +452,15 @@ def _event(record: dict, where: str, env_region: str, env_id: str) -> RotationEv
         builder = _secrets_manager
     elif source == IAM and name in IAM_EVENTS:
         builder = _iam
+    elif _NOTIFICATION_SOURCE.fullmatch(source):
+        # {"Records": [...]} of another AWS event: an S3 notification (of a new log file in the
+        # trail's bucket, say) or the SQS batch a Lambda function is given. Not a log file.
+        raise ImportFormatError(
+            "an AWS event notification (S3, SQS...), not a CloudTrail record: "
+            'send the trail\'s log files ({"Records": [...]}), lookup-events output or '
+            "EventBridge events",
+            where,
+        )
     else:
         return None
     region = get_str(record, "awsRegion", where) or env_region
@@ -343,6 +523,14 @@ def _secrets_manager(
         return None
     if name == "UpdateSecret" and not ({"secretString", "secretBinary"} & set(request)):
         return None  # a description / KMS key change, no new value
+    if (
+        name == "RotateSecret"
+        and not failed
+        and request.get("rotateImmediately") in (False, "false")
+    ):
+        # Rotation set up (function, schedule) to start in the next window: nothing rotates now
+        # (Secrets Manager only runs a Lambda rotation's testSecret step).
+        return None
     stages = request.get("versionStages")
     staged = isinstance(stages, list) and bool(stages) and "AWSCURRENT" not in stages
     if name == "PutSecretValue" and staged:

@@ -25,6 +25,7 @@ Paths in a namespace are prefixed with the namespace path ("team-a/secret/app"):
 ``request.path`` relative to the namespace but ``request.mount_point`` with the namespace in front
 ("admin/shared-secrets/" for "shared-secrets/data/retail" in namespace "admin/").
 
+The log may be gzip-compressed (rotated by logrotate), and so may several logs run together.
 Lines may carry a prefix before the JSON entry: the devices' ``prefix`` option, or the syslog
 header ("Jun 26 04:12:45 host vault[812]: ") when the syslog device's messages are exported from
 /var/log/syslog or journalctl. Such an export also holds Vault's own server log, written by
@@ -39,7 +40,10 @@ See docs/formats/vault-audit.md.
 
 from __future__ import annotations
 
+import gzip
+import io
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -72,6 +76,20 @@ def _sub(obj: dict, key: str, where: str) -> dict:
 
 def parse(stream: IO[bytes], *, kv_mounts: Iterable[str] | None = None) -> Iterator[Item]:
     mounts = {m.strip("/") for m in (kv_mounts if kv_mounts is not None else DEFAULT_KV_MOUNTS)}
+    if not isinstance(stream, io.BufferedReader):
+        stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+    if stream.peek(2)[:2] != b"\x1f\x8b":
+        yield from _parse(stream, mounts)
+        return
+    # A log rotated by logrotate with compress (audit.log.2.gz), or several run together
+    # (cat audit.log.*.gz: a gzip of several members).
+    try:
+        yield from _parse(gzip.GzipFile(fileobj=stream, mode="rb"), mounts)  # type: ignore[arg-type]
+    except (OSError, EOFError, zlib.error):
+        raise ImportFormatError("corrupt or truncated gzip data") from None
+
+
+def _parse(stream: IO[bytes], mounts: set[str]) -> Iterator[Item]:
     stream, char = first_char(stream)
     if char != "{":
         head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]

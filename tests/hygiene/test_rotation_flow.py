@@ -397,3 +397,146 @@ def test_an_event_another_import_stored_meanwhile_is_kept_once(sources, lead, mo
     stored = RotationEvent.objects.filter(source=rotator)
     assert sorted(stored.values_list("event_id", flat=True)) == ["evt-1", "evt-2"]
     assert stored.get(event_id="evt-2").import_run_id == run.pk
+
+
+def put_secret_value(secret_arn: str, at: str, event_id: str) -> dict:
+    """A new value put by hand (console "Edit secret value", `aws secretsmanager
+    put-secret-value`): it becomes AWSCURRENT. CloudTrail logs no value."""
+    return {
+        "eventVersion": "1.08",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "arn": "arn:aws:sts::111122223333:assumed-role/SecOps/oncall",
+            "accountId": "111122223333",
+        },
+        "eventTime": at,
+        "eventSource": "secretsmanager.amazonaws.com",
+        "eventName": "PutSecretValue",
+        "awsRegion": "eu-west-1",
+        "requestParameters": {"secretId": secret_arn, "clientRequestToken": "3f0c2a9e-1b7d"},
+        "responseElements": None,
+        "eventID": event_id,
+        "eventType": "AwsApiCall",
+        "recipientAccountId": "111122223333",
+        "eventCategory": "Management",
+        "sessionCredentialFromConsole": "true",
+    }
+
+
+@pytest.mark.parametrize("abandoned_first", [False, True])
+def test_a_value_put_by_hand_during_a_rotation_is_a_rotation_not_a_failure(
+    sources, lead, abandoned_first
+):
+    """A rotation that was left pending (its Lambda failed at createSecret): the on-call
+    puts a new value by hand. Secrets Manager abandons the pending rotation in favour of it
+    (RotationAbandoned, logged in the same second). The rotate step is done by the new value;
+    no "rotation failed" alert."""
+    scanner, rotator = sources
+    secret, incident = leak(scanner, lead)
+    secret_reference_add(secret=secret, by=lead, kind="arn", value=SECRET_ARN)
+    put = put_secret_value(SECRET_ARN, "2026-11-02T09:45:00Z", "ev-put")
+    abandoned = rotation("RotationAbandoned", SECRET_ARN, "2026-11-02T09:45:00Z", "ev-ab")
+    import_events(rotator, *([abandoned, put] if abandoned_first else [put, abandoned]))
+    rotate = incident.steps.get(position=2)
+    assert rotate.completed_at is not None
+    assert rotate.evidence_event.event_id == "ev-put"
+    assert rotate.alert == ""
+    assert not TimelineEvent.objects.filter(incident=incident, kind="rotation_failed").exists()
+
+
+def test_a_trail_buckets_files_run_together_complete_the_steps(sources, lead):
+    """`cat` of a synced trail bucket's .json.gz files (log files, then digests) sent as one
+    report: each log file's events apply, the digests hold none."""
+    import gzip
+
+    scanner, rotator = sources
+    secret, incident = leak(scanner, lead)
+    secret_reference_add(secret=secret, by=lead, kind="arn", value=SECRET_ARN)
+    digest = {
+        "awsAccountId": "111122223333",
+        "digestStartTime": "2026-11-02T09:00:00Z",
+        "digestEndTime": "2026-11-02T10:00:00Z",
+        "digestS3Bucket": "trail-bucket",
+        "digestS3Object": "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/x.json.gz",
+        "logFiles": [],
+    }
+    files = [
+        cloudtrail(update_access_key(LEAKED_KEY, "Inactive", "2026-11-02T09:20:00Z", "cat-1")),
+        cloudtrail(rotation("RotationSucceeded", SECRET_ARN, "2026-11-02T09:45:00Z", "cat-2")),
+        json.dumps(digest).encode(),
+    ]
+    run = import_report(
+        source=rotator,
+        format_key="aws-cloudtrail",
+        stream=io.BytesIO(b"".join(gzip.compress(f) for f in files)),
+        via="cli",
+    )
+    assert (run.status, run.events) == ("succeeded", 2)
+    steps = {s.position: s for s in incident.steps.all()}
+    assert steps[1].evidence_event.event_id == "cat-1"
+    assert steps[2].evidence_event.event_id == "cat-2"
+
+
+def test_a_rotated_gzipped_vault_log_completes_the_steps(sources, lead):
+    """audit.log.1.gz as logrotate leaves it: the lease revoked and the KV secret that held
+    the key written anew complete the revoke and rotate steps."""
+    import gzip
+
+    scanner, _ = sources
+    vault = Source.objects.create(slug="vault", name="Vault", kind="rotator")
+    secret, incident = leak(scanner, lead)
+    lease = "aws/creds/deploy/Hk2XQZ5p8LbRwT3vN6mY"
+    secret_reference_add(secret=secret, by=lead, kind="vault-path", value=lease)
+    secret_reference_add(secret=secret, by=lead, kind="vault-path", value="kv/deploy-bot")
+    log = vault_response(f"sys/leases/revoke/{lease}", "2026-11-02T09:30:00Z", "gz-1")
+    log += vault_response("kv/data/deploy-bot", "2026-11-02T09:40:00Z", "gz-2")
+    run = import_report(
+        source=vault,
+        format_key="vault-audit",
+        stream=io.BytesIO(gzip.compress(log)),
+        via="cli",
+    )
+    assert (run.status, run.events) == ("succeeded", 2)
+    steps = {s.position: s for s in incident.steps.all()}
+    assert steps[1].evidence_event.event_id == "gz-1"
+    assert steps[2].evidence_event.event_id == "gz-2"
+
+
+def test_rotation_events_kept_in_an_eventbridge_rules_log_group_apply(sources, lead):
+    """`aws logs filter-log-events --log-group-name /aws/events/secrets-rotation`: each
+    message an EventBridge event. The RotationSucceeded in it completes the rotate step."""
+    scanner, rotator = sources
+    secret, incident = leak(scanner, lead)
+    secret_reference_add(secret=secret, by=lead, kind="arn", value=SECRET_ARN)
+    event = {
+        "version": "0",
+        "id": "7c7ad9a4-5b8e-6c3e-1f42-0a1b2c3d4e5f",
+        "detail-type": "AWS Service Event via CloudTrail",
+        "source": "aws.secretsmanager",
+        "account": "111122223333",
+        "time": "2026-11-02T09:45:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": rotation("RotationSucceeded", SECRET_ARN, "2026-11-02T09:45:00Z", "lg-1"),
+    }
+    output = {
+        "events": [
+            {
+                "logStreamName": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+                "timestamp": 1793613900000,
+                "message": json.dumps(event),
+                "ingestionTime": 1793613901000,
+                "eventId": "3789321212349872349872349872349872349872349872349872",
+            }
+        ],
+        "searchedLogStreams": [],
+    }
+    run = import_report(
+        source=rotator,
+        format_key="aws-cloudtrail",
+        stream=io.BytesIO(json.dumps(output, indent=4).encode()),
+        via="cli",
+    )
+    assert (run.status, run.events) == ("succeeded", 1)
+    rotate = incident.steps.get(position=2)
+    assert rotate.evidence_event.event_id == "lg-1"

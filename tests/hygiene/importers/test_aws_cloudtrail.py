@@ -69,11 +69,6 @@ EXPECTED = [
     ("RotationSucceeded", "rotated", Reference("arn", DB_SECRET)),
     ("RotationFailed", "rotation_failed", Reference("arn", API_SECRET)),
     ("PutSecretValue", "rotated", Reference("arn", API_SECRET)),
-    (
-        "RotationAbandoned",
-        "rotation_failed",
-        Reference("arn", f"arn:aws:secretsmanager:eu-west-1:{C}:secret:legacy/token-QwErTy"),
-    ),
     ("RotateSecret", "rotation_failed", Reference("other", "legacy/token")),
     ("UpdateSecret", "rotated", Reference("other", "legacy/token")),
 ]
@@ -83,9 +78,10 @@ def test_log_file_events():
     events = load("generated_cloudtrail_log.json")
     assert [(e.event_name, e.action, e.references[0]) for e in events] == EXPECTED
     # skipped: UpdateAccessKey Active (3), DeleteAccessKey with AccessDenied (5),
-    # GetSecretValue (10), ConsoleLogin (13), UpdateSecret without a new value (16)
+    # GetSecretValue (10), ConsoleLogin (13), RotationAbandoned (14: a new value put by hand
+    # took the place of a pending rotation), UpdateSecret without a new value (16)
     ids = [e.event_id[:8] for e in events]
-    assert ids == [f"e{n:07d}" for n in (1, 2, 4, 6, 7, 8, 9, 11, 12, 14, 15, 17)]
+    assert ids == [f"e{n:07d}" for n in (1, 2, 4, 6, 7, 8, 9, 11, 12, 15, 17)]
 
 
 def test_gzip_log_file_same_as_plain():
@@ -127,10 +123,9 @@ def test_secrets_manager_references():
         Reference("arn", DB_SECRET),
     ]
     assert rotate.actor == f"arn:aws:sts::{C}:assumed-role/SecOps/ops"
-    failed = events[10]
+    failed = events[9]
     assert failed.detail.endswith("(error AccessDeniedException)")
-    abandoned = events[9]
-    assert abandoned.references[1] == Reference("other", "legacy/token")
+    assert failed.references == [Reference("other", "legacy/token")]
     assert all(e.evidence_url.startswith("https://") for e in events)
 
 
@@ -173,9 +168,9 @@ def test_lookup_events_output():
 
 def test_bare_records_array_and_records_not_first():
     recs = records()
-    assert len(parse_bytes(json.dumps(recs).encode())) == 12
+    assert len(parse_bytes(json.dumps(recs).encode())) == 11
     doc = json.dumps({"Other": 1, "Records": recs}, indent=2).encode()
-    assert len(parse_bytes(doc)) == 12
+    assert len(parse_bytes(doc)) == 11
 
 
 def test_update_access_key_active_is_skipped():
@@ -209,6 +204,41 @@ def test_console_url(region, prefix):
     assert console_url("", "abc") == ""
 
 
+@pytest.mark.parametrize(
+    ("region", "event_id"),
+    [
+        ("<REGION>", "abc"),  # placeholders of a documented sample
+        ("attacker.example/x?", "abc"),  # the host of the link
+        ("evil.example#", "abc"),
+        ("eu-west-1", "abc/../../x"),
+        ("eu-west-1", "a" * 129),
+        ("eu-west-1\n", "abc"),
+    ],
+)
+def test_no_console_url_from_what_is_no_region_or_event_id(region, event_id):
+    # The region goes into the link's host: a record whose awsRegion is anything else made the
+    # event's evidence link point to another site.
+    assert console_url(region, event_id) == ""
+    rec = {**records()[1], "awsRegion": region, "eventID": event_id}
+    (event,) = parse_bytes(json.dumps({"Records": [rec]}).encode())
+    assert event.evidence_url == ""
+
+
+def test_real_put_secret_value_from_the_console_with_placeholders():
+    # A real event (PutSecretValue from the console, 2022) published with <REGION>,
+    # <ACCOUNT_ID>, <SECRET_NAME> placeholders: no secretString in the request, null response.
+    (event,) = load("real_postmangovsg_put_secret_value_console_eventbridge.json")
+    assert (event.action, event.event_name, event.event_id) == ("rotated", "PutSecretValue", "abc")
+    assert event.references == [
+        Reference(
+            "other",
+            "arn:aws:secretsmanager:<REGION>:<ACCOUNT_ID>:secret:<SECRET_NAME>-<RANDOM_CHARACTERS>",
+        )
+    ]
+    assert event.actor == "arn:aws:iam::<ACCOUNT_ID>:user/username"
+    assert event.evidence_url == ""  # was https://<REGION>.console.aws.amazon.com/...
+
+
 def test_partition_in_built_user_arn():
     rec = copy.deepcopy(records()[1])
     rec["awsRegion"] = "cn-north-1"
@@ -223,7 +253,7 @@ def test_empty_records():
 
 def test_one_line_log_file_and_lookup_events():
     one_line = json.dumps({"Other": 1, "Records": records()}).encode()
-    assert len(parse_bytes(one_line)) == 12
+    assert len(parse_bytes(one_line)) == 11
     lookup = json.loads((CT / "generated_lookup_events.json").read_text())
     assert len(parse_bytes(json.dumps(lookup).encode())) == 1
 
@@ -705,7 +735,7 @@ def test_digest_files_among_log_files_in_json_lines():
     log_file = json.dumps({"Records": records()}).encode()
     lines = json.dumps(digest()).encode() + b"\n" + log_file + b"\n" + json.dumps(digest()).encode()
     assert summary(parse_bytes(lines)) == summary(parse_bytes(log_file))
-    assert len(parse_bytes(lines)) == 12
+    assert len(parse_bytes(lines)) == 11
 
 
 def test_an_object_with_only_some_digest_fields_is_still_refused():
@@ -723,7 +753,7 @@ def test_a_digest_import_is_a_succeeded_run_without_events():
     with (CT / "generated_cloudtrail_log.json.gz").open("rb") as fh:
         logged = import_report(source=source, format_key="aws-cloudtrail", stream=fh, via="cli")
     events = StoredEvent.objects.count()
-    assert logged.events == 12 and events
+    assert logged.events == 11 and events
     with (CT / "generated_cloudtrail_digest.json.gz").open("rb") as fh:
         run = import_report(source=source, format_key="aws-cloudtrail", stream=fh, via="cli")
     run.refresh_from_db()
@@ -757,3 +787,266 @@ def test_cloudtrail_lake_query_results_are_refused_saying_what_they_are():
     assert '{"Records": [...]}' in err.message and "lookup-events" in err.message
     assert "AKIA" not in str(err) and "deployer" not in str(err)
     assert expect_error(json.dumps(lake_results()).encode()).location == "line 1"
+
+
+# --- several documents one after another ----------------------------------------------------
+
+
+def log_files() -> list[bytes]:
+    """The generated log file cut in two, as CloudTrail writes each: one line, no newline."""
+    recs = records()
+    return [json.dumps({"Records": part}).encode() for part in (recs[:5], recs[5:])]
+
+
+@pytest.mark.parametrize("between", [b"", b"\n", b"\r\n", b"\n\n  "])
+def test_a_buckets_files_run_together_by_zcat(between):
+    # `zcat AWSLogs/*/CloudTrail*/*/*/*/*/*.json.gz > trail.json` (or cat of the .gz files, a
+    # gzip of several members): each log file's records, then the digest files' none. Was
+    # refused as "malformed or truncated JSON" after the first file's last record.
+    expected = summary(parse_bytes(json.dumps({"Records": records()}).encode()))
+    assert len(expected) == 11
+    first, second = log_files()
+    files = [first, second, json.dumps(digest()).encode()]
+    assert summary(parse_bytes(between.join(files))) == expected
+    packed = b"".join(gzip.compress(f + between) for f in files)
+    assert summary(parse_bytes(packed)) == expected
+    # the digest first (a folder listed in another order) and pretty-printed copies
+    pretty = [json.dumps(json.loads(f), indent=2).encode() for f in files]
+    assert summary(parse_bytes(between.join([pretty[2], *pretty[:2]]))) == expected
+
+
+def test_pages_of_cli_output_appended_to_one_file():
+    # `aws cloudtrail lookup-events --next-token ... >> events.json` in a loop: pretty-printed
+    # pages, one after another (each holds its NextToken after the list).
+    recs = elastic_records()
+    pages = [
+        json.dumps({"Events": cli_items("Events", recs[:2]), "NextToken": "t/1"}, indent=4),
+        json.dumps({"Events": cli_items("Events", recs[2:])}, indent=4),
+    ]
+    expected = summary(load_real("real_elastic_integrations_iam_access_keys.jsonl"))
+    assert summary(parse_bytes("\n".join(pages).encode())) == expected
+
+
+def test_pretty_printed_eventbridge_events_one_after_another():
+    # Events copied from a rule's target log (a Lambda printing each event with indent=2).
+    env = json.loads((CT / "RotationSucceeded_eventbridge_excerpt.json").read_text())
+    other = json.loads((CT / "real_umccr_rotation_failed_eventbridge.json").read_text())
+    text = json.dumps(env, indent=2) + "\n" + json.dumps(other, indent=2) + "\n"
+    events = parse_bytes(text.encode())
+    assert [e.action for e in events] == ["rotated", "rotation_failed"]
+
+
+def test_arrays_of_records_one_after_another():
+    # `jq .Records` of each log file, written to one file: arrays run together.
+    first, second = (json.loads(f)["Records"] for f in log_files())
+    expected = summary(parse_bytes(json.dumps({"Records": records()}).encode()))
+    assert summary(parse_bytes(json.dumps(first).encode() + json.dumps(second).encode())) == (
+        expected
+    )
+    pretty = json.dumps(first, indent=2) + "\n" + json.dumps(second, indent=2) + "\n"
+    assert summary(parse_bytes(pretty.encode())) == expected
+    err = expect_error(json.dumps(first).encode() + b"[1]")
+    assert err.location == "document 2 $[0]"
+
+
+def test_boundaries_inside_strings_are_not_boundaries():
+    # "}{" and "] [" inside a string value: one document, not two.
+    rec = {**records()[1], "userAgent": 'x}{"Records": [ ]}  [{y'}
+    first, _ = log_files()
+    data = json.dumps({"Records": [rec]}).encode() + first
+    assert [e.event_id for e in parse_bytes(data)] == [records()[1]["eventID"]] + [
+        e.event_id for e in parse_bytes(first)
+    ]
+
+
+def test_a_broken_document_among_several_says_which():
+    first, second = log_files()
+    err = expect_error(first + second[:-30])
+    assert err.message.startswith("malformed or truncated JSON")
+    assert err.location.startswith(f"document 2 (from byte {len(first)}) near byte ")
+    rec = records()[8]
+    rec["eventTime"] = "last tuesday"
+    err = expect_error(first + b"\n" + json.dumps({"Records": [rec]}).encode())
+    assert err.location == "document 2 $.Records[0].eventTime"
+    err = expect_error(first + b"\n" + json.dumps({"Records": 3}).encode())
+    assert err.location == f"document 2 (from byte {len(first) + 1}) $.Records"
+    # what follows a document is another one, or nothing
+    err = expect_error(first + b"\n" + b"eventName,eventTime\n")
+    assert "malformed" in err.message
+    assert err.location.startswith("near byte")
+    assert "eventName" not in str(err)
+
+
+# --- RotateSecret that only sets up rotation -------------------------------------------------
+
+
+def rotate_secret(**request_parameters) -> dict:
+    rec = copy.deepcopy(records()[6])
+    assert rec["eventName"] == "RotateSecret"
+    rec["requestParameters"] = {"secretId": "prod/db/password", **request_parameters}
+    return rec
+
+
+@pytest.mark.parametrize("immediately", [False, "false"])
+def test_rotate_secret_not_rotating_immediately_starts_no_rotation(immediately):
+    # `aws secretsmanager rotate-secret --no-rotate-immediately` (Terraform's
+    # aws_secretsmanager_secret_rotation with rotate_immediately = false): the schedule and the
+    # function are set, the value is rotated in the next window. Was "rotation_started".
+    rec = rotate_secret(
+        rotationLambdaARN="arn:aws:lambda:eu-west-1:111122223333:function:rotate-pg",
+        rotationRules={"automaticallyAfterDays": 30},
+        rotateImmediately=immediately,
+    )
+    assert parse_bytes(json.dumps({"Records": [rec]}).encode()) == []
+    # set up to rotate now (true, or not said: the default), it starts one
+    for params in ({"rotateImmediately": True}, {}):
+        (event,) = parse_bytes(json.dumps({"Records": [rotate_secret(**params)]}).encode())
+        assert event.action == "rotation_started"
+    # a failed call still says rotation is not working
+    failed = {**rec, "errorCode": "AccessDeniedException"}
+    (event,) = parse_bytes(json.dumps({"Records": [failed]}).encode())
+    assert event.action == "rotation_failed"
+
+
+def test_rotation_abandoned_is_not_a_failure():
+    # Secrets Manager logs RotationAbandoned when a new version put by hand takes the place of
+    # a pending rotation's (its PutSecretValue is the rotation). Was "rotation_failed", which
+    # alerted "Rotation failed" on an incident whose secret had just been rotated.
+    (rec,) = [r for r in records() if r["eventName"] == "RotationAbandoned"]
+    assert parse_bytes(json.dumps({"Records": [rec]}).encode()) == []
+    env = json.loads((CT / "real_umccr_rotation_failed_eventbridge.json").read_text())
+    env["detail"]["eventName"] = "RotationAbandoned"
+    del env["detail"]["errorMessage"]
+    assert parse_bytes(json.dumps(env).encode()) == []
+
+
+def data_message(recs: list[dict]) -> dict:
+    return {
+        "messageType": "DATA_MESSAGE",
+        "owner": C,
+        "logGroup": "aws-cloudtrail-logs-111122223333",
+        "logStream": f"{C}_CloudTrail_us-east-1",
+        "subscriptionFilters": ["to-firehose"],
+        "logEvents": [
+            {"id": str(i), "timestamp": 1578516186000, "message": json.dumps(r)}
+            for i, r in enumerate(recs)
+        ],
+    }
+
+
+# CloudWatch Logs checking a new subscription's destination (sent as the first record).
+CONTROL_MESSAGE = {
+    "messageType": "CONTROL_MESSAGE",
+    "owner": "CloudwatchLogs",
+    "logGroup": "",
+    "logStream": "",
+    "subscriptionFilters": [],
+    "logEvents": [
+        {
+            "id": "",
+            "timestamp": 1578516180000,
+            "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose.",
+        }
+    ],
+}
+
+
+def test_firehose_delivery_of_a_cloudwatch_logs_subscription():
+    # A trail's log group subscribed to Firehose, delivered to S3: each record the
+    # subscription's gzipped payload, the object their concatenation (gzip members one after
+    # another: no newline between the documents once unpacked). Was refused ("malformed JSON:
+    # Extra data" on line 1, and the control message as "not a CloudTrail record").
+    recs = elastic_records()
+    expected = summary(load_real("real_elastic_integrations_iam_access_keys.jsonl"))
+    docs = [CONTROL_MESSAGE, data_message(recs[:1]), data_message(recs[1:])]
+    packed = b"".join(gzip.compress(json.dumps(d).encode()) for d in docs)
+    assert summary(parse_bytes(packed)) == expected
+    assert summary(parse_bytes(gzip.decompress(packed))) == expected
+    assert parse_bytes(json.dumps(CONTROL_MESSAGE).encode()) == []
+    # on several lines (zcat of several objects): numbered as lines still
+    lines = b"\n".join(json.dumps(d).encode() for d in docs) + b"\n" + gzip.decompress(packed)
+    assert summary(parse_bytes(lines)) == expected * 2
+    bad = data_message(recs[:1])
+    bad["logEvents"][0]["message"] = "START RequestId: 1f0e Version: $LATEST"
+    err = expect_error(
+        json.dumps(data_message(recs)).encode()
+        + b"\n"
+        + gzip.decompress(packed)
+        + json.dumps(bad).encode()
+    )
+    assert err.location == "line 2 document 4 $.logEvents[0].message"
+    assert "RequestId" not in str(err)
+    err = expect_error(json.dumps(CONTROL_MESSAGE).encode() + b'{"logEvents": [{"a": }')
+    assert err.message.startswith("malformed JSON")
+    assert err.location.startswith("line 1 document 2 line 1 column ")
+
+
+def test_an_eventbridge_rules_log_group():
+    # A rule on Secrets Manager / IAM events with a CloudWatch Logs target (/aws/events/...):
+    # each message is the EventBridge event. Read through get-log-events / filter-log-events or
+    # a subscription it gave nothing (the envelope was taken for the record); an export did.
+    env = json.loads((CT / "RotationSucceeded_eventbridge_excerpt.json").read_text())
+    failed = json.loads((CT / "real_umccr_rotation_failed_eventbridge.json").read_text())
+    expected = summary(parse_bytes(json.dumps(env).encode() + json.dumps(failed).encode()))
+    assert [e[0] for e in expected] == ["rotated", "rotation_failed"]
+    messages = [
+        {"timestamp": 1628882236000, "message": json.dumps(e), "ingestionTime": 1628882237000}
+        for e in (env, failed)
+    ]
+    get_log_events = {"events": messages, "nextForwardToken": "f/1"}
+    subscription = {**data_message([]), "logGroup": "/aws/events/secrets-rotation"}
+    subscription["logEvents"] = [
+        {"id": str(i), "timestamp": m["timestamp"], "message": m["message"]}
+        for i, m in enumerate(messages)
+    ]
+    for doc in (get_log_events, subscription):
+        assert summary(parse_bytes(json.dumps(doc).encode())) == expected
+        assert summary(parse_bytes(json.dumps(doc, indent=2).encode())) == expected
+    # the envelope's region and id stand in for the record's, as for the event itself
+    env["detail"].pop("eventID")
+    doc = {"events": [{"timestamp": 1, "message": json.dumps(env)}]}
+    (event,) = parse_bytes(json.dumps(doc).encode())
+    assert event.event_id == env["id"]
+    bad = {"events": [{"timestamp": 1, "message": json.dumps({**env, "detail": "x"})}]}
+    assert expect_error(json.dumps(bad).encode()).location == "line 1 $.events[0].message.detail"
+
+
+def test_other_aws_event_notifications_are_refused_not_read_as_nothing():
+    # An S3 notification of a new log file in the trail's bucket (what a trail's SNS topic or
+    # an S3 event sends), and a Lambda function's SQS batch: {"Records": [...]} too. Were
+    # imported as log files holding no rotation event.
+    s3 = {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2024-06-01T09:05:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": "trail-bucket"},
+                    "object": {
+                        "key": f"AWSLogs/{C}/CloudTrail/us-east-1/2024/06/01/x.json.gz",
+                        "size": 1024,
+                    },
+                },
+            }
+        ]
+    }
+    env = (CT / "RotationSucceeded_eventbridge_excerpt.json").read_text()
+    sqs = {
+        "Records": [
+            {
+                "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
+                "body": env,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:{C}:rotation-events",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+    for doc in (s3, sqs):
+        err = expect_error(json.dumps(doc).encode())
+        assert err.location == "$.Records[0]"
+        assert err.message.startswith("an AWS event notification (S3, SQS...), not a CloudTrail")
+        assert "trail-bucket" not in str(err) and "Appuser" not in str(err)

@@ -564,3 +564,74 @@ def test_another_tools_records_with_a_type_are_refused_not_skipped():
             list(parse(io.BytesIO(data)))
         assert error.value.location == "line 1"
         assert "not a Vault audit entry" in error.value.message
+
+
+# --- logs rotated by logrotate ---------------------------------------------------------------
+
+
+def test_a_rotated_gzipped_log_is_read():
+    # logrotate's compress (audit.log.2.gz next to audit.log), and `cat audit.log.*.gz` (a
+    # gzip of several members). Was refused: "the report is gzip-compressed".
+    import gzip
+
+    names = ["real_jessicaahm_vault_1_19_namespace_kv_v2_put_patch.log", "generated_audit.log"]
+    plain = [(VAULT / n).read_bytes() for n in names]
+    expected = [summary(load(n)) for n in names]
+    assert expected[0] and expected[1]
+    assert summary(parse(io.BytesIO(gzip.compress(plain[0])))) == expected[0]
+    both = gzip.compress(plain[0]) + gzip.compress(plain[1])
+    assert summary(parse(io.BytesIO(both))) == expected[0] + expected[1]
+    # with the syslog device's header and the server log around it, as before
+    syslog = (VAULT / "generated_syslog_with_server_log.log").read_bytes()
+    assert summary(parse(io.BytesIO(gzip.compress(syslog)))) == summary(
+        load("generated_syslog_with_server_log.log")
+    )
+    # kv_mounts still apply
+    kv = gzip.compress(to_bytes([response("vault-kv/app/db")]))
+    assert summary(parse(io.BytesIO(kv), kv_mounts=["vault-kv"])) == [
+        ("rotated", "kv-v1-write", ["vault-kv/app/db"])
+    ]
+
+
+def test_a_broken_gzipped_log_is_refused():
+    import gzip
+
+    data = gzip.compress((VAULT / "generated_audit.log").read_bytes())
+    err = expect_error(data[: len(data) // 2])
+    assert err.message == "corrupt or truncated gzip data"
+    err = expect_error(gzip.compress(b"eventName,eventTime\n"))
+    assert err.message.startswith("expected Vault audit JSON lines")
+    assert expect_error(gzip.compress(b"")).message.startswith("the report is empty")
+
+
+def test_a_log_raw_device_keeps_its_raw_values_out_of_the_events():
+    # `vault audit enable file log_raw=true`: tokens, accessors, the written secret and the
+    # response's new credentials are logged in clear. None of them reaches an event.
+    token = "hvs.CAESIKx9QmVtZXhhbXBsZXRva2VuMDEyMzQ1Njc4OQ"
+    accessor = "Yx1sLm0ExampleAccessor01"
+    written = "n3w-Pa55w0rd-f0r-the-app!"
+    issued = "A1a-vault-issued-db-password-77"
+    entries = []
+    for path, data in (
+        ("secret/data/app", {"data": {"password": written}}),
+        ("database/rotate-root/pg", None),
+        (f"sys/leases/revoke/database/creds/ro/{accessor}X", None),
+        ("auth/token/revoke", {"token": token}),
+        ("auth/approle/role/ci/secret-id/destroy", {"secret_id": written}),
+    ):
+        entry = response(path, mount_type="", client_token=token, client_token_accessor=accessor)
+        entry["request"]["data"] = data
+        entry["auth"] = {
+            "client_token": token,
+            "accessor": accessor,
+            "display_name": "approle",
+            "metadata": {"role_name": "ci"},
+        }
+        entry["response"] = {"data": {"password": issued, "secret_id": written}}
+        entries.append(entry)
+    events = parse_objs(entries)
+    assert [e.event_name for e in events] == ["kv-v2-write", "rotate-root", "revoke"]
+    for event in events:
+        for raw in (token, written, issued):
+            assert raw not in repr(event)
+        assert event.actor == "approle"
