@@ -145,6 +145,10 @@ class Finding(models.Model):
     region = models.CharField(max_length=50, blank=True)
     validity = models.CharField(max_length=10, choices=Validity.choices, default=Validity.UNKNOWN)
     tool_ids = models.JSONField(default=dict, blank=True)
+    # The format of the report that first found it (an import format key): a full scan of one
+    # tool marks missing only what that tool found, not the findings another tool reported to
+    # the same source. Empty for findings from before it was kept (any full scan's, as then).
+    format = models.CharField(max_length=40, blank=True, default="")
     first_seen_at = models.DateTimeField()
     # When its source last reported it: FindingSighting (``last_seen_at`` below).
     # Set when a full scan of this source no longer reports it (never deleted).

@@ -102,6 +102,7 @@ class Reconciler:
             # last_seen_at is refreshed at most hourly when nothing else changed: re-scans then
             # leave unchanged rows (and all their index entries) alone.
             "stale": adapt(now - LAST_SEEN_GRANULARITY),
+            "format": run.format,
         }
         # Whether the source has findings (staged_kinds, under the lock).
         self.known = True
@@ -574,7 +575,7 @@ class Reconciler:
                 secret_type, severity, status, resolution, resolution_comment, resolved_at,
                 proposed_resolution, proposed_comment, repo, path, line, "commit", url, author,
                 committed_at, title, description, resource, account, region, validity, tool_ids,
-                first_seen_at, missing_since, created_at, updated_at, team_id)
+                first_seen_at, missing_since, created_at, updated_at, team_id, format)
             SELECT sec.id, %(source)s, s.location_key, s.category, s.rule, s.secret_type,
                 s.severity,
                 CASE WHEN s.tool_resolution IN ({dismissals}) THEN 'dismissed'
@@ -587,7 +588,7 @@ class Reconciler:
                 CASE WHEN s.tool_resolution IN ({dismissals}, 'resolved') THEN %(now)s END,
                 '', '', s.repo, s.path, s.line, s."commit", s.url, s.author, s.committed_at,
                 s.title, s.description, s.resource, s.account, s.region, s.validity, s.tool_ids,
-                %(now)s, NULL, %(now)s, %(now)s, {self.owner_sql("s")}
+                %(now)s, NULL, %(now)s, %(now)s, {self.owner_sql("s")}, %(format)s
             FROM ({staged}) s
             LEFT JOIN hygiene_secret sec
               ON s.category = 'secret' AND sec.fingerprint = s.fingerprint
@@ -849,10 +850,13 @@ class Reconciler:
         elif self.run.format in _AUDITORS:
             scope = """AND account IN (SELECT s.account FROM hygiene_stagedfinding s
                                        WHERE s.run_id = %(run)s)"""
+        # And a tool's full scan says nothing of what another tool reported to the same
+        # source: only the findings its format found (or found before formats were kept).
         missing = self.sql(
             f"""
             UPDATE hygiene_finding SET missing_since = %(now)s
             WHERE source_id = %(source)s AND category = 'secret' AND missing_since IS NULL
+              AND format IN (%(format)s, '')
               {scope}
               AND NOT EXISTS (SELECT 1 FROM hygiene_stagedfinding s WHERE s.run_id = %(run)s
                               AND s.location_key = hygiene_finding.location_key)
@@ -865,7 +869,7 @@ class Reconciler:
             UPDATE hygiene_finding SET missing_since = %(now)s, status = 'resolved',
                 resolution = 'no_longer_seen', resolved_at = %(now)s, updated_at = %(now)s
             WHERE source_id = %(source)s AND category = 'posture'
-              AND status IN ('open', 'triaged')
+              AND status IN ('open', 'triaged') AND format IN (%(format)s, '')
               AND account IN (SELECT s.account FROM hygiene_stagedfinding s
                               WHERE s.run_id = %(run)s AND s.category = 'posture')
               AND NOT EXISTS (SELECT 1 FROM hygiene_stagedfinding s WHERE s.run_id = %(run)s

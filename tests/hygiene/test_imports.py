@@ -492,6 +492,43 @@ def test_full_scans_mark_the_missing_and_resolved_findings_reopen(tmp_path, scan
     assert TimelineEvent.objects.filter(finding=aws, kind="finding.reopened").count() == 1
 
 
+def test_a_tools_full_scan_marks_missing_only_what_that_tool_found(tmp_path, scanners):
+    """Two tools report to one source: one's full scan says nothing of the other's findings.
+    A finding from before formats were kept may be marked by any full scan, as then."""
+    run_cli(tmp_path, reports.gitleaks([{"secret": GH_TOKEN}]), source="gitleaks", fmt="gitleaks")
+    older = Finding.objects.get()
+    assert older.format == "gitleaks"
+    Finding.objects.filter(pk=older.pk).update(format="")  # imported before formats were kept
+    run_cli(
+        tmp_path,
+        reports.gitleaks([{"secret": AWS_KEY_2, "file": "b.py"}]),
+        source="gitleaks",
+        fmt="gitleaks",
+        name="second.json",
+    )
+    legacy, found_by_gitleaks = Finding.objects.order_by("pk")
+    assert legacy.missing_since is not None  # a full scan of the source's own tool
+    summary = run_cli(
+        tmp_path,
+        reports.trufflehog([{"secret": AWS_KEY}]),
+        source="gitleaks",
+        fmt="trufflehog",
+        name="th.jsonl",
+    )
+    assert summary["missing"] == 0
+    found_by_gitleaks.refresh_from_db()
+    assert found_by_gitleaks.missing_since is None
+    assert Finding.objects.get(secret__fingerprint=fingerprint(AWS_KEY)).format == "trufflehog"
+    # The next gitleaks full scan that no longer reports its finding marks it, not trufflehog's.
+    summary = run_cli(
+        tmp_path, reports.gitleaks([]), source="gitleaks", fmt="gitleaks", name="third.json"
+    )
+    assert summary["missing"] == 1
+    found_by_gitleaks.refresh_from_db()
+    assert found_by_gitleaks.missing_since is not None
+    assert Finding.objects.get(format="trufflehog").missing_since is None
+
+
 def test_a_rescan_counts_what_it_changed_created_and_left_alone(tmp_path, scanners):
     """Within the hour: the finding whose verification changed is updated, the new one is
     created, the other is left as it was (its row untouched)."""
