@@ -14,6 +14,8 @@ figure is printed: single runs on this 2-core machine vary by about ±10 %.
 The report (74 MB) is past LEAKLINE_PARALLEL_PARSE_BYTES, so two processes parse it: the peak
 RSS printed is the larger of the two (os.wait4 reports the largest of a process and its
 children); set LEAKLINE_PARALLEL_PARSE_BYTES=0 to measure one process.
+With --owners the source has a default team and three ownership rules that share the report's
+findings out (as teams' sources usually do): each new finding and secret gets its team.
 """
 
 import argparse
@@ -179,7 +181,26 @@ def age_a_day() -> None:
         cursor.execute("VACUUM ANALYZE hygiene_findingsighting, hygiene_secret, hygiene_finding")
 
 
-def one_round(report: Path, n: int, tmp: str) -> dict:
+def add_owners() -> None:
+    """Three teams: two own parts of the monorepo by path, one by repository and file type;
+    the rest goes to the source's default team."""
+    import django
+
+    django.setup()
+    from hygiene.models import OwnershipRule, Source, Team
+
+    payments, platform, security = (
+        Team.objects.create(name=name, slug=name) for name in ("payments", "platform", "security")
+    )
+    OwnershipRule.objects.create(position=1, team=payments, path_pattern="services/svc1*")
+    OwnershipRule.objects.create(position=2, team=platform, path_pattern="services/svc[2-5]*")
+    OwnershipRule.objects.create(
+        position=3, team=security, repo_pattern="*acme/*", path_pattern="*.env"
+    )
+    Source.objects.filter(slug="bench-gitleaks").update(default_team=security)
+
+
+def one_round(report: Path, n: int, tmp: str, owners: bool = False) -> dict:
     """A fresh database: the first import, a re-scan (the same findings, a new payload), the
     same report again, and the raw COPY of the imported rows."""
     db = os.environ["DATABASE_URL"]
@@ -188,6 +209,8 @@ def one_round(report: Path, n: int, tmp: str) -> dict:
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
     manage("migrate", "-v0")
     manage("create_source", "bench-gitleaks", "--kind", "scanner", "--format", "gitleaks")
+    if owners:
+        subprocess.run([sys.executable, __file__, "--add-owners"], cwd=ROOT, check=True)
     first, rss, summary = timed_import(report)
     rescan = Path(tmp) / "gitleaks-rescan.json"
     # The same findings, a new payload; copied in blocks: a child's peak RSS (os.wait4)
@@ -257,6 +280,12 @@ def main() -> None:
         help="repeat on a fresh database; prints the median and best of each figure (timings "
         "on a busy 2-core machine vary by ±10 %%: autovacuum, checkpoints)",
     )
+    parser.add_argument(
+        "--owners",
+        action="store_true",
+        help="a default team and three ownership rules give each new finding its team",
+    )
+    parser.add_argument("--add-owners", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--copy-baseline", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--age-a-day", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -265,6 +294,9 @@ def main() -> None:
         return
     if args.age_a_day:
         age_a_day()
+        return
+    if args.add_owners:
+        add_owners()
         return
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "gitleaks.json"
@@ -275,7 +307,7 @@ def main() -> None:
         for number in range(1, args.rounds + 1):
             if args.rounds > 1:
                 print(f"-- round {number}")
-            rounds.append(one_round(report, n, tmp))
+            rounds.append(one_round(report, n, tmp, owners=args.owners))
     if args.rounds > 1:
         print(f"-- {args.rounds} rounds: median (best)")
         for key in ("import", "re-import", "same", "day later", "copy"):
