@@ -119,6 +119,24 @@ def sniff(head: bytes) -> str:
         return "this looks like a gitleaks report; use format gitleaks"
     if b'"vulnerabilities"' in h and b'"scan"' in h:
         return "this looks like a GitLab security report; use format gitlab-secret-detection"
+    if (
+        (b'"finding_info"' in h and b'"status_code"' in h)
+        or (b'"CheckID"' in h and b'"Status"' in h)
+        or (b'"ProductArn"' in h and b'"SchemaVersion"' in h)
+    ):
+        return "this looks like a Prowler report; use format prowler"
+    if b'"rule_name"' in h and (b'"matches"' in h or b'"finding_id"' in h):
+        return "this looks like Nosey Parker output; use format noseyparker"
+    if b'"secret_type"' in h and b'"html_url"' in h and b'"number"' in h:
+        return "this looks like GitHub secret scanning alerts; use format github-secret-scanning"
+    # (lookup-events output holds each record as a JSON string: its quotes are escaped.)
+    named = b'"eventSource"' in h or b'eventSource\\"' in h
+    if b'"CloudTrailEvent"' in h or (named and b"eventName" in h):
+        return "this looks like AWS CloudTrail records; use format aws-cloudtrail"
+    if b'"hmac-sha256:' in h or (b'"request"' in h and b'"auth"' in h and b'"type"' in h):
+        return "this looks like a Vault audit log; use format vault-audit"
+    if b'"version"' in h and (b'"findings"' in h or b'"events"' in h):
+        return "this looks like a Leakline document; use format leakline"
     return ""
 
 
@@ -463,7 +481,15 @@ def _parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
     if ch == "[":
         for loc, obj in iter_json_array(stream, max_depth=MAX_DEPTH):
             where[0] = loc
-            yield finding(obj, loc)
+            try:
+                item = finding(obj, loc)
+            except ImportFormatError as exc:
+                # Another tool's report chosen as gitleaks: say which, at its first element.
+                hint = sniff(head) if loc == "$[0]" else ""
+                if hint and "gitleaks" not in hint and "looks like" not in exc.message:
+                    raise ImportFormatError(hint, loc) from None
+                raise
+            yield item
     elif ch == "{" and b'"schema_version"' in head:
         yield from _parse_schema_v1(stream, head, where)
     elif ch == "{":

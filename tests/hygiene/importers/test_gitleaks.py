@@ -383,6 +383,13 @@ def test_truncated():
         ("trufflehog", "README_example_output.jsonl", "use format trufflehog"),
         ("detect-secrets", "many_findings.json", "use format detect-secrets"),
         ("ggshield", "many_findings.json", "use format ggshield"),
+        ("prowler", "example_output_aws.ocsf.json", "use format prowler"),
+        ("noseyparker", "generated_report_v0_20.json", "use format noseyparker"),
+        ("github-secret-scanning", "real_defectdojo_one_vul.json", "use format github-secret"),
+        ("aws-cloudtrail", "generated_lookup_events.json", "use format aws-cloudtrail"),
+        ("aws-cloudtrail", "RotationSucceeded_eventbridge_excerpt.json", "use format aws-cl"),
+        ("vault-audit", "generated_audit.log", "use format vault-audit"),
+        ("leakline", "findings_and_events.json", "use format leakline"),
     ],
 )
 def test_wrong_format(folder, name, hint):
