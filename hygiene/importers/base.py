@@ -11,6 +11,7 @@ where (line, byte or JSON path) and never quotes the input (it may hold a secret
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
 import json
 import re
@@ -31,6 +32,22 @@ class ImportFormatError(ValueError):
         self.message = message
         self.location = location
         super().__init__(f"{location}: {message}" if location else message)
+
+
+# What a JSON \u escape (or a CSV cell) can hold and PostgreSQL text can't: NUL, and half of
+# a UTF-16 surrogate pair (which has no UTF-8 encoding at all, so no digest either).
+SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL can store it: each NUL and each lone surrogate as U+FFFD (the
+    replacement character, shown as such), the rest as it is."""
+    return _UNSTORABLE.sub("\ufffd", text) if "\x00" in text or not text.isascii() else text
+
+
+def unstorable(text: str) -> bool:
+    return "\x00" in text or (not text.isascii() and SURROGATE.search(text) is not None)
 
 
 @dataclass(slots=True)
@@ -74,6 +91,9 @@ class Observation:
     tool_ids: dict[str, str] = field(default_factory=dict)  # tool's own ids (alert number...)
 
 
+EVENT_ID_MAX = 200  # hygiene.models.RotationEvent.event_id
+
+
 @dataclass(slots=True)
 class RotationEvent:
     action: str  # rotated | revoked | rotation_failed | rotation_started | created | verified
@@ -84,6 +104,23 @@ class RotationEvent:
     event_id: str = ""  # the tool's id of the event (dedup)
     evidence_url: str = ""
     detail: str = ""  # non-secret summary
+
+    def __post_init__(self):
+        # Stored as they are (an event holds no secret value): what PostgreSQL can store.
+        for name in ("action", "actor", "event_name", "event_id", "evidence_url", "detail"):
+            value = getattr(self, name)
+            if value.__class__ is str and unstorable(value):
+                setattr(self, name, storable(value))
+        for ref in self.references:
+            if ref.value.__class__ is str and unstorable(ref.value):
+                ref.value = storable(ref.value)
+        event_id = self.event_id
+        if event_id.__class__ is str and len(event_id) > EVENT_ID_MAX:
+            # Cut to the column, two events whose ids differ only past it (the key and time
+            # after a long IAM user path or Azure resource group) were one, and the second was
+            # dropped as a repeat of the first: the start, then a digest of the whole.
+            digest = hashlib.sha256(event_id.encode()).hexdigest()
+            self.event_id = f"{event_id[: EVENT_ID_MAX - len(digest) - 1]}~{digest}"
 
 
 Item = Observation | RotationEvent
@@ -255,6 +292,9 @@ def _check_text_start(stream: IO[bytes], empty: str = EMPTY) -> tuple[IO[bytes],
     # than the 64 KB they look at (a report after 10 KB of log lines went to the wrong reader).
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream, 65536)
     head = buffered.peek(4096)[:4096]
+    if len(head) == 4096 and not head.strip():
+        # Blank lines first (a CI job's log before the report): the report starts further on.
+        head = buffered.peek(65536)
     if not head.removeprefix(codecs.BOM_UTF8).strip():  # nothing, or a BOM and blank lines
         raise ImportFormatError(empty, "byte 0")
     if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
@@ -308,6 +348,13 @@ def iter_json_array(
         ) from None
     except RecursionError:
         raise ImportFormatError("JSON nested too deeply", f"near byte {guard.pos}") from None
+    except UnicodeDecodeError:
+        # yajl lets bytes that aren't UTF-8 (and a lone low surrogate escape, \udc00, which it
+        # decodes to such bytes) through to the str it builds.
+        raise ImportFormatError(
+            "not UTF-8 text (or a \\u escape of half a surrogate pair)",
+            f"near byte {guard.pos}" + (f" (after {base}[{index}])" if index >= 0 else ""),
+        ) from None
 
 
 def _json_reason(exc: Exception) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import gc
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,7 +31,7 @@ from hygiene.fingerprints import (
     tighten_redacted,
 )
 from hygiene.importers import Observation
-from hygiene.importers.base import path_in_checkout
+from hygiene.importers.base import SURROGATE, path_in_checkout, storable, unstorable
 from hygiene.importers.gitleaks import scrub
 from hygiene.secretinfo import analyse_or_none, raise_severity
 from hygiene.taxonomy import DEFAULT_SEVERITY, SEVERITY_RANK, SecretType, Severity
@@ -107,6 +108,56 @@ _FINDING_COLUMNS = ", ".join(f'"{c}"' for c in FINDING_COLUMNS)
 
 def _clip(value: str | None, n: int) -> str:
     return (value or "")[:n]
+
+
+# An observation's text that ends up in a staged row or a location key (besides tool_ids and
+# references, and the value, which keeps a NUL: it is only digested).
+_TEXT_FIELDS = (
+    "rule",
+    "secret_type",
+    "redacted",
+    "repo",
+    "path",
+    "commit",
+    "url",
+    "author",
+    "title",
+    "description",
+    "resource",
+    "account",
+    "region",
+)
+
+
+def _storable_analysis(analysis) -> None:
+    """What was learnt from a value with a NUL (a SAS's ``sr=%00``), as storable."""
+    analysis.facts = {
+        k: storable(v) if v.__class__ is str else v for k, v in analysis.facts.items()
+    }
+    analysis.references = [
+        (kind, storable(value), storable(display)) for kind, value, display in analysis.references
+    ]
+
+
+def _make_storable(obs: Observation) -> None:
+    """The observation's text as storable (``storable``), before its keys are computed, so
+    that the same report read again gives the same keys. A value with a lone surrogate (no
+    bytes to digest) takes U+FFFD for it too; its NULs stay (a digest takes them)."""
+    for name in _TEXT_FIELDS:
+        value = getattr(obs, name)
+        if value.__class__ is str and unstorable(value):
+            setattr(obs, name, storable(value))
+    value = obs.secret_value
+    if value and not value.isascii() and SURROGATE.search(value):
+        obs.secret_value = SURROGATE.sub("\ufffd", value)
+    if obs.tool_ids:
+        obs.tool_ids = {
+            storable(str(k)): storable(v) if v.__class__ is str else v
+            for k, v in obs.tool_ids.items()
+        }
+    for ref in obs.references:
+        if ref.value.__class__ is str and unstorable(ref.value):
+            ref.value = storable(ref.value)
 
 
 def _display(kind: str, value: str) -> str:
@@ -225,12 +276,29 @@ class StagedRows:
             # Whatever the importer did: the value goes nowhere but into its fingerprint and
             # preview (importers.gitleaks.scrub, for every format).
             scrub(obs)
+        # One probe of all the text for the rare NUL or lone surrogate (PostgreSQL stores
+        # neither): a JSON \u escape, a binary file's match, a CSV cell.
+        probe = (
+            f"{obs.rule}{obs.repo}{obs.path}{obs.commit}{obs.url}{obs.author}{obs.title}"
+            f"{obs.description}{obs.resource}{obs.account}{obs.region}{obs.redacted}"
+            f"{obs.secret_type}{obs.secret_value or ''}"
+        )
+        if obs.tool_ids:
+            probe += "".join(map(str, obs.tool_ids)) + "".join(map(str, obs.tool_ids.values()))
+        if obs.references:
+            probe += "".join(map(str, (r.value for r in obs.references)))
+        if "\x00" in probe or (not probe.isascii() and SURROGATE.search(probe)):
+            _make_storable(obs)
         repo = normal_repo(obs.repo)
         if not repo and obs.category != "posture":
             repo = self.source_repo
         # A scanner run in CI reports paths in its checkout: the path in the repository is
         # the one its findings (and ownership rules) go by, whatever the format.
         path = path_in_checkout(obs.path) if obs.path else ""
+        if not path.isascii():
+            # One file, whichever form of its name the tool wrote: "é" precomposed (git on
+            # Linux, most tools) or decomposed (a scan of a macOS checkout, HFS+).
+            path = unicodedata.normalize("NFC", path)
         facts: dict = {}
         preview = ""
         secret_type = obs.secret_type or SecretType.GENERIC_SECRET
@@ -256,6 +324,10 @@ class StagedRows:
                 fp = fingerprint(value)
                 preview = redact(value)
                 analysis = analyse_or_none(value, now=self.now)
+                if "\x00" in value:  # what is shown of it, and learnt from it, is stored
+                    preview = storable(preview)
+                    if analysis:
+                        _storable_analysis(analysis)
                 if analysis:
                     facts = analysis.facts
                     floor = analysis.severity
@@ -340,7 +412,7 @@ class StagedRows:
                 _encode(facts) if facts else "{}",
                 repo[:300],
                 path[:1000],
-                line if line is None or -(2**31) < line < 2**31 else None,
+                line if line.__class__ is int and -(2**31) < line < 2**31 else None,
                 (obs.commit or "")[:64],
                 _url(obs.url),
                 (obs.author or "")[:300],
