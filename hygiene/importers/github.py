@@ -320,7 +320,8 @@ def _alert_identity(html_url: str, api_url: str, repo: str, number: int) -> str 
     host = _host(html_url) or _host(api_url)
     host = host.removeprefix("api.")  # api.github.com: the API of github.com
     basis = "\x1f".join(("github-alert", host.lower(), repo.lower(), str(number)))
-    return hashlib.sha1(basis.encode(), usedforsecurity=False).hexdigest()
+    # (A lone surrogate in a repository name, from a JSON \\u escape, has no UTF-8: kept as is.)
+    return hashlib.sha1(basis.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
 def _host(url: str) -> str:

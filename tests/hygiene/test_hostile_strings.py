@@ -368,11 +368,14 @@ def test_a_webhook_delivery_with_hostile_text_is_imported_not_a_500(client, empt
     )
     payload["location"]["details"]["path"] = "/app/\x00conf\ud800ig.yml"
     payload["alert"]["secret_type_display_name"] = "Adafruit\x00 IO Key"
+    # (The alert's identity, without its value, is digested from the repository's name.)
+    payload["repository"]["full_name"] = "Codertocat/Hello\ud800"
     response = deliver(client, github, payload)
     assert response.status_code == 202, response.content
     run = ImportRun.objects.get(source=github)
     assert run.status == "succeeded", (run.error, run.error_location)
-    assert Finding.objects.get(source=github).path == "app/\ufffdconf\ufffdig.yml"
+    finding = Finding.objects.get(source=github)
+    assert (finding.path, finding.repo) == ("app/\ufffdconf\ufffdig.yml", "Codertocat/Hello\ufffd")
 
 
 @pytest.mark.django_db
