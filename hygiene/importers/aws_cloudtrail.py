@@ -58,7 +58,6 @@ See docs/formats/aws-cloudtrail.md.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import re
@@ -75,6 +74,7 @@ from .base import (
     expect_dict,
     first_char,
     get_str,
+    gunzip,
     iter_json_array,
     iter_json_lines,
     load_json,
@@ -149,15 +149,11 @@ def _sub(obj: dict, key: str, where: str) -> dict:
 # --- reading the container ------------------------------------------------------------------
 
 
-def _gunzip(stream: IO[bytes]) -> IO[bytes]:
-    return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
-
-
 def _items(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
     if not isinstance(stream, io.BufferedReader):
         stream = io.BufferedReader(stream)  # type: ignore[arg-type]
     if stream.peek(2)[:2] == b"\x1f\x8b":
-        stream = _gunzip(stream)
+        stream = gunzip(stream)
     stream, char = first_char(stream)
     head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
     if char == "[":

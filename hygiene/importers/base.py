@@ -11,6 +11,7 @@ where (line, byte or JSON path) and never quotes the input (it may hold a secret
 from __future__ import annotations
 
 import codecs
+import gzip
 import hashlib
 import io
 import json
@@ -277,6 +278,38 @@ EMPTY = "the report is empty"
 # JSON-lines tools write nothing at all when they find nothing: the way to say "a scan that
 # found nothing" (which marks what it no longer reports) is an empty list.
 EMPTY_LINES = EMPTY + " (a scan that found nothing writes no lines: send [] to import it)"
+
+
+# What a gzip-compressed log (CloudTrail's files, a rotated Vault log) may decompress to: the
+# size limit applies to what was sent, and a few MB of gzip can hold terabytes of nothing.
+MAX_INFLATED_BYTES = 4 * 1024**3
+
+
+class _Inflated(io.RawIOBase):
+    def __init__(self, stream: IO[bytes], limit: int):
+        self.gzip = gzip.GzipFile(fileobj=stream, mode="rb")
+        self.limit = limit
+        self.total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.gzip.readinto(buffer)
+        self.total += n
+        if self.total > self.limit:
+            raise ImportFormatError(
+                f"the report decompresses to more than {self.limit:,} bytes; send it in parts",
+                f"byte {self.limit} of the decompressed report",
+            )
+        return n
+
+
+def gunzip(stream: IO[bytes]) -> IO[bytes]:
+    """A gzip-compressed report's bytes, read as they are decompressed, up to
+    MAX_INFLATED_BYTES (then ImportFormatError). Corrupt data raises what gzip raises (OSError,
+    EOFError, zlib.error)."""
+    return io.BufferedReader(_Inflated(stream, MAX_INFLATED_BYTES), 65536)
 
 
 # Reports sent packed, as a CI job's artifact often is: said so, not "binary".

@@ -40,7 +40,6 @@ See docs/formats/vault-audit.md.
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
 import zlib
@@ -55,6 +54,7 @@ from .base import (
     expect_dict,
     first_char,
     get_str,
+    gunzip,
     iter_json_lines,
 )
 from .prowler import safe_datetime
@@ -84,7 +84,7 @@ def parse(stream: IO[bytes], *, kv_mounts: Iterable[str] | None = None) -> Itera
     # A log rotated by logrotate with compress (audit.log.2.gz), or several run together
     # (cat audit.log.*.gz: a gzip of several members).
     try:
-        yield from _parse(gzip.GzipFile(fileobj=stream, mode="rb"), mounts)  # type: ignore[arg-type]
+        yield from _parse(gunzip(stream), mounts)
     except (OSError, EOFError, zlib.error):
         raise ImportFormatError("corrupt or truncated gzip data") from None
 

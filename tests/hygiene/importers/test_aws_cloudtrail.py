@@ -1050,3 +1050,25 @@ def test_other_aws_event_notifications_are_refused_not_read_as_nothing():
         assert err.location == "$.Records[0]"
         assert err.message.startswith("an AWS event notification (S3, SQS...), not a CloudTrail")
         assert "trail-bucket" not in str(err) and "Appuser" not in str(err)
+
+
+@pytest.mark.parametrize("format_key", ["aws-cloudtrail", "vault-audit"])
+def test_a_gzip_that_decompresses_past_the_limit_is_refused_as_it_is_read(format_key, monkeypatch):
+    """The size limit applies to the bytes sent: a few KB of gzip can hold gigabytes (of blanks
+    within a document here, which both formats would otherwise read to the end)."""
+    import hygiene.importers.base as base
+
+    monkeypatch.setattr(base, "MAX_INFLATED_BYTES", 1_000_000)
+    blanks = b" " * 5_000_000
+    if format_key == "aws-cloudtrail":
+        document = b'{"Records": [' + blanks + b"]}"
+    else:
+        document = b'{"type": "request",' + blanks + b'"time": "2024-05-01T10:00:00Z"}\n'
+    bomb = gzip.compress(document)
+    assert len(bomb) < 10_000
+    with pytest.raises(ImportFormatError) as exc:
+        list(get_parser(format_key)(io.BytesIO(bomb)))
+    assert "decompresses to more than 1,000,000 bytes" in exc.value.message
+    # Within the limit the same log reads.
+    monkeypatch.setattr(base, "MAX_INFLATED_BYTES", 6_000_000)
+    assert list(get_parser(format_key)(io.BytesIO(bomb))) == []
