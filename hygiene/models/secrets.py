@@ -180,8 +180,22 @@ class RotationEvent(models.Model):
         ]
         indexes = [models.Index(fields=["secret", "-occurred_at"])]
 
+    # What the pages call each action (the column holds the importers' words).
+    ACTION_LABELS = {
+        "rotated": "Rotated",
+        "revoked": "Revoked",
+        "rotation_failed": "Rotation failed",
+        "rotation_started": "Rotation started",
+        "created": "Key created",
+        "verified": "Verified",
+    }
+
     def __str__(self):
         return f"{self.event_name or self.action} at {self.occurred_at}"
+
+    @property
+    def action_label(self) -> str:
+        return self.ACTION_LABELS.get(self.action, self.action.replace("_", " ").capitalize())
 
 
 class EventReference(Reference):

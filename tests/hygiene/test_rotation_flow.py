@@ -178,6 +178,7 @@ def test_unmatched_events_are_listed_for_leads_and_hidden_from_engineers(
     client.force_login(lead)
     page = client.get("/events/").content.decode()
     assert "UpdateAccessKey" in page and "no match yet" in page
+    assert "<td>Revoked</td>" in page  # the action in words, not the importer's "revoked"
     assert LEAKED_KEY not in page and "AKIA…ZAM2" in page
     client.force_login(engineer)
     assert client.get("/events/").status_code == 403
