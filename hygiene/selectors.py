@@ -2,6 +2,7 @@
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from hygiene.filters import MatchCount
 from hygiene.models import Finding, ImportRun, Secret
 from hygiene.roles import role_of, sees_everything
 
@@ -125,7 +126,8 @@ def lead_dashboard(user) -> dict:
     findings = findings_visible_to(user)
     return {
         "now": now,
-        "untriaged": findings.filter(status=FindingStatus.OPEN)[:10001].count(),
+        # Written as the findings list writes its count ("10,000+").
+        "untriaged": _capped(findings.filter(status=FindingStatus.OPEN), 10_000),
         "pending_dismissals": findings.exclude(proposed_resolution="")
         .filter(status__in=["open", "triaged"])[:1001]
         .count(),
@@ -138,3 +140,8 @@ def lead_dashboard(user) -> dict:
         .select_related("incident", "assignee")
         .order_by("due_at")[:10],
     }
+
+
+def _capped(qs, cap: int) -> MatchCount:
+    n = qs[: cap + 1].count()
+    return MatchCount(min(n, cap), exact=n <= cap)

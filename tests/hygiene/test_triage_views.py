@@ -362,6 +362,21 @@ def test_lead_dashboard_counts(data, as_user, client):
     as_user("lead")
     body = client.get("/").content.decode()
     assert 'data-testid="untriaged">3<' in body
+    # Past 10,000 it says so as the findings list says it, with a thousands separator.
+    mine = data["mine"]
+    Finding.objects.bulk_create(
+        Finding(
+            source=mine.source,
+            secret=mine.secret,
+            location_key=f"dashboard-{n}",
+            rule="r",
+            secret_type=mine.secret_type,
+            first_seen_at=mine.first_seen_at,
+        )
+        for n in range(10_000)
+    )
+    body = client.get("/").content.decode()
+    assert 'data-testid="untriaged">10,000+<' in body
 
 
 def test_opening_an_incident_twice_is_a_400_with_the_reason(data, as_user, client):
@@ -647,3 +662,156 @@ def test_a_finding_is_unassigned_from_its_page(data, as_user, client, engineer):
     # Unassigned: the select says so, and keeping it while choosing a team changes no person.
     assert '<option value="">Nobody</option>' in page and 'value="none"' not in page
     assert "1 finding unassigned." in page
+
+
+# --- actions from an out-of-date page -----------------------------------------------------
+
+
+def _as_of(body: str) -> str:
+    return html.unescape(re.search(r'name="as_of" value="([^"]+)"', body).group(1))
+
+
+def test_a_stale_list_doesnt_undo_a_resolve_and_says_who_did_it(data, as_user, client, second_lead):
+    """Tab B resolves a finding; tab A, loaded before, sets it (and another) to triaged."""
+    lead = as_user("lead")
+    as_of = _as_of(client.get("/findings/").content.decode())
+    mine, mine2 = data["mine"], data["mine2"]
+    triage_by(second_lead, "resolved", mine)
+    response = client.post(
+        "/findings/bulk/",
+        {"action": "status", "status": "triaged", "ids": [mine.pk, mine2.pk], "as_of": as_of},
+        **HX,
+    )
+    assert response.status_code == 200
+    body = html.unescape(response.content.decode())
+    assert "1 finding updated." in body
+    assert f"#{mine.pk} was resolved by Sam Second at " in body
+    assert "after you loaded this page: left as it is." in body
+    assert "flash-warning" in body  # not a green "done"
+    mine.refresh_from_db()
+    mine2.refresh_from_db()
+    assert (mine.status, mine2.status) == ("resolved", "triaged")
+    # The results came back with a new marker: acting again from them is not stale.
+    again = client.post(
+        "/findings/bulk/",
+        {"action": "assign", "assignee": lead.pk, "ids": [mine.pk], "as_of": _as_of(body)},
+        **HX,
+    )
+    assert "1 finding assigned." in again.content.decode()
+    assert "flash-success" in again.content.decode()
+
+
+def triage_by(user, status, finding):
+    from hygiene.services import triage
+
+    triage.findings_set_status(
+        findings_qs=Finding.objects.filter(pk=finding.pk), by=user, status=status
+    )
+
+
+def test_a_stale_finding_page_doesnt_overwrite_a_dismissal(data, as_user, client, second_lead):
+    from hygiene.services import triage
+
+    as_user("lead")
+    finding = data["mine"]
+    page = f"/findings/{finding.pk}/"
+    as_of = _as_of(client.get(page).content.decode())
+    triage.findings_dismiss(
+        findings_qs=Finding.objects.filter(pk=finding.pk),
+        by=second_lead,
+        reason="wont_fix",
+        comment="legacy box, retiring",
+    )
+    response = client.post(
+        "/findings/bulk/",
+        {
+            "ids": finding.pk,
+            "return_to": "finding",
+            "action": "status",
+            "status": "resolved",
+            "as_of": as_of,
+        },
+        follow=True,
+    )
+    finding.refresh_from_db()
+    assert (finding.status, finding.resolution) == ("dismissed", "wont_fix")
+    body = html.unescape(response.content.decode())
+    assert f"#{finding.pk} was dismissed as won't fix by Sam Second at " in body
+    assert "0 findings updated" not in body
+    # The page it came back to carries a new marker: from it, the action is done.
+    done = client.post(
+        "/findings/bulk/",
+        {
+            "ids": finding.pk,
+            "return_to": "finding",
+            "action": "undo",
+            "as_of": _as_of(body),
+        },
+        follow=True,
+    )
+    assert "1 finding reopened." in done.content.decode()
+
+
+def test_dismissing_from_an_out_of_date_list_says_why_nothing_changed(
+    data, as_user, client, second_lead
+):
+    from hygiene.services import triage
+
+    as_user("lead")
+    as_of = _as_of(client.get("/findings/").content.decode())
+    both = Finding.objects.filter(pk__in=[data["mine"].pk, data["mine2"].pk])
+    triage.findings_dismiss(findings_qs=both, by=second_lead, reason="revoked", comment="gone")
+    response = client.post(
+        "/findings/bulk/",
+        {
+            "action": "dismiss",
+            "reason": "false_positive",
+            "comment": "docs",
+            "ids": [data["mine"].pk, data["mine2"].pk],
+            "as_of": as_of,
+        },
+        **HX,
+    )
+    body = html.unescape(response.content.decode())
+    assert "flash-warning" in body and "0 findings dismissed" not in body
+    assert body.count("was dismissed as revoked by Sam Second at") == 2
+    assert set(both.values_list("resolution", flat=True)) == {"revoked"}
+    # Select all matching the filter: what the page showed open is dismissed, the rest said.
+    everything = client.post(
+        "/findings/bulk/",
+        {
+            "action": "dismiss",
+            "reason": "false_positive",
+            "comment": "docs",
+            "select_all": "1",
+            "filter": "",
+            "as_of": as_of,
+        },
+        **HX,
+    )
+    body = html.unescape(everything.content.decode())
+    assert "1 finding dismissed." in body and "flash-warning" in body
+    assert body.count("was dismissed as revoked by Sam Second at") == 2
+    assert Finding.objects.get(pk=data["theirs"].pk).status == "dismissed"
+    assert set(both.values_list("resolution", flat=True)) == {"revoked"}
+
+
+def test_a_broken_as_of_is_a_400(data, as_user, client):
+    as_user("lead")
+    response = client.post(
+        "/findings/bulk/",
+        {"action": "status", "status": "triaged", "ids": [data["mine"].pk], "as_of": "yesterday"},
+        **HX,
+    )
+    assert response.status_code == 400 and "reload it" in response.content.decode()
+
+
+def test_the_bulk_bar_sends_one_request_per_click_burst(data, as_user, client):
+    """A double click must not send the action twice (the second, with the rows unticked by
+    the first's results, answered 400 over the success message)."""
+    as_user("lead")
+    body = client.get("/findings/").content.decode()
+    form = re.search(r'<form id="bulk-form"[^>]*>', body).group(0)
+    assert 'hx-sync="this:drop"' in form
+    assert 'hx-disabled-elt="#bulk-form button.bulk"' in form
+    assert re.search(r'name="as_of" value="[^"]+"', body)
