@@ -83,6 +83,7 @@ class FindingFilter:
     secret: int | None = None  # one secret's findings (its page links here)
     validity: list[str] = field(default_factory=list)
     reused: bool | None = None
+    missing: bool | None = None  # no longer reported by its source's full scans (or still)
     age: str = ""
     first_from: date | None = None
     first_to: date | None = None
@@ -119,6 +120,8 @@ class FindingFilter:
                 out.append((key, value))
         if self.reused is not None:
             out.append(("reused", "1" if self.reused else "0"))
+        if self.missing is not None:
+            out.append(("missing", "1" if self.missing else "0"))
         if self.secret is not None:
             out.append(("secret", str(self.secret)))
         if self.pending:
@@ -171,6 +174,8 @@ class FindingFilter:
             qs = qs.filter(validity__in=self.validity)
         if self.reused is not None:
             qs = qs.filter(secret__reused=self.reused)
+        if self.missing is not None:
+            qs = qs.filter(missing_since__isnull=not self.missing)
         now = timezone.now()
         if self.age:
             direction, delta = AGES[self.age]
@@ -259,6 +264,17 @@ def _date(data, key, label, notes) -> date | None:
     return day
 
 
+def _flag(data: QueryDict, key: str, notes: list[str]) -> bool | None:
+    value = (data.get(key) or "").strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    if value:
+        notes.append(f"Ignored {key} “{value[:10]}”: use 1 or 0.")
+    return None
+
+
 def parse_filter(data: QueryDict, *, user=None) -> FindingFilter:
     notes: list[str] = []
     ff = FindingFilter(notes=notes)
@@ -288,13 +304,8 @@ def parse_filter(data: QueryDict, *, user=None) -> FindingFilter:
     elif secret:
         notes.append(f"Ignored secret “{secret[:20]}”: a secret's number.")
     ff.validity = _choices(data, "validity", Validity.values, "validity", notes)
-    reused = (data.get("reused") or "").strip().lower()
-    if reused in ("1", "true", "yes"):
-        ff.reused = True
-    elif reused in ("0", "false", "no"):
-        ff.reused = False
-    elif reused:
-        notes.append(f"Ignored reused “{reused[:10]}”: use 1 or 0.")
+    ff.reused = _flag(data, "reused", notes)
+    ff.missing = _flag(data, "missing", notes)
     age = (data.get("age") or "").strip()
     if age and age not in AGES:
         notes.append(f"Ignored unknown age “{age[:20]}”.")

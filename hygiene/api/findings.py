@@ -102,6 +102,13 @@ FILTER_PARAMETERS = [
         enum=_FLAG,
     ),
     _one(
+        "missing",
+        "`1` (or `true`, `yes`): only findings a full scan of their source no longer "
+        "reports (never deleted: they may be fixed, or moved out of the scan's reach); `0`: "
+        "only those still reported. Another value is ignored, with a note.",
+        enum=_FLAG,
+    ),
+    _one(
         "age",
         "First seen: "
         + "; ".join(f"`{key}` {AGE_LABELS[key]}" for key in AGES)

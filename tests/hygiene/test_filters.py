@@ -132,6 +132,17 @@ def test_it_filters_by_type_category_source_team_repo_validity_reused(world, tea
     assert ids(apply("type=aws-access-key&status=dismissed")[1]) == {world["high_dismissed"].pk}
 
 
+def test_it_filters_findings_no_longer_reported(world):
+    Finding.objects.filter(pk=world["low_tests"].pk).update(missing_since=NOW)
+    ff, qs = apply("missing=1")
+    assert ids(qs) == {world["low_tests"].pk}
+    assert ff.querystring() == "missing=1"
+    assert world["low_tests"].pk not in ids(apply("missing=0")[1])
+    assert len(ids(apply("missing=0")[1])) == len(world) - 1
+    ff, _ = apply("missing=perhaps")
+    assert ff.missing is None and ff.notes == ["Ignored missing “perhaps”: use 1 or 0."]
+
+
 def test_a_repository_is_found_by_its_url_or_by_its_path(world, source):
     # Scanners store a repository as its URL (TruffleHog, GitHub) or as org/repo (gitleaks's
     # link): the filter's "org/repo" finds both, a URL only itself.
