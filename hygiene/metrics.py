@@ -11,7 +11,7 @@ import threading
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import wraps
 
 from django.db import connection, transaction
@@ -46,7 +46,14 @@ TABLE_LIMIT = 50
 
 
 class FilterError(ValueError):
-    """A filter value that can't be used; the message says which and why."""
+    """A filter value that can't be used; the message says which (the parameter's name, for the
+    API) and why. ``field`` is that parameter; ``form_message``, when set, says it in the
+    page form's words."""
+
+    def __init__(self, message: str, field: str, form_message: str = ""):
+        super().__init__(message)
+        self.field = field
+        self.form_message = form_message
 
 
 @dataclass(frozen=True)
@@ -108,10 +115,10 @@ def _parse_date(name: str, value) -> date | None:
         day = date.fromisoformat(str(value).strip())
     except ValueError:
         raise FilterError(
-            f"{name}: expected a date like 2025-01-31, got {str(value)[:40]!r}"
+            f"{name}: expected a date like 2025-01-31, got {str(value)[:40]!r}", name
         ) from None
     if not MIN_YEAR <= day.year <= MAX_YEAR:
-        raise FilterError(f"{name}: a year from {MIN_YEAR} to {MAX_YEAR}, got {day.year}")
+        raise FilterError(f"{name}: a year from {MIN_YEAR} to {MAX_YEAR}, got {day.year}", name)
     return day
 
 
@@ -124,25 +131,25 @@ def filters_from(params: Mapping, *, today: date | None = None) -> MetricFilters
     if "since" not in params and "until" not in params:
         since = today - timedelta(days=DEFAULT_DAYS - 1)
     if since and until and since > until:
-        raise FilterError("since: must not be after until")
+        raise FilterError("since: must not be after until", "since", "From must not be after To")
     severity = (params.get("severity") or "").strip()
     if severity and severity not in SEVERITIES:
-        raise FilterError(f"severity: one of {', '.join(SEVERITIES)}")
+        raise FilterError(f"severity: one of {', '.join(SEVERITIES)}", "severity")
     secret_type = (params.get("secret_type") or "").strip()
     if secret_type and secret_type not in SecretType.values:
-        raise FilterError(f"secret_type: unknown secret type {secret_type[:40]!r}")
+        raise FilterError(f"secret_type: unknown secret type {secret_type[:40]!r}", "secret_type")
     team = (params.get("team") or "").strip()
     team_id = None
     if team:
         team_id = Team.objects.filter(slug=team).values_list("id", flat=True).first()
         if team_id is None:
-            raise FilterError(f"team: no team {team[:40]!r}")
+            raise FilterError(f"team: no team {team[:40]!r}", "team")
     source = (params.get("source") or "").strip()
     source_id = None
     if source:
         source_id = Source.objects.filter(slug=source).values_list("id", flat=True).first()
         if source_id is None:
-            raise FilterError(f"source: no source {source[:40]!r}")
+            raise FilterError(f"source: no source {source[:40]!r}", "source")
     return MetricFilters(
         since=since,
         until=until,
@@ -762,49 +769,59 @@ def _range(column: str, f: MetricFilters) -> tuple[str, list]:
 TREND_KEYS = ("incidents_opened", "incidents_remediated", "findings_opened", "findings_closed")
 
 
-def _mondays(first: datetime, last: datetime) -> list[datetime]:
-    """The starts (local midnight) of the weeks from ``first``'s to ``last``'s, inclusive."""
-    day = timezone.localtime(first).date()
-    day -= timedelta(days=day.weekday())
-    end = timezone.localtime(last).date()
-    weeks = []
-    while day <= end:
-        weeks.append(_day_start(day))
-        day += timedelta(days=7)
-    return weeks
+def _monday(day: date | None) -> str | None:
+    return (day - timedelta(days=day.weekday())).isoformat() if day else None
+
+
+def _weeks_cte(first: date | None, last: date) -> tuple[str, list]:
+    """SQL for ``wk(monday[, lo, hi])``: every week from ``first``'s Monday (without it, the
+    first in ``b.lo``) to ``last``'s (or ``b.hi``, if later), one row each, so that a week
+    without events is there as zeros; ``b`` is the events' first and last weeks (NULL without
+    events). PostgreSQL generates them with generate_series and bounds each by its local
+    midnights (``lo``, ``hi``, for range counts); SQLite by a recursive CTE (``monday`` only:
+    it groups every series by week)."""
+    if _is_postgres():
+        tz = timezone.get_current_timezone_name()
+        # LEAST/GREATEST skip NULLs: no ``first`` and no events → NULL → no weeks.
+        return (
+            "wk(monday, lo, hi) AS (SELECT d::date, d AT TIME ZONE %s, "
+            "(d + interval '7 days') AT TIME ZONE %s FROM b, generate_series("
+            "LEAST(CAST(%s AS date), b.lo)::timestamp, "
+            "GREATEST(CAST(%s AS date), b.hi)::timestamp, interval '7 days') d)",
+            [tz, tz, _monday(first), _monday(last)],
+        )
+    return (
+        "wk(monday) AS (SELECT lo FROM (SELECT COALESCE(date(%s), (SELECT lo FROM b)) AS lo) "
+        "WHERE lo IS NOT NULL UNION ALL SELECT date(monday, '+7 days') FROM wk "
+        "WHERE monday < (SELECT COALESCE(MAX(hi, date(%s)), date(%s)) FROM b))",
+        [_monday(first), _monday(last), _monday(last)],
+    )
+
+
+def _week_date(column: str) -> tuple[str, list]:
+    """``_week`` as a date (comparable with ``wk.monday``)."""
+    week, params = _week(column)
+    return (f"CAST({week} AS DATE)" if _is_postgres() else f"date({week})"), params
 
 
 @_metric
-def trend(f: MetricFilters, *, findings: bool = True) -> dict:
+def trend(f: MetricFilters, *, findings: bool = True, now: datetime | None = None) -> dict:
     """Per ISO week (starting Monday, UTC): incidents opened (opened_at) and remediated
     (remediated_at); findings opened (first_seen_at) and closed (resolved_at, resolved or
-    dismissed). Each series is filtered on its own date.
+    dismissed). Each series is filtered on its own date. Every week of the range is there,
+    zeros included (a chart's line would otherwise join straight across quiet weeks): from
+    ``since`` (without it, the first event's week) to ``until`` (without it, this week or the
+    last event's). One statement: the weeks are generated in SQL around the events' own.
 
     Incidents (a small table) are grouped by week. Findings of a team, severity, type or source
     are grouped by week too (a team's from finding_team_dates alone; for the others it still
     beats range counts that read every finding of each week to keep a few). All findings are
     counted per week as index range counts (finding_first_seen, finding_closed_at), which costs
-    far less per finding than truncating each one's date: first the series' first and last
-    dates, then the counts."""
+    far less per finding than truncating each one's date; on SQLite (development) they are
+    grouped by week like the others."""
     i_where, i_params = _incident_where(f, dates=False)
     f_where, f_params = _finding_where(f, date_field=None)
-    counts: dict[date, dict] = {}
-
-    # Findings (unless not wanted): the series, each filtered on its own date.
     series = [
-        ("findings_opened", "fi.first_seen_at", f_where),
-        (
-            "findings_closed",
-            "fi.resolved_at",
-            f"fi.status IN ({CLOSED_FINDING}) AND fi.resolved_at IS NOT NULL AND {f_where}",
-        ),
-    ]
-    if not findings:
-        series = []
-    narrowed = bool(f.team_id or f.severity or f.secret_type or f.source_id)
-
-    # Incidents, and narrowed findings: grouped by week, every series in one statement.
-    grouped = [
         ("incidents_opened", "i.opened_at", INCIDENT, i_where, i_params),
         (
             "incidents_remediated",
@@ -814,71 +831,69 @@ def trend(f: MetricFilters, *, findings: bool = True) -> dict:
             i_params,
         ),
     ]
-    if narrowed:
-        grouped += [(name, col, FINDING, where, f_params) for name, col, where in series]
-        series = []
-    parts, params = [], []
-    for name, column, table, where, where_params in grouped:
-        week, week_params = _week(column)
+    if findings:
+        series += [
+            ("findings_opened", "fi.first_seen_at", FINDING, f_where, f_params),
+            (
+                "findings_closed",
+                "fi.resolved_at",
+                FINDING,
+                f"fi.status IN ({CLOSED_FINDING}) AND fi.resolved_at IS NOT NULL AND {f_where}",
+                f_params,
+            ),
+        ]
+
+    def filtered(column, table, where, where_params):
         in_range, range_params = _range(column, f)
         alias = column.split(".")[0]
-        parts.append(
-            f"SELECT '{name}', {week}, COUNT(*) FROM {table} {alias} "
-            f"WHERE {where} AND {in_range} GROUP BY 2"
-        )
-        params += [*week_params, *where_params, *range_params]
-    for name, week, n in _fetch(" UNION ALL ".join(parts), params):
-        counts.setdefault(_as_date(week), {})[name] = int(n)
-
-    # All findings: the weeks each series spans, then a range count per week.
-    spans, params = [], []
-    for _, column, where in series:
-        in_range, range_params = _range(column, f)
-        spans.append(
-            f"SELECT MIN({column}), MAX({column}) FROM {FINDING} fi WHERE {where} AND {in_range}"
-        )
-        params += [*f_params, *range_params]
-    bounds = _fetch(" UNION ALL ".join(spans), params) if spans else []
-    weeks, week_params = [], []
-    for n, (first, last) in enumerate(bounds):
-        if first is None:
-            continue
-        for monday in _mondays(_parse_dt(first), _parse_dt(last)):
-            stop = _day_start(timezone.localtime(monday).date() + timedelta(days=7))
-            weeks.append("(%s, %s, %s, %s)")
-            week_params += [
-                n,
-                timezone.localtime(monday).date().isoformat(),
-                _dt(max(monday, f.start) if f.start else monday),
-                _dt(min(stop, f.end) if f.end else stop),
-            ]
-    if weeks:
-        # One correlated range count per (series, week): w.n picks the series.
-        counted = " ".join(
-            f"WHEN {n} THEN (SELECT COUNT(*) FROM {FINDING} fi WHERE {where} "
-            f"AND {column} >= w.lo AND {column} < w.hi)"
-            for n, (_, column, where) in enumerate(series)
-        )
-        sql = f"""WITH w(n, monday, lo, hi) AS (VALUES {", ".join(weeks)})
-            SELECT w.n, w.monday, CASE w.n {counted} END FROM w"""
-        for n, monday, count in _fetch(sql, [*week_params, *f_params, *f_params]):
-            if count:
-                counts.setdefault(date.fromisoformat(monday), {})[series[n][0]] = int(count)
-    return {
-        "weeks": [
-            {"week": w.isoformat(), **{k: counts[w].get(k, 0) for k in TREND_KEYS}}
-            for w in sorted(counts)
+        return f"FROM {table} {alias} WHERE {where} AND {in_range}", [
+            *where_params,
+            *range_params,
         ]
-    }
 
-
-def _parse_dt(value) -> datetime:
-    """A datetime from a raw query (SQLite answers text, naive UTC)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=UTC)
-    return value
+    narrowed = bool(f.team_id or f.severity or f.secret_type or f.source_id)
+    counted = [] if narrowed or not _is_postgres() else series[2:]
+    grouped = [s for s in series if s not in counted]
+    parts, params = [], []
+    for name, column, *rest in grouped:
+        week, week_params = _week_date(column)
+        sql, sql_params = filtered(column, *rest)
+        parts.append(f"SELECT '{name}' AS name, {week} AS monday, COUNT(*) AS n {sql} GROUP BY 2")
+        params += [*week_params, *sql_params]
+    # The events' first and last weeks, for a range open at either end: the grouped series'
+    # from e, the counted ones' from their index's ends.
+    spans = ["SELECT monday FROM e"]
+    if f.since is None or f.until is None:
+        for _, column, *rest in counted:
+            sql, sql_params = filtered(column, *rest)
+            for edge in ("MIN", "MAX"):
+                week, week_params = _week_date(f"{edge}({column})")
+                spans.append(f"SELECT {week} {sql}")
+                params += [*week_params, *sql_params]
+    today = timezone.localtime(_now(now)).date()
+    weeks_sql, weeks_params = _weeks_cte(f.since, f.until or max(today, f.since or today))
+    params += weeks_params
+    columns = [
+        f"COALESCE(SUM(CASE WHEN name = '{name}' THEN n END), 0) AS {name}" for name, *_ in grouped
+    ]
+    # All findings: one correlated range count per (series, week).
+    selects = [f"COALESCE(g.{name}, 0)" for name, *_ in grouped]
+    for _, column, *rest in counted:
+        sql, sql_params = filtered(column, *rest)
+        selects.append(f"(SELECT COUNT(*) {sql} AND {column} >= wk.lo AND {column} < wk.hi)")
+        params += sql_params
+    sql = f"""WITH RECURSIVE e AS ({" UNION ALL ".join(parts)}),
+        b AS (SELECT MIN(monday) AS lo, MAX(monday) AS hi FROM ({" UNION ALL ".join(spans)}) x),
+        {weeks_sql},
+        g AS (SELECT monday, {", ".join(columns)} FROM e GROUP BY monday)
+        SELECT wk.monday, {", ".join(selects)}
+        FROM wk LEFT JOIN g ON g.monday = wk.monday ORDER BY wk.monday"""
+    names = [name for name, *_ in grouped + counted]
+    weeks = []
+    for monday, *counts in _fetch(sql, params):
+        row = dict.fromkeys(TREND_KEYS, 0) | {k: int(n) for k, n in zip(names, counts, strict=True)}
+        weeks.append({"week": _as_date(monday).isoformat(), **row})
+    return {"weeks": weeks}
 
 
 def _in_range(qs: QuerySet, field_name: str, f: MetricFilters) -> QuerySet:

@@ -536,8 +536,13 @@ def step_skip(*, step: Step, by: User, reason: str) -> Step:
     return step
 
 
-def step_reopen(*, step: Step, by: User) -> Step:
-    """Undo a completion or skip (evidence cleared; the deadline stays what it was)."""
+def step_reopen(*, step: Step, by: User, reason: str) -> Step:
+    """Undo a completion or skip, for a reason (kept in the timeline): evidence cleared, and a
+    fresh deadline. ``Step.deadline`` is the time the step gets; counted from the opening, a
+    step reopened days later would be overdue at once and escalated by the next sweep, so it
+    is counted from the reopening (from the pause, while the clock is paused: resuming then
+    moves it by the paused time like every open step's)."""
+    reason = _clean_text(reason, "A reason", limit=500)
     with transaction.atomic():
         incident = _locked(step.incident)
         _require_work(by, incident)
@@ -549,7 +554,9 @@ def step_reopen(*, step: Step, by: User) -> Step:
         step.completed_at = step.skipped_at = None
         step.completed_by = step.evidence_event = None
         step.evidence_note = step.evidence_url = step.skipped_reason = ""
-        # Let the sweep escalate it afresh if it is (still) late.
+        step.started_at = incident.paused_at or timezone.now()
+        step.due_at, step.due_soon_at = _deadlines(step.started_at, step.deadline)
+        # The sweep escalates it afresh against the new deadline.
         step.escalation = EscalationState.NONE
         step.escalation_level = 0
         step.next_nag_at = None
@@ -557,9 +564,11 @@ def step_reopen(*, step: Step, by: User) -> Step:
         _event(
             incident,
             "step_reopened",
-            f"Step {step.position} “{step.title}” reopened",
+            f"Step {step.position} “{step.title}” reopened: {reason}",
             actor=by,
             step=step,
+            reason=reason,
+            due_at=step.due_at.isoformat(),
         )
         _recompute_status(incident, actor=by)
     return step

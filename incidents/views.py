@@ -260,7 +260,8 @@ def step_skip(request, incident, step_pk):
 
 @incident_action
 def step_reopen(request, incident, step_pk):
-    services.step_reopen(step=_step_of(incident, step_pk), by=request.user)
+    data = _form(forms.ReasonForm, request)
+    services.step_reopen(step=_step_of(incident, step_pk), by=request.user, reason=data["reason"])
 
 
 @incident_action

@@ -1,9 +1,11 @@
 """The metrics page: filters in the URL, plotly charts redrawn by htmx, a CSV per table."""
 
 import csv
+import re
 
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from hygiene import charts, metrics
@@ -105,11 +107,30 @@ def _csv_cell(value):
     return "" if value is None else value
 
 
+def csv_filename(name: str, f) -> str:
+    """Says what the file holds: the table, the dates (all time, or up to today's date) and
+    each filter, so that two downloads never look alike."""
+    until = (f.until or timezone.localdate()).isoformat()
+    parts = [
+        "leakline",
+        name,
+        f"{f.since.isoformat()}-to-{until}" if f.since else f"all-time-to-{until}",
+    ]
+    for key, value in (
+        ("team", f.team),
+        ("severity", f.severity),
+        ("type", f.secret_type),
+        ("source", f.source),
+    ):
+        if value:
+            parts.append(f"{key}-{re.sub(r'[^A-Za-z0-9._-]+', '-', value)}")
+    return "-".join(parts) + ".csv"
+
+
 def _csv(name: str, result: dict, f) -> HttpResponse:
     columns, rows = table(name, result)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    stamp = f"{f.since or 'start'}_{f.until or 'today'}"
-    response["Content-Disposition"] = f'attachment; filename="leakline-{name}-{stamp}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{csv_filename(name, f)}"'
     writer = csv.writer(response)
     writer.writerow(columns)
     for row in rows:
@@ -161,16 +182,16 @@ def _heading(figure: dict) -> str:
 def _section(name: str, chart_id: str, build, result: dict, query: str) -> dict:
     columns, rows = table(name, result)
     figure = build(result)
-    first = TABLE_CHART[name] == chart_id
     return {
         "id": chart_id,
         "fig_id": f"fig-{chart_id}",
         "table": name,
+        # Every chart has its CSV and table (the first chart of a table names the link).
+        "csv_testid": name if TABLE_CHART[name] == chart_id else chart_id,
         "title": TABLES[name][0],
         "heading": _heading(figure),
         "figure": figure,
-        # A table under the first chart of each, not repeated.
-        "columns": columns if first else None,
+        "columns": columns,
         "rows": rows[:HTML_ROWS],
         "more_rows": max(0, len(rows) - HTML_ROWS),
         "csv": f"?{query}&export={name}" if query else f"?export={name}",
@@ -245,6 +266,25 @@ def _choices() -> dict:
     }
 
 
+# The form's labels for the filters' parameters.
+LABELS = {
+    "since": "From",
+    "until": "To",
+    "team": "Team",
+    "severity": "Severity",
+    "secret_type": "Secret type",
+    "source": "Source",
+}
+
+
+def form_error(exc: FilterError) -> str:
+    """The error in the form's words ("From", not "since")."""
+    if exc.form_message:
+        return exc.form_message
+    reason = str(exc).split(": ", 1)[-1]
+    return f"{LABELS.get(exc.field, exc.field)}: {reason}"
+
+
 @permission_required("hygiene.view_metrics")
 def metrics_page(request):
     is_htmx = request.headers.get("HX-Request") == "true"
@@ -253,7 +293,9 @@ def metrics_page(request):
     except FilterError as exc:
         template = "hygiene/partials/metrics_error.html" if is_htmx else "hygiene/metrics.html"
         context = {
-            "error": str(exc),
+            "error": form_error(exc),
+            "error_field": exc.field,
+            "oob": is_htmx,
             "params": request.GET,
             "keep": _keep(request.GET),
             **_choices(),

@@ -232,3 +232,55 @@ def test_on_a_phone_my_work_shows_the_next_step_without_scrolling_sideways(
     expect(step).to_be_in_viewport(ratio=1)  # the whole of it, not cut at the screen's edge
     assert not overflows_sideways(page)
     screenshot("my-work-phone")
+
+
+def test_reopening_a_step_asks_for_a_reason_and_restarts_its_clock(
+    page, login, live_server, lead, engineer, team, source
+):
+    """Reopening used to be one click: no reason, and the step was "overdue 3d" at once."""
+    from datetime import timedelta
+
+    from django.db.models import F
+
+    from incidents.models import Step
+    from incidents.services import step_complete, step_skip
+
+    secret = make_secret(team=team, severity="critical", validity="valid")
+    make_finding(secret, source)
+    incident = incident_open(secrets=[secret], opened_by=lead, owner=engineer)
+    for s in incident.steps.order_by("position"):
+        if s.required:
+            step_complete(step=s, by=lead, note=f"did {s.position}")
+        else:
+            step_skip(step=s, by=lead, reason="not needed")
+    # All of it three days ago.
+    ago = timedelta(days=3)
+    Incident.objects.filter(pk=incident.pk).update(
+        opened_at=F("opened_at") - ago, remediated_at=F("remediated_at") - ago
+    )
+    incident.steps.update(
+        started_at=F("started_at") - ago,
+        due_at=F("due_at") - ago,
+        due_soon_at=F("due_soon_at") - ago,
+        completed_at=F("completed_at") - ago,
+    )
+
+    login(engineer)
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    expect(page.get_by_test_id("incident")).to_have_attribute("data-status", "remediated")
+    revoke = step_item(page, 1)
+    revoke.get_by_text("Reopen…").click()
+    expect(revoke.get_by_test_id("reopen-1")).to_contain_text("fresh deadline: 1 h from now")
+    # No reason: the browser refuses to send it.
+    revoke.get_by_role("button", name="Reopen step 1").click()
+    expect(page.get_by_test_id("incident")).to_have_attribute("data-status", "remediated")
+    revoke.get_by_label("Reason for reopening").fill("Key still answers in eu-west-1")
+    revoke.get_by_role("button", name="Reopen step 1").click()
+    expect(page.get_by_test_id("incident")).to_have_attribute("data-status", "contained")
+    timer = step_item(page, 1).locator(".timer")
+    expect(timer).to_have_text(re.compile(r"^00:59:\d\d left$"))
+    expect(timer).to_have_attribute("data-state", "on_track")
+    expect(page.get_by_test_id("timeline")).to_contain_text(
+        "reopened: Key still answers in eu-west-1"
+    )
+    assert Step.objects.get(incident=incident, position=1).escalation == "none"

@@ -72,12 +72,23 @@ def test_manager_filters_the_metrics_and_downloads_the_csv(login, live_server, m
     expect(page.get_by_test_id("csv-noise")).to_have_attribute(
         "href", "?since=2025-03-04&until=2025-03-31&team=payments&export=noise"
     )
+    # The weekly lines span the whole range, quiet weeks at zero (they joined straight across).
+    page.get_by_test_id("section-trend-findings").scroll_into_view_if_needed()
+    expect(page.locator("#chart-trend-findings .main-svg").first).to_be_visible()
+    expect(page.get_by_test_id("csv-trend-findings")).to_be_visible()
+    x = page.evaluate("document.getElementById('chart-trend-incidents').data[0].x")
+    y = page.evaluate("document.getElementById('chart-trend-incidents').data[0].y")
+    assert x == ["2025-03-03", "2025-03-10", "2025-03-17", "2025-03-24", "2025-03-31"]
+    assert 0 in y
     screenshot("metrics-manager-filtered")
 
     with page.expect_download() as info:
         page.get_by_test_id("csv-time-to-remediate").click()
     download = info.value
-    assert download.suggested_filename == "leakline-time-to-remediate-2025-03-04_2025-03-31.csv"
+    assert (
+        download.suggested_filename
+        == "leakline-time-to-remediate-2025-03-04-to-2025-03-31-team-payments.csv"
+    )
     rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
     by_kind = {r["kind"]: r for r in rows}
 
@@ -103,7 +114,12 @@ def test_manager_filters_the_metrics_and_downloads_the_csv(login, live_server, m
 
     # A range that ends before it starts: the page says so instead of keeping stale charts.
     page.get_by_test_id("filter-until").fill("2025-03-01")
-    expect(page.get_by_test_id("metrics-error")).to_contain_text("since: must not be after until")
+    # The form says it in its own words, by the fields; fixing it clears the error.
+    expect(page.get_by_test_id("filter-error")).to_have_text("From must not be after To")
+    expect(page.get_by_test_id("metrics-error")).to_be_visible()
+    page.get_by_test_id("filter-until").fill("2025-03-31")
+    expect(page.get_by_test_id("filter-error")).to_be_hidden()
+    expect(page.get_by_test_id("metrics-error")).to_have_count(0)
 
 
 @pytest.mark.usefixtures("world")

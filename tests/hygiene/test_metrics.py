@@ -451,14 +451,9 @@ def test_backlog_ignores_the_date_range_but_not_the_team(world, frozen):
 
 def test_trend_opened_and_resolved_per_week(world, frozen):
     weeks = {w["week"]: w for w in metrics.trend(ALL)["weeks"]}
-    assert list(weeks) == [
-        "2024-09-09",
-        "2025-02-10",
-        "2025-03-03",
-        "2025-03-10",
-        "2025-03-17",
-        "2025-03-24",
-    ]
+    # Every week from the first event's to this one (31 March), quiet ones as zeros.
+    assert list(weeks) == [(date(2024, 9, 9) + n * 7 * D).isoformat() for n in range(30)]
+    assert weeks["2024-09-16"] == {"week": "2024-09-16", **dict.fromkeys(metrics.TREND_KEYS, 0)}
     assert weeks["2025-03-03"] == {
         "week": "2025-03-03",
         "incidents_opened": 5,
@@ -483,6 +478,23 @@ def test_trend_filters_each_series_on_its_own_date(world, frozen):
     weeks = {w["week"]: w for w in result["weeks"]}
     assert "2025-03-03" not in weeks
     assert weeks["2025-03-10"]["incidents_remediated"] == 1
+
+
+def test_trend_has_every_week_of_a_filtered_range_with_zeros(world, frozen):
+    # Payments' high incidents from 1 January: the chart starts on 1 January's week and runs
+    # to 31 March's, with zeros for weeks with nothing (not only the weeks with events).
+    params = {"since": "2025-01-01", "until": "2025-03-31", "team": "payments"}
+    weeks = metrics.trend(filters_from({**params, "severity": "high"}))["weeks"]
+    assert [w["week"] for w in weeks] == [
+        (date(2024, 12, 30) + n * 7 * D).isoformat() for n in range(14)
+    ]
+    assert weeks[0] == {"week": "2024-12-30", **dict.fromkeys(metrics.TREND_KEYS, 0)}
+    # No To: up to this week; no data at all still gives the range's weeks.
+    weeks = metrics.trend(filters_from({"since": "2025-03-10", "secret_type": "jwt"}))["weeks"]
+    assert [w["week"] for w in weeks] == ["2025-03-10", "2025-03-17", "2025-03-24", "2025-03-31"]
+    assert not any(w[k] for w in weeks for k in metrics.TREND_KEYS)
+    # All time with nothing at all: no weeks.
+    assert metrics.trend(filters_from({"since": "", "secret_type": "jwt"}))["weeks"] == []
 
 
 def test_trend_of_a_team_or_source_counts_only_its_findings(world, frozen):

@@ -69,10 +69,12 @@ def test_a_lazy_section_draws_its_chart_with_the_filters(client, manager):
     assert '<script id="fig-noise" type="application/json">' in html
     assert 'data-testid="csv-noise"' in html and "since=&amp;export=noise" in html
     assert "<td>gitleaks-ci</td><td>(all rules)</td><td>7</td><td>3</td><td>1</td>" in html
-    # The trend's table is under its first chart only.
+    # Both trend charts have the trend's CSV and table ("Findings per week" had neither).
     first = client.get("/metrics/?since=&section=trend-incidents").content.decode()
     second = client.get("/metrics/?since=&section=trend-findings").content.decode()
-    assert 'data-testid="csv-trend"' in first and 'data-testid="csv-trend"' not in second
+    assert 'data-testid="csv-trend"' in first and "<summary>Table</summary>" in first
+    assert 'href="?since=&amp;export=trend" data-testid="csv-trend-findings"' in second
+    assert "<summary>Table</summary>" in second and "<th>findings_opened</th>" in second
     assert '<script id="fig-trend-findings" type="application/json">' in second
     reused = client.get("/metrics/?since=&section=reused", HTTP_HX_REQUEST="true").content.decode()
     assert '<script id="fig-reused" type="application/json">' in reused
@@ -104,10 +106,10 @@ def test_bad_filters_answer_400_with_the_reason(client, manager):
     client.force_login(manager)
     response = client.get("/metrics/?since=last-week")
     assert response.status_code == 400
-    assert "since: expected a date like 2025-01-31" in response.content.decode()
+    assert "From: expected a date like 2025-01-31" in response.content.decode()
     response = client.get("/metrics/?team=nobody", HTTP_HX_REQUEST="true")
     assert response.status_code == 400
-    assert "team: no team" in response.content.decode()
+    assert "Team: no team" in response.content.decode()
     response = client.get("/metrics/?export=passwords")
     assert response.status_code == 400
     assert "Unknown table" in response.content.decode()
@@ -121,13 +123,63 @@ def test_each_csv_has_the_numbers_of_the_api(client, manager, name):
     response = client.get(f"/metrics/?{query}&export={name}")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    assert f"leakline-{name}-2025-03-01_2025-03-31.csv" in response["Content-Disposition"]
+    filename = f"leakline-{name}-2025-03-01-to-2025-03-31-team-payments.csv"
+    assert f'filename="{filename}"' in response["Content-Disposition"]
     api = client.get(f"/api/v1/metrics/{name}?{query}", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api.status_code == 200
     columns, rows = table(name, api.json())
     expected = [columns] + [["" if v is None else str(v) for v in row] for row in rows]
     assert read_csv(response) == expected
     assert len(expected) >= 2
+
+
+def test_csv_file_names_say_the_filters_and_the_real_dates(client, manager):
+    """Two downloads with different filters never get the same name; "All time" and an open
+    end say today's date (31 March), not "start"/"today"."""
+    client.force_login(manager)
+
+    def filename(query):
+        response = client.get(f"/metrics/?{query}")
+        assert response.status_code == 200
+        return response["Content-Disposition"].split('filename="')[1].rstrip('"')
+
+    assert (
+        filename("since=2025-03-01&team=payments&severity=high&secret_type=api-key&export=sla")
+        == "leakline-sla-2025-03-01-to-2025-03-31-team-payments-severity-high-type-api-key.csv"
+    )
+    assert (
+        filename("since=&source=gitleaks-ci&export=trend")
+        == "leakline-trend-all-time-to-2025-03-31-source-gitleaks-ci.csv"
+    )
+    assert filename("export=noise") == "leakline-noise-2025-01-01-to-2025-03-31.csv"
+
+
+def test_from_after_to_is_a_form_error_in_the_forms_words(client, manager):
+    client.force_login(manager)
+    query = "since=2025-03-05&until=2025-03-01"
+    response = client.get(f"/metrics/?{query}")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert (
+        '<p id="filter-error" class="hint error" role="alert" data-testid="filter-error">'
+        "From must not be after To</p>" in html
+    )
+    assert 'data-testid="filter-since" aria-invalid="true"' in html
+    assert "since: must not be after until" not in html
+    # Redrawn by htmx: the form's error slot is swapped out of band; the next good answer
+    # empties it again.
+    html = client.get(f"/metrics/?{query}", HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-swap-oob="true">From must not be after To</p>' in html
+    html = client.get("/metrics/?since=2025-03-01", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="filter-error" hx-swap-oob="true" hidden></p>' in html
+
+
+def test_definitions_link_to_the_served_api_docs(client, manager):
+    client.force_login(manager)
+    html = client.get("/metrics/").content.decode()
+    assert "docs/metrics.md" not in html
+    assert '<a href="/api/v1/docs#/metrics" data-testid="metrics-definitions">' in html
+    assert client.get("/api/v1/docs").status_code == 200
 
 
 def test_csv_numbers_by_hand(client, manager):

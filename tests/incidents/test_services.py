@@ -261,18 +261,18 @@ def test_status_follows_the_steps_and_reopen_walks_it_back(lead, aws_incident):
     finish_required(aws_incident, lead)
     aws_incident.refresh_from_db()
     assert aws_incident.status == "remediated" and aws_incident.remediated_at is not None
-    step_reopen(step=step(aws_incident, 7), by=lead)
+    step_reopen(step=step(aws_incident, 7), by=lead, reason="redo")
     aws_incident.refresh_from_db()
     assert aws_incident.status == "contained" and aws_incident.remediated_at is None
     reopened = step(aws_incident, 7)
     assert reopened.completed_at is None and reopened.evidence_note == ""
-    step_reopen(step=step(aws_incident, 1), by=lead)
-    step_reopen(step=step(aws_incident, 4), by=lead)
+    step_reopen(step=step(aws_incident, 1), by=lead, reason="redo")
+    step_reopen(step=step(aws_incident, 4), by=lead, reason="redo")
     aws_incident.refresh_from_db()
     assert aws_incident.status == "open" and aws_incident.contained_at is None
     assert "status_changed" in kinds(aws_incident)
     with pytest.raises(IncidentError, match="not done"):
-        step_reopen(step=step(aws_incident, 1), by=lead)
+        step_reopen(step=step(aws_incident, 1), by=lead, reason="redo")
 
 
 def test_skip_needs_a_reason_and_engineers_skip_only_optional_steps(lead, engineer, aws_incident):
@@ -300,7 +300,7 @@ def test_close_needs_a_summary_and_no_required_step_open(lead, aws_incident):
     purge = step(aws_incident, 6)  # optional, left open → skipped by the close
     assert purge.skipped_reason == "incident closed"
     with pytest.raises(IncidentError, match="is closed"):
-        step_reopen(step=step(aws_incident, 1), by=lead)
+        step_reopen(step=step(aws_incident, 1), by=lead, reason="redo")
     with pytest.raises(IncidentError, match="is closed"):
         incident_close(incident=aws_incident, by=lead, summary="again")
 

@@ -153,7 +153,7 @@ def test_close_and_review_through_the_page(client, lead, engineer, aws_incident)
     [
         ("step_complete", {"note": "x"}, 1),
         ("step_skip", {"reason": "x"}, 6),
-        ("step_reopen", {}, 1),
+        ("step_reopen", {"reason": "x"}, 1),
         ("step_assign", {"assignee": ""}, 1),
         ("incident_pause", {"reason": "x"}, None),
         ("incident_severity", {"severity": "low"}, None),
