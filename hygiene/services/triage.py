@@ -4,7 +4,9 @@ Every bulk service takes a queryset and, in one transaction, updates the finding
 writes one timeline row per changed finding: on PostgreSQL in ONE statement (``_bulk``), whatever
 the number of findings, without carrying their ids through Python. Permission checks live
 here (PermissionDenied), and a user who doesn't see everything only ever touches the findings
-``findings_visible_to`` gives them, whatever queryset the caller passed.
+``findings_visible_to`` gives them, whatever queryset the caller passed. An action from a page
+passes ``as_of`` (when the page was rendered): findings changed since are left as they are, and
+the result says who changed them (see "pages out of date" below).
 """
 
 import json
@@ -41,6 +43,15 @@ class BulkResult:
     skipped: int = 0  # selected but not applicable (e.g. already dismissed)
     ids: list[int] = field(default_factory=list)
     proposal: bool = False  # an engineer's proposal: every one waits for a lead
+    why: str = ""  # why the skipped ones were (e.g. "not open")
+    # Changed by someone (or an import) after the page the action came from was rendered:
+    # left as they are. ``stale_notes`` names the first few: who did what, when.
+    stale: int = 0
+    stale_notes: list[str] = field(default_factory=list)
+
+    @property
+    def nothing_done(self) -> bool:
+        return not self.changed and not self.pending
 
     def summary(self, verb: str) -> str:
         if self.proposal:
@@ -54,8 +65,22 @@ class BulkResult:
         if self.pending and not self.proposal:
             parts.append(f"{self.pending} waiting for a second security lead")
         if self.skipped:
-            parts.append(f"{self.skipped} skipped")
-        return "; ".join(parts) + "."
+            parts.append(f"{self.skipped} skipped" + (f" ({self.why})" if self.why else ""))
+        text = "; ".join(parts) + "."
+        if not self.stale:
+            return text
+        # On a finding's page (or a selection that was all out of date) "0 findings updated"
+        # says nothing: the reason alone does.
+        stale = " ".join(self.stale_notes)
+        more = self.stale - len(self.stale_notes)
+        if more > 0:
+            stale += (
+                f"{' ' if stale else ''}{more} more finding{'s' if more != 1 else ''} changed"
+                " after you loaded this page: left as they are (reload to see them)."
+            )
+        if self.nothing_done and not self.skipped:
+            return stale
+        return f"{text} {stale}"
 
 
 def _require(user, perm: str) -> None:
@@ -248,11 +273,139 @@ def _all(ids: list[list[int]]) -> list[int]:
     return sorted(fid for part in ids for fid in part)
 
 
+# --- pages out of date --------------------------------------------------------------------
+#
+# A triage page renders an "as of" marker (the time it was rendered) and its actions send it
+# back. Every write to a finding, a person's or an import's, sets its updated_at: a finding
+# whose updated_at is later than the marker changed after the person acting last saw it, and
+# the action leaves it as it is and says so (who did what, when). That is one condition on the
+# row's own column, so the UPDATE rechecks it on the row it locked: a decision committed while
+# the action waited for the lock counts too. "Select all matching" acts on the filter, not on
+# rows: it means everything the filter matches now except what changed or appeared after the
+# page was rendered (you act on what you saw; reload to act on the rest).
+
+STALE_NOTES = 5  # findings named one by one in the message; the rest are counted
+
+
+def _stale_q(as_of) -> Q:
+    return Q(updated_at__gt=as_of)
+
+
+def _fresh(where: Q | None, as_of) -> Q | None:
+    """``where``, narrowed to the findings unchanged since ``as_of`` (if given)."""
+    if as_of is None:
+        return where
+    fresh = ~_stale_q(as_of)
+    return fresh if where is None else where & fresh
+
+
+def _distinct_count(qs) -> int:
+    return qs.order_by().values("pk").distinct()[: BULK_LIMIT + 1].count()
+
+
+def _who(event, by) -> str:
+    if event.actor_id is not None:
+        if event.actor_id == by.pk:
+            return "you"
+        return event.actor.get_full_name() or event.actor.username
+    return event.actor_label or "someone"
+
+
+def _what(event) -> str:
+    data = event.data if isinstance(event.data, dict) else {}
+    if event.kind == "finding.status":
+        status = data.get("status")
+        if status == FindingStatus.RESOLVED:
+            return "resolved"
+        if status == FindingStatus.OPEN:
+            return "reopened"
+        if status in FindingStatus.values:
+            return f"set to {FindingStatus(status).label.lower()}"
+    if event.kind == "finding.dismissed":
+        reason = data.get("reason")
+        if reason in Resolution.values:
+            return f"dismissed as {Resolution(reason).label.lower()}"
+        return "dismissed"
+    if event.kind == "finding.assigned":
+        # "Assigned to …" / "Unassigned": names only, never a comment.
+        return event.message[:1].lower() + event.message[1:300]
+    return {
+        "finding.dismissal_proposed": "proposed for dismissal",
+        "finding.dismissal_rejected": "kept open (proposed dismissal rejected)",
+        "finding.dismissal_undone": "reopened (dismissal undone)",
+        "finding.reopened": "reopened by an import",
+        "finding.owner_rule": "given to a team by the ownership rules",
+        "finding.first_seen": "first reported",
+    }.get(event.kind, "changed")
+
+
+def _stale_report(findings_qs, by, as_of) -> tuple[int, list[str]]:
+    """How many selected findings changed after ``as_of``, and a sentence for each of the
+    first few: "#51 was resolved by Sam at 17:02 after you loaded this page: left as it is"."""
+    stale = _scoped(findings_qs, by).filter(_stale_q(as_of))
+    count = _distinct_count(stale)
+    if not count:
+        return 0, []
+    ids = list(stale.order_by("pk").values_list("pk", flat=True).distinct()[:STALE_NOTES])
+    latest = {}
+    events = (
+        TimelineEvent.objects.filter(finding_id__in=ids, created_at__gt=as_of)
+        .exclude(kind="finding.comment")
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+    )
+    for event in events:
+        latest.setdefault(event.finding_id, event)
+    today = timezone.localdate()
+    notes = []
+    for fid in ids:
+        event = latest.get(fid)
+        if event is None:  # e.g. an import raised its severity (no timeline entry)
+            notes.append(f"#{fid} changed after you loaded this page: left as it is.")
+            continue
+        at = timezone.localtime(event.created_at)
+        when = at.strftime("%H:%M") if at.date() == today else at.strftime("%Y-%m-%d %H:%M")
+        notes.append(
+            f"#{fid} was {_what(event)} by {_who(event, by)} at {when} after you loaded this"
+            " page: left as it is."
+        )
+    return count, notes
+
+
+def _outcome(findings_qs, by, as_of) -> dict:
+    """Before an action from a page (``as_of`` given): what it selected and, of that, what
+    changed since the page was rendered; ``_result`` turns it into the skipped counts."""
+    if as_of is None:
+        return {}
+    stale, notes = _stale_report(findings_qs, by, as_of)
+    return {"total": _distinct_count(_scoped(findings_qs, by)), "stale": stale, "notes": notes}
+
+
+def _result(outcome: dict, *, why: str = "", **counts) -> BulkResult:
+    result = BulkResult(**counts)
+    if outcome:
+        result.stale, result.stale_notes = outcome["stale"], outcome["notes"]
+        done = result.changed + result.pending + result.skipped + result.stale
+        # Selected, unchanged since the page, and still not applicable (e.g. already closed).
+        extra = max(outcome["total"] - done, 0)
+        if extra:
+            result.skipped += extra
+            result.why = why
+    return result
+
+
 @transaction.atomic
 def findings_assign(
-    *, findings_qs, by, assignee=None, team: Team | None = None, unassign: bool = False
+    *,
+    findings_qs,
+    by,
+    assignee=None,
+    team: Team | None = None,
+    unassign: bool = False,
+    as_of=None,
 ) -> BulkResult:
-    """Assign to a person and/or a team; ``unassign``: to nobody (the team stays)."""
+    """Assign to a person and/or a team; ``unassign``: to nobody (the team stays). Every bulk
+    action takes ``as_of``: the time the page it came from was rendered (see above)."""
     _require(by, "hygiene.triage_finding")
     if unassign and assignee is not None:
         raise TriageError("Choose a person or nobody, not both.")
@@ -289,15 +442,18 @@ def findings_assign(
         message=message,
         data={"assignee": getattr(assignee, "pk", None), "team": getattr(team, "pk", None)},
     )
-    [ids] = _bulk(findings_qs, by, None, [change], now)
-    return BulkResult(changed=len(ids), ids=ids)
+    outcome = _outcome(findings_qs, by, as_of)
+    [ids] = _bulk(findings_qs, by, _fresh(None, as_of), [change], now)
+    return _result(outcome, changed=len(ids), ids=ids)
 
 
 SETTABLE_STATUSES = (FindingStatus.OPEN, FindingStatus.TRIAGED, FindingStatus.RESOLVED)
 
 
 @transaction.atomic
-def findings_set_status(*, findings_qs, by, status: str, comment: str = "") -> BulkResult:
+def findings_set_status(
+    *, findings_qs, by, status: str, comment: str = "", as_of=None
+) -> BulkResult:
     """Open, triaged or resolved (fixed). Dismissing goes through ``findings_dismiss``."""
     _require(by, "hygiene.triage_finding")
     if status not in SETTABLE_STATUSES:
@@ -319,8 +475,10 @@ def findings_set_status(*, findings_qs, by, status: str, comment: str = "") -> B
         + (f": {comment}" if comment else ""),
         data={"status": status},
     )
-    [ids] = _bulk(findings_qs, by, ~Q(status=status), [change], now)
-    return BulkResult(changed=len(ids), ids=ids)
+    outcome = _outcome(findings_qs, by, as_of)
+    [ids] = _bulk(findings_qs, by, _fresh(~Q(status=status), as_of), [change], now)
+    why = f"already {FindingStatus(status).label.lower()}"
+    return _result(outcome, why=why, changed=len(ids), ids=ids)
 
 
 def _valid_q() -> Q:
@@ -343,7 +501,7 @@ _CLEAR_PROPOSAL = [
 
 
 @transaction.atomic
-def findings_dismiss(*, findings_qs, by, reason: str, comment: str) -> BulkResult:
+def findings_dismiss(*, findings_qs, by, reason: str, comment: str, as_of=None) -> BulkResult:
     """A lead dismisses. Findings of valid secrets only get a pending proposal that a DIFFERENT
     lead must confirm (two-person rule); their status doesn't change until then."""
     _require(by, "hygiene.triage_finding")
@@ -367,8 +525,16 @@ def findings_dismiss(*, findings_qs, by, reason: str, comment: str) -> BulkResul
     )
     propose = _propose(by=by, reason=reason, comment=comment, now=now, two_person=True)
     propose.when = _valid_q()
-    direct, pending = _bulk(findings_qs, by, Q(status__in=OPEN_STATUSES), [dismiss, propose], now)
-    return BulkResult(changed=len(direct), pending=len(pending), ids=_all([direct, pending]))
+    outcome = _outcome(findings_qs, by, as_of)
+    where = _fresh(Q(status__in=OPEN_STATUSES), as_of)
+    direct, pending = _bulk(findings_qs, by, where, [dismiss, propose], now)
+    return _result(
+        outcome,
+        why="not open",
+        changed=len(direct),
+        pending=len(pending),
+        ids=_all([direct, pending]),
+    )
 
 
 def _propose(*, by, reason, comment, now, two_person: bool) -> _Change:
@@ -390,18 +556,21 @@ def _propose(*, by, reason, comment, now, two_person: bool) -> _Change:
 
 
 @transaction.atomic
-def findings_propose_dismissal(*, findings_qs, by, reason: str, comment: str) -> BulkResult:
+def findings_propose_dismissal(
+    *, findings_qs, by, reason: str, comment: str, as_of=None
+) -> BulkResult:
     """An engineer (or anyone allowed) proposes; a security lead confirms or rejects."""
     _require(by, "hygiene.propose_dismissal")
     reason, comment = _clean_reason(reason), _clean_comment(comment)
     now = timezone.now()
     change = _propose(by=by, reason=reason, comment=comment, now=now, two_person=False)
-    [ids] = _bulk(findings_qs, by, Q(status__in=OPEN_STATUSES), [change], now)
-    return BulkResult(pending=len(ids), ids=ids, proposal=True)
+    outcome = _outcome(findings_qs, by, as_of)
+    [ids] = _bulk(findings_qs, by, _fresh(Q(status__in=OPEN_STATUSES), as_of), [change], now)
+    return _result(outcome, why="not open", pending=len(ids), ids=ids, proposal=True)
 
 
 @transaction.atomic
-def findings_confirm_dismissal(*, findings_qs, by) -> BulkResult:
+def findings_confirm_dismissal(*, findings_qs, by, as_of=None) -> BulkResult:
     """A lead confirms pending proposals made by someone else. A valid secret's dismissal needs
     two different leads: when an engineer proposed it, the first lead's confirmation becomes the
     lead proposal and a second lead confirms."""
@@ -435,12 +604,16 @@ def findings_confirm_dismissal(*, findings_qs, by) -> BulkResult:
         when=_valid_q() & ~Q(proposed_by__in=_leads()),
     )
     not_own = ~Q(proposed_by=by) | Q(proposed_by__isnull=True)
-    confirmed, escalated = _bulk(findings_qs, by, pending & not_own, [confirm, escalate], now)
+    outcome = _outcome(findings_qs, by, as_of)
+    where = _fresh(pending & not_own, as_of)
+    confirmed, escalated = _bulk(findings_qs, by, where, [confirm, escalate], now)
     if not confirmed and not escalated and own:
         raise TriageError(
             "You proposed these dismissals yourself; a different security lead must confirm them."
         )
-    return BulkResult(
+    return _result(
+        outcome,
+        why="no dismissal pending, or proposed by you",
         changed=len(confirmed),
         pending=len(escalated),
         skipped=own,
@@ -449,7 +622,7 @@ def findings_confirm_dismissal(*, findings_qs, by) -> BulkResult:
 
 
 @transaction.atomic
-def findings_reject_dismissal(*, findings_qs, by, comment: str = "") -> BulkResult:
+def findings_reject_dismissal(*, findings_qs, by, comment: str = "", as_of=None) -> BulkResult:
     _require(by, "hygiene.triage_finding")
     comment = _clean_comment(comment, required=False)
     now = timezone.now()
@@ -459,12 +632,13 @@ def findings_reject_dismissal(*, findings_qs, by, comment: str = "") -> BulkResu
         kind="finding.dismissal_rejected",
         message="Rejected the proposed dismissal" + (f": {comment}" if comment else ""),
     )
-    [ids] = _bulk(findings_qs, by, ~Q(proposed_resolution=""), [change], now)
-    return BulkResult(changed=len(ids), ids=ids)
+    outcome = _outcome(findings_qs, by, as_of)
+    [ids] = _bulk(findings_qs, by, _fresh(~Q(proposed_resolution=""), as_of), [change], now)
+    return _result(outcome, why="no dismissal proposed", changed=len(ids), ids=ids)
 
 
 @transaction.atomic
-def findings_undo_dismissal(*, findings_qs, by) -> BulkResult:
+def findings_undo_dismissal(*, findings_qs, by, as_of=None) -> BulkResult:
     """Dismissals are undoable: back to open, the old reason kept in the timeline."""
     _require(by, "hygiene.triage_finding")
     now = timezone.now()
@@ -481,8 +655,9 @@ def findings_undo_dismissal(*, findings_qs, by) -> BulkResult:
         kind="finding.dismissal_undone",
         message="Dismissal undone",
     )
-    [ids] = _bulk(findings_qs, by, Q(status=FindingStatus.DISMISSED), [change], now)
-    return BulkResult(changed=len(ids), ids=ids)
+    outcome = _outcome(findings_qs, by, as_of)
+    [ids] = _bulk(findings_qs, by, _fresh(Q(status=FindingStatus.DISMISSED), as_of), [change], now)
+    return _result(outcome, why="not dismissed", changed=len(ids), ids=ids)
 
 
 @transaction.atomic

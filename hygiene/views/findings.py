@@ -1,6 +1,8 @@
 """Findings triage pages: the filtered list, the grouped-by-secret view, bulk actions (htmx),
 the secret page and the CSV export. Views parse input, call one service and render."""
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -8,6 +10,7 @@ from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -118,6 +121,7 @@ def _can_select(user) -> bool:
 
 
 def _results_context(request, ff, cursor):
+    as_of = timezone.now()  # before reading: a change made meanwhile counts as unseen
     qs = ff.apply(findings_visible_to(request.user)).select_related(
         "secret", "source", "team", "assignee", "sighting"
     )
@@ -129,6 +133,7 @@ def _results_context(request, ff, cursor):
         "cursor": cursor or "",
         "qs": ff.querystring(),
         "can_select": _can_select(request.user),
+        "as_of": as_of,
     }
 
 
@@ -158,6 +163,7 @@ def finding_list(request):
 def secret_group_list(request):
     ff = parse_filter(request.GET, user=request.user)
     cursor = request.GET.get("cursor") or None
+    as_of = timezone.now()
     groups = secret_groups(ff.apply(findings_visible_to(request.user)))
     try:
         page = page_secret_groups(groups, cursor=cursor)
@@ -173,6 +179,7 @@ def secret_group_list(request):
         "qs": ff.querystring(),
         "grouped": True,
         "can_select": _can_select(request.user),
+        "as_of": as_of,
     }
     if _is_htmx(request) and request.headers.get("HX-Target") == "results":
         context["oob"] = True  # the page's links follow the filter
@@ -211,8 +218,25 @@ def _selection(request, ff):
     return ff.apply(visible).filter(secret_id__in=secret_ids)
 
 
+def _as_of(request):
+    """When the page the action came from was rendered (its hidden ``as_of``): findings
+    changed after it are left as they are (triage services). A form without one (a page from
+    before it existed, a script) acts as before."""
+    value = request.POST.get("as_of", "").strip()
+    if not value:
+        return None
+    try:
+        as_of = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("This page is out of date or broken: reload it.") from None
+    if timezone.is_naive(as_of):
+        raise ValidationError("This page is out of date or broken: reload it.")
+    return min(as_of, timezone.now())
+
+
 def _run_action(request, action, findings_qs):
     user, post = request.user, request.POST
+    as_of = _as_of(request)
     if action == "assign":
         assignee = team = None
         unassign = post.get("assignee") == "none"
@@ -223,7 +247,12 @@ def _run_action(request, action, findings_qs):
         if post.get("team"):
             team = get_object_or_404(Team, slug=post["team"])
         return triage.findings_assign(
-            findings_qs=findings_qs, by=user, assignee=assignee, team=team, unassign=unassign
+            findings_qs=findings_qs,
+            by=user,
+            assignee=assignee,
+            team=team,
+            unassign=unassign,
+            as_of=as_of,
         )
     if action == "status":
         return triage.findings_set_status(
@@ -231,6 +260,7 @@ def _run_action(request, action, findings_qs):
             by=user,
             status=post.get("status", ""),
             comment=post.get("comment", ""),
+            as_of=as_of,
         )
     if action == "dismiss":
         return triage.findings_dismiss(
@@ -238,6 +268,7 @@ def _run_action(request, action, findings_qs):
             by=user,
             reason=post.get("reason", ""),
             comment=post.get("comment", ""),
+            as_of=as_of,
         )
     if action == "propose":
         return triage.findings_propose_dismissal(
@@ -245,15 +276,16 @@ def _run_action(request, action, findings_qs):
             by=user,
             reason=post.get("reason", ""),
             comment=post.get("comment", ""),
+            as_of=as_of,
         )
     if action == "confirm":
-        return triage.findings_confirm_dismissal(findings_qs=findings_qs, by=user)
+        return triage.findings_confirm_dismissal(findings_qs=findings_qs, by=user, as_of=as_of)
     if action == "reject":
         return triage.findings_reject_dismissal(
-            findings_qs=findings_qs, by=user, comment=post.get("comment", "")
+            findings_qs=findings_qs, by=user, comment=post.get("comment", ""), as_of=as_of
         )
     if action == "undo":
-        return triage.findings_undo_dismissal(findings_qs=findings_qs, by=user)
+        return triage.findings_undo_dismissal(findings_qs=findings_qs, by=user, as_of=as_of)
     raise ValidationError("Unknown action.")
 
 
@@ -280,21 +312,25 @@ def finding_bulk(request):
     if action == "assign" and request.POST.get("assignee") == "none":
         verb = "unassigned"
     flash = result.summary(verb)
+    # Nothing done, or some left as another person set them: not a green "done".
+    level = "warning" if result.nothing_done or result.stale else "success"
+    notify = messages.warning if level == "warning" else messages.success
     back = _back_to_finding(request)
     if back:
-        messages.success(request, flash)
+        notify(request, flash)
         if _is_htmx(request):
             response = HttpResponse(status=204)
             response["HX-Redirect"] = back
             return response
         return redirect(back)
     if not _is_htmx(request):
-        messages.success(request, flash)
+        notify(request, flash)
         url = reverse("secret_groups" if grouped else "finding_list")
         return redirect(f"{url}?{ff.querystring()}")
     cursor = request.POST.get("cursor") or None
     try:
         if grouped:
+            as_of = timezone.now()
             groups = secret_groups(ff.apply(findings_visible_to(request.user)))
             page = page_secret_groups(groups, cursor=cursor)
             context = {
@@ -305,6 +341,7 @@ def finding_bulk(request):
                 "qs": ff.querystring(),
                 "grouped": True,
                 "can_select": _can_select(request.user),
+                "as_of": as_of,
             }
             template = "hygiene/partials/group_results.html"
         else:
@@ -312,7 +349,7 @@ def finding_bulk(request):
             template = "hygiene/partials/finding_results.html"
     except BadCursor:
         return _error(request, 400, "That page link is broken; start from the first page.")
-    context.update(flash=flash, flash_level="success", changed_ids=set(result.ids))
+    context.update(flash=flash, flash_level=level, changed_ids=set(result.ids))
     return render(request, template, context)
 
 
@@ -369,10 +406,11 @@ def finding_comment(request, pk: int):
 # --- the finding page ---------------------------------------------------------------------
 
 
-def _finding_context(request, finding: Finding) -> dict:
+def _finding_context(request, finding: Finding, as_of) -> dict:
     can_triage = request.user.has_perm("hygiene.triage_finding")
     return {
         "finding": finding,
+        "as_of": as_of,
         "timeline": finding_timeline(finding),
         "tool_ids": sorted(finding.tool_ids.items()) if isinstance(finding.tool_ids, dict) else [],
         "can_triage": can_triage,
@@ -391,6 +429,7 @@ def finding_detail(request, pk: int):
     """One finding: where it is (or, for an auditor's, which resource), what the tool said,
     its triage and its timeline. A scanner's finding also links to its secret's page."""
     related = ("source", "team", "assignee", "secret", "sighting", "resolved_by", "proposed_by")
+    as_of = timezone.now()  # its triage forms send it back (see triage services)
     finding = findings_visible_to(request.user).select_related(*related).filter(pk=pk).first()
     if finding is None:
         # Someone working on an incident of its secret sees where it leaked.
@@ -402,7 +441,7 @@ def finding_detail(request, pk: int):
             .exists()
         ):
             raise Http404
-    return render(request, "hygiene/finding_detail.html", _finding_context(request, finding))
+    return render(request, "hygiene/finding_detail.html", _finding_context(request, finding, as_of))
 
 
 def _back_to_finding(request) -> str:

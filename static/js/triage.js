@@ -15,8 +15,33 @@
     } else {
       label.textContent = ticked ? ticked + " selected" : "No rows selected";
     }
-    if (bar) bar.classList.toggle("has-selection", Boolean(ticked || (all && all.checked)));
+    var selected = Boolean(ticked || (all && all.checked));
+    if (bar) {
+      bar.classList.toggle("has-selection", selected);
+      // Nothing selected, nothing to act on: a double click's second click, landing after the
+      // first action's results (rows unticked), must not send an empty request whose error
+      // would replace the first one's message.
+      bar.querySelectorAll("button.bulk").forEach(function (button) {
+        button.disabled = !selected;
+      });
+    }
   }
+
+  // After an action that used them, the reason and comment are cleared: the next selection
+  // must not be dismissed with the last one's words by mistake.
+  var USES_COMMENT = ["status", "dismiss", "propose", "reject"];
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var elt = e.detail.elt;
+    var bar = document.getElementById("bulk-form");
+    if (!bar || !elt || !bar.contains(elt)) return;
+    if (e.detail.successful && USES_COMMENT.indexOf(elt.dataset.action) >= 0) {
+      bar.querySelectorAll("[name=reason], [name=comment]").forEach(function (field) {
+        if (field.tagName === "SELECT") field.selectedIndex = 0; else field.value = "";
+      });
+    }
+    // htmx re-enabled the buttons it disabled during the request (hx-disabled-elt).
+    updateSelection();
+  });
 
   document.addEventListener("change", function (e) {
     if (e.target.closest && e.target.closest("#results")) {
@@ -107,6 +132,8 @@
   document.addEventListener("htmx:afterSettle", showNewPage);
   document.addEventListener("htmx:historyRestore", formFromAddress);
   window.addEventListener("pageshow", formFromAddress);
+  document.addEventListener("htmx:historyRestore", updateSelection);
+  window.addEventListener("pageshow", updateSelection);
   document.addEventListener("htmx:afterSwap", updateSelection);
   document.addEventListener("DOMContentLoaded", updateSelection);
 })();

@@ -1,12 +1,14 @@
 import os
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from hygiene.models import Finding, SecretReference
 from hygiene.services import triage
@@ -530,3 +532,197 @@ def test_a_comment_of_the_longest_allowed_length_is_recorded_whole(findings, lea
     assert events("finding.comment").get().message == comment
     with pytest.raises(TriageError):
         triage.finding_comment(finding=findings[0], by=lead, body=comment + "!")
+
+
+# --- actions from an out-of-date page (as_of) ---------------------------------------------
+
+
+def _page_loaded(findings_qs=None):
+    """A page rendered a minute ago, showing findings last changed before that."""
+    now = timezone.now()
+    (findings_qs or all_findings()).update(updated_at=now - timedelta(minutes=2))
+    return now - timedelta(minutes=1)
+
+
+def test_a_stale_bulk_status_leaves_a_finding_someone_resolved_since(findings, lead, second_lead):
+    """Tab B resolves #51; tab A, still showing it open, sets the selection to triaged: #51
+    stays resolved, and the message says who resolved it when."""
+    as_of = _page_loaded()
+    resolved = findings[0]
+    triage.findings_set_status(
+        findings_qs=Finding.objects.filter(pk=resolved.pk), by=second_lead, status="resolved"
+    )
+    result = triage.findings_set_status(
+        findings_qs=all_findings(), by=lead, status="triaged", as_of=as_of
+    )
+    resolved.refresh_from_db()
+    assert (resolved.status, resolved.resolved_by) == ("resolved", second_lead)
+    assert (result.changed, result.stale, result.skipped) == (4, 1, 0)
+    assert resolved.pk not in result.ids
+    at = timezone.localtime(events("finding.status").get(actor=second_lead).created_at)
+    assert result.summary("updated") == (
+        f"4 findings updated. #{resolved.pk} was resolved by Sam Second at "
+        f"{at:%H:%M} after you loaded this page: left as it is."
+    )
+    # Without a page (the API, scripts) nothing changes in how actions behave.
+    again = triage.findings_set_status(findings_qs=all_findings(), by=lead, status="open")
+    assert again.changed == 5 and again.stale == 0
+
+
+def test_a_stale_finding_page_doesnt_overwrite_a_dismissal(findings, lead, second_lead):
+    as_of = _page_loaded()
+    one = Finding.objects.filter(pk=findings[0].pk)
+    triage.findings_dismiss(
+        findings_qs=one, by=second_lead, reason="wont_fix", comment="legacy box, retiring"
+    )
+    result = triage.findings_set_status(findings_qs=one, by=lead, status="resolved", as_of=as_of)
+    f = one.get()
+    assert (f.status, f.resolution, f.resolution_comment) == (
+        "dismissed",
+        "wont_fix",
+        "legacy box, retiring",
+    )
+    assert result.nothing_done and result.stale == 1
+    assert result.summary("updated").startswith(
+        f"#{f.pk} was dismissed as won't fix by Sam Second at "
+    )
+    assert "left as it is." in result.summary("updated")
+    assert not events("finding.status").exists()
+
+
+def test_every_bulk_action_leaves_what_changed_after_the_page(
+    db, source, team, lead, second_lead, engineer
+):
+    f = make_finding(source, team=team)
+    as_of = _page_loaded()
+    triage.findings_assign(findings_qs=all_findings(), by=second_lead, assignee=second_lead)
+    actions = [
+        lambda **kw: triage.findings_assign(by=lead, assignee=engineer, **kw),
+        lambda **kw: triage.findings_set_status(by=lead, status="resolved", **kw),
+        lambda **kw: triage.findings_dismiss(by=lead, reason="revoked", comment="x", **kw),
+        lambda **kw: triage.findings_propose_dismissal(
+            by=engineer, reason="revoked", comment="x", **kw
+        ),
+    ]
+    for action in actions:
+        result = action(findings_qs=all_findings(), as_of=as_of)
+        assert (result.changed, result.pending, result.stale) == (0, 0, 1)
+        assert f"#{f.pk} was assigned to Sam Second by Sam Second" in result.summary("x")
+    f.refresh_from_db()
+    assert (f.assignee, f.status, f.proposed_resolution) == (second_lead, "open", "")
+    assert (
+        triage.findings_assign(
+            findings_qs=all_findings(), by=lead, assignee=engineer, as_of=timezone.now()
+        ).changed
+        == 1
+    )  # from a page loaded since: done
+
+
+def test_an_out_of_date_dismissal_says_why_nothing_changed(findings, lead, second_lead):
+    """Nothing dismissed: the message says which were closed meanwhile and which already were,
+    never a bare "0 findings dismissed." """
+    triage.findings_dismiss(
+        findings_qs=Finding.objects.filter(pk=findings[0].pk),
+        by=lead,
+        reason="false_positive",
+        comment="docs example",
+    )
+    as_of = _page_loaded()
+    others = Finding.objects.exclude(pk=findings[0].pk)
+    triage.findings_dismiss(findings_qs=others, by=second_lead, reason="revoked", comment="gone")
+    result = triage.findings_dismiss(
+        findings_qs=all_findings(), by=lead, reason="used_in_tests", comment="fixture", as_of=as_of
+    )
+    assert result.nothing_done and (result.skipped, result.stale) == (1, 4)
+    summary = result.summary("dismissed")
+    assert summary.startswith("0 findings dismissed; 1 skipped (not open). #")
+    assert summary.count("was dismissed as revoked by Sam Second at") == 4
+    # Not stale, just not applicable: still said.
+    as_of = timezone.now()
+    again = triage.findings_undo_dismissal(
+        findings_qs=Finding.objects.filter(status="open"), by=lead, as_of=as_of
+    )
+    assert again.summary("reopened") == "0 findings reopened."  # nothing selected at all
+    f = findings[1]
+    f.refresh_from_db()
+    result = triage.findings_set_status(
+        findings_qs=Finding.objects.filter(status="dismissed", pk__in=[f.pk]),
+        by=lead,
+        status="triaged",
+        as_of=as_of,
+    )
+    assert result.changed == 1
+
+
+def test_select_all_skips_what_appeared_or_changed_after_the_page(findings, lead, source, team):
+    """ "Select all matching" acts on the filter now, minus what the page didn't show: findings
+    changed or first reported after it was rendered."""
+    as_of = _page_loaded()
+    new = make_finding(source, team=team)
+    Finding.objects.filter(pk=findings[1].pk).update(severity="critical", updated_at=timezone.now())
+    result = triage.findings_set_status(
+        findings_qs=all_findings(), by=lead, status="triaged", as_of=as_of
+    )
+    assert (result.changed, result.stale) == (4, 2)
+    assert sorted(result.ids) == sorted(f.pk for f in findings[:1] + findings[2:])
+    new.refresh_from_db()
+    assert new.status == "open"
+    summary = result.summary("updated")
+    assert f"#{findings[1].pk} changed after you loaded this page: left as it is." in summary
+    assert f"#{new.pk}" in summary
+
+
+def test_more_stale_findings_than_named_are_counted(db, source, team, lead, monkeypatch):
+    for _ in range(4):
+        make_finding(source, team=team)
+    as_of = timezone.now() - timedelta(minutes=1)  # every finding changed after the page
+    monkeypatch.setattr(triage, "STALE_NOTES", 2)
+    result = triage.findings_set_status(
+        findings_qs=all_findings(), by=lead, status="triaged", as_of=as_of
+    )
+    assert (result.changed, result.stale, len(result.stale_notes)) == (0, 4, 2)
+    assert result.summary("updated").endswith(
+        "2 more findings changed after you loaded this page: left as they are (reload to see them)."
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_committed_while_a_stale_action_waits_is_kept_on_postgresql(source, lead):
+    """The other lead's resolve holds the row lock; the stale page's action waits for it, then
+    rechecks the row it locked: changed after the page, so it is left as it is."""
+    finding = make_finding(source)
+    as_of = _page_loaded()
+    first = connections.create_connection(DEFAULT_DB_ALIAS)
+    first.set_autocommit(False)
+    results = []
+
+    def second():
+        try:
+            results.append(
+                triage.findings_set_status(
+                    findings_qs=all_findings(), by=lead, status="triaged", as_of=as_of
+                )
+            )
+        finally:
+            connection.close()
+
+    try:
+        with first.cursor() as cursor:
+            cursor.execute(
+                "UPDATE hygiene_finding SET status = 'resolved', resolution = 'fixed', "
+                "updated_at = now() WHERE id = %s",
+                [finding.pk],
+            )
+            thread = threading.Thread(target=second)
+            thread.start()
+            deadline = time.monotonic() + 30
+            while not someone_waits_for(cursor):
+                assert time.monotonic() < deadline, "the bulk action never reached the lock"
+            first.commit()
+    finally:
+        first.close()
+    thread.join(30)
+    assert [(r.changed, r.ids) for r in results] == [(0, [])]
+    finding.refresh_from_db()
+    assert finding.status == "resolved"
+    assert not events("finding.status").exists()
