@@ -11,7 +11,7 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import resolve_url
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import csrf
 
@@ -24,6 +24,24 @@ class LoginRequiredMiddleware(_LoginRequired):
         if request.path_info.startswith("/api/"):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class NoStoreMiddleware:
+    """What a signed-in person sees (finding paths, secret previews, step states) stays out of
+    the browser's cache: Back after logging out, or after an htmx action changed the page,
+    asks the server again instead of showing the old page. Also every API answer (a bearer
+    token's caller is signed in too, though not by session). Static files never get here:
+    whitenoise answers them earlier and they keep their long cache life."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated) or request.path_info.startswith("/api/"):
+            add_never_cache_headers(response)
+        return response
 
 
 class ContentSecurityPolicyMiddleware:
@@ -119,7 +137,15 @@ def csrf_failure(request, reason=""):
     """CSRF_FAILURE_VIEW: a page whose token went stale (the user logged in again elsewhere)
     is reloaded with a fresh one, and says why (what was typed is lost: the request was
     refused before it was read). An htmx request reloads its page; a form posted without
-    scripts goes back to its page; anything else gets Django's page."""
+    scripts goes back to its page; anything else gets Django's page (under /api/, JSON)."""
+    if request.path_info.startswith("/api/"):
+        # The API's error shape, not Django's HTML page. Its endpoints are exempt (they take a
+        # bearer token): only a path that is no endpoint, or the docs pages, get here.
+        from hygiene.api.errors import error_response
+
+        return error_response(
+            403, "CSRF check failed: API calls authenticate with a bearer token", "header.Cookie"
+        )
     signed_in = request.user.is_authenticated
     if request.headers.get("HX-Request") == "true":
         if signed_in:

@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "hygiene.middleware.RejectNulCharactersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "hygiene.middleware.NoStoreMiddleware",  # after auth: it asks who the user is
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "hygiene.middleware.HtmxMiddleware",  # sees the login redirect below
@@ -123,6 +124,9 @@ CACHES = {
     )
 }
 AUTHENTICATION_BACKENDS = ["hygiene.login_throttle.ThrottledModelBackend"]
+# How many reverse proxies in front append to X-Forwarded-For (1 behind production's
+# TLS-terminating one): the login and reset limits count the client's address, not the proxy's.
+LEAKLINE_TRUSTED_PROXIES = env_int("LEAKLINE_TRUSTED_PROXIES", 0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -158,12 +162,17 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
-# Email (password reset, notifications).
+# Email (password reset, notifications). Without EMAIL_HOST, mail is dropped: the console
+# backend would print every password-reset link to the log (gunicorn's stdout), so only the
+# DEBUG demo gets it; the reset page then says e-mail isn't configured, and `check --deploy`
+# warns (hygiene.login_throttle.check_email).
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"
     if env_str("EMAIL_HOST")
-    else "django.core.mail.backends.console.EmailBackend",
+    else "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.dummy.EmailBackend",
 )
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 587)

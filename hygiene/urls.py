@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from hygiene.api import api
-from hygiene.login_throttle import ThrottledLoginView
+from hygiene.login_throttle import ThrottledLoginView, ThrottledPasswordResetView
 from hygiene.views import dashboard, events, health
 
 urlpatterns = [
@@ -17,6 +17,11 @@ urlpatterns = [
         "accounts/login/",
         ThrottledLoginView.as_view(),
         name="login",
+    ),
+    path(
+        "accounts/password_reset/",
+        ThrottledPasswordResetView.as_view(),
+        name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -94,6 +94,12 @@ def sign_webhook(body: bytes, timestamp: str, key: str) -> str:
     return "sha256=" + digest.hexdigest()
 
 
+def slack_escape(text: str) -> str:
+    """Slack's documented escaping of its three control characters (&, <, >): the text shows
+    as typed and can't open a mention (``<!channel>``, ``<@U…>``) or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class WebhookTransport:
     """Slack-compatible JSON (``text`` + ``blocks``) POSTed to the team's incoming webhook,
     signed with ``LEAKLINE_WEBHOOK_SIGNING_KEY`` (headers ``X-Leakline-Timestamp`` and
@@ -101,11 +107,20 @@ class WebhookTransport:
     notification, so a receiver can drop a duplicate after a worker crash."""
 
     def payload(self, notification: Notification) -> bytes:
+        """Subject and body carry text from tools and people (a rotator's failure detail, an
+        incident's title): escaped, Slack reads ``<!channel>`` as a live @channel and
+        ``<https://…|label>`` as a link disguised by its label. ``text`` (the notification's
+        fallback) and the section are mrkdwn; the header is plain text, escaped as well because
+        Slack decodes those three entities there too."""
+        subject = slack_escape(notification.subject)
         data = {
-            "text": notification.subject,
+            "text": subject,
             "blocks": [
-                {"type": "header", "text": {"type": "plain_text", "text": notification.subject}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": notification.body}},
+                {"type": "header", "text": {"type": "plain_text", "text": subject}},
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": slack_escape(notification.body)},
+                },
             ],
         }
         return json.dumps(data).encode()

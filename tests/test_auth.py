@@ -336,3 +336,146 @@ def test_a_user_changes_their_password_within_the_app(client, engineer):
     )
     assert "Password changed" in done.content.decode()
     assert User.objects.get(pk=engineer.pk).check_password("N3w-passw0rd!x")
+
+
+def _login(client, username, password, *, remote="10.0.0.2", forwarded=None):
+    """A login POST as the app sees it behind a proxy at ``remote``: (status, signed in)."""
+    headers = {"X-Forwarded-For": forwarded} if forwarded is not None else {}
+    response = client.post(
+        "/accounts/login/",
+        {"username": username, "password": password},
+        REMOTE_ADDR=remote,
+        headers=headers,
+    )
+    signed_in = "_auth_user_id" in client.session
+    client.logout()
+    return response.status_code, signed_in
+
+
+@pytest.mark.django_db
+def test_behind_a_proxy_one_client_guessing_does_not_lock_the_account_for_everyone(
+    client, lead, settings
+):
+    """Behind the TLS-terminating proxy every client had the proxy's REMOTE_ADDR: ten wrong
+    passwords from anyone locked the account for everyone, for 15 minutes, again and again."""
+    from hygiene.login_throttle import LOGIN_FAILURES
+
+    settings.LEAKLINE_TRUSTED_PROXIES = 1
+    for n in range(LOGIN_FAILURES + 2):
+        # The guesser writes an X-Forwarded-For of its own; the proxy appends the real address.
+        spoofed = f"192.0.2.{n}, 203.0.113.9"
+        assert _login(client, lead.username, "nope", forwarded=spoofed)[0] in (200, 429)
+    assert _login(client, lead.username, PASSWORD, forwarded="203.0.113.9") == (429, False)
+    assert _login(client, lead.username, PASSWORD, forwarded="198.51.100.7") == (302, True)
+
+
+@pytest.mark.django_db
+def test_without_trusted_proxies_x_forwarded_for_is_not_believed(client, lead, settings):
+    """The default (LEAKLINE_TRUSTED_PROXIES 0): the header is the client's to write, so a
+    guesser can't step past its limit by writing another one each time."""
+    from hygiene.login_throttle import LOGIN_FAILURES
+
+    assert getattr(settings, "LEAKLINE_TRUSTED_PROXIES", 0) == 0
+    for n in range(LOGIN_FAILURES):
+        _login(client, lead.username, "nope", remote="203.0.113.9", forwarded=f"192.0.2.{n}")
+    assert (
+        _login(client, lead.username, PASSWORD, remote="203.0.113.9", forwarded="192.0.2.77")[0]
+        == 429
+    )
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "address"),
+    [
+        (0, "198.51.100.7", "10.0.0.2"),
+        (1, "198.51.100.7", "198.51.100.7"),
+        (1, " 192.0.2.1 ,198.51.100.7 ", "198.51.100.7"),  # the left one is the client's word
+        (2, "192.0.2.1, 198.51.100.7, 10.0.0.5", "198.51.100.7"),
+        (2, "198.51.100.7", "10.0.0.2"),  # fewer entries than proxies: not what they send
+        (1, "", "10.0.0.2"),
+        (1, "unknown", "10.0.0.2"),
+        (1, "198.51.100.7:4711", "10.0.0.2"),
+        (1, "198.51.100.7, <script>", "10.0.0.2"),
+        (1, "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),  # one client's IPv6 network
+        (1, "::ffff:198.51.100.7", "198.51.100.7"),
+    ],
+)
+def test_the_client_address_is_the_entry_the_outermost_trusted_proxy_added(
+    rf, settings, proxies, forwarded, address
+):
+    from hygiene.login_throttle import client_address
+
+    settings.LEAKLINE_TRUSTED_PROXIES = proxies
+    request = rf.post("/accounts/login/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == address
+
+
+@pytest.mark.django_db
+def test_one_address_guessing_many_accounts_is_held_back_there_only(client, lead, monkeypatch):
+    """One password tried on many usernames (password spraying) stayed under every per-account
+    limit: an address's wrong passwords for any usernames are counted too."""
+    from hygiene import login_throttle
+
+    assert login_throttle.ADDRESS_FAILURES == 50
+    monkeypatch.setattr(login_throttle, "ADDRESS_FAILURES", 8)  # as many, sooner
+    assert _login(client, lead.username, PASSWORD, remote="203.0.113.9") == (302, True)
+    for n in range(8):
+        assert _login(client, f"user{n}", "Summer2026!", remote="203.0.113.9") == (200, False)
+    response = client.post(
+        "/accounts/login/",
+        {"username": lead.username, "password": PASSWORD},
+        REMOTE_ADDR="203.0.113.9",
+    )
+    assert response.status_code == 429
+    assert "Too many wrong passwords from your network: try again within 15 minutes" in (
+        response.content.decode()
+    )
+    assert _login(client, lead.username, PASSWORD, remote="198.51.100.7") == (302, True)
+
+
+@pytest.mark.django_db
+def test_guessers_with_many_addresses_do_not_lock_out_a_browser_that_signed_in_before(
+    client, lead, monkeypatch, settings
+):
+    """The account's limit from anywhere is a lock anyone with enough addresses can set, again
+    and again: a browser the user signed in with before is not held to it."""
+    from django.test import Client
+
+    from hygiene import login_throttle
+
+    monkeypatch.setattr(login_throttle, "ACCOUNT_FAILURES", 6)  # as many addresses, sooner
+
+    def as_known(password, remote):
+        """A login from the browser that keeps its cookies (the test client's logout drops
+        them all): signed out again by dropping the session cookie only."""
+        response = known.post(
+            "/accounts/login/",
+            {"username": lead.username, "password": password},
+            REMOTE_ADDR=remote,
+        )
+        signed_in = "_auth_user_id" in known.session
+        known.cookies.pop(settings.SESSION_COOKIE_NAME, None)
+        return response.status_code, signed_in
+
+    known = Client()
+    assert as_known(PASSWORD, "198.51.100.7") == (302, True)
+    cookie = known.cookies[login_throttle.DEVICE_COOKIE]
+    assert cookie["httponly"] and cookie["max-age"] == login_throttle.DEVICE_AGE
+    for n in range(6):
+        _login(client, lead.username, "nope", remote=f"203.0.113.{n}")
+    # Locked for a new browser, wherever it is, and for a cookie of another user...
+    assert _login(client, lead.username, PASSWORD, remote="192.0.2.1") == (429, False)
+    stranger = Client()
+    stranger.cookies[login_throttle.DEVICE_COOKIE] = login_throttle.device_cookie("someone")
+    assert _login(stranger, lead.username, PASSWORD, remote="192.0.2.1") == (429, False)
+    forged = Client()
+    forged.cookies[login_throttle.DEVICE_COOKIE] = cookie.value[:-2] + "xx"
+    assert _login(forged, lead.username, PASSWORD, remote="192.0.2.1") == (429, False)
+    # ...not for the browser that signed in before, from wherever it is now.
+    assert as_known(PASSWORD, "192.0.2.2") == (302, True)
+    # A device cookie that guesses is held like any browser: wrong passwords count against it.
+    for n in range(6):
+        _login(client, lead.username, "nope", remote=f"203.0.113.{n + 10}")
+    for n in range(login_throttle.LOGIN_FAILURES):
+        as_known("nope", f"192.0.2.{n + 20}")
+    assert as_known(PASSWORD, "192.0.2.99") == (429, False)

@@ -52,6 +52,7 @@ PRODUCTION = {
     "SECRET_KEY": "a-long-random-production-secret-key-" + "x9Q2" * 10,
     "LEAKLINE_FINGERPRINT_KEY": "production-fingerprint-key",
     "ALLOWED_HOSTS": "leakline.example.com",
+    "EMAIL_HOST": "smtp.example.com",  # without it check --deploy warns (leakline.W001)
 }
 
 

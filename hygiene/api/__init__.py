@@ -2,18 +2,22 @@
 bearer token — a source token (imports into that source only) or a person's API token (reads
 with that person's role)."""
 
+import logging
 from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.urls import URLPattern, re_path
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 from ninja.openapi.docs import Swagger
 
 from hygiene.api.auth import TokenAuth
-from hygiene.api.errors import ApiError
+from hygiene.api.errors import ApiError, error_response
+
+log = logging.getLogger(__name__)
 
 
 def _json_not_allowed(view):
@@ -41,24 +45,36 @@ def _json_not_allowed(view):
     return wrapper
 
 
+@csrf_exempt
 def _not_found(request, rest=""):
-    return JsonResponse(
-        {"detail": f"no such endpoint: {request.path_info}", "location": "path"}, status=404
+    return error_response(404, f"no such endpoint: {request.path_info}", "path")
+
+
+@csrf_exempt
+def _root(request, **kwargs):
+    """/api/v1/ itself: ninja's own view raises Django's HTML 404 (and, not being exempt from
+    CSRF, a POST got Django's HTML 403 first). It is no endpoint: say where the list is."""
+    return error_response(
+        404,
+        f"no such endpoint: {request.path_info}; the endpoints are listed at "
+        f"{request.path_info}openapi.json",
+        "path",
     )
 
 
-_not_found.csrf_exempt = True
-
-
 class LeaklineAPI(NinjaAPI):
-    """Every answer under /api/v1/ is JSON: a method a path doesn't take (405) and a path that
-    isn't one (404, instead of Django's HTML page) too."""
+    """Every answer under /api/v1/ is JSON: a method a path doesn't take (405); a path that
+    isn't one, and /api/v1/ itself (404, instead of Django's HTML page); a CSRF failure
+    (hygiene.middleware.csrf_failure) and an unexpected error (``_internal_error``) too."""
 
     def _get_urls(self):
         patterns = super()._get_urls()
         for pattern in patterns:
             if isinstance(pattern, URLPattern):
-                pattern.callback = _json_not_allowed(pattern.callback)
+                if pattern.name == "api-root":  # kept: ninja reverses it
+                    pattern.callback = _root
+                else:
+                    pattern.callback = _json_not_allowed(pattern.callback)
         return [*patterns, re_path(r"^(?P<rest>.*)$", _not_found, name="not-found")]
 
 
@@ -115,6 +131,14 @@ def _http_error(request, exc: HttpError):
         # RFC 9110: a 401 names the scheme that would be accepted.
         response["WWW-Authenticate"] = 'Bearer realm="Leakline API"'
     return response
+
+
+@api.exception_handler(Exception)
+def _internal_error(request, exc: Exception):
+    """A bug in an endpoint: logged with its traceback, answered as a JSON 500 (not Django's
+    HTML page), without the exception's text (it may quote the input)."""
+    log.error("API error on %s %s", request.method, request.path_info, exc_info=exc)
+    return error_response(500, "internal error: the server logged it", "")
 
 
 from hygiene.api import routes  # noqa: E402  (registers the routers on `api`)

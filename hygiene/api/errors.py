@@ -1,5 +1,6 @@
 """The API's error: what went wrong and where (answered as {"detail", "location"})."""
 
+from django.http import JsonResponse
 from ninja.errors import HttpError
 
 
@@ -10,3 +11,12 @@ class ApiError(HttpError):
     def __init__(self, status_code: int, message: str, location: str = ""):
         super().__init__(status_code, message)
         self.location = location
+
+
+def error_response(status: int, detail: str, location: str = "") -> JsonResponse:
+    """The API's error shape, for answers made outside ninja's handlers (an unknown path, a
+    CSRF failure under /api/)."""
+    body = {"detail": detail}
+    if location:
+        body["location"] = location
+    return JsonResponse(body, status=status)

@@ -172,7 +172,13 @@ def test_monday_morning(login, screenshot, page, live_server, lead, monday, team
 
 
 def test_sources_and_ownership_pages(login, screenshot, page, live_server, lead, monday, team):
-    page.on("dialog", lambda dialog: dialog.accept())
+    asked = []  # what each confirmation said
+
+    def confirm(dialog):
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", confirm)
     login(lead)
     page.goto(f"{live_server.url}/sources/")
     expect(page.get_by_test_id("source-row")).to_have_count(2)
@@ -184,6 +190,7 @@ def test_sources_and_ownership_pages(login, screenshot, page, live_server, lead,
     raw = token.inner_text()
     page.get_by_test_id("rotate-token").click()
     expect(page.get_by_test_id("new-token")).to_contain_text("which is revoked")
+    assert "The old token stops working now" in asked[-1]  # CI jobs using it will fail
     expect(page.get_by_test_id("new-token-value")).not_to_have_text(raw)
     expect(page.get_by_test_id("token-state")).to_have_text(["active", "revoked"])
     page.get_by_test_id("rotate-webhook").click()

@@ -149,10 +149,14 @@ def test_token_form_rejects_a_past_expiry_or_no_name(source, as_user, client):
 
 def test_rotate_webhook_secret_shows_it_once(source, as_user, client):
     as_user("lead")
+    # Without one, the page says deliveries are refused (the webhook tells callers nothing).
+    page = client.get(f"/sources/{source.slug}/").content.decode()
+    assert "deliveries to this source are refused (401)" in page
     response = client.post(f"/sources/{source.slug}/webhook-secret/", HTTP_HX_REQUEST="true")
     source.refresh_from_db()
     assert source.webhook_secret and source.webhook_secret in response.content.decode()
-    assert source.webhook_secret not in client.get(f"/sources/{source.slug}/").content.decode()
+    page = client.get(f"/sources/{source.slug}/").content.decode()
+    assert source.webhook_secret not in page and "are refused" not in page
 
 
 def test_create_source_form(as_user, client):

@@ -22,6 +22,7 @@ from incidents.notifications import (
     notifications_requeue,
     notify_alert,
     send_notification,
+    send_pending,
     sign_webhook,
 )
 from incidents.timers import sweep
@@ -362,3 +363,27 @@ def queues_connection():
     import django_rq
 
     return django_rq.get_connection("default")
+
+
+def test_tool_text_reaches_slack_escaped_and_email_as_typed(
+    make_step, engineer, lead, hooked_team, webhook_server, mailoutbox
+):
+    """A rotator's failure detail is tool text: in Slack's mrkdwn, ``<!channel>`` would ping the
+    whole channel and ``<url|label>`` would hide a phishing link behind its label."""
+    step = make_step(assignee=engineer, owner=lead, title="Rotate A&B <prod> key")
+    detail = "<!channel> <https://evil.example/login|Re-authenticate here>"
+    notify_alert(step=step, message=f"Rotation failed: {detail}", event_key="evt-slack")
+    assert send_pending() == {"sent": 3}
+    body = payload(webhook_server.deliveries[0])
+    texts = [body["text"], body["blocks"][0]["text"]["text"], body["blocks"][1]["text"]["text"]]
+    for text in texts:
+        assert "<" not in text and ">" not in text
+    section = texts[2]
+    assert "&lt;!channel&gt; &lt;https://evil.example/login|Re-authenticate here&gt;" in section
+    assert "Rotate A&amp;B &lt;prod&gt; key" in section
+    assert "Rotate A&amp;B &lt;prod&gt; key" in texts[0]
+    # E-mail is plain text: the same words, unescaped, and no HTML part.
+    mail = mailoutbox[0]
+    assert f"Attention needed: Rotation failed: {detail}" in mail.body
+    assert "Rotate A&B <prod> key" in mail.subject
+    assert mail.content_subtype == "plain" and not getattr(mail, "alternatives", [])
