@@ -23,7 +23,7 @@ from ninja import Router
 from hygiene.api.imports import length_required
 from hygiene.importers import ImportFormatError
 from hygiene.models import Source
-from hygiene.services.imports import import_items
+from hygiene.services.imports import ImportFailed, import_items
 from hygiene.uploads import LengthRequired, body_stream, spool_dir
 
 log = logging.getLogger(__name__)
@@ -161,11 +161,15 @@ def _delivered(request, source, body: IO[bytes], digest: str) -> JsonResponse:
         return JsonResponse({"detail": exc.message, "location": exc.location}, status=400)
     if action == "reopened":
         observation.tool_resolution = "reopened"
-    run = import_items(
-        source=source,
-        items=[observation],
-        via="webhook",
-        format_key="github-secret-scanning",
-        digest=digest,
-    )
+    try:
+        run = import_items(
+            source=source,
+            items=[observation],
+            via="webhook",
+            format_key="github-secret-scanning",
+            digest=digest,
+        )
+    except ImportFailed as exc:  # staged rows refused: the failed run says why, as imports do
+        body = {"detail": exc.error.message, "location": exc.error.location or "body"}
+        return JsonResponse({**body, "import_id": exc.run.pk}, status=400)
     return JsonResponse({"ok": True, "action": action, "import_id": run.pk}, status=202)

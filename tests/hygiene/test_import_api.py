@@ -297,6 +297,29 @@ def test_a_webhook_that_is_not_an_alert_is_400(client, github):
     assert "secret_scanning_alert" in response.json()["detail"]
 
 
+def test_a_delivery_whose_rows_cant_be_staged_is_a_400_with_its_failed_run(
+    client, github, monkeypatch
+):
+    """Whatever staging refuses (as an import's report would be) answers as the imports API
+    does, with the failed run, not a 500 page."""
+    from hygiene.importers import ImportFormatError
+    from hygiene.services.staging import Stager
+
+    def refuse(self, obs):
+        raise ImportFormatError("this alert can't be stored", "$.alert")
+
+    monkeypatch.setattr(Stager, "add_observation", refuse)
+    response = deliver(client, github, alert_payload("created"))
+    assert response.status_code == 400
+    run = ImportRun.objects.get(source=github)
+    assert response.json() == {
+        "detail": "this alert can't be stored",
+        "location": "$.alert",
+        "import_id": run.pk,
+    }
+    assert (run.status, run.error) == ("failed", "this alert can't be stored")
+
+
 def test_a_parameter_that_does_not_validate_is_422_in_the_apis_error_shape(
     client, source, source_token
 ):
