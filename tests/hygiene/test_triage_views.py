@@ -8,6 +8,7 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from hygiene.models import Finding, OwnershipRule
 from incidents.defaults import playbook_for
@@ -232,6 +233,21 @@ def test_the_findings_page_runs_a_bounded_number_of_queries(data, as_user, clien
     with CaptureQueriesContext(connection) as ctx:
         assert client.get("/findings/secrets/").status_code == 200
     assert len(ctx.captured_queries) < 20
+
+
+def test_the_list_shows_and_filters_what_the_last_scan_no_longer_reported(data, as_user, client):
+    Finding.objects.filter(pk=data["theirs"].pk).update(missing_since=timezone.now())
+    as_user("lead")
+    body = client.get("/findings/?missing=1").content.decode()
+    assert body.count('data-testid="finding-row"') == 1
+    assert 'data-testid="finding-missing">not in the last scan<' in body
+    assert '<option value="1" selected>No longer reported</option>' in body
+    body = client.get("/findings/?missing=0").content.decode()
+    assert body.count('data-testid="finding-row"') == 2 and "not in the last scan" not in body
+    # Its page says which tool's report found it (only that tool's full scans mark it).
+    Finding.objects.filter(pk=data["theirs"].pk).update(format="trufflehog")
+    page = client.get(f"/findings/{data['theirs'].pk}/").content.decode()
+    assert 'data-testid="finding-format">a <code>trufflehog</code> report<' in page
 
 
 def test_bad_filters_show_a_note_and_bad_cursors_go_to_the_first_page(data, as_user, client):
