@@ -1,3 +1,5 @@
+import re
+
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
@@ -5,6 +7,22 @@ from django.utils.html import format_html
 from incidents.templatetags.incidents import http_url
 
 register = template.Library()
+
+# Characters a report can put in a path or a name that change how the rest reads without showing
+# themselves: bidi controls ("deploy/\u202egnp.exe" reads "deploy/exe.png"), zero-width ones,
+# and control characters (a tab, an escape). Shown as what they are.
+_HIDDEN = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+@register.filter
+def visible(value) -> str:
+    """The text with each hidden character written out, as "⟨U+202E⟩"."""
+    text = "" if value is None else str(value)
+    if text.isascii() and text.isprintable():
+        return text
+    return _HIDDEN.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
 
 
 @register.simple_tag

@@ -250,6 +250,20 @@ def test_the_list_shows_and_filters_what_the_last_scan_no_longer_reported(data, 
     assert 'data-testid="finding-format">a <code>trufflehog</code> report<' in page
 
 
+def test_hidden_characters_in_a_place_are_shown_as_what_they_are(data, as_user, client):
+    """A bidi override makes "deploy/<U+202E>gnp.exe" read "deploy/exe.png"; a zero-width
+    space or a tab hides in a name. The pages write them out."""
+    Finding.objects.filter(pk=data["theirs"].pk).update(
+        path="deploy/\u202egnp.exe", author="Dana\u200b Dev", rule="aws\tkey"
+    )
+    as_user("lead")
+    for url in ("/findings/", f"/findings/{data['theirs'].pk}/"):
+        body = client.get(url).content.decode()
+        assert "deploy/⟨U+202E⟩gnp.exe" in body and "\u202e" not in body
+        assert "aws⟨U+0009⟩key" in body
+    assert "Dana⟨U+200B⟩ Dev" in body  # the finding's page names its author
+
+
 def test_bad_filters_show_a_note_and_bad_cursors_go_to_the_first_page(data, as_user, client):
     as_user("lead")
     response = client.get("/findings/?severity=apocalyptic")
