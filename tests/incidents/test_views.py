@@ -354,6 +354,7 @@ def test_managers_and_outsiders(client, manager, outsider, aws_incident):
     assert client.get(reverse("incident_list")).status_code == 200
     html = client.get(url("incident_detail", aws_incident)).content.decode()
     assert "Mark done" not in html and "Close incident" not in html
+    assert ">My work<" not in html  # nothing is ever a manager's to do
     client.force_login(outsider)
     for name in ("incident_list", "my_work", "playbook_list"):
         assert client.get(reverse(name)).status_code == 403
