@@ -68,6 +68,10 @@ class SummaryForm(forms.Form):
     summary = forms.CharField(max_length=10_000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class CloseForm(SummaryForm):
+    resolve_findings = forms.BooleanField(required=False)
+
+
 class CommentForm(forms.Form):
     text = forms.CharField(
         label="Comment", max_length=1000, widget=forms.Textarea(attrs={"rows": 2})

@@ -742,7 +742,12 @@ def incident_comment(*, incident: Incident, by: User, text: str) -> TimelineEven
         return _event(incident, "comment", text, actor=by)
 
 
-def incident_close(*, incident: Incident, by: User, summary: str) -> Incident:
+def incident_close(
+    *, incident: Incident, by: User, summary: str, resolve_findings: bool = False
+) -> Incident:
+    """Close a remediated incident. With ``resolve_findings`` the open findings of its
+    secrets, wherever they were found, are resolved too (the credential is revoked or rotated:
+    what the scanners found of it is fixed), each with the close on its timeline."""
     summary = _clean_text(summary, "A summary", limit=10_000)
     with transaction.atomic():
         incident = _locked(incident)
@@ -768,6 +773,18 @@ def incident_close(*, incident: Incident, by: User, summary: str) -> Incident:
         # The secrets are free for a new incident if they leak again.
         IncidentSecret.objects.filter(incident=incident, active=True).update(active=False)
         _event(incident, "closed", "Incident closed", actor=by, summary=summary[:MAX_TEXT])
+        if resolve_findings:
+            from hygiene.services.triage import findings_set_status
+
+            findings_set_status(
+                findings_qs=Finding.objects.filter(
+                    secret__in=incident.secrets.all(),
+                    status__in=(FindingStatus.OPEN, FindingStatus.TRIAGED),
+                ),
+                by=by,
+                status=FindingStatus.RESOLVED,
+                comment=f"{incident.reference} closed: {summary}"[:1000],
+            )
     return incident
 
 

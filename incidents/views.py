@@ -311,8 +311,13 @@ def incident_participant(request, incident):
 
 @incident_action
 def incident_close(request, incident):
-    data = _form(forms.SummaryForm, request)
-    services.incident_close(incident=incident, by=request.user, summary=data["summary"])
+    data = _form(forms.CloseForm, request)
+    services.incident_close(
+        incident=incident,
+        by=request.user,
+        summary=data["summary"],
+        resolve_findings=data["resolve_findings"],
+    )
 
 
 @incident_action

@@ -305,6 +305,35 @@ def test_close_needs_a_summary_and_no_required_step_open(lead, aws_incident):
         incident_close(incident=aws_incident, by=lead, summary="again")
 
 
+def test_closing_can_resolve_the_open_findings_of_its_secrets(lead, aws_incident, source):
+    """The credential is revoked or rotated: what the scanners found of it, wherever, is
+    fixed — asked for on the close form (the findings stayed in the triage queue)."""
+    secret = aws_incident.secrets.get()
+    # (Opening the incident moved the secret's open findings to triaged; these come later.)
+    found = [make_finding(secret, source), make_finding(secret, source, status="triaged")]
+    dismissed = make_finding(secret, source, status="dismissed")
+    other = make_finding(make_secret(), source)
+    finish_required(aws_incident, lead)
+    incident_close(
+        incident=aws_incident, by=lead, summary="Key deactivated.", resolve_findings=True
+    )
+    statuses = dict(Finding.objects.values_list("pk", "status"))
+    assert [statuses[f.pk] for f in found] == ["resolved", "resolved"]
+    assert (statuses[dismissed.pk], statuses[other.pk]) == ("dismissed", "open")
+    resolved = Finding.objects.get(pk=found[0].pk)
+    assert (resolved.resolution, resolved.resolved_by) == ("fixed", lead)
+    assert resolved.resolution_comment == f"INC-{aws_incident.pk} closed: Key deactivated."
+    assert TimelineEvent.objects.filter(finding=resolved, kind="finding.status").exists()
+
+
+def test_closing_leaves_the_findings_unless_asked(lead, aws_incident, source):
+    finding = make_finding(aws_incident.secrets.get(), source)
+    finish_required(aws_incident, lead)
+    incident_close(incident=aws_incident, by=lead, summary="Key deactivated.")
+    finding.refresh_from_db()
+    assert finding.status == "open"
+
+
 def test_review_with_follow_ups(lead, engineer, aws_incident):
     with pytest.raises(IncidentError, match="remediated or closed"):
         services.incident_review(

@@ -5,9 +5,10 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from hygiene.models import Source
 from incidents.models import Incident, Playbook, Step
 from incidents.services import incident_open, step_complete
-from tests.incidents.conftest import T0, make_secret
+from tests.incidents.conftest import T0, make_finding, make_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -140,9 +141,15 @@ def test_close_and_review_through_the_page(client, lead, engineer, aws_incident)
     }
     assert client.post(url("incident_review", aws_incident), review, **HTMX).status_code == 200
     assert aws_incident.follow_ups.get().title == "Move CI to OIDC"
-    response = client.post(url("incident_close", aws_incident), {"summary": "All done"}, **HTMX)
+    page = client.get(url("incident_detail", aws_incident)).content.decode()
+    assert 'name="resolve_findings" value="1" checked' in page  # offered, ticked
+    finding = make_finding(aws_incident.secrets.get(), Source.objects.create(slug="gl", name="gl"))
+    close = {"summary": "All done", "resolve_findings": "1"}
+    response = client.post(url("incident_close", aws_incident), close, **HTMX)
     assert response.status_code == 200
     assert Incident.objects.get(pk=aws_incident.pk).status == "closed"
+    finding.refresh_from_db()
+    assert finding.status == "resolved"
     follow_up = aws_incident.follow_ups.get()
     client.force_login(engineer)
     assert client.post(reverse("follow_up_done", args=[follow_up.pk]), **HTMX).status_code == 200
