@@ -54,12 +54,21 @@ def _int_or_none(value):
 @permission_required("incidents.view_incident")
 def incident_list(request):
     g = request.GET
+    notes = []  # what the list ignored, said as the findings list says it
     status = g.get("status", "active")  # a fresh visit shows what is still open
     if status not in ("", "active", *IncidentStatus.values):
-        status = ""
-    severity = g.get("severity", "") if g.get("severity", "") in services.SEVERITIES else ""
+        notes.append(f"Ignored unknown status “{status[:40]}”.")
+        status = "active"
+    severity = g.get("severity", "")
+    if severity not in ("", *services.SEVERITIES):
+        notes.append(f"Ignored unknown severity “{severity[:40]}”.")
+        severity = ""
     owner = request.user.pk if g.get("owner") == "me" else _int_or_none(g.get("owner"))
+    if g.get("owner") and owner is None:
+        notes.append(f"Ignored owner “{g['owner'][:40]}”: a person's number, or me.")
     team = _int_or_none(g.get("team"))
+    if g.get("team") and team is None:
+        notes.append(f"Ignored team “{g['team'][:40]}”: a team's number.")
     overdue = g.get("overdue") == "1"
     qs = (
         incidents_filtered(
@@ -73,13 +82,20 @@ def incident_list(request):
     # list shows, and the pager keeps it (a link without it would mean "active" again).
     kept = {
         "status": status,
-        **{k: g.get(k) for k in ("severity", "owner", "team", "overdue") if g.get(k)},
+        **{k: g.get(k) for k in ("owner", "team", "overdue") if g.get(k)},
     }
+    if severity:
+        kept["severity"] = severity
+    if owner is None:
+        kept.pop("owner", None)
+    if team is None:
+        kept.pop("team", None)
     return render(
         request,
         "incidents/incident_list.html",
         {
             "page": page,
+            "notes": notes,
             "filters": kept,
             "query": urlencode(kept),
             "statuses": IncidentStatus.choices,

@@ -228,6 +228,12 @@ def test_incident_list_filters_and_scopes(client, lead, engineer, team, other_te
     step_complete(step=step(mine, 1), by=lead, note="x")
     assert refs("?status=contained") == {mine.reference}
     assert client.get(listing + "?status=bogus&page=999&team=abc").status_code == 200
+    # What it ignores it says, and an unknown status means the default (not closed), not "any".
+    Incident.objects.filter(pk=theirs.pk).update(status="closed")
+    html = client.get(listing + "?status=bogus&severity=dire&team=abc").content.decode()
+    assert set(re.findall(r"INC-\d+", html)) == {mine.reference}
+    assert "Ignored unknown status “bogus”." in html
+    assert "Ignored unknown severity “dire”." in html and "Ignored team “abc”" in html
     client.force_login(engineer)
     assert refs() == {mine.reference}
     assert client.get(url("incident_detail", theirs)).status_code == 403
