@@ -129,6 +129,10 @@ def test_new_token_appears_once_in_the_response_only(source, as_user, client):
     raw = response.context["new_token_raw"]
     assert raw in response.content.decode()
     assert authenticate_token(raw).source == source
+    # How to use it: the import call for this host and the source's format.
+    assert '"http://testserver/api/v1/imports?format=gitleaks"' in response.content.decode(), (
+        "the example curl call"
+    )
     again = client.get(f"/sources/{source.slug}/").content.decode()
     assert raw not in again and raw[:12] in again  # only the prefix from now on
 
@@ -152,6 +156,7 @@ def test_rotate_webhook_secret_shows_it_once(source, as_user, client):
     # Without one, the page says deliveries are refused (the webhook tells callers nothing).
     page = client.get(f"/sources/{source.slug}/").content.decode()
     assert "deliveries to this source are refused (401)" in page
+    assert f"http://testserver/api/v1/webhooks/github/{source.slug}</code>" in page
     response = client.post(f"/sources/{source.slug}/webhook-secret/", HTTP_HX_REQUEST="true")
     source.refresh_from_db()
     assert source.webhook_secret and source.webhook_secret in response.content.decode()
