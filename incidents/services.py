@@ -575,13 +575,23 @@ def step_reopen(*, step: Step, by: User, reason: str) -> Step:
 
 
 def step_assign(*, step: Step, by: User, assignee: User | None) -> Step:
+    """Leads assign anyone; an engineer who may work on the incident takes a step nobody has
+    (assigns it to themselves), and nothing else."""
     with transaction.atomic():
         incident = _locked(step.incident)
-        _require_manage(by)
+        if not can_manage(by):
+            if assignee is None or assignee.pk != by.pk:
+                raise PermissionDenied("Only security leads assign steps to others.")
+            _require_work(by, incident)
         _open_or_fail(incident)
         if assignee is not None and not _may_be_assigned(assignee):
             raise IncidentError(f"{_user_label(assignee)} can't work on incidents.")
         step = _fresh_step(step)
+        if not can_manage(by) and step.assignee_id not in (None, by.pk):
+            raise IncidentError(
+                f"Step {step.position} is {_user_label(step.assignee)}'s"
+                " (someone may have just taken it)."
+            )
         step.assignee = assignee
         step.save(update_fields=["assignee"])
         if assignee:

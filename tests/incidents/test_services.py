@@ -558,6 +558,26 @@ def test_an_engineer_assigned_a_step_may_work_an_incident_of_another_team(
     step_complete(step=step(incident, 1), by=engineer, note="n")
 
 
+def test_an_engineer_takes_a_step_nobody_has_and_nothing_else(
+    lead, engineer, second_lead, aws_incident, other_team
+):
+    """Leads assign anyone; an engineer of the team may take an unassigned step themselves
+    (the assign button answered 403), not give steps to others or take someone's."""
+    with pytest.raises(PermissionDenied, match="assign steps to others"):
+        services.step_assign(step=step(aws_incident, 1), by=engineer, assignee=second_lead)
+    services.step_assign(step=step(aws_incident, 1), by=engineer, assignee=engineer)
+    assert step(aws_incident, 1).assignee == engineer
+    services.step_assign(step=step(aws_incident, 2), by=lead, assignee=second_lead)
+    with pytest.raises(IncidentError, match="someone may have just taken it"):
+        services.step_assign(step=step(aws_incident, 2), by=engineer, assignee=engineer)
+    with pytest.raises(PermissionDenied, match="assign steps to others"):
+        services.step_assign(step=step(aws_incident, 1), by=engineer, assignee=None)
+    # Not on another team's incident.
+    theirs = incident_open(secrets=[make_secret(team=other_team)], opened_by=lead)
+    with pytest.raises(PermissionDenied):
+        services.step_assign(step=step(theirs, 1), by=engineer, assignee=engineer)
+
+
 def test_managers_cant_be_assigned(lead, manager, aws_incident):
     with pytest.raises(IncidentError, match="can't"):
         services.incident_assign(incident=aws_incident, by=lead, owner=manager)

@@ -62,6 +62,19 @@ def test_engineer_completes_a_step_with_htmx_and_gets_the_partial(client, engine
     assert step(aws_incident, 1).completed_by == engineer
 
 
+def test_an_engineer_takes_an_unassigned_step_from_the_page(client, engineer, aws_incident):
+    client.force_login(engineer)
+    page = client.get(url("incident_detail", aws_incident)).content.decode()
+    assert 'data-testid="take-step-1"' in page and 'name="assignee"' in page
+    target = url("step_assign", aws_incident, step(aws_incident, 1))
+    response = client.post(target, {"assignee": engineer.pk}, **HTMX)
+    assert response.status_code == 200
+    assert step(aws_incident, 1).assignee == engineer
+    assert 'data-testid="take-step-1"' not in response.content.decode()
+    # Unassigning (or giving it to someone else) is still a lead's.
+    assert client.post(target, {"assignee": ""}, **HTMX).status_code == 403
+
+
 def test_errors_come_back_as_400_with_the_message(client, engineer, aws_incident):
     client.force_login(engineer)
     blocked = step(aws_incident, 4)
