@@ -104,6 +104,26 @@ def client_address(request) -> str:
 _address = client_address  # also the password reset's count per address
 
 
+def _addresses_are_clients() -> bool:
+    """Whether the address counted is the client's: behind the TLS-terminating proxy that
+    production assumes (SECURE_PROXY_SSL_HEADER) it is the proxy's unless
+    LEAKLINE_TRUSTED_PROXIES says how to find the client's. Then a limit per address, for any
+    usernames, would let one guesser hold back everyone's logins: it applies only when the
+    address is the client's (check_proxies warns on `check --deploy`)."""
+    return getattr(settings, "LEAKLINE_TRUSTED_PROXIES", 0) > 0 or not getattr(
+        settings, "SECURE_PROXY_SSL_HEADER", None
+    )
+
+
+def _address_held(request, username: str, count: int) -> bool:
+    """The per-address limit, which a browser that signed in as the user before passes."""
+    return (
+        count >= ADDRESS_FAILURES
+        and _addresses_are_clients()
+        and not _known_device(request, username)
+    )
+
+
 def locked(username: str, request=None) -> str:
     """Why logins as ``username`` from the request's address are held back ("account" or
     "address"), or "" when they are not."""
@@ -111,11 +131,11 @@ def locked(username: str, request=None) -> str:
     try:
         here, anywhere = _keys(username, address)
         counts = cache.get_many([here, anywhere, _from(address)])
+        if _address_held(request, username, counts.get(_from(address), 0)):
+            return "address"
     except _CACHE_DOWN:
         log.warning("login throttle skipped: the cache is unreachable")
         return ""
-    if counts.get(_from(address), 0) >= ADDRESS_FAILURES:
-        return "address"
     if counts.get(here, 0) >= LOGIN_FAILURES:
         return "account"
     if counts.get(anywhere, 0) >= ACCOUNT_FAILURES:
@@ -139,7 +159,7 @@ def _attempt(username: str, request) -> bool:
     """Count an attempt before its password is checked; whether it may be (within all three)."""
     address = client_address(request)
     try:
-        if cache.get(_from(address), 0) >= ADDRESS_FAILURES:
+        if _address_held(request, username, cache.get(_from(address), 0)):
             return False
         here, anywhere = _keys(username, address)
         if _count(here) > LOGIN_FAILURES:
@@ -332,6 +352,23 @@ class ThrottledPasswordResetView(PasswordResetView):
             response.status_code = 429
             return response
         return super().form_valid(form)
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_proxies(app_configs=None, **kwargs):
+    """`check --deploy`: behind the TLS proxy production assumes, without
+    LEAKLINE_TRUSTED_PROXIES every login comes from the proxy's address."""
+    if _addresses_are_clients():
+        return []
+    return [
+        checks.Warning(
+            "LEAKLINE_TRUSTED_PROXIES is 0 behind a TLS-terminating proxy: every login comes "
+            "from the proxy's address, so ten wrong passwords for a user by anyone hold back "
+            "that user's logins from everywhere, and the limit per address is off.",
+            hint="Set LEAKLINE_TRUSTED_PROXIES to the number of proxies in front (usually 1).",
+            id="leakline.W002",
+        )
+    ]
 
 
 @checks.register(checks.Tags.security, deploy=True)

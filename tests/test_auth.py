@@ -479,3 +479,50 @@ def test_guessers_with_many_addresses_do_not_lock_out_a_browser_that_signed_in_b
     for n in range(login_throttle.LOGIN_FAILURES):
         as_known("nope", f"192.0.2.{n + 20}")
     assert as_known(PASSWORD, "192.0.2.99") == (429, False)
+
+
+@pytest.mark.django_db
+def test_behind_a_proxy_not_configured_one_guesser_holds_back_no_one_else(
+    client, lead, engineer, settings, monkeypatch
+):
+    """Production assumes a TLS proxy: without LEAKLINE_TRUSTED_PROXIES every login comes from
+    its address, and a limit per address would hold back every account's logins (for good,
+    with a guess a few seconds). It counts only where the address is the client's."""
+    from hygiene import login_throttle
+
+    monkeypatch.setattr(login_throttle, "ADDRESS_FAILURES", 8)
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.LEAKLINE_TRUSTED_PROXIES = 0
+    for n in range(8):
+        assert _login(client, f"user{n}", "Summer2026!") == (200, False)
+    assert _login(client, lead.username, PASSWORD) == (302, True)
+    assert _login(client, engineer.username, PASSWORD) == (302, True)
+
+
+@pytest.mark.django_db
+def test_a_browser_that_signed_in_before_passes_its_networks_limit(
+    client, lead, settings, monkeypatch
+):
+    """An office behind one address: a guesser there holds back new browsers, not one that
+    signed in as the user before."""
+    from django.test import Client
+
+    from hygiene import login_throttle
+
+    monkeypatch.setattr(login_throttle, "ADDRESS_FAILURES", 8)
+    known = Client()
+    known.post(
+        "/accounts/login/",
+        {"username": lead.username, "password": PASSWORD},
+        REMOTE_ADDR="203.0.113.9",
+    )
+    known.cookies.pop(settings.SESSION_COOKIE_NAME, None)
+    for n in range(8):
+        assert _login(client, f"user{n}", "Summer2026!", remote="203.0.113.9") == (200, False)
+    assert _login(client, lead.username, PASSWORD, remote="203.0.113.9") == (429, False)
+    response = known.post(
+        "/accounts/login/",
+        {"username": lead.username, "password": PASSWORD},
+        REMOTE_ADDR="203.0.113.9",
+    )
+    assert response.status_code == 302 and "_auth_user_id" in known.session

@@ -53,6 +53,7 @@ PRODUCTION = {
     "LEAKLINE_FINGERPRINT_KEY": "production-fingerprint-key",
     "ALLOWED_HOSTS": "leakline.example.com",
     "EMAIL_HOST": "smtp.example.com",  # without it check --deploy warns (leakline.W001)
+    "LEAKLINE_TRUSTED_PROXIES": "1",  # behind the TLS proxy; without it: leakline.W002
 }
 
 
@@ -60,6 +61,11 @@ def test_deploy_check_is_clean_in_production_settings():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+    # Behind the TLS proxy, not told how to find the client's address: the login limits
+    # would count the proxy's.
+    unproxied = {k: v for k, v in PRODUCTION.items() if k != "LEAKLINE_TRUSTED_PROXIES"}
+    result = _manage("check", "--deploy", **unproxied)
+    assert "leakline.W002" in result.stderr + result.stdout
 
 
 def test_production_refuses_to_start_without_a_secret_key():
