@@ -660,7 +660,8 @@ def incident_resume(*, incident: Incident, by: User) -> Incident:
 
 def incident_change_severity(*, incident: Incident, by: User, severity: str) -> Incident:
     """New severity → open steps' deadlines recomputed from their playbook step's deadline for
-    it, counted from the opening plus the time paused so far."""
+    it, each counted from when its clock started: the opening, or the step's reopening, plus
+    the time paused since (its due date less its deadline)."""
     severity = _clean_severity(severity)
     with transaction.atomic():
         incident = _locked(incident)
@@ -670,13 +671,14 @@ def incident_change_severity(*, incident: Incident, by: User, severity: str) -> 
         if old == severity:
             raise IncidentError(f"{incident.reference} is already {severity}.")
         template = {ps.position: ps for ps in incident.playbook.steps.all()}
-        base = incident.opened_at + incident.paused_total
         now = timezone.now()
         changed = []
         for step in incident.steps.filter(completed_at__isnull=True, skipped_at__isnull=True):
             ps = template.get(step.position)
             if ps is None:
                 continue
+            # (From the opening for most; a reopened step's clock started at its reopening.)
+            base = step.due_at - step.deadline
             step.deadline = ps.deadline_for(severity)
             step.due_at, step.due_soon_at = _deadlines(base, step.deadline)
             if step.due_soon_at > now:

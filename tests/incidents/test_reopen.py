@@ -14,6 +14,7 @@ from django.urls import reverse
 from incidents.models import Step, TimelineEvent
 from incidents.services import (
     IncidentError,
+    incident_change_severity,
     incident_open,
     incident_pause,
     incident_resume,
@@ -80,6 +81,20 @@ def test_a_reopened_step_gets_a_fresh_deadline_and_the_sweep_leaves_it_alone(lea
     # Still late past the fresh deadline: then the sweep escalates it.
     with at(3 * D + 2 * H):
         assert sweep()["overdue"] == 1
+
+
+def test_a_severity_change_counts_a_reopened_steps_deadline_from_its_reopening(lead, remediated):
+    """A new severity recomputes the open steps' deadlines: a reopened step's from when its
+    clock started again, not from the opening (days ago: overdue at once, and escalated)."""
+    with at(3 * D):
+        step_reopen(step=step(remediated, 1), by=lead, reason="key still works")
+    with at(3 * D + 5 * timedelta(minutes=1)):
+        remediated.refresh_from_db()
+        incident_change_severity(incident=remediated, by=lead, severity="high")
+        revoke = step(remediated, 1)
+        assert revoke.deadline == 4 * H  # high: revoke within four hours
+        assert revoke.due_at == T0 + 3 * D + 4 * H
+        assert revoke.state() == "on_track"
 
 
 def test_reopen_needs_a_reason(lead, remediated):
