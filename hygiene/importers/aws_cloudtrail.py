@@ -78,6 +78,7 @@ from .base import (
     iter_json_array,
     iter_json_lines,
     load_json,
+    read_lines,
     type_name,
 )
 from .prowler import safe_datetime
@@ -230,7 +231,7 @@ def _json_lines(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
     held: list[tuple[Any, str]] = []
 
     def lines() -> Iterator[bytes]:
-        for lineno, raw in enumerate(stream, start=1):
+        for lineno, raw in enumerate(read_lines(stream), start=1):
             pieces = _split_line(raw)
             if len(pieces) == 1:
                 yield raw
@@ -326,7 +327,7 @@ def _document(reader: io.BufferedReader, head: bytes, number: int) -> Iterator[t
 def _export_records(stream: IO[bytes]) -> Iterator[bytes]:
     """The records of a CloudWatch Logs export, each line without its timestamp (a line that
     has none is passed on as it is, to be read, or rejected, as a JSON line)."""
-    for raw in stream:
+    for raw in read_lines(stream):
         match = _EXPORT_LINE.match(raw)
         yield raw[match.end() :] if match else raw
 

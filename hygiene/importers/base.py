@@ -432,9 +432,27 @@ def _check_depth(doc: Any, max_depth: int) -> None:
             stack.extend((v, depth + 1) for v in node)
 
 
+# The longest line a line-based format reads (one finding, one event: a few KB, a key's PEM a few
+# more). A line is held whole, and copied by the JSON reader: without a cap, a gzip-compressed
+# log of a few MB (CloudTrail, Vault) held gigabytes as one line.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
+
+def read_lines(stream: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """The lines of a binary stream, each at most ``limit`` bytes (else ImportFormatError)."""
+    lineno = 0
+    while raw := stream.readline(limit + 1):
+        lineno += 1
+        if len(raw) > limit:
+            raise ImportFormatError(f"a line longer than {limit // 2**20} MB", f"line {lineno}")
+        yield raw
+
+
 def iter_json_lines(stream: IO[bytes], max_depth: int = 64) -> Iterator[tuple[str, Any]]:
-    """JSON lines: yields ("line N", object) for each non-blank line."""
-    for lineno, raw in enumerate(stream, start=1):
+    """JSON lines: yields ("line N", object) for each non-blank line (``stream`` a binary
+    stream, or lines already read: read_lines)."""
+    lines = read_lines(stream) if hasattr(stream, "readline") else stream
+    for lineno, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         where = f"line {lineno}"

@@ -37,6 +37,7 @@ from .base import (
     Reference,
     first_char,
     iter_json_array,
+    read_lines,
     type_name,
 )
 from .gitleaks import (
@@ -194,7 +195,7 @@ def _records(stream: IO[bytes], ch: str, where: list[str]) -> Iterator[Item]:
 def _json_lines(stream: IO[bytes], where: list[str]) -> Iterator[tuple[str, Any]]:
     """Like base.iter_json_lines, but every error (also json's ValueError for 4,300+ digit
     numbers) names its line."""
-    for lineno, raw in enumerate(stream, start=1):
+    for lineno, raw in enumerate(read_lines(stream), start=1):
         if not raw.strip():
             continue
         loc = f"line {lineno}"

@@ -56,6 +56,7 @@ from .base import (
     get_str,
     gunzip,
     iter_json_lines,
+    read_lines,
 )
 from .prowler import safe_datetime
 
@@ -193,7 +194,7 @@ class _Lines:
         self.server_log = 0
 
     def __iter__(self) -> Iterator[bytes]:
-        for raw in self.stream:
+        for raw in read_lines(self.stream):
             if raw.lstrip(b"\xef\xbb\xbf \t").startswith(b"{"):
                 yield raw
                 continue

@@ -1072,3 +1072,28 @@ def test_a_gzip_that_decompresses_past_the_limit_is_refused_as_it_is_read(format
     # Within the limit the same log reads.
     monkeypatch.setattr(base, "MAX_INFLATED_BYTES", 6_000_000)
     assert list(get_parser(format_key)(io.BytesIO(bomb))) == []
+
+
+@pytest.mark.parametrize(
+    ("format_key", "sample"),
+    [
+        ("aws-cloudtrail", "aws-cloudtrail/generated_eventbridge.jsonl"),
+        ("vault-audit", "vault-audit/generated_audit.log"),
+        ("trufflehog", "trufflehog/README_example_output.jsonl"),
+        ("prowler", "prowler/real_defectdojo_v2_one_vuln.jsonl"),
+    ],
+)
+def test_a_line_past_16_mb_is_refused_before_it_is_read_whole(format_key, sample):
+    """A line is held whole (and copied by the JSON reader): a gzip-compressed log of a few
+    KB held a line of gigabytes. Refused at the line, whatever the line-based format."""
+    from hygiene.importers.base import MAX_LINE_BYTES
+
+    first = (Path(__file__).resolve().parents[2] / "fixtures" / sample).read_bytes()
+    first = first.splitlines()[0] + b"\n"
+    report = first + b'{"x": "' + b"a" * MAX_LINE_BYTES + b'"}\n'
+    for data in (gzip.compress(report), report):
+        if format_key not in ("aws-cloudtrail", "vault-audit") and data[:2] == b"\x1f\x8b":
+            continue  # only the rotators' logs may come gzip-compressed
+        with pytest.raises(ImportFormatError) as exc:
+            list(get_parser(format_key)(io.BytesIO(data)))
+        assert (exc.value.message, exc.value.location) == ("a line longer than 16 MB", "line 2")
