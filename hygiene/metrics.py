@@ -819,6 +819,12 @@ def trend(f: MetricFilters, *, findings: bool = True, now: datetime | None = Non
     counted per week as index range counts (finding_first_seen, finding_closed_at), which costs
     far less per finding than truncating each one's date; on SQLite (development) they are
     grouped by week like the others."""
+    today = timezone.localtime(_now(now)).date()
+    until = f.until or max(today, f.since or today)
+    if f.since and f.since < until - timedelta(weeks=TREND_WEEKS):
+        # The last TREND_WEEKS weeks of a longer range: one from 1970 (the filters allow it)
+        # was 53,744 weeks of two index counts each, and as many points in the chart.
+        f = replace(f, since=until - timedelta(weeks=TREND_WEEKS))
     i_where, i_params = _incident_where(f, dates=False)
     f_where, f_params = _finding_where(f, date_field=None)
     series = [
@@ -870,8 +876,7 @@ def trend(f: MetricFilters, *, findings: bool = True, now: datetime | None = Non
                 week, week_params = _week_date(f"{edge}({column})")
                 spans.append(f"SELECT {week} {sql}")
                 params += [*week_params, *sql_params]
-    today = timezone.localtime(_now(now)).date()
-    weeks_sql, weeks_params = _weeks_cte(f.since, f.until or max(today, f.since or today))
+    weeks_sql, weeks_params = _weeks_cte(f.since, until)
     params += weeks_params
     columns = [
         f"COALESCE(SUM(CASE WHEN name = '{name}' THEN n END), 0) AS {name}" for name, *_ in grouped
@@ -894,6 +899,9 @@ def trend(f: MetricFilters, *, findings: bool = True, now: datetime | None = Non
         row = dict.fromkeys(TREND_KEYS, 0) | {k: int(n) for k, n in zip(names, counts, strict=True)}
         weeks.append({"week": _as_date(monday).isoformat(), **row})
     return {"weeks": weeks}
+
+
+TREND_WEEKS = 520  # ten years of weeks in the trend at most
 
 
 def _in_range(qs: QuerySet, field_name: str, f: MetricFilters) -> QuerySet:

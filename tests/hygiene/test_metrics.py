@@ -495,6 +495,12 @@ def test_trend_has_every_week_of_a_filtered_range_with_zeros(world, frozen):
     assert not any(w[k] for w in weeks for k in metrics.TREND_KEYS)
     # All time with nothing at all: no weeks.
     assert metrics.trend(filters_from({"since": "", "secret_type": "jwt"}))["weeks"] == []
+    # A range of centuries: its last ten years of weeks (53,744 weeks before, for 1970-2999).
+    for narrowed in ({}, {"team": "payments"}):
+        params = {"since": "1970-01-01", "until": "2999-12-31", **narrowed}
+        weeks = metrics.trend(filters_from(params))["weeks"]
+        assert len(weeks) == metrics.TREND_WEEKS + 1
+        assert weeks[-1]["week"] == "2999-12-30"
 
 
 def test_trend_of_a_team_or_source_counts_only_its_findings(world, frozen):
