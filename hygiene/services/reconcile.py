@@ -9,6 +9,7 @@ an auditor's PASS resolves the same check on the same resource.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -85,6 +86,11 @@ _ROTATORS = {key: fmt.kind == "rotator" for key, fmt in FORMATS.items()}
 _AUDITORS = {key for key, fmt in FORMATS.items() if fmt.kind == "auditor"}
 
 
+# Set (transaction-local) around an INSERT whose rows' teams this run has locked itself: their
+# team triggers pass over them (migration 0028, which spells the same name).
+TEAMS_LOCKED = "leakline.teams_locked"
+
+
 class SourceGone(Exception):
     pass
 
@@ -109,6 +115,9 @@ class Reconciler:
         # Ownership rules as SQL (owners): [([(column, parameter), ...], team id), ...].
         self.owner_rules: list[tuple[list[tuple[str, str]], int]] = []
         self.owner_params: dict[str, str] = {}
+        # Whether the teams those give are locked by this transaction (owners): then the
+        # team triggers pass over the rows of its INSERTs (TEAMS_LOCKED).
+        self.teams_locked = False
 
     def sql(self, statement: str, params: dict | None = None) -> int:
         with connection.cursor() as cursor:
@@ -268,6 +277,10 @@ class Reconciler:
         # before; a known secret keeps its own (refresh_secret_stats).
         team = self.owner_sql("hygiene_stagedfinding")
         team = f"MIN({team})" if self.has_owners else team
+        with self.teams_checked_here():
+            return self._upsert_secrets(only, params, run_place, team)
+
+    def _upsert_secrets(self, only: str, params: dict, run_place: str, team: str) -> int:
         return self.sql(
             f"""
             INSERT INTO hygiene_secret (fingerprint, secret_type, preview, severity, validity,
@@ -321,6 +334,16 @@ class Reconciler:
             """,
             {**params, **self.owner_params},
         )
+
+    @contextlib.contextmanager
+    def teams_checked_here(self):
+        """Around an INSERT whose rows' teams owners() locked: their triggers pass over them."""
+        if not self.teams_locked:
+            yield
+            return
+        self.sql(f"SELECT set_config('{TEAMS_LOCKED}', 'on', true)")
+        yield
+        self.sql(f"SELECT set_config('{TEAMS_LOCKED}', 'off', true)")
 
     def secret_candidates(self) -> list[str] | None:
         """The fingerprints of the secrets that this run's rows could change, each row judged
@@ -601,17 +624,12 @@ class Reconciler:
             # rows, and only its (search_terms).
             self.sql(f"SELECT set_config('{search_terms.SKIP_SETTING}', 'on', true)")
             terms = search_terms.add_terms_sql("SELECT repo, path, rule, resource FROM new")
-            created = self.sql(
-                f"""
-                WITH new AS ({insert} RETURNING id, repo, path, rule, resource),
-                terms AS ({terms})
-                {sighting} SELECT id, %(now)s FROM new
-                """,
-                self.owner_params,
-            )
+            with self.teams_checked_here():
+                created = self._insert_with_terms(insert, terms, sighting)
             self.sql(f"SELECT set_config('{search_terms.SKIP_SETTING}', 'off', true)")
             return created
-        created = self.sql(insert, self.owner_params)
+        with self.teams_checked_here():
+            created = self.sql(insert, self.owner_params)
         self.sql(
             f"""{sighting} SELECT f.id, %(now)s FROM hygiene_finding f
             WHERE f.source_id = %(source)s AND f.first_seen_at = %(now)s
@@ -619,6 +637,16 @@ class Reconciler:
                               WHERE sg.finding_id = f.id)"""
         )
         return created
+
+    def _insert_with_terms(self, insert: str, terms: str, sighting: str) -> int:
+        return self.sql(
+            f"""
+            WITH new AS ({insert} RETURNING id, repo, path, rule, resource),
+            terms AS ({terms})
+            {sighting} SELECT id, %(now)s FROM new
+            """,
+            self.owner_params,
+        )
 
     def apply_tool_dismissals(self) -> list[tuple[int, int | None, str]]:
         """The tool's own triage (GitHub resolved as used_in_tests, detect-secrets audited
@@ -804,6 +832,17 @@ class Reconciler:
                     tests.append((column, f"owner_{i}_{column}"))
                     self.owner_params[f"owner_{i}_{column}"] = glob_to_regex(pattern)
             self.owner_rules.append((tests, int(rule.team_id)))
+        teams = {team for _, team in self.owner_rules} | {self.run.source.default_team_id}
+        teams.discard(None)
+        if self.pg and teams:
+            # What each new row's team trigger would do at commit (migration 0028), once per
+            # team: lock it, so that it can't be deleted before this run commits. A team
+            # deleted meanwhile (its rules with it) leaves the rows to their triggers.
+            locked = self.rows(
+                "SELECT id FROM hygiene_team WHERE id = ANY(%(teams)s) ORDER BY id FOR KEY SHARE",
+                {"teams": sorted(teams)},
+            )
+            self.teams_locked = len(locked) == len(teams)
 
     @property
     def has_owners(self) -> bool:
