@@ -302,6 +302,12 @@ def test_the_main_pages_fit_a_phone_screen(login, live_server, lead, team):
         assert page.evaluate(f"getComputedStyle(document.querySelector('{bar}')).position") == (
             "static"
         ), bar
+    # The filters' lists scroll in three rows each (all their rows made the panel 1,700 px
+    # tall before the first finding, with a few teams and sources).
+    heights = page.evaluate(
+        "[...document.querySelectorAll('form.filters select[multiple]')].map(s => s.offsetHeight)"
+    )
+    assert len(heights) == 4 and max(heights) <= 80, heights
 
 
 def test_an_auditors_finding_page(login, screenshot, page, live_server, lead, source, team):
