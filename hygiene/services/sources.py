@@ -3,7 +3,7 @@ to be shown once; only hashes (tokens) are kept."""
 
 import re
 import secrets as pysecrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -147,18 +147,37 @@ def source_token_revoke(*, token: SourceToken, by) -> SourceToken:
     return token
 
 
+# How long an old token keeps working when rotated with an overlap: a day for the CI jobs that
+# use it to get the new one.
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
 @transaction.atomic
 def source_token_rotate(
-    *, token: SourceToken, by, expires_at: datetime | None = None
+    *, token: SourceToken, by, expires_at: datetime | None = None, overlap: bool = False
 ) -> tuple[SourceToken, str]:
-    """A new token with the same name (and expiry unless given); the old one is revoked."""
+    """A new token with the same name (and expiry unless given); the old one is revoked, or,
+    with ``overlap``, expires in ROTATION_OVERLAP (sooner if it was to expire before)."""
     _require(by)
-    if token.revoked_at:
-        raise ValidationError("That token is revoked already; create a new one instead.")
+    if token.revoked_at or not token.is_usable():
+        raise ValidationError("That token is revoked or expired already; create a new one instead.")
     new, raw = source_token_create(
         source=token.source, by=by, name=token.name, expires_at=expires_at or _future(token)
     )
-    source_token_revoke(token=token, by=by)
+    if not overlap:
+        source_token_revoke(token=token, by=by)
+        return new, raw
+    until = timezone.now() + ROTATION_OVERLAP
+    if token.expires_at is None or token.expires_at > until:
+        SourceToken.objects.filter(pk=token.pk).update(expires_at=until)
+        token.expires_at = until
+    _log(
+        by,
+        "source.token_rotated",
+        f"Token {token.prefix}… replaced by {new.prefix}…; it works until"
+        f" {until:%Y-%m-%d %H:%M} UTC",
+        token.source,
+    )
     return new, raw
 
 

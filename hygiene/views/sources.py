@@ -189,7 +189,9 @@ def token_rotate(request, slug: str, pk: int):
     source = get_object_or_404(Source, slug=slug)
     token = get_object_or_404(SourceToken, pk=pk, source=source)
     try:
-        new, raw = services.source_token_rotate(token=token, by=request.user)
+        new, raw = services.source_token_rotate(
+            token=token, by=request.user, overlap=request.POST.get("overlap") == "1"
+        )
     except ValidationError as exc:
         return _error(request, 400, " ".join(exc.messages))
     return _shown_once(request, source, new_token=new, new_token_raw=raw, rotated=token)

@@ -1,7 +1,8 @@
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -30,7 +31,8 @@ def as_user(client, request):
 
 @pytest.fixture
 def token(source, lead):
-    token, _raw = services.source_token_create(source=source, by=lead, name="ci")
+    token, raw = services.source_token_create(source=source, by=lead, name="ci")
+    token._raw = raw  # for the tests that use it
     return token
 
 
@@ -50,6 +52,49 @@ def test_revoke_and_rotate(source, lead, token):
         services.source_token_rotate(token=token, by=lead)
     services.source_token_revoke(token=new, by=lead)
     assert authenticate_token(raw) is None
+
+
+def test_rotating_with_an_overlap_keeps_the_old_token_a_day(source, lead, token):
+    """CI jobs use the old token until they get the new one: rotated with an overlap it works
+    24 more hours (then it is refused as expired), not one minute more than it had."""
+    with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False):
+        old_raw = token._raw
+        new, raw = services.source_token_rotate(token=token, by=lead, overlap=True)
+        token.refresh_from_db()
+        assert token.state == "active" and token.revoked_at is None
+        assert token.expires_at == datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+        assert authenticate_token(old_raw).source_token == token
+        assert authenticate_token(raw).source_token == new
+    with time_machine.travel(datetime(2026, 11, 3, 9, 1, tzinfo=UTC), tick=False):
+        assert authenticate_token(old_raw) is None
+        assert authenticate_token(raw).source_token == new
+        with pytest.raises(ValidationError, match="expired already"):
+            services.source_token_rotate(token=token, by=lead, overlap=True)
+    # A token due to expire within the day keeps its own (earlier) expiry.
+    soon, _ = services.source_token_create(
+        source=source, by=lead, name="soon", expires_at=timezone.now() + timedelta(hours=2)
+    )
+    expiry = soon.expires_at
+    services.source_token_rotate(token=soon, by=lead, overlap=True)
+    soon.refresh_from_db()
+    assert soon.expires_at == expiry
+
+
+def test_the_page_rotates_with_an_overlap_and_says_until_when(source, token, as_user, client):
+    as_user("lead")
+    page = client.get(f"/sources/{source.slug}/").content.decode()
+    assert 'data-testid="rotate-token-overlap"' in page
+    response = client.post(
+        f"/sources/{source.slug}/tokens/{token.pk}/rotate/",
+        {"overlap": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    token.refresh_from_db()
+    assert token.revoked_at is None and token.expires_at is not None
+    assert f"which works until {timezone.localtime(token.expires_at):%Y-%m-%d %H:%M}" in (
+        response.content.decode()
+    )
 
 
 def test_expired_tokens_stop_working(source, lead):
