@@ -786,17 +786,20 @@ def incident_close(
         IncidentSecret.objects.filter(incident=incident, active=True).update(active=False)
         _event(incident, "closed", "Incident closed", actor=by, summary=summary[:MAX_TEXT])
         if resolve_findings:
-            from hygiene.services.triage import findings_set_status
+            from hygiene.services.triage import TriageError, findings_set_status
 
-            findings_set_status(
-                findings_qs=Finding.objects.filter(
-                    secret__in=incident.secrets.all(),
-                    status__in=(FindingStatus.OPEN, FindingStatus.TRIAGED),
-                ),
-                by=by,
-                status=FindingStatus.RESOLVED,
-                comment=f"{incident.reference} closed: {summary}"[:1000],
-            )
+            try:
+                findings_set_status(
+                    findings_qs=Finding.objects.filter(
+                        secret__in=incident.secrets.all(),
+                        status__in=(FindingStatus.OPEN, FindingStatus.TRIAGED),
+                    ),
+                    by=by,
+                    status=FindingStatus.RESOLVED,
+                    comment=f"{incident.reference} closed: {summary}"[:1000],
+                )
+            except TriageError as exc:  # (past the bulk limit): the close is undone, said why
+                raise IncidentError(" ".join(exc.messages)) from None
     return incident
 
 

@@ -276,13 +276,16 @@ def _all(ids: list[list[int]]) -> list[int]:
 # --- pages out of date --------------------------------------------------------------------
 #
 # A triage page renders an "as of" marker (the time it was rendered) and its actions send it
-# back. Every write to a finding, a person's or an import's, sets its updated_at: a finding
-# whose updated_at is later than the marker changed after the person acting last saw it, and
-# the action leaves it as it is and says so (who did what, when). That is one condition on the
-# row's own column, so the UPDATE rechecks it on the row it locked: a decision committed while
-# the action waited for the lock counts too. "Select all matching" acts on the filter, not on
-# rows: it means everything the filter matches now except what changed or appeared after the
-# page was rendered (you act on what you saw; reload to act on the rest).
+# back. Every person's decision on a finding sets its updated_at, and so does an import that
+# reopens, dismisses or re-rates it (stamped with its run's start: a long import that began
+# before the page was rendered is not seen as later; being marked missing doesn't count): a
+# finding whose updated_at is later than the marker changed after the person acting last saw
+# it, and the action leaves it as it is and says so (who did what, when). That is one
+# condition on the row's own column, so the UPDATE rechecks it on the row it locked: a
+# decision committed while the action waited for the lock counts too. "Select all matching"
+# acts on the filter, not on rows: it means everything the filter matches now except what
+# changed or appeared after the page was rendered (you act on what you saw; reload to act on
+# the rest).
 
 STALE_NOTES = 5  # findings named one by one in the message; the rest are counted
 

@@ -326,6 +326,21 @@ def test_closing_can_resolve_the_open_findings_of_its_secrets(lead, aws_incident
     assert TimelineEvent.objects.filter(finding=resolved, kind="finding.status").exists()
 
 
+def test_closing_with_more_findings_than_a_bulk_action_takes_says_so(
+    lead, aws_incident, source, monkeypatch
+):
+    from hygiene.services import triage
+
+    monkeypatch.setattr(triage, "BULK_LIMIT", 1)
+    secret = aws_incident.secrets.get()
+    make_finding(secret, source), make_finding(secret, source)
+    finish_required(aws_incident, lead)
+    with pytest.raises(IncidentError):
+        incident_close(incident=aws_incident, by=lead, summary="done", resolve_findings=True)
+    aws_incident.refresh_from_db()
+    assert aws_incident.status != "closed"  # nothing half-done
+
+
 def test_closing_leaves_the_findings_unless_asked(lead, aws_incident, source):
     finding = make_finding(aws_incident.secrets.get(), source)
     finish_required(aws_incident, lead)
