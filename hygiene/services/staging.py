@@ -36,6 +36,7 @@ from hygiene.services.staged_rows import (
     BUMP,
     FINDING_COLUMNS,
     REFERENCE_COLUMNS,
+    CopyText,
     StageCounts,
     StagedRows,
     _clip,
@@ -45,6 +46,12 @@ from hygiene.services.staged_rows import (
 
 log = logging.getLogger(__name__)
 _READ_BUFFER = 1024 * 1024
+# Staged references wait in memory until the report is staged (or this many are held: ~20 MB):
+# writing them ends the findings' COPY, and each end waits for the server to take in all that
+# was sent. Written with every batch (a quarter of gitleaks' rules name an AWS key id), that
+# was 20 waits, 0.4 s of a 100,000-finding report's parse, instead of the server storing the
+# rows while Python reads the next ones.
+REFERENCES_HELD = 50_000
 
 
 class EventsRefused(ImportFormatError):
@@ -74,6 +81,7 @@ class Stager(StagedRows):
         # statement on the connection (references, events) and at the end.
         self._copy = None
         self._copy_contexts: ExitStack | None = None
+        self._copy_text = CopyText()
 
     def add_all(self, items: Iterable, other_half: OtherHalf | None = None) -> StageCounts:
         """Stage every item, then (with ``other_half``) the rows the child staged from the rest
@@ -124,7 +132,7 @@ class Stager(StagedRows):
         elif isinstance(item, Observation):
             self.add_observation(item)
         if len(self.findings) >= BATCH or len(self.events) >= BATCH:
-            self.flush()
+            self.flush(final=False)
 
     def merge(
         self, keys: list[tuple[str, bool, bool]], data: bytes, references: list[tuple]
@@ -153,19 +161,21 @@ class Stager(StagedRows):
         if data:
             self._findings_copy().write(data)
         self.references.extend(references)
-        if len(self.references) >= BATCH:
-            self.flush()
+        if len(self.references) >= REFERENCES_HELD:
+            self.flush(final=False)
 
-    def flush(self) -> None:
+    def flush(self, final: bool = True) -> None:
+        """Write what is pending; references only when ``final`` or past REFERENCES_HELD
+        (writing them ends the findings' COPY)."""
         if self.findings:
             if self.pg:
-                copy = self._findings_copy()
-                for row in self.findings:
-                    copy.write_row(row)
+                # As text, as the child's rows come (merge): Copy.write_row would hold the
+                # last rows in its buffer, and a write() of the child's rows would pass them.
+                self._findings_copy().write(self._copy_text.rows(self.findings))
             else:
                 self._write("hygiene_stagedfinding", FINDING_COLUMNS, self.findings)
             self.findings = []
-        if self.references:
+        if self.references and (final or len(self.references) >= REFERENCES_HELD):
             self._end_copy()
             self._write("hygiene_stagedreference", REFERENCE_COLUMNS, self.references)
             self.references = []
@@ -409,7 +419,7 @@ class OtherHalf:
             raise ImportFormatError(message, self._relocate(message, location, items_before))
         # Our rows first: where the report repeats a secret, its first row (the lowest staged
         # id) gives the secret its type and preview, as in one process.
-        stager.flush()
+        stager.flush(final=False)
         self.rows.seek(0)
         try:
             # Pickles our own child wrote (it is trusted as this process is).

@@ -101,8 +101,11 @@ def sources(*slugs: str) -> list[Source]:
     ]
 
 
-def test_a_report_parsed_in_two_stores_what_one_process_stores(settings, forks, monkeypatch):
-    monkeypatch.setattr(staging, "BATCH", 7)  # many batches each side, references between
+@pytest.mark.parametrize("held", [5, staging.REFERENCES_HELD])
+def test_a_report_parsed_in_two_stores_what_one_process_stores(settings, forks, monkeypatch, held):
+    monkeypatch.setattr(staging, "BATCH", 7)  # many batches each side
+    # References written between batches (and while the child's rows are taken), or at the end.
+    monkeypatch.setattr(staging, "REFERENCES_HELD", held)
     findings = report(300)
     # The same secrets in both halves, one finding repeated exactly (one finding), and values
     # that COPY text must escape (tabs, newlines, backslashes) in the child's half.
@@ -223,6 +226,22 @@ def test_a_secret_in_both_halves_is_typed_by_its_first_finding(settings, forks, 
     run_import(source, reports.gitleaks(findings), settings, IN_TWO)
     assert len(forks) == 1
     assert Secret.objects.get(fingerprint=fingerprint(value)).secret_type == "api-key"
+
+
+def test_a_secret_first_found_late_in_the_first_half_keeps_its_first_type(settings, forks, source):
+    # No references anywhere (no AWS key ids), so nothing ends the COPY before the child's
+    # rows are taken: our last rows, formatted but not yet sent, still come before them.
+    findings = [
+        {"secret": f"ghp_{i:036d}", "rule": "github-pat", "file": f"f{i}.py", "line": 1}
+        for i in range(200)
+    ]
+    value = "7f3a" * 10  # no well-known prefix: each rule's own type
+    findings[98].update(secret=value, rule="generic-api-key")
+    findings[150].update(secret=value, rule="slack-webhook-url")
+    run_import(source, reports.gitleaks(findings), settings, IN_TWO)
+    assert len(forks) == 1
+    assert Secret.objects.get(fingerprint=fingerprint(value)).secret_type == "api-key"
+    assert not SecretReference.objects.exists()
 
 
 @pytest.mark.parametrize(
