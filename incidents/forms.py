@@ -8,7 +8,13 @@ from django.contrib.auth import get_user_model
 from django.forms import formset_factory
 
 from incidents.models import Role, StepAction
-from incidents.services import MAX_DEADLINE, SEVERITIES
+from incidents.services import (
+    MANAGER_STEP_ERROR,
+    MAX_DEADLINE,
+    SEVERITIES,
+    STEP_ROLES,
+    step_role,
+)
 
 User = get_user_model()
 
@@ -168,6 +174,19 @@ class DeadlineField(forms.DurationField):
         return super().to_python(value)
 
 
+class StepRoleField(forms.ChoiceField):
+    """Who does a step: a security lead or an engineer. A posted "manager" (the editor offered
+    it once) is told why, not Django's "not one of the available choices"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=[(role.value, role.label) for role in STEP_ROLES], **kwargs)
+
+    def validate(self, value):
+        if value == Role.MANAGER:
+            raise forms.ValidationError(MANAGER_STEP_ERROR, code="manager")
+        super().validate(value)
+
+
 class PlaybookStepForm(forms.Form):
     position = forms.IntegerField(min_value=1, max_value=999)
     action = forms.ChoiceField(choices=StepAction.choices)
@@ -177,7 +196,7 @@ class PlaybookStepForm(forms.Form):
     depends_on = forms.CharField(
         required=False, max_length=100, help_text="Positions, comma-separated."
     )
-    default_role = forms.ChoiceField(choices=Role.choices)
+    default_role = StepRoleField()
     deadline_critical = DeadlineField(help_text="e.g. 30m, 4h, 7d or 1d 12h")
     deadline_high = DeadlineField()
     deadline_medium = DeadlineField()
@@ -222,7 +241,8 @@ def playbook_step_initial(playbook) -> list[dict]:
             "instructions": s.instructions,
             "required": s.required,
             "depends_on": ", ".join(str(p) for p in s.depends_on or []),
-            "default_role": s.default_role,
+            # What new incidents get: a legacy "manager" shows (and saves) as engineer.
+            "default_role": step_role(s.default_role),
             "deadline_critical": s.deadline_critical,
             "deadline_high": s.deadline_high,
             "deadline_medium": s.deadline_medium,

@@ -40,6 +40,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from hygiene import jobs, roles
+from hygiene.login_throttle import email_delivers
 from incidents.models import (
     IncidentStatus,
     Notification,
@@ -59,6 +60,7 @@ WEBHOOK_TIMEOUT_SECONDS = 10
 SEND_JOB = "incidents.notifications.send_notification"
 SEND_QUEUE = "notifications"
 DIGEST_MAX_ITEMS = 50
+NO_MAIL_SERVER = "no mail server configured (EMAIL_HOST)"
 
 
 class TransportError(Exception):
@@ -72,6 +74,10 @@ class TransportError(Exception):
 
 class EmailTransport:
     def send(self, notification: Notification) -> None:
+        if not email_delivers():
+            # Without EMAIL_HOST the settings pick the dummy backend, which "sends" by dropping
+            # the message: recorded as sent, the incident would say the team was told.
+            raise TransportError(NO_MAIL_SERVER, permanent=True)
         message = EmailMessage(
             subject=notification.subject,
             body=notification.body,
@@ -468,6 +474,8 @@ def _record_failure(notification: Notification, error: str, *, permanent: bool =
             attempts=notification.attempts,
         ).update(**changes)
         if updated and give_up and notification.incident_id:
+            # Naming the address undoes the escalation entry's "notified …" for that person.
+            to = f" to {notification.recipient}" if notification.channel == EMAIL else ""
             TimelineEvent.objects.create(
                 incident_id=notification.incident_id,
                 step_id=notification.step_id,
@@ -475,7 +483,7 @@ def _record_failure(notification: Notification, error: str, *, permanent: bool =
                 actor_label="notifications",
                 message=(
                     f"Could not deliver the {notification.kind} {notification.channel} "
-                    f"notification after {notification.attempts} attempt(s): {error[:200]}"
+                    f"notification{to} after {notification.attempts} attempt(s): {error[:200]}"
                 ),
                 data={"notification": notification.pk},
             )

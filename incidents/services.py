@@ -34,6 +34,7 @@ from incidents.models import (
     IncidentSecret,
     IncidentStatus,
     Playbook,
+    Role,
     Step,
     StepAction,
     TimelineEvent,
@@ -44,6 +45,12 @@ User = get_user_model()
 DUE_SOON_FRACTION = 0.75
 MAX_TEXT = 1000
 SEVERITIES = [s for s in Severity.values if s != Severity.INFO]
+# Who a playbook step is for. Managers review metrics and change nothing (hygiene.roles), so a
+# step of theirs would wait on nobody who may do it.
+STEP_ROLES = (Role.LEAD, Role.ENGINEER)
+MANAGER_STEP_ERROR = (
+    "Managers review metrics and can't act on steps: choose Security lead or Engineer."
+)
 
 
 class IncidentError(Exception):
@@ -72,6 +79,12 @@ def can_work(user, incident: Incident) -> bool:
     if incident.participants.filter(pk=user.pk).exists():
         return True
     return incident.steps.filter(assignee=user).exists()
+
+
+def step_role(default_role: str) -> str:
+    """The role an incident's step takes from its playbook step. A "manager" default, saved
+    before the editor refused it, becomes the model's default, the engineer."""
+    return default_role if default_role in STEP_ROLES else Role.ENGINEER
 
 
 def _require_manage(user) -> None:
@@ -336,7 +349,7 @@ def incident_open(
                     instructions=ps.instructions,
                     required=ps.required,
                     depends_on=list(ps.depends_on or []),
-                    role=ps.default_role,
+                    role=step_role(ps.default_role),
                     deadline=deadline,
                     started_at=now,
                     due_at=due_at,
@@ -1072,6 +1085,8 @@ def playbook_save_version(
     if len(set(positions)) != len(positions):
         raise IncidentError("Two steps have the same position.")
     for s in steps:
+        if s.get("default_role", Role.ENGINEER) not in STEP_ROLES:
+            raise IncidentError(f"Step {s['position']}: {MANAGER_STEP_ERROR}")
         for dep in s.get("depends_on") or []:
             if dep == s["position"]:
                 raise IncidentError(f"Step {dep} can't depend on itself.")

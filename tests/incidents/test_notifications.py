@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import connection
+from django.urls import reverse
 
 from incidents import notifications
 from incidents.models import Notification, NotificationStatus, TimelineEvent
@@ -301,6 +302,30 @@ def test_an_alert_reaches_assignee_owner_and_webhook_once(
     assert len(notify_alert(step=step, message="Another failure", event_key="evt-2")) == 3
     with pytest.raises(ValueError):
         notify_alert(step=step, message="   ")
+
+
+def test_without_a_mail_server_emails_fail_saying_so_on_the_incident_page(
+    client, settings, make_step, engineer, lead, hooked_team, webhook_server
+):
+    # No EMAIL_HOST: the settings pick the dummy backend, which drops every message. "Sent"
+    # would tell a lead reading the incident that the team was told.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+    step = make_step(assignee=engineer, owner=lead)
+    notify_alert(step=step, message="Rotation failed at the rotator")
+    assert send_pending() == {"failed": 2, "sent": 1}
+    emails = Notification.objects.filter(channel="email")
+    assert {(n.status, n.last_error) for n in emails} == {
+        ("failed", "no mail server configured (EMAIL_HOST)")
+    }
+    assert Notification.objects.get(channel="webhook").status == "sent"  # Slack still told
+    assert len(webhook_server.deliveries) == 1
+    client.force_login(lead)
+    html = client.get(reverse("incident_detail", args=[step.incident_id])).content.decode()
+    for address in ("erik@example.com", "lena@example.com"):
+        assert (
+            f"Could not deliver the alert email notification to {address} after 1 attempt(s): "
+            "no mail server configured (EMAIL_HOST)"
+        ) in html
 
 
 def test_the_digest_lists_each_persons_due_and_overdue_steps_once_a_day(

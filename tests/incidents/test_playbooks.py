@@ -175,6 +175,16 @@ def test_editing_a_stale_version_or_with_bad_steps_is_refused(lead):
         playbook_save_version(playbook=current, by=lead, name="GitHub", description="", steps=[])
 
 
+def test_a_step_for_managers_is_refused(lead):
+    # Managers change nothing: whoever saves a playbook, a step must be a lead's or an engineer's.
+    current = playbook_for("github-token")
+    steps = _steps_payload(current)
+    steps[1]["default_role"] = "manager"
+    with pytest.raises(IncidentError, match=r"Step 2: Managers review metrics and can't act"):
+        playbook_save_version(playbook=current, by=lead, name="GitHub", description="", steps=steps)
+    assert playbook_for("github-token") == current  # nothing saved
+
+
 def test_steps_waiting_on_each_other_or_absurd_deadlines_are_refused(lead):
     current = playbook_for("github-token")
     save = lambda steps: playbook_save_version(  # noqa: E731

@@ -375,6 +375,68 @@ def test_playbook_pages_and_edit_saves_a_new_version(client, lead, engineer):
     assert 'value="1m 30s"' in page
 
 
+def _edit_post(formset) -> dict:
+    """The editor's form as a browser posts it back unchanged."""
+    data = {"name": "AWS access key", "description": ""}
+    data.update(
+        {
+            "steps-TOTAL_FORMS": str(len(formset.initial)),
+            "steps-INITIAL_FORMS": str(len(formset.initial)),
+            "steps-MIN_NUM_FORMS": "0",
+            "steps-MAX_NUM_FORMS": "40",
+        }
+    )
+    for i, initial in enumerate(formset.initial):
+        for key, value in initial.items():
+            if key == "required":
+                if value:
+                    data[f"steps-{i}-required"] = "on"
+            else:
+                data[f"steps-{i}-{key}"] = str(value) if hasattr(value, "total_seconds") else value
+    return data
+
+
+def role_options(html, i):
+    select = re.search(rf'<select name="steps-{i}-default_role".*?</select>', html, re.S)
+    return re.findall(r'<option value="(\w+)"( selected)?>', select.group(0))
+
+
+def test_the_playbook_editor_offers_no_manager_role_and_says_why(client, lead):
+    client.force_login(lead)
+    edit = client.get(reverse("playbook_edit", args=["aws-access-key"]))
+    html = edit.content.decode()
+    # Managers review metrics: a step of theirs would wait on nobody who may do it.
+    assert role_options(html, 0) == [("lead", ""), ("engineer", " selected")]
+    data = _edit_post(edit.context["formset"])
+    data["steps-1-default_role"] = "manager"
+    response = client.post(reverse("playbook_edit", args=["aws-access-key"]), data)
+    assert response.status_code == 400
+    assert "Managers review metrics and can&#x27;t act on steps" in response.content.decode()
+    assert Playbook.objects.filter(slug="aws-access-key").count() == 1
+    data["steps-1-default_role"] = "lead"
+    assert client.post(reverse("playbook_edit", args=["aws-access-key"]), data).status_code == 302
+    new = Playbook.objects.get(slug="aws-access-key", is_current=True)
+    assert new.steps.get(position=2).default_role == "lead"
+
+
+def test_a_manager_step_saved_before_is_the_engineers(client, lead, team):
+    # The editor offered "Manager" once; such rows may exist. New incidents give the step to
+    # engineers, and the editor shows (and saves) what incidents get.
+    playbook = Playbook.objects.get(slug="aws-access-key", is_current=True)
+    playbook.steps.filter(position=1).update(default_role="manager")
+    incident = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
+    client.force_login(lead)
+    html = client.get(url("incident_detail", incident)).content.decode()
+    assert "Unassigned (Manager)" not in html
+    assert step(incident, 1).get_role_display() == "Engineer"
+    edit = client.get(reverse("playbook_edit", args=["aws-access-key"]))
+    assert role_options(edit.content.decode(), 0) == [("lead", ""), ("engineer", " selected")]
+    data = _edit_post(edit.context["formset"])
+    assert client.post(reverse("playbook_edit", args=["aws-access-key"]), data).status_code == 302
+    new = Playbook.objects.get(slug="aws-access-key", is_current=True)
+    assert new.steps.get(position=1).default_role == "engineer"
+
+
 def test_managers_and_outsiders(client, manager, outsider, aws_incident):
     client.force_login(manager)
     assert client.get(reverse("incident_list")).status_code == 200
