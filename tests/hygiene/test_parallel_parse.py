@@ -217,31 +217,32 @@ def test_the_first_of_two_findings_at_one_place_is_kept_as_in_one_process(settin
     assert Finding.objects.get(source=two, path=findings[20]["file"]).rule == findings[20]["rule"]
 
 
-def test_a_secret_in_both_halves_is_typed_by_its_first_finding(settings, forks, source):
-    # As in one process: the first row of a secret (the lowest staged id) gives its type.
-    findings = report(200)
-    value = "7f3a" * 10  # no well-known prefix: each rule's own type
-    findings[90].update(secret=value, rule="generic-api-key")
-    findings[190].update(secret=value, rule="slack-webhook-url")
-    run_import(source, reports.gitleaks(findings), settings, IN_TWO)
-    assert len(forks) == 1
-    assert Secret.objects.get(fingerprint=fingerprint(value)).secret_type == "api-key"
-
-
-def test_a_secret_first_found_late_in_the_first_half_keeps_its_first_type(settings, forks, source):
-    # No references anywhere (no AWS key ids), so nothing ends the COPY before the child's
-    # rows are taken: our last rows, formatted but not yet sent, still come before them.
-    findings = [
+def github_tokens(n: int) -> list[dict]:
+    return [
         {"secret": f"ghp_{i:036d}", "rule": "github-pat", "file": f"f{i}.py", "line": 1}
-        for i in range(200)
+        for i in range(n)
     ]
+
+
+@pytest.mark.parametrize(
+    "findings, first, again",
+    [
+        pytest.param(report(200), 90, 190, id="aws-key-references-between"),
+        # No references (no AWS key ids), so nothing ends the COPY before the child's rows
+        # are taken: our last rows, formatted but not yet sent, still come before them.
+        pytest.param(github_tokens(200), 98, 150, id="late-in-the-first-half"),
+    ],
+)
+def test_a_secret_in_both_halves_is_typed_by_its_first_finding(
+    settings, forks, source, findings, first, again
+):
+    # As in one process: the first row of a secret (the lowest staged id) gives its type.
     value = "7f3a" * 10  # no well-known prefix: each rule's own type
-    findings[98].update(secret=value, rule="generic-api-key")
-    findings[150].update(secret=value, rule="slack-webhook-url")
+    findings[first].update(secret=value, rule="generic-api-key")
+    findings[again].update(secret=value, rule="slack-webhook-url")
     run_import(source, reports.gitleaks(findings), settings, IN_TWO)
     assert len(forks) == 1
     assert Secret.objects.get(fingerprint=fingerprint(value)).secret_type == "api-key"
-    assert not SecretReference.objects.exists()
 
 
 @pytest.mark.parametrize(
