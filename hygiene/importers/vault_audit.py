@@ -32,7 +32,9 @@ header ("Jun 26 04:12:45 host vault[812]: ") when the syslog device's messages a
 the same process (and so does a container's log when an audit device writes to stdout): hclog
 lines ("2026-11-29T03:12:00.123Z [INFO]  core: ...", or hclog JSON with "@level"/"@message"),
 their "  | " continuation lines and the startup banner are skipped. Any other line that is not
-an audit entry is an error, and so is a log holding no audit entry at all.
+an audit entry is an error, and so is a log holding no audit entry at all. The log as jq shows
+it is read too: entries pretty-printed one after another (``jq . audit.log``) or in one array
+(``jq -s``).
 Values in the log are HMAC'd; request.data and response.data are
 never read.
 See docs/formats/vault-audit.md.
@@ -58,6 +60,7 @@ from .base import (
     iter_json_lines,
     read_lines,
 )
+from .leakline import stream_json
 from .prowler import safe_datetime
 
 DEFAULT_KV_MOUNTS = ("secret", "kv")
@@ -92,6 +95,13 @@ def parse(stream: IO[bytes], *, kv_mounts: Iterable[str] | None = None) -> Itera
 
 def _parse(stream: IO[bytes], mounts: set[str]) -> Iterator[Item]:
     stream, char = first_char(stream)
+    head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
+    first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
+    if char == "[" or first_line == b"{":
+        # The log as jq shows it: ``jq . audit.log`` writes each entry over many lines (an
+        # entry alone is never just "{"), ``jq -s`` all of them in one array.
+        yield from _parse_documents(stream, mounts, array=char == "[")
+        return
     if char != "{":
         head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
         first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
@@ -113,6 +123,31 @@ def _parse(stream: IO[bytes], mounts: set[str]) -> Iterator[Item]:
             "not its audit log (an audit device's file, socket or syslog output)",
             "line 1",
         )
+
+
+def _parse_documents(stream: IO[bytes], mounts: set[str], array: bool) -> Iterator[Item]:
+    """Entries one after another as JSON documents (pretty-printed), or the items of one array;
+    streamed, one entry at a time."""
+    target = "item" if array else ""
+    entries = 0
+    for kind, _prefix, value in stream_json(
+        stream, {target}, watch={target}, multiple_values=not array
+    ):
+        if kind == "begin":
+            if value != "an object":
+                raise ImportFormatError(
+                    f"expected a Vault audit entry (an object), found {value}",
+                    f"entry {entries + 1}",
+                )
+            continue
+        entries += 1
+        if _is_server_log_object(value):
+            continue
+        event = _entry(value, f"entry {entries}", mounts)
+        if event is not None:
+            yield event
+    if not entries:
+        raise ImportFormatError(NO_ENTRY, "line 1")
 
 
 NO_ENTRY = 'expected Vault audit JSON lines (one object per line, with "type" request or response)'

@@ -306,9 +306,8 @@ def test_wrong_format_other_tools():
     assert err.location == "line 1"
     assert "not a Vault audit entry" in err.message
     prowler = (FIXTURES / "prowler" / "example_output_aws.ocsf.json").read_bytes()
-    assert expect_error(prowler).location == "line 1"
-    pretty = json.dumps(response("secret/data/a"), indent=2).encode()
-    assert expect_error(pretty).location.startswith("line 1")
+    err = expect_error(prowler)  # an array, read as jq -s would write a log
+    assert (err.location, "not a Vault audit entry" in err.message) == ("entry 1", True)
 
 
 def test_wrong_shapes():
@@ -635,3 +634,42 @@ def test_a_log_raw_device_keeps_its_raw_values_out_of_the_events():
         for raw in (token, written, issued):
             assert raw not in repr(event)
         assert event.actor == "approle"
+
+
+def jq_forms(name: str) -> dict[str, bytes]:
+    """The log as jq shows it: each entry pretty-printed (``jq . audit.log``), and all of them
+    in one array (``jq -s .``)."""
+    entries = [json.loads(line) for line in (VAULT / name).read_bytes().splitlines() if line]
+    return {
+        "pretty": "".join(json.dumps(e, indent=2) + "\n" for e in entries).encode(),
+        "array": json.dumps(entries, indent=2).encode(),
+    }
+
+
+@pytest.mark.parametrize("form", ["pretty", "array"])
+def test_a_log_as_jq_shows_it_gives_the_same_events(form):
+    data = jq_forms("generated_audit.log")[form]
+    assert summary(parse(io.BytesIO(data))) == summary(load("generated_audit.log"))
+    assert [e.event_id for e in parse(io.BytesIO(data))] == [
+        e.event_id for e in load("generated_audit.log")
+    ]
+
+
+@pytest.mark.parametrize(
+    "data, message, location",
+    [
+        (
+            b'{\n  "type": "response",\n  "time": 5\n}\n{\n  "type"',
+            "malformed or truncated",
+            "byte",
+        ),
+        (b'{\n  "type": "response"\n}\n[\n  1\n]\n', "found an array", "entry 2"),
+        (b"[\n  1\n]\n", "found a number", "entry 1"),
+        (b'{\n  "type": "reply"\n}\n', "type should be request or response", "entry 1"),
+        (b"[]", "expected Vault audit JSON lines", "line 1"),
+    ],
+)
+def test_a_log_as_jq_shows_it_with_errors_says_where(data, message, location):
+    with pytest.raises(ImportFormatError) as exc:
+        list(parse(io.BytesIO(data)))
+    assert message in exc.value.message and location in exc.value.location
