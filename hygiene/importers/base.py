@@ -448,6 +448,36 @@ def read_lines(stream: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes
         yield raw
 
 
+def pretty_printed(stream: IO[bytes]) -> bool:
+    """Whether JSON lines were shown through jq (``jq .``): objects one after another, each
+    over many lines. Its first line is a lone "{", which no JSON line is. (``stream`` has
+    ``peek``: first_char's.)"""
+    head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip() == b"{"
+
+
+def iter_json_documents(
+    stream: IO[bytes], *, array: bool = False, what: str = "an object"
+) -> Iterator[tuple[str, Any]]:
+    """Objects one after another, however each is laid out (``jq .``'s output), as
+    ("object N", object); or, with ``array``, the objects of one array (``jq -s``), as
+    ("$[i]", object). Streamed: one object in memory at a time."""
+    from .leakline import stream_json  # (leakline builds on this module)
+
+    target = "item" if array else ""
+    count = 0
+    for kind, _prefix, value in stream_json(
+        stream, {target}, watch={target}, multiple_values=not array
+    ):
+        where = f"$[{count}]" if array else f"object {count + 1}"
+        if kind == "begin":
+            if value != "an object":
+                raise ImportFormatError(f"expected {what}, found {value}", where)
+            continue
+        count += 1
+        yield where, value
+
+
 def iter_json_lines(stream: IO[bytes], max_depth: int = 64) -> Iterator[tuple[str, Any]]:
     """JSON lines: yields ("line N", object) for each non-blank line (``stream`` a binary
     stream, or lines already read: read_lines)."""

@@ -37,6 +37,8 @@ from .base import (
     Reference,
     first_char,
     iter_json_array,
+    iter_json_documents,
+    pretty_printed,
     read_lines,
     type_name,
 )
@@ -171,6 +173,8 @@ def parse(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
 def _records(stream: IO[bytes], ch: str, where: list[str]) -> Iterator[Item]:
     if ch == "[":
         records = iter_json_array(stream, max_depth=MAX_DEPTH)
+    elif ch == "{" and pretty_printed(stream):  # the output piped through jq
+        records = iter_json_documents(stream, what="a finding object")
     elif ch == "{":
         records = _json_lines(stream, where)
     else:

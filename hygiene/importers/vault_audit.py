@@ -57,10 +57,11 @@ from .base import (
     first_char,
     get_str,
     gunzip,
+    iter_json_documents,
     iter_json_lines,
+    pretty_printed,
     read_lines,
 )
-from .leakline import stream_json
 from .prowler import safe_datetime
 
 DEFAULT_KV_MOUNTS = ("secret", "kv")
@@ -95,9 +96,7 @@ def parse(stream: IO[bytes], *, kv_mounts: Iterable[str] | None = None) -> Itera
 
 def _parse(stream: IO[bytes], mounts: set[str]) -> Iterator[Item]:
     stream, char = first_char(stream)
-    head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
-    first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
-    if char == "[" or first_line == b"{":
+    if char == "[" or pretty_printed(stream):
         # The log as jq shows it: ``jq . audit.log`` writes each entry over many lines (an
         # entry alone is never just "{"), ``jq -s`` all of them in one array.
         yield from _parse_documents(stream, mounts, array=char == "[")
@@ -126,24 +125,12 @@ def _parse(stream: IO[bytes], mounts: set[str]) -> Iterator[Item]:
 
 
 def _parse_documents(stream: IO[bytes], mounts: set[str], array: bool) -> Iterator[Item]:
-    """Entries one after another as JSON documents (pretty-printed), or the items of one array;
-    streamed, one entry at a time."""
-    target = "item" if array else ""
     entries = 0
-    for kind, _prefix, value in stream_json(
-        stream, {target}, watch={target}, multiple_values=not array
-    ):
-        if kind == "begin":
-            if value != "an object":
-                raise ImportFormatError(
-                    f"expected a Vault audit entry (an object), found {value}",
-                    f"entry {entries + 1}",
-                )
-            continue
+    for where, entry in iter_json_documents(stream, array=array, what="a Vault audit entry"):
         entries += 1
-        if _is_server_log_object(value):
+        if _is_server_log_object(entry):
             continue
-        event = _entry(value, f"entry {entries}", mounts)
+        event = _entry(entry, where, mounts)
         if event is not None:
             yield event
     if not entries:

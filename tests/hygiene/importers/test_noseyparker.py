@@ -667,3 +667,27 @@ def test_another_tools_records_with_a_type_are_refused_not_skipped(other):
         run(other)
     assert error.value.message.startswith("not a Nosey Parker finding")
     assert error.value.location in ("line 1", "$[0]")
+
+
+def test_jsonl_piped_through_jq_gives_the_same_findings():
+    data = (HERE / "real_defectdojo_0_22_git.jsonl").read_bytes()
+    pretty = b"".join(
+        json.dumps(json.loads(line), indent=2).encode() + b"\n" for line in data.splitlines()
+    )
+    assert list(parse(io.BytesIO(pretty))) == list(parse(io.BytesIO(data)))
+    with pytest.raises(ImportFormatError) as exc:
+        list(parse(io.BytesIO(pretty + b"[\n  1\n]\n")))
+    assert (exc.value.message, exc.value.location) == (
+        "expected an object, found an array",
+        f"object {len(data.splitlines()) + 1}",
+    )
+
+
+def test_a_broken_report_of_ours_is_not_told_to_use_our_format():
+    data = (HERE / "real_defectdojo_0_22_git.jsonl").read_bytes()
+    first, rest = data.split(b"\n", 1)
+    with pytest.raises(ImportFormatError) as exc:  # its first line cut short
+        list(parse(io.BytesIO(first[:200] + b"\n" + rest)))
+    assert exc.value.location.startswith("line 1")
+    assert "use format noseyparker" not in exc.value.message
+    assert exc.value.message.startswith("malformed JSON")

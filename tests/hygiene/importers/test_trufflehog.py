@@ -1180,3 +1180,16 @@ def test_staged_changes_name_no_commit():
     assert obs.tool_ids["staged"] == "true"
     assert obs.tool_ids["detector_type"] == str(rec["DetectorType"])
     assert (obs.path, obs.line) == (git["file"], 3)
+
+
+@pytest.mark.parametrize(
+    "name", ["real_pdso_th3_79_git_with_logs.jsonl", "real_defectdojo_v3_github.jsonl"]
+)
+def test_output_piped_through_jq_gives_the_same_findings(name):
+    # `trufflehog git … --json | jq .`: each line's object over many lines (log records too).
+    lines = load(name).splitlines()
+    pretty = b"".join(json.dumps(json.loads(line), indent=2).encode() + b"\n" for line in lines)
+    assert list(parse(io.BytesIO(pretty))) == list(parse(io.BytesIO(load(name))))
+    with pytest.raises(ImportFormatError) as exc:
+        list(parse(io.BytesIO(pretty.replace(b'"DetectorName"', b'"DetectorName": [', 1))))
+    assert "malformed" in exc.value.message and "byte" in exc.value.location

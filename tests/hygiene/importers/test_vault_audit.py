@@ -307,7 +307,7 @@ def test_wrong_format_other_tools():
     assert "not a Vault audit entry" in err.message
     prowler = (FIXTURES / "prowler" / "example_output_aws.ocsf.json").read_bytes()
     err = expect_error(prowler)  # an array, read as jq -s would write a log
-    assert (err.location, "not a Vault audit entry" in err.message) == ("entry 1", True)
+    assert (err.location, "not a Vault audit entry" in err.message) == ("$[0]", True)
 
 
 def test_wrong_shapes():
@@ -663,9 +663,9 @@ def test_a_log_as_jq_shows_it_gives_the_same_events(form):
             "malformed or truncated",
             "byte",
         ),
-        (b'{\n  "type": "response"\n}\n[\n  1\n]\n', "found an array", "entry 2"),
-        (b"[\n  1\n]\n", "found a number", "entry 1"),
-        (b'{\n  "type": "reply"\n}\n', "type should be request or response", "entry 1"),
+        (b'{\n  "type": "response"\n}\n[\n  1\n]\n', "found an array", "object 2"),
+        (b"[\n  1\n]\n", "found a number", "$[0]"),
+        (b'{\n  "type": "reply"\n}\n', "type should be request or response", "object 1"),
         (b"[]", "expected Vault audit JSON lines", "line 1"),
     ],
 )
