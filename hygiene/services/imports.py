@@ -11,6 +11,7 @@ The raw report is gone when step 2 returns: it never waits in Redis, the databas
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import tempfile
@@ -36,6 +37,7 @@ from hygiene.services.staging import ChildFailed, stage_report
 
 log = logging.getLogger(__name__)
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 class ImportRejected(Exception):
@@ -68,19 +70,31 @@ def check_format(format_key: str | None, source) -> str:
 
 def spool(stream: IO[bytes], limit: int | None = None) -> tuple[IO[bytes], str, int]:
     """Copy the report into an anonymous temporary file (memory first; on disk it has no name
-    and vanishes when closed), hashing as it goes."""
+    and vanishes when closed), hashing as it goes (the bytes as sent; UTF-16 is stored as
+    UTF-8)."""
     limit = limit or settings.LEAKLINE_MAX_REPORT_BYTES
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY, dir=_spool_dir())  # noqa: SIM115
     digest = hashlib.sha256()
     size = 0
+    utf16 = None
     try:
         while chunk := stream.read(1024 * 1024):
+            if not size and len(chunk) < 2:
+                chunk += stream.read(1)  # (a BOM's two bytes, if one comes)
             size += len(chunk)
             if size > limit:
                 out.close()
                 raise ImportRejected(413, f"the report is larger than the limit of {limit} bytes")
             digest.update(chunk)
+            if size == len(chunk) and chunk.startswith(_UTF16_BOMS):
+                # Windows PowerShell 5.1's "gitleaks detect ... > report.json" (and Out-File)
+                # writes UTF-16 with a BOM: stored as UTF-8 for the importers, which read UTF-8.
+                utf16 = codecs.getincrementaldecoder("utf-16")(errors="replace")
+            if utf16 is not None:
+                chunk = utf16.decode(chunk).encode()
             out.write(chunk)
+        if utf16 is not None:
+            out.write(utf16.decode(b"", final=True).encode())
         parallel = settings.LEAKLINE_PARALLEL_PARSE_BYTES
         if parallel and size >= parallel:
             out.rollover()  # on disk now: a second process reads it by its descriptor

@@ -1,5 +1,6 @@
 """POST /api/v1/imports and the GitHub webhook: 202 + a real rq worker, errors as JSON."""
 
+import codecs
 import gzip
 import hashlib
 import hmac
@@ -77,6 +78,29 @@ def test_the_same_payload_returns_the_earlier_run(client, source, source_token):
     assert again.status_code == 202
     assert again.json()["id"] == first["id"] and again.json()["duplicate"] is True
     assert ImportRun.objects.count() == 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_report_saved_as_utf16_by_windows_powershell_imports(
+    client, source, source_token, encoding
+):
+    """Windows PowerShell 5.1's ``gitleaks detect ... > report.json`` writes UTF-16 with a BOM:
+    the same findings as the UTF-8 report, and the same bytes again are the same run."""
+    findings = [{"secret": AWS_KEY, "file": "config/größe.py"}, {"secret": GH_TOKEN}]
+    text = reports.gitleaks(findings).decode()
+    bom = codecs.BOM_UTF16_LE if encoding.endswith("le") else codecs.BOM_UTF16_BE
+    data = bom + text.replace("\n", "\r\n").encode(encoding)
+    response = post(client, source_token, data)
+    assert response.status_code == 202, response.content
+    work()
+    run = ImportRun.objects.get()
+    assert (run.status, run.created, run.payload_bytes) == ("succeeded", 2, len(data))
+    assert set(Finding.objects.values_list("path", flat=True)) == {
+        "config/größe.py",
+        "config/settings_1.py",
+    }
+    assert Secret.objects.filter(fingerprint=fingerprint(AWS_KEY)).exists()
+    assert post(client, source_token, data).json()["id"] == run.pk
 
 
 def test_multipart_uploads_work_too(client, source, source_token):
