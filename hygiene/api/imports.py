@@ -104,6 +104,7 @@ _REPORT_BODY = {
 }
 
 # Where a rejected import went wrong, by status: the format parameter, or the body.
+_PARAMETERS = ("format", "source", "full_scan")
 _REJECTED_AT = {400: "query.format", 413: "body", 415: "query.format", 507: "body"}
 
 
@@ -175,7 +176,17 @@ def create_import(
         return error(
             403, "imports need a source token (this is a personal token)", "header.Authorization"
         )
-    for name in ("format", "source", "full_scan"):
+    for name in request.GET:
+        if name not in _PARAMETERS:
+            # Not ignored: "partial=1" (the CLI's --partial) ran a full scan that marked every
+            # finding the partial report left out missing.
+            hint = " (for a partial report: full_scan=false)" if "partial" in name.lower() else ""
+            return error(
+                422,
+                f"unknown parameter '{name[:40]}'{hint}; known: {', '.join(_PARAMETERS)}",
+                f"query.{name[:40]}",
+            )
+    for name in _PARAMETERS:
         # Given twice, one would win unsaid (full_scan=false&full_scan=true: a full scan that
         # marks what the report doesn't list).
         if len(request.GET.getlist(name)) > 1:

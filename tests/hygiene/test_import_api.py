@@ -726,6 +726,28 @@ def test_webhook_errors_say_where(client, github):
     assert unknown.json()["location"] == "header.X-Hub-Signature-256"
 
 
+def test_an_unknown_parameter_is_refused_not_ignored(client, source, source_token):
+    """partial=1 (the CLI's --partial) was ignored: the report ran as a full scan and marked
+    every finding it left out missing."""
+    post(client, source_token, reports.gitleaks([{"secret": AWS_KEY}, {"secret": GH_TOKEN}]))
+    work()
+    partial = reports.gitleaks([{"secret": AWS_KEY}])
+    response = post(client, source_token, partial, query="format=gitleaks&partial=1")
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "unknown parameter 'partial' (for a partial report: full_scan=false); "
+        "known: format, source, full_scan",
+        "location": "query.partial",
+    }
+    typo = post(client, source_token, partial, query="fromat=trufflehog").json()
+    assert typo["location"] == "query.fromat" and "(for a partial" not in typo["detail"]
+    assert ImportRun.objects.count() == 1 and not Finding.objects.exclude(missing_since=None)
+    response = post(client, source_token, partial, query="format=gitleaks&full_scan=false")
+    assert response.status_code == 202
+    work()
+    assert not Finding.objects.exclude(missing_since=None).exists()
+
+
 def test_a_parameter_given_twice_is_refused_saying_which(client, source, source_token):
     """full_scan=false&full_scan=true took the last: a partial report became a full scan that
     marks what it doesn't list."""
