@@ -373,7 +373,8 @@ class Reconciler:
     # -- findings ------------------------------------------------------------------------
 
     def reopen_resolved(self, tool_says_open: bool) -> list[tuple[int, int | None, str]]:
-        """A resolved finding reported again is a regression: it reopens. Dismissed ones stay,
+        """A resolved finding reported again is a regression: it reopens (not where its secret
+        is revoked and the tool doesn't say the value works). Dismissed ones stay,
         unless the tool reopened the alert (a webhook's "reopened"), or says it is open and the
         dismissal was its own (GitHub's list after an alert was reopened there). Returns (id,
         secret id, how) of each: "reported" again, or "tool" (the tool reopened it).
@@ -381,12 +382,20 @@ class Reconciler:
         # A join with the source's closed findings (the partial index finding_closed_at): when
         # there are none, as in most re-scans, it ends before reading the run's rows (0.11 s
         # per 100,000 for IN (…) of them). Staged location keys are unique per run.
-        staged = """(SELECT location_key, tool_resolution FROM hygiene_stagedfinding
+        staged = """(SELECT location_key, tool_resolution, validity FROM hygiene_stagedfinding
                   WHERE run_id = %(run)s AND passed = FALSE
                     AND tool_resolution IN ('', 'reopened', 'open')) s"""
         by_tool = f"""(s.tool_resolution = 'reopened'
                    OR (s.tool_resolution = 'open'
                        AND hygiene_finding.resolution_comment = '{TOOL_COMMENT}'))"""
+        # Where its secret is revoked, the same place reported again is no regression: a scan
+        # of git history reports every commit it ever saw, and the credential is dead. (After
+        # an incident closed, each scheduled history scan put its findings back in the queue.)
+        # Unless the tool says the value works: then the revoke didn't take.
+        revoked = """(s.validity <> 'valid' AND EXISTS (
+                        SELECT 1 FROM hygiene_secret
+                        WHERE hygiene_secret.id = hygiene_finding.secret_id
+                          AND hygiene_secret.validity = 'revoked'))"""
         reopened_by_tool: set[int] = set()
         if tool_says_open:
             # Which of them the tool reopened: dismissed ones, and resolved ones it had closed
@@ -413,7 +422,7 @@ class Reconciler:
             WHERE hygiene_finding.source_id = %(source)s
               AND hygiene_finding.status IN ('resolved', 'dismissed')
               AND hygiene_finding.location_key = s.location_key
-              AND (hygiene_finding.status = 'resolved' OR {by_tool})
+              AND ((hygiene_finding.status = 'resolved' AND NOT {revoked}) OR {by_tool})
             RETURNING hygiene_finding.id, hygiene_finding.secret_id
             """
         )

@@ -492,6 +492,36 @@ def test_full_scans_mark_the_missing_and_resolved_findings_reopen(tmp_path, scan
     assert TimelineEvent.objects.filter(finding=aws, kind="finding.reopened").count() == 1
 
 
+def test_a_revoked_secrets_resolved_finding_reported_again_stays_resolved(tmp_path, scanners):
+    """A history scan reports every commit it ever saw: after an incident revoked the key and
+    closed (its findings resolved), each scheduled scan reopened them all. Unless the tool
+    verifies that the value works: then the revoke didn't take."""
+    unverified = reports.trufflehog([{"secret": AWS_KEY, "verified": False}])
+    run_cli(tmp_path, unverified, source="trufflehog", fmt="trufflehog", name="th.jsonl")
+    secret = Secret.objects.get(fingerprint=fingerprint(AWS_KEY))
+    finding = secret.findings.get()
+    Secret.objects.filter(pk=secret.pk).update(validity="revoked")
+    Finding.objects.filter(pk=finding.pk).update(status="resolved", resolution="fixed")
+    summary = run_cli(
+        tmp_path, unverified + b"\n", source="trufflehog", fmt="trufflehog", name="th.jsonl"
+    )
+    finding.refresh_from_db()
+    assert (summary["reopened"], finding.status, finding.resolution) == (0, "resolved", "fixed")
+    assert not TimelineEvent.objects.filter(finding=finding, kind="finding.reopened").exists()
+    verified = reports.trufflehog([{"secret": AWS_KEY, "verified": True}])
+    summary = run_cli(tmp_path, verified, source="trufflehog", fmt="trufflehog", name="th.jsonl")
+    finding.refresh_from_db()
+    # (triaged: a valid key's finding is taken into the incident the policy opens)
+    assert (summary["reopened"], finding.is_open) == (1, True)
+    # A secret that isn't revoked: reported again, its resolved finding reopens (as before).
+    Secret.objects.filter(pk=secret.pk).update(validity="unknown")
+    Finding.objects.filter(pk=finding.pk).update(status="resolved", resolution="fixed")
+    summary = run_cli(
+        tmp_path, unverified + b"\n\n", source="trufflehog", fmt="trufflehog", name="th.jsonl"
+    )
+    assert summary["reopened"] == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_set_based_import_checks_its_teams_once_and_the_rest_still_per_row(tmp_path):
     """An import's new findings and secrets name the teams of the ownership rules, which its
