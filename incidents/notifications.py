@@ -289,6 +289,14 @@ def _emailable(users) -> list:
     return result
 
 
+def reachable(users, team, *, webhook: bool = False) -> bool:
+    """Whether a step event for ``users`` reaches anyone (step_rows' fallbacks: the team's
+    address, and its webhook when the event posts there)."""
+    if _emailable(users):
+        return True
+    return team is not None and bool(team.email or (webhook and team.webhook_url))
+
+
 def security_leads() -> list:
     User = get_user_model()
     return list(

@@ -150,6 +150,29 @@ def test_it_falls_back_to_the_team_address_when_nobody_personal_is_reachable(mak
     assert rows(step, "overdue") == [("email", "payments@example.com")]
 
 
+def test_with_nobody_reachable_the_security_leads_are_told_at_once(make_step, team, lead):
+    """An incident the import policy opened has no owner and no assignee; a team made in the
+    admin has no address: the timeline said "notified nobody" until the escalation, a nag
+    period past the deadline."""
+    team.email = ""
+    team.save()
+    step = make_step(assignee=None, owner=None)
+    with at(timedelta(hours=3)):
+        sweep()
+    assert rows(step, "due_soon") == [("email", "lena@example.com")]
+    with at(timedelta(hours=4)):
+        sweep()
+    assert rows(step, "overdue") == [("email", "lena@example.com")]
+    assert "nobody" not in TimelineEvent.objects.get(step=step, kind="step_overdue").message
+    # Someone to tell: the leads hear of it at the escalation, as before.
+    other = make_step(assignee=None, owner=None, incident_team=team)
+    team.webhook_url = "https://hooks.example.com/x"
+    team.save()
+    with at(timedelta(hours=4)):
+        sweep()
+    assert rows(other, "overdue") == [("webhook", f"team:{team.pk}")]
+
+
 def test_a_step_that_skipped_past_due_soon_gets_only_the_overdue_notice(make_step, engineer):
     step = make_step(assignee=engineer)
     with at(timedelta(hours=10)):
