@@ -314,6 +314,7 @@ STEP_EVENTS = {
     "escalated": ("escalated", "Escalated to security leads", "incidents/email/step_escalated.txt"),
     "nag": ("nag", "Still overdue", "incidents/email/step_nag.txt"),
     "alert": ("alert", "Alert", "incidents/email/step_alert.txt"),
+    "opened": ("opened", "Opened", "incidents/email/step_opened.txt"),
 }
 
 
@@ -406,6 +407,68 @@ def step_notify(
     message = step_message(step=step, event=event, now=now, extra=extra)
     return notifications_create(
         step_rows(step=step, message=message, users=users, key=key, webhook=webhook)
+    )
+
+
+# Incidents the import policy opens at once, each told of on its own; more are told of in one
+# message per person (a first import can open hundreds).
+OPENED_ONE_BY_ONE = 3
+
+
+def notify_opened(incidents: list, by: str) -> list[Notification]:
+    """Incidents the import policy opened (critical or working secrets): nobody opened them, so
+    nobody knew of them until their first steps' notices. Their owners (if the playbook gave
+    one) or else the security leads, and the teams' webhooks, hear of each now, with its first
+    step; many at once make one message per security lead, listing them."""
+    if not incidents:
+        return []
+    if len(incidents) > OPENED_ONE_BY_ONE:
+        return _notify_many_opened(incidents, by)
+    sent = []
+    leads = None
+    for incident in incidents:
+        first = incident.steps.order_by("position").first()
+        if first is None:
+            continue
+        first.incident = incident
+        users = [incident.owner] if incident.owner_id else []
+        if not _emailable(users):
+            leads = security_leads() if leads is None else leads
+            users = leads
+        sent += step_notify(
+            step=first,
+            event="opened",
+            users=users,
+            key=f"incident:{incident.pk}:opened",
+            webhook=True,
+        )
+    return sent
+
+
+def _notify_many_opened(incidents: list, by: str) -> list[Notification]:
+    listed = incidents[:DIGEST_MAX_ITEMS]
+    context = {
+        "by": by,
+        "total": len(incidents),
+        "items": [{"incident": i, "url": incident_url(i.pk)} for i in listed],
+        "more": len(incidents) - len(listed),
+        "list_url": _site_url("incident_list", "/incidents/") + "?status=open",
+    }
+    body = render_to_string("incidents/email/opened_many.txt", context).strip() + "\n"
+    span = f"{incidents[0].pk}-{incidents[-1].pk}"
+    return notifications_create(
+        [
+            Notification(
+                channel=EMAIL,
+                recipient=lead.email,
+                user=lead,
+                kind="opened",
+                subject=f"[Leakline] {len(incidents)} incidents opened automatically ({by})"[:300],
+                body=body,
+                dedupe_key=f"opened:{span}:user:{lead.pk}",
+            )
+            for lead in security_leads()
+        ]
     )
 
 

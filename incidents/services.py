@@ -416,6 +416,8 @@ def incidents_auto_open(*, secret_ids: list[int], actor_label: str) -> list[Inci
     that got an incident meanwhile (a concurrent import) is passed over, not an error."""
     if not secret_ids:
         return []
+    from incidents.notifications import notify_opened
+
     opened = []
     for secret in auto_open_candidates(list(secret_ids)):
         try:
@@ -427,6 +429,7 @@ def incidents_auto_open(*, secret_ids: list[int], actor_label: str) -> list[Inci
                 )
         except IncidentError:
             continue
+    notify_opened(opened, actor_label)
     return opened
 
 

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from hygiene.models import Finding
 from incidents import services
-from incidents.models import Incident, IncidentSecret, Step, TimelineEvent
+from incidents.models import Incident, IncidentSecret, Notification, Step, TimelineEvent
 from incidents.services import (
     IncidentError,
     incident_change_severity,
@@ -135,6 +135,36 @@ def test_auto_open_policy_valid_or_critical_without_an_incident(lead, team):
     # Again: nothing new.
     assert incidents_auto_open(secret_ids=[valid.pk, critical.pk], actor_label="again") == []
     assert incidents_auto_open(secret_ids=[], actor_label="none") == []
+
+
+def test_the_leads_hear_of_an_automatically_opened_incident_at_once(lead, second_lead, team):
+    """Nobody opened it, nobody holds it: until its first step's notices (45 minutes into a
+    one-hour revoke), nobody was told."""
+    team.webhook_url = "https://hooks.example.com/payments"
+    team.save()
+    secret = make_secret(team=team, severity="critical")
+    [incident] = incidents_auto_open(secret_ids=[secret.pk], actor_label="gitleaks import #4")
+    sent = Notification.objects.filter(incident=incident, kind="opened")
+    assert sorted(sent.values_list("channel", "recipient")) == [
+        ("email", "lena@example.com"),
+        ("email", "sam@example.com"),
+        ("webhook", f"team:{team.pk}"),
+    ]
+    email = sent.filter(channel="email").first()
+    assert email.subject.startswith(f"[Leakline] Opened: {incident.reference} · 1.")
+    assert f"/incidents/{incident.pk}/" in email.body and "automatically" in email.body
+    # Many at once (a first import): one message per lead, listing them.
+    many = [make_secret(team=team, severity="critical") for _ in range(5)]
+    opened = incidents_auto_open(secret_ids=[m.pk for m in many], actor_label="import #5")
+    assert not Notification.objects.filter(incident__in=opened).exists()
+    summary = Notification.objects.filter(incident=None, kind="opened")
+    assert sorted(summary.values_list("recipient", flat=True)) == [
+        "lena@example.com",
+        "sam@example.com",
+    ]
+    body = summary.first().body
+    assert all(i.reference in body for i in opened)
+    assert summary.first().subject == "[Leakline] 5 incidents opened automatically (import #5)"
 
 
 def test_auto_open_picks_candidates_in_one_query(team):
