@@ -7,6 +7,7 @@ half, a child program (services.parse_child) the second; see ``stage_report``.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import io
@@ -300,6 +301,9 @@ CHILD_COMMAND = [sys.executable, "-m", "hygiene.services.parse_child"]
 # plus twice what our half took. Past it the child is stopped and this process parses the
 # second half itself, as it does when the child fails.
 CHILD_GRACE = 30.0
+# The errors of a streamed JSON array that name the element they came after ("(after $[i])",
+# importers.base.iter_json_array): at the second half's first element the child names none.
+_AFTER_AN_ELEMENT = ("malformed", "not UTF-8 text")
 
 
 def stage_report(run, parse, body, now: datetime) -> StageCounts:
@@ -384,6 +388,9 @@ class OtherHalf:
         self.cut = cut
         self.rows = rows
         self.size = os.fstat(fd).st_size
+        # Where the second half starts, as one process counts a report's bytes: from after a
+        # UTF-8 BOM (iter_json_array skips it first; the first half's parse too).
+        self.offset = cut - 3 if os.pread(fd, 3, 0) == codecs.BOM_UTF8 else cut
         self.started = time.monotonic()
 
     def send_job(self, now: datetime) -> None:
@@ -459,8 +466,8 @@ class OtherHalf:
             raise ImportFormatError(exc.message, location) from None
 
     def _relocate(self, message: str, location: str, items_before: int) -> str:
-        location = split.relocate(location, items_before, self.cut)
-        if message.startswith("malformed") and "(after" not in location and items_before:
+        location = split.relocate(location, items_before, self.offset)
+        if message.startswith(_AFTER_AN_ELEMENT) and "(after" not in location and items_before:
             # Right after the cut: the element before is the first half's last.
             location += f" (after $[{items_before - 1}])"
         return location
