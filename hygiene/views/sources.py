@@ -2,6 +2,8 @@
 upload a report by hand. Raw tokens are rendered in the response that made them and nowhere
 else (not in the session, not in messages)."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
@@ -18,6 +20,7 @@ from hygiene.forms import (
     TokenForm,
     UploadForm,
 )
+from hygiene.importers import FORMATS
 from hygiene.models import ImportRun, Source, SourceKind, SourceToken, Team
 from hygiene.roles import permission_required
 from hygiene.services import sources as services
@@ -70,18 +73,77 @@ def source_create(request):
 
 
 def _detail_context(source, **extra):
+    imports = _history(source)
     return {
         "source": source,
         "format_choices": FORMAT_CHOICES,
         "scan_choices": SCAN_CHOICES,
         "teams": Team.objects.order_by("name")[:200],
         "edit_form": extra.pop("edit_form", None),
-        "tokens": source.tokens.select_related("created_by")[:50],
-        "imports": source.imports.select_related("token", "created_by")[:50],
+        "tokens": _tokens(source),
+        "imports": imports,
+        # A scanner's source is refused events: its history has no column for them (unless a
+        # run has some all the same).
+        "events_column": source.kind != SourceKind.SCANNER or any(r.events for r in imports),
         "token_form": TokenForm(),
         "upload_form": UploadForm(initial={"format": source.default_format}),
         **extra,
     }
+
+
+def _tokens(source) -> list[SourceToken]:
+    """The source's tokens, each still working one that expires within a day with
+    ``expires_soon``, and one rotated with an overlap with ``replaced_by``: the newer token
+    of its name that works, made when its expiry was set (a day before it, or less when it
+    was to expire sooner). A replaced token is not rotated again (that would make a third
+    token); it is revoked, or left to expire."""
+    tokens = list(source.tokens.select_related("created_by")[:50])
+    now = timezone.now()
+    # The expiry is set just after the new token is made, in the same request.
+    set_within = services.ROTATION_OVERLAP + timedelta(minutes=1)
+    for token in tokens:
+        token.replaced_by = None
+        token.expires_soon = token.is_usable(now) and bool(
+            token.expires_at and token.expires_at <= now + set_within
+        )
+        if token.state != "active" or token.expires_at is None:
+            continue
+        newer = [
+            t
+            for t in tokens
+            if t.name == token.name
+            and t.created_at > token.created_at
+            and t.is_usable(now)
+            and token.expires_at <= t.created_at + set_within
+        ]
+        if newer:
+            token.replaced_by = min(newer, key=lambda t: t.created_at)
+    return tokens
+
+
+# What an import changed besides the findings it created or updated, as its history lists it
+# (only the counts that aren't 0).
+_CHANGES = (
+    ("reopened", "reopened"),
+    ("resolved", "resolved"),
+    ("missing", "missing"),
+    ("dismissed", "dismissed by the tool"),
+)
+
+
+def _history(source) -> list[ImportRun]:
+    """The source's latest runs, each with ``changes`` (what it reopened, resolved, marked
+    missing or saw dismissed) and ``scan``: full, partial, or none for a report of rotation
+    events alone (or a rotator's log without any), which reconcile treats as no scan."""
+    runs = list(source.imports.select_related("token", "created_by")[:50])
+    for run in runs:
+        run.changes = [(getattr(run, f), label) for f, label in _CHANGES if getattr(run, f)]
+        fmt = FORMATS.get(run.format)
+        events_only = (run.events or (fmt is not None and fmt.kind == "rotator")) and (
+            run.received <= run.events
+        )
+        run.scan = "no scan" if events_only else "full" if run.full_scan else "partial"
+    return runs
 
 
 @require_GET
@@ -231,7 +293,9 @@ def source_upload(request, slug: str):
             stream=form.cleaned_data["file"],
             via="upload",
             user=request.user,
-            full_scan=form.cleaned_data["full_scan"],
+            # A rotator's report of rotation events is no scan: its form has no full-scan box,
+            # and the upload takes the source's setting, as the API and the CLI do.
+            full_scan=None if source.kind == SourceKind.ROTATOR else form.cleaned_data["full_scan"],
         )
     except ImportRejected as exc:
         return problem(exc.status, exc.message)

@@ -1,4 +1,5 @@
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -198,6 +199,7 @@ def test_token_form_rejects_a_past_expiry_or_no_name(source, as_user, client):
 
 def test_rotate_webhook_secret_shows_it_once(source, as_user, client):
     as_user("lead")
+    Source.objects.filter(pk=source.pk).update(default_format="github-secret-scanning")
     # Without one, the page says deliveries are refused (the webhook tells callers nothing).
     page = client.get(f"/sources/{source.slug}/").content.decode()
     assert "deliveries to this source are refused (401)" in page
@@ -542,7 +544,7 @@ def test_an_upload_says_what_its_full_scan_marked_missing(source, as_user, clien
     assert (run.unchanged, run.missing) == (1, 1)
     page = client.get(f"/sources/{source.slug}/").content.decode()
     assert "1 unchanged, 1 no longer reported (marked missing)" in page
-    assert '<td class="num" data-testid="import-missing">1</td>' in page
+    assert '<td data-testid="import-changes"><span class="nowrap">1 missing</span></td>' in page
 
 
 def test_a_lead_deletes_a_source_by_typing_its_slug(source, as_user, client):
@@ -612,3 +614,176 @@ def test_the_create_source_command_takes_a_repository(db, capsys):
     source = Source.objects.get(slug="ds-web")
     assert (source.repo, source.default_format) == ("acme/web", "detect-secrets")
     assert authenticate_token(raw).source == source
+
+
+def _rows(page: str, testid: str) -> list[list[str]]:
+    """The text of each cell of the page's rows with this data-testid."""
+    from html.parser import HTMLParser
+
+    rows: list[list[str]] = []
+
+    class Rows(HTMLParser):
+        depth = 0  # inside a wanted row: how many <td> deep
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr" and ("data-testid", testid) in attrs:
+                rows.append([])
+                self.depth = 1
+            elif tag == "td" and self.depth:
+                rows[-1].append("")
+
+        def handle_endtag(self, tag):
+            if tag == "tr":
+                self.depth = 0
+
+        def handle_data(self, data):
+            if self.depth and rows[-1]:
+                rows[-1][-1] += data
+
+    Rows().feed(page)
+    return [[" ".join(cell.split()) for cell in row] for row in rows]
+
+
+def _headers(page: str) -> list[str]:
+    """The import history's column headings."""
+    table = page[page.index("<h2>Import history</h2>") :]
+    return re.findall(r"<th[^>]*>([^<]*)</th>", table[: table.index("</thead>")])
+
+
+def test_the_import_history_shows_every_count_and_whether_each_run_was_a_full_scan(
+    source, as_user, client
+):
+    """A re-scan that reopened findings says so on its row, with what it marked missing and
+    what the tool dismissed; a partial scan says it was one."""
+    as_user("lead")
+    counts = {"status": "succeeded", "format": "gitleaks", "via": "api"}
+    ImportRun.objects.create(
+        source=source, payload_sha256="a" * 64, received=9, unchanged=3, full_scan=False, **counts
+    )
+    ImportRun.objects.create(
+        source=source,
+        payload_sha256="b" * 64,
+        received=9,
+        reopened=5,
+        missing=4,
+        dismissed=1,
+        full_scan=True,
+        **counts,
+    )
+    page = client.get(f"/sources/{source.slug}/").content.decode()
+    headers = _headers(page)
+    assert "Scan" in headers and "Changes" in headers
+    assert "Events" not in headers  # a scanner's source is refused events
+    rescan, partial = (dict(zip(headers, row, strict=True)) for row in _rows(page, "import-row"))
+    assert rescan["Scan"] == "full"
+    assert rescan["Changes"] == "5 reopened · 4 missing · 1 dismissed by the tool"
+    assert (partial["Scan"], partial["Unchanged"], partial["Changes"]) == ("partial", "3", "—")
+
+
+def test_a_rotators_history_shows_its_events_and_that_they_were_no_scan(lead, as_user, client):
+    """What a rotator's import did: the events it brought, and no scan (nothing went missing)."""
+    as_user("lead")
+    vault = Source.objects.create(
+        slug="vault", name="Vault", kind="rotator", default_format="vault-audit"
+    )
+    log = (FIXTURES / "vault-audit" / "generated_audit.log").read_bytes()
+    client.post(
+        "/sources/vault/upload/",
+        {"format": "vault-audit", "file": SimpleUploadedFile("audit.log", log)},
+    )
+    run = ImportRun.objects.get(source=vault)
+    assert run.status == "succeeded" and run.events > 0
+    page = client.get("/sources/vault/").content.decode()
+    headers = _headers(page)
+    (row,) = (dict(zip(headers, row, strict=True)) for row in _rows(page, "import-row"))
+    assert (row["Received"], row["Events"]) == (str(run.received), str(run.events))
+    assert row["Scan"] == "no scan"
+
+
+def test_only_a_github_source_shows_the_webhook_and_its_warning(as_user, client):
+    """GitHub's deliveries make sense for a GitHub secret-scanning source, and for one that
+    has a webhook secret already (a setup to keep in view); not for Vault, Prowler, gitleaks."""
+    as_user("lead")
+    pages = {}
+    for slug, kind, fmt, secret in (
+        ("github", "scanner", "github-secret-scanning", ""),
+        ("vault", "rotator", "vault-audit", ""),
+        ("prowler", "auditor", "prowler", ""),
+        ("gitleaks", "scanner", "gitleaks", ""),
+        ("set-up", "scanner", "gitleaks", "s3cret-webhook-key"),
+    ):
+        Source.objects.create(
+            slug=slug, name=slug, kind=kind, default_format=fmt, webhook_secret=secret
+        )
+        pages[slug] = client.get(f"/sources/{slug}/").content.decode()
+    assert 'data-testid="webhook-url"' in pages["github"]
+    assert "deliveries to this source are refused (401)" in pages["github"]
+    for slug in ("vault", "prowler", "gitleaks"):
+        assert 'data-testid="webhook-url"' not in pages[slug], slug
+        assert "Webhook secret" not in pages[slug] and "refused (401)" not in pages[slug], slug
+    assert 'data-testid="webhook-url"' in pages["set-up"]
+    assert "Set (hidden)" in pages["set-up"] and "refused (401)" not in pages["set-up"]
+    assert "s3cret-webhook-key" not in pages["set-up"]
+
+
+def test_a_rotators_page_offers_no_full_scans_and_its_upload_keeps_the_sources_setting(
+    source, as_user, client
+):
+    """A report of rotation events is no scan: no full-scan setting, box or repository on a
+    rotator's page. Its upload is imported as the API would (the source's setting)."""
+    as_user("lead")
+    vault = Source.objects.create(
+        slug="vault", name="Vault", kind="rotator", default_format="vault-audit"
+    )
+    page = client.get("/sources/vault/").content.decode()
+    assert 'name="full_scan"' not in page and 'name="scans"' not in page
+    assert "Full scans" not in page and "(as each report says)" not in page
+    # A scanner's page has them all.
+    scanner = client.get(f"/sources/{source.slug}/").content.decode()
+    assert 'name="full_scan"' in scanner and 'name="scans"' in scanner
+    assert "Full scans" in scanner and "(as each report says)" in scanner
+    log = (FIXTURES / "vault-audit" / "generated_audit.log").read_bytes()
+    client.post(
+        "/sources/vault/upload/",
+        {"format": "vault-audit", "file": SimpleUploadedFile("audit.log", log)},
+    )
+    assert ImportRun.objects.get(source=vault).full_scan is vault.full_scan is True
+    # Saving its settings (no scans field on the form) keeps them.
+    Source.objects.filter(pk=vault.pk).update(full_scan=False)
+    client.post("/sources/vault/settings/", {"name": "Vault prod"})
+    vault.refresh_from_db()
+    assert (vault.name, vault.full_scan) == ("Vault prod", False)
+
+
+def test_a_token_rotated_with_an_overlap_says_when_it_expires_and_is_not_rotated_again(
+    source, as_user, client
+):
+    lead = as_user("lead")
+    with time_machine.travel(datetime(2026, 11, 1, 9, 0, tzinfo=UTC), tick=False):
+        token, _ = services.source_token_create(source=source, by=lead, name="ci")
+    with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False):
+        client.post(
+            f"/sources/{source.slug}/tokens/{token.pk}/rotate/",
+            {"overlap": "1"},
+            HTTP_HX_REQUEST="true",
+        )
+    new = SourceToken.objects.exclude(pk=token.pk).get()
+    with time_machine.travel(datetime(2026, 11, 2, 10, 0, tzinfo=UTC), tick=False):
+        page = client.get(f"/sources/{source.slug}/").content.decode()
+    rows = page.split('<tr data-testid="token-row">')[1:]
+    (old_row,) = [r for r in rows if f"{token.prefix}…</td>" in r]
+    (new_row,) = [r for r in rows if f"{new.prefix}…</td>" in r]
+    cells = ("token", "name", "state", "created", "expires", "last used", "actions")
+    state = dict(zip(cells, _rows(page, "token-row")[1], strict=True))
+    assert state["token"] == f"{token.prefix}…"
+    assert state["state"] == f"replaced by {new.prefix}…, expires in 23 hours"
+    assert state["expires"] == "2026-11-03 09:00"
+    assert 'data-testid="rotate-token' not in old_row and 'data-testid="revoke-token"' in old_row
+    assert (
+        'data-testid="rotate-token"' in new_row and 'data-testid="rotate-token-overlap"' in new_row
+    )
+    # Expired, it is not offered a rotation the service would refuse.
+    with time_machine.travel(datetime(2026, 11, 3, 9, 1, tzinfo=UTC), tick=False):
+        page = client.get(f"/sources/{source.slug}/").content.decode()
+    assert _rows(page, "token-row")[1][2] == "expired"
+    assert page.count('data-testid="rotate-token"') == 1
