@@ -1,6 +1,6 @@
 """Reads of incidents and steps shared by pages, the API and dashboards."""
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from hygiene.roles import role_of, sees_everything
@@ -29,6 +29,16 @@ def incidents_visible_to(user) -> QuerySet[Incident]:
     return qs.filter(
         Q(team__members=user) | Q(owner=user) | Exists(member) | Exists(mine) | Exists(follow_up)
     ).distinct()
+
+
+def incident_ids_visible_to(user, incidents) -> set[int]:
+    """Of ``incidents``, the ids ``user`` may open: a page that names incidents it reached
+    another way (a secret an engineer sees through a finding assigned to them) links only
+    these, and names the others without a link (their page would answer 403)."""
+    ids = [incident.pk for incident in incidents]
+    if not ids:
+        return set()
+    return set(incidents_visible_to(user).filter(pk__in=ids).values_list("pk", flat=True))
 
 
 def follow_ups_for_user(user) -> QuerySet[FollowUp]:
@@ -76,15 +86,40 @@ def incident_timeline(incident: Incident, limit: int = 200):
     return incident.timeline.select_related("actor").order_by("-created_at", "-id")[:limit]
 
 
+# The engineer's dashboard shows this many of each; the counts are over all of them.
+DASHBOARD_STEPS = 20
+DASHBOARD_INCIDENTS = 10
+
+
+def overdue_q(now) -> Q:
+    """Open steps past their deadline as Step.state says it: a paused incident's clock stopped
+    at its pause, so its steps are overdue if they were due by then."""
+    return OPEN_STEP & (
+        Q(incident__paused_at__isnull=True, due_at__lte=now)
+        | Q(incident__paused_at__isnull=False, due_at__lte=F("incident__paused_at"))
+    )
+
+
 def engineer_dashboard(user) -> dict:
+    """My steps (those assigned to me first: a team's many unassigned steps must not hide
+    them) and the active incidents I see, with counts over all of them, not the rows shown."""
     now = timezone.now()
-    steps = list(steps_for_user(user)[:20])
+    steps = steps_for_user(user)
+    step_counts = steps.aggregate(
+        total=Count("pk"),
+        mine=Count("pk", filter=Q(assignee=user)),
+        overdue=Count("pk", filter=overdue_q(now)),
+    )
+    shown = steps.annotate(
+        others=Case(When(assignee=user, then=Value(0)), default=Value(1))
+    ).order_by("others", "due_at", "pk")[:DASHBOARD_STEPS]
+    # What the incidents list shows for status=active: the link says how many there are.
+    incidents = incidents_filtered(user, status="active").select_related("team", "owner")
     return {
         "now": now,
-        "my_steps": steps,
-        "overdue_count": sum(1 for s in steps if s.state(now) == "overdue"),
-        "my_incidents": incidents_visible_to(user)
-        .exclude(status=IncidentStatus.CLOSED)
-        .select_related("team", "owner")
-        .order_by("-opened_at")[:10],
+        "my_steps": list(shown),
+        "step_counts": step_counts,
+        "overdue_count": step_counts["overdue"],
+        "my_incidents": incidents.order_by("-opened_at", "-id")[:DASHBOARD_INCIDENTS],
+        "incident_count": incidents.count(),
     }

@@ -3,18 +3,23 @@ from django.shortcuts import render
 from hygiene.metrics import manager_dashboard
 from hygiene.roles import role_of
 from hygiene.selectors import lead_dashboard
-from incidents.selectors import engineer_dashboard
+from incidents.selectors import engineer_dashboard, incidents_filtered
 
 
 def dashboard(request):
     """Each role lands on what it needs first: leads on triage and overdue work, engineers on
-    their steps, managers on the headline metrics. Each context comes from its domain."""
+    their steps, managers on the headline metrics. Each context comes from its domain.
+    Every card links to the list that shows its number."""
     role = role_of(request.user)
     if role == "engineer":
         return render(request, "hygiene/dashboard_engineer.html", engineer_dashboard(request.user))
     if role == "manager":
         return render(request, "hygiene/dashboard_manager.html", manager_dashboard(request.user))
     if role == "lead":
-        return render(request, "hygiene/dashboard_lead.html", lead_dashboard(request.user))
+        context = lead_dashboard(request.user)
+        # The card links to the incidents list's overdue filter, which lists incidents, not
+        # steps: the card counts what that list shows (the panel below counts the steps).
+        context["overdue_incidents"] = incidents_filtered(request.user, overdue=True).count()
+        return render(request, "hygiene/dashboard_lead.html", context)
     # Logged in but given no role yet: nothing to see until an administrator assigns one.
     return render(request, "hygiene/dashboard_norole.html", status=403)

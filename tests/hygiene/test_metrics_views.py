@@ -2,6 +2,8 @@
 
 import csv
 import io
+import re
+from html import unescape
 
 import pytest
 
@@ -211,8 +213,45 @@ def test_manager_dashboard_shows_the_headline_metrics(client, manager):
     assert 'data-testid="revoke-p50">4.0 h<' in html
     assert 'data-testid="sla-on-time">55.6 %<' in html
     assert 'data-testid="exposure-p50">16.2 d<' in html
-    assert 'data-testid="open-findings">5<' in html
+    assert 'data-testid="unresolved-findings">5<' in html
     assert '<script id="fig-dash-backlog" type="application/json">' in html
+
+
+def test_manager_dashboard_cards_link_to_what_shows_their_numbers(client, manager):
+    """One word per meaning: unresolved findings are open or triaged (4 open, 1 triaged),
+    active incidents are those not closed (1 open, 1 contained, 1 remediated); each card
+    links to the list or the metrics that show the same number."""
+    client.force_login(manager)
+    page = client.get("/").content.decode()
+    cards = {
+        testid: (unescape(href), value, label)
+        for href, testid, value, label in re.findall(
+            r'<a class="card" href="([^"]+)"><div class="value" data-testid="([^"]+)">([^<]+)'
+            r'</div><div class="label">([^<]+)</div></a>',
+            page,
+        )
+    }
+    assert cards["unresolved-findings"] == (
+        "/findings/?status=open&status=triaged",
+        "5",
+        "unresolved findings",
+    )
+    assert cards["active-incidents"] == ("/incidents/?status=active", "3", "active incidents")
+    findings = client.get(cards["unresolved-findings"][0]).content.decode()
+    assert 'data-testid="result-count" id="result-count" tabindex="-1"><strong>5<' in findings
+    incidents = client.get(cards["active-incidents"][0]).content.decode()
+    assert "· 3 incidents" in incidents
+    # The times: the metrics page's default range (the last 90 days) shows the same values.
+    metrics_page = client.get("/metrics/").content.decode()
+    for testid, on_metrics in (
+        ("revoke-p50", "card-revoke-p50"),
+        ("sla-on-time", "card-sla"),
+        ("exposure-p50", "card-exposure-p50"),
+    ):
+        link, value, _ = cards[testid]
+        assert link == "/metrics/"
+        assert f'data-testid="{on_metrics}">{value}<' in metrics_page
+    assert not [label for _, _, label in cards.values() if "open" in label]
 
 
 def test_charts_name_types_draw_only_decided_steps_and_fit_their_labels():

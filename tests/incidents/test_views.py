@@ -478,7 +478,7 @@ def test_the_incident_list_opens_on_what_is_still_open(client, lead, aws_inciden
     fresh = client.get(reverse("incident_list")).content.decode()
     assert aws_incident.reference not in fresh
     # The form says so (not "Any"), so that pressing Filter doesn't change the list.
-    assert '<option value="active" selected>Not closed</option>' in fresh
+    assert '<option value="active" selected>Active (not closed)</option>' in fresh
     everything = client.get(reverse("incident_list"), {"status": ""}).content.decode()
     assert aws_incident.reference in everything
     assert '<option value="active" selected>' not in everything
