@@ -75,11 +75,86 @@ def _layout(title: str, **extra) -> dict:
     }
 
 
+# Counts and durations are never negative: without this, an axis whose values are all 0 (or a
+# line's markers at 0) was drawn from -1 to 1.
+COUNT_AXIS = {"rangemode": "tozero"}
+
+# A legend of many entries is laid out in two columns below the plot, a row this many pixels.
+LEGEND_ROW = 20
+
+# What a chart with nothing to plot says in its place.
+NO_INCIDENTS = "No incidents opened in this range"
+NO_FINDINGS = "No findings in this range"
+
+
+def _empty(title: str, message: str) -> dict:
+    """A chart with nothing to plot: its message instead of bare axes. ``empty`` tells the
+    metrics page to show the message instead of the chart; a page that draws the figure
+    anyway (the manager's dashboard) gets the message as the plot's only text."""
+    return {
+        "config": CONFIG,
+        "empty": message,
+        "data": [],
+        "layout": _layout(
+            title,
+            showlegend=False,
+            xaxis={"visible": False},
+            yaxis={"visible": False},
+            annotations=[
+                {
+                    "text": message,
+                    "showarrow": False,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "x": 0.5,
+                    "y": 0.5,
+                    "font": {"size": 13, "color": "#5b6776"},
+                }
+            ],
+        ),
+    }
+
+
+def _no_incident_times(result: dict) -> str:
+    """Why the time-to charts have nothing to plot ("" when they have something)."""
+    if any(k["n"] for k in result["kinds"]):
+        return ""
+    if not result.get("incidents"):
+        return NO_INCIDENTS
+    return "No incident opened in this range has been revoked, rotated, notified or remediated yet"
+
+
+def _legend_below(entries: int) -> dict:
+    """A legend of many entries (a stack of secret types) in two columns below the plot and
+    the axis labels, the chart taller by its rows: above the plot, it took two thirds of the
+    panel and squeezed the bars. A horizontal legend is cut to half the chart's height unless
+    told otherwise (``maxheight``) and would take one column per entry's full width."""
+    rows = -(-entries // 2)
+    return {
+        "height": 320 + LEGEND_ROW * rows,
+        "legend": {
+            "orientation": "h",
+            "x": 0,
+            "xanchor": "left",
+            "y": 0,
+            "yref": "container",
+            "yanchor": "bottom",
+            "maxheight": 1,
+            "entrywidth": 0.5,
+            "entrywidthmode": "fraction",
+            "font": {"size": 11},
+        },
+    }
+
+
 def _hours(seconds):
     return None if seconds is None else round(seconds / 3600, 2)
 
 
 def time_to_percentiles(result: dict) -> dict:
+    title = "Time from detection (hours)"
+    if empty := _no_incident_times(result):
+        return _empty(title, empty)
     kinds = [k["kind"] for k in result["kinds"]]
     return {
         "config": CONFIG,
@@ -94,13 +169,14 @@ def time_to_percentiles(result: dict) -> dict:
             }
             for key, name, colour in (("p50", "p50", BLUE), ("p90", "p90", ORANGE))
         ],
-        "layout": _layout(
-            "Time from detection (hours)", barmode="group", yaxis={"title": {"text": "hours"}}
-        ),
+        "layout": _layout(title, barmode="group", yaxis={"title": {"text": "hours"}, **COUNT_AXIS}),
     }
 
 
 def time_to_distribution(result: dict) -> dict:
+    title = "Distribution of times (incidents)"
+    if empty := _no_incident_times(result):
+        return _empty(title, empty)
     return {
         "config": CONFIG,
         "data": [
@@ -113,11 +189,16 @@ def time_to_distribution(result: dict) -> dict:
             }
             for k in result["kinds"]
         ],
-        "layout": _layout("Distribution of times (incidents)", barmode="group"),
+        "layout": _layout(title, barmode="group", yaxis=COUNT_AXIS),
     }
 
 
 def exposure_distribution(result: dict) -> dict:
+    title = "Exposure window: first exposure to revocation"
+    if not result["revoked"].get("n"):
+        if result["unrevoked"]:
+            return _empty(title, "No incident opened in this range has been revoked yet")
+        return _empty(title, NO_INCIDENTS)
     return {
         "config": CONFIG,
         "data": [
@@ -129,7 +210,7 @@ def exposure_distribution(result: dict) -> dict:
                 "marker": {"color": RED},
             }
         ],
-        "layout": _layout("Exposure window: first exposure to revocation", showlegend=False),
+        "layout": _layout(title, showlegend=False, yaxis=COUNT_AXIS),
     }
 
 
@@ -137,6 +218,11 @@ def sla_attainment(result: dict) -> dict:
     # Actions with nothing done or due yet (all pending or skipped) have no share to draw.
     decided = [a for a in result["actions"] if a["on_time"] + a["late"] + a["overdue"]]
     actions = [a["action"] for a in decided]
+    title = "SLA attainment per step (% of steps done or due)"
+    if not decided:
+        if result["actions"]:
+            return _empty(title, "No step of the incidents in this range is done or due yet")
+        return _empty(title, NO_INCIDENTS)
 
     def share(a, key):
         decided = a["on_time"] + a["late"] + a["overdue"]
@@ -161,7 +247,7 @@ def sla_attainment(result: dict) -> dict:
             )
         ],
         "layout": _layout(
-            "SLA attainment per step (% of steps done or due)",
+            title,
             barmode="stack",
             xaxis={"range": [0, 100], "ticksuffix": "%"},
             yaxis={"autorange": "reversed"},
@@ -170,6 +256,13 @@ def sla_attainment(result: dict) -> dict:
 
 
 def survival_curve(result: dict) -> dict:
+    title = "Share of incidents not yet remediated (Kaplan-Meier)"
+    if not result["points"]:
+        return _empty(title, NO_INCIDENTS)
+    # Without one remediation the curve is a flat 100 % (a dot at hour 0 when every incident
+    # is younger than an hour): nothing to read from it.
+    if not any(p["events"] for p in result["points"]):
+        return _empty(title, "No incident has been remediated yet in this range")
     x, y = [0], [1.0]
     for p in result["points"]:
         x.append(p["hours"])
@@ -187,15 +280,18 @@ def survival_curve(result: dict) -> dict:
             }
         ],
         "layout": _layout(
-            "Share of incidents not yet remediated (Kaplan-Meier)",
+            title,
             showlegend=False,
-            xaxis={"title": {"text": "hours since opened"}},
+            xaxis={"title": {"text": "hours since opened"}, **COUNT_AXIS},
             yaxis={"range": [0, 1.02], "tickformat": ".0%"},
         ),
     }
 
 
 def backlog_ages(result: dict) -> dict:
+    title = "Backlog by age"
+    if not any(result["findings"]) and not any(result["incidents"]):
+        return _empty(title, "No unresolved findings or active incidents")
     return {
         "config": CONFIG,
         "data": [
@@ -211,13 +307,20 @@ def backlog_ages(result: dict) -> dict:
                 ("incidents", "open incidents", RED),
             )
         ],
-        "layout": _layout("Backlog by age", barmode="group"),
+        "layout": _layout(title, barmode="group", yaxis=COUNT_AXIS),
     }
 
 
 def trend_lines(result: dict, *, prefix: str, title: str) -> dict:
     weeks = [w["week"] for w in result["weeks"]]
     closed = "remediated" if prefix == "incidents" else "closed"
+    keys = [f"{prefix}_opened", f"{prefix}_{closed}"]
+    if not any(w[key] for w in result["weeks"] for key in keys):
+        nothing = {
+            "incidents": "No incident opened or remediated in this range",
+            "findings": "No finding first seen or closed in this range",
+        }
+        return _empty(title, nothing[prefix])
     return {
         "config": CONFIG,
         "data": [
@@ -231,11 +334,14 @@ def trend_lines(result: dict, *, prefix: str, title: str) -> dict:
             }
             for key, label, colour in (("opened", "opened", RED), (closed, closed, GREEN))
         ],
-        "layout": _layout(title, xaxis={"type": "date"}),
+        "layout": _layout(title, xaxis={"type": "date"}, yaxis=COUNT_AXIS),
     }
 
 
 def findings_by_source(result: dict) -> dict:
+    title = "Findings per source and secret type"
+    if not result["rows"]:
+        return _empty(title, NO_FINDINGS)
     sources = sorted({r["source"] for r in result["rows"]})
     types = sorted({r["secret_type"] for r in result["rows"]})
     counts = {(r["source"], r["secret_type"]): r["findings"] for r in result["rows"]}
@@ -251,13 +357,22 @@ def findings_by_source(result: dict) -> dict:
             for t in types
         ],
         "layout": _layout(
-            "Findings per source and secret type", barmode="stack", colorway=MANY_COLOURS
+            title,
+            barmode="stack",
+            colorway=MANY_COLOURS,
+            yaxis=COUNT_AXIS,
+            **_legend_below(len(types)),
         ),
     }
 
 
 def noise_by_source(result: dict) -> dict:
     rows = result["sources"]
+    title = "Noise: share of closed findings dismissed as false positive"
+    if not any(r["closed"] for r in rows):
+        if rows:
+            return _empty(title, "No finding in this range has been resolved or dismissed yet")
+        return _empty(title, NO_FINDINGS)
     return {
         "config": CONFIG,
         "data": [
@@ -270,7 +385,7 @@ def noise_by_source(result: dict) -> dict:
             }
         ],
         "layout": _layout(
-            "Noise: share of closed findings dismissed as false positive",
+            title,
             showlegend=False,
             yaxis={"range": [0, 100], "ticksuffix": "%"},
         ),
@@ -279,6 +394,9 @@ def noise_by_source(result: dict) -> dict:
 
 def reused_by_type(result: dict) -> dict:
     rows = result["rows"]
+    title = "Secrets seen in two or more places"
+    if not rows:
+        return _empty(title, "No secrets first seen in this range")
     return {
         "config": CONFIG,
         "data": [
@@ -294,5 +412,5 @@ def reused_by_type(result: dict) -> dict:
                 ("single", "single place", BLUE),
             )
         ],
-        "layout": _layout("Secrets seen in two or more places", barmode="stack"),
+        "layout": _layout(title, barmode="stack", yaxis=COUNT_AXIS),
     }

@@ -415,6 +415,9 @@ def _finding_context(request, finding: Finding, as_of) -> dict:
         "tool_ids": sorted(finding.tool_ids.items()) if isinstance(finding.tool_ids, dict) else [],
         "can_triage": can_triage,
         "can_propose": request.user.has_perm("hygiene.propose_dismissal"),
+        # A proposal waiting for a lead: confirmed or rejected here (the list's bulk actions).
+        # Its proposer can't confirm it (triage services): a different lead must.
+        "own_proposal": bool(finding.proposed_by_id) and finding.proposed_by_id == request.user.pk,
         "users": _assignable_users() if can_triage else [],
         "teams": Team.objects.order_by("name").only("pk", "slug", "name")[:200]
         if can_triage
