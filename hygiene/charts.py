@@ -303,8 +303,8 @@ def backlog_ages(result: dict) -> dict:
                 "marker": {"color": colour},
             }
             for key, name, colour in (
-                ("findings", "open findings", BLUE),
-                ("incidents", "open incidents", RED),
+                ("findings", "unresolved findings", BLUE),
+                ("incidents", "active incidents", RED),
             )
         ],
         "layout": _layout(title, barmode="group", yaxis=COUNT_AXIS),

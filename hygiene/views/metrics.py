@@ -242,10 +242,14 @@ def _cards(results: dict) -> list[dict]:
             "value": human(exposure["revoked"]["p50"]),
         },
         {"id": "unrevoked", "label": "incidents not revoked", "value": str(exposure["unrevoked"])},
-        {"id": "open-findings", "label": "open findings", "value": str(sum(backlog["findings"]))},
         {
-            "id": "open-incidents",
-            "label": "open incidents",
+            "id": "unresolved-findings",
+            "label": "unresolved findings",
+            "value": str(sum(backlog["findings"])),
+        },
+        {
+            "id": "active-incidents",
+            "label": "active incidents",
             "value": str(sum(backlog["incidents"])),
         },
     ]
