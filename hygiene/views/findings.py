@@ -1,6 +1,7 @@
 """Findings triage pages: the filtered list, the grouped-by-secret view, bulk actions (htmx),
 the secret page and the CSV export. Views parse input, call one service and render."""
 
+import re
 from datetime import datetime
 
 from django.contrib import messages
@@ -379,7 +380,21 @@ def _open_incident(request, findings_qs):
 def finding_export(request):
     ff = parse_filter(request.GET, user=request.user)
     qs = ff.apply(findings_visible_to(request.user))
-    return export_csv(qs)
+    return export_csv(qs, filename=_export_name(ff))
+
+
+def _export_name(ff) -> str:
+    """Says when and what, so that two downloads never look alike (as the metrics' CSVs do):
+    leakline-findings-2026-11-29-2015-status-open-triaged.csv. Not what was searched for: a
+    person may paste a secret into the search box."""
+    parts = ["leakline-findings", timezone.localtime().strftime("%Y-%m-%d-%H%M")]
+    values: dict[str, list[str]] = {}
+    for key, value in ff.params():
+        values.setdefault(key, []).append("search" if key == "q" else value)
+    for key, listed in values.items():
+        parts.append("search" if key == "q" else f"{key}-{'+'.join(listed)}")
+    name = re.sub(r"[^A-Za-z0-9._+-]+", "-", "-".join(parts))
+    return name[:150].rstrip("-.") + ".csv"
 
 
 @require_POST

@@ -4,8 +4,10 @@ another team and an outsider who sees nothing."""
 import base64
 import html
 import re
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -321,6 +323,20 @@ def test_csv_export_follows_the_filter(data, as_user, client):
     lines = body.strip().splitlines()
     assert lines[0].startswith("id,severity")
     assert len(lines) == 3
+
+
+def test_a_csv_export_is_named_for_when_and_what(data, as_user, client):
+    """Every export was findings.csv; a search stays out of the name (a person may paste a
+    secret into the search box)."""
+    as_user("manager")
+    with time_machine.travel(datetime(2026, 11, 29, 20, 15, tzinfo=UTC), tick=False):
+        response = client.get(
+            "/findings/export.csv?status=open&status=triaged&severity=critical&q=AKIAIOSFODNN7"
+        )
+    assert response["Content-Disposition"] == (
+        'attachment; filename="leakline-findings-2026-11-29-2015'
+        '-status-open+triaged-severity-critical-search.csv"'
+    )
 
 
 def test_secret_page_shows_occurrences_and_takes_comments_and_references(data, as_user, client):
