@@ -1,8 +1,10 @@
 import re
+from datetime import timedelta
 
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 
 from incidents.templatetags.incidents import http_url
 
@@ -23,6 +25,16 @@ def visible(value) -> str:
     if text.isascii() and text.isprintable():
         return text
     return _HIDDEN.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
+
+
+@register.filter
+def ago(value) -> str:
+    """ "3 hours ago"; "just now" under a minute (timesince says "0 minutes")."""
+    if value is None:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value)} ago"
 
 
 @register.simple_tag

@@ -151,3 +151,14 @@ def test_a_secret_page_names_an_incident_its_reader_cant_open_without_a_link(
     # Whoever may open it still gets the link.
     client.force_login(lead)
     assert link in client.get(reverse("secret_detail", args=[secret.pk])).content.decode()
+
+
+def test_the_leads_newest_findings_say_how_long_ago_in_words(client, lead, team, source):
+    with at(T0):
+        make_finding(make_secret(team=team), source)
+    client.force_login(lead)
+    with at(T0 + timedelta(seconds=20)):
+        page = client.get(reverse("dashboard")).content.decode()
+    assert "just now" in page and "0 minutes ago" not in page
+    with at(T0 + timedelta(minutes=3)):
+        assert "3 minutes ago" in client.get(reverse("dashboard")).content.decode()
