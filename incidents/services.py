@@ -229,8 +229,10 @@ def _recompute_status(incident: Incident, *, actor=None, actor_label="") -> None
     old = incident.status
     incident.status = new
     incident.save(update_fields=["status", "contained_at", "remediated_at"])
-    if contained_at:
-        # A completed revoke step means the credential no longer works.
+    if any(s.action == StepAction.REVOKE and s.completed_at for s in steps):
+        # A completed revoke step means the credential no longer works. A skipped one doesn't
+        # ("the vendor can't revoke yet", an optional step the close skipped): the key may
+        # still work, and a re-scan reporting it must reopen its resolved findings.
         Secret.objects.filter(incidentsecret__incident=incident).exclude(validity="revoked").update(
             validity="revoked"
         )

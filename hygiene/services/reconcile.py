@@ -250,8 +250,8 @@ class Reconciler:
         generic = "('generic-secret', 'generic-password', 'api-key')"
         return f"""({old}.last_seen_at < %(stale)s
                OR {_rank(new + ".severity")} > {_rank(old + ".severity")}
-               OR ({new}.validity <> 'unknown' AND {old}.validity <> 'revoked'
-                   AND {old}.validity <> {new}.validity)
+               OR ({new}.validity <> 'unknown' AND {old}.validity <> {new}.validity
+                   AND ({old}.validity <> 'revoked' OR {new}.validity = 'valid'))
                OR {exposed or new + ".exposed_since"} < {old}.exposed_since
                OR ({old}.preview = '' AND {new}.preview <> '')
                OR ({old}.secret_type IN {generic} AND {old}.secret_type <> {new}.secret_type))"""
@@ -317,6 +317,7 @@ class Reconciler:
                     WHEN {_rank("excluded.severity")} > {_rank("hygiene_secret.severity")}
                     THEN excluded.severity ELSE hygiene_secret.severity END,
                 validity = CASE
+                    WHEN excluded.validity = 'valid' THEN 'valid'
                     WHEN hygiene_secret.validity = 'revoked' THEN 'revoked'
                     WHEN excluded.validity = 'unknown' THEN hygiene_secret.validity
                     ELSE excluded.validity END,
@@ -738,8 +739,8 @@ class Reconciler:
                 analysis = n.analysis,
                 severity = CASE WHEN {_rank("n.severity")} > {_rank("hygiene_secret.severity")}
                     THEN n.severity ELSE hygiene_secret.severity END,
-                validity = CASE WHEN n.validity <> 'unknown'
-                    AND hygiene_secret.validity <> 'revoked'
+                validity = CASE WHEN n.validity = 'valid' OR (n.validity <> 'unknown'
+                    AND hygiene_secret.validity <> 'revoked')
                     THEN n.validity ELSE hygiene_secret.validity END,
                 updated_at = %(now)s
             FROM hygiene_secret n

@@ -513,6 +513,10 @@ def test_a_revoked_secrets_resolved_finding_reported_again_stays_resolved(tmp_pa
     finding.refresh_from_db()
     # (triaged: a valid key's finding is taken into the incident the policy opens)
     assert (summary["reopened"], finding.is_open) == (1, True)
+    # It works: the secret says so (not "revoked" for good), and the policy opens an incident.
+    secret.refresh_from_db()
+    assert secret.validity == "valid"
+    assert secret.incidentsecret_set.filter(active=True).exists()
     # A secret that isn't revoked: reported again, its resolved finding reopens (as before).
     Secret.objects.filter(pk=secret.pk).update(validity="unknown")
     Finding.objects.filter(pk=finding.pk).update(status="resolved", resolution="fixed")

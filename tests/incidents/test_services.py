@@ -315,6 +315,21 @@ def test_skip_needs_a_reason_and_engineers_skip_only_optional_steps(lead, engine
     assert step(aws_incident, 5).skipped_reason == "owner is the reporter"
 
 
+def test_a_skipped_revoke_step_leaves_the_key_unrevoked(lead, aws_incident):
+    """Skipped ("the vendor can't revoke yet") is not done: the key may still work, so its
+    findings must reopen when a scan reports them again (a revoked secret's don't)."""
+    secret = aws_incident.secrets.get()
+    revoke = step(aws_incident, 1)
+    assert revoke.action == "revoke"
+    step_skip(step=revoke, by=lead, reason="the vendor can't revoke it yet")
+    secret.refresh_from_db()
+    assert secret.validity != "revoked"
+    step_reopen(step=step(aws_incident, 1), by=lead, reason="the vendor can now")
+    step_complete(step=step(aws_incident, 1), by=lead, note="deactivated in IAM")
+    secret.refresh_from_db()
+    assert secret.validity == "revoked"
+
+
 def test_close_needs_a_summary_and_no_required_step_open(lead, aws_incident):
     with pytest.raises(IncidentError, match="summary is required"):
         incident_close(incident=aws_incident, by=lead, summary="")
