@@ -113,6 +113,8 @@ class Transition:
             return [*run.leads, *people]
         if self.name == "due_soon":
             people = [step.assignee or step.incident.owner]
+        if self.name == "nagged":
+            return people  # the leads heard at the escalation; not again every nag period
         if not notifications.reachable(people, step.incident.team, webhook=self.webhook):
             # Nobody holds the step or the incident, and its team has no address: an incident
             # the import policy opened for a critical leak. The security leads hear of it now,

@@ -164,6 +164,13 @@ def test_with_nobody_reachable_the_security_leads_are_told_at_once(make_step, te
         sweep()
     assert rows(step, "overdue") == [("email", "lena@example.com")]
     assert "nobody" not in TimelineEvent.objects.get(step=step, kind="step_overdue").message
+    # The escalation tells them again; the hourly nags after it don't (one a lead a step an hour
+    # for every unowned incident, forever).
+    for hours in (5, 6, 7):
+        with at(timedelta(hours=hours)):
+            sweep()
+    assert rows(step, "escalated") == [("email", "lena@example.com")]
+    assert not Notification.objects.filter(step=step, kind="nag").exists()
     # Someone to tell: the leads hear of it at the escalation, as before.
     other = make_step(assignee=None, owner=None, incident_team=team)
     team.webhook_url = "https://hooks.example.com/x"
