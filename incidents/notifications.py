@@ -446,30 +446,62 @@ def notify_opened(incidents: list, by: str) -> list[Notification]:
 
 
 def _notify_many_opened(incidents: list, by: str) -> list[Notification]:
-    listed = incidents[:DIGEST_MAX_ITEMS]
-    context = {
-        "by": by,
-        "total": len(incidents),
-        "items": [{"incident": i, "url": incident_url(i.pk)} for i in listed],
-        "more": len(incidents) - len(listed),
-        "list_url": _site_url("incident_list", "/incidents/") + "?status=open",
-    }
-    body = render_to_string("incidents/email/opened_many.txt", context).strip() + "\n"
+    """One message per security lead listing them; one per team webhook listing the team's;
+    the teams' addresses when no lead has one."""
     span = f"{incidents[0].pk}-{incidents[-1].pk}"
-    return notifications_create(
-        [
-            Notification(
-                channel=EMAIL,
-                recipient=lead.email,
-                user=lead,
-                kind="opened",
-                subject=f"[Leakline] {len(incidents)} incidents opened automatically ({by})"[:300],
-                body=body,
-                dedupe_key=f"opened:{span}:user:{lead.pk}",
+
+    def message(listed: list) -> dict:
+        shown = listed[:DIGEST_MAX_ITEMS]
+        context = {
+            "by": by,
+            "total": len(listed),
+            "items": [{"incident": i, "url": incident_url(i.pk)} for i in shown],
+            "more": len(listed) - len(shown),
+            "list_url": _site_url("incident_list", "/incidents/") + "?status=open",
+        }
+        return {
+            "kind": "opened",
+            "subject": f"[Leakline] {len(listed)} incidents opened automatically ({by})"[:300],
+            "body": render_to_string("incidents/email/opened_many.txt", context).strip() + "\n",
+        }
+
+    everything = message(incidents)
+    leads = security_leads()
+    rows = [
+        Notification(
+            channel=EMAIL,
+            recipient=lead.email,
+            user=lead,
+            dedupe_key=f"opened:{span}:user:{lead.pk}",
+            **everything,
+        )
+        for lead in leads
+    ]
+    by_team: dict[int, list] = {}
+    for incident in incidents:
+        if incident.team_id:
+            by_team.setdefault(incident.team_id, []).append(incident)
+    for listed in by_team.values():
+        team = listed[0].team
+        if team.webhook_url:
+            rows.append(
+                Notification(
+                    channel=WEBHOOK,
+                    recipient=f"team:{team.pk}",
+                    dedupe_key=f"opened:{span}:webhook:{team.pk}",
+                    **message(listed),
+                )
             )
-            for lead in security_leads()
-        ]
-    )
+        if not leads and team.email:
+            rows.append(
+                Notification(
+                    channel=EMAIL,
+                    recipient=team.email,
+                    dedupe_key=f"opened:{span}:team-email:{team.pk}",
+                    **message(listed),
+                )
+            )
+    return notifications_create(rows)
 
 
 def _plain(text: str, limit: int = 300) -> str:

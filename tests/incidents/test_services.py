@@ -158,13 +158,22 @@ def test_the_leads_hear_of_an_automatically_opened_incident_at_once(lead, second
     opened = incidents_auto_open(secret_ids=[m.pk for m in many], actor_label="import #5")
     assert not Notification.objects.filter(incident__in=opened).exists()
     summary = Notification.objects.filter(incident=None, kind="opened")
-    assert sorted(summary.values_list("recipient", flat=True)) == [
-        "lena@example.com",
-        "sam@example.com",
-    ]
-    body = summary.first().body
+    body = summary.filter(channel="email").first().body
     assert all(i.reference in body for i in opened)
     assert summary.first().subject == "[Leakline] 5 incidents opened automatically (import #5)"
+    # The team hears on its webhook too, of its own incidents.
+    assert sorted(summary.values_list("channel", "recipient")) == [
+        ("email", "lena@example.com"),
+        ("email", "sam@example.com"),
+        ("webhook", f"team:{team.pk}"),
+    ]
+    # No lead with an address: the teams' addresses.
+    type(lead).objects.filter(pk__in=[lead.pk, second_lead.pk]).update(email="")
+    more = [make_secret(team=team, severity="critical") for _ in range(4)]
+    incidents_auto_open(secret_ids=[m.pk for m in more], actor_label="import #6")
+    assert Notification.objects.filter(
+        subject__contains="(import #6)", channel="email", recipient="payments@example.com"
+    ).exists()
 
 
 def test_auto_open_picks_candidates_in_one_query(team):
