@@ -453,6 +453,8 @@ def pretty_printed(stream: IO[bytes]) -> bool:
     over many lines. Its first line is a lone "{", which no JSON line is. (``stream`` has
     ``peek``: first_char's.)"""
     head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
+    if len(head) == 4096 and not head.strip():
+        head = stream.peek(65536)  # blank lines first, as _check_text_start allows
     return head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip() == b"{"
 
 

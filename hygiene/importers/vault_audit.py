@@ -96,16 +96,17 @@ def parse(stream: IO[bytes], *, kv_mounts: Iterable[str] | None = None) -> Itera
 
 def _parse(stream: IO[bytes], mounts: set[str]) -> Iterator[Item]:
     stream, char = first_char(stream)
-    if char == "[" or pretty_printed(stream):
+    head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
+    first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    # (A "[" may also start a line prefix, the audit device's "prefix": "[vault-audit] {...".)
+    array = char == "[" and _prefix_end(first_line) is None
+    if array or pretty_printed(stream):
         # The log as jq shows it: ``jq . audit.log`` writes each entry over many lines (an
         # entry alone is never just "{"), ``jq -s`` all of them in one array.
-        yield from _parse_documents(stream, mounts, array=char == "[")
+        yield from _parse_documents(stream, mounts, array=array)
         return
-    if char != "{":
-        head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
-        first_line = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
-        if _prefix_end(first_line) is None and not _is_server_log(first_line):
-            raise ImportFormatError(NO_ENTRY, "line 1")
+    if char != "{" and _prefix_end(first_line) is None and not _is_server_log(first_line):
+        raise ImportFormatError(NO_ENTRY, "line 1")
     lines = _Lines(stream)
     entries = 0
     for where, entry in iter_json_lines(lines):
@@ -117,24 +118,30 @@ def _parse(stream: IO[bytes], mounts: set[str]) -> Iterator[Item]:
         if event is not None:
             yield event
     if not entries and lines.server_log:
-        raise ImportFormatError(
-            f"{NO_ENTRY}; found only Vault's own server log ({lines.server_log} lines), "
-            "not its audit log (an audit device's file, socket or syslog output)",
-            "line 1",
-        )
+        raise ImportFormatError(_no_entry(lines.server_log, "lines"), "line 1")
+
+
+def _no_entry(server_log: int, what: str) -> str:
+    if not server_log:
+        return NO_ENTRY
+    return (
+        f"{NO_ENTRY}; found only Vault's own server log ({server_log} {what}), "
+        "not its audit log (an audit device's file, socket or syslog output)"
+    )
 
 
 def _parse_documents(stream: IO[bytes], mounts: set[str], array: bool) -> Iterator[Item]:
-    entries = 0
+    entries = server_log = 0
     for where, entry in iter_json_documents(stream, array=array, what="a Vault audit entry"):
-        entries += 1
-        if _is_server_log_object(entry):
+        if isinstance(entry, dict) and _is_server_log_object(entry):
+            server_log += 1
             continue
+        entries += 1
         event = _entry(entry, where, mounts)
         if event is not None:
             yield event
     if not entries:
-        raise ImportFormatError(NO_ENTRY, "line 1")
+        raise ImportFormatError(_no_entry(server_log, "objects"), "line 1")
 
 
 NO_ENTRY = 'expected Vault audit JSON lines (one object per line, with "type" request or response)'

@@ -673,3 +673,28 @@ def test_a_log_as_jq_shows_it_with_errors_says_where(data, message, location):
     with pytest.raises(ImportFormatError) as exc:
         list(parse(io.BytesIO(data)))
     assert message in exc.value.message and location in exc.value.location
+
+
+def test_a_prefix_in_brackets_is_still_a_prefix():
+    # The audit device's prefix option: "[vault-audit] {...}" (not a JSON array).
+    data = b"".join(
+        b"[vault-audit] " + line + b"\n"
+        for line in (VAULT / "generated_audit.log").read_bytes().splitlines()
+        if line
+    )
+    assert summary(parse(io.BytesIO(data))) == summary(load("generated_audit.log"))
+
+
+def test_server_log_alone_as_jq_shows_it_is_refused_saying_so():
+    server_log = [
+        {"@level": "info", "@message": "core: post-unseal setup complete", "@module": "core"},
+        {"@level": "warn", "@message": "core: no audit device", "@module": "core"},
+    ]
+    data = "".join(json.dumps(o, indent=2) + "\n" for o in server_log).encode()
+    err = expect_error(data)
+    assert "found only Vault's own server log (2 objects)" in err.message
+
+
+def test_a_log_as_jq_shows_it_after_blank_lines():
+    data = b"\n" * 5000 + jq_forms("generated_audit.log")["pretty"]
+    assert summary(parse(io.BytesIO(data))) == summary(load("generated_audit.log"))
