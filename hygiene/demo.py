@@ -179,8 +179,14 @@ def _posture_report() -> bytes:
     return json.dumps({"version": 1, "findings": findings}).encode()
 
 
-def _import(source: Source, fmt: str, data: bytes) -> None:
+def _import(source: Source, fmt: str, data: bytes, now) -> None:
+    last = Notification.objects.order_by("-pk").values_list("pk", flat=True).first()
     import_report(source=source, format_key=fmt, stream=io.BytesIO(data), via="upload")
+    # What the import told people of (incidents its policy opened) was sent back then, as the
+    # replayed sweeps' notices are: not queued for the evaluator's inbox.
+    Notification.objects.filter(pk__gt=last or 0, status=NotificationStatus.PENDING).update(
+        status=NotificationStatus.SENT, attempts=1, sent_at=now
+    )
 
 
 # What people wrote as evidence, per step action.
@@ -436,7 +442,7 @@ def _history(r: random.Random, lead: User, engineers: list[User], now) -> None:
         "postgres": "postgres-uri",
     }
     batch = [(k, _fake(r, k), rules[k]) for k in (r.choice(kinds) for _ in range(36))]
-    _import(history, "gitleaks", _gitleaks_report(r, batch))
+    _import(history, "gitleaks", _gitleaks_report(r, batch), now)
     secrets = Secret.objects.filter(findings__source=history).distinct().order_by("id")
     story = _Story(now)
     for i, secret in enumerate(secrets):
@@ -544,13 +550,14 @@ def seed(now=None) -> bool:
         *[("generic", _fake(r, "generic"), "generic-api-key") for _ in range(12)],
     ]
     current.append(current[2])  # the same token committed twice
-    _import(sources["gitleaks-ci"], "gitleaks", _gitleaks_report(r, current))
+    _import(sources["gitleaks-ci"], "gitleaks", _gitleaks_report(r, current), now)
     _import(
         sources["trufflehog-nightly"],
         "trufflehog",
         _trufflehog_report(
             [(aws, "AWS", True), (aws2, "AWS", False), (_fake(r, "github"), "Github", True)]
         ),
+        now,
     )
-    _import(sources["prowler-aws"], "leakline", _posture_report())
+    _import(sources["prowler-aws"], "leakline", _posture_report(), now)
     return True
