@@ -393,6 +393,54 @@ def step_rows(*, step: Step, message: Message, users, key: str, webhook: bool = 
     return rows
 
 
+# One person told of this many steps by one sweep gets one message listing them: an import
+# that opened hundreds of incidents at once has their steps fall due together.
+SUMMARY_FROM = 6
+
+
+def summarise_by_person(rows: list, event: str) -> tuple[list, dict[str, list[int]]]:
+    """``rows`` (step_rows' of one sweep transition) with each person's e-mails, when they are
+    SUMMARY_FROM or more, replaced by one listing their steps. Returns the rows and, for each
+    summary's dedupe key, the steps it tells of."""
+    by_person: dict[int, list] = {}
+    for row in rows:
+        if row.channel == EMAIL and row.user_id:
+            by_person.setdefault(row.user_id, []).append(row)
+    many = {pk for pk, listed in by_person.items() if len(listed) >= SUMMARY_FROM}
+    if not many:
+        return rows, {}
+    kept = [row for row in rows if not (row.channel == EMAIL and row.user_id in many)]
+    summarised: dict[str, list[int]] = {}
+    prefix = STEP_EVENTS[event][1]
+    for pk in sorted(many):
+        listed = by_person[pk]
+        shown = listed[:DIGEST_MAX_ITEMS]
+        lines = [
+            f"- {row.step.incident.reference} · {row.step.position}. {row.step.title}"
+            f" — due {timezone.localtime(row.step.due_at):%Y-%m-%d %H:%M %Z}\n"
+            f"  {incident_url(row.step.incident_id)}"
+            for row in shown
+        ]
+        if len(listed) > len(shown):
+            more = len(listed) - len(shown)
+            lines.append(f"…and {more} more: {_site_url('my_work', '/my-work/')}")
+        digest = hashlib.sha256("\n".join(r.dedupe_key for r in listed).encode()).hexdigest()
+        key = f"summary:{event}:{digest[:24]}:user:{pk}"
+        summarised[key] = [row.step_id for row in listed]
+        kept.append(
+            Notification(
+                channel=EMAIL,
+                recipient=listed[0].recipient,
+                user=listed[0].user,
+                kind=listed[0].kind,
+                subject=f"[Leakline] {prefix}: {len(listed)} steps"[:300],
+                body=f"{prefix}, {len(listed)} steps:\n\n" + "\n".join(lines) + "\n",
+                dedupe_key=key,
+            )
+        )
+    return kept, summarised
+
+
 def step_notify(
     *,
     step: Step,

@@ -216,9 +216,11 @@ def _apply(transition: Transition, prepared: list, run: _Run) -> int:
             key=_key(transition, step, rounds),
             webhook=transition.webhook,
         )
+    rows, summarised = notifications.summarise_by_person(rows, transition.event)
     sent_by_step: dict[int, list] = {}
     for row in notifications.notifications_create(rows):
-        sent_by_step.setdefault(row.step_id, []).append(row)
+        for step_id in summarised.get(row.dedupe_key, [row.step_id]):
+            sent_by_step.setdefault(step_id, []).append(row)
     level = transition.changes(run).get("escalation_level", LEADS_LEVEL)
     TimelineEvent.objects.bulk_create(
         TimelineEvent(

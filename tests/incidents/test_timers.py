@@ -180,6 +180,32 @@ def test_with_nobody_reachable_the_security_leads_are_told_at_once(make_step, te
     assert rows(other, "overdue") == [("webhook", f"team:{team.pk}")]
 
 
+def test_a_person_told_of_many_steps_at_once_gets_one_message(make_step, team, lead):
+    """An import that opened hundreds of incidents has their steps fall due together: one
+    message per person per sweep listing them, not hundreds; each step's timeline names who
+    heard of it, and the next sweep sends nothing again."""
+    team.email = ""
+    team.save()
+    steps = [make_step(assignee=None, owner=None) for _ in range(7)]
+    with at(timedelta(hours=4)):
+        sweep()
+        sweep()
+    sent = Notification.objects.filter(kind="overdue")
+    assert sent.count() == 1
+    summary = sent.get()
+    assert (summary.recipient, summary.step) == ("lena@example.com", None)
+    assert summary.subject == "[Leakline] Overdue: 7 steps"
+    assert all(f"{s.incident.reference} · {s.position}." in summary.body for s in steps)
+    for s in steps:
+        event = TimelineEvent.objects.get(step=s, kind="step_overdue")
+        assert "lena@example.com" in event.message and event.data["notifications"] == [summary.pk]
+    # A few at once: one message each, as before.
+    few = [make_step(assignee=None, owner=None) for _ in range(2)]
+    with at(timedelta(hours=4)):
+        sweep()
+    assert all(rows(s, "overdue") == [("email", "lena@example.com")] for s in few)
+
+
 def test_a_step_that_skipped_past_due_soon_gets_only_the_overdue_notice(make_step, engineer):
     step = make_step(assignee=engineer)
     with at(timedelta(hours=10)):
@@ -335,10 +361,19 @@ def test_two_sweeps_at_the_same_instant_escalate_each_step_once(make_step, engin
     assert failures == []
     assert sum(r["overdue"] for r in results) == 25
     assert sum(r["errors"] for r in results) == 0
-    assert Notification.objects.count() == 25 * 2  # assignee + owner, once each
     assert TimelineEvent.objects.filter(kind="step_overdue").count() == 25
+    # Assignee and owner hear of each step once (one message a step, or a sweep's summary).
+    told = []
     for step in steps:
-        assert Notification.objects.filter(step=step).count() == 2
+        event = TimelineEvent.objects.get(step=step, kind="step_overdue")
+        heard = Notification.objects.filter(pk__in=event.data["notifications"])
+        assert sorted(heard.values_list("recipient", flat=True)) == [
+            "erik@example.com",
+            "lena@example.com",
+        ]
+        told += [(step.pk, n) for n in event.data["notifications"]]
+    assert len(told) == len(set(told)) == 25 * 2
+    assert Notification.objects.count() <= 25 * 2
 
 
 def test_sweep_enqueues_the_sends_after_commit_and_the_worker_sends_them(
