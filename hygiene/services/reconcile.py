@@ -86,6 +86,14 @@ _ROTATORS = {key: fmt.kind == "rotator" for key, fmt in FORMATS.items()}
 _AUDITORS = {key for key, fmt in FORMATS.items() if fmt.kind == "auditor"}
 
 
+def is_no_scan(format_key: str, events: int, findings: int) -> bool:
+    """Whether a run is no scan (``findings``: the findings and passed checks it reported): a
+    report of rotation events alone (a rotator's, or a leakline document without findings)
+    says nothing of what the source's scanner would find, nor does a rotator's log without
+    events (a CloudTrail digest, an hour of nothing). It marks nothing missing."""
+    return bool(events or _ROTATORS.get(format_key, False)) and not findings
+
+
 # Set (transaction-local) around an INSERT whose rows' teams this run has locked itself: their
 # team triggers pass over them (migration 0028, which spells the same name).
 TEAMS_LOCKED = "leakline.teams_locked"
@@ -196,13 +204,8 @@ class Reconciler:
             if self.known:
                 self.adopt_values()
             self.drop_unused_new_secrets()
-        # A report of rotation events alone (a rotator's, or a leakline document without
-        # findings) is no scan: it says nothing of what the source's scanner would find. Nor
-        # is a rotator's log without events (a CloudTrail digest, an hour of nothing).
-        events_only = (self.run.events or _ROTATORS.get(self.run.format, False)) and not (
-            has["findings"] or has["passed"]
-        )
-        if self.run.full_scan and not events_only:
+        no_scan = is_no_scan(self.run.format, self.run.events, has["findings"] + has["passed"])
+        if self.run.full_scan and not no_scan:
             counts.missing, resolved = self.mark_missing(has["findings"])
             counts.resolved += resolved
         if has["references"]:

@@ -20,10 +20,10 @@ from hygiene.forms import (
     TokenForm,
     UploadForm,
 )
-from hygiene.importers import FORMATS
 from hygiene.models import ImportRun, Source, SourceKind, SourceToken, Team
 from hygiene.roles import permission_required
 from hygiene.services import sources as services
+from hygiene.services.reconcile import is_no_scan
 from hygiene.views.findings import _error, _is_htmx
 
 
@@ -138,11 +138,8 @@ def _history(source) -> list[ImportRun]:
     runs = list(source.imports.select_related("token", "created_by")[:50])
     for run in runs:
         run.changes = [(getattr(run, f), label) for f, label in _CHANGES if getattr(run, f)]
-        fmt = FORMATS.get(run.format)
-        events_only = (run.events or (fmt is not None and fmt.kind == "rotator")) and (
-            run.received <= run.events
-        )
-        run.scan = "no scan" if events_only else "full" if run.full_scan else "partial"
+        no_scan = is_no_scan(run.format, run.events, max(run.received - run.events, 0))
+        run.scan = "no scan" if no_scan else "full" if run.full_scan else "partial"
     return runs
 
 
