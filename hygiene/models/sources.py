@@ -88,6 +88,11 @@ class SourceToken(_TokenBase):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The token a rotation made in its place: a replaced token (kept working a day when rotated
+    # with an overlap) is not rotated again, which would make a third token.
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]

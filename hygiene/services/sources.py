@@ -156,14 +156,26 @@ ROTATION_OVERLAP = timedelta(hours=24)
 def source_token_rotate(
     *, token: SourceToken, by, expires_at: datetime | None = None, overlap: bool = False
 ) -> tuple[SourceToken, str]:
-    """A new token with the same name (and expiry unless given); the old one is revoked, or,
-    with ``overlap``, expires in ROTATION_OVERLAP (sooner if it was to expire before)."""
+    """A new token with the same name and lifetime (a token made to last 90 days is replaced
+    by one that lasts 90 days from now), or the expiry given; the old one is revoked, or, with
+    ``overlap``, expires in ROTATION_OVERLAP (sooner if it was to expire before). A token is
+    rotated once: its replacement is the one to rotate next."""
     _require(by)
+    # Locked: two rotations of one token at once (a double click) would make two new ones.
+    list(SourceToken.objects.select_for_update().filter(pk=token.pk).values_list("pk"))
+    token.refresh_from_db()
+    if token.replaced_by_id:
+        replacement = SourceToken.objects.get(pk=token.replaced_by_id)
+        raise ValidationError(
+            f"That token was replaced by {replacement.prefix}… already; rotate that one instead."
+        )
     if token.revoked_at or not token.is_usable():
         raise ValidationError("That token is revoked or expired already; create a new one instead.")
     new, raw = source_token_create(
-        source=token.source, by=by, name=token.name, expires_at=expires_at or _future(token)
+        source=token.source, by=by, name=token.name, expires_at=expires_at or _lifetime(token)
     )
+    SourceToken.objects.filter(pk=token.pk).update(replaced_by=new)
+    token.replaced_by = new
     if not overlap:
         source_token_revoke(token=token, by=by)
         return new, raw
@@ -181,8 +193,11 @@ def source_token_rotate(
     return new, raw
 
 
-def _future(token: SourceToken):
-    return token.expires_at if token.expires_at and token.expires_at > timezone.now() else None
+def _lifetime(token: SourceToken):
+    """The same lifetime from now (none for a token that never expires)."""
+    if token.expires_at is None:
+        return None
+    return timezone.now() + (token.expires_at - token.created_at)
 
 
 @transaction.atomic

@@ -93,31 +93,16 @@ def _detail_context(source, **extra):
 
 def _tokens(source) -> list[SourceToken]:
     """The source's tokens, each still working one that expires within a day with
-    ``expires_soon``, and one rotated with an overlap with ``replaced_by``: the newer token
-    of its name that works, made when its expiry was set (a day before it, or less when it
-    was to expire sooner). A replaced token is not rotated again (that would make a third
-    token); it is revoked, or left to expire."""
-    tokens = list(source.tokens.select_related("created_by")[:50])
+    ``expires_soon``; one rotated with an overlap names its replacement (``replaced_by``) until
+    it expires, and is not rotated again (that would make a third token)."""
+    tokens = list(source.tokens.select_related("created_by", "replaced_by")[:50])
     now = timezone.now()
-    # The expiry is set just after the new token is made, in the same request.
+    # The expiry an overlap sets is a day away at most.
     set_within = services.ROTATION_OVERLAP + timedelta(minutes=1)
     for token in tokens:
-        token.replaced_by = None
         token.expires_soon = token.is_usable(now) and bool(
             token.expires_at and token.expires_at <= now + set_within
         )
-        if token.state != "active" or token.expires_at is None:
-            continue
-        newer = [
-            t
-            for t in tokens
-            if t.name == token.name
-            and t.created_at > token.created_at
-            and t.is_usable(now)
-            and token.expires_at <= t.created_at + set_within
-        ]
-        if newer:
-            token.replaced_by = min(newer, key=lambda t: t.created_at)
     return tokens
 
 

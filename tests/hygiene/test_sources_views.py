@@ -69,7 +69,7 @@ def test_rotating_with_an_overlap_keeps_the_old_token_a_day(source, lead, token)
     with time_machine.travel(datetime(2026, 11, 3, 9, 1, tzinfo=UTC), tick=False):
         assert authenticate_token(old_raw) is None
         assert authenticate_token(raw).source_token == new
-        with pytest.raises(ValidationError, match="expired already"):
+        with pytest.raises(ValidationError, match="replaced by lls_"):
             services.source_token_rotate(token=token, by=lead, overlap=True)
     # A token due to expire within the day keeps its own (earlier) expiry.
     soon, _ = services.source_token_create(
@@ -787,3 +787,44 @@ def test_a_token_rotated_with_an_overlap_says_when_it_expires_and_is_not_rotated
         page = client.get(f"/sources/{source.slug}/").content.decode()
     assert _rows(page, "token-row")[1][2] == "expired"
     assert page.count('data-testid="rotate-token"') == 1
+
+
+def test_a_replaced_token_is_not_rotated_again_even_by_a_crafted_request(
+    source, token, as_user, client
+):
+    """The page offers no rotation of a token rotated with an overlap; a POST made by hand (or
+    a double click) gets a 400 naming the replacement, and no third token is made."""
+    as_user("lead")
+    url = f"/sources/{source.slug}/tokens/{token.pk}/rotate/"
+    assert client.post(url, {"overlap": "1"}, HTTP_HX_REQUEST="true").status_code == 200
+    new = SourceToken.objects.exclude(pk=token.pk).get()
+    token.refresh_from_db()
+    assert token.replaced_by == new and token.is_usable()
+    for overlap in ("1", ""):
+        response = client.post(url, {"overlap": overlap}, HTTP_HX_REQUEST="true")
+        assert response.status_code == 400
+        assert f"replaced by {new.prefix}… already" in response.content.decode()
+    assert SourceToken.objects.filter(source=source).count() == 2
+    # Its replacement is the one to rotate; rotated at once, the old one names it, revoked.
+    services.source_token_rotate(token=new, by=token.created_by)
+    new.refresh_from_db()
+    third = new.replaced_by
+    assert new.state == "revoked" and third.name == "ci"
+    page = client.get(f"/sources/{source.slug}/").content.decode()
+    states = {row[0]: row[2] for row in _rows(page, "token-row")}
+    assert states[f"{new.prefix}…"] == f"revoked, replaced by {third.prefix}…"
+
+
+def test_a_rotated_token_lasts_as_long_as_the_old_one_was_made_to(source, lead):
+    """A 90-day token rotated on its 80th day is replaced by a 90-day token, not by one that
+    expires 10 days later with the old one; a token without expiry by one without."""
+    with time_machine.travel(datetime(2026, 8, 1, 9, 0, tzinfo=UTC), tick=False):
+        token, _ = services.source_token_create(
+            source=source, by=lead, name="ci", expires_at=datetime(2026, 10, 30, 9, 0, tzinfo=UTC)
+        )
+        forever, _ = services.source_token_create(source=source, by=lead, name="forever")
+    with time_machine.travel(datetime(2026, 10, 20, 9, 0, tzinfo=UTC), tick=False):
+        new, _ = services.source_token_rotate(token=token, by=lead)
+        assert new.expires_at == datetime(2027, 1, 18, 9, 0, tzinfo=UTC)  # 90 days from now
+        again, _ = services.source_token_rotate(token=forever, by=lead, overlap=True)
+        assert again.expires_at is None
