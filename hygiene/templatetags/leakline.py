@@ -48,6 +48,22 @@ def status_badge(value, label=None):
 
 
 @register.simple_tag
+def validity_badge(finding):
+    """A finding's validity as its scanner reported it, unless its secret was revoked since
+    (a playbook's completed revoke step, a rotator's event): then "revoked", which is what a
+    reader needs, with what the scanner said in the badge's title. A scanner that verified the
+    value since makes the secret valid again (reconcile), and this says so."""
+    secret = finding.secret if finding.secret_id else None
+    if secret is not None and secret.validity == "revoked" and finding.validity != "valid":
+        return format_html(
+            '<span class="badge valid-revoked" title="The secret was revoked; the scanner'
+            ' reported it {}.">revoked</span>',
+            finding.validity,
+        )
+    return format_html('<span class="badge valid-{}">{}</span>', finding.validity, finding.validity)
+
+
+@register.simple_tag
 def timer(step, now=None):
     """A live countdown for an open step; the final state for a done or skipped one."""
     state = step.state(now)

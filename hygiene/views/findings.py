@@ -477,9 +477,9 @@ def _secret_context(request, secret):
     findings = findings_of_secret_visible_to(request.user, secret.pk)
     return {
         "secret": secret,
-        "findings": findings.select_related("source", "team", "assignee", "sighting").order_by(
-            "-sighting__last_seen_at", "-id"
-        )[:200],
+        "findings": findings.select_related(
+            "source", "team", "assignee", "sighting", "secret"
+        ).order_by("-sighting__last_seen_at", "-id")[:200],
         "finding_count": findings.count(),
         "references": secret.references.select_related("added_by").order_by("kind", "id")[:100],
         "incidents": secret.incidents.order_by("-opened_at")[:10],

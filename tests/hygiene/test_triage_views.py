@@ -861,3 +861,27 @@ def test_the_bulk_bar_sends_one_request_per_click_burst(data, as_user, client):
     assert 'hx-sync="this:drop"' in form
     assert 'hx-disabled-elt="#bulk-form button.bulk"' in form
     assert re.search(r'name="as_of" value="[^"]+"', body)
+
+
+def test_a_revoked_secrets_findings_read_revoked_not_what_the_scanner_said(data, as_user, client):
+    """Once its secret is revoked (a playbook's revoke step, a rotator's event), a finding the
+    scanner reported as unverified reads "revoked" in the list, the secret's page and its own
+    page, with what the scanner said in the title; a finding of another secret is unchanged."""
+    as_user("lead")
+    data["secret"].validity = "revoked"
+    data["secret"].save(update_fields=["validity"])
+    revoked = '<span class="badge valid-revoked" title="The secret was revoked; the scanner'
+    revoked += ' reported it unknown.">revoked</span>'
+    unknown = '<span class="badge valid-unknown">unknown</span>'
+    mine, theirs = data["mine"], data["theirs"]
+
+    def row(body, pk):
+        return body.split(f'id="finding-{pk}"', 1)[1].split("</tr>", 1)[0]
+
+    listing = client.get("/findings/").content.decode()
+    assert revoked in row(listing, mine.pk) and revoked in row(listing, data["mine2"].pk)
+    assert unknown in row(listing, theirs.pk)
+    secret_page = client.get(f"/secrets/{data['secret'].pk}/").content.decode()
+    assert secret_page.count(revoked) == 2 and unknown not in secret_page
+    assert revoked in client.get(f"/findings/{mine.pk}/").content.decode()
+    assert unknown in client.get(f"/findings/{theirs.pk}/").content.decode()
