@@ -4,7 +4,11 @@ v8 JSON  ``[{"RuleID", "Description", "Secret", "Match", "File", "StartLine", "C
            "Author", "Email", "Date", "Message", "Fingerprint", ...}]``
 v7 JSON  ``[{"rule", "offender", "line", "file", "lineNumber", "commit", "repo", "repoURL",
            "leakURL", "author", "email", "date", "commitMessage", ...}]``
-CSV      v8's ``--report-format csv`` (RuleID,Commit,File,SymlinkFile,Secret,Match,StartLine,...).
+CSV      v8's ``--report-format csv`` (RuleID,Commit,File,SymlinkFile,Secret,Match,StartLine,...);
+         v4-v7's (``--report=x.csv`` / ``--format=csv``: repo,line,commit,offender,[leakURL,]rule,
+         [info,]tags,[severity,]commitMsg,author,email,file,date: no line number).
+v1.x-v3 JSON ``[{"line", "commit", "offender", "reason", "commitMsg", "author", "file", "branch",
+         "repo", "date"}]`` (between v1's ``string`` and v4's ``rule``).
 v1-v7 ``--verbose`` stdout: findings as indented objects one after another (no array), with
          log lines or a CI wrapper's banner around them (skipped); v1's keys are ``reason``,
          ``string``, ``time``, ``repoURL``; the first v8 releases printed v8 findings so too
@@ -615,7 +619,7 @@ _V8_PRINTED_KEYS = ("RuleID", "Secret", "Match", "File", "StartLine")
 def _is_old_finding(obj: Any) -> bool:
     return isinstance(obj, dict) and (
         ("rule" in obj and "offender" in obj)
-        or ("reason" in obj and "string" in obj)
+        or ("reason" in obj and ("string" in obj or "offender" in obj))
         or all(key in obj for key in _V8_PRINTED_KEYS)
     )
 
@@ -846,6 +850,8 @@ def finding(obj: Any, where: str) -> Observation:
         if "Metadata" in obj and not obj.get("File"):
             return _v8(_from_metadata(obj, where), where)
         return _v8(obj, where)
+    if "offender" in obj and "reason" in obj and "rule" not in obj:
+        return _old_finding(obj, where, _V2_KEYS)
     if "rule" in obj or "offender" in obj:
         return _v7(obj, where)
     if "reason" in obj and "string" in obj:
@@ -1038,6 +1044,10 @@ _V7_KEYS = _OldKeys("rule", "offender", "date", "lineNumber", "tags", "leakURL",
 # v1-v3 (2018): {"line", "commit", "string", "reason", "commitMsg", "time", "author", "file",
 # "repoURL"}.
 _V1_KEYS = _OldKeys("reason", "string", "time")
+# Later v1 releases to v3, after "string" became "offender" and before "reason" became "rule":
+# {"line", "commit", "offender", "reason", "commitMsg", "author", "file", "branch", "repo",
+# "date"}; ``author`` may be "Name <email>".
+_V2_KEYS = _OldKeys("reason", "offender", "date", repo_name="repo")
 # gitleaks before v8 names the repository after the scanned directory (``repo`` is
 # filepath.Base of --path, "." for the current one): a GitHub container action's checkout,
 # /github/workspace (gitleaks-action v1), is "workspace", which names no repository.
@@ -1095,7 +1105,8 @@ def _parse_csv(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
             raise ImportFormatError("the report is empty")
         header = [h.strip() for h in header]
         header = [_METADATA_KEYS.get(h[5:], h) if h.startswith("meta:") else h for h in header]
-        missing = [c for c in CSV_REQUIRED if c not in header]
+        old = "offender" in header and ("rule" in header or "reason" in header)
+        missing = [] if old else [c for c in CSV_REQUIRED if c not in header]
         if missing:
             raise ImportFormatError(
                 "CSV with wrong headers: missing column(s) "
@@ -1112,7 +1123,7 @@ def _parse_csv(stream: IO[bytes], where: list[str]) -> Iterator[Item]:
             if len(row) != width:
                 raise ImportFormatError(f"row has {len(row)} columns, the header has {width}", loc)
             obj = dict(zip(header, row, strict=True))
-            yield _v8(obj, loc)
+            yield finding(obj, loc) if old else _v8(obj, loc)
     except UnicodeDecodeError:
         raise ImportFormatError("not UTF-8 text", where[0]) from None
     except csv.Error:

@@ -15,6 +15,10 @@ before ``DecoderName`` existed marshalled ``Raw`` as a Go ``[]byte``, i.e. base6
 TruffleHog v2 ``--json`` and v3 ``--json-legacy`` (git sources) write another shape, one line
 per commit and file: ``{"branch", "commit" (the message), "commitHash", "date", "diff", "path",
 "printDiff", "reason", "stringsFound"}``; see ``legacy_findings``.
+
+trufflehog3 (feeltheajf/trufflehog3, another tool of the name) 3.x writes a JSON array of
+``{"rule": {"id", "message", "severity"}, "path", "line", "secret", ...}``; see
+``trufflehog3_finding``. Its 2.x wrote v2's shape.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from hygiene.taxonomy import SecretType
+from hygiene.taxonomy import SecretType, map_severity
 
 from .base import (
     EMPTY_LINES,
@@ -190,6 +194,9 @@ def _records(stream: IO[bytes], ch: str, where: list[str]) -> Iterator[Item]:
                 continue  # a TruffleHog log record, not a finding
             if any(k in obj for k in _V2_KEYS):
                 yield from legacy_findings(obj, loc)
+                continue
+            if isinstance(obj.get("rule"), dict) and ("secret" in obj or "path" in obj):
+                yield trufflehog3_finding(obj, loc)
                 continue
             hint = sniff(json.dumps(obj)[:65536].encode())
             raise ImportFormatError(hint or "not a TruffleHog finding (no SourceMetadata)", loc)
@@ -404,6 +411,51 @@ def legacy_findings(obj: dict[str, Any], where: str) -> Iterator[Observation]:
         if ref:
             obs.references.append(ref)
         yield scrub(obs)
+
+
+def trufflehog3_finding(obj: dict[str, Any], where: str) -> Observation:
+    """One finding of trufflehog3 (feeltheajf/trufflehog3, a Python rewrite of TruffleHog v2)
+    3.x ``--format json``: ``{"rule": {"id", "message", "severity"}, "path", "line", "secret",
+    "context", "id", "branch", "message", "author", "commit", "date"}`` (no commit fields for
+    a file scan). ``secret`` is the rule's whole match, as v2's ``stringsFound``: the value is
+    taken from it the same way (a PEM header alone is no value). ``context`` (the lines around
+    it), the commit ``message`` and ``id`` (a UUID the tool derives from the secret) are never
+    read."""
+    rloc = f"{where}.rule"
+    rule_obj = mapping(obj, "rule", where)
+    rule_id = text(rule_obj, "id", rloc)
+    title = text(rule_obj, "message", rloc)
+    rule = rule_id or title
+    if not rule:
+        raise ImportFormatError("missing required field 'rule.id'", rloc)
+    secret = text(obj, "secret", where)
+    value: str | None = None
+    if secret.strip() and not _LEGACY_MARKER.fullmatch(secret.strip()):
+        value = _legacy_value(title, secret)
+    if not value and not text(obj, "path", where):
+        raise ImportFormatError("a finding without 'secret' or 'path' (nothing to track)", where)
+    try:
+        committed_at = to_datetime(obj, "date", where)
+    except ImportFormatError:
+        committed_at = None
+    branch = text(obj, "branch", where)
+    obs = Observation(
+        rule=rule,
+        secret_type=secret_type_for(SECRET_TYPES, rule, value, title),
+        secret_value=value,
+        path=text(obj, "path", where),
+        line=number(obj, "line", where),
+        commit=text(obj, "commit", where),
+        author=person(text(obj, "author", where), ""),
+        committed_at=committed_at,
+        severity=map_severity(text(rule_obj, "severity", rloc) or None),
+        title=title if title != rule else "",
+        tool_ids={"branch": branch} if branch else {},
+    )
+    ref = aws_key_id_reference(value)
+    if ref:
+        obs.references.append(ref)
+    return scrub(obs)
 
 
 def _legacy_value(rule: str, found: str) -> str:
