@@ -51,6 +51,17 @@ def _int_or_none(value):
     return int(value) if value and str(value).isdigit() else None
 
 
+def _team(value: str) -> tuple[int | None, str]:
+    """A team named by its slug, as the findings list names teams (or by its number, as this
+    list's links did before): its id and slug, or (None, "")."""
+    if not value:
+        return None, ""
+    match = Team.objects.filter(slug=value[:100]).values_list("pk", "slug").first()
+    if match is None and value.isdigit() and len(value) < 19:
+        match = Team.objects.filter(pk=int(value)).values_list("pk", "slug").first()
+    return match or (None, "")
+
+
 @permission_required("incidents.view_incident")
 def incident_list(request):
     g = request.GET
@@ -66,9 +77,9 @@ def incident_list(request):
     owner = request.user.pk if g.get("owner") == "me" else _int_or_none(g.get("owner"))
     if g.get("owner") and owner is None:
         notes.append(f"Ignored owner “{g['owner'][:40]}”: a person's number, or me.")
-    team = _int_or_none(g.get("team"))
+    team, team_slug = _team(g.get("team", ""))
     if g.get("team") and team is None:
-        notes.append(f"Ignored team “{g['team'][:40]}”: a team's number.")
+        notes.append(f"Ignored unknown team “{g['team'][:40]}”.")
     overdue = g.get("overdue") == "1"
     qs = (
         incidents_filtered(
@@ -90,6 +101,8 @@ def incident_list(request):
         kept.pop("owner", None)
     if team is None:
         kept.pop("team", None)
+    else:
+        kept["team"] = team_slug
     return render(
         request,
         "incidents/incident_list.html",

@@ -233,7 +233,11 @@ def test_incident_list_filters_and_scopes(client, lead, engineer, team, other_te
 
     assert refs() == {mine.reference, theirs.reference}
     assert refs("?severity=low") == {theirs.reference}
+    # Teams by slug, as the findings list names them (a link by number still works).
+    assert refs(f"?team={team.slug}") == {mine.reference}
     assert refs(f"?team={team.pk}") == {mine.reference}
+    html = client.get(listing + f"?team={team.pk}").content.decode()
+    assert f'<option value="{team.slug}" selected>' in html
     assert refs(f"?owner={engineer.pk}") == {mine.reference}
     assert refs("?status=closed") == set()
     assert refs("?status=active") == {mine.reference, theirs.reference}
@@ -246,7 +250,7 @@ def test_incident_list_filters_and_scopes(client, lead, engineer, team, other_te
     html = client.get(listing + "?status=bogus&severity=dire&team=abc").content.decode()
     assert set(re.findall(r"INC-\d+", html)) == {mine.reference}
     assert "Ignored unknown status “bogus”." in html
-    assert "Ignored unknown severity “dire”." in html and "Ignored team “abc”" in html
+    assert "Ignored unknown severity “dire”." in html and "Ignored unknown team “abc”." in html
     client.force_login(engineer)
     assert refs() == {mine.reference}
     assert client.get(url("incident_detail", theirs)).status_code == 403
