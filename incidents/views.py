@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -122,12 +122,33 @@ def incident_list(request):
 
 @permission_required("incidents.view_step")
 def my_work(request):
-    page = Paginator(steps_for_user(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    """Open steps assigned to me or left to my teams, soonest due first; ``who`` narrows them
+    to mine, or to my teams' unassigned ones (each view's count shown)."""
+    steps = steps_for_user(request.user)
+    counts = steps.order_by().aggregate(
+        all=Count("pk"), mine=Count("pk", filter=Q(assignee=request.user))
+    )
+    counts["team"] = counts["all"] - counts["mine"]
+    who = request.GET.get("who", "")
+    if who == "mine":
+        steps = steps.filter(assignee=request.user)
+    elif who == "team":
+        steps = steps.filter(assignee__isnull=True)
+    else:
+        who = ""
+    page = Paginator(steps, PAGE_SIZE).get_page(request.GET.get("page"))
     follow_ups = follow_ups_for_user(request.user)[:PAGE_SIZE]
     return render(
         request,
         "incidents/my_work.html",
-        {"page": page, "follow_ups": follow_ups, "now": timezone.now()},
+        {
+            "page": page,
+            "follow_ups": follow_ups,
+            "now": timezone.now(),
+            "who": who,
+            "counts": counts,
+            "views": [("", "All"), ("mine", "Assigned to me"), ("team", "Unassigned, my teams")],
+        },
     )
 
 

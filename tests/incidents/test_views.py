@@ -282,6 +282,14 @@ def test_my_work_lists_my_and_my_teams_steps_soonest_first(
     # Engineer's dashboard shows them too.
     dash = client.get(reverse("dashboard"))
     assert "My steps" in dash.content.decode() and ours.reference in dash.content.decode()
+    # Narrowed to mine (one) or to my teams' unassigned ones (the rest), each view counted.
+    mine = client.get(reverse("my_work") + "?who=mine")
+    assert list(mine.context["page"]) == [step(other, 3)]
+    team_left = list(client.get(reverse("my_work") + "?who=team").context["page"])
+    assert team_left == [s for s in steps if s != step(other, 3)] and len(team_left) > 1
+    html = mine.content.decode()
+    assert f"All ({len(steps)})" in html and f"Unassigned, my teams ({len(team_left)})" in html
+    assert 'aria-current="true" data-testid="work-view-mine">Assigned to me (1)' in html
 
 
 def test_open_incident_endpoint(client, lead, engineer, team):
