@@ -67,11 +67,13 @@ REQUIRED_COLUMNS = [
     "mfa_active",
     "access_key_1_active",
     "access_key_1_last_rotated",
-    "access_key_1_last_used_date",
     "access_key_2_active",
     "access_key_2_last_rotated",
-    "access_key_2_last_used_date",
 ]
+# Added to the report in 2015 (with ..._last_used_region / _service): reports written before,
+# still printed in AWS's own examples (Get-IAMCredentialReport -AsTextArray), have 16 columns
+# and no last use of a key. Without them the unused-key rules are not evaluated.
+LAST_USED_COLUMNS = ["access_key_1_last_used_date", "access_key_2_last_used_date"]
 _DATE_COLUMNS = [
     "user_creation_time",
     "password_last_used",
@@ -131,6 +133,9 @@ def _read_rows(stream: IO[bytes]) -> list[tuple[str, dict[str, str]]]:
             raise ImportFormatError("the report is empty") from None
         columns = [h.strip().lower() for h in header]
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        last_used = [c for c in LAST_USED_COLUMNS if c in columns]
+        if last_used and len(last_used) < len(LAST_USED_COLUMNS):
+            missing += [c for c in LAST_USED_COLUMNS if c not in columns]
         if missing:
             raise ImportFormatError(
                 "not an IAM credential report: missing column(s) " + ", ".join(missing),
@@ -292,7 +297,9 @@ def _user_items(
         raise ImportFormatError("missing user", f"{where}, column user")
     if not arn.startswith("arn:"):
         raise ImportFormatError("'arn' is not an ARN", f"{where}, column arn")
-    is_root = user == ROOT_USER
+    # "<root_account>"; also by its ARN (arn:aws:iam::123456789012:root), which AWS's
+    # published examples keep where a renderer ate the "<...>" of the name.
+    is_root = user == ROOT_USER or (arn.endswith(":root") and ":iam::" in arn)
     account = _account_of(arn)
     refs = [Reference("arn", arn)] + ([Reference("aws-account", account)] if account else [])
 
@@ -317,6 +324,7 @@ def _user_items(
         active = _bool(row, f"access_key_{n}_active", where)
         rotated = _date(row, f"access_key_{n}_last_rotated", where)
         used = _date(row, f"access_key_{n}_last_used_date", where)
+        knows_use = f"access_key_{n}_last_used_date" in row
         any_active = any_active or bool(active)
 
         too_old = bool(active) and rotated is not None and now - rotated > max_age
@@ -335,14 +343,15 @@ def _user_items(
             # older than its user (a key created yesterday is not "unused" yet).
             since = rotated or created
             unused = bool(active) and since is not None and now - since >= unused_age
-        yield obs(
-            f"iam_access_key_{n}_unused",
-            "unused-credential",
-            "medium",
-            f"Access key {n} unused for {unused_age.days} days or more",
-            "unused",
-            not unused,
-        )
+        if knows_use:  # a pre-2015 report does not say whether a key was used: no verdict
+            yield obs(
+                f"iam_access_key_{n}_unused",
+                "unused-credential",
+                "medium",
+                f"Access key {n} unused for {unused_age.days} days or more",
+                "unused",
+                not unused,
+            )
         yield from _key_events(arn, user, n, active, rotated)
 
     if is_root:

@@ -9,6 +9,15 @@ earlier), else the finding's ``groups`` / ``match_content``, and only as a last 
 ``before``/``after`` context is never used. Provenance gives the place: a ``git_repo`` entry's
 ``repo_path``, ``first_commit`` (or ``commit_provenance`` in 0.16) commit id, author, commit time
 and ``blob_path``; a ``file`` entry's ``path``; an ``extended`` entry's ``path``.
+Kingfisher (MongoDB's scanner built on Nosey Parker's engine) is read too: its ``--format json``
+document(s) (``{"findings": [{"rule": ..., "finding": ...}], ...}``: 1.x with ``stats`` or
+``metadata``, followed on stdout by a run summary whose ``findings`` is a count; 2.x with
+``audit``) and ``--format jsonl`` (one ``{"rule", "finding"}`` a line, then the summary or
+``audit`` line). The secret is ``finding.snippet`` (none when ``--redact`` wrote
+``[REDACTED:<hash>]``); ``dependent_captures`` (the AWS secret key beside its key id),
+``validation.response``, ``validate_command`` and ``blast_radius_command`` spell secrets out and
+are never read. ``git_metadata`` gives repository, commit, author and date; ``validation`` the
+validity.
 See docs/formats/noseyparker.md.
 """
 
@@ -43,6 +52,7 @@ from .leakline import (
     object_at,
     stream_json,
     text_at,
+    to_datetime,
     whole_number,
 )
 
@@ -136,12 +146,18 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
 def _records(stream: IO[bytes], char: str) -> Iterator[Item]:
     if char == "[":
         for index, (_kind, _prefix, value) in enumerate(stream_json(stream, {"item"})):
-            yield from finding_observations(value, f"$[{index}]")
+            if isinstance(value, dict) and _is_kingfisher(value):
+                yield kingfisher_observation(value, f"$[{index}]")
+            else:
+                yield from finding_observations(value, f"$[{index}]")
     elif char == "{":
         # JSON lines (report --format jsonl), or piped through jq: objects over many lines.
         records = iter_json_documents if pretty_printed(stream) else iter_json_lines
         for where, obj in records(stream):
-            yield from finding_observations(obj, where)
+            if isinstance(obj, dict) and _is_kingfisher_document(obj):
+                yield from kingfisher_document(obj, where)
+            else:
+                yield from finding_observations(obj, where)
     else:
         raise ImportFormatError(
             "not a Nosey Parker report: expected JSON lines (report --format jsonl) or a JSON "
@@ -487,3 +503,140 @@ def _secret_type(rule_name: str, rule_text_id: str, secret: str | None) -> str:
     if by_value is not None:
         return by_value.value
     return guess_secret_type(rule_name, rule_text_id).value
+
+
+# --- Kingfisher ---------------------------------------------------------------------------
+
+
+def _is_kingfisher(obj: dict) -> bool:
+    """One Kingfisher finding: ``{"rule": {...}, "finding": {...}}``."""
+    return isinstance(obj.get("rule"), dict) and isinstance(obj.get("finding"), dict)
+
+
+# What else a Kingfisher document holds: the run's summary (1.x's second document, whose
+# "findings" is a count), its metadata, 1.x's stats, 2.x's audit of the repositories scanned.
+_KINGFISHER_KEYS = frozenset(
+    {"findings", "metadata", "stats", "audit", "findings_by_rule", "kingfisher", "scan_date"}
+)
+
+
+def _is_kingfisher_document(obj: dict) -> bool:
+    if _is_kingfisher(obj):
+        return True
+    if _NP_KEYS.intersection(obj) or not obj:
+        return False
+    findings = obj.get("findings")
+    if isinstance(findings, list):
+        return all(isinstance(f, dict) and _is_kingfisher(f) for f in findings[:1])
+    if isinstance(findings, int) and not isinstance(findings, bool):
+        return "kingfisher" in obj or "findings_by_rule" in obj  # the run summary
+    return set(obj) <= {"audit", "metadata"} and isinstance(obj.get("audit", {}), dict)
+
+
+def kingfisher_document(obj: dict, where: str) -> Iterator[Observation]:
+    """A Kingfisher finding, its --format json document, or a line of its summary (none)."""
+    if _is_kingfisher(obj):
+        yield kingfisher_observation(obj, where)
+        return
+    findings = obj.get("findings")
+    if not isinstance(findings, list):
+        return  # the run summary (a count), or 2.x's audit line
+    for index, item in enumerate(findings):
+        yield kingfisher_observation(item, f"{where}.findings[{index}]")
+
+
+# Kingfisher's validation outcome (2.x, snake case) or status (its words; 1.x wrote "Active").
+KINGFISHER_VALIDITY = {
+    "verified_active": "valid",
+    "active credential": "valid",
+    "active": "valid",
+    "verified_inactive": "invalid",
+    "inactive credential": "invalid",
+    "inactive": "invalid",
+}
+# --redact: a hash of the value in its place.
+_KINGFISHER_REDACTED = re.compile(r"\[REDACTED(?::[0-9A-Za-z]*)?\]", re.IGNORECASE)
+# 2.x titles: "GITHUB-PAT => [BETTERLEAKS.GITHUB-PAT]".
+_KINGFISHER_TITLE = re.compile(r"\s*=>\s*\[[^\]]*\]\s*$")
+
+
+def kingfisher_validity(validation: dict, where: str) -> str:
+    response = validation.get("response")
+    if isinstance(response, str) and response.startswith("Validation skipped"):
+        # 1.x: "Inactive Credential" beside "Validation skipped - missing dependent rules":
+        # nothing was asked of the provider. (Only this prefix is read: the response may quote
+        # the credential's identity.)
+        return "unknown"
+    for key in ("outcome", "status"):
+        value = text_at(validation, key, where).strip().lower()
+        if value:
+            return KINGFISHER_VALIDITY.get(value, "unknown")
+    return "unknown"
+
+
+def kingfisher_observation(value: Any, where: str) -> Observation:
+    item = object_at(value, where, "a Kingfisher finding")
+    if not _is_kingfisher(item):
+        raise ImportFormatError(
+            "not a Kingfisher finding: 'rule' and 'finding' objects are required", where
+        )
+    rule, finding = item["rule"], item["finding"]
+    r_where, f_where = f"{where}.rule", f"{where}.finding"
+    rule_id = text_at(rule, "id", r_where)
+    name = text_at(rule, "name", r_where)
+    if not (rule_id or name):
+        raise ImportFormatError("no rule: give 'rule.id' or 'rule.name'", r_where)
+    title = _KINGFISHER_TITLE.sub("", text_at(rule, "title", r_where)) or name or rule_id
+
+    snippet = text_at(finding, "snippet", f_where).strip()
+    secret = None if not snippet or _KINGFISHER_REDACTED.fullmatch(snippet) else snippet
+    # The other half of a pair (an AWS key id's secret key): secret material, named nowhere.
+    captures = finding.get("dependent_captures")
+    others = (
+        [v for v in captures.values() if isinstance(v, str)] if isinstance(captures, dict) else []
+    )
+
+    repo = path = commit = author = url = ""
+    committed_at = None
+    git = dict_at(finding, "git_metadata", f_where)
+    if git:
+        g_where = f"{f_where}.git_metadata"
+        repo = text_at(git, "repository_url", g_where)
+        # A scan of the working directory (kingfisher scan .) names no repository: ".".
+        repo = "" if repo.rstrip("/\\") in (".", ".git", "./.git") else _without_credentials(repo)
+        c = dict_at(git, "commit", g_where)
+        c_where = f"{g_where}.commit"
+        commit = text_at(c, "id", c_where)
+        person = dict_at(c, "author", c_where) or dict_at(c, "committer", c_where)
+        who, email = text_at(person, "name", c_where), text_at(person, "email", c_where)
+        author = f"{who} <{email}>" if who and email else who or email
+        committed_at = to_datetime(c.get("date"), f"{c_where}.date", strict=False)
+        file = dict_at(git, "file", g_where)
+        path = text_at(file, "path", f"{g_where}.file")
+        link = text_at(file, "url", f"{g_where}.file")
+        url = link if "://" in link else ""  # a local repository's is a relative path
+    path = _tidy_path(path or text_at(finding, "path", f_where))
+
+    references = []
+    ref = aws_key_id_reference(secret or "")
+    if ref:
+        references.append(ref)
+    fingerprint = text_at(finding, "fingerprint", f_where)
+    observation = Observation(
+        rule=rule_id or name,
+        secret_type=_secret_type(name, rule_id, secret),
+        references=references,
+        secret_value=secret,
+        repo=clean(repo, secret),
+        path=clean(path, secret),
+        line=whole_number(finding.get("line"), f"{f_where}.line"),
+        commit=clean(commit, secret),
+        author=clean(author, secret),
+        committed_at=committed_at,
+        url=clean(url, secret),
+        validity=kingfisher_validity(dict_at(finding, "validation", f_where), f_where),
+        title=clean(title, secret) or rule_id or name,
+        description=clean(text_at(rule, "description", r_where), secret),
+        tool_ids={"fingerprint": fingerprint} if fingerprint and clean(fingerprint, secret) else {},
+    )
+    return scrub(observation, *others)

@@ -85,6 +85,7 @@ from .leakline import (
     to_datetime,
     whole_number,
 )
+from .noseyparker import KINGFISHER_VALIDITY
 from .noseyparker import NOT_CREDENTIALS as NOSEYPARKER_NOT_CREDENTIALS
 from .noseyparker import _secret_type as noseyparker_secret_type
 
@@ -713,22 +714,15 @@ def _place(raw: Any, where: str, run: _Run) -> dict:
     return place
 
 
-# Kingfisher's validation_outcome (snake case) and validation_status (its words).
-KINGFISHER_VALIDITY = {
-    "verified_active": "valid",
-    "active credential": "valid",
-    "verified_inactive": "invalid",
-    "inactive credential": "invalid",
-}
-
-
 def _kingfisher_git(place: dict, git: dict, where: str) -> None:
     commit = dict_at(git, "commit", where)
     c_where = f"{where}.commit"
     person = dict_at(commit, "author", c_where) or dict_at(commit, "committer", c_where)
     name = text_at(person, "name", f"{c_where}.author")
     email = text_at(person, "email", f"{c_where}.author")
-    place["repo"] = text_at(git, "repository_url", where)
+    repo = text_at(git, "repository_url", where)
+    # A scan of the working directory (kingfisher scan .) names no repository: ".".
+    place["repo"] = "" if repo.rstrip("/\\") in ("", ".", "./.git", ".git") else repo
     place["commit"] = text_at(commit, "id", c_where)
     place["author"] = f"{name} <{email}>" if name and email else name or email
     place["committed_at"] = _lenient_date(commit.get("date"))
@@ -784,6 +778,8 @@ def _repo_path(path: str, base_id: str, run: _Run) -> str:
                 break  # an absolute root: the scan's root
             prefix = base.rstrip("/") + "/" + prefix
         relative = prefix + path
+        while relative.startswith("./"):
+            relative = relative[2:]  # "./src/a.py" (Kingfisher's uri of a work tree file)
         if root:
             root = root.rstrip("/") + "/"
             inner = _base_holding(root + relative, run)
@@ -896,6 +892,10 @@ def _secret(tool: str, properties: dict, snippet: str, where: str) -> tuple[str 
     if tool.startswith("ggshield") or _MIXED_TOOLS.search(tool):
         return None, ""  # the snippet is source code (Checkov's with the secret masked)
     candidate = snippet.strip()
+    if _REDACTED_MARK.fullmatch(candidate):
+        # Kingfisher --redact: "[REDACTED:9d3d2aed]", a hash of the value in place of it (no
+        # value, and the hash is not kept).
+        return None, ""
     if "***" in candidate:
         return None, candidate if redaction_ok(candidate) else ""  # masked, not the value
     if guess_secret_type_from_value(candidate) is not None or (
@@ -1108,6 +1108,7 @@ def _secret_type(rule_id: str, info: dict, secret: str | None, hint: str = "") -
     return guessed.value
 
 
+_REDACTED_MARK = re.compile(r"\[REDACTED(?::[0-9A-Za-z]*)?\]", re.IGNORECASE)
 _KINGFISHER_SHORT = re.compile(r"\s*=>\s*\[[^\]]*\]\s*$")
 _GENERIC_TYPES = {SecretType.GENERIC_SECRET, SecretType.GENERIC_PASSWORD, SecretType.API_KEY}
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
