@@ -129,7 +129,25 @@
     head.focus({ preventScroll: true });
   }
 
+  // A bulk action disables its buttons while it runs, which took the focus off the clicked one
+  // (to <body>: the next Tab started again at the top of the page). Once the results are back,
+  // the focus goes to what the action did (the message, which a screen reader then reads), or
+  // to the count when there is none.
+  function showBulkResult(e) {
+    var cfg = e.detail.requestConfig;
+    var elt = cfg && cfg.elt;
+    if (!elt || !elt.closest || !elt.closest("#bulk-form")) return;
+    var active = document.activeElement;
+    if (active && active !== document.body && document.contains(active)) return;
+    var said = document.querySelector("#results [data-testid='flash']");
+    var target = said || document.getElementById("result-count");
+    if (!target) return;
+    if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: true });
+  }
+
   document.addEventListener("htmx:afterSettle", showNewPage);
+  document.addEventListener("htmx:afterSettle", showBulkResult);
   document.addEventListener("htmx:historyRestore", formFromAddress);
   window.addEventListener("pageshow", formFromAddress);
   document.addEventListener("htmx:historyRestore", updateSelection);

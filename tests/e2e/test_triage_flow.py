@@ -109,6 +109,8 @@ def test_monday_morning(login, screenshot, page, live_server, lead, monday, team
     page.get_by_role("button", name="Assign", exact=True).click()
     expect(page.get_by_test_id("flash")).to_have_text("2 findings assigned.")
     expect(page.get_by_test_id("finding-team")).to_have_text(["Payments", "Payments"])
+    # The keyboard's place is what the action did (its buttons were disabled while it ran).
+    expect(page.get_by_test_id("flash")).to_be_focused()
     assert page.evaluate("window.__sameDocument") is True
     assert Finding.objects.filter(team=team, severity="critical").count() == 2
 
