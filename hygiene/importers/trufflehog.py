@@ -26,7 +26,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
+import string
 from collections.abc import Iterator
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -133,6 +135,13 @@ _LOG_KEYS = ("level", "msg")
 _V2_KEYS = ("stringsFound", "printDiff", "commitHash")
 # v2's default rules for private keys and GCP service accounts match a marker, not a value.
 _LEGACY_MARKER = re.compile(r'-----BEGIN [A-Z0-9 ]+-----|"type": ?"service_account"')
+# trufflehog3 2.x (feeltheajf) wrote v2's shape, but its ``stringsFound`` are whole stripped
+# lines of the diff, with the diff marker: "+-----BEGIN RSA PRIVATE KEY-----" is a header too.
+_DIFF_LINE_MARKER = re.compile(r'[+-]?\s*(?:-----BEGIN [A-Z0-9 ]+-----|"type": ?"service_account")')
+_TH3_ENTROPY = "High entropy"  # trufflehog3 2.x's entropy engine; truffleHog v2's: "High Entropy"
+_TH3_B64 = frozenset(string.ascii_letters + string.digits + "+/=")
+_TH3_HEX = frozenset(string.hexdigits)
+_TH3_MIN_LENGTH = 20
 # v2's default rules (truffleHogRegexes) whose match holds context around the secret: a keyword,
 # `.*`, then the value (quoted for most); "Password in URL" ends on the quote or whitespace after
 # the URL, and runs on past a closing quote. Only the value is kept, so that the same secret
@@ -384,12 +393,16 @@ def legacy_findings(obj: dict[str, Any], where: str) -> Iterator[Observation]:
                 f"{where}.stringsFound[{index}]",
             )
         value = text({"stringsFound": item}, "stringsFound", where)  # refuses lone surrogates
-        value = None if not value.strip() or _LEGACY_MARKER.fullmatch(value.strip()) else value
-        if value is not None:
-            value = _legacy_value(rule, value)
-        if value not in seen:
-            seen.add(value)
-            values.append(value)
+        if not value.strip() or _DIFF_LINE_MARKER.fullmatch(value.strip()):
+            candidates: list[str | None] = [None]
+        elif rule == _TH3_ENTROPY:
+            candidates = _th3_entropy_values(value)
+        else:
+            candidates = [_legacy_value(rule, value)]
+        for candidate in candidates:
+            if candidate not in seen:
+                seen.add(candidate)
+                values.append(candidate)
     path = text(obj, "path", where)
     commit = text(obj, "commitHash", where)
     branch = text(obj, "branch", where)
@@ -456,6 +469,46 @@ def trufflehog3_finding(obj: dict[str, Any], where: str) -> Observation:
     if ref:
         obs.references.append(ref)
     return scrub(obs)
+
+
+def _th3_entropy_values(line: str) -> list[str | None]:
+    """The values in a line trufflehog3 2.x's entropy engine reported ("High entropy", lower
+    case). Unlike truffleHog v2, which reports the high-entropy string, it reports the whole
+    (stripped) line it was found in, diff marker and all: the same hash is ``+  "password":
+    "…"`` in the commit that added it, ``-  …`` in the one that removed it and without a marker
+    in a file scan, three secrets. Its own search is repeated (``lib/search.py``: each
+    whitespace-separated word cut into runs of base64 characters, ``=`` included, or of hex
+    digits, longer than 20, whose Shannon entropy over that alphabet is above 4.5 or 3.0), and
+    each run is taken as v2's "High Entropy" run is. A line where no run passes (another
+    min-length setting) is kept as found, less its diff marker."""
+    found: list[str | None] = []
+    for word in line.split():
+        for alphabet, threshold in ((_TH3_B64, 4.5), (_TH3_HEX, 3.0)):
+            for run in _th3_runs(word, alphabet):
+                if _shannon(run, alphabet) > threshold:
+                    value = _legacy_value("High Entropy", run)
+                    if value not in found:
+                        found.append(value)
+    if not found:
+        stripped = line.strip()
+        stripped = stripped[1:].strip() if stripped[:1] in "+-" else stripped
+        found.append(stripped or None)
+    return found
+
+
+def _th3_runs(word: str, alphabet: frozenset[str]) -> Iterator[str]:
+    run: list[str] = []
+    for char in word + "\0":  # NUL is in neither alphabet: it ends the last run
+        if char in alphabet:
+            run.append(char)
+            continue
+        if len(run) > _TH3_MIN_LENGTH:
+            yield "".join(run)
+        run = []
+
+
+def _shannon(data: str, alphabet: frozenset[str]) -> float:
+    return -sum(p * math.log2(p) for p in (data.count(c) / len(data) for c in alphabet) if p > 0)
 
 
 def _legacy_value(rule: str, found: str) -> str:
