@@ -194,7 +194,10 @@ def test_sources_and_ownership_pages(login, screenshot, page, live_server, lead,
     expect(page.get_by_test_id("new-token")).to_contain_text("which is revoked")
     assert "The old token stops working now" in asked[-1]  # CI jobs using it will fail
     expect(page.get_by_test_id("new-token-value")).not_to_have_text(raw)
-    expect(page.get_by_test_id("token-state")).to_have_text(["active", "revoked"])
+    new_prefix = page.get_by_test_id("new-token-value").inner_text()[:12]
+    expect(page.get_by_test_id("token-state")).to_have_text(
+        ["active", f"revoked, replaced by {new_prefix}…"]
+    )
     # A gitleaks source takes no GitHub deliveries: no webhook to set up (test_source_page).
     expect(page.get_by_test_id("rotate-webhook")).to_have_count(0)
     screenshot("triage-source")
