@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hygiene import roles
-from hygiene.models import FindingSighting, OwnershipRule, Secret, Source, Team
+from hygiene.models import FindingSighting, OwnershipRule, Secret, SecretSighting, Source, Team
 from hygiene.services.imports import import_report
 from incidents.models import (
     Incident,
@@ -468,9 +468,8 @@ def _history(r: random.Random, lead: User, engineers: list[User], now) -> None:
         Incident.objects.filter(pk=incident.pk).update(opened_at=opened, exposed_since=exposed)
         secret.findings.update(first_seen_at=seen, created_at=seen)
         FindingSighting.objects.filter(finding__secret=secret).update(last_seen_at=seen)
-        Secret.objects.filter(pk=secret.pk).update(
-            first_seen_at=seen, last_seen_at=seen, exposed_since=exposed
-        )
+        Secret.objects.filter(pk=secret.pk).update(first_seen_at=seen, exposed_since=exposed)
+        SecretSighting.objects.filter(secret=secret).update(last_seen_at=seen)
         TimelineEvent.objects.filter(secret=secret).exclude(kind="incident_opened").update(
             created_at=seen
         )

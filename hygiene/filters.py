@@ -541,7 +541,7 @@ def secret_groups(findings: QuerySet[Finding]) -> QuerySet[Secret]:
     return (
         Secret.objects.filter(pk__in=findings.order_by().values("secret_id"))
         .annotate(occurrences=Coalesce(Subquery(occurrences, output_field=IntegerField()), 0))
-        .select_related("team")
+        .select_related("team", "sighting")
     )
 
 
@@ -549,9 +549,11 @@ def page_secret_groups(
     groups: QuerySet[Secret], *, cursor: str | None = None, size: int = PAGE_SIZE
 ) -> Page:
     at = decode_cursor(cursor, "groups") if cursor else None
+    # An inner join (every secret has its sighting): PostgreSQL reads secret_sighting_last_seen
+    # backwards and stops at a page.
     return _keyset_page(
-        groups,
-        "last_seen_at",
+        groups.filter(sighting__last_seen_at__isnull=False),
+        "sighting__last_seen_at",
         True,
         at,
         size,

@@ -6,7 +6,14 @@ from .findings import (
     Resolution,
     Validity,
 )
-from .secrets import EventReference, ReferenceKind, RotationEvent, Secret, SecretReference
+from .secrets import (
+    EventReference,
+    ReferenceKind,
+    RotationEvent,
+    Secret,
+    SecretReference,
+    SecretSighting,
+)
 from .sources import ImportRun, ImportStatus, Source, SourceKind, SourceToken, UserToken
 from .staging import StagedFinding, StagedReference
 from .teams import OwnershipRule, Team
@@ -25,6 +32,7 @@ __all__ = [
     "RotationEvent",
     "Secret",
     "SecretReference",
+    "SecretSighting",
     "Source",
     "SourceKind",
     "SourceToken",

@@ -86,6 +86,15 @@ _ROTATORS = {key: fmt.kind == "rotator" for key, fmt in FORMATS.items()}
 _AUDITORS = {key for key, fmt in FORMATS.items() if fmt.kind == "auditor"}
 
 
+@dataclass(frozen=True)
+class Sightings:
+    """Whether some known secret of a run is due a new sighting (an hour old, or changed now),
+    and whether some has none (Reconciler.sight_secrets)."""
+
+    due: bool
+    unsighted: bool
+
+
 def is_no_scan(format_key: str, events: int, findings: int) -> bool:
     """Whether a run is no scan (``findings``: the findings and passed checks it reported): a
     report of rotation events alone (a rotator's, or a leakline document without findings)
@@ -251,8 +260,7 @@ class Reconciler:
         """When a known secret (``old``) takes something from a reported one (``new``; its
         exposure start is ``exposed``, by default its ``exposed_since``)."""
         generic = "('generic-secret', 'generic-password', 'api-key')"
-        return f"""({old}.last_seen_at < %(stale)s
-               OR {_rank(new + ".severity")} > {_rank(old + ".severity")}
+        return f"""({_rank(new + ".severity")} > {_rank(old + ".severity")}
                OR ({new}.validity <> 'unknown' AND {old}.validity <> {new}.validity
                    AND ({old}.validity <> 'revoked' OR {new}.validity = 'valid'))
                OR {exposed or new + ".exposed_since"} < {old}.exposed_since
@@ -269,9 +277,11 @@ class Reconciler:
         # find nothing to do, was half of a re-scan's reconcile (0.45 s per 100,000). A first
         # scan's secrets are mostly new: it aggregates them all at once.
         only, params = "", {}
+        sightings = None  # unknown: a first scan of the source aggregates all its secrets
         if self.known:
-            candidates = self.secret_candidates()
+            candidates, sightings = self.secret_candidates()
             if candidates == []:
+                self.sight_secrets(sightings, written=0)
                 return 0
             if candidates:
                 only, params = "AND fingerprint = ANY(%(candidates)s)", {"candidates": candidates}
@@ -281,16 +291,70 @@ class Reconciler:
         team = self.owner_sql("hygiene_stagedfinding")
         team = f"MIN({team})" if self.has_owners else team
         with self.teams_checked_here():
-            return self._upsert_secrets(only, params, run_place, team)
+            written = self._upsert_secrets(only, params, run_place, team)
+        self.sight_secrets(sightings, written)
+        return written
+
+    def sight_secrets(self, sightings: Sightings | None, written: int) -> None:
+        """The run's secrets were seen now: new ones get their sighting, known ones whose
+        sighting is due (an hour old, or the secret changed now) are refreshed, and those
+        without one (made by other means than an import: the ORM) get one. A re-scan of the
+        source (``sightings`` from secret_candidates) UPDATEs: a daily one refreshes every
+        secret it reports, and an upsert's ON CONFLICT would insert each speculatively first.
+        A first scan of the source (None: its secrets are mostly new) upserts the few that
+        other sources found before, in one join."""
+        if written:
+            self.sql(
+                """
+                INSERT INTO hygiene_secretsighting (secret_id, last_seen_at)
+                SELECT id, %(now)s FROM hygiene_secret
+                WHERE first_seen_at = %(now)s AND first_run_id = %(run)s
+                """
+            )
+        # Known secrets only (first seen before this run): the new ones were just sighted.
+        reported = """(SELECT DISTINCT sec.id, sec.updated_at FROM hygiene_stagedfinding r
+                       JOIN hygiene_secret sec ON sec.fingerprint = r.fingerprint
+                       WHERE r.run_id = %(run)s AND r.category = 'secret'
+                         AND sec.first_seen_at <> %(now)s) rs"""
+        if sightings is None:
+            self.sql(
+                f"""
+                INSERT INTO hygiene_secretsighting (secret_id, last_seen_at)
+                SELECT rs.id, %(now)s FROM {reported}
+                WHERE true  -- (SQLite reads ON CONFLICT after a FROM as a join's ON otherwise)
+                ON CONFLICT (secret_id) DO UPDATE SET last_seen_at = excluded.last_seen_at
+                WHERE hygiene_secretsighting.last_seen_at < %(stale)s
+                """
+            )
+            return
+        if sightings.due:
+            self.sql(
+                f"""
+                UPDATE hygiene_secretsighting SET last_seen_at = %(now)s
+                FROM {reported}
+                WHERE hygiene_secretsighting.secret_id = rs.id
+                  AND (hygiene_secretsighting.last_seen_at < %(stale)s
+                       OR rs.updated_at = %(now)s)
+                """
+            )
+        if sightings.unsighted:
+            self.sql(
+                f"""
+                INSERT INTO hygiene_secretsighting (secret_id, last_seen_at)
+                SELECT rs.id, %(now)s FROM {reported}
+                WHERE NOT EXISTS (SELECT 1 FROM hygiene_secretsighting sg
+                                  WHERE sg.secret_id = rs.id)
+                """
+            )
 
     def _upsert_secrets(self, only: str, params: dict, run_place: str, team: str) -> int:
         return self.sql(
             f"""
             INSERT INTO hygiene_secret (fingerprint, secret_type, preview, severity, validity,
                 analysis, place_count, reused, finding_count, first_seen_at, first_run_id,
-                last_seen_at, exposed_since, created_at, updated_at, team_id)
+                exposed_since, created_at, updated_at, team_id)
             SELECT n.fingerprint, n.secret_type, n.preview, n.severity, n.validity, n.analysis,
-                   n.place_count, n.reused, n.finding_count, %(now)s, %(run)s, %(now)s,
+                   n.place_count, n.reused, n.finding_count, %(now)s, %(run)s,
                    n.exposed_since, %(now)s, %(now)s, n.team
             FROM (
                 SELECT s.fingerprint, s.secret_type, s.preview, agg.team,
@@ -315,7 +379,6 @@ class Reconciler:
             LEFT JOIN hygiene_secret cur ON cur.fingerprint = n.fingerprint
             WHERE cur.id IS NULL OR {self._secret_changes("cur", "n")}
             ON CONFLICT (fingerprint) DO UPDATE SET
-                last_seen_at = excluded.last_seen_at,
                 severity = CASE
                     WHEN {_rank("excluded.severity")} > {_rank("hygiene_secret.severity")}
                     THEN excluded.severity ELSE hygiene_secret.severity END,
@@ -349,30 +412,48 @@ class Reconciler:
         yield
         self.sql(f"SELECT set_config('{TEAMS_LOCKED}', 'off', true)")
 
-    def secret_candidates(self) -> list[str] | None:
+    def secret_candidates(self) -> tuple[list[str] | None, Sightings]:
         """The fingerprints of the secrets that this run's rows could change, each row judged
         alone: new ones, and known ones a row offers one of the changes of _secret_changes
         (whatever a secret takes from the run's aggregate, some row of it offers). A superset:
         the upsert decides from the aggregate. ``[]`` when there are none (an unchanged
-        re-scan within the hour: one hash join, no grouping); None when there are more than
-        SECRET_CANDIDATES (a re-scan a day later: all of them), or on SQLite: then every
-        secret of the run is aggregated. As constants, the planner sizes the aggregate's
-        joins by their number (through a subquery it guessed all the run's rows, and hashed
-        them all twice)."""
+        re-scan: one hash join, no grouping); None when there are more than SECRET_CANDIDATES
+        (a first scan), or on SQLite: then every secret of the run is aggregated. As
+        constants, the planner sizes the aggregate's joins by their number (through a
+        subquery it guessed all the run's rows, and hashed them all twice).
+        The same join says whether some known secret's sighting is due or missing
+        (sight_secrets): those rows come after the candidates, so that a re-scan a day later,
+        which sights every secret and changes few, still passes the few as constants."""
+        if not self.pg:
+            return None, Sightings(due=True, unsighted=True)
+        writes = f"""(cur.id IS NULL
+               OR {self._secret_changes("cur", "r", "COALESCE(r.committed_at, %(now)s)")})"""
+        # Whether any known secret is listed, and any without a sighting, over all the rows
+        # listed (window aggregates, taken before the LIMIT).
         found = self.rows(
             f"""
-            SELECT DISTINCT r.fingerprint FROM hygiene_stagedfinding r
-            LEFT JOIN hygiene_secret cur ON cur.fingerprint = r.fingerprint
-            WHERE r.run_id = %(run)s AND r.category = 'secret' AND (cur.id IS NULL
-               OR {self._secret_changes("cur", "r", "COALESCE(r.committed_at, %(now)s)")})
+            SELECT DISTINCT fingerprint, writes, bool_or(known) OVER (),
+                   bool_or(known AND unsighted) OVER ()
+            FROM (SELECT r.fingerprint, {writes} AS writes, cur.id IS NOT NULL AS known,
+                         sg.secret_id IS NULL AS unsighted
+                  FROM hygiene_stagedfinding r
+                  LEFT JOIN hygiene_secret cur ON cur.fingerprint = r.fingerprint
+                  LEFT JOIN hygiene_secretsighting sg ON sg.secret_id = cur.id
+                  WHERE r.run_id = %(run)s AND r.category = 'secret'
+                    AND ({writes} OR sg.secret_id IS NULL OR sg.last_seen_at < %(stale)s)
+                 ) listed
+            ORDER BY writes DESC
             LIMIT {SECRET_CANDIDATES + 1}
             """
         )
         if not found:
-            return []
-        if not self.pg or len(found) > SECRET_CANDIDATES:
-            return None
-        return [fp for (fp,) in found]
+            return [], Sightings(due=False, unsighted=False)
+        candidates = [fp for fp, writes, _, _ in found if writes]
+        # A known secret listed is due: it changes now, or its sighting is old.
+        sightings = Sightings(due=bool(found[0][2]), unsighted=bool(found[0][3]))
+        if len(found) > SECRET_CANDIDATES and len(candidates) == len(found):
+            return None, sightings
+        return candidates, sightings
 
     # -- findings ------------------------------------------------------------------------
 
@@ -751,6 +832,7 @@ class Reconciler:
             """,
             params,
         )
+        self.sql("DELETE FROM hygiene_secretsighting WHERE secret_id = %(new)s", params)
         (fingerprint,) = self.rows(
             "DELETE FROM hygiene_secret WHERE id = %(new)s RETURNING fingerprint", params
         )[0]
@@ -758,6 +840,19 @@ class Reconciler:
             "UPDATE hygiene_secret SET fingerprint = %(fp)s WHERE id = %(old)s",
             {**params, "fp": fingerprint},
         )
+        # The value was reported now: so was the stand-in that has it now.
+        if (
+            self.sql(
+                "UPDATE hygiene_secretsighting SET last_seen_at = %(now)s WHERE secret_id = %(old)s",
+                params,
+            )
+            == 0
+        ):
+            self.sql(
+                "INSERT INTO hygiene_secretsighting (secret_id, last_seen_at)"
+                " VALUES (%(old)s, %(now)s)",
+                params,
+            )
 
     def _merge_into(self, old: int, target: int) -> None:
         """The stand-in ``old`` is the value's secret ``target``: its incidents (an incident
@@ -800,6 +895,7 @@ class Reconciler:
             "DELETE FROM hygiene_secretreference WHERE secret_id = %(old)s",
             "UPDATE hygiene_rotationevent SET secret_id = %(target)s WHERE secret_id = %(old)s",
             "UPDATE incidents_timelineevent SET secret_id = %(target)s WHERE secret_id = %(old)s",
+            "DELETE FROM hygiene_secretsighting WHERE secret_id = %(old)s",
             "DELETE FROM hygiene_secret WHERE id = %(old)s",
         ):
             self.sql(statement, params)
@@ -820,14 +916,13 @@ class Reconciler:
     def drop_unused_new_secrets(self) -> None:
         """A value-less report of a finding we already know (a GitHub webhook for an alert
         imported with its value) stays attached to the known secret: drop the stand-in."""
-        self.sql(
-            """
-            DELETE FROM hygiene_secret WHERE first_seen_at = %(now)s
+        unused = """SELECT id FROM hygiene_secret WHERE first_seen_at = %(now)s
               AND fingerprint IN (SELECT fingerprint FROM hygiene_stagedfinding
                                   WHERE run_id = %(run)s AND category = 'secret')
-              AND NOT EXISTS (SELECT 1 FROM hygiene_finding f WHERE f.secret_id = hygiene_secret.id)
-            """
-        )
+              AND NOT EXISTS (SELECT 1 FROM hygiene_finding f
+                              WHERE f.secret_id = hygiene_secret.id)"""
+        self.sql(f"DELETE FROM hygiene_secretsighting WHERE secret_id IN ({unused})")
+        self.sql(f"DELETE FROM hygiene_secret WHERE id IN ({unused})")
 
     def owners(self) -> None:
         """Read the ownership rules once: a new finding (or secret) gets its team as it is

@@ -498,7 +498,7 @@ def _secret_context(request, secret):
 @require_GET
 @permission_required("hygiene.view_secret")
 def secret_detail(request, pk: int):
-    secret = get_object_or_404(secrets_visible_to(request.user), pk=pk)
+    secret = get_object_or_404(secrets_visible_to(request.user).select_related("sighting"), pk=pk)
     return render(request, "hygiene/secret_detail.html", _secret_context(request, secret))
 
 

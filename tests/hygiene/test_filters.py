@@ -18,7 +18,7 @@ from hygiene.filters import (
     secret_groups,
 )
 from hygiene.fingerprints import reference_hash
-from hygiene.models import Finding, FindingSighting, Secret, SecretReference, Source
+from hygiene.models import Finding, FindingSighting, Secret, SecretReference, SecretSighting, Source
 
 NOW = timezone.now().replace(microsecond=0)
 _seq = itertools.count(1)
@@ -32,12 +32,14 @@ def make_secret(**kw) -> Secret:
         preview=f"AKIA…{n:04d}",
         severity="high",
         first_seen_at=NOW - timedelta(days=3),
-        last_seen_at=NOW - timedelta(hours=n),
         exposed_since=NOW - timedelta(days=30),
         finding_count=1,
     )
+    last_seen = kw.pop("last_seen_at", NOW - timedelta(hours=n))
     defaults.update(kw)
-    return Secret.objects.create(**defaults)
+    secret = Secret.objects.create(**defaults)
+    SecretSighting.objects.create(secret=secret, last_seen_at=last_seen)
+    return secret
 
 
 def make_finding(source, secret=None, **kw) -> Finding:
@@ -342,7 +344,7 @@ def test_counts_are_capped(db, source):
 
 def test_grouped_view_counts_occurrences_under_the_filter(world):
     _, qs = apply("status=open")
-    groups = list(secret_groups(qs).order_by("-last_seen_at"))
+    groups = list(secret_groups(qs).order_by("-sighting__last_seen_at"))
     by_id = {s.pk: s.occurrences for s in groups}
     crit = world["crit_new"].secret_id
     assert by_id[crit] == 2

@@ -21,6 +21,7 @@ from hygiene.models import (
     ImportRun,
     OwnershipRule,
     Secret,
+    SecretSighting,
     Source,
     StagedFinding,
     StagedReference,
@@ -701,6 +702,58 @@ def test_a_rescan_updates_the_secrets_it_changes_and_only_those(tmp_path, scanne
     unchanged = after[fingerprint(GH_TOKEN)]
     assert unchanged.updated_at == before[fingerprint(GH_TOKEN)].updated_at
     assert unchanged.last_seen_at == before[fingerprint(GH_TOKEN)].last_seen_at
+
+
+def test_a_daily_rescan_sights_each_secret_without_rewriting_it(tmp_path, scanners):
+    """A secret's last sighting moves with each scan that reports it, hourly at most, in a
+    row of its own: the secret's row (and its indexes) stays as it was when nothing else
+    changes. One the scan changes is sighted now; one without a sighting (made by hand) gets
+    one; a secret found first by another source is sighted by this one's first scan too."""
+    data = reports.gitleaks([{"secret": AWS_KEY, "file": "a.env"}, {"secret": GH_TOKEN}])
+    t0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+    def scan(at, payload=data, source="gitleaks", fmt="gitleaks"):
+        with time_machine.travel(at, tick=False):
+            run_cli(tmp_path, payload + b"\n" * scan.n, source=source, fmt=fmt)
+        scan.n += 1
+
+    def rows():  # a row's version (PostgreSQL's xmin: any UPDATE changes it) and updated_at
+        version = "xmin::text" if connection.vendor == "postgresql" else "''"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT fingerprint, {version}, updated_at FROM hygiene_secret")
+            return {fp: (xmin, updated) for fp, xmin, updated in cursor.fetchall()}
+
+    def seen(value):
+        return (
+            Secret.objects.select_related("sighting")
+            .get(fingerprint=fingerprint(value))
+            .last_seen_at
+        )
+
+    scan.n = 0
+    scan(t0)
+    assert seen(AWS_KEY) == seen(GH_TOKEN) == t0
+    assert SecretSighting.objects.count() == 2
+    before = rows()
+    scan(t0 + timedelta(minutes=50))  # within the hour: nothing moves
+    assert seen(AWS_KEY) == t0 and rows() == before
+    day = t0 + timedelta(days=1)
+    scan(day)
+    assert seen(AWS_KEY) == seen(GH_TOKEN) == day
+    assert rows() == before  # not one secret row rewritten
+    # A change is written, and sighted, within the hour; a secret without a sighting gets one.
+    SecretSighting.objects.filter(secret__fingerprint=fingerprint(GH_TOKEN)).delete()
+    verified = reports.trufflehog([{"secret": AWS_KEY, "verified": True, "file": "a.env"}])
+    scan(day + timedelta(minutes=10), verified, fmt="trufflehog")
+    assert Secret.objects.get(fingerprint=fingerprint(AWS_KEY)).validity == "valid"
+    assert seen(AWS_KEY) == day + timedelta(minutes=10)
+    scan(day + timedelta(minutes=20))
+    assert seen(GH_TOKEN) == day + timedelta(minutes=20)
+    assert SecretSighting.objects.count() == 2
+    # Another source's first scan of a known secret sights it (an hour on).
+    scan(day + timedelta(hours=2), source="trufflehog", fmt="trufflehog", payload=verified)
+    assert seen(AWS_KEY) == day + timedelta(hours=2)
+    assert seen(GH_TOKEN) == day + timedelta(minutes=20)
 
 
 def test_a_partial_import_marks_nothing_missing(tmp_path, scanners):
@@ -1762,7 +1815,6 @@ def test_stored_tool_previews_show_no_more_than_ours(db):
     seen = {
         "secret_type": "api-key",
         "first_seen_at": now,
-        "last_seen_at": now,
         "exposed_since": now,
     }
     censored = Secret.objects.create(fingerprint="a" * 64, preview="Xq7**********Z8k", **seen)

@@ -13,7 +13,7 @@ import time_machine
 
 from hygiene import metrics
 from hygiene.metrics import FilterError, MetricFilters, filters_from
-from hygiene.models import Finding, Secret, Source
+from hygiene.models import Finding, Secret, SecretSighting, Source
 from incidents.models import Incident, IncidentSecret, Playbook, Step
 from tests.sqlite_run import assert_module_passes_on_sqlite
 
@@ -59,15 +59,16 @@ def make_incident(playbook, *, opened_at, severity, team, status="open", steps=(
 
 
 def make_secret(fingerprint, secret_type, *, seen, reused=False, team=None, exposed=None):
-    return Secret.objects.create(
+    secret = Secret.objects.create(
         fingerprint=fingerprint,
         secret_type=secret_type,
         reused=reused,
         team=team,
         first_seen_at=seen,
-        last_seen_at=seen,
         exposed_since=exposed or seen,
     )
+    SecretSighting.objects.create(secret=secret, last_seen_at=seen)
+    return secret
 
 
 def make_finding(key, *, source, secret, seen, status="open", resolution="", closed=None, **kw):

@@ -456,8 +456,6 @@ def test_deleting_a_source_in_the_admin_takes_its_findings_and_secrets_cannot_be
             "finding_count": secret.finding_count,
             "first_seen_at_0": secret.first_seen_at.strftime("%Y-%m-%d"),
             "first_seen_at_1": secret.first_seen_at.strftime("%H:%M:%S"),
-            "last_seen_at_0": secret.last_seen_at.strftime("%Y-%m-%d"),
-            "last_seen_at_1": secret.last_seen_at.strftime("%H:%M:%S"),
             "exposed_since_0": secret.exposed_since.strftime("%Y-%m-%d"),
             "exposed_since_1": secret.exposed_since.strftime("%H:%M:%S"),
         },

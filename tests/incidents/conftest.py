@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 from django.utils import timezone
 
-from hygiene.models import Finding, RotationEvent, Secret, Source
+from hygiene.models import Finding, RotationEvent, Secret, SecretSighting, Source
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 _seq = itertools.count(1)
@@ -20,7 +20,7 @@ def make_secret(
 ):
     n = next(_seq)
     when = exposed_since or timezone.now()
-    return Secret.objects.create(
+    secret = Secret.objects.create(
         fingerprint=f"{n:064x}",
         secret_type=secret_type,
         preview=f"AKIA…{n:04d}",
@@ -28,9 +28,10 @@ def make_secret(
         validity=validity,
         team=team,
         first_seen_at=when,
-        last_seen_at=when,
         exposed_since=when,
     )
+    SecretSighting.objects.create(secret=secret, last_seen_at=when)
+    return secret
 
 
 def make_finding(secret, source, *, status="open"):
