@@ -22,7 +22,7 @@ FORMATS: dict[str, Format] = {
         Format("ggshield", "GitGuardian ggshield (JSON)", "scanner", "ggshield"),
         Format("github-secret-scanning", "GitHub secret scanning alerts", "scanner", "github"),
         Format("gitlab-secret-detection", "GitLab secret detection", "scanner", "gitlab"),
-        Format("noseyparker", "Nosey Parker / Kingfisher (JSON, JSON lines)", "scanner", "noseyparker"),
+        Format("noseyparker", "Nosey Parker / Kingfisher (JSON lines)", "scanner", "noseyparker"),
         Format("sarif", "SARIF 2.1.0 (any secret scanner)", "scanner", "sarif"),
         Format("prowler", "Prowler 2-5 (OCSF, JSON, ASFF, CSV)", "auditor", "prowler"),
         Format(
