@@ -841,13 +841,11 @@ class Reconciler:
             {**params, "fp": fingerprint},
         )
         # The value was reported now: so was the stand-in that has it now.
-        if (
-            self.sql(
-                "UPDATE hygiene_secretsighting SET last_seen_at = %(now)s WHERE secret_id = %(old)s",
-                params,
-            )
-            == 0
-        ):
+        sighted = self.sql(
+            "UPDATE hygiene_secretsighting SET last_seen_at = %(now)s WHERE secret_id = %(old)s",
+            params,
+        )
+        if not sighted:
             self.sql(
                 "INSERT INTO hygiene_secretsighting (secret_id, last_seen_at)"
                 " VALUES (%(old)s, %(now)s)",
