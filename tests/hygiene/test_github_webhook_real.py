@@ -16,7 +16,7 @@ import django_rq
 import pytest
 from rq import SimpleWorker
 
-from hygiene.models import Finding, ImportRun, Secret, Source
+from hygiene.models import Finding, ImportRun, Secret, SecretSighting, Source
 from hygiene.services.imports import import_report
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -371,9 +371,13 @@ def test_an_alert_first_known_from_a_webhook_takes_its_value_from_the_alert_list
     )
     stand_in = Secret.objects.get()
     assert stand_in.preview == "" and Incident.objects.filter(secrets=stand_in).exists()
+    SecretSighting.objects.all().delete()  # a stand-in without one: the list sights it
     import_alert_list(github)
     secret = Secret.objects.get()
     assert secret.pk == stand_in.pk and secret.fingerprint == fingerprint(AIO)
+    # Sighted as the list reported it (the value's secret it briefly made went, and its row).
+    assert SecretSighting.objects.get().secret_id == secret.pk
+    assert secret.last_seen_at == ImportRun.objects.latest("pk").started_at
     assert secret.preview.startswith("aio_") and Finding.objects.get().secret_id == secret.pk
     assert Incident.objects.filter(secrets=secret).count() == 1
     # A second alert of another repository, first known from a delivery too, whose value a
@@ -395,6 +399,10 @@ def test_an_alert_first_known_from_a_webhook_takes_its_value_from_the_alert_list
     known = Secret.objects.get(fingerprint=fingerprint(other))
     assert known.finding_count == 2 and Finding.objects.filter(secret=known).count() == 2
     assert Secret.objects.count() == 2  # the second stand-in is gone
+    # ...with its sighting: one each, no other.
+    assert sorted(SecretSighting.objects.values_list("secret_id", flat=True)) == sorted(
+        Secret.objects.values_list("pk", flat=True)
+    )
     for row in (*Finding.objects.values(), *Secret.objects.values()):
         assert AIO not in json.dumps(row, default=str) and other not in json.dumps(row, default=str)
 
