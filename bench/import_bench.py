@@ -176,9 +176,12 @@ def age_a_day() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        for table in ("hygiene_findingsighting", "hygiene_secret"):
+        for table in ("hygiene_findingsighting", "hygiene_secretsighting"):
             cursor.execute(f"UPDATE {table} SET last_seen_at = last_seen_at - interval '1 day'")
-        cursor.execute("VACUUM ANALYZE hygiene_findingsighting, hygiene_secret, hygiene_finding")
+        cursor.execute(
+            "VACUUM ANALYZE hygiene_findingsighting, hygiene_secretsighting, hygiene_secret,"
+            " hygiene_finding"
+        )
 
 
 def add_owners() -> None:

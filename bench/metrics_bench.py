@@ -128,7 +128,6 @@ def seed(n_findings: int, n_incidents: int) -> None:
                 "team_id": rng.choice(teams).id,
                 "reused": rng.random() < 0.08,
                 "first_seen_at": seen,
-                "last_seen_at": seen,
                 "exposed_since": secret_exposed[-1],
             }
 

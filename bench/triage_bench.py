@@ -103,7 +103,7 @@ def reset_sequence(model) -> None:
 
 def seed(n_findings: int, n_secrets: int) -> None:
     from hygiene import roles, search_terms
-    from hygiene.models import Finding, FindingSighting, Secret, Source, Team
+    from hygiene.models import Finding, FindingSighting, Secret, SecretSighting, Source, Team
 
     rnd = random.Random(42)
     roles.ensure_roles()
@@ -126,12 +126,14 @@ def seed(n_findings: int, n_secrets: int) -> None:
     for s in secret_of:
         counts[s] += 1
     secret_first = []
+    secret_sightings: list[tuple] = []
 
     def secrets():
         for i in range(n_secrets):
             first = NOW - timedelta(seconds=rnd.randrange(int(SPAN.total_seconds())))
             last = first + (NOW - first) * rnd.random()
             secret_first.append(first)
+            secret_sightings.append((i + 1, last))
             t = TYPES[i % len(TYPES)]
             yield (
                 i + 1,
@@ -144,7 +146,6 @@ def seed(n_findings: int, n_secrets: int) -> None:
                 counts[i],
                 max(1, min(counts[i], 3)),
                 first,
-                last,
                 first - timedelta(days=rnd.randrange(30)),
                 teams[i % N_TEAMS].pk if i % 5 else None,
             )
@@ -162,12 +163,12 @@ def seed(n_findings: int, n_secrets: int) -> None:
             "finding_count",
             "place_count",
             "first_seen_at",
-            "last_seen_at",
             "exposed_since",
             "team_id",
         ],
         secrets(),
     )
+    copy_rows(SecretSighting, ["secret_id", "last_seen_at"], secret_sightings)
     print(f"  {n_secrets:,} secrets in {time.perf_counter() - t0:.1f}s", flush=True)
 
     t0 = time.perf_counter()

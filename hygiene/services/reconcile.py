@@ -88,10 +88,10 @@ _AUDITORS = {key for key, fmt in FORMATS.items() if fmt.kind == "auditor"}
 
 @dataclass(frozen=True)
 class Sightings:
-    """Whether some known secret of a run is due a new sighting (an hour old, or changed now),
-    and whether some has none (Reconciler.sight_secrets)."""
+    """What the known secrets of a run need besides their changes (Reconciler.sight_secrets):
+    whether some has a sighting an hour old, and whether some has none."""
 
-    due: bool
+    stale: bool
     unsighted: bool
 
 
@@ -281,7 +281,7 @@ class Reconciler:
         if self.known:
             candidates, sightings = self.secret_candidates()
             if candidates == []:
-                self.sight_secrets(sightings, written=0)
+                self.sight_secrets(sightings, 0, candidates)
                 return 0
             if candidates:
                 only, params = "AND fingerprint = ANY(%(candidates)s)", {"candidates": candidates}
@@ -292,17 +292,22 @@ class Reconciler:
         team = f"MIN({team})" if self.has_owners else team
         with self.teams_checked_here():
             written = self._upsert_secrets(only, params, run_place, team)
-        self.sight_secrets(sightings, written)
+        self.sight_secrets(sightings, written, candidates if self.known else None)
         return written
 
-    def sight_secrets(self, sightings: Sightings | None, written: int) -> None:
+    def sight_secrets(
+        self, sightings: Sightings | None, written: int, candidates: list[str] | None
+    ) -> None:
         """The run's secrets were seen now: new ones get their sighting, known ones whose
         sighting is due (an hour old, or the secret changed now) are refreshed, and those
         without one (made by other means than an import: the ORM) get one. A re-scan of the
         source (``sightings`` from secret_candidates) UPDATEs: a daily one refreshes every
         secret it reports, and an upsert's ON CONFLICT would insert each speculatively first.
         A first scan of the source (None: its secrets are mostly new) upserts the few that
-        other sources found before, in one join."""
+        other sources found before, in one join. The known secrets the upsert changed are
+        sighted now too: by their fingerprints when the candidates were passed as constants
+        (an unchanged re-scan that only offered a few a change reads no more), else in the
+        join."""
         if written:
             self.sql(
                 """
@@ -327,7 +332,7 @@ class Reconciler:
                 """
             )
             return
-        if sightings.due:
+        if sightings.stale or (written and candidates is None):
             self.sql(
                 f"""
                 UPDATE hygiene_secretsighting SET last_seen_at = %(now)s
@@ -336,6 +341,16 @@ class Reconciler:
                   AND (hygiene_secretsighting.last_seen_at < %(stale)s
                        OR rs.updated_at = %(now)s)
                 """
+            )
+        elif written and candidates:
+            self.sql(
+                """
+                UPDATE hygiene_secretsighting SET last_seen_at = %(now)s
+                WHERE secret_id IN (SELECT id FROM hygiene_secret
+                                    WHERE fingerprint = ANY(%(candidates)s)
+                                      AND updated_at = %(now)s AND first_seen_at <> %(now)s)
+                """,
+                {"candidates": candidates},
             )
         if sightings.unsighted:
             self.sql(
@@ -421,37 +436,37 @@ class Reconciler:
         (a first scan), or on SQLite: then every secret of the run is aggregated. As
         constants, the planner sizes the aggregate's joins by their number (through a
         subquery it guessed all the run's rows, and hashed them all twice).
-        The same join says whether some known secret's sighting is due or missing
-        (sight_secrets): those rows come after the candidates, so that a re-scan a day later,
-        which sights every secret and changes few, still passes the few as constants."""
+        The same join says whether some known secret's sighting is an hour old or missing
+        (sight_secrets), over all the run's rows and apart from the candidates: a re-scan a
+        day later sights every secret and changes few, which still go as constants."""
         if not self.pg:
-            return None, Sightings(due=True, unsighted=True)
+            return None, Sightings(stale=True, unsighted=True)
         writes = f"""(cur.id IS NULL
                OR {self._secret_changes("cur", "r", "COALESCE(r.committed_at, %(now)s)")})"""
-        # Whether any known secret is listed, and any without a sighting, over all the rows
-        # listed (window aggregates, taken before the LIMIT).
+        # The rows listed once (a CTE read twice is materialised): whether a known secret
+        # among them has an old sighting, or none, over all of them; then the candidates.
         found = self.rows(
             f"""
-            SELECT DISTINCT fingerprint, writes, bool_or(known) OVER (),
-                   bool_or(known AND unsighted) OVER ()
-            FROM (SELECT r.fingerprint, {writes} AS writes, cur.id IS NOT NULL AS known,
-                         sg.secret_id IS NULL AS unsighted
-                  FROM hygiene_stagedfinding r
-                  LEFT JOIN hygiene_secret cur ON cur.fingerprint = r.fingerprint
-                  LEFT JOIN hygiene_secretsighting sg ON sg.secret_id = cur.id
-                  WHERE r.run_id = %(run)s AND r.category = 'secret'
-                    AND ({writes} OR sg.secret_id IS NULL OR sg.last_seen_at < %(stale)s)
-                 ) listed
-            ORDER BY writes DESC
-            LIMIT {SECRET_CANDIDATES + 1}
+            WITH listed AS (
+                SELECT r.fingerprint, {writes} AS writes, cur.id IS NOT NULL AS known,
+                       sg.last_seen_at < %(stale)s AS old, sg.secret_id IS NULL AS unsighted
+                FROM hygiene_stagedfinding r
+                LEFT JOIN hygiene_secret cur ON cur.fingerprint = r.fingerprint
+                LEFT JOIN hygiene_secretsighting sg ON sg.secret_id = cur.id
+                WHERE r.run_id = %(run)s AND r.category = 'secret'
+                  AND ({writes} OR sg.secret_id IS NULL OR sg.last_seen_at < %(stale)s))
+            SELECT NULL::text, COALESCE(bool_or(known AND old), FALSE),
+                   COALESCE(bool_or(known AND unsighted), FALSE)
+            FROM listed
+            UNION ALL
+            (SELECT DISTINCT fingerprint::text, NULL::boolean, NULL::boolean
+             FROM listed WHERE writes LIMIT {SECRET_CANDIDATES + 1})
             """
         )
-        if not found:
-            return [], Sightings(due=False, unsighted=False)
-        candidates = [fp for fp, writes, _, _ in found if writes]
-        # A known secret listed is due: it changes now, or its sighting is old.
-        sightings = Sightings(due=bool(found[0][2]), unsighted=bool(found[0][3]))
-        if len(found) > SECRET_CANDIDATES and len(candidates) == len(found):
+        ((_, stale, unsighted),) = [row for row in found if row[0] is None]
+        sightings = Sightings(stale=bool(stale), unsighted=bool(unsighted))
+        candidates = [fp for fp, _, _ in found if fp is not None]
+        if len(candidates) > SECRET_CANDIDATES:
             return None, sightings
         return candidates, sightings
 
