@@ -50,10 +50,15 @@ def follow_ups_for_user(user) -> QuerySet[FollowUp]:
     )
 
 
-def incidents_filtered(user, *, status="", severity="", owner=None, team=None, overdue=False):
+def incidents_filtered(
+    user, *, status="", severity="", owner=None, team=None, overdue=False, unowned=False
+):
     """The incidents list: visible to ``user``, narrowed by the filters given. ``status`` may
-    also be "active" (anything not closed); ``owner`` a user id or "me" is resolved by callers."""
+    also be "active" (anything not closed); ``owner`` a user id or "me" is resolved by callers;
+    ``unowned``: those nobody owns."""
     qs = incidents_visible_to(user)
+    if unowned:
+        qs = qs.filter(owner__isnull=True)
     if status == "active":
         qs = qs.exclude(status=IncidentStatus.CLOSED)
     elif status:

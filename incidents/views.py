@@ -74,16 +74,23 @@ def incident_list(request):
     if severity not in ("", *services.SEVERITIES):
         notes.append(f"Ignored unknown severity “{severity[:40]}”.")
         severity = ""
+    unowned = g.get("owner") == "none"
     owner = request.user.pk if g.get("owner") == "me" else _int_or_none(g.get("owner"))
-    if g.get("owner") and owner is None:
-        notes.append(f"Ignored owner “{g['owner'][:40]}”: a person's number, or me.")
+    if g.get("owner") and owner is None and not unowned:
+        notes.append(f"Ignored owner “{g['owner'][:40]}”: a person's number, me or none.")
     team, team_slug = _team(g.get("team", ""))
     if g.get("team") and team is None:
         notes.append(f"Ignored unknown team “{g['team'][:40]}”.")
     overdue = g.get("overdue") == "1"
     qs = (
         incidents_filtered(
-            request.user, status=status, severity=severity, owner=owner, team=team, overdue=overdue
+            request.user,
+            status=status,
+            severity=severity,
+            owner=owner,
+            team=team,
+            overdue=overdue,
+            unowned=unowned,
         )
         .select_related("owner", "team")
         .order_by("-opened_at", "-id")
@@ -97,7 +104,7 @@ def incident_list(request):
     }
     if severity:
         kept["severity"] = severity
-    if owner is None:
+    if owner is None and not unowned:
         kept.pop("owner", None)
     if team is None:
         kept.pop("team", None)

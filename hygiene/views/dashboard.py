@@ -20,6 +20,11 @@ def dashboard(request):
         # The card links to the incidents list's overdue filter, which lists incidents, not
         # steps: the card counts what that list shows (the panel below counts the steps).
         context["overdue_incidents"] = incidents_filtered(request.user, overdue=True).count()
+        # Incidents nobody owns (the policy opens them so, and so may a lead): no one's work
+        # until a lead gives them an owner. The newest first, the most severe of those first.
+        unowned = incidents_filtered(request.user, status="active", unowned=True)
+        context["unowned_count"] = unowned.count()
+        context["unowned"] = unowned.select_related("team").order_by("-opened_at", "-id")[:10]
         return render(request, "hygiene/dashboard_lead.html", context)
     # Logged in but given no role yet: nothing to see until an administrator assigns one.
     return render(request, "hygiene/dashboard_norole.html", status=403)

@@ -49,7 +49,9 @@ def listed(client, link: str) -> str:
 def test_every_lead_card_links_to_a_list_showing_its_number(client, lead, team, source):
     with at(T0):
         late = [incident_open(secrets=[make_secret(team=team)], opened_by=lead) for _ in range(2)]
-        incident_open(secrets=[make_secret(team=team, severity="low")], opened_by=lead)
+        owned = incident_open(
+            secrets=[make_secret(team=team, severity="low")], opened_by=lead, owner=lead
+        )
         for status in ("open", "open", "triaged"):
             make_finding(make_secret(team=team), source, status=status)
     now = T0 + 5 * H  # the critical incidents' revoke (1 h) and rotate (4 h) steps are late
@@ -57,9 +59,19 @@ def test_every_lead_card_links_to_a_list_showing_its_number(client, lead, team, 
         client.force_login(lead)
         page = client.get(reverse("dashboard")).content.decode()
         shown = cards(page)
-        assert set(shown) == {"untriaged", "pending-dismissals", "overdue-incidents"}
+        assert set(shown) == {
+            "untriaged",
+            "pending-dismissals",
+            "overdue-incidents",
+            "unowned-incidents",
+        }
         assert shown["untriaged"][1:] == ("2", "findings waiting for triage")
         assert shown["overdue-incidents"][1:] == ("2", "incidents with overdue steps")
+        # Opened without an owner (as the import policy opens them): no one's work yet.
+        assert shown["unowned-incidents"][1:] == ("2", "active incidents nobody owns")
+        unowned = page.split('data-testid="unowned-panel"')[1].split("</section>")[0]
+        assert unowned.count('data-testid="unowned-row"') == 2
+        assert all(i.reference in unowned for i in late) and owned.reference not in unowned
         for link, value, _ in shown.values():
             assert listed(client, link) == value
         # The steps themselves are counted by the panel that lists them, not by the card.
