@@ -20,7 +20,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from hygiene import roles
-from hygiene.models import FindingSighting, OwnershipRule, Secret, SecretSighting, Source, Team
+from hygiene.models import (
+    Finding,
+    FindingSighting,
+    OwnershipRule,
+    Secret,
+    SecretSighting,
+    Source,
+    Team,
+)
 from hygiene.services.imports import import_report
 from incidents.models import (
     Incident,
@@ -365,6 +373,18 @@ def _close(incident, by, at) -> None:
     incident.save(update_fields=["status", "closed_at", "summary"])
     IncidentSecret.objects.filter(incident=incident, active=True).update(active=False)
     _event(incident, "closed", "Incident closed", at, actor=by, summary=SUMMARY)
+    # Closed as a lead closes one whose credential is revoked: its findings resolved with it
+    # (resolve_findings), so that the metrics' closed findings and times to fix have a history.
+    Finding.objects.filter(
+        secret__incidentsecret__incident=incident, status__in=("open", "triaged")
+    ).update(
+        status="resolved",
+        resolution="fixed",
+        resolution_comment=f"{incident.reference} closed: {SUMMARY}"[:1000],
+        resolved_by=by,
+        resolved_at=at,
+        updated_at=at,
+    )
 
 
 def _plan(story, r, incident, lead, engineers, closed) -> None:

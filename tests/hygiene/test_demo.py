@@ -63,6 +63,18 @@ def test_demo_data_loads_once_and_its_history_is_consistent(now):
     statuses = set(Incident.objects.values_list("status", flat=True))
     assert {IncidentStatus.CLOSED, IncidentStatus.OPEN} <= statuses
     assert Step.objects.filter(completed_at__gt=F("due_at")).exists()  # some done late
+    # A closed incident's findings were resolved as it closed (the metrics' closed findings and
+    # times to fix have a history); an open one's are not.
+    for incident in Incident.objects.filter(status=IncidentStatus.CLOSED):
+        findings = Finding.objects.filter(secret__incidentsecret__incident=incident)
+        assert findings.exists()
+        assert set(findings.values_list("status", "resolved_at")) == {
+            ("resolved", incident.closed_at)
+        }
+    still_open = Incident.objects.exclude(status=IncidentStatus.CLOSED)
+    assert Finding.objects.filter(
+        secret__incidentsecret__incident__in=still_open, status__in=("open", "triaged")
+    ).exists()
 
 
 def test_steps_are_done_in_order_by_whom_the_timeline_says(now):
