@@ -120,7 +120,7 @@ def lead_dashboard(user) -> dict:
     from django.utils import timezone
 
     from hygiene.models import FindingStatus
-    from incidents.selectors import open_steps
+    from incidents.selectors import overdue_steps
 
     now = timezone.now()
     findings = findings_visible_to(user)
@@ -134,9 +134,8 @@ def lead_dashboard(user) -> dict:
         "new_critical": findings.filter(status=FindingStatus.OPEN, severity="critical")
         .select_related("secret", "source")
         .order_by("-first_seen_at", "-id")[:10],
-        "overdue_count": open_steps().filter(due_at__lte=now).count(),
-        "overdue_steps": open_steps()
-        .filter(due_at__lte=now)
+        "overdue_count": overdue_steps(now).count(),
+        "overdue_steps": overdue_steps(now)
         .select_related("incident", "assignee")
         .order_by("due_at")[:10],
     }

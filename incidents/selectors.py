@@ -9,12 +9,6 @@ from incidents.models import FollowUp, Incident, IncidentStatus, Step
 OPEN_STEP = Q(completed_at__isnull=True, skipped_at__isnull=True)
 
 
-def open_steps() -> QuerySet[Step]:
-    return Step.objects.filter(
-        completed_at__isnull=True, skipped_at__isnull=True, incident__paused_at__isnull=True
-    ).exclude(incident__status="closed")
-
-
 def incidents_visible_to(user) -> QuerySet[Incident]:
     """Leads and managers see every incident; engineers their teams' and the ones they own,
     take part in, have a step in or own a follow-up of; anyone else none."""
@@ -70,8 +64,9 @@ def incidents_filtered(
     if team is not None:
         qs = qs.filter(team_id=team)
     if overdue:
-        late = Step.objects.filter(OPEN_STEP, incident=OuterRef("pk"), due_at__lte=timezone.now())
-        qs = qs.filter(Exists(late), paused_at__isnull=True).exclude(status=IncidentStatus.CLOSED)
+        # overdue_q's rule: a paused incident's late steps stay late (its clock stopped late).
+        late = Step.objects.filter(overdue_q(timezone.now()), incident=OuterRef("pk"))
+        qs = qs.filter(Exists(late)).exclude(status=IncidentStatus.CLOSED)
     return qs
 
 
@@ -103,6 +98,12 @@ def overdue_q(now) -> Q:
         Q(incident__paused_at__isnull=True, due_at__lte=now)
         | Q(incident__paused_at__isnull=False, due_at__lte=F("incident__paused_at"))
     )
+
+
+def overdue_steps(now) -> QuerySet[Step]:
+    """Every overdue step of an incident not closed, paused ones' included: what the lead's
+    panel lists, the incidents list's overdue filter finds and the metrics count."""
+    return Step.objects.filter(overdue_q(now)).exclude(incident__status=IncidentStatus.CLOSED)
 
 
 def engineer_dashboard(user) -> dict:

@@ -359,6 +359,8 @@ class Reconciler:
                 SELECT rs.id, %(now)s FROM {reported}
                 WHERE NOT EXISTS (SELECT 1 FROM hygiene_secretsighting sg
                                   WHERE sg.secret_id = rs.id)
+                -- Another source's run may sight the same secret at the same moment.
+                ON CONFLICT (secret_id) DO NOTHING
                 """
             )
 

@@ -2,21 +2,47 @@
 revoke. Each reads the JSON API with its owner's role."""
 
 import secrets
+from datetime import timedelta
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from hygiene.forms import TokenForm
 from hygiene.models import UserToken
+from hygiene.roles import sees_everything
 from hygiene.services import sources as services
 
 
+def api_access(user) -> tuple[list[str], list[str]]:
+    """What a token of ``user``'s reads through the API, and what it is refused: the same
+    permissions the endpoints check (hygiene/api/*, incidents/api.py), so the page promises
+    nothing the API answers 403 to."""
+    everything = sees_everything(user)
+    reads, refused = [], []
+    if user.has_perm("hygiene.view_finding"):
+        reads.append("all findings" if everything else "your teams' findings")
+    if user.has_perm("incidents.view_incident"):
+        reads.append("all incidents" if everything else "the incidents you take part in")
+    (reads if user.has_perm("hygiene.view_metrics") else refused).append("metrics")
+    if user.has_perm("hygiene.view_importrun"):
+        reads.append("import statuses")
+    return reads, refused
+
+
 def _context(request, **extra):
+    reads, refused = api_access(request.user)
     return {
         "tokens": UserToken.objects.filter(user=request.user)[:50],
         "form": TokenForm(),
+        "api_reads": reads,
+        "api_refused": refused,
+        "api_opens_incidents": request.user.has_perm("incidents.manage_incident"),
+        # The form refuses today (a token that would end within hours): the date picker too.
+        "first_expiry": timezone.localdate() + timedelta(days=1),
         # The form's one-time id: the page showing a new token is the POST's answer, and
         # reloading it would post the form again and make a second token.
         "once": secrets.token_urlsafe(12),
@@ -76,4 +102,5 @@ def token_create(request):
 def token_revoke(request, pk: int):
     token = get_object_or_404(UserToken, pk=pk, user=request.user)
     services.user_token_revoke(token=token, by=request.user)
+    messages.success(request, f"Token {token.prefix}… revoked: calls made with it are refused.")
     return redirect("api_tokens")

@@ -81,6 +81,48 @@
     else window.addEventListener("load", loadRest, { once: true });
   }
 
+  // Metrics filters: <form data-apply-filters hx-trigger="filters-changed, submit">. A select, or
+  // a date picked from the calendar, applies at once. A date typed digit by digit is a complete
+  // date at nearly every key (typing 2026 gives 0002-, 0020-, 0202-, 2026-10-15) and Chromium
+  // fires change for each: each was a redraw of the page, its lazy charts and a history entry.
+  // A typed date applies when the reader leaves the field, or presses Enter (the form's submit).
+  function isFilterDate(el) {
+    return el.matches && el.matches("form[data-apply-filters] input[type=date]");
+  }
+  function applyFilters(form) {
+    if (window.htmx) window.htmx.trigger(form, "filters-changed");
+  }
+  document.addEventListener("keydown", function (e) {
+    if (isFilterDate(e.target) && e.key !== "Enter" && e.key !== "Tab") {
+      e.target.leaklineTyped = true;  // a property: never sent, never kept in history
+    }
+  });
+  document.addEventListener("change", function (e) {
+    var form = e.target.closest && e.target.closest("form[data-apply-filters]");
+    if (!form || (isFilterDate(e.target) && e.target.leaklineTyped)) return;
+    applyFilters(form);
+  });
+  document.addEventListener("focusout", function (e) {
+    var el = e.target;
+    if (!isFilterDate(el) || !el.leaklineTyped) return;
+    el.leaklineTyped = false;
+    var applied = el.leaklineApplied === undefined ? el.defaultValue : el.leaklineApplied;
+    // A half-typed date (badInput) waits; Apply, when clicked, sends the form itself.
+    var submits = e.relatedTarget && e.relatedTarget.form === el.form &&
+      e.relatedTarget.type === "submit";
+    if (el.value === applied || el.validity.badInput || submits) return;
+    applyFilters(el.form);
+  });
+  // What each request sent: leaving a field after Enter doesn't send it again.
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var form = e.detail.elt;
+    if (!form.matches || !form.matches("form[data-apply-filters]")) return;
+    form.querySelectorAll("input[type=date]").forEach(function (el) {
+      el.leaklineApplied = el.value;
+      el.leaklineTyped = false;
+    });
+  });
+
   // Select-all checkboxes: <input type="checkbox" data-select-all="name">
   document.addEventListener("change", function (e) {
     var t = e.target;

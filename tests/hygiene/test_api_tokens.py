@@ -97,3 +97,55 @@ def test_reloading_the_page_that_shows_a_new_token_makes_no_second_one(client, e
     fresh = re.search(r'name="once" value="([^"]+)"', again.content.decode())[1]
     assert client.post("/account/tokens/new/", {"name": "ci", "once": fresh}).status_code == 200
     assert UserToken.objects.filter(user=engineer).count() == 2
+
+
+def test_revoking_asks_first_and_says_it_was_done(client, manager):
+    call_command("create_api_token", manager.username, name="grafana", stdout=io.StringIO())
+    token = UserToken.objects.get(user=manager)
+    client.force_login(manager)
+    page = client.get("/account/tokens/").content.decode()
+    # app.js asks before sending a form with data-confirm (as deleting an ownership rule does).
+    form = page.split('data-testid="revoke-token"')[0].rsplit("<form", 1)[1]
+    assert f"data-confirm=\"Revoke token {token.prefix}… (grafana)?" in form
+    after = client.post(f"/account/tokens/{token.pk}/revoke/", follow=True).content.decode()
+    assert f"Token {token.prefix}… revoked" in after
+
+
+@pytest.mark.parametrize("who", ["lead", "engineer", "manager"])
+def test_the_page_says_what_a_token_reads_and_the_api_agrees(client, request, who):
+    """The page promised metrics to engineers, whose tokens get 403 there."""
+    user = request.getfixturevalue(who)
+    client.force_login(user)
+    page = client.get("/account/tokens/").content.decode()
+    access = page.split('data-testid="token-access">')[1].split("</p>")[0]
+    out = io.StringIO()
+    call_command("create_api_token", user.username, name="ci", stdout=out)
+    client.logout()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {out.getvalue().strip()}"}
+    metrics = client.get("/api/v1/metrics/sla", **auth).status_code
+    if who == "engineer":
+        assert metrics == 403
+        assert "reads your teams&#x27; findings and the incidents you take part in." in access
+        assert "Not metrics" in access
+    else:
+        assert metrics == 200
+        assert "reads all findings, all incidents, metrics and import statuses" in access
+        assert "Not metrics" not in access
+    assert ("opens incidents" in access) == (who == "lead")
+    assert client.get("/api/v1/findings", **auth).status_code == 200
+    assert client.get("/api/v1/incidents", **auth).status_code == 200
+
+
+def test_the_expiry_picker_starts_tomorrow_and_says_so(client, engineer):
+    import datetime
+
+    from django.utils import timezone
+
+    client.force_login(engineer)
+    page = client.get("/account/tokens/").content.decode()
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    assert f'name="expires_on" min="{tomorrow:%Y-%m-%d}"' in page
+    assert "tomorrow or later" in page
+    # Tomorrow itself is accepted (the form refuses today and earlier).
+    response = client.post("/account/tokens/new/", {"name": "x", "expires_on": f"{tomorrow}"})
+    assert response.status_code == 200
