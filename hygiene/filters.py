@@ -538,8 +538,12 @@ def secret_groups(findings: QuerySet[Finding]) -> QuerySet[Secret]:
     occurrences = matching.order_by().values("secret_id").annotate(n=Count("pk")).values("n")[:1]
     # A semi-join on IN lets PostgreSQL either walk secrets newest-seen first probing each one's
     # findings (broad filters) or collect the few matching findings first (narrow ones).
+    # An inner join on the sighting (every secret has one: imports write it), so that the
+    # count and the pages (which read secret_sighting_last_seen backwards) agree.
     return (
-        Secret.objects.filter(pk__in=findings.order_by().values("secret_id"))
+        Secret.objects.filter(
+            pk__in=findings.order_by().values("secret_id"), sighting__last_seen_at__isnull=False
+        )
         .annotate(occurrences=Coalesce(Subquery(occurrences, output_field=IntegerField()), 0))
         .select_related("team", "sighting")
     )
@@ -549,10 +553,10 @@ def page_secret_groups(
     groups: QuerySet[Secret], *, cursor: str | None = None, size: int = PAGE_SIZE
 ) -> Page:
     at = decode_cursor(cursor, "groups") if cursor else None
-    # An inner join (every secret has its sighting): PostgreSQL reads secret_sighting_last_seen
-    # backwards and stops at a page.
+    # (secret_groups joins the sightings): PostgreSQL reads secret_sighting_last_seen backwards
+    # and stops at a page.
     return _keyset_page(
-        groups.filter(sighting__last_seen_at__isnull=False),
+        groups,
         "sighting__last_seen_at",
         True,
         at,

@@ -329,6 +329,9 @@ class Reconciler:
                 WHERE true  -- (SQLite reads ON CONFLICT after a FROM as a join's ON otherwise)
                 ON CONFLICT (secret_id) DO UPDATE SET last_seen_at = excluded.last_seen_at
                 WHERE hygiene_secretsighting.last_seen_at < %(stale)s
+                   OR EXISTS (SELECT 1 FROM hygiene_secret changed
+                              WHERE changed.id = hygiene_secretsighting.secret_id
+                                AND changed.updated_at = %(now)s)
                 """
             )
             return
@@ -858,16 +861,12 @@ class Reconciler:
             {**params, "fp": fingerprint},
         )
         # The value was reported now: so was the stand-in that has it now.
-        sighted = self.sql(
-            "UPDATE hygiene_secretsighting SET last_seen_at = %(now)s WHERE secret_id = %(old)s",
+        self.sql(
+            "INSERT INTO hygiene_secretsighting (secret_id, last_seen_at)"
+            " VALUES (%(old)s, %(now)s)"
+            " ON CONFLICT (secret_id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
             params,
         )
-        if not sighted:
-            self.sql(
-                "INSERT INTO hygiene_secretsighting (secret_id, last_seen_at)"
-                " VALUES (%(old)s, %(now)s)",
-                params,
-            )
 
     def _merge_into(self, old: int, target: int) -> None:
         """The stand-in ``old`` is the value's secret ``target``: its incidents (an incident

@@ -51,10 +51,11 @@ def status_badge(value, label=None):
 def validity_badge(finding):
     """A finding's validity as its scanner reported it, unless its secret was revoked since
     (a playbook's completed revoke step, a rotator's event): then "revoked", which is what a
-    reader needs, with what the scanner said in the badge's title. A scanner that verified the
-    value since makes the secret valid again (reconcile), and this says so."""
+    reader needs, with what the scanner said in the badge's title — "valid" too: a key
+    verified live, then revoked. A scanner that verifies the value after the revoke makes the
+    secret valid again (reconcile), and the badge says so."""
     secret = finding.secret if finding.secret_id else None
-    if secret is not None and secret.validity == "revoked" and finding.validity != "valid":
+    if secret is not None and secret.validity == "revoked":
         return format_html(
             '<span class="badge valid-revoked" title="The secret was revoked; the scanner'
             ' reported it {}.">revoked</span>',

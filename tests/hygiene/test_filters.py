@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from hygiene.filters import (
     BadCursor,
+    bounded_count,
     capped_count,
     csv_rows,
     decode_cursor,
@@ -351,6 +352,20 @@ def test_grouped_view_counts_occurrences_under_the_filter(world):
     assert world["high_dismissed"].secret_id not in by_id  # only dismissed findings
     _, only_new = apply("status=open&age=7d")
     assert {s.pk: s.occurrences for s in secret_groups(only_new)}[crit] == 1
+
+
+def test_the_grouped_count_is_of_the_secrets_its_pages_list(db, source):
+    """The pages read the secrets' sightings (newest seen first): a secret without one (made
+    by hand, never imported) is neither listed nor counted, so the count and the pages agree."""
+    listed = make_secret()
+    make_finding(source, listed)
+    unsighted = make_secret()
+    make_finding(source, unsighted)
+    SecretSighting.objects.filter(secret=unsighted).delete()
+    groups = secret_groups(Finding.objects.all())
+    page = page_secret_groups(groups)
+    assert [s.pk for s in page.items] == [listed.pk]
+    assert bounded_count(groups).n == 1
 
 
 def test_grouped_pages_walk_every_secret(db, source):
