@@ -126,3 +126,33 @@ def test_on_a_phone_the_bulk_bar_stays_at_hand_down_the_list(login, live_server,
     page.get_by_label("New status").select_option("resolved")
     page.get_by_role("button", name="Set status").click()
     expect(page.get_by_test_id("flash")).to_have_text("2 findings updated.")
+
+
+def test_on_a_phone_the_engineers_dashboard_shows_each_step_as_a_card(
+    login, screenshot, live_server, lead, engineer, team
+):
+    """The steps table squeezed a step's title into ~50 px ("Deacti|vate"), and a long
+    unbroken incident title made the incident page scroll sideways."""
+    from incidents.models import Incident
+    from incidents.services import incident_open
+    from tests.incidents.conftest import make_secret
+
+    incident = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
+    Incident.objects.filter(pk=incident.pk).update(title="prod-" + "k" * 150)
+    first = incident.steps.get(position=1)
+    page = login(engineer)
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/")
+    row = page.get_by_test_id("step-row").first
+    step = row.get_by_text(f"1. {first.title}")
+    expect(step).to_be_in_viewport(ratio=1)
+    assert step.bounding_box()["width"] > 150
+    # No word of the title is split: it takes as many lines as it has words at most.
+    line = float(step.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
+    assert step.bounding_box()["height"] <= line * len(first.title.split()) + 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot("dashboard-engineer-phone")
+
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    expect(page.locator(".page-head h1")).to_contain_text("prod-kkk")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
