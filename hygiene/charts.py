@@ -78,6 +78,17 @@ def _layout(title: str, **extra) -> dict:
 # Counts and durations are never negative: without this, an axis whose values are all 0 (or a
 # line's markers at 0) was drawn from -1 to 1.
 COUNT_AXIS = {"rangemode": "tozero"}
+# Up to this many, a count axis has a tick at each whole number: plotly's own ticks for counts
+# up to 2 or 3 were 0, 0.5, 1, 1.5 (half an incident); above it, its steps are whole (2, 5...).
+WHOLE_TICKS_UP_TO = 10
+
+
+def _count_axis(peak) -> dict:
+    """An axis of counts whose largest bar or point is ``peak``."""
+    if (peak or 0) <= WHOLE_TICKS_UP_TO:
+        return {**COUNT_AXIS, "tick0": 0, "dtick": 1}
+    return COUNT_AXIS
+
 
 # A legend of many entries is laid out in two columns below the plot, a row this many pixels.
 LEGEND_ROW = 20
@@ -147,7 +158,8 @@ def _legend_below(entries: int) -> dict:
     }
 
 
-def _hours(seconds):
+def hours(seconds):
+    """Seconds in hours, as the charts draw them (the page's tables too)."""
     return None if seconds is None else round(seconds / 3600, 2)
 
 
@@ -163,7 +175,7 @@ def time_to_percentiles(result: dict) -> dict:
                 "type": "bar",
                 "name": name,
                 "x": kinds,
-                "y": [_hours(k[key]) for k in result["kinds"]],
+                "y": [hours(k[key]) for k in result["kinds"]],
                 "marker": {"color": colour},
                 "hovertemplate": "%{x}: %{y} h<extra>" + name + "</extra>",
             }
@@ -189,7 +201,11 @@ def time_to_distribution(result: dict) -> dict:
             }
             for k in result["kinds"]
         ],
-        "layout": _layout(title, barmode="group", yaxis=COUNT_AXIS),
+        "layout": _layout(
+            title,
+            barmode="group",
+            yaxis=_count_axis(max((n for k in result["kinds"] for n in k["histogram"]), default=0)),
+        ),
     }
 
 
@@ -210,7 +226,7 @@ def exposure_distribution(result: dict) -> dict:
                 "marker": {"color": RED},
             }
         ],
-        "layout": _layout(title, showlegend=False, yaxis=COUNT_AXIS),
+        "layout": _layout(title, showlegend=False, yaxis=_count_axis(max(result["histogram"]))),
     }
 
 
@@ -307,7 +323,11 @@ def backlog_ages(result: dict) -> dict:
                 ("incidents", "active incidents", RED),
             )
         ],
-        "layout": _layout(title, barmode="group", yaxis=COUNT_AXIS),
+        "layout": _layout(
+            title,
+            barmode="group",
+            yaxis=_count_axis(max(*result["findings"], *result["incidents"])),
+        ),
     }
 
 
@@ -334,7 +354,11 @@ def trend_lines(result: dict, *, prefix: str, title: str) -> dict:
             }
             for key, label, colour in (("opened", "opened", RED), (closed, closed, GREEN))
         ],
-        "layout": _layout(title, xaxis={"type": "date"}, yaxis=COUNT_AXIS),
+        "layout": _layout(
+            title,
+            xaxis={"type": "date"},
+            yaxis=_count_axis(max(w[key] for w in result["weeks"] for key in keys)),
+        ),
     }
 
 
@@ -360,7 +384,7 @@ def findings_by_source(result: dict) -> dict:
             title,
             barmode="stack",
             colorway=MANY_COLOURS,
-            yaxis=COUNT_AXIS,
+            yaxis=_count_axis(max(sum(counts.get((s, t), 0) for t in types) for s in sources)),
             **_legend_below(len(types)),
         ),
     }
@@ -412,5 +436,7 @@ def reused_by_type(result: dict) -> dict:
                 ("single", "single place", BLUE),
             )
         ],
-        "layout": _layout(title, barmode="stack", yaxis=COUNT_AXIS),
+        "layout": _layout(
+            title, barmode="stack", yaxis=_count_axis(max(r["secrets"] for r in rows))
+        ),
     }

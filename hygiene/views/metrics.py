@@ -2,6 +2,7 @@
 
 import csv
 import re
+from datetime import date, timedelta
 
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -9,7 +10,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from hygiene import charts, metrics
-from hygiene.charts import human, percent
+from hygiene.charts import TYPE_LABELS, human, percent
 from hygiene.metrics import FilterError, filters_from
 from hygiene.models import Source, Team
 from hygiene.roles import permission_required
@@ -29,6 +30,12 @@ def _time_to_table(r):
         for k in r["kinds"]
     ]
     return columns, rows
+
+
+def _time_distribution_table(r):
+    # What the distribution chart draws: incidents per kind and bin.
+    rows = [[k["kind"], *k["histogram"]] for k in r["kinds"]]
+    return ["kind", *(f"count {b}" for b in r["bins"])], rows
 
 
 def _exposure_table(r):
@@ -85,6 +92,7 @@ def _noise_table(r):
 
 TABLES = {
     "time-to-remediate": ("Time from detection", _time_to_table),
+    "time-distribution": ("Distribution of times from detection", _time_distribution_table),
     "exposure": ("Exposure window", _exposure_table),
     "sla": ("SLA attainment", _sla_table),
     "survival": ("Time to remediation (Kaplan-Meier)", _survival_table),
@@ -96,8 +104,65 @@ TABLES = {
 }
 
 
+# Tables read from another's selector (the API has no table of that name).
+SOURCES = {"time-distribution": "time-to-remediate"}
+
+
+def source(name: str) -> str:
+    """The selector (``metrics.TABLES``, the API's name) whose result a table shows."""
+    return SOURCES.get(name, name)
+
+
 def table(name: str, result: dict) -> tuple[list[str], list[list]]:
     return TABLES[name][1](result)
+
+
+# The page's tables in people's words and the charts' units: hours, not the CSV's seconds
+# (22358.0 beside a chart in hours), shares in %. The CSV keeps the API's names and numbers.
+HEADERS = {
+    "n": "incidents",
+    "revoked_n": "revoked",
+    "unrevoked": "not revoked",
+    "longest_unrevoked_seconds": "longest not revoked (h)",
+    "overdue": "overdue now",
+    "on_time_share": "on time (%)",
+    "overdue_share": "overdue now (%)",
+    "at_risk": "at risk",
+    "events": "remediated",
+    "survival": "not yet remediated (%)",
+    "open_findings": "unresolved findings",
+    "open_incidents": "active incidents",
+    "reused_share": "reused (%)",
+    "false_positives": "false positives",
+    "fp_share": "false positives (%)",
+}
+
+
+def _header(column: str) -> str:
+    if column in HEADERS:
+        return HEADERS[column]
+    if column.endswith("_seconds"):
+        return f"{column.removesuffix('_seconds')} (h)"
+    return column.replace("_", " ")
+
+
+def _formatter(column: str):
+    if column.endswith("_seconds"):
+        return charts.hours
+    if column.endswith("_share") or column == "survival":
+        return lambda v: None if v is None else percent(v).removesuffix(" %")
+    if column == "secret_type":
+        return lambda v: TYPE_LABELS.get(v, v)
+    return lambda v: v
+
+
+def shown(columns: list[str], rows: list[list]) -> tuple[list[str], list[list]]:
+    """A table as the page shows it."""
+    formats = [_formatter(c) for c in columns]
+    return (
+        [_header(c) for c in columns],
+        [[fmt(v) for fmt, v in zip(formats, row, strict=True)] for row in rows],
+    )
 
 
 def _csv_cell(value):
@@ -145,7 +210,7 @@ def _trend_chart(prefix: str, title: str):
 # The page's charts in order: (table, chart id, figure builder).
 CHARTS = [
     ("time-to-remediate", "time-p", charts.time_to_percentiles),
-    ("time-to-remediate", "time-dist", charts.time_to_distribution),
+    ("time-distribution", "time-dist", charts.time_to_distribution),
     ("sla", "sla", charts.sla_attainment),
     ("survival", "survival", charts.survival_curve),
     ("exposure", "exposure", charts.exposure_distribution),
@@ -180,7 +245,7 @@ def _heading(figure: dict) -> str:
 
 
 def _section(name: str, chart_id: str, build, result: dict, query: str) -> dict:
-    columns, rows = table(name, result)
+    columns, rows = shown(*table(name, result))
     figure = build(result)
     return {
         "id": chart_id,
@@ -214,12 +279,12 @@ def _sections(results: dict, query: str) -> list[dict]:
                 }
             )
         else:
-            sections.append(_section(name, chart_id, build, results[name], query))
+            sections.append(_section(name, chart_id, build, results[source(name)], query))
     return sections
 
 
 # The tables the page computes up front: the cards' and the visible charts'.
-EAGER_TABLES = sorted({name for name, chart_id, _ in CHARTS if chart_id not in LAZY})
+EAGER_TABLES = sorted({source(name) for name, chart_id, _ in CHARTS if chart_id not in LAZY})
 
 
 def _cards(results: dict) -> list[dict]:
@@ -231,7 +296,8 @@ def _cards(results: dict) -> list[dict]:
         {"id": "revoke-p50", "label": "p50 time to revoke", "value": human(times["revoke"]["p50"])},
         {
             "id": "remediate-p50",
-            "label": "p50 time to remediate (MTTR)",
+            # The median (p50): "MTTR" says mean, which the table's mean column shows.
+            "label": "median time to remediate",
             "value": human(times["remediate"]["p50"]),
         },
         {"id": "sla", "label": "steps done on time", "value": percent(sla["on_time_share"])},
@@ -289,11 +355,37 @@ def form_error(exc: FilterError) -> str:
     return f"{LABELS.get(exc.field, exc.field)}: {reason}"
 
 
+def _day(value) -> date | None:
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        return None  # filters_from says what is wrong with it
+
+
+def page_params(params, today: date) -> tuple[dict, list[str]]:
+    """The page's filters, and notes on what it ignored (as the findings list's notes).
+    A From after today is ignored (it matched nothing, silently). To without From is the
+    default range, 90 days, ending at To: without this, it was all time up to To. An empty
+    From (``since=``, "All time") stays all time."""
+    params = params.dict() if hasattr(params, "dict") else dict(params)
+    notes = []
+    since = _day(params.get("since") or "")
+    if since and since > today:
+        notes.append(f"Ignored From “{since.isoformat()}”: a date in the future.")
+        del params["since"]
+    until = _day(params.get("until") or "")
+    # (A To in year 1 has no 90 days before it: filters_from says its year is wrong.)
+    if "since" not in params and until and until > date.min + timedelta(metrics.DEFAULT_DAYS):
+        params["since"] = (until - timedelta(days=metrics.DEFAULT_DAYS - 1)).isoformat()
+    return params, notes
+
+
 @permission_required("hygiene.view_metrics")
 def metrics_page(request):
     is_htmx = request.headers.get("HX-Request") == "true"
+    params, notes = page_params(request.GET, timezone.localdate())
     try:
-        f = filters_from(request.GET)
+        f = filters_from(params)
     except FilterError as exc:
         template = "hygiene/partials/metrics_error.html" if is_htmx else "hygiene/metrics.html"
         context = {
@@ -313,7 +405,7 @@ def metrics_page(request):
                 status=400,
                 content_type="text/plain; charset=utf-8",
             )
-        return _csv(export, metrics.TABLES[export](f), f)
+        return _csv(export, metrics.TABLES[source(export)](f), f)
     # ``since`` always, even empty: without it the default range would come back.
     query = urlencode({k: v for k, v in f.as_params().items() if v or k == "since"})
     section = request.GET.get("section")
@@ -326,12 +418,13 @@ def metrics_page(request):
                 content_type="text/plain; charset=utf-8",
             )
         name, chart_id, build = chart
-        result = metrics.page_results(f, tables=[name])[name]
+        result = metrics.page_results(f, tables=[source(name)])[source(name)]
         context = {"s": _section(name, chart_id, build, result, query)}
         return render(request, "hygiene/partials/metrics_section.html", context)
     results = metrics.page_results(f, tables=EAGER_TABLES)
     context = {
         "filters": f,
+        "notes": notes,
         "params": f.as_params(),
         "keep": _keep(f.as_params()),
         "cards": _cards(results),

@@ -70,3 +70,14 @@ def test_a_range_without_incidents_shows_sentences_not_empty_axes(login, live_se
     expect(page.get_by_test_id("csv-survival")).to_be_visible()
     # The backlog is a snapshot of now: drawn whatever the range.
     expect(page.locator("#chart-backlog .main-svg").first).to_be_visible()
+
+
+@pytest.mark.usefixtures("world")
+def test_count_axes_tick_whole_numbers(login, live_server, manager):
+    """The backlog's ones and twos were read against ticks of 0.5 (half a finding)."""
+    page = login(manager)
+    page.goto(f"{live_server.url}/metrics/?since=")
+    for chart_id in ("backlog", "time-dist", "exposure"):
+        wait_redrawn(page, f"chart-{chart_id}", "")
+        ticks = page.locator(f"#chart-{chart_id} .ytick text").all_text_contents()
+        assert ticks and all(t.isdigit() for t in ticks), (chart_id, ticks)

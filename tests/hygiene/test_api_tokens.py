@@ -106,7 +106,7 @@ def test_revoking_asks_first_and_says_it_was_done(client, manager):
     page = client.get("/account/tokens/").content.decode()
     # app.js asks before sending a form with data-confirm (as deleting an ownership rule does).
     form = page.split('data-testid="revoke-token"')[0].rsplit("<form", 1)[1]
-    assert f"data-confirm=\"Revoke token {token.prefix}… (grafana)?" in form
+    assert f'data-confirm="Revoke token {token.prefix}… (grafana)?' in form
     after = client.post(f"/account/tokens/{token.pk}/revoke/", follow=True).content.decode()
     assert f"Token {token.prefix}… revoked" in after
 

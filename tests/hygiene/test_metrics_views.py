@@ -8,7 +8,7 @@ from html import unescape
 import pytest
 
 from hygiene.models import UserToken
-from hygiene.views.metrics import TABLES, table
+from hygiene.views.metrics import TABLES, source, table
 from tests.hygiene.test_metrics import frozen, world  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("world", "frozen")
@@ -76,7 +76,7 @@ def test_a_lazy_section_draws_its_chart_with_the_filters(client, manager):
     second = client.get("/metrics/?since=&section=trend-findings").content.decode()
     assert 'data-testid="csv-trend"' in first and "<summary>Table</summary>" in first
     assert 'href="?since=&amp;export=trend" data-testid="csv-trend-findings"' in second
-    assert "<summary>Table</summary>" in second and "<th>findings_opened</th>" in second
+    assert "<summary>Table</summary>" in second and "<th>findings opened</th>" in second
     assert '<script id="fig-trend-findings" type="application/json">' in second
     reused = client.get("/metrics/?since=&section=reused", HTTP_HX_REQUEST="true").content.decode()
     assert '<script id="fig-reused" type="application/json">' in reused
@@ -127,7 +127,10 @@ def test_each_csv_has_the_numbers_of_the_api(client, manager, name):
     assert response["Content-Type"].startswith("text/csv")
     filename = f"leakline-{name}-2025-03-01-to-2025-03-31-team-payments.csv"
     assert f'filename="{filename}"' in response["Content-Disposition"]
-    api = client.get(f"/api/v1/metrics/{name}?{query}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    # The distribution's table is the time-to API's histograms.
+    api = client.get(
+        f"/api/v1/metrics/{source(name)}?{query}", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
     assert api.status_code == 200
     columns, rows = table(name, api.json())
     expected = [columns] + [["" if v is None else str(v) for v in row] for row in rows]
@@ -282,3 +285,101 @@ def test_charts_name_types_draw_only_decided_steps_and_fit_their_labels():
         {"rows": [{"secret_type": "database-credential", "secrets": 2, "reused": 1}]}
     )
     assert reused["data"][0]["x"] == ["Database credential"]
+
+
+def test_the_page_tables_read_in_hours_and_words_as_the_charts_do(client, manager):
+    """The tables beside the charts showed the CSV's seconds (14400.0 beside a chart of 4 h)
+    under its snake_case names; the CSV keeps them (the API's names and numbers)."""
+    client.force_login(manager)
+    html = client.get("/metrics/?since=").content.decode()
+    assert "<th>kind</th><th>incidents</th><th>p50 (h)</th><th>p90 (h)</th>" in html
+    assert "<td>revoke</td><td>3</td><td>4.0</td><td>5.6</td><td>4.0</td>" in html
+    assert "<th>on time (%)</th><th>overdue now (%)</th>" in html
+    assert "<td>notify</td><td>all</td><td>4</td><td>2</td><td>1</td><td>1</td>" in html
+    assert "<td>0</td><td>0</td><td>50.0</td><td>25.0</td></tr>" in html
+    assert "<th>age</th><th>unresolved findings</th><th>active incidents</th>" in html
+    assert "_seconds" not in html and "on_time_share" not in html
+    # The card is the median: "MTTR" is the mean (the table's mean column).
+    assert (
+        'data-testid="card-remediate-p50">2.0 d</div><div class="label">'
+        "median time to remediate</div>" in html
+    )
+    assert "MTTR" not in html
+    rows = read_csv(client.get("/metrics/?since=&export=time-to-remediate"))
+    assert rows[0][:4] == ["kind", "n", "p50_seconds", "p90_seconds"]
+
+
+def test_the_distribution_chart_has_its_own_csv(client, manager):
+    """Its link was the first chart's export (percentiles); now the counts it draws."""
+    client.force_login(manager)
+    html = client.get("/metrics/?since=").content.decode()
+    assert 'href="?since=&amp;export=time-to-remediate" data-testid="csv-time-to-remediate"' in html
+    assert 'href="?since=&amp;export=time-distribution" data-testid="csv-time-distribution"' in html
+    response = client.get("/metrics/?since=&export=time-distribution")
+    assert response.status_code == 200
+    assert (
+        "leakline-time-distribution-all-time-to-2025-03-31.csv" in (response["Content-Disposition"])
+    )
+    rows = read_csv(response)
+    bins = ["< 1 h", "1-4 h", "4-24 h", "1-3 d", "3-7 d", "7-30 d", "30-365 d", "> 1 y"]
+    assert rows[0] == ["kind", *(f"count {b}" for b in bins)]
+    assert rows[1] == ["revoke", "0", "1", "2", "0", "0", "0", "0", "0"]
+
+
+def test_to_without_from_is_the_90_days_ending_there(client, manager):
+    """?until= alone was all time up to it."""
+    client.force_login(manager)
+    html = client.get("/metrics/?until=2025-03-15").content.decode()
+    assert "from 2024-12-16 to 2025-03-15" in html
+    assert 'name="since" value="2024-12-16"' in html
+    assert 'data-testid="filter-note"' not in html
+    response = client.get("/metrics/?until=2025-03-15&export=sla")
+    assert "leakline-sla-2024-12-16-to-2025-03-15.csv" in response["Content-Disposition"]
+    # A To of year 1 is a bad year (not a crash computing 90 days before it).
+    response = client.get("/metrics/?until=0001-01-05")
+    assert response.status_code == 400 and "To: a year from 1970" in response.content.decode()
+    # "All time" (an empty From) stays all time.
+    assert (
+        "since the start to 2025-03-15"
+        in client.get("/metrics/?since=&until=2025-03-15").content.decode()
+    )
+
+
+def test_a_from_in_the_future_is_ignored_with_a_note(client, manager):
+    client.force_login(manager)
+    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+        response = client.get("/metrics/?since=2025-04-01&team=payments", **headers)
+        assert response.status_code == 200
+        html = unescape(response.content.decode())
+        assert (
+            '<p class="flash flash-warning" data-testid="filter-note">'
+            "Ignored From “2025-04-01”: a date in the future.</p>" in html
+        )
+        assert "from 2025-01-01 to today · team payments" in html
+    # With To: the 90 days ending at To.
+    html = unescape(client.get("/metrics/?since=2025-04-01&until=2025-03-15").content.decode())
+    assert "from 2024-12-16 to 2025-03-15" in html and "a date in the future" in html
+    # Today is no future.
+    html = client.get("/metrics/?since=2025-03-31").content.decode()
+    assert "from 2025-03-31 to today" in html and 'data-testid="filter-note"' not in html
+
+
+def test_count_axes_tick_whole_numbers():
+    """The backlog's counts of 1 and 2 were drawn against ticks of 0.5."""
+    from hygiene import charts
+
+    small = {"buckets": ["< 1 d", "1-7 d"], "findings": [1, 2], "incidents": [0, 1]}
+    assert charts.backlog_ages(small)["layout"]["yaxis"] == {
+        "automargin": True,
+        "rangemode": "tozero",
+        "tick0": 0,
+        "dtick": 1,
+    }
+    # Larger counts: plotly's own steps (whole: 2, 5, 10...), not a tick per count.
+    large = {"buckets": ["< 1 d", "1-7 d"], "findings": [1, 40], "incidents": [0, 1]}
+    assert "dtick" not in charts.backlog_ages(large)["layout"]["yaxis"]
+    rows = [{"secret_type": "api-key", "secrets": 3, "reused": 1}]
+    assert charts.reused_by_type({"rows": rows})["layout"]["yaxis"]["dtick"] == 1
+    weeks = [{"week": "2025-03-24", "incidents_opened": 2, "incidents_remediated": 1}]
+    trend = charts.trend_lines({"weeks": weeks}, prefix="incidents", title="t")
+    assert trend["layout"]["yaxis"]["dtick"] == 1
