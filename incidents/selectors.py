@@ -82,8 +82,44 @@ def steps_for_user(user) -> QuerySet[Step]:
     )
 
 
-def incident_timeline(incident: Incident, limit: int = 200):
-    return incident.timeline.select_related("actor").order_by("-created_at", "-id")[:limit]
+TIMELINE_PAGE = 200
+
+
+def incident_timeline(incident: Incident, limit: int = TIMELINE_PAGE, before=None):
+    """The newest ``limit`` entries, newest first; with ``before`` (an entry of this
+    timeline) the ``limit`` entries older than it, so a long timeline pages back in bounded
+    queries (the order is (created_at, id): entries of one instant keep theirs)."""
+    qs = incident.timeline.select_related("actor").order_by("-created_at", "-id")
+    if before is not None:
+        at = before.created_at
+        qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=before.pk))
+    return qs[:limit]
+
+
+def timeline_page(incident: Incident, before_id=None, limit: int = TIMELINE_PAGE) -> dict:
+    """The incident page's timeline: a page of entries and where it stands in the whole, so
+    the page says what it leaves out ("the latest 200 of 208") and links to the older ones.
+    ``before_id`` (the ?timeline_before= parameter) not an entry of this incident: the newest."""
+    before = None
+    if before_id is not None:
+        before = incident.timeline.filter(pk=before_id).first()
+    rows = list(incident_timeline(incident, limit + 1, before=before))
+    events, more = rows[:limit], len(rows) > limit
+    total = incident.timeline.count()
+    newer = 0
+    if before is not None:  # how many entries the pages before this one show
+        at = before.created_at
+        newer = incident.timeline.filter(
+            Q(created_at__gt=at) | Q(created_at=at, id__gte=before.pk)
+        ).count()
+    return {
+        "events": events,
+        "total": total,
+        "first": newer + 1,
+        "last": newer + len(events),
+        "paged": before is not None,
+        "older_than": events[-1].pk if more else None,
+    }
 
 
 # The engineer's dashboard shows this many of each; the counts are over all of them.

@@ -792,9 +792,20 @@ def incident_close(
         now = timezone.now()
         if incident.paused_at:
             _unpause(incident, now)
-        incident.steps.filter(completed_at__isnull=True, skipped_at__isnull=True).update(
-            skipped_at=now, skipped_reason="incident closed"
-        )
+        # The optional steps still open are skipped with it, each with its timeline entry (as a
+        # skip by hand has), so the page says who skipped it, when and why.
+        left_open = incident.steps.filter(completed_at__isnull=True, skipped_at__isnull=True)
+        for step in left_open.order_by("position"):
+            step.skipped_at, step.skipped_reason = now, "incident closed"
+            step.save(update_fields=["skipped_at", "skipped_reason"])
+            _event(
+                incident,
+                "step_skipped",
+                f"Step {step.position} “{step.title}” skipped: incident closed",
+                actor=by,
+                step=step,
+                reason="incident closed",
+            )
         _recompute_status(incident, actor=by)
         incident.status = IncidentStatus.CLOSED
         incident.closed_at = now

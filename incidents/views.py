@@ -19,13 +19,13 @@ from hygiene.models import Finding, ReferenceKind, Team
 from hygiene.roles import permission_required
 from hygiene.selectors import secrets_visible_to
 from incidents import forms, services
-from incidents.models import FollowUp, Incident, IncidentStatus, Playbook, Step
+from incidents.models import FollowUp, Incident, IncidentStatus, Playbook, Step, TimelineEvent
 from incidents.selectors import (
     follow_ups_for_user,
-    incident_timeline,
     incidents_filtered,
     incidents_visible_to,
     steps_for_user,
+    timeline_page,
 )
 from incidents.services import IncidentError, can_manage, can_work, exposure_window
 
@@ -200,6 +200,15 @@ def _incident_secrets(incident: Incident, *, labelled: bool) -> list:
     return secrets
 
 
+def _timeline_before(request) -> int | None:
+    """?timeline_before=<entry id>: the page shows the timeline's entries older than it (an
+    action re-renders the newest: it has just added one)."""
+    if request.method != "GET":
+        return None
+    value = request.GET.get("timeline_before", "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
 def _incident_context(request, incident: Incident, error: str = "") -> dict:
     user = request.user
     steps = list(
@@ -212,6 +221,16 @@ def _incident_context(request, incident: Incident, error: str = "") -> dict:
     done = {s.position for s in steps if s.is_done}
     for s in steps:
         s.blocked_by = [p for p in (s.depends_on or []) if p not in done]
+    # Who skipped a step is in its timeline entry only (the step keeps when and why); the
+    # latest skip of each, as a done step says who did it.
+    skipped = [s.pk for s in steps if s.skipped_at]
+    if skipped:
+        skips = TimelineEvent.objects.filter(
+            incident=incident, kind="step_skipped", step_id__in=skipped
+        ).select_related("actor")
+        by_step = {e.step_id: e for e in skips.order_by("created_at", "id")}
+        for s in steps:
+            s.skip_event = by_step.get(s.pk)
     manage = can_manage(user)
     work = can_work(user, incident)
     is_open = incident.status != IncidentStatus.CLOSED
@@ -224,7 +243,7 @@ def _incident_context(request, incident: Incident, error: str = "") -> dict:
     return {
         "incident": incident,
         "steps": steps,
-        "timeline": incident_timeline(incident),
+        "timeline": timeline_page(incident, _timeline_before(request)),
         "secrets": secrets,
         "has_references": any(s.references.all() for s in secrets),
         "reference_kinds": ReferenceKind.choices,

@@ -174,3 +174,38 @@ def test_the_leads_newest_findings_say_how_long_ago_in_words(client, lead, team,
     assert "just now" in page and "0\xa0minutes ago" not in page
     with at(T0 + timedelta(minutes=3)):
         assert "3\xa0minutes ago" in client.get(reverse("dashboard")).content.decode()
+
+
+def test_a_paused_incidents_overdue_step_is_overdue_everywhere(client, lead, engineer, team):
+    """One rule (incidents.selectors.overdue_q, Step.state, the metrics): a step late when its
+    incident was paused stays overdue while paused, and a step not yet due at the pause isn't."""
+    from hygiene import metrics
+    from incidents.services import incident_pause
+
+    with at(T0):
+        late = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
+        early = incident_open(secrets=[make_secret(team=team)], opened_by=lead)
+    with at(T0 + H / 2):  # before any of early's steps fell due
+        incident_pause(incident=early, by=lead, reason="vendor")
+    with at(T0 + 2 * H):  # late's revoke step (1 h) is overdue, its rotate step (4 h) not
+        incident_pause(incident=late, by=lead, reason="vendor")
+    now = T0 + 5 * H
+    overdue = [
+        s for s in Step.objects.filter(incident__in=[late, early]) if s.state(now) == "overdue"
+    ]
+    assert {s.incident_id for s in overdue} == {late.pk} and len(overdue) >= 1
+    with at(now):
+        assert metrics.sla(metrics.MetricFilters())["overall"]["overdue"] == len(overdue)
+        client.force_login(lead)
+        page = client.get(reverse("dashboard")).content.decode()
+        shown = cards(page)
+        assert shown["overdue-incidents"][1] == "1"
+        assert listed(client, shown["overdue-incidents"][0]) == "1"
+        assert f'data-testid="overdue-count">{len(overdue)}<' in page
+        panel = page.split("<h2>Overdue steps")[1].split("</section>")[0]
+        assert late.reference in panel and early.reference not in panel
+        listing = client.get(reverse("incident_list") + "?overdue=1").content.decode()
+        assert late.reference in listing and early.reference not in listing
+        client.force_login(engineer)
+        mine = client.get(reverse("dashboard")).content.decode()
+        assert f'data-testid="overdue-count">{len(overdue)} overdue.<' in mine
