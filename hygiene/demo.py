@@ -364,10 +364,19 @@ def _comment(incident, by, text, at) -> None:
 
 def _close(incident, by, at) -> None:
     # services.incident_close
-    for step in incident.demo_steps:
+    for step in sorted(incident.demo_steps, key=lambda s: s.position):
         if not step.is_done:
             step.skipped_at, step.skipped_reason = at, "incident closed"
             step.save(update_fields=["skipped_at", "skipped_reason"])
+            _event(
+                incident,
+                "step_skipped",
+                f"Step {step.position} “{step.title}” skipped: incident closed",
+                at,
+                actor=by,
+                step=step,
+                reason="incident closed",
+            )
     _status(incident, by, at)
     incident.status, incident.closed_at, incident.summary = IncidentStatus.CLOSED, at, SUMMARY
     incident.save(update_fields=["status", "closed_at", "summary"])

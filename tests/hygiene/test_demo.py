@@ -71,6 +71,12 @@ def test_demo_data_loads_once_and_its_history_is_consistent(now):
         assert set(findings.values_list("status", "resolved_at")) == {
             ("resolved", incident.closed_at)
         }
+    # Each step a close skipped says so in the timeline, by whom (as incident_close writes).
+    skipped_by_close = Step.objects.filter(skipped_reason="incident closed")
+    assert skipped_by_close.exists()
+    for step in skipped_by_close:
+        (entry,) = TimelineEvent.objects.filter(step=step, kind="step_skipped")
+        assert entry.actor is not None and entry.created_at == step.skipped_at
     still_open = Incident.objects.exclude(status=IncidentStatus.CLOSED)
     assert Finding.objects.filter(
         secret__incidentsecret__incident__in=still_open, status__in=("open", "triaged")
