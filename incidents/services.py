@@ -1083,6 +1083,44 @@ def rotation_event_apply(*, event: RotationEvent) -> list[Step]:
 # --- playbooks ---------------------------------------------------------------------------
 
 
+_STEP_FIELDS = (
+    "position",
+    "action",
+    "title",
+    "instructions",
+    "required",
+    "depends_on",
+    "default_role",
+    "deadline_critical",
+    "deadline_high",
+    "deadline_medium",
+    "deadline_low",
+)
+
+
+def _same_playbook(current: Playbook, name: str, description: str, steps: list[dict]) -> bool:
+    """Whether an edit changes nothing (a save without an edit would make an identical
+    version, which every new incident would then start from as if it were news)."""
+
+    def key(step: dict) -> tuple:
+        values = {f: step.get(f) for f in _STEP_FIELDS}
+        values["depends_on"] = sorted(values["depends_on"] or [])
+        values["instructions"] = _lines(values["instructions"])
+        values["default_role"] = values["default_role"] or Role.ENGINEER
+        return tuple(values[f] for f in _STEP_FIELDS)
+
+    stored = [
+        {f: getattr(step, f) for f in _STEP_FIELDS} for step in current.steps.order_by("position")
+    ]
+    same_text = (name, _lines(description)) == (current.name, _lines(current.description))
+    return same_text and sorted(map(key, steps)) == [key(step) for step in stored]
+
+
+def _lines(text: str | None) -> str:
+    """Text as compared: a browser's textarea sends CRLF line ends."""
+    return (text or "").replace("\r\n", "\n").strip()
+
+
 def playbook_save_version(
     *, playbook: Playbook, by: User, name: str, description: str, steps: list[dict]
 ) -> Playbook:
@@ -1125,6 +1163,10 @@ def playbook_save_version(
         )
         if current is None or current.pk != playbook.pk:
             raise IncidentError("Someone saved a newer version meanwhile; reload and redo.")
+        if _same_playbook(current, name, description, steps):
+            raise IncidentError(
+                f"Nothing changed: the playbook stays at version {current.version}."
+            )
         latest = Playbook.objects.filter(slug=playbook.slug).order_by("-version").first()
         Playbook.objects.filter(pk=current.pk).update(is_current=False)
         new = Playbook.objects.create(

@@ -228,3 +228,20 @@ def test_only_leads_edit_playbooks(request, who):
         playbook_save_version(
             playbook=v1, by=user, name="x", description="", steps=_steps_payload(v1)
         )
+
+
+def test_a_save_that_changes_nothing_makes_no_new_version(lead):
+    """Saving the editor without an edit said nothing and made an identical version; it is
+    refused, saying so, and any real change (a step's title) still makes one."""
+    v1 = playbook_for("github-token")
+    same = _steps_payload(v1)
+    with pytest.raises(IncidentError, match=f"Nothing changed.*version {v1.version}"):
+        playbook_save_version(
+            playbook=v1, by=lead, name=v1.name, description=v1.description, steps=same
+        )
+    assert Playbook.objects.filter(slug=v1.slug).count() == 1
+    same[0]["title"] += " (now)"
+    v2 = playbook_save_version(
+        playbook=v1, by=lead, name=v1.name, description=v1.description, steps=same
+    )
+    assert v2.version == v1.version + 1
