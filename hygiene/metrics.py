@@ -123,13 +123,14 @@ def _parse_date(name: str, value) -> date | None:
 
 
 def filters_from(params: Mapping, *, today: date | None = None) -> MetricFilters:
-    """Filters from query parameters. Without ``since`` and ``until`` the range is the last
-    90 days (today included); an empty ``since=`` means no lower bound."""
+    """Filters from query parameters. Without ``since`` the range is the 90 days ending at
+    ``until`` (today when there is none; both included); an empty ``since=`` means no lower
+    bound."""
     today = today or timezone.localdate()
     since = _parse_date("since", params.get("since"))
     until = _parse_date("until", params.get("until"))
-    if "since" not in params and "until" not in params:
-        since = today - timedelta(days=DEFAULT_DAYS - 1)
+    if "since" not in params:
+        since = (until or today) - timedelta(days=DEFAULT_DAYS - 1)
     if since and until and since > until:
         raise FilterError("since: must not be after until", "since", "From must not be after To")
     severity = (params.get("severity") or "").strip()

@@ -2,7 +2,7 @@
 
 import csv
 import re
-from datetime import date, timedelta
+from datetime import date
 
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -363,20 +363,14 @@ def _day(value) -> date | None:
 
 
 def page_params(params, today: date) -> tuple[dict, list[str]]:
-    """The page's filters, and notes on what it ignored (as the findings list's notes).
-    A From after today is ignored (it matched nothing, silently). To without From is the
-    default range, 90 days, ending at To: without this, it was all time up to To. An empty
-    From (``since=``, "All time") stays all time."""
+    """The page's filters, and notes on what it ignored (as the findings list's notes): a
+    From after today (it matched nothing, silently), which leaves the default range."""
     params = params.dict() if hasattr(params, "dict") else dict(params)
     notes = []
     since = _day(params.get("since") or "")
     if since and since > today:
         notes.append(f"Ignored From “{since.isoformat()}”: a date in the future.")
         del params["since"]
-    until = _day(params.get("until") or "")
-    # (A To in year 1 has no 90 days before it: filters_from says its year is wrong.)
-    if "since" not in params and until and until > date.min + timedelta(metrics.DEFAULT_DAYS):
-        params["since"] = (until - timedelta(days=metrics.DEFAULT_DAYS - 1)).isoformat()
     return params, notes
 
 

@@ -662,3 +662,16 @@ def test_the_same_selectors_give_the_same_numbers_on_sqlite(tmp_path):
     assert_module_passes_on_sqlite(
         __file__, tmp_path, flag="LEAKLINE_METRICS_SQLITE", deselect="on_sqlite"
     )
+
+
+def test_an_end_without_a_start_is_the_ninety_days_ending_there():
+    """The page and the API read ``until`` alone alike: the default range ends there (it was
+    all time up to it for the API); ``since=`` (empty) still means no lower bound."""
+    today = date(2026, 5, 1)
+    assert (filters_from({}, today=today).since, filters_from({}, today=today).until) == (
+        date(2026, 2, 1),
+        None,
+    )
+    ended = filters_from({"until": "2026-03-31"}, today=today)
+    assert (ended.since, ended.until) == (date(2026, 1, 1), date(2026, 3, 31))
+    assert filters_from({"since": "", "until": "2026-03-31"}, today=today).since is None
